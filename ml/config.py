@@ -1,0 +1,235 @@
+"""The one place for settings: typed defaults, overridable by environment (``DBP_*``) and task flags.
+
+Precedence, lowest first: the defaults below, ``DBP_<FIELD>`` environment variables (upper-case field
+names, e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag.
+Nothing here touches the disk or the network at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "DBP_"
+Target = Literal["local", "aws"]
+TARGETS: tuple[str, ...] = ("local", "aws")
+
+log = logging.getLogger("dbpedia")
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """BlazingText supervised-mode hyperparameters, under BlazingText's own names.
+
+    The local trainer maps them onto fastText's; SageMaker receives them as they are.
+    """
+
+    epochs: int = 25
+    learning_rate: float = 0.5
+    vector_dim: int = 50
+    word_ngrams: int = 2
+    min_count: int = 1
+    buckets: int = 1_000_000
+    early_stopping: bool = False
+    patience: int = 4
+    min_epochs: int = 5
+
+    def as_blazingtext(self) -> dict[str, str]:
+        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode)."""
+        values: dict[str, str] = {"mode": "supervised"}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values[f.name] = str(value).lower() if isinstance(value, bool) else str(value)
+        if not self.early_stopping:
+            values.pop("patience")
+            values.pop("min_epochs")
+        return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the pipeline, the local stack and the infrastructure."""
+
+    # --- where things go -------------------------------------------------------------------------
+    build_dir: Path = ROOT / "build"
+    terraform_dir: Path = ROOT / "terraform"
+
+    # --- data ------------------------------------------------------------------------------------
+    # "auto": the full archive if it was downloaded before, else the sample shipped in data/;
+    # "sample", "full" (download, resumable, checksum-verified), or a path to an archive or folder.
+    data: str = "auto"
+    data_url: str = (
+        "https://github.com/saurabh3949/Text-Classification-Datasets/raw/master/dbpedia_csv.tar.gz"
+    )
+    data_md5: str = "dca7b1ae12b1091090db52aa7ec5ca64"
+    sample_archive: Path = ROOT / "data" / "dbpedia_sample.tar.xz"
+    validation_fraction: float = 0.1
+    # Used only when the official test split is missing or incomplete (see ml/data.py).
+    test_fraction: float = 0.1
+    min_test_rows_per_class: int = 100
+    seed: int = 42
+
+    # --- training --------------------------------------------------------------------------------
+    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    threads: int = max(1, os.cpu_count() or 1)
+    min_accuracy: float = 0.0  # fail `invoke train` when test accuracy is below this
+
+    # --- endpoint --------------------------------------------------------------------------------
+    target: Target = "local"
+    endpoint_name: str = "dbpedia-classifier"
+    region: str = "us-east-1"
+    top_k: int = 3
+
+    # --- local stack (all on 127.0.0.1) ----------------------------------------------------------
+    host: str = "127.0.0.1"
+    endpoint_port: int = 8080
+    api_port: int = 3000
+    site_port: int = 8000
+    max_text_chars: int = 5000
+
+    @property
+    def data_dir(self) -> Path:
+        """Raw downloads and the prepared fastText files."""
+        return self.build_dir / "data"
+
+    @property
+    def model_dir(self) -> Path:
+        """The trained model, its package and its evaluation report."""
+        return self.build_dir / "model"
+
+    @property
+    def model_archive(self) -> Path:
+        """``model.tar.gz`` as BlazingText writes it: one member, ``model.bin``."""
+        return self.model_dir / "model.tar.gz"
+
+    @property
+    def endpoint_registry(self) -> Path:
+        """Which model each local endpoint serves (written by the local deploy)."""
+        return self.build_dir / "endpoints.json"
+
+    @property
+    def tfvars_path(self) -> Path:
+        """The endpoint's outputs, read by Terraform."""
+        return self.terraform_dir / "endpoint.auto.tfvars.json"
+
+    def runtime_url(self) -> str:
+        """The SageMaker runtime base URL the Lambda calls for this target."""
+        if self.target == "local":
+            return f"http://{self.host}:{self.endpoint_port}"
+        return f"https://runtime.sagemaker.{self.region}.amazonaws.com"
+
+    def validate(self) -> Settings:
+        """Check value ranges that the types alone do not; raise ConfigError naming the setting."""
+        hp = self.hyperparameters
+        checks = [
+            (self.target in TARGETS, "target", f"must be one of {', '.join(TARGETS)}"),
+            (0 < self.validation_fraction < 0.5, "validation_fraction", "must be in (0, 0.5)"),
+            (0 < self.test_fraction < 0.5, "test_fraction", "must be in (0, 0.5)"),
+            (hp.epochs >= 1, "epochs", "must be at least 1"),
+            (hp.learning_rate > 0, "learning_rate", "must be positive"),
+            (hp.vector_dim >= 1, "vector_dim", "must be at least 1"),
+            (1 <= hp.word_ngrams <= 5, "word_ngrams", "must be in 1..5"),
+            (hp.min_count >= 1, "min_count", "must be at least 1"),
+            (hp.buckets >= 1, "buckets", "must be at least 1"),
+            (hp.patience >= 1, "patience", "must be at least 1"),
+            (1 <= hp.min_epochs <= hp.epochs, "min_epochs", "must be in 1..epochs"),
+            (1 <= self.top_k <= 14, "top_k", "must be in 1..14"),
+            (self.threads >= 1, "threads", "must be at least 1"),
+            (0.0 <= self.min_accuracy <= 1.0, "min_accuracy", "must be in [0, 1]"),
+        ]
+        for ok, name, why in checks:
+            if not ok:
+                raise ConfigError(f"setting {name!r} {why}")
+        return self
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    """Turn a flag or environment string into the field's type; ConfigError when it does not parse."""
+    if typing.get_origin(kind) is Literal:
+        if raw not in typing.get_args(kind):
+            allowed = ", ".join(typing.get_args(kind))
+            raise ConfigError(f"setting {name!r} must be one of {allowed}, not {raw!r}")
+        return raw
+    if not isinstance(raw, str):
+        return kind(raw) if kind in (int, float, Path) and not isinstance(raw, bool) else raw
+    try:
+        if kind is bool:
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"setting {name!r} expects {kind.__name__}, got {raw!r}") from None
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings: defaults, then ``DBP_*`` environment variables, then non-None ``overrides``.
+
+    Hyperparameter names (``epochs``, ``learning_rate`` …) are accepted at the top level too.
+
+    Raises:
+        ConfigError: an unknown setting, or a value of the wrong type or range.
+    """
+    top_types = _field_types(Settings)
+    hp_types = _field_types(Hyperparameters)
+    values: dict[str, Any] = {}
+    for name in [*top_types, *hp_types]:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None and env != "":
+            values[name] = env
+    unknown = sorted(set(overrides) - set(top_types) - set(hp_types))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+
+    top: dict[str, Any] = {}
+    hp: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name in hp_types:
+            hp[name] = _coerce(name, raw, hp_types[name])
+        elif name != "hyperparameters":
+            top[name] = _coerce(name, raw, top_types[name])
+    base = overrides.get("hyperparameters") or Hyperparameters()
+    settings = Settings(**top, hyperparameters=replace(base, **hp))
+    return settings.validate()
+
+
+def settings_to_dict(settings: Settings) -> dict[str, Any]:
+    """A JSON-ready view of the settings (paths as strings), for reports and logs."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        return value
+
+    return plain(settings)
+
+
+__all__ = [
+    "ROOT",
+    "TARGETS",
+    "ConfigError",
+    "Hyperparameters",
+    "Settings",
+    "load_settings",
+    "settings_to_dict",
+]
