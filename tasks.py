@@ -1,5 +1,210 @@
-"""Tasks: `invoke --list` shows them; `invoke --help TASK` shows every flag."""
+"""Tasks: `invoke --list` shows them; `invoke --help TASK` shows every flag.
 
-from invoke import task  # noqa: F401
+Every task is a thin shell over plain functions in ``ml/`` and ``ops/``; settings come from
+``ml/config.py`` (defaults, then ``DBP_*`` environment variables, then these flags).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from invoke import Context, task
+from invoke.exceptions import Exit
+
+from ml.config import ROOT, ConfigError, Settings, load_settings, log, setup_logging
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the project's expected failures into a one-line message and exit code 1, no traceback."""
+    from ml.data import DataError
+    from ml.package import ArtifactError
+    from ml.pipeline import TrainError
+
+    try:
+        yield
+    except (ConfigError, DataError, ArtifactError, TrainError) as exc:
+        raise Exit(f"error: {exc}", code=1) from None
+    except OSError as exc:
+        raise Exit(
+            f"error: {exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", code=1
+        ) from None
+
+
+def settings(verbose: bool = False, **overrides: Any) -> Settings:
+    """Logging set up, settings loaded; a bad value ends the task with a clear message."""
+    setup_logging(verbose)
+    with cli_errors():
+        return load_settings(**overrides)
+
+
+TRAIN_HELP = {
+    "target": "where to train and deploy: local (default; fastText + local endpoint) or aws",
+    "data": "dataset: auto (default), sample, full (download, resumable, md5-checked), "
+    "or a path to an archive or folder",
+    "epochs": "BlazingText epochs (default 25)",
+    "learning_rate": "BlazingText learning_rate (default 0.5)",
+    "vector_dim": "BlazingText vector_dim (default 30)",
+    "word_ngrams": "BlazingText word_ngrams (default 2)",
+    "min_count": "BlazingText min_count (default 1)",
+    "buckets": "BlazingText buckets for word n-gram hashing (default 200000)",
+    "early_stopping": "true/false: stop when validation accuracy stops improving (default false)",
+    "patience": "early stopping: fits without improvement before stopping (default 4)",
+    "min_epochs": "early stopping: epochs before the first check (default 5)",
+    "seed": "seed for splits and training (default 42)",
+    "threads": "training and tokenizing threads (default: all cores)",
+    "min_accuracy": "fail when test accuracy is below this, 0..1 (default 0)",
+    "endpoint_name": "endpoint name (default dbpedia-classifier)",
+    "region": "AWS region (default us-east-1)",
+    "verbose": "debug logging",
+}
+
+
+@task(help=TRAIN_HELP)
+def train(
+    c: Context,
+    target: str | None = None,
+    data: str | None = None,
+    epochs: str | None = None,
+    learning_rate: str | None = None,
+    vector_dim: str | None = None,
+    word_ngrams: str | None = None,
+    min_count: str | None = None,
+    buckets: str | None = None,
+    early_stopping: str | None = None,
+    patience: str | None = None,
+    min_epochs: str | None = None,
+    seed: str | None = None,
+    threads: str | None = None,
+    min_accuracy: str | None = None,
+    endpoint_name: str | None = None,
+    region: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Get the data, train, evaluate, package model.tar.gz and deploy it to an endpoint."""
+    s = settings(
+        verbose,
+        target=target,
+        data=data,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        vector_dim=vector_dim,
+        word_ngrams=word_ngrams,
+        min_count=min_count,
+        buckets=buckets,
+        early_stopping=early_stopping,
+        patience=patience,
+        min_epochs=min_epochs,
+        seed=seed,
+        threads=threads,
+        min_accuracy=min_accuracy,
+        endpoint_name=endpoint_name,
+        region=region,
+    )
+    from ml import pipeline
+
+    if s.target != "local":
+        raise Exit("error: --target aws is not available yet; train locally with --target local", code=1)
+    with cli_errors():
+        outcome = pipeline.run(s)
+    print(
+        f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
+        f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
+    )
+
+
+UP_HELP = {
+    "endpoint_port": "local endpoint port (default 8080)",
+    "api_port": "local API port (default 3000)",
+    "site_port": "site port (default 8000)",
+    "verbose": "debug logging (every request)",
+}
+
+
+@task(help=UP_HELP)
+def up(
+    c: Context,
+    endpoint_port: str | None = None,
+    api_port: str | None = None,
+    site_port: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed."""
+    s = settings(verbose, endpoint_port=endpoint_port, api_port=api_port, site_port=site_port, target="local")
+    from ml import pipeline
+    from ml.deploy import registered_archive
+    from ops.stack import start_stack
+
+    with cli_errors():
+        if registered_archive(s) is None and not s.model_archive.exists():
+            log.info("no model yet: training one first")
+            pipeline.run(s)
+        try:
+            stack = start_stack(s)
+        except OSError as exc:
+            raise Exit(
+                f"error: cannot start the local stack ({exc.strerror}); is another `invoke up` "
+                "running? Choose other ports with --endpoint-port/--api-port/--site-port",
+                code=1,
+            ) from None
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    print(
+        f"\n  Site:     {stack.site_url}\n  API:      POST {stack.api.url}/classify\n"
+        f"  Endpoint: {stack.endpoint.url}/endpoints/{s.endpoint_name}/invocations\n\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        stack.close()
+
+
+@task(
+    help={
+        "per_class": "rows per class (default 1000)",
+        "source": "folder with the real rows",
+        "seed": "sampling seed (default 42)",
+    }
+)
+def sample(c: Context, per_class: int = 1000, source: str = "../shared/data/dbpedia", seed: int = 42) -> None:
+    """Maintainers: rebuild the shipped sample data/dbpedia_sample.tar.xz from the real rows."""
+    s = settings()
+    from ml.sample import build_sample
+
+    folder = (ROOT / source).resolve() if not Path(source).is_absolute() else Path(source)
+    if not (folder / "train.csv").exists():
+        raise Exit(f"error: {folder} has no train.csv", code=1)
+    n = build_sample(folder, s.sample_archive, per_class, seed)
+    print(f"wrote {s.sample_archive} ({n} rows, {s.sample_archive.stat().st_size:,} bytes)")
+
+
+@task(help={"fix": "let ruff fix and format what it can"})
+def lint(c: Context, fix: bool = False) -> None:
+    """Check style: ruff lint + format check (and terraform fmt when terraform is installed)."""
+    if fix:
+        c.run("ruff check --fix . && ruff format .", pty=False)
+    c.run("ruff check . && ruff format --check .", pty=False)
+    if c.run("command -v terraform", hide=True, warn=True).ok:
+        c.run("terraform -chdir=terraform fmt -check -recursive", pty=False)
+
+
+@task(help={"k": "only tests matching this expression (pytest -k)", "x": "stop at the first failure"})
+def test(c: Context, k: str = "", x: bool = False) -> None:
+    """Run the linters, then the whole test suite."""
+    lint(c)
+    args = [sys.executable, "-m", "pytest"] + (["-k", k] if k else []) + (["-x"] if x else [])
+    c.run(" ".join(f"'{a}'" for a in args), pty=False)
+
 
 # --- infrastructure (terraform) ---------------------------------------------------------------

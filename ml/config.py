@@ -36,10 +36,10 @@ class Hyperparameters:
 
     epochs: int = 25
     learning_rate: float = 0.5
-    vector_dim: int = 50
+    vector_dim: int = 30
     word_ngrams: int = 2
     min_count: int = 1
-    buckets: int = 1_000_000
+    buckets: int = 200_000
     early_stopping: bool = False
     patience: int = 4
     min_epochs: int = 5
@@ -211,6 +211,17 @@ def load_settings(**overrides: Any) -> Settings:
     return settings.validate()
 
 
+def setup_logging(verbose: bool = False) -> None:
+    """Log ``HH:MM:SS level message`` lines to stderr (DEBUG with ``verbose``)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
     """A JSON-ready view of the settings (paths as strings), for reports and logs."""
 
@@ -232,4 +243,5 @@ __all__ = [
     "Settings",
     "load_settings",
     "settings_to_dict",
+    "setup_logging",
 ]

@@ -1,0 +1,276 @@
+"""AWS Lambda handler: classify the user's text with the SageMaker endpoint, answer JSON.
+
+Accepts API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events, and a plain ``{"body": …}``
+test event. The body is JSON ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the
+text itself. The answer is ``{"label", "probability", "top": [{"label", "probability"}, …]}``.
+
+Configuration (environment): ``ENDPOINT_NAME`` (required), ``ALLOWED_ORIGINS`` (comma-separated CORS
+origins), ``TOP_K`` (default 3), ``MAX_TEXT_CHARS`` (default 5000), ``ENDPOINT_TIMEOUT_SECONDS``
+(read timeout of one endpoint call, default 10; up to 3 attempts with backoff), ``LOG_LEVEL``. The SageMaker
+runtime URL comes from boto3's own ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` when set (the local endpoint),
+so no code path differs between local and AWS. Standard library and boto3 only (boto3 ships with
+the Lambda runtime).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+from text_tokenizer import tokenize
+
+LABEL_PREFIX = "__label__"
+N_CLASSES = 14
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+log = logging.getLogger("classifier")
+log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+
+_clients: dict[str, Any] = {}
+
+
+class HttpError(Exception):
+    """An error answered to the caller: HTTP status, a stable code and a readable message."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(HttpError):
+    status, code = 400, "bad_request"
+
+
+class PayloadTooLarge(HttpError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedMediaType(HttpError):
+    status, code = 415, "unsupported_media_type"
+
+
+class MethodNotAllowed(HttpError):
+    status, code = 405, "method_not_allowed"
+
+
+class BadGateway(HttpError):
+    status, code = 502, "endpoint_error"
+
+
+class ServiceUnavailable(HttpError):
+    status, code = 503, "endpoint_unavailable"
+
+
+class GatewayTimeout(HttpError):
+    status, code = 504, "endpoint_timeout"
+
+
+def _setting(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def sagemaker_runtime() -> Any:
+    """The boto3 SageMaker runtime client, created once per container (and per endpoint URL and timeout).
+
+    boto3 is imported on first use, which keeps the module's cold import cheap.
+    """
+    key = (
+        os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "")
+        + "|"
+        + os.environ.get("ENDPOINT_TIMEOUT_SECONDS", "")
+    )
+    if key not in _clients:
+        import boto3
+        from botocore.config import Config
+
+        timeout = _setting("ENDPOINT_TIMEOUT_SECONDS", 10)
+        config = Config(
+            connect_timeout=2, read_timeout=timeout, retries={"mode": "standard", "max_attempts": 3}
+        )
+        _clients[key] = boto3.client("sagemaker-runtime", config=config)
+    return _clients[key]
+
+
+# --- request --------------------------------------------------------------------------------------
+def _headers(event: dict[str, Any]) -> dict[str, str]:
+    raw = event.get("headers") or {}
+    return {str(k).lower(): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def _method(event: dict[str, Any]) -> str | None:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return http.get("method") or event.get("httpMethod")
+
+
+def _body_text(event: dict[str, Any]) -> str:
+    body = event.get("body")
+    if body is None:
+        raise BadRequest('the request has no body; send {"text": "..."}')
+    if not isinstance(body, str):
+        if isinstance(body, dict):  # a test event may carry the JSON object itself
+            return json.dumps(body)
+        raise BadRequest("the body must be a string")
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("the body is marked base64 but does not decode") from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("the body is not UTF-8 text") from None
+    return body
+
+
+def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tuple[str, int]:
+    """Return (text, k) from the event, or raise the HttpError that explains what is wrong."""
+    method = _method(event)
+    if method is not None and method.upper() != "POST":
+        raise MethodNotAllowed(f"use POST, not {method}")
+    body = _body_text(event)
+    if len(body) > 4 * max_chars + 1024:
+        raise PayloadTooLarge(f"the request is too large; send at most {max_chars} characters of text")
+    media = _headers(event).get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in ("", "application/json", "text/plain"):
+        raise UnsupportedMediaType(f"content type {media!r} is not supported; use application/json")
+    k: Any = default_k
+    if media == "text/plain" or (media == "" and not body.lstrip().startswith("{")):
+        text: Any = body
+    else:
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, RecursionError):
+            raise BadRequest('the body is not valid JSON; send {"text": "..."}') from None
+        if not isinstance(payload, dict):
+            raise BadRequest('the body must be a JSON object like {"text": "..."}')
+        text, k = payload.get("text"), payload.get("k", default_k)
+    if not isinstance(text, str):
+        raise BadRequest('"text" must be a string')
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= N_CLASSES:
+        raise BadRequest(f'"k" must be an integer from 1 to {N_CLASSES}')
+    if not text.strip():
+        raise BadRequest("the text is empty; type a sentence to classify")
+    if len(text) > max_chars:
+        raise PayloadTooLarge(f"the text has {len(text)} characters; the limit is {max_chars}")
+    return text, k
+
+
+# --- endpoint -------------------------------------------------------------------------------------
+def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
+    """Call the endpoint with one instance; map its failures to 502 / 503 / 504."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        ConnectionError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        ReadTimeoutError,
+    )
+
+    name = os.environ.get("ENDPOINT_NAME", "")
+    if not name:
+        raise ServiceUnavailable("the service is not configured (ENDPOINT_NAME is not set)")
+    request = json.dumps({"instances": [tokens], "configuration": {"k": k}})
+    try:
+        response = sagemaker_runtime().invoke_endpoint(
+            EndpointName=name, ContentType="application/json", Accept="application/json", Body=request
+        )
+        answer = json.loads(response["Body"].read())
+    except (ReadTimeoutError, ConnectTimeoutError):
+        raise GatewayTimeout("the model did not answer in time; try again") from None
+    except (EndpointConnectionError, ConnectionError):
+        raise ServiceUnavailable("the model endpoint cannot be reached; try again later") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        log.error("endpoint %s answered %s: %s", name, code, exc)
+        if code in ("ThrottlingException", "ServiceUnavailable", "ValidationError"):
+            raise ServiceUnavailable("the model endpoint is unavailable or busy; try again later") from None
+        raise BadGateway("the model endpoint failed to classify the text") from None
+    except (BotoCoreError, ValueError) as exc:
+        log.error("endpoint %s call failed: %s", name, exc)
+        raise BadGateway("the model endpoint gave an unreadable answer") from None
+    return validate_answer(answer)
+
+
+def validate_answer(answer: Any) -> list[dict[str, Any]]:
+    """Check the endpoint's BlazingText answer and return its first prediction as label/probability pairs."""
+    try:
+        first = answer[0]
+        labels, probs = first["label"], first["prob"]
+        pairs = [
+            {"label": str(label).removeprefix(LABEL_PREFIX), "probability": round(float(p), 6)}
+            for label, p in zip(labels, probs, strict=True)
+        ]
+    except (LookupError, TypeError, ValueError):
+        raise BadGateway("the model endpoint gave an unreadable answer") from None
+    if not pairs:
+        raise BadGateway("the model endpoint returned no prediction")
+    return pairs
+
+
+# --- response -------------------------------------------------------------------------------------
+def cors_headers(event: dict[str, Any]) -> dict[str, str]:
+    """CORS headers for an allowed ``Origin`` (from ALLOWED_ORIGINS); none for any other origin."""
+    origin = _headers(event).get("origin", "")
+    allowed = {o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()}
+    if origin and origin in allowed:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {}
+
+
+def respond(status: int, body: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """An API Gateway proxy response with a JSON body."""
+    return {
+        "statusCode": status,
+        "headers": {**JSON_HEADERS, **cors_headers(event)},
+        "body": json.dumps(body, ensure_ascii=False),
+        "isBase64Encoded": False,
+    }
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Entry point: classify the text in ``event`` and answer an HTTP response; never raises."""
+    started = time.perf_counter()
+    request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    event = event if isinstance(event, dict) else {}
+    outcome = "ok"
+    try:
+        text, k = parse_request(event, _setting("MAX_TEXT_CHARS", 5000), _setting("TOP_K", 3))
+        tokens = tokenize(text)
+        if not tokens:
+            raise BadRequest("the text has no words to classify")
+        top = invoke_endpoint(" ".join(tokens), k)
+        result = respond(200, {**top[0], "top": top, "requestId": request_id}, event)
+    except HttpError as exc:
+        outcome = exc.code
+        result = respond(
+            exc.status, {"error": exc.code, "message": exc.message, "requestId": request_id}, event
+        )
+    except Exception:  # a bug must still answer JSON, and be logged with the request id
+        log.exception("unhandled error in request %s", request_id)
+        outcome = "internal_error"
+        body = {"error": "internal_error", "message": "something went wrong", "requestId": request_id}
+        result = respond(500, body, event)
+    log.info(
+        json.dumps(
+            {
+                "requestId": request_id,
+                "status": result["statusCode"],
+                "outcome": outcome,
+                "latencyMs": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+    )
+    return result

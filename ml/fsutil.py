@@ -1,0 +1,54 @@
+"""Small file-system helpers: atomic writes and checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success move it into place, on error remove it.
+
+    Works for files and directories: a reader never sees a half-written output, and a crash leaves
+    the previous version (or nothing) in place.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / target.name
+    try:
+        yield tmp
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def write_text(target: Path, text: str) -> bool:
+    """Write ``text`` atomically; return False (and touch nothing) when the file already holds it."""
+    if target.exists() and target.read_text(encoding="utf-8") == text:
+        return False
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return True
+
+
+def write_json(target: Path, data: Any) -> bool:
+    """Write ``data`` as pretty, key-sorted JSON atomically; False when unchanged."""
+    return write_text(target, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def file_digest(path: Path, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file, read in chunks."""
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,129 @@
+"""Training-side tokenization with NLTK, and the BlazingText / fastText files it produces.
+
+Each line is ``__label__<ClassName> token token …`` (the BlazingText supervised format). Tokens are
+``finish(NLTKWordTokenizer().tokenize(normalize(title + " " + content)))``: the same steps the Lambda
+runs with its stdlib port (``lambda/text_tokenizer.py``), proven equal by ``tests/data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from nltk.tokenize import NLTKWordTokenizer
+from tqdm import tqdm
+
+from ml.config import Settings, log
+from ml.data import Dataset, Row, Splits
+from ml.fsutil import atomic_path
+from ml.lambda_src import text_tokenizer
+
+LABEL_PREFIX = "__label__"
+SPLIT_NAMES = ("train", "validation", "test")
+_CHUNK = 2000
+
+_nltk_words = NLTKWordTokenizer()
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of ``text`` for training: normalize, NLTK word tokenization, finish."""
+    tt = text_tokenizer()
+    return tt.finish(_nltk_words.tokenize(tt.normalize(text)))
+
+
+def _tokenize_chunk(texts: list[str]) -> list[str]:
+    return [" ".join(tokenize(text)) for text in texts]
+
+
+def format_line(label_name: str, tokens: str) -> str:
+    """One line of a BlazingText supervised channel."""
+    return f"{LABEL_PREFIX}{label_name} {tokens}\n"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The fastText files of a split set, and the key that identifies their inputs."""
+
+    folder: Path
+    key: str
+    test_source: str
+    counts: dict[str, int]
+
+    def path(self, split: str) -> Path:
+        """The ``.txt`` file of one split."""
+        return self.folder / f"{split}.txt"
+
+
+def _key(dataset: Dataset, settings: Settings) -> str:
+    parts = [
+        dataset.sha256,
+        text_tokenizer().SCHEME,
+        settings.validation_fraction,
+        settings.test_fraction,
+        settings.min_test_rows_per_class,
+        settings.seed,
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Settings) -> Prepared:
+    """Write train / validation / test files once per distinct input; later runs reuse them.
+
+    Args:
+        dataset: where the rows come from (its checksum is part of the cache key).
+        splits_factory: ``() -> Splits``, called only when the files must be (re)built.
+        settings: split fractions, seed and the build folder.
+    """
+    key = _key(dataset, settings)
+    folder = settings.data_dir / "prepared" / key
+    meta_path = folder / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        log.info(
+            "reusing prepared data %s (%s)", folder, ", ".join(f"{k} {v}" for k, v in meta["counts"].items())
+        )
+        return Prepared(folder, key, meta["test_source"], meta["counts"])
+    splits: Splits = splits_factory()
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        counts = {}
+        for name in SPLIT_NAMES:
+            rows: list[Row] = getattr(splits, name)
+            lines = tokenize_rows(rows, desc=f"tokenizing {name}", workers=settings.threads)
+            (tmp / f"{name}.txt").write_text(
+                "".join(format_line(dataset.classes[r.label], t) for r, t in zip(rows, lines, strict=True)),
+                encoding="utf-8",
+            )
+            counts[name] = len(rows)
+        meta = {
+            "counts": counts,
+            "test_source": splits.test_source,
+            "dataset": dataset.origin,
+            "dataset_sha256": dataset.sha256,
+            "tokenizer": text_tokenizer().SCHEME,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    log.info("prepared data written to %s (%s)", folder, ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return Prepared(folder, key, splits.test_source, counts)
+
+
+def tokenize_rows(rows: list[Row], desc: str, workers: int = 1) -> list[str]:
+    """Space-joined tokens of each row's text, in order, with a progress bar; parallel when it pays."""
+    texts = [row.text for row in rows]
+    chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
+    out: list[str] = []
+    with tqdm(total=len(texts), desc=desc, unit="rows", disable=None) as bar:
+        if workers > 1 and len(chunks) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for chunk in pool.map(_tokenize_chunk, chunks):
+                    out.extend(chunk)
+                    bar.update(len(chunk))
+        else:
+            for chunk in chunks:
+                out.extend(_tokenize_chunk(chunk))
+                bar.update(len(chunk))
+    return out

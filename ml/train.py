@@ -1,0 +1,95 @@
+"""Train a supervised fastText model from BlazingText hyperparameters (the local target).
+
+BlazingText's supervised artifact is a fastText ``model.bin``, so the local trainer writes the same
+file the SageMaker job would. Names map as BlazingText documents them: ``epochs``→``epoch``,
+``learning_rate``→``lr``, ``vector_dim``→``dim``, ``word_ngrams``→``wordNgrams``,
+``min_count``→``minCount``, ``buckets``→``bucket``; softmax loss, as BlazingText's supervised mode.
+
+Early stopping (``early_stopping``, ``patience``, ``min_epochs``): fastText cannot stop mid-run, so the
+trainer fits ``min_epochs``, ``min_epochs + 1`` … ``epochs`` epochs and keeps the model with the best
+validation accuracy, stopping once ``patience`` fits in a row did not improve on it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fasttext
+from tqdm import tqdm
+
+from ml.config import Hyperparameters, log
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What training produced: the model file, the epochs used, validation accuracy and wall time."""
+
+    model_path: Path
+    epochs: int
+    validation_accuracy: float
+    seconds: float
+
+
+def fasttext_args(hp: Hyperparameters, threads: int, seed: int) -> dict[str, Any]:
+    """fastText ``train_supervised`` arguments for BlazingText hyperparameters."""
+    return {
+        "epoch": hp.epochs,
+        "lr": hp.learning_rate,
+        "dim": hp.vector_dim,
+        "wordNgrams": hp.word_ngrams,
+        "minCount": hp.min_count,
+        "bucket": hp.buckets,
+        "loss": "softmax",
+        "thread": threads,
+        "seed": seed,
+    }
+
+
+def accuracy(model: Any, path: Path) -> float:
+    """Share of lines in a fastText file whose top prediction is the true label (precision@1)."""
+    n, precision, _ = model.test(str(path))
+    return float(precision) if n else 0.0
+
+
+def train(
+    train_path: Path, validation_path: Path, out: Path, hp: Hyperparameters, threads: int, seed: int
+) -> TrainResult:
+    """Fit the model and save it to ``out`` (``model.bin``); return what was trained.
+
+    ``out`` is written only after training succeeded, by rename, so a crash leaves no partial model.
+    """
+    start = time.perf_counter()
+    args = fasttext_args(hp, threads, seed)
+    verbose = 2 if not hp.early_stopping else 0
+    if hp.early_stopping:
+        best, best_epochs, best_acc, stale = None, 0, -1.0, 0
+        with tqdm(range(hp.min_epochs, hp.epochs + 1), desc="training (early stopping)", unit="fit") as bar:
+            for epochs in bar:
+                model = fasttext.train_supervised(
+                    input=str(train_path), verbose=0, **{**args, "epoch": epochs}
+                )
+                acc = accuracy(model, validation_path)
+                bar.set_postfix(epochs=epochs, val_acc=f"{acc:.4f}")
+                if acc > best_acc:
+                    best, best_epochs, best_acc, stale = model, epochs, acc, 0
+                else:
+                    stale += 1
+                    if stale >= hp.patience:
+                        log.info("early stopping: no gain for %d fits; best at %d epochs", stale, best_epochs)
+                        break
+        model, epochs = best, best_epochs
+    else:
+        log.info("training fastText: %s", ", ".join(f"{k}={v}" for k, v in args.items()))
+        model = fasttext.train_supervised(input=str(train_path), verbose=verbose, **args)
+        epochs = hp.epochs
+    val_acc = accuracy(model, validation_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_model(str(tmp))
+    tmp.replace(out)
+    seconds = time.perf_counter() - start
+    log.info("trained in %.1f s: %d epochs, validation accuracy %.4f -> %s", seconds, epochs, val_acc, out)
+    return TrainResult(out, epochs, val_acc, seconds)

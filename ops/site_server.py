@@ -1,0 +1,69 @@
+"""Serve ``site/`` locally, with ``config.js`` rendered from the same template Terraform renders."""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from ml.config import ROOT, log
+
+SITE_DIR = ROOT / "site"
+CONFIG_TEMPLATE = "config.js.tftpl"
+
+
+def render_config(api_url: str, site_dir: Path = SITE_DIR) -> str:
+    """``config.js`` for an API base URL (``${api_url}`` is the one placeholder, as in Terraform)."""
+    return Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8")).substitute(api_url=api_url)
+
+
+class SiteServer(ThreadingHTTPServer):
+    """Static files from ``site/``; ``/config.js`` generated; the template itself never served."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], site_dir: Path = SITE_DIR) -> None:
+        super().__init__(address, partial(_Handler, directory=str(site_dir)))
+        self.site_dir = site_dir
+        self.api_url = ""
+
+    @property
+    def url(self) -> str:
+        """Base URL (also the site's origin), e.g. ``http://127.0.0.1:8000``."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        """Serve on a daemon thread."""
+        threading.Thread(target=self.serve_forever, name="site", daemon=True).start()
+        log.info("site serving at %s/", self.url)
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    server: SiteServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("site %s - %s", self.address_string(), format % args)
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        super().end_headers()
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/config.js":
+            body = render_config(self.server.api_url, self.server.site_dir).encode()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/javascript; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif path.endswith(".tftpl"):
+            self.send_error(HTTPStatus.NOT_FOUND)
+        else:
+            super().do_GET()

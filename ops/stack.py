@@ -1,0 +1,92 @@
+"""The whole service on one machine: local endpoint + real Lambda handler behind a local API + the site.
+
+Everything binds to 127.0.0.1. The handler reaches the endpoint through boto3, exactly as in AWS:
+the stack only sets the environment the Lambda would get from Terraform (``ENDPOINT_NAME``,
+``ALLOWED_ORIGINS``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``) plus placeholder credentials for
+request signing when none are configured.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from ml import lambda_src
+from ml.config import Settings, log
+from ml.deploy import registered_archive
+from ml.package import ArtifactError
+from ml.predict import Predictor
+from ml.serve import EndpointServer, start_endpoint
+from ops.local_api import LocalApi, start_api
+from ops.site_server import SiteServer
+
+
+@dataclass
+class LocalStack:
+    """The running servers; ``close()`` stops them and restores the environment."""
+
+    endpoint: EndpointServer
+    api: LocalApi
+    site: SiteServer
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def site_url(self) -> str:
+        return self.site.url + "/"
+
+    def close(self) -> None:
+        """Stop every server and put the environment back as it was."""
+        servers: list[ThreadingHTTPServer] = [self.site, self.api, self.endpoint]
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        log.info("local stack stopped")
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def model_to_serve(settings: Settings) -> Path:
+    """The archive the local endpoint serves: the registered one, else the last trained one."""
+    archive = registered_archive(settings) or settings.model_archive
+    if not archive.exists():
+        raise ArtifactError(f"no model at {archive}; run `invoke train` first")
+    return archive
+
+
+def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack:
+    """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones."""
+    host = settings.host
+
+    def port(configured: int) -> int:
+        return 0 if ephemeral_ports else configured
+
+    predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
+    endpoint = start_endpoint(predictor, settings.endpoint_name, host, port(settings.endpoint_port))
+    site = SiteServer((host, port(settings.site_port)))
+    env = {
+        "ENDPOINT_NAME": settings.endpoint_name,
+        "ALLOWED_ORIGINS": site.url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
+        "AWS_DEFAULT_REGION": settings.region,
+        "MAX_TEXT_CHARS": str(settings.max_text_chars),
+        "TOP_K": str(settings.top_k),
+    }
+    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+        env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    api = start_api(lambda_src.handler().lambda_handler, [site.url], host, port(settings.api_port))
+    site.api_url = api.url
+    site.start()
+    return LocalStack(endpoint, api, site, saved)

@@ -1,0 +1,226 @@
+"""The Lambda handler: real events in, real endpoint (local, through boto3) behind, JSON out."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from ml import lambda_src
+from ml.config import Settings
+from ml.pipeline import TrainOutcome
+from ml.predict import Predictor
+from ml.serve import EndpointServer, start_endpoint
+from tests.helpers import WALTER_JOHNSON, load_event
+
+handler = lambda_src.handler()
+NAME = "dbpedia-classifier"
+SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
+
+
+@pytest.fixture(scope="module")
+def endpoint(trained: tuple[Settings, TrainOutcome]) -> Iterator[EndpointServer]:
+    settings, outcome = trained
+    server = start_endpoint(Predictor.from_archive(outcome.archive, settings.build_dir / "cache"), NAME)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer) -> str:
+    """The environment Terraform gives the function, pointed at the local endpoint."""
+    monkeypatch.setenv("ENDPOINT_NAME", NAME)
+    monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},http://127.0.0.1:8000")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", endpoint.url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("ENDPOINT_TIMEOUT_SECONDS", "1")
+    return endpoint.url
+
+
+def call(event: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+    reply = handler.lambda_handler(event, None)
+    return reply["statusCode"], reply["headers"], json.loads(reply["body"])
+
+
+def v2(body: str | None, content_type: str = "application/json", **extra: Any) -> dict[str, Any]:
+    event = load_event("apiGatewayV2Event.json")
+    event["headers"]["content-type"] = content_type
+    if body is None:
+        event.pop("body")
+    else:
+        event["body"] = body
+    event.update(extra)
+    return event
+
+
+# --- happy paths ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("event_file", "label"),
+    [
+        ("apiGatewayV2Event.json", "Athlete"),
+        ("apiGatewayProxyEvent.json", "NaturalPlace"),
+        ("plainTestEvent.json", "Athlete"),
+    ],
+)
+def test_each_event_shape_is_classified(lambda_env: str, event_file: str, label: str) -> None:
+    status, headers, body = call(load_event(event_file))
+    assert status == 200, body
+    assert body["label"] == label
+    assert body["top"][0] == {"label": body["label"], "probability": body["probability"]}
+    assert len(body["top"]) == 3 and headers["Content-Type"].startswith("application/json")
+
+
+def test_k_selects_how_many_runner_ups_are_returned(lambda_env: str) -> None:
+    status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON, "k": 5})))
+    assert status == 200 and len(body["top"]) == 5
+    probabilities = [t["probability"] for t in body["top"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_base64_body_and_text_plain_are_accepted(lambda_env: str) -> None:
+    encoded = base64.b64encode(json.dumps({"text": WALTER_JOHNSON}).encode()).decode()
+    assert call(v2(encoded, isBase64Encoded=True))[2]["label"] == "Athlete"
+    assert call(v2(WALTER_JOHNSON, content_type="text/plain; charset=utf-8"))[2]["label"] == "Athlete"
+
+
+# --- CORS ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [(SITE, True), ("http://127.0.0.1:8000", True), ("https://evil.example", False), (None, False)],
+)
+def test_cors_header_only_for_allowed_origins(lambda_env: str, origin: str | None, allowed: bool) -> None:
+    event = v2(json.dumps({"text": "a river"}))
+    event["headers"].pop("origin")
+    if origin:
+        event["headers"]["origin"] = origin
+    _, headers, _ = call(event)
+    assert headers.get("Access-Control-Allow-Origin") == (origin if allowed else None)
+
+
+# --- client mistakes: 4xx with a readable message --------------------------------------------------
+@pytest.mark.parametrize(
+    ("event", "status", "fragment"),
+    [
+        (v2(json.dumps({"text": ""})), 400, "empty"),
+        (v2(json.dumps({"text": "   \n\t "})), 400, "empty"),
+        (v2(json.dumps({"text": "?!... --"})), 400, "no words"),
+        (v2("{not json"), 400, "not valid JSON"),
+        (v2(json.dumps(["a list"])), 400, "JSON object"),
+        (v2(json.dumps({"text": 42})), 400, '"text" must be a string'),
+        (v2(json.dumps({"txt": "typo"})), 400, '"text" must be a string'),
+        (v2(json.dumps({"text": "a", "k": 0})), 400, '"k"'),
+        (v2(json.dumps({"text": "a", "k": True})), 400, '"k"'),
+        (v2(json.dumps({"text": "a", "k": "3"})), 400, '"k"'),
+        (v2(json.dumps({"text": "word " * 1001})), 413, "limit is 5000"),
+        (v2("x" * 30_000, content_type="text/plain"), 413, "too large"),
+        (v2("text", content_type="application/xml"), 415, "not supported"),
+        (v2("!!!not base64!!!", isBase64Encoded=True), 400, "base64"),
+        (v2(base64.b64encode(b"\xff\xfe\xfd").decode(), isBase64Encoded=True), 400, "UTF-8"),
+        (v2(None), 400, "no body"),
+        ({**v2(json.dumps({"text": "a"})), "requestContext": {"http": {"method": "GET"}}}, 405, "POST"),
+        ({"body": ["not", "a", "string"]}, 400, "string"),
+        ({"body": json.loads("[" * 50 + "]" * 50)}, 400, "string"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(
+    lambda_env: str, event: dict[str, Any], status: int, fragment: str
+) -> None:
+    code, _, body = call(event)
+    assert code == status, body
+    assert fragment in body["message"] and body["error"] and body["requestId"]
+
+
+@pytest.mark.parametrize("event", [None, [], "text", 42, {"unexpected": True}])
+def test_nonsense_events_never_raise(lambda_env: str, event: Any) -> None:
+    code, _, body = call(event)
+    assert 400 <= code < 500 and body["message"]
+
+
+# --- endpoint failures: 502 / 503 / 504 -------------------------------------------------------------
+class FaultyEndpoint(ThreadingHTTPServer):
+    """A real HTTP server that misbehaves in one chosen way."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(("127.0.0.1", 0), _FaultyHandler)
+        self.mode, self.calls = mode, 0
+
+
+class _FaultyHandler(BaseHTTPRequestHandler):
+    server: FaultyEndpoint
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.server.calls += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status, body, headers = {
+            "garbage": (200, b"<html>not json</html>", {}),
+            "empty": (200, b"[]", {}),
+            "wrong-shape": (200, b'[{"label": "x"}]', {}),
+            "throttled": (400, b'{"message": "slow down"}', {"x-amzn-ErrorType": "ThrottlingException:"}),
+            "server-error": (500, b'{"message": "boom"}', {"x-amzn-ErrorType": "InternalFailure:"}),
+            "slow": (200, b"[]", {}),
+        }[self.server.mode]
+        if self.server.mode == "slow":
+            time.sleep(1.5)
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError):  # the slow case: the client gave up, as intended
+            self.wfile.write(body)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "retried"),
+    [
+        ("garbage", 502, False),
+        ("empty", 502, False),
+        ("wrong-shape", 502, False),
+        ("throttled", 503, True),
+        ("server-error", 502, True),
+        ("slow", 504, True),
+    ],
+)
+def test_endpoint_faults_map_to_gateway_errors(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, mode: str, status: int, retried: bool
+) -> None:
+    faulty = FaultyEndpoint(mode)
+    threading.Thread(target=faulty.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://127.0.0.1:{faulty.server_address[1]}")
+    try:
+        code, _, body = call(v2(json.dumps({"text": "a river"})))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    assert code == status and body["message"]
+    assert (faulty.calls > 1) == retried  # transient faults are retried (bounded), malformed answers are not
+
+
+def test_unreachable_endpoint_is_503(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "http://127.0.0.1:9")
+    code, _, body = call(v2(json.dumps({"text": "a river"})))
+    assert code == 503 and "reached" in body["message"]
+
+
+def test_unknown_endpoint_name_is_503(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENDPOINT_NAME", "no-such-endpoint")
+    assert call(v2(json.dumps({"text": "a river"})))[0] == 503
+
+
+def test_missing_configuration_is_503_not_a_crash(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENDPOINT_NAME")
+    code, _, body = call(v2(json.dumps({"text": "a river"})))
+    assert code == 503 and "ENDPOINT_NAME" in body["message"]

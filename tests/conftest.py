@@ -1,0 +1,28 @@
+"""Fixtures shared by every test folder: the real shared data and a model trained on the shipped sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml.config import Settings
+from ml.pipeline import TrainOutcome, run
+from tests.helpers import SHARED_DATA, in_ci, make_settings
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real DBPedia rows beside the repo; skipped where absent, an error in CI."""
+    if not (SHARED_DATA / "train.csv").exists():
+        if in_ci():
+            pytest.fail(f"CI=true but the shared DBPedia rows are missing at {SHARED_DATA}")
+        pytest.skip(f"the shared DBPedia rows are not at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainOutcome]:
+    """A real model trained by the pipeline on the shipped sample, with default hyperparameters."""
+    settings = make_settings(tmp_path_factory.mktemp("trained"))
+    return settings, run(settings)

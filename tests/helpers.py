@@ -1,0 +1,31 @@
+"""Plain helpers for every test folder (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ml.config import ROOT, Settings, load_settings
+
+SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
+EVENTS = Path(__file__).parent / "events"
+WALTER_JOHNSON = (
+    "Walter Perry Johnson was a Major League Baseball right-handed pitcher. He played his entire 21-year "
+    "baseball career for the Washington Senators."
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A captured API Gateway event from tests/events/."""
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings whose every output lands under ``tmp``."""
+    return load_settings(build_dir=tmp / "build", terraform_dir=tmp / "terraform", **overrides)
