@@ -12,6 +12,7 @@ validation accuracy, stopping once ``patience`` fits in a row did not improve on
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,7 @@ def train(
     """
     start = time.perf_counter()
     args = fasttext_args(hp, threads, seed)
-    verbose = 2 if not hp.early_stopping else 0
+    verbose = 2 if sys.stderr.isatty() else 0  # fastText's own progress line, on a terminal
     if hp.early_stopping:
         best, best_epochs, best_acc, stale = None, 0, -1.0, 0
         with tqdm(range(hp.min_epochs, hp.epochs + 1), desc="training (early stopping)", unit="fit") as bar:

@@ -1,0 +1,119 @@
+"""The whole local stack over real HTTP: site, config.js, API (real handler), endpoint, CORS."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from email.message import Message
+from typing import Any
+
+import pytest
+
+from ml.config import Settings
+from ml.pipeline import TrainOutcome
+from ops.local_api import build_event
+from ops.stack import LocalStack, start_stack
+from tests.helpers import WALTER_JOHNSON
+
+
+@pytest.fixture(scope="module")
+def stack(trained: tuple[Settings, TrainOutcome]) -> Iterator[LocalStack]:
+    with start_stack(trained[0], ephemeral_ports=True) as running:
+        yield running
+
+
+def request(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None, method: str | None = None
+) -> tuple[int, Message, bytes]:
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def classify(stack: LocalStack, payload: Any, origin: str | None = None) -> tuple[int, Message, Any]:
+    headers = {"Content-Type": "application/json", **({"Origin": origin} if origin else {})}
+    status, hdrs, body = request(stack.api.url + "/classify", json.dumps(payload).encode(), headers)
+    return status, hdrs, json.loads(body)
+
+
+def test_site_serves_the_page_and_a_config_pointing_at_the_api(stack: LocalStack) -> None:
+    status, headers, body = request(stack.site_url)
+    assert status == 200 and headers["Content-Type"].startswith("text/html") and b"<textarea" in body
+    status, headers, body = request(stack.site.url + "/config.js")
+    assert status == 200 and "javascript" in headers["Content-Type"]
+    assert f'apiUrl: "{stack.api.url}"'.encode() in body
+    assert request(stack.site.url + "/config.js.tftpl")[0] == 404
+
+
+def test_api_classifies_the_seed_example_as_athlete(stack: LocalStack) -> None:
+    status, headers, body = classify(stack, {"text": WALTER_JOHNSON}, origin=stack.site.url)
+    assert status == 200 and body["label"] == "Athlete" and len(body["top"]) == 3
+    assert headers["Access-Control-Allow-Origin"] == stack.site.url
+
+
+def test_api_answers_client_mistakes_with_json_4xx(stack: LocalStack) -> None:
+    status, _, body = classify(stack, {"text": ""})
+    assert status == 400 and "empty" in body["message"]
+    status, _, _ = request(stack.api.url + "/classify", b"\xff\xfe", {"Content-Type": "application/json"})
+    assert status == 400
+
+
+def test_unknown_routes_are_404_like_api_gateway(stack: LocalStack) -> None:
+    assert request(stack.api.url + "/other", b"{}", method="POST")[0] == 404
+    assert request(stack.api.url + "/classify")[0] == 404  # GET is not routed
+
+
+@pytest.mark.parametrize(("origin_kind", "allowed"), [("site", True), ("other-port", False), ("evil", False)])
+def test_cors_preflight_allows_only_the_site_origin(
+    stack: LocalStack, origin_kind: str, allowed: bool
+) -> None:
+    origin = {"site": stack.site.url, "other-port": "http://127.0.0.1:1", "evil": "https://evil.example"}[
+        origin_kind
+    ]
+    status, headers, body = request(
+        stack.api.url + "/classify",
+        method="OPTIONS",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert status == 204 and body == b""
+    assert headers.get("Access-Control-Allow-Origin") == (origin if allowed else None)
+
+
+def test_endpoint_runtime_path_is_reachable_through_the_stack(stack: LocalStack) -> None:
+    status, _, body = request(
+        stack.endpoint.url + "/endpoints/dbpedia-classifier/invocations",
+        b'{"instances": ["a river in europe"]}',
+        {"Content-Type": "application/json"},
+    )
+    assert status == 200 and json.loads(body)[0]["label"] == ["__label__NaturalPlace"]
+
+
+def test_events_are_built_like_sam_payload_v2() -> None:
+    event = build_event(
+        "POST", "/classify?x=1", {"Content-Type": "text/plain", "Host": "h"}, b"\xff", "1.2.3.4"
+    )
+    assert event["version"] == "2.0" and event["routeKey"] == "POST /classify"
+    assert event["rawPath"] == "/classify" and event["rawQueryString"] == "x=1"
+    assert event["headers"]["content-type"] == "text/plain"
+    assert event["requestContext"]["http"]["method"] == "POST" and event["requestContext"]["http"]["sourceIp"]
+    assert event["isBase64Encoded"] is True and event["body"] == "/w=="
+    assert isinstance(event["requestContext"]["timeEpoch"], int)
+
+
+def test_closing_the_stack_restores_the_environment(
+    trained: tuple[Settings, TrainOutcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.delenv("ENDPOINT_NAME", raising=False)
+    with start_stack(trained[0], ephemeral_ports=True) as running:
+        assert os.environ["ENDPOINT_NAME"] == "dbpedia-classifier"
+        url = running.api.url
+    assert "ENDPOINT_NAME" not in os.environ
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "/classify", timeout=2)
