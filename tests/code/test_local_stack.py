@@ -68,13 +68,10 @@ def test_unknown_routes_are_404_like_api_gateway(stack: LocalStack) -> None:
     assert request(stack.api.url + "/classify")[0] == 404  # GET is not routed
 
 
-@pytest.mark.parametrize(("origin_kind", "allowed"), [("site", True), ("other-port", False), ("evil", False)])
-def test_cors_preflight_allows_only_the_site_origin(
-    stack: LocalStack, origin_kind: str, allowed: bool
-) -> None:
-    origin = {"site": stack.site.url, "other-port": "http://127.0.0.1:1", "evil": "https://evil.example"}[
-        origin_kind
-    ]
+@pytest.mark.parametrize(("kind", "allowed"), [("site", True), ("other-port", False), ("evil", False)])
+def test_cors_preflight_allows_only_the_site_origin(stack: LocalStack, kind: str, allowed: bool) -> None:
+    origins = {"site": stack.site.url, "other-port": "http://127.0.0.1:1", "evil": "https://evil.example"}
+    origin = origins[kind]
     status, headers, body = request(
         stack.api.url + "/classify",
         method="OPTIONS",

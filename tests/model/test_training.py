@@ -33,7 +33,7 @@ def test_seed_example_is_classified_athlete(trained: tuple[Settings, TrainOutcom
 def test_archive_has_blazingtext_layout_and_manifest_describes_it(
     trained: tuple[Settings, TrainOutcome],
 ) -> None:
-    settings, outcome = trained
+    _, outcome = trained
     assert members(outcome.archive) == [MODEL_MEMBER]
     manifest = json.loads(outcome.manifest.read_text())
     assert manifest["hyperparameters"]["mode"] == "supervised"
