@@ -196,7 +196,7 @@ def lint(c: Context, fix: bool = False) -> None:
         c.run("ruff check --fix . && ruff format .", pty=False)
     c.run("ruff check . && ruff format --check .", pty=False)
     if c.run("command -v terraform", hide=True, warn=True).ok:
-        c.run("terraform -chdir=terraform fmt -check -recursive", pty=False)
+        c.run("terraform -chdir=terraform fmt -check -recursive", env={"TF_CLI_CONFIG_FILE": "/dev/null"}, pty=False)
 
 
 @task(help={"k": "only tests matching this expression (pytest -k)", "x": "stop at the first failure"})
@@ -208,3 +208,76 @@ def test(c: Context, k: str = "", x: bool = False) -> None:
 
 
 # --- infrastructure (terraform) ---------------------------------------------------------------
+
+
+@contextmanager
+def infra_errors() -> Iterator[None]:
+    """The infrastructure's expected failures as a one-line message and exit code 1."""
+    from ops.infra import InfraError
+    from ops.moto_server import MotoServerError
+    from ops.terraform import TerraformError
+
+    with cli_errors():
+        try:
+            yield
+        except (InfraError, MotoServerError, TerraformError) as exc:
+            raise Exit(f"error: {exc}", code=1) from None
+
+
+TARGET_HELP = "local (a moto_server the task starts and stops) or aws; default: DBP_TARGET, else local"
+
+
+@task(help={"target": TARGET_HELP, "verbose": "debug logging"})
+def infra(c: Context, target: str | None = None, verbose: bool = False) -> None:
+    """Create or update the Lambda, HTTP API and site with Terraform; print the outputs."""
+    s = settings(verbose, target=target)
+    from ops import infra as infra_ops
+
+    with infra_errors():
+        result = infra_ops.apply(s)
+    if result.has_changes:
+        print(f"Applied: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
+    else:
+        print("No changes: the stack already matches the configuration.")
+    width = max(map(len, result.outputs), default=0)
+    for name, value in sorted(result.outputs.items()):
+        print(f"  {name:<{width}}  {value}")
+
+
+@task(help={"target": TARGET_HELP, "verbose": "debug logging"})
+def plan(c: Context, target: str | None = None, verbose: bool = False) -> None:
+    """Plan without applying: build/tfplan, its JSON and build/tfplan.md to paste in a pull request."""
+    s = settings(verbose, target=target)
+    from ops import infra as infra_ops
+
+    with infra_errors():
+        report = infra_ops.plan(s)
+    print(report.markdown_path.read_text(encoding="utf-8"))
+    print(f"plan: {report.plan_path}\njson: {report.json_path}\nsummary: {report.markdown_path}")
+
+
+@task(
+    help={
+        "target": TARGET_HELP,
+        "endpoint": "also delete the SageMaker endpoint with its endpoint config and model (aws)",
+        "yes": "remove without asking",
+        "dry_run": "only list what would be removed",
+        "verbose": "debug logging",
+    }
+)
+def destroy(
+    c: Context,
+    target: str | None = None,
+    endpoint: bool = False,
+    yes: bool = False,
+    dry_run: bool = False,
+    verbose: bool = False,
+) -> None:
+    """Remove the stack (and with --endpoint the SageMaker endpoint) so nothing keeps billing."""
+    s = settings(verbose, target=target)
+    from ops import infra as infra_ops
+
+    with infra_errors():
+        report = infra_ops.destroy(s, endpoint=endpoint, dry_run=dry_run, yes=yes)
+    if report.removed:
+        print(f"Removed {len(report.listed)} resources.")

@@ -1,0 +1,489 @@
+"""The plain functions behind ``invoke infra``, ``invoke plan`` and ``invoke destroy``.
+
+Two targets (``Settings.target``):
+
+- ``aws``: Terraform runs in ``terraform/`` with its own state (a local file unless you opted in to the S3
+  backend) and your AWS credentials.
+- ``local``: Terraform runs in a fresh copy, ``build/terraform-local/``, whose AWS provider points at a
+  moto_server started for this one command; resources and state live only as long as that command
+  (see docs/infra-local-target.md).
+
+Every function raises :class:`InfraError` (or :class:`ops.terraform.TerraformError`) with a message that says
+what to do next; the tasks print it and exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ml.config import ROOT, Settings
+from ops.lambda_zip import build_lambda_zip
+from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
+from ops.terraform import ApplyResult, TerraformRunner, write_cli_config
+
+SITE_DIR = ROOT / "site"
+LOCAL_OVERRIDE = "local_target_override.tf"
+# Services the stack calls; AWS_ENDPOINT_URL in the environment catches any other.
+LOCAL_SERVICES = ("apigatewayv2", "cloudwatchlogs", "iam", "lambda", "s3", "sts")
+
+Echo = Callable[[str], None]
+Confirm = Callable[[str], bool]
+
+
+class InfraError(RuntimeError):
+    """The infrastructure cannot be handled as asked; the message says what to do next."""
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointVars:
+    """The endpoint's variables, as ``invoke train`` writes them (``terraform/endpoint.auto.tfvars.json``)."""
+
+    aws_region: str
+    endpoint_arn: str
+    endpoint_name: str
+    sagemaker_runtime_url: str
+
+
+ENDPOINT_VARS = tuple(f.name for f in fields(EndpointVars))  # the keys of the tfvars file
+
+
+def read_endpoint_vars(path: Path) -> EndpointVars:
+    """Read and check the endpoint's tfvars file; InfraError when it is missing or incomplete."""
+    if not path.exists():
+        raise InfraError(
+            f"{path} is missing: run `invoke train` first (it deploys the endpoint and writes it)"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InfraError(f"{path} is not valid JSON ({exc}): run `invoke train` again") from None
+    missing = [
+        key for key in ENDPOINT_VARS if not (isinstance(data, dict) and isinstance(data.get(key), str))
+    ]
+    if missing:
+        raise InfraError(f"{path} lacks {', '.join(missing)}: run `invoke train` again")
+    return EndpointVars(**{key: data[key] for key in ENDPOINT_VARS})
+
+
+def check_target(endpoint: EndpointVars, target: str) -> None:
+    """Refuse to point a real AWS stack at the local target's endpoint."""
+    if target == "aws" and (
+        f":{LOCAL_ACCOUNT_ID}:" in endpoint.endpoint_arn
+        or not endpoint.sagemaker_runtime_url.startswith("https://")
+    ):
+        raise InfraError(
+            "terraform/endpoint.auto.tfvars.json describes the local endpoint "
+            f"({endpoint.endpoint_arn}, {endpoint.sagemaker_runtime_url}): "
+            "run `invoke train --target aws` first, or use --target local"
+        )
+
+
+# --- where terraform runs ----------------------------------------------------------------------
+
+
+def local_override(endpoint_url: str) -> str:
+    """An override file that sends the AWS provider to ``endpoint_url`` and keeps the state local."""
+    endpoints = "\n".join(f"    {service:<14} = {json.dumps(endpoint_url)}" for service in LOCAL_SERVICES)
+    return (
+        "# Written by ops/infra.py for --target local: the provider talks to moto_server, state stays here.\n"
+        'terraform {\n  backend "local" {}\n}\n\n'
+        'provider "aws" {\n'
+        "  s3_use_path_style       = true\n"
+        "  skip_metadata_api_check = true\n\n"
+        f"  endpoints {{\n{endpoints}\n  }}\n"
+        "}\n"
+    )
+
+
+def prepare_local_workdir(source: Path, dest: Path, endpoint_url: str) -> Path:
+    """Make ``dest`` a fresh copy of the root module (``*.tf``, ``*.tfvars*``) pointed at ``endpoint_url``.
+
+    Whatever ``dest`` held before, state included, is removed: it described an emulator that has stopped.
+    """
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for path in sorted(source.iterdir()):
+        if path.is_file() and path.name.endswith((".tf", ".tfvars", ".tfvars.json")):
+            shutil.copy2(path, dest / path.name)
+    (dest / LOCAL_OVERRIDE).write_text(local_override(endpoint_url), encoding="utf-8")
+    return dest
+
+
+@dataclass
+class Stack:
+    """One initialised Terraform working directory and the endpoint it is configured for."""
+
+    target: str
+    runner: TerraformRunner
+    endpoint: EndpointVars
+
+
+def stack_variables(settings: Settings) -> dict[str, Any]:
+    """The variables Python supplies: the freshly built Lambda zip and the site folder."""
+    try:
+        zip_path = build_lambda_zip(settings.build_dir / "lambda.zip")
+    except FileNotFoundError as exc:
+        raise InfraError(f"cannot build the Lambda zip: {exc}") from None
+    return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR)}
+
+
+def fallback_endpoint_vars(settings: Settings) -> EndpointVars:
+    """Endpoint variables from the settings, for destroying a stack whose tfvars file is gone.
+
+    Destroy needs valid values for the required variables, not the ones the stack was made with; only the
+    region matters (it is where the provider looks).
+    """
+    return EndpointVars(
+        aws_region=settings.region,
+        endpoint_arn=f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name}",
+        endpoint_name=settings.endpoint_name,
+        sagemaker_runtime_url=f"https://runtime.sagemaker.{settings.region}.amazonaws.com",
+    )
+
+
+@contextmanager
+def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stack]:
+    """Build the zip, prepare and ``init`` the working directory for ``settings.target``; yield the stack.
+
+    For ``local`` a moto_server runs for as long as the ``with`` block. ``destroying`` lifts the checks that
+    only matter when creating: a stack can be destroyed after the tfvars were rewritten for the local
+    target, or deleted (then the settings supply the variables).
+    """
+    fallback: dict[str, str] = {}
+    if destroying and not settings.tfvars_path.exists():
+        endpoint = fallback_endpoint_vars(settings)
+        fallback = asdict(endpoint)
+    else:
+        endpoint = read_endpoint_vars(settings.tfvars_path)
+        if not destroying:
+            check_target(endpoint, settings.target)
+    variables = {**stack_variables(settings), **fallback}
+    cli_config = write_cli_config(settings.build_dir / "terraform.rc")
+    if settings.target == "aws":
+        runner = TerraformRunner(settings.terraform_dir, cli_config, variables=variables)
+        runner.init()
+        yield Stack("aws", runner, endpoint)
+        return
+    with MotoServer() as moto:
+        workdir = prepare_local_workdir(
+            settings.terraform_dir, settings.build_dir / "terraform-local", moto.url
+        )
+        runner = TerraformRunner(
+            workdir, cli_config, env=moto.aws_env(endpoint.aws_region), variables=variables
+        )
+        runner.init()
+        yield Stack("local", runner, endpoint)
+
+
+# --- plan summary ------------------------------------------------------------------------------
+
+_ACTIONS = {
+    ("create",): "create",
+    ("update",): "update",
+    ("delete",): "delete",
+    ("delete", "create"): "replace",
+    ("create", "delete"): "replace",
+    ("forget",): "forget",
+}
+_SYMBOLS = {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "forget": "."}
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One managed resource the plan touches."""
+
+    address: str
+    type: str
+    action: str  # create | update | replace | delete | forget
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The resource changes of a plan, counted the way Terraform's "Plan:" line counts them."""
+
+    changes: tuple[ResourceChange, ...]
+
+    @staticmethod
+    def _count(changes: Iterable[ResourceChange]) -> dict[str, int]:
+        actions = Counter(change.action for change in changes)
+        return {
+            "add": actions["create"] + actions["replace"],
+            "change": actions["update"],
+            "destroy": actions["delete"] + actions["replace"],
+            "forget": actions["forget"],
+        }
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """``add`` / ``change`` / ``destroy`` / ``forget`` counts; a replacement adds one and destroys one."""
+        return self._count(self.changes)
+
+    def by_type(self) -> dict[str, dict[str, int]]:
+        """The same counts per resource type, types sorted."""
+        types = sorted({change.type for change in self.changes})
+        return {kind: self._count([c for c in self.changes if c.type == kind]) for kind in types}
+
+
+def summarize_plan(plan: dict[str, Any]) -> PlanSummary:
+    """The managed-resource changes in ``terraform show -json`` of a plan (no-ops and reads left out)."""
+    changes = []
+    for item in plan.get("resource_changes", []):
+        action = _ACTIONS.get(tuple(item["change"]["actions"]))
+        if item.get("mode") == "managed" and action is not None:
+            changes.append(ResourceChange(item["address"], item["type"], action))
+    return PlanSummary(tuple(sorted(changes, key=lambda change: change.address)))
+
+
+def render_plan_markdown(summary: PlanSummary, title: str) -> str:
+    """A pull-request-ready summary: totals, a per-type table, and every address under a fold."""
+    totals = summary.totals
+    lines = [f"### {title}", ""]
+    if not summary.changes:
+        lines += ["**No changes.** The infrastructure matches the configuration.", ""]
+        return "\n".join(lines)
+    plan_line = f"{totals['add']} to add, {totals['change']} to change, {totals['destroy']} to destroy"
+    if totals["forget"]:
+        plan_line += f", {totals['forget']} to forget"
+    lines += [
+        f"**Plan: {plan_line}.**",
+        "",
+        "| Resource type | Add | Change | Destroy |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for kind, counts in summary.by_type().items():
+        lines.append(f"| `{kind}` | {counts['add']} | {counts['change']} | {counts['destroy']} |")
+    lines += ["", f"<details><summary>{len(summary.changes)} resources</summary>", ""]
+    lines += [f"- `{_SYMBOLS[c.action]}` {c.action} `{c.address}`" for c in summary.changes]
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+# --- the SageMaker endpoint --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointResources:
+    """A SageMaker endpoint with the endpoint config and models it serves."""
+
+    endpoint: str
+    config: str | None
+    models: tuple[str, ...]
+
+    def describe(self) -> list[str]:
+        """One line per resource, for the list shown before deleting."""
+        lines = [f"SageMaker endpoint {self.endpoint}"]
+        if self.config:
+            lines.append(f"SageMaker endpoint config {self.config}")
+        lines += [f"SageMaker model {model}" for model in self.models]
+        return lines
+
+
+def _not_found(exc: ClientError) -> bool:
+    """SageMaker answers a missing endpoint, config or model with ValidationException "Could not find ..."."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "Could not find" in str(error.get("Message", ""))
+
+
+def find_endpoint_resources(client: Any, name: str) -> EndpointResources | None:
+    """The endpoint ``name`` with its config and models, or None when there is no such endpoint."""
+    try:
+        endpoint = client.describe_endpoint(EndpointName=name)
+    except ClientError as exc:
+        if _not_found(exc):
+            return None
+        raise
+    config_name = endpoint.get("EndpointConfigName")
+    models: tuple[str, ...] = ()
+    if config_name:
+        try:
+            config = client.describe_endpoint_config(EndpointConfigName=config_name)
+            models = tuple(variant["ModelName"] for variant in config.get("ProductionVariants", []))
+        except ClientError as exc:
+            if not _not_found(exc):
+                raise
+            config_name = None
+    return EndpointResources(name, config_name, models)
+
+
+def delete_endpoint_resources(client: Any, resources: EndpointResources) -> None:
+    """Delete the endpoint, then its config, then its models; ones already gone are skipped."""
+    calls: list[tuple[Callable[..., Any], dict[str, str]]] = [
+        (client.delete_endpoint, {"EndpointName": resources.endpoint})
+    ]
+    if resources.config:
+        calls.append((client.delete_endpoint_config, {"EndpointConfigName": resources.config}))
+    calls += [(client.delete_model, {"ModelName": model}) for model in resources.models]
+    for call, kwargs in calls:
+        try:
+            call(**kwargs)
+        except ClientError as exc:
+            if not _not_found(exc):
+                raise
+
+
+# --- the three operations on a stack -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    """Where ``plan_stack`` wrote the plan, its JSON and its markdown summary."""
+
+    plan_path: Path
+    json_path: Path
+    markdown_path: Path
+    summary: PlanSummary
+    has_changes: bool  # terraform plan -detailed-exitcode said 2
+
+
+def plan_stack(stack: Stack, out_dir: Path) -> PlanReport:
+    """Plan without applying: write ``tfplan``, ``tfplan.json`` and ``tfplan.md`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan_path = out_dir / "tfplan"
+    has_changes = stack.runner.plan(out=plan_path)
+    data = stack.runner.show_plan(plan_path)
+    json_path = out_dir / "tfplan.json"
+    json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    summary = summarize_plan(data)
+    markdown_path = out_dir / "tfplan.md"
+    title = f"Terraform plan: `{stack.endpoint.endpoint_name}` stack, target `{stack.target}`"
+    markdown_path.write_text(render_plan_markdown(summary, title), encoding="utf-8")
+    return PlanReport(plan_path, json_path, markdown_path, summary, has_changes)
+
+
+def check_no_drift(stack: Stack, out_dir: Path) -> None:
+    """Plan again after an apply; InfraError listing the changes if a second apply would change anything."""
+    report = plan_stack(stack, out_dir)
+    if report.has_changes:
+        raise InfraError(
+            "the stack drifts: a second apply would still change it "
+            f"(a provider or emulator mismatch; fix the configuration):\n{report.markdown_path.read_text()}"
+        )
+
+
+@dataclass(frozen=True)
+class DestroyReport:
+    """What ``destroy_stack`` listed and whether it removed it."""
+
+    listed: tuple[str, ...]
+    removed: bool
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on the terminal; InfraError when there is no terminal to ask on."""
+    if not sys.stdin.isatty():
+        raise InfraError(
+            "no terminal to confirm on: pass --yes to remove without asking, or --dry-run to list"
+        )
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def destroy_stack(
+    stack: Stack,
+    *,
+    sagemaker: Any | None = None,
+    dry_run: bool = False,
+    yes: bool = False,
+    confirm: Confirm = ask,
+    echo: Echo = print,
+) -> DestroyReport:
+    """List the stack's resources (and, given a ``sagemaker`` client, the endpoint's), ask, then remove them.
+
+    Nothing is removed on ``dry_run``; without ``yes`` the ``confirm`` callback must answer True, else
+    InfraError ("cancelled").
+    """
+    addresses = stack.runner.state_list()
+    endpoint = find_endpoint_resources(sagemaker, stack.endpoint.endpoint_name) if sagemaker else None
+    listed = tuple(
+        [f"terraform {address}" for address in addresses] + (endpoint.describe() if endpoint else [])
+    )
+    if not listed:
+        echo(
+            "Nothing to remove: the state is empty"
+            + (" and there is no such endpoint." if sagemaker else ".")
+        )
+        return DestroyReport((), removed=False)
+    echo(f"{'Would remove' if dry_run else 'Will remove'} ({stack.target}):")
+    for line in listed:
+        echo(f"  - {line}")
+    if dry_run:
+        return DestroyReport(listed, removed=False)
+    if not yes and not confirm(f"Remove these {len(listed)} resources?"):
+        raise InfraError("cancelled: nothing was removed")
+    if addresses:
+        stack.runner.destroy()
+    if endpoint:
+        delete_endpoint_resources(sagemaker, endpoint)
+    return DestroyReport(listed, removed=True)
+
+
+# --- what the tasks call -----------------------------------------------------------------------
+
+
+def apply(settings: Settings, echo: Echo = print) -> ApplyResult:
+    """``invoke infra``: init and apply; for the local target, check that a second apply changes nothing."""
+    with open_stack(settings) as stack:
+        echo(f"Applying the stack ({stack.target}, about a minute) in {stack.runner.working_dir} ...")
+        result = stack.runner.apply()
+        if stack.target == "local":
+            check_no_drift(stack, settings.build_dir / "terraform-local")
+            echo("Checked: a second apply against the same emulator would change nothing.")
+        return result
+
+
+def plan(settings: Settings, echo: Echo = print) -> PlanReport:
+    """``invoke plan``: write ``build/tfplan``, its JSON and its markdown summary; apply nothing."""
+    with open_stack(settings) as stack:
+        echo(f"Planning the stack ({stack.target}) in {stack.runner.working_dir} ...")
+        return plan_stack(stack, settings.build_dir)
+
+
+def destroy(
+    settings: Settings,
+    *,
+    endpoint: bool = False,
+    dry_run: bool = False,
+    yes: bool = False,
+    confirm: Confirm = ask,
+    echo: Echo = print,
+) -> DestroyReport:
+    """``invoke destroy``: remove the stack and, with ``endpoint``, the SageMaker endpoint.
+
+    The local target keeps nothing between commands (its emulator stopped with ``invoke infra``), so there
+    it only clears ``build/terraform-local/``.
+    """
+    if settings.target == "local":
+        if not dry_run:
+            shutil.rmtree(settings.build_dir / "terraform-local", ignore_errors=True)
+        echo(
+            "Nothing to remove for --target local: its resources lived in the moto_server of the command "
+            "that made them and went with it; the local endpoint is the local stack's, not SageMaker's."
+        )
+        return DestroyReport((), removed=False)
+    with open_stack(settings, destroying=True) as stack:
+        client = None
+        if endpoint:
+            config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+            client = boto3.client("sagemaker", region_name=stack.endpoint.aws_region, config=config)
+        try:
+            return destroy_stack(
+                stack, sagemaker=client, dry_run=dry_run, yes=yes, confirm=confirm, echo=echo
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise InfraError(
+                f"SageMaker refused or could not be reached ({exc}): check AWS credentials"
+            ) from None

@@ -1,0 +1,148 @@
+# Inputs, alphabetical. `invoke train` writes endpoint_arn, endpoint_name, aws_region and
+# sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` passes lambda_zip_path and site_dir.
+
+variable "aws_region" {
+  type        = string
+  description = "AWS region of every resource in this stack and of the SageMaker endpoint."
+}
+
+variable "cors" {
+  type = object({
+    allow_headers   = optional(list(string), ["content-type"])
+    extra_origins   = optional(list(string), [])
+    max_age_seconds = optional(number, 300)
+  })
+  description = "CORS of the API: the site's own origin is always allowed; extra_origins adds more (e.g. http://localhost:8000)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for origin in var.cors.extra_origins : can(regex("^https?://[^/*]+$", origin))])
+    error_message = "cors.extra_origins must be origins like https://example.org (scheme and host, optional port): no path, no trailing slash, no \"*\"."
+  }
+
+  validation {
+    condition     = var.cors.max_age_seconds >= 0 && var.cors.max_age_seconds <= 86400
+    error_message = "cors.max_age_seconds must be between 0 and 86400 (API Gateway's limit)."
+  }
+}
+
+variable "endpoint_arn" {
+  type        = string
+  description = "ARN of the one SageMaker endpoint the Lambda may invoke."
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:endpoint/[a-zA-Z0-9-]+$", var.endpoint_arn))
+    error_message = "endpoint_arn must be the ARN of a single SageMaker endpoint (arn:aws:sagemaker:REGION:ACCOUNT:endpoint/NAME), without wildcards."
+  }
+}
+
+variable "endpoint_name" {
+  type        = string
+  description = "Name of the SageMaker endpoint, passed to the Lambda as ENDPOINT_NAME."
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", var.endpoint_name))
+    error_message = "endpoint_name must be a SageMaker endpoint name: 1-63 letters, digits and hyphens, not starting or ending with a hyphen."
+  }
+}
+
+variable "force_destroy" {
+  type        = bool
+  description = "Let `terraform destroy` delete the site bucket even when it holds objects Terraform does not manage."
+  default     = false
+}
+
+variable "lambda_memory_mb" {
+  type        = number
+  description = "Memory of the Lambda function, in MB."
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240
+    error_message = "lambda_memory_mb must be between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  type        = number
+  description = "Timeout of the Lambda function, in seconds; at most 30, the HTTP API's integration limit."
+  default     = 10
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 30
+    error_message = "lambda_timeout_seconds must be between 1 and 30: API Gateway gives up on an integration after 30 s."
+  }
+}
+
+variable "lambda_zip_path" {
+  type        = string
+  description = "Path of the Lambda deployment zip that ops/lambda_zip.py builds (build/lambda.zip)."
+}
+
+variable "log_level" {
+  type        = string
+  description = "LOG_LEVEL of the Lambda function."
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be one of DEBUG, INFO, WARNING, ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days CloudWatch keeps the Lambda's logs and the API's access logs."
+  default     = 14
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "name" {
+  type        = string
+  description = "Name of the function, role, API and log groups, and prefix of the site bucket."
+  default     = "dbpedia-classifier"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
+    error_message = "name must be 3-40 lower-case letters, digits and hyphens (it prefixes an S3 bucket name)."
+  }
+}
+
+variable "sagemaker_runtime_url" {
+  type        = string
+  description = "Base URL of the SageMaker runtime the Lambda calls (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME)."
+
+  validation {
+    condition     = can(regex("^https?://[^/]+$", var.sagemaker_runtime_url))
+    error_message = "sagemaker_runtime_url must be a base URL such as https://runtime.sagemaker.us-east-1.amazonaws.com, without path."
+  }
+}
+
+variable "site_dir" {
+  type        = string
+  description = "Folder of the static site: every file but *.tftpl is uploaded, and config.js is rendered from config.js.tftpl."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for every resource, on top of Project and ManagedBy."
+  default     = {}
+}
+
+variable "throttling" {
+  type = object({
+    burst_limit = optional(number, 20)
+    rate_limit  = optional(number, 10)
+  })
+  description = "Throttling of the API's $default stage: burst size and steady requests per second."
+  default     = {}
+
+  validation {
+    condition     = var.throttling.burst_limit > 0 && var.throttling.rate_limit > 0
+    error_message = "throttling.burst_limit and throttling.rate_limit must be positive (zero would reject every request)."
+  }
+}

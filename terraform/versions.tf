@@ -1,0 +1,27 @@
+# Terraform and provider versions, and the one provider configuration.
+#
+# State is local (terraform.tfstate beside this file) unless you opt in to the S3 backend: copy
+# backend.tf.example to backend.tf, fill it in and migrate once (see README.md). `invoke infra --target local`
+# runs a throwaway copy of this folder against moto_server and never touches either state.
+
+terraform {
+  required_version = ">= 1.10.0, < 2.0.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.100"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.aws_region
+
+  default_tags {
+    tags = merge(var.tags, {
+      ManagedBy = "terraform"
+      Project   = var.name
+    })
+  }
+}

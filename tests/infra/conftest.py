@@ -1,0 +1,170 @@
+"""Fixtures for the infrastructure tests: terraform itself, a moto_server, and temp copies of terraform/.
+
+Tests that need the terraform binary (or checkov) skip with the reason where it is missing, and fail
+instead under CI=true, where a skip would hide that nothing was tested.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ml.config import ROOT
+from ops.infra import EndpointVars, Stack, prepare_local_workdir
+from ops.lambda_zip import build_lambda_zip
+from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
+from ops.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
+
+REGION = "us-east-1"
+ENDPOINT = EndpointVars(
+    aws_region=REGION,
+    endpoint_arn=f"arn:aws:sagemaker:{REGION}:{LOCAL_ACCOUNT_ID}:endpoint/dbpedia-classifier",
+    endpoint_name="dbpedia-classifier",
+    sagemaker_runtime_url="http://127.0.0.1:8080",
+)
+EXTRA_ORIGIN = "http://localhost:8000"
+# One file per content type the stack maps, plus files that must not be uploaded as they are.
+SITE_FILES = {
+    "index.html": "<!doctype html><title>DBPedia classifier</title>",
+    "app.js": "fetch(`${window.CLASSIFIER_CONFIG.apiUrl}/classify`);",
+    "style.css": "body { margin: 0; }",
+    "logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>',
+    "classes.json": '["Company", "Artist"]',
+    "img/icon.png": "not really a png",
+    "favicon.ico": "not really an icon",
+    "config.js": "// a stale local render that must not be uploaded",
+}
+
+
+def in_ci() -> bool:
+    """True under CI, where a missing tool is a failure, not a skip."""
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def require(tool: str, found: bool, how: str) -> None:
+    """Skip (or, in CI, fail) when ``tool`` is missing."""
+    if found:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true but {tool} is missing: {how}")
+    pytest.skip(f"{tool} is not installed here: {how}")
+
+
+@pytest.fixture(scope="session")
+def terraform() -> str:
+    """Path of the terraform binary (skip or fail when absent)."""
+    path = terraform_binary()
+    require(
+        "terraform",
+        path is not None,
+        "install Terraform 1.10+ with the AWS provider mirror in /opt/tf-plugins",
+    )
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """One moto_server for the whole session; tests use distinct resource names."""
+    with MotoServer() as server:
+        yield server
+
+
+def moto_client(moto: MotoServer, service: str) -> Any:
+    """A boto3 client for ``service`` on the moto server."""
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=moto.url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def write_endpoint_tfvars(workdir: Path, endpoint: EndpointVars = ENDPOINT) -> Path:
+    """What `invoke train` writes: terraform/endpoint.auto.tfvars.json with the four contract keys."""
+    path = workdir / "endpoint.auto.tfvars.json"
+    path.write_text(json.dumps(asdict(endpoint)), encoding="utf-8")
+    return path
+
+
+def make_site(folder: Path) -> Path:
+    """A site folder with the real config.js template and one file of each mapped type."""
+    for name, text in SITE_FILES.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    shutil.copy(ROOT / "site" / "config.js.tftpl", folder / "config.js.tftpl")
+    return folder
+
+
+def make_lambda_zip(folder: Path) -> Path:
+    """A deterministic zip of a throwaway handler (the stack never runs it: moto cannot execute Lambdas)."""
+    source = folder / "src"
+    source.mkdir()
+    (source / "handler.py").write_text("def lambda_handler(event, context):\n    return {}\n")
+    return build_lambda_zip(folder / "lambda.zip", source_dir=source)
+
+
+def zip_sha256_b64(path: Path) -> str:
+    """The Lambda API's CodeSha256 of a zip."""
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+@dataclass
+class Applied:
+    """The stack applied once to moto for the read-back tests of a module."""
+
+    stack: Stack
+    result: ApplyResult
+    site_dir: Path
+    zip_path: Path
+    moto: MotoServer
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the moto server the stack lives in."""
+        return moto_client(self.moto, service)
+
+
+def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, Path, Path]:
+    """An initialised Stack in a temp copy of terraform/ pointed at ``moto``, with its own state."""
+    site_dir = make_site(tmp / "site")
+    zip_path = make_lambda_zip(tmp)
+    workdir = prepare_local_workdir(ROOT / "terraform", tmp / "terraform", moto.url)
+    write_endpoint_tfvars(workdir)
+    runner = TerraformRunner(
+        workdir,
+        write_cli_config(tmp / "terraform.rc"),
+        env=moto.aws_env(REGION),
+        variables={"lambda_zip_path": str(zip_path), "site_dir": str(site_dir), **variables},
+    )
+    runner.init()
+    return Stack("local", runner, ENDPOINT), site_dir, zip_path
+
+
+@pytest.fixture(scope="module")
+def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Applied:
+    """The real stack, applied once to moto (about 20 s) and shared by the tests of a module."""
+    stack, site_dir, zip_path = local_stack(
+        moto,
+        tmp_path_factory.mktemp("stack"),
+        force_destroy=True,
+        cors={"extra_origins": [EXTRA_ORIGIN]},
+    )
+    return Applied(stack, stack.runner.apply(), site_dir, zip_path, moto)
+
+
+def hcl_blocks(text: str, kind: str) -> list[tuple[str, str]]:
+    """``(name, body)`` of each top-level ``kind "name" {`` block of a formatted .tf file, in file order."""
+    blocks = re.findall(rf'^{kind} "([^"]+)" {{\n(.*?)^}}', text, flags=re.MULTILINE | re.DOTALL)
+    return [(name, body) for name, body in blocks]

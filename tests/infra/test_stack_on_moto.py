@@ -1,0 +1,327 @@
+"""The real Terraform stack, applied to moto_server and read back with boto3.
+
+One `terraform apply` (module fixture ``applied``) serves every read-back test; the tests at the end of the
+file plan against it and finally destroy it, so keep them last and in this order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ops.infra import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
+
+from .conftest import ENDPOINT, EXTRA_ORIGIN, SITE_FILES, Applied, zip_sha256_b64
+
+pytestmark = pytest.mark.slow
+
+OUTPUTS = {"api_url", "lambda_function_name", "lambda_role_arn", "site_bucket_name", "site_url"}
+CONTENT_TYPES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "logo.svg": "image/svg+xml",
+    "classes.json": "application/json",
+    "img/icon.png": "image/png",
+    "favicon.ico": "image/x-icon",
+    "config.js": "text/javascript; charset=utf-8",
+}
+
+
+def test_apply_creates_the_stack_and_reports_its_outputs(applied: Applied) -> None:
+    # GIVEN an empty moto account  WHEN the stack is applied (fixture)
+    outputs = applied.result.outputs
+    # THEN resources were added, nothing changed or destroyed, and every documented output is there
+    assert applied.result.added > 0 and (applied.result.changed, applied.result.destroyed) == (0, 0)
+    assert set(outputs) == OUTPUTS
+    assert re.fullmatch(r"https://[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com", outputs["api_url"])
+    assert outputs["site_url"] == f"http://{outputs['site_bucket_name']}.s3-website-us-east-1.amazonaws.com"
+    assert outputs["lambda_role_arn"] == "arn:aws:iam::000000000000:role/dbpedia-classifier-lambda"
+
+
+def test_role_policy_allows_exactly_invoke_endpoint_on_the_endpoint_arn(applied: Applied) -> None:
+    # GIVEN the applied role
+    iam = applied.client("iam")
+    role = applied.result.outputs["lambda_role_arn"].rsplit("/", 1)[1]
+    # WHEN its policies are read back
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=names[0])["PolicyDocument"]
+    statements = document["Statement"]
+    grants = [
+        (action, resource)
+        for statement in statements
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    ]
+    # THEN one inline policy, no managed ones, only Allow statements, and the only SageMaker grant is
+    # InvokeEndpoint on the endpoint's ARN; the rest is writing to the function's own log group
+    assert names == [role] and attached == []
+    assert {statement["Effect"] for statement in statements} == {"Allow"}
+    assert [g for g in grants if g[0].startswith("sagemaker:")] == [
+        ("sagemaker:InvokeEndpoint", ENDPOINT.endpoint_arn)
+    ]
+    own_logs = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/dbpedia-classifier:*"
+    assert {g for g in grants if not g[0].startswith("sagemaker:")} == {
+        ("logs:CreateLogStream", own_logs),
+        ("logs:PutLogEvents", own_logs),
+    }
+
+
+def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: Applied) -> None:
+    # GIVEN the applied function  WHEN its configuration is read back
+    config = applied.client("lambda").get_function_configuration(
+        FunctionName=applied.result.outputs["lambda_function_name"]
+    )
+    # THEN it runs handler.lambda_handler from our zip on Python 3.12+ with the contract's environment
+    assert config["Handler"] == "handler.lambda_handler"
+    assert tuple(map(int, config["Runtime"].removeprefix("python").split("."))) >= (3, 12)
+    assert config["CodeSha256"] == zip_sha256_b64(applied.zip_path)
+    assert (config["Timeout"], config["MemorySize"]) == (10, 256)
+    assert config["Role"] == applied.result.outputs["lambda_role_arn"]
+    assert config["Environment"]["Variables"] == {
+        "ENDPOINT_NAME": ENDPOINT.endpoint_name,
+        "ALLOWED_ORIGINS": f"{applied.result.outputs['site_url']},{EXTRA_ORIGIN}",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": ENDPOINT.sagemaker_runtime_url,
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def test_only_the_api_may_invoke_the_lambda_and_only_on_post_classify(applied: Applied) -> None:
+    # GIVEN the applied function and API
+    api_id = _api(applied)["ApiId"]
+    # WHEN the function's resource policy is read back
+    policy = json.loads(applied.client("lambda").get_policy(FunctionName="dbpedia-classifier")["Policy"])
+    # THEN its one statement lets API Gateway invoke it from this API's POST /classify only
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*/POST/classify"
+    )
+
+
+def test_api_proxies_post_classify_to_the_lambda_with_payload_2(applied: Applied) -> None:
+    # GIVEN the applied HTTP API  WHEN its routes and integrations are read back
+    apigw = applied.client("apigatewayv2")
+    api_id = _api(applied)["ApiId"]
+    [route] = apigw.get_routes(ApiId=api_id)["Items"]
+    [integration] = apigw.get_integrations(ApiId=api_id)["Items"]
+    # THEN POST /classify is its only route, proxied to the function with the 2.0 payload
+    assert route["RouteKey"] == "POST /classify"
+    assert route["Target"] == f"integrations/{integration['IntegrationId']}"
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["PayloadFormatVersion"] == "2.0"
+    assert ":function:dbpedia-classifier/invocations" in integration["IntegrationUri"]
+
+
+def test_api_cors_allows_the_site_origin_and_the_configured_extra_only(applied: Applied) -> None:
+    # GIVEN the stack applied with one extra origin  WHEN the API's CORS is read back
+    cors = _api(applied)["CorsConfiguration"]
+    # THEN exactly the site's website origin and that extra origin may POST; no wildcard
+    assert sorted(cors["AllowOrigins"]) == sorted([applied.result.outputs["site_url"], EXTRA_ORIGIN])
+    assert cors["AllowMethods"] == ["POST"]
+    assert cors["AllowHeaders"] == ["content-type"]
+
+
+def test_default_stage_auto_deploys_throttles_and_writes_json_access_logs(applied: Applied) -> None:
+    # GIVEN the applied API  WHEN its stage and the log groups are read back
+    [stage] = applied.client("apigatewayv2").get_stages(ApiId=_api(applied)["ApiId"])["Items"]
+    groups = {
+        group["logGroupName"]: group
+        for group in applied.client("logs").describe_log_groups(logGroupNamePrefix="/aws/")["logGroups"]
+    }
+    # THEN $default auto-deploys with non-zero throttling, and logs JSON lines carrying route, status and
+    # integration errors to a log group that, like the function's, has a retention
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
+    settings = stage["DefaultRouteSettings"]
+    assert (settings["ThrottlingBurstLimit"], settings["ThrottlingRateLimit"]) == (20, 10.0)
+    access = stage["AccessLogSettings"]
+    assert access["DestinationArn"] == groups["/aws/apigateway/dbpedia-classifier"]["arn"].removesuffix(":*")
+    assert {"routeKey", "status", "integrationErrorMessage"} <= set(json.loads(access["Format"]))
+    assert groups["/aws/apigateway/dbpedia-classifier"]["retentionInDays"] == 14
+    assert groups["/aws/lambda/dbpedia-classifier"]["retentionInDays"] == 14
+
+
+def test_site_bucket_is_a_website_whose_only_public_grant_is_reading_the_site_files(applied: Applied) -> None:
+    # GIVEN the applied site bucket
+    s3 = applied.client("s3")
+    bucket = applied.result.outputs["site_bucket_name"]
+    # WHEN its website, public-access block and policy are read back
+    website = s3.get_bucket_website(Bucket=bucket)
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    [statement] = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    # THEN it serves index.html; ACLs cannot open it; the policy lets anyone only GET the uploaded keys
+    assert website["IndexDocument"] == {"Suffix": "index.html"}
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    }
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Allow",
+        "*",
+        "s3:GetObject",
+    )
+    assert sorted(statement["Resource"]) == sorted(f"arn:aws:s3:::{bucket}/{key}" for key in CONTENT_TYPES)
+
+
+def test_site_files_are_uploaded_with_their_content_types_and_templates_are_not(applied: Applied) -> None:
+    # GIVEN the applied site bucket  WHEN its objects are listed and their headers read
+    s3 = applied.client("s3")
+    bucket = applied.result.outputs["site_bucket_name"]
+    keys = sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    types = {key: s3.head_object(Bucket=bucket, Key=key)["ContentType"] for key in keys}
+    # THEN every site file is there with the type browsers need; the template itself is not uploaded
+    assert types == CONTENT_TYPES
+    body = s3.get_object(Bucket=bucket, Key="index.html")["Body"].read().decode()
+    assert body == SITE_FILES["index.html"]
+
+
+def test_config_js_is_rendered_with_the_api_url(applied: Applied) -> None:
+    # GIVEN the applied stack, whose site folder also holds a stale config.js
+    s3 = applied.client("s3")
+    bucket = applied.result.outputs["site_bucket_name"]
+    # WHEN config.js is downloaded
+    config = s3.get_object(Bucket=bucket, Key="config.js")
+    body = config["Body"].read().decode()
+    # THEN it is the template rendered with the API URL (no trailing slash), never cached, not the stale file
+    assert f'apiUrl: "{applied.result.outputs["api_url"]}"' in body
+    assert "${" not in body and "stale" not in body
+    assert config["CacheControl"] == "no-cache"
+
+
+def test_a_second_plan_finds_no_drift(applied: Applied, tmp_path: Path) -> None:
+    # GIVEN the applied stack  WHEN it is planned again with the same inputs (-detailed-exitcode)
+    report = plan_stack(applied.stack, tmp_path)
+    # THEN Terraform exits 0, "no changes": a second `invoke infra` would change nothing
+    assert report.has_changes is False and report.summary.changes == ()
+    assert "**No changes.**" in report.markdown_path.read_text()
+
+
+def test_an_edited_site_file_and_a_changed_variable_show_up_as_drift_in_the_summary(
+    applied: Applied, tmp_path: Path
+) -> None:
+    # GIVEN an edit to app.js and a different LOG_LEVEL
+    app_js = applied.site_dir / "app.js"
+    original = app_js.read_text()
+    applied.stack.runner.variables["log_level"] = "DEBUG"
+    app_js.write_text(original + "\n// edited\n")
+    try:
+        # WHEN the no-drift check plans the stack
+        with pytest.raises(InfraError, match="the stack drifts") as drift:
+            check_no_drift(applied.stack, tmp_path)
+    finally:
+        app_js.write_text(original)
+        del applied.stack.runner.variables["log_level"]
+    # THEN the plan, its JSON and a markdown summary are written; they show exactly two in-place updates,
+    # and the error carries the summary
+    assert (tmp_path / "tfplan").stat().st_size > 0
+    assert json.loads((tmp_path / "tfplan.json").read_text())["resource_changes"]
+    markdown = (tmp_path / "tfplan.md").read_text()
+    assert "**Plan: 0 to add, 2 to change, 0 to destroy.**" in markdown
+    assert "| `aws_lambda_function` | 0 | 1 | 0 |" in markdown
+    assert "| `aws_s3_object` | 0 | 1 | 0 |" in markdown
+    assert '- `~` update `aws_s3_object.site_file["app.js"]`' in markdown
+    assert markdown in str(drift.value)
+
+
+def test_destroy_dry_run_lists_everything_and_removes_nothing(applied: Applied) -> None:
+    # GIVEN the applied stack and a deployed SageMaker endpoint
+    sagemaker = applied.client("sagemaker")
+    _deploy_endpoint(sagemaker)
+    lines: list[str] = []
+    # WHEN destroy runs as a dry run
+    report = destroy_stack(applied.stack, sagemaker=sagemaker, dry_run=True, echo=lines.append)
+    # THEN it lists the Terraform resources and the endpoint's three resources, and removes none
+    assert not report.removed
+    assert "terraform aws_lambda_function.classifier" in report.listed
+    assert report.listed[-3:] == (
+        "SageMaker endpoint dbpedia-classifier",
+        "SageMaker endpoint config dbpedia-classifier-config",
+        "SageMaker model dbpedia-classifier-model",
+    )
+    assert any("aws_s3_bucket.site" in line for line in lines)
+    assert "aws_lambda_function.classifier" in applied.stack.runner.state_list()
+    assert find_endpoint_resources(sagemaker, "dbpedia-classifier") is not None
+
+
+def test_destroy_asks_and_a_no_removes_nothing(applied: Applied) -> None:
+    # GIVEN the applied stack  WHEN destroy asks and the answer is no
+    questions: list[str] = []
+
+    def say_no(question: str) -> bool:
+        questions.append(question)
+        return False
+
+    with pytest.raises(InfraError, match="cancelled: nothing was removed"):
+        destroy_stack(applied.stack, confirm=say_no, echo=lambda _: None)
+    # THEN it asked once and the stack is intact
+    assert len(questions) == 1 and "Remove these" in questions[0]
+    assert "aws_lambda_function.classifier" in applied.stack.runner.state_list()
+
+
+def test_destroy_with_yes_removes_the_stack_and_the_endpoint(applied: Applied) -> None:
+    # GIVEN the applied stack and the endpoint (deployed by the dry-run test; again if run alone)
+    sagemaker = applied.client("sagemaker")
+    if find_endpoint_resources(sagemaker, "dbpedia-classifier") is None:
+        _deploy_endpoint(sagemaker)
+    # WHEN destroy runs with yes and the endpoint client
+    report = destroy_stack(
+        applied.stack, sagemaker=sagemaker, yes=True, confirm=_never_asked, echo=lambda _: None
+    )
+    # THEN the state is empty, nothing of the stack is left in moto, and nothing keeps billing
+    assert report.removed
+    assert applied.stack.runner.state_list() == []
+    assert applied.client("lambda").list_functions()["Functions"] == []
+    assert applied.client("apigatewayv2").get_apis()["Items"] == []
+    assert not any(
+        b["Name"].startswith("dbpedia-classifier-site-")
+        for b in applied.client("s3").list_buckets()["Buckets"]
+    )
+    assert find_endpoint_resources(sagemaker, "dbpedia-classifier") is None
+    configs = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    assert "dbpedia-classifier-config" not in configs
+    assert "dbpedia-classifier-model" not in [m["ModelName"] for m in sagemaker.list_models()["Models"]]
+
+
+def _never_asked(question: str) -> bool:
+    raise AssertionError(f"asked despite yes=True: {question}")
+
+
+def _api(applied: Applied) -> dict:
+    [api] = [
+        a for a in applied.client("apigatewayv2").get_apis()["Items"] if a["Name"] == "dbpedia-classifier"
+    ]
+    return api
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _deploy_endpoint(sagemaker) -> None:
+    """What `invoke train --target aws` leaves behind: a model, an endpoint config and the endpoint."""
+    sagemaker.create_model(
+        ModelName="dbpedia-classifier-model",
+        ExecutionRoleArn="arn:aws:iam::000000000000:role/sagemaker",
+        PrimaryContainer={"Image": "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="dbpedia-classifier-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "dbpedia-classifier-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(
+        EndpointName="dbpedia-classifier", EndpointConfigName="dbpedia-classifier-config"
+    )

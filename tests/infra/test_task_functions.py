@@ -1,0 +1,95 @@
+"""The functions behind the tasks, end to end: for --target local with their own moto_server and working
+copy; for --target aws only where no AWS call is needed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ml.config import ROOT, Settings, load_settings
+from ops import infra
+from ops.infra import InfraError
+
+from .conftest import write_endpoint_tfvars
+
+
+def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -> Settings:
+    terraform_dir = tmp_path / "terraform"
+    terraform_dir.mkdir()
+    for path in (ROOT / "terraform").glob("*.tf"):
+        shutil.copy(path, terraform_dir / path.name)
+    if with_tfvars:
+        write_endpoint_tfvars(terraform_dir)
+    return load_settings(build_dir=tmp_path / "build", terraform_dir=terraform_dir, target=target)
+
+
+@pytest.mark.parametrize("operation", [infra.apply, infra.plan])
+def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
+    tmp_path: Path, operation: Callable[..., object]
+) -> None:
+    # GIVEN a checkout where `invoke train` has not run
+    settings = _settings(tmp_path, with_tfvars=False)
+    # WHEN infra or plan runs  THEN it says to train first, and nothing was built or started
+    with pytest.raises(InfraError, match="run `invoke train` first"):
+        operation(settings, echo=lambda _: None)
+    assert not settings.build_dir.exists()
+
+
+@pytest.mark.slow
+def test_plan_for_the_local_target_writes_the_plan_its_json_and_a_summary_and_applies_nothing(
+    terraform: str, tmp_path: Path
+) -> None:
+    # GIVEN train's tfvars, the real lambda/ and site/ folders, and the local target
+    settings = _settings(tmp_path)
+    messages: list[str] = []
+    # WHEN `invoke plan --target local` runs
+    report = infra.plan(settings, echo=messages.append)
+    # THEN build/ holds the plan, its JSON and its markdown summary of a stack still to create
+    build = settings.build_dir
+    assert (report.plan_path, report.json_path, report.markdown_path) == (
+        build / "tfplan",
+        build / "tfplan.json",
+        build / "tfplan.md",
+    )
+    actions = {
+        tuple(c["change"]["actions"]) for c in json.loads(report.json_path.read_text())["resource_changes"]
+    }
+    assert actions <= {("create",), ("read",)}
+    totals = report.summary.totals
+    assert totals["add"] > 0 and totals["change"] == totals["destroy"] == 0
+    markdown = report.markdown_path.read_text()
+    assert f"**Plan: {totals['add']} to add, 0 to change, 0 to destroy.**" in markdown
+    assert 'aws_s3_object.site_file["index.html"]' in markdown
+    # AND it built the Lambda zip, worked in its own copy, and applied nothing (no state was written)
+    assert (build / "lambda.zip").exists()
+    assert (build / "terraform-local" / infra.LOCAL_OVERRIDE).exists()
+    assert not (build / "terraform-local" / "terraform.tfstate").exists()
+    assert not (settings.terraform_dir / ".terraform").exists()
+
+
+@pytest.mark.slow
+def test_destroy_on_aws_works_without_train_s_tfvars_and_an_empty_state_needs_no_aws_call(
+    terraform: str, tmp_path: Path
+) -> None:
+    # GIVEN the aws target, no tfvars (deleted, or never written) and no state yet
+    settings = _settings(tmp_path, with_tfvars=False, target="aws")
+    messages: list[str] = []
+    # WHEN destroy runs (no credentials are needed to find out that the state is empty)
+    report = infra.destroy(settings, yes=True, echo=messages.append)
+    # THEN Terraform was initialised with variables from the settings, and there was nothing to remove
+    assert (settings.terraform_dir / ".terraform").is_dir()
+    assert report.listed == () and not report.removed
+    assert messages == ["Nothing to remove: the state is empty."]
+
+
+def test_fallback_variables_for_destroy_point_at_the_settings_region() -> None:
+    # GIVEN the default settings  WHEN destroy needs variables without a tfvars file
+    endpoint = infra.fallback_endpoint_vars(load_settings(region="eu-west-1"))
+    # THEN they name the region the provider must look in, in the shapes variables.tf accepts
+    assert endpoint.aws_region == "eu-west-1"
+    assert endpoint.endpoint_arn == "arn:aws:sagemaker:eu-west-1:000000000000:endpoint/dbpedia-classifier"
+    assert endpoint.sagemaker_runtime_url == "https://runtime.sagemaker.eu-west-1.amazonaws.com"
