@@ -192,11 +192,16 @@ def sample(c: Context, per_class: int = 1000, source: str = "../shared/data/dbpe
 @task(help={"fix": "let ruff fix and format what it can"})
 def lint(c: Context, fix: bool = False) -> None:
     """Check style: ruff lint + format check (and terraform fmt when terraform is installed)."""
+    ruff = f"'{sys.executable}' -m ruff"
     if fix:
-        c.run("ruff check --fix . && ruff format .", pty=False)
-    c.run("ruff check . && ruff format --check .", pty=False)
+        c.run(f"{ruff} check --fix . && {ruff} format .", pty=False)
+    c.run(f"{ruff} check . && {ruff} format --check .", pty=False)
     if c.run("command -v terraform", hide=True, warn=True).ok:
-        c.run("terraform -chdir=terraform fmt -check -recursive", env={"TF_CLI_CONFIG_FILE": "/dev/null"}, pty=False)
+        c.run(
+            "terraform -chdir=terraform fmt -check -recursive",
+            env={"TF_CLI_CONFIG_FILE": "/dev/null"},
+            pty=False,
+        )
 
 
 @task(help={"k": "only tests matching this expression (pytest -k)", "x": "stop at the first failure"})
