@@ -1,90 +1,255 @@
-// The page's behaviour: POST the text to the API and show the answer. All API text is set with
-// textContent, never innerHTML, so a label or message can never inject markup.
+// The page's behaviour: check the text, POST it to {apiUrl}/classify and show the answer.
+// Every string that comes from the API is set with textContent (or an attribute), never innerHTML,
+// so a label or a message can never inject markup.
 "use strict";
 
 (function () {
-  const MAX_CHARS = 5000;
+  const MAX_CHARS = 5000; // the Lambda's MAX_TEXT_CHARS; it counts code points, as Array.from does
+  const TIMEOUT_MS = 30000;
+  const LOW_CONFIDENCE = 0.5;
+  const MAX_MESSAGE_CHARS = 300;
+
   const config = window.CLASSIFIER_CONFIG || {};
-  const apiUrl = (config.apiUrl || "").replace(/\/+$/, "");
+  const apiUrl = typeof config.apiUrl === "string" ? config.apiUrl.trim().replace(/\/+$/, "") : "";
+
   const $ = (id) => document.getElementById(id);
   const form = $("classify-form"), text = $("text"), button = $("classify"), count = $("count");
   const status = $("status"), result = $("result");
+  const buttonText = button.querySelector(".button-text");
+  const number = new Intl.NumberFormat("en");
+  const percentFormat = new Intl.NumberFormat("en", {
+    style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1,
+  });
 
-  function showStatus(message, isError) {
-    status.textContent = message;
-    status.classList.toggle("error", Boolean(isError));
-    status.hidden = false;
+  // Human names of the classes, read from the page's own topic list (one source of truth).
+  const names = new Map();
+  for (const item of document.querySelectorAll("#classes [data-label]")) {
+    names.set(item.dataset.label, item.querySelector(".name").textContent.trim());
   }
 
-  function percent(p) { return (Math.max(0, Math.min(1, p)) * 100).toFixed(1) + "%"; }
+  /** "MeanOfTransportation" -> "Means of transportation"; an unknown CamelCase word is split; else as is. */
+  function displayName(label) {
+    if (names.has(label)) return names.get(label);
+    if (!/^[A-Z][A-Za-z]*$/.test(label)) return label;
+    const words = label.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
 
-  function showResult(answer) {
-    $("label").textContent = answer.label;
-    $("probability").textContent = percent(answer.probability);
-    const list = $("top");
-    list.replaceChildren();
-    for (const item of answer.top || []) {
-      const li = document.createElement("li");
-      const name = document.createElement("span");
-      name.textContent = item.label;
-      const bar = document.createElement("span");
-      bar.className = "bar";
-      const fill = document.createElement("span");
-      fill.style.width = percent(item.probability);
-      bar.appendChild(fill);
-      const pct = document.createElement("span");
-      pct.className = "pct";
-      pct.textContent = percent(item.probability);
-      li.append(name, bar, pct);
-      list.appendChild(li);
+  function probabilityOf(value) {
+    const p = Number(value);
+    return Number.isFinite(p) ? Math.max(0, Math.min(1, p)) : 0;
+  }
+
+  /** One decimal; never "0.0%" for a non-zero chance, nor "100.0%" short of certainty. */
+  function percent(p) {
+    if (p > 0 && p < 0.0005) return "<0.1%";
+    if (p >= 0.9995) return ">99.9%"; // a softmax is never certain; 1.0 is rounding
+    return percentFormat.format(p);
+  }
+
+  function charCount(value) {
+    return Array.from(value).length;
+  }
+
+  // --- status line: loading, errors, and a spoken summary of a result ---------------------------------
+  function setStatus(kind, message, reference) {
+    status.className = "status" + (kind ? " " + kind : "");
+    const parts = [];
+    if (message) {
+      const span = document.createElement("span");
+      span.textContent = message;
+      parts.push(span);
     }
-    status.hidden = true;
-    result.hidden = false;
+    if (reference) {
+      const ref = document.createElement("span");
+      ref.className = "reference";
+      ref.textContent = "Reference: " + reference;
+      parts.push(" ", ref);
+    }
+    status.replaceChildren(...parts);
+  }
+
+  function markInput(invalid) {
+    if (invalid) text.setAttribute("aria-invalid", "true");
+    else text.removeAttribute("aria-invalid");
+  }
+
+  function inputError(message) {
+    result.hidden = true;
+    markInput(true);
+    setStatus("error", message);
+    text.focus();
+  }
+
+  function setBusy(busy) {
+    if (busy) form.setAttribute("aria-busy", "true");
+    else form.removeAttribute("aria-busy");
+    // aria-disabled rather than disabled: a disabled button would drop the keyboard focus.
+    button.setAttribute("aria-disabled", String(busy));
+    buttonText.textContent = busy ? "Classifying…" : "Classify";
+    result.classList.toggle("stale", busy);
+  }
+
+  function updateCount() {
+    const n = charCount(text.value);
+    count.textContent = number.format(n) + " / " + number.format(MAX_CHARS) + " characters";
+    count.classList.toggle("over", n > MAX_CHARS);
+    if (text.getAttribute("aria-invalid") === "true" && text.value.trim() && n <= MAX_CHARS) {
+      markInput(false);
+      setStatus("", "");
+    }
+  }
+
+  // --- the API call ---------------------------------------------------------------------------------
+  class ServiceError extends Error {
+    constructor(message, reference) {
+      super(message);
+      this.reference = reference;
+    }
+  }
+
+  function sentence(message) {
+    let s = message.trim();
+    if (s.length > MAX_MESSAGE_CHARS) s = s.slice(0, MAX_MESSAGE_CHARS).trimEnd() + "…";
+    return /[.!?…]$/.test(s) ? s : s + ".";
+  }
+
+  function failure(httpStatus, body) {
+    const reference = body && typeof body.requestId === "string" ? body.requestId : "";
+    if (httpStatus === 429) return new ServiceError("The classifier is busy. Please try again in a moment.");
+    if (body && typeof body.message === "string" && body.message.trim()) {
+      return new ServiceError("Sorry, that did not work: " + sentence(body.message), reference);
+    }
+    if (httpStatus >= 500) {
+      return new ServiceError("The classifier had a problem (HTTP " + httpStatus + "). Please try again later.",
+        reference);
+    }
+    return new ServiceError("The request failed (HTTP " + httpStatus + ").", reference);
   }
 
   async function classify(value) {
-    const response = await fetch(apiUrl + "/classify", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ text: value, k: 3 }),
-    });
-    let body = null;
-    try { body = await response.json(); } catch (_) { /* not JSON: reported below */ }
-    if (!response.ok) {
-      const message = body && typeof body.message === "string" ? body.message : "HTTP " + response.status;
-      throw new Error(message);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch(apiUrl + "/classify", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text: value, k: 3 }),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (error && error.name === "AbortError") {
+        throw new ServiceError("The classifier took too long to answer. Please try again.");
+      }
+      throw new ServiceError("The classifier cannot be reached right now. Check your connection and try again.");
+    } finally {
+      clearTimeout(timer);
     }
-    if (!body || typeof body.label !== "string") throw new Error("the service gave an unreadable answer");
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON: handled below */ }
+    if (!response.ok) throw failure(response.status, body);
+    if (!body || typeof body.label !== "string") {
+      throw new ServiceError("The classifier gave an answer this page cannot read.");
+    }
     return body;
   }
 
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  // --- the result -----------------------------------------------------------------------------------
+  function topItem(item, first) {
+    const label = String(item && item.label);
+    const p = probabilityOf(item && item.probability);
+    const li = document.createElement("li");
+    if (first) li.className = "first";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = displayName(label);
+    name.title = label;
+    name.dataset.label = label;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.setAttribute("aria-hidden", "true");
+    const fill = document.createElement("span");
+    fill.className = "fill";
+    fill.style.width = (p * 100).toFixed(1) + "%";
+    bar.appendChild(fill);
+    const pct = document.createElement("span");
+    pct.className = "pct";
+    pct.textContent = percent(p);
+    li.append(name, bar, pct);
+    return li;
+  }
+
+  function showResult(answer) {
+    const p = probabilityOf(answer.probability);
+    const name = displayName(answer.label);
+    const label = $("label");
+    label.textContent = name;
+    label.title = answer.label;
+    label.dataset.label = answer.label;
+    $("probability").textContent = percent(p);
+    $("unsure").hidden = p >= LOW_CONFIDENCE;
+    const top = Array.isArray(answer.top) && answer.top.length ? answer.top : [answer];
+    $("top").replaceChildren(...top.map((item, i) => topItem(item, i === 0)));
+    result.hidden = false;
+    setStatus("done", "Result: " + name + ", " + percent(p) + " confidence.");
+  }
+
+  // --- events ---------------------------------------------------------------------------------------
+  let busy = false;
+
+  async function submit() {
+    if (busy) return;
     const value = text.value.trim();
-    result.hidden = true;
-    if (!value) { showStatus("Type some text first.", true); text.focus(); return; }
-    if (value.length > MAX_CHARS) { showStatus("The text is too long: at most " + MAX_CHARS + " characters.", true); return; }
-    if (!apiUrl) { showStatus("The page is not configured with an API address (config.js).", true); return; }
-    button.disabled = true;
-    form.setAttribute("aria-busy", "true");
-    showStatus("Classifying…", false);
+    const n = charCount(value);
+    if (!value) return inputError("Type a sentence to classify first.");
+    if (n > MAX_CHARS) {
+      return inputError("Your text has " + number.format(n) + " characters; the limit is "
+        + number.format(MAX_CHARS) + ". Please shorten it.");
+    }
+    markInput(false);
+    if (!apiUrl) {
+      result.hidden = true;
+      return setStatus("error", "This page is not set up yet: it has no classifier address (config.js).");
+    }
+    busy = true;
+    setBusy(true);
+    setStatus("loading", "Classifying…");
     try {
       showResult(await classify(value));
     } catch (error) {
-      const reason = error instanceof TypeError ? "the service cannot be reached" : error.message;
-      showStatus("Sorry, that did not work: " + reason + ".", true);
+      result.hidden = true;
+      const known = error instanceof ServiceError;
+      setStatus("error", known ? error.message : "Something went wrong on this page.", known ? error.reference : "");
     } finally {
-      button.disabled = false;
-      form.removeAttribute("aria-busy");
+      busy = false;
+      setBusy(false);
+    }
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      submit();
     }
   });
-
-  text.addEventListener("input", () => { count.textContent = text.value.length + " / " + MAX_CHARS; });
+  text.addEventListener("input", updateCount);
   for (const example of document.querySelectorAll(".example")) {
     example.addEventListener("click", () => {
+      if (busy) return;
       text.value = example.dataset.text;
-      text.dispatchEvent(new Event("input"));
-      form.requestSubmit();
+      updateCount();
+      submit();
     });
   }
+
+  const platform = (navigator.userAgentData && navigator.userAgentData.platform) || navigator.platform || "";
+  if (/mac|iphone|ipad/i.test(platform)) {
+    for (const key of document.querySelectorAll(".mod-key")) key.textContent = "⌘";
+  }
+  updateCount();
 })();

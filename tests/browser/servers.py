@@ -1,0 +1,121 @@
+"""Small real HTTP servers for the browser tests: a scripted API and the real site pointed at any API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from ops.site_server import SiteServer
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Reply:
+    """What the scripted API answers to ``POST /classify``."""
+
+    status: int = 200
+    body: bytes = b"{}"
+    content_type: str = "application/json; charset=utf-8"
+    delay_seconds: float = 0.0
+
+    @classmethod
+    def json(cls, status: int, data: dict[str, Any], delay_seconds: float = 0.0) -> Reply:
+        return cls(status, json.dumps(data).encode(), delay_seconds=delay_seconds)
+
+
+class ScriptedApi(ThreadingHTTPServer):
+    """Answers ``POST /classify`` with ``reply`` (CORS for ``allowed_origin``); records the request bodies."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__((HOST, 0), _ScriptedHandler)
+        self.reply = Reply()
+        self.allowed_origin = ""
+        self.received: list[Any] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    server: ScriptedApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the tests assert on ``received`` instead."""
+
+    def _cors(self) -> None:
+        origin = self.headers.get("Origin", "")
+        if origin and origin == self.server.allowed_origin:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Vary", "Origin")
+
+    def do_OPTIONS(self) -> None:
+        self.send_response(HTTPStatus.NO_CONTENT)
+        self._cors()
+        self.send_header("Access-Control-Allow-Methods", "POST")
+        self.send_header("Access-Control-Allow-Headers", "content-type")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.received.append(json.loads(body or b"null"))
+        reply = self.server.reply
+        time.sleep(reply.delay_seconds)
+        self.send_response(reply.status)
+        self._cors()
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+
+def _stop(server: ThreadingHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()
+
+
+@contextmanager
+def site_for_api(api_url: str) -> Iterator[SiteServer]:
+    """The real ``site/`` served on a free port, its ``config.js`` pointing at ``api_url``."""
+    site = SiteServer((HOST, 0))
+    site.api_url = api_url
+    site.start()
+    try:
+        yield site
+    finally:
+        _stop(site)
+
+
+@contextmanager
+def scripted_api() -> Iterator[tuple[ScriptedApi, str]]:
+    """A scripted API and the URL of the real page that calls it (its origin allowed by CORS)."""
+    api = ScriptedApi()
+    threading.Thread(target=api.serve_forever, name="scripted-api", daemon=True).start()
+    try:
+        with site_for_api(api.url) as site:
+            api.allowed_origin = site.url
+            yield api, site.url + "/"
+    finally:
+        _stop(api)
+
+
+def closed_port_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens (a port the OS just handed out and took back)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port = sock.getsockname()[1]
+    return f"http://{HOST}:{port}"

@@ -1,0 +1,479 @@
+"""The public page in headless Chromium over real HTTP: against the local stack (real Lambda handler and
+model), against a scripted API (errors, slow answers, hostile labels), and against no API at all.
+
+``UPDATE_SCREENSHOT=1`` makes the Walter Johnson test also refresh the README's docs/screenshot.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from ml.config import ROOT, Settings
+from ml.pipeline import TrainOutcome
+from ops.stack import LocalStack
+from tests.helpers import WALTER_JOHNSON
+
+from .conftest import ARTIFACTS, PHONE, OpenTab, Tab, save_screenshot
+from .servers import Reply, closed_port_url, scripted_api, site_for_api
+
+pytestmark = pytest.mark.slow
+
+# What each example button is about, by the button's name (the sample-trained model is >= 0.99 sure of each).
+EXAMPLES = {
+    "A painter": "Artist",
+    "A mountain": "Natural place",
+    "A ship": "Means of transportation",
+    "A novel": "Written work",
+    "A president": "Office holder",
+}
+HOSTILE_LABEL = '<img src="x" onerror="window.__xss = 1; alert(1)">'
+HOSTILE_SCRIPT = "<script>window.__xss = 2; alert(2)</script>"
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+def text_box(page: Page) -> Locator:
+    return page.get_by_label("Your text")
+
+
+def classify_button(page: Page) -> Locator:
+    return page.locator("#classify")
+
+
+def submit(page: Page, text: str) -> None:
+    """Fill the text box and click Classify."""
+    text_box(page).fill(text)
+    page.get_by_role("button", name="Classify", exact=True).click()
+
+
+def wait_until_idle(page: Page) -> None:
+    expect(classify_button(page)).to_have_attribute("aria-disabled", "false")
+
+
+def percent_value(shown: str) -> float:
+    """ "97.3%" -> 97.3; "<0.1%" -> 0.0; ">99.9%" -> 100.0."""
+    bounds = {"<": 0.0, ">": 100.0}
+    return bounds[shown[0]] if shown[0] in bounds else float(shown.rstrip("%"))
+
+
+def assert_fits_width(page: Page, width: int) -> None:
+    """Nothing is wider than the viewport: the document does not scroll sideways and no element sticks out.
+
+    Elements inside a clipping box (like the visually hidden status line) cannot stick out: left out.
+    """
+    sizes = page.evaluate(
+        """() => {
+            const clipped = (e) => {
+                for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+                    if (getComputedStyle(a).overflowX !== "visible") return true;
+                }
+                return false;
+            };
+            return {
+                scroll: document.documentElement.scrollWidth,
+                client: document.documentElement.clientWidth,
+                widest: Math.max(...[...document.querySelectorAll("body *")]
+                    .filter((e) => e.getClientRects().length && !clipped(e))
+                    .map((e) => e.getBoundingClientRect().right)),
+            };
+        }"""
+    )
+    assert sizes["client"] == width
+    assert sizes["scroll"] <= width, sizes
+    assert sizes["widest"] <= width + 0.5, sizes
+
+
+def no_injected_elements(page: Page, container: str) -> int:
+    """How many elements API text could have created inside ``container`` (none, when it is set as text)."""
+    return page.locator(f"{container} img, {container} script, {container} b").count()
+
+
+# --- the real stack -------------------------------------------------------------------------------------
+def test_walter_johnson_text_is_classified_as_athlete_with_probability_and_runner_up_bars(
+    stack: LocalStack, tab: Tab
+) -> None:
+    # GIVEN the page served by the local stack (real API, real Lambda handler, real model)
+    page = tab.page
+    page.goto(stack.site_url)
+    # WHEN the seed's Walter Johnson text is typed and Classify is clicked
+    text_box(page).press_sequentially(WALTER_JOHNSON)
+    page.get_by_role("button", name="Classify", exact=True).click()
+    # THEN the answer is "Athlete" with its probability, and the raw class stays in a title attribute
+    label = page.locator("#label")
+    expect(label).to_have_text("Athlete")
+    expect(label).to_have_attribute("title", "Athlete")
+    probability = page.locator("#probability")
+    expect(probability).to_have_text(re.compile(r"^[<>]?\d{1,3}\.\d%$"))
+    expect(page.locator("#unsure")).to_be_hidden()
+    # AND the top three classes are listed best first, each with a bar as long as its probability
+    rows = page.locator("#top li")
+    expect(rows).to_have_count(3)
+    names = rows.locator(".name").all_text_contents()
+    shown = [percent_value(t) for t in rows.locator(".pct").all_text_contents()]
+    fractions = rows.locator(".fill").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().width / e.parentElement.getBoundingClientRect().width)"
+    )
+    assert names[0] == "Athlete" and len(set(names)) == 3, names
+    assert shown == sorted(shown, reverse=True) and shown[0] == percent_value(probability.inner_text())
+    assert fractions[0] == pytest.approx(shown[0] / 100, abs=0.01)
+    assert fractions[0] > fractions[1] >= fractions[2]
+    # AND screen readers hear the result; one request following the contract was sent; nothing went wrong
+    expect(page.get_by_role("status")).to_have_text(
+        f"Result: Athlete, {probability.inner_text()} confidence."
+    )
+    posts = tab.posts_to(stack.api.url)
+    assert len(posts) == 1 and json.loads(posts[0].post_data or "") == {"text": WALTER_JOHNSON, "k": 3}
+    assert tab.console_errors == [] and tab.page_errors == []
+    save_screenshot(page, ARTIFACTS / "desktop-result.png")
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        page.locator("main").screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+
+
+@pytest.mark.parametrize("blank", ["", "  \n\t  "], ids=["empty", "whitespace"])
+def test_empty_input_shows_a_readable_message_and_sends_no_request(
+    stack: LocalStack, tab: Tab, blank: str
+) -> None:
+    # GIVEN the page on the local stack
+    page = tab.page
+    page.goto(stack.site_url)
+    # WHEN Classify is clicked with nothing but blanks in the text box
+    submit(page, blank)
+    # THEN a readable error is shown, the text box is marked invalid and focused, and no result appears
+    status = page.get_by_role("status")
+    expect(status).to_have_text("Type a sentence to classify first.")
+    expect(status).to_have_class(re.compile(r"\berror\b"))
+    expect(text_box(page)).to_have_attribute("aria-invalid", "true")
+    expect(text_box(page)).to_be_focused()
+    expect(page.locator("#result")).to_be_hidden()
+    # WHEN a sentence is then typed and sent
+    text_box(page).fill("Mount Everest is the highest mountain on Earth.")
+    expect(status).to_have_text("")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    # THEN it is classified, and it was the only request the page ever sent
+    expect(page.locator("#label")).to_have_text("Natural place")
+    expect(text_box(page)).not_to_have_attribute("aria-invalid", "true")
+    assert len(tab.posts_to(stack.api.url)) == 1
+
+
+def test_too_long_input_is_refused_by_the_page_and_text_at_the_limit_is_classified(
+    stack: LocalStack, trained: tuple[Settings, TrainOutcome], tab: Tab
+) -> None:
+    # GIVEN the page on the local stack, and texts of exactly the API's limit and one character more
+    limit = trained[0].max_text_chars
+    sentence = "Walter Johnson pitched for the Washington Senators in Major League Baseball. "
+    at_limit = (sentence * (limit // len(sentence) + 1))[: limit - 1] + "."
+    too_long = at_limit + "!"
+    page = tab.page
+    page.goto(stack.site_url)
+    # WHEN the over-long text is entered
+    text_box(page).fill(too_long)
+    # THEN the counter flags it, and Classify gives a readable message instead of a request
+    count = page.locator("#count")
+    expect(count).to_have_text(f"{limit + 1:,} / {limit:,} characters")
+    expect(count).to_have_class(re.compile(r"\bover\b"))
+    page.get_by_role("button", name="Classify", exact=True).click()
+    status = page.get_by_role("status")
+    expect(status).to_have_text(
+        f"Your text has {limit + 1:,} characters; the limit is {limit:,}. Please shorten it."
+    )
+    expect(text_box(page)).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#result")).to_be_hidden()
+    # WHEN it is cut to the limit and sent
+    text_box(page).fill(at_limit)
+    expect(count).not_to_have_class(re.compile(r"\bover\b"))
+    page.get_by_role("button", name="Classify", exact=True).click()
+    # THEN the real API accepts and classifies it, and that was the only request sent
+    expect(page.locator("#label")).to_have_text("Athlete")
+    posts = tab.posts_to(stack.api.url)
+    assert len(posts) == 1 and len(json.loads(posts[0].post_data or "")["text"]) == limit
+
+
+def test_each_example_button_fills_the_text_box_and_classifies_it(stack: LocalStack, tab: Tab) -> None:
+    # GIVEN the page on the local stack
+    page = tab.page
+    page.goto(stack.site_url)
+    buttons = page.locator(".example")
+    assert buttons.all_inner_texts() == list(EXAMPLES)
+    for name, topic in EXAMPLES.items():
+        button = page.get_by_role("button", name=name, exact=True)
+        # WHEN an example is clicked
+        button.click()
+        # THEN its text is in the text box and the model's answer is its topic
+        expect(text_box(page)).to_have_value(button.get_attribute("data-text") or "<no data-text>")
+        expect(page.locator("#label")).to_have_text(topic)
+        wait_until_idle(page)
+    assert len(tab.posts_to(stack.api.url)) == len(EXAMPLES)
+
+
+@pytest.mark.parametrize("keys", ["Control+Enter", "Meta+Enter"])
+def test_ctrl_or_cmd_enter_in_the_text_box_classifies_while_enter_alone_adds_a_line(
+    stack: LocalStack, tab: Tab, keys: str
+) -> None:
+    # GIVEN the Walter Johnson text in the text box
+    page = tab.page
+    page.goto(stack.site_url)
+    text_box(page).fill(WALTER_JOHNSON)
+    # WHEN Enter alone is pressed at its end
+    text_box(page).press("End")
+    text_box(page).press("Enter")
+    # THEN a new line is started and nothing is sent
+    expect(text_box(page)).to_have_value(WALTER_JOHNSON + "\n")
+    # WHEN the shortcut is pressed
+    text_box(page).press(keys)
+    # THEN the text is classified, with one request
+    expect(page.locator("#label")).to_have_text("Athlete")
+    assert len(tab.posts_to(stack.api.url)) == 1
+
+
+def test_keyboard_alone_reaches_the_text_box_and_the_button_with_a_visible_focus_ring(
+    stack: LocalStack, tab: Tab
+) -> None:
+    # GIVEN the freshly loaded page
+    page = tab.page
+    page.goto(stack.site_url)
+    # WHEN Tab is pressed, text typed, and Tab pressed again
+    page.keyboard.press("Tab")
+    expect(text_box(page)).to_be_focused()
+    page.keyboard.type("Abraham Lincoln was the 16th president of the United States.")
+    page.keyboard.press("Tab")
+    # THEN the Classify button has the focus, drawn as a visible outline
+    button = classify_button(page)
+    expect(button).to_be_focused()
+    outline = button.evaluate(
+        "e => [getComputedStyle(e).outlineStyle, parseFloat(getComputedStyle(e).outlineWidth)]"
+    )
+    assert outline[0] != "none" and outline[1] >= 2, outline
+    # WHEN Enter is pressed on it
+    page.keyboard.press("Enter")
+    # THEN the text is classified and the focus stays on the button (it is never disabled under the user)
+    expect(page.locator("#label")).to_have_text("Office holder")
+    expect(button).to_be_focused()
+
+
+@pytest.mark.parametrize("width", [320, PHONE["width"]])
+def test_phone_width_shows_the_result_without_horizontal_overflow(
+    stack: LocalStack, open_tab: OpenTab, width: int
+) -> None:
+    # GIVEN a phone-sized touch screen
+    tab = open_tab({"width": width, "height": PHONE["height"]}, is_mobile=True, has_touch=True)
+    page = tab.page
+    page.goto(stack.site_url)
+    assert_fits_width(page, width)
+    # WHEN the Walter Johnson text is classified
+    text_box(page).fill(WALTER_JOHNSON)
+    page.get_by_role("button", name="Classify", exact=True).tap()
+    # THEN the result is shown and still nothing is wider than the screen
+    expect(page.locator("#label")).to_have_text("Athlete")
+    expect(page.locator("#top li")).to_have_count(3)
+    assert_fits_width(page, width)
+    save_screenshot(page, ARTIFACTS / f"phone-{width}-result.png")
+
+
+def test_page_fetches_nothing_from_any_other_origin(stack: LocalStack, tab: Tab) -> None:
+    # GIVEN the page on the local stack
+    page = tab.page
+    # WHEN it loads, a class is looked up, and the topic list is opened
+    page.goto(stack.site_url)
+    submit(page, WALTER_JOHNSON)
+    expect(page.locator("#label")).to_have_text("Athlete")
+    page.get_by_text("The 14 topics it knows").click()
+    expect(page.locator("#classes li")).to_have_count(14)
+    # THEN every request went to the site itself or to the API
+    origins = {f"{urlsplit(r.url).scheme}://{urlsplit(r.url).netloc}" for r in tab.requests}
+    assert origins == {stack.site.url, stack.api.url}
+    # AND the site's own files all loaded
+    paths = {urlsplit(r.url).path for r in tab.requests if r.url.startswith(stack.site.url)}
+    assert {"/", "/style.css", "/config.js", "/app.js", "/favicon.svg"} <= paths
+
+
+# --- no API, or a scripted one --------------------------------------------------------------------------
+def test_unreachable_api_shows_a_readable_error_and_keeps_the_text(tab: Tab) -> None:
+    # GIVEN the real page whose config points at a port where no API listens
+    with site_for_api(closed_port_url()) as site:
+        page = tab.page
+        page.goto(site.url + "/")
+        # WHEN a text is classified
+        submit(page, WALTER_JOHNSON)
+        # THEN a readable error is shown, no result, the text is kept and the button is usable again
+        status = page.get_by_role("status")
+        expect(status).to_have_text(
+            "The classifier cannot be reached right now. Check your connection and try again."
+        )
+        expect(status).to_have_class(re.compile(r"\berror\b"))
+        expect(page.locator("#result")).to_be_hidden()
+        expect(text_box(page)).to_have_value(WALTER_JOHNSON)
+        wait_until_idle(page)
+        expect(classify_button(page)).to_have_text("Classify")
+
+
+@pytest.mark.parametrize(
+    ("reply", "message", "reference"),
+    [
+        (
+            Reply.json(
+                503,
+                {
+                    "error": "endpoint_unavailable",
+                    "message": "the model endpoint is unavailable or busy; try again later",
+                    "requestId": "req-503",
+                },
+            ),
+            "Sorry, that did not work: the model endpoint is unavailable or busy; try again later.",
+            "Reference: req-503",
+        ),
+        (
+            Reply(502, b"<html><body>Bad Gateway</body></html>", "text/html"),
+            "The classifier had a problem (HTTP 502). Please try again later.",
+            None,
+        ),
+        (
+            Reply.json(429, {"message": "Too Many Requests"}),
+            "The classifier is busy. Please try again in a moment.",
+            None,
+        ),
+        (
+            Reply.json(200, {"labels": ["Athlete"]}),
+            "The classifier gave an answer this page cannot read.",
+            None,
+        ),
+    ],
+    ids=["handler-503", "gateway-502-html", "throttled-429", "200-off-contract"],
+)
+def test_api_failure_answers_show_a_readable_message(
+    tab: Tab, reply: Reply, message: str, reference: str | None
+) -> None:
+    # GIVEN the real page calling an API that answers with a failure
+    with scripted_api() as (api, url):
+        api.reply = reply
+        page = tab.page
+        page.goto(url)
+        # WHEN a text is classified
+        submit(page, WALTER_JOHNSON)
+        # THEN the failure is explained in words (with the request id when there is one), and no result shows
+        status = page.get_by_role("status")
+        expect(status).to_have_text(message + (f" {reference}" if reference else ""))
+        expect(status).to_have_class(re.compile(r"\berror\b"))
+        expect(status.locator(".reference")).to_have_count(1 if reference else 0)
+        expect(page.locator("#result")).to_be_hidden()
+        assert api.received == [{"text": WALTER_JOHNSON, "k": 3}]
+
+
+def test_loading_state_shows_while_the_api_answers_and_blocks_a_second_request(tab: Tab) -> None:
+    # GIVEN an API that takes a second and a half to answer
+    with scripted_api() as (api, url):
+        api.reply = Reply.json(
+            200,
+            {"label": "Film", "probability": 0.9, "top": [{"label": "Film", "probability": 0.9}]},
+            delay_seconds=1.5,
+        )
+        page = tab.page
+        page.goto(url)
+        # WHEN a text is sent, and Classify pressed again while waiting
+        submit(page, "The Godfather is a 1972 American crime film.")
+        button = classify_button(page)
+        # THEN the button, the form and the status line show the wait
+        expect(button).to_have_attribute("aria-disabled", "true")
+        expect(button).to_have_text("Classifying…")
+        expect(page.locator("#classify-form")).to_have_attribute("aria-busy", "true")
+        expect(page.get_by_role("status")).to_have_text("Classifying…")
+        expect(page.get_by_role("status")).to_have_class(re.compile(r"\bloading\b"))
+        button.click(force=True)  # force: Playwright itself would wait for an aria-disabled button
+        # AND once the answer arrives the result replaces it, after exactly one request
+        expect(page.locator("#label")).to_have_text("Film")
+        wait_until_idle(page)
+        expect(button).to_have_text("Classify")
+        expect(page.locator("#classify-form")).not_to_have_attribute("aria-busy", "true")
+        assert len(api.received) == 1
+
+
+def test_class_names_are_shown_in_plain_words_with_the_raw_label_kept(tab: Tab) -> None:
+    # GIVEN an API answering CamelCase classes (one the page has never heard of) with low confidence
+    top = [
+        {"label": "MeanOfTransportation", "probability": 0.41},
+        {"label": "SpaceStation", "probability": 0.33},
+        {"label": "Company", "probability": 0.26},
+    ]
+    with scripted_api() as (api, url):
+        api.reply = Reply.json(200, {**top[0], "top": top, "requestId": "r"})
+        page = tab.page
+        page.goto(url)
+        # WHEN a text is classified
+        submit(page, "The Titanic sank in 1912.")
+        # THEN the classes read as words, each keeps its raw label in a title, and the doubt is explained
+        expect(page.locator("#label")).to_have_text("Means of transportation")
+        expect(page.locator("#label")).to_have_attribute("title", "MeanOfTransportation")
+        names = page.locator("#top .name")
+        expect(names).to_have_text(["Means of transportation", "Space station", "Company"])
+        assert [names.nth(i).get_attribute("title") for i in range(3)] == [t["label"] for t in top]
+        expect(page.locator("#probability")).to_have_text("41.0%")
+        expect(page.locator("#unsure")).to_be_visible()
+
+
+def test_markup_in_an_api_label_shows_literally_and_runs_nothing(tab: Tab) -> None:
+    # GIVEN an API whose labels carry an <img onerror> and a <script>
+    top = [
+        {"label": HOSTILE_LABEL, "probability": 0.7},
+        {"label": HOSTILE_SCRIPT, "probability": 0.2},
+        {"label": "<b>bold</b>", "probability": 0.1},
+    ]
+    with scripted_api() as (api, url):
+        api.reply = Reply.json(200, {"label": HOSTILE_LABEL, "probability": 0.7, "top": top})
+        page = tab.page
+        page.goto(url)
+        # WHEN a text is classified
+        submit(page, WALTER_JOHNSON)
+        # THEN the labels appear character for character, as text
+        expect(page.locator("#label")).to_have_text(HOSTILE_LABEL)
+        expect(page.locator("#top .name")).to_have_text([HOSTILE_LABEL, HOSTILE_SCRIPT, "<b>bold</b>"])
+        expect(page.get_by_role("status")).to_contain_text(HOSTILE_LABEL)
+        # AND no element was made from them, no script ran, no dialog opened
+        page.wait_for_timeout(300)  # give an injected onerror handler the time to fire, if there were one
+        assert no_injected_elements(page, "#result") == 0
+        assert page.evaluate("window.__xss") is None
+        assert tab.dialogs == [] and tab.page_errors == []
+
+
+def test_markup_in_an_api_error_message_shows_literally_and_runs_nothing(tab: Tab) -> None:
+    # GIVEN an API whose error message and request id carry markup
+    message = f"bad text {HOSTILE_LABEL} {HOSTILE_SCRIPT}"
+    with scripted_api() as (api, url):
+        api.reply = Reply.json(400, {"error": "bad_request", "message": message, "requestId": "<b>id</b>"})
+        page = tab.page
+        page.goto(url)
+        # WHEN a text is classified
+        submit(page, WALTER_JOHNSON)
+        # THEN the message and reference appear as text
+        status = page.get_by_role("status")
+        expect(status).to_have_text(f"Sorry, that did not work: {message}. Reference: <b>id</b>")
+        # AND no element was made from them, no script ran, no dialog opened
+        page.wait_for_timeout(300)  # give an injected onerror handler the time to fire, if there were one
+        assert no_injected_elements(page, "#status") == 0
+        assert page.evaluate("window.__xss") is None
+        assert tab.dialogs == [] and tab.page_errors == []
+
+
+def test_long_unbroken_api_text_wraps_on_a_phone(open_tab: OpenTab) -> None:
+    # GIVEN a phone screen and an API answering a 120-character label and a long unbroken error later
+    tab = open_tab(PHONE, is_mobile=True, has_touch=True)
+    long_label = "supercalifragilistic" * 6
+    with scripted_api() as (api, url):
+        api.reply = Reply.json(200, {"label": long_label, "probability": 1, "top": [{"label": long_label}]})
+        page = tab.page
+        page.goto(url)
+        # WHEN it is shown
+        submit(page, WALTER_JOHNSON)
+        expect(page.locator("#label")).to_have_text(long_label)
+        # THEN it wraps inside the screen
+        assert_fits_width(page, PHONE["width"])
+        # WHEN an error with a long unbroken word follows
+        api.reply = Reply.json(503, {"message": "x" * 250})
+        wait_until_idle(page)
+        page.get_by_role("button", name="Classify", exact=True).tap()
+        expect(page.get_by_role("status")).to_contain_text("x" * 50)
+        # THEN it wraps too
+        assert_fits_width(page, PHONE["width"])

@@ -1,0 +1,109 @@
+"""The files in site/: types the bucket can serve, nothing fetched from elsewhere, every class named.
+
+No browser needed: these run everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+from ml.config import ROOT
+from ops.site_server import CONFIG_TEMPLATE, SITE_DIR, render_config
+
+# The extensions that Terraform uploads to the bucket with a content type.
+SERVED_TYPES = {".html", ".js", ".css", ".svg", ".png", ".ico", ".json"}
+ATTRIBUTION = "https://en.wikipedia.org/wiki/DBpedia"
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+
+class _Collector(HTMLParser):
+    """Every tag with its attributes, in document order, and the ``data-label`` items of the topic list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.labels: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag == "li" and attributes.get("data-label"):
+            self.labels.append(str(attributes["data-label"]))
+
+
+def parse_index() -> _Collector:
+    collector = _Collector()
+    collector.feed((SITE_DIR / "index.html").read_text(encoding="utf-8"))
+    return collector
+
+
+def site_files() -> list[Path]:
+    return sorted(p for p in SITE_DIR.rglob("*") if p.is_file())
+
+
+def test_site_holds_only_file_types_the_bucket_serves() -> None:
+    # GIVEN the files in site/
+    files = site_files()
+    # WHEN their extensions are compared with the content types Terraform maps
+    unmapped = [p.name for p in files if p.suffix not in SERVED_TYPES and p.name != CONFIG_TEMPLATE]
+    # THEN each is served with a type, and config.js exists only as its template (it is rendered, not kept)
+    assert unmapped == []
+    assert {"index.html", "app.js", "style.css", CONFIG_TEMPLATE} <= {p.name for p in files}
+    assert not (SITE_DIR / "config.js").exists()
+
+
+def test_page_loads_every_resource_from_its_own_origin() -> None:
+    # GIVEN the page's markup and stylesheet
+    tags = parse_index().tags
+    css = (SITE_DIR / "style.css").read_text(encoding="utf-8")
+    # WHEN every src/href is collected
+    loaded = [
+        (t, a.get("src") or a.get("href") or "") for t, a in tags if t != "a" and ("src" in a or "href" in a)
+    ]
+    links = [a.get("href") for t, a in tags if t == "a"]
+    # THEN scripts, styles and icons are relative; the attribution is the one link out; CSS imports nothing
+    assert sorted(u for _, u in loaded) == ["app.js", "config.js", "favicon.svg", "style.css"]
+    assert links == [ATTRIBUTION]
+    assert "@import" not in css and "url(" not in css
+
+
+def test_no_site_file_names_another_address() -> None:
+    # GIVEN every file in site/
+    found = {
+        p.name: set(
+            re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"'<>)]*", p.read_text(encoding="utf-8"))
+        )
+        for p in site_files()
+    }
+    # WHEN the addresses in them are listed
+    addresses = {name: urls for name, urls in found.items() if urls}
+    # THEN only the footer attribution and the SVG namespace (an identifier, never fetched) appear
+    assert addresses == {"index.html": {ATTRIBUTION}, "favicon.svg": {SVG_NAMESPACE}}
+
+
+def test_topic_list_names_every_class_the_model_knows_in_label_order() -> None:
+    # GIVEN the class names shipped with the sample data
+    with tarfile.open(ROOT / "data" / "dbpedia_sample.tar.xz") as archive:
+        member = archive.extractfile("dbpedia_csv/classes.txt")
+        assert member is not None
+        classes = member.read().decode("utf-8").split()
+    # WHEN the page's topic list (the source of its human-readable names) is read
+    labels = parse_index().labels
+    # THEN it names the same 14 classes in the same order
+    assert labels == classes and len(labels) == 14
+
+
+def test_config_is_loaded_before_the_app_and_renders_the_api_url() -> None:
+    # GIVEN the page's scripts and the config template
+    scripts = [a.get("src") for t, a in parse_index().tags if t == "script"]
+    # WHEN the template is rendered as Terraform and the local stack do
+    rendered = render_config("https://abc.execute-api.us-east-1.amazonaws.com")
+    # THEN config.js runs first and defines the API URL the app reads
+    assert scripts == ["config.js", "app.js"]
+    assert (
+        'window.CLASSIFIER_CONFIG = { apiUrl: "https://abc.execute-api.us-east-1.amazonaws.com" };'
+        in rendered
+    )
