@@ -78,13 +78,11 @@ class EndpointServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def serve_in_thread(self) -> threading.Thread:
-        """Start serving on a daemon thread and return it."""
-        thread = threading.Thread(
-            target=self.serve_forever, name=f"endpoint:{self.endpoint_name}", daemon=True
-        )
-        thread.start()
-        return thread
+    def start(self) -> None:
+        """Serve on a daemon thread."""
+        name = f"endpoint:{self.endpoint_name}"
+        threading.Thread(target=self.serve_forever, name=name, daemon=True).start()
+        log.info("local endpoint %r serving at %s", self.endpoint_name, self.url)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -175,6 +173,5 @@ def start_endpoint(
 ) -> EndpointServer:
     """Bind and start an endpoint server on a background thread (port 0 picks a free port)."""
     server = EndpointServer((host, port), predictor, endpoint_name)
-    server.serve_in_thread()
-    log.info("local endpoint %r serving at %s", endpoint_name, server.url)
+    server.start()
     return server

@@ -97,6 +97,11 @@ class LocalApi(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    def start(self) -> None:
+        """Serve on a daemon thread."""
+        threading.Thread(target=self.serve_forever, name="local-api", daemon=True).start()
+        log.info("local API serving POST %s/classify", self.url)
+
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: LocalApi
@@ -164,13 +169,3 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._route("GET")
-
-
-def start_api(
-    handler: Handler, allowed_origins: list[str], host: str = "127.0.0.1", port: int = 0
-) -> LocalApi:
-    """Bind and start the local API on a background thread (port 0 picks a free port)."""
-    server = LocalApi((host, port), handler, allowed_origins)
-    threading.Thread(target=server.serve_forever, name="local-api", daemon=True).start()
-    log.info("local API serving POST %s/classify", server.url)
-    return server

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from ml import lambda_src
 from ml.config import Settings, log
-from ml.deploy import registered_archive
+from ml.deploy import read_registry
+from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
-from ml.serve import EndpointServer, start_endpoint
-from ops.local_api import LocalApi, start_api
+from ml.serve import EndpointServer
+from ops.local_api import LocalApi
 from ops.site_server import SiteServer
 
 
@@ -57,23 +58,45 @@ class LocalStack:
 
 
 def model_to_serve(settings: Settings) -> Path:
-    """The archive the local endpoint serves: the registered one, else the last trained one."""
-    archive = registered_archive(settings) or settings.model_archive
-    if not archive.exists():
-        raise ArtifactError(f"no model at {archive}; run `invoke train` first")
+    """The archive deployed to the local endpoint, checked against the checksum recorded at deploy time."""
+    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    if entry is None:
+        raise ArtifactError(
+            f"nothing is deployed to the local endpoint {settings.endpoint_name!r}; run `invoke train` first"
+        )
+    archive = Path(entry["model_archive"])
+    if not archive.exists() or file_digest(archive) != entry["sha256"]:
+        raise ArtifactError(
+            f"{archive} is missing or changed since it was deployed; run `invoke train` "
+            "to train and deploy again"
+        )
     return archive
 
 
 def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack:
-    """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones."""
+    """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones.
+
+    All three ports are bound before anything starts, so a port in use leaves nothing running.
+    """
     host = settings.host
 
     def port(configured: int) -> int:
         return 0 if ephemeral_ports else configured
 
     predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
-    endpoint = start_endpoint(predictor, settings.endpoint_name, host, port(settings.endpoint_port))
-    site = SiteServer((host, port(settings.site_port)))
+    handler = lambda_src.handler().lambda_handler
+    bound: list[ThreadingHTTPServer] = []
+    try:
+        endpoint = EndpointServer((host, port(settings.endpoint_port)), predictor, settings.endpoint_name)
+        bound.append(endpoint)
+        site = SiteServer((host, port(settings.site_port)))
+        bound.append(site)
+        api = LocalApi((host, port(settings.api_port)), handler, [site.url])
+        bound.append(api)
+    except OSError:
+        for server in bound:
+            server.server_close()
+        raise
     env = {
         "ENDPOINT_NAME": settings.endpoint_name,
         "ALLOWED_ORIGINS": site.url,
@@ -86,7 +109,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
-    api = start_api(lambda_src.handler().lambda_handler, [site.url], host, port(settings.api_port))
     site.api_url = api.url
-    site.start()
+    for server in bound:
+        server.start()
     return LocalStack(endpoint, api, site, saved)

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -114,3 +115,51 @@ def test_closing_the_stack_restores_the_environment(
     assert "ENDPOINT_NAME" not in os.environ
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "/classify", timeout=2)
+
+
+def test_port_in_use_leaves_nothing_running(trained: tuple[Settings, TrainOutcome]) -> None:
+    import dataclasses
+    import os
+    import socket
+
+    # GIVEN the API port is taken
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        settings = dataclasses.replace(
+            trained[0], endpoint_port=_free_port(), api_port=busy, site_port=_free_port()
+        )
+        before = dict(os.environ)
+        # WHEN the stack starts THEN it fails and has bound nothing, changed no environment
+        with pytest.raises(OSError):
+            start_stack(settings)
+        assert dict(os.environ) == before
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", settings.endpoint_port))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_changed_deployed_archive_is_refused(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    import dataclasses
+    import shutil
+
+    from ml.deploy import register_local
+    from ml.package import ArtifactError
+
+    settings = dataclasses.replace(trained[0], build_dir=tmp_path / "build")
+    archive = tmp_path / "model.tar.gz"
+    shutil.copy(trained[1].archive, archive)
+    register_local(settings, archive)
+    archive.write_bytes(archive.read_bytes()[:-10])
+    with pytest.raises(ArtifactError, match="changed since it was deployed"):
+        start_stack(settings, ephemeral_ports=True)
