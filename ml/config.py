@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DBP_"
+LOCAL_ACCOUNT_ID = "000000000000"  # the account in the local target's ARNs (and moto's default account)
 Target = Literal["local", "aws"]
 TARGETS: tuple[str, ...] = ("local", "aws")
 
@@ -90,6 +91,14 @@ class Settings:
     region: str = "us-east-1"
     top_k: int = 3
 
+    # --- SageMaker (target aws; see ml/sagemaker_train.py and ml/sagemaker_deploy.py) ---------------
+    role_arn: str = ""  # the SageMaker execution role; required for target aws
+    bucket: str = ""  # empty: the SDK's default bucket, sagemaker-<region>-<account id>
+    s3_prefix: str = "dbpedia-classifier"  # channels under <prefix>/data/, job outputs under <prefix>/output/
+    training_instance_type: str = "ml.c5.xlarge"  # BlazingText supervised trains on one instance
+    instance_type: str = "ml.t2.medium"  # the endpoint's instances (the seed's choice)
+    instance_count: int = 1
+
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------
     host: str = "127.0.0.1"
     endpoint_port: int = 8080
@@ -142,8 +151,17 @@ class Settings:
             (hp.min_count >= 1, "min_count", "must be at least 1"),
             (hp.buckets >= 1, "buckets", "must be at least 1"),
             (hp.patience >= 1, "patience", "must be at least 1"),
-            (1 <= hp.min_epochs <= hp.epochs, "min_epochs", "must be in 1..epochs"),
+            (
+                1 <= hp.min_epochs <= (hp.epochs if hp.early_stopping else 10**6),
+                "min_epochs",
+                "must be in 1..epochs when early_stopping is on",
+            ),
             (1 <= self.top_k <= 14, "top_k", "must be in 1..14"),
+            *[
+                (1 <= getattr(self, p) <= 65535, p, "must be a port number in 1..65535")
+                for p in ("endpoint_port", "api_port", "site_port")
+            ],
+            (self.instance_count >= 1, "instance_count", "must be at least 1"),
             (self.threads >= 1, "threads", "must be at least 1"),
             (0.0 <= self.min_accuracy <= 1.0, "min_accuracy", "must be in [0, 1]"),
         ]

@@ -11,10 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ml.config import Settings, log
+from ml.config import LOCAL_ACCOUNT_ID, Settings, log
 from ml.fsutil import file_digest, write_json
-
-LOCAL_ACCOUNT = "000000000000"
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class EndpointOutputs:
 
 def local_outputs(settings: Settings) -> EndpointOutputs:
     """The local endpoint's outputs: an ARN-shaped id with the placeholder account, the loopback URL."""
-    arn = f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT}:endpoint/{settings.endpoint_name.lower()}"
+    arn = f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name.lower()}"
     return EndpointOutputs(settings.endpoint_name, arn, settings.region, settings.runtime_url())
 
 

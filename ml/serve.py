@@ -19,7 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ml.config import log
+from ml.config import LOCAL_ACCOUNT_ID, log
 from ml.predict import Predictor
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
@@ -148,7 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.NOT_FOUND, {"message": f"no route POST {self.path}"})
             return
         if match.group(1) != self.server.endpoint_name:
-            message = f"Endpoint {match.group(1)} of account 000000000000 not found."
+            message = f"Endpoint {match.group(1)} of account {LOCAL_ACCOUNT_ID} not found."
             self._send_json(
                 HTTPStatus.BAD_REQUEST, {"message": message}, headers={"x-amzn-ErrorType": "ValidationError:"}
             )

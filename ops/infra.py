@@ -28,9 +28,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ml.config import ROOT, Settings
+from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
+from ml.deploy import EndpointOutputs
 from ops.lambda_zip import build_lambda_zip
-from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
+from ops.moto_server import MotoServer
 from ops.terraform import ApplyResult, TerraformRunner, write_cli_config
 
 SITE_DIR = ROOT / "site"
@@ -49,20 +50,10 @@ class InfraError(RuntimeError):
 # --- inputs ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EndpointVars:
-    """The endpoint's variables, as ``invoke train`` writes them (``terraform/endpoint.auto.tfvars.json``)."""
-
-    aws_region: str
-    endpoint_arn: str
-    endpoint_name: str
-    sagemaker_runtime_url: str
+ENDPOINT_VARS = tuple(sorted(f.name for f in fields(EndpointOutputs)))  # the keys of the tfvars file
 
 
-ENDPOINT_VARS = tuple(f.name for f in fields(EndpointVars))  # the keys of the tfvars file
-
-
-def read_endpoint_vars(path: Path) -> EndpointVars:
+def read_endpoint_vars(path: Path) -> EndpointOutputs:
     """Read and check the endpoint's tfvars file; InfraError when it is missing or incomplete."""
     if not path.exists():
         raise InfraError(
@@ -77,10 +68,10 @@ def read_endpoint_vars(path: Path) -> EndpointVars:
     ]
     if missing:
         raise InfraError(f"{path} lacks {', '.join(missing)}: run `invoke train` again")
-    return EndpointVars(**{key: data[key] for key in ENDPOINT_VARS})
+    return EndpointOutputs(**{key: data[key] for key in ENDPOINT_VARS})
 
 
-def check_target(endpoint: EndpointVars, target: str) -> None:
+def check_target(endpoint: EndpointOutputs, target: str) -> None:
     """Refuse to point a real AWS stack at the local target's endpoint."""
     if target == "aws" and (
         f":{LOCAL_ACCOUNT_ID}:" in endpoint.endpoint_arn
@@ -130,7 +121,7 @@ class Stack:
 
     target: str
     runner: TerraformRunner
-    endpoint: EndpointVars
+    endpoint: EndpointOutputs
 
 
 def stack_variables(settings: Settings) -> dict[str, Any]:
@@ -142,13 +133,13 @@ def stack_variables(settings: Settings) -> dict[str, Any]:
     return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR)}
 
 
-def fallback_endpoint_vars(settings: Settings) -> EndpointVars:
+def fallback_endpoint_vars(settings: Settings) -> EndpointOutputs:
     """Endpoint variables from the settings, for destroying a stack whose tfvars file is gone.
 
     Destroy needs valid values for the required variables, not the ones the stack was made with; only the
     region matters (it is where the provider looks).
     """
-    return EndpointVars(
+    return EndpointOutputs(
         aws_region=settings.region,
         endpoint_arn=f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name}",
         endpoint_name=settings.endpoint_name,

@@ -7,7 +7,6 @@ change. Entries are sorted, timestamps fixed, permissions normalised, and only t
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import zipfile
@@ -48,8 +47,3 @@ def build_lambda_zip(out: Path, source_dir: Path = LAMBDA_SRC) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
-
-
-def sha256_hex(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from ml.config import log
+from ml.config import LOCAL_ACCOUNT_ID, log
 
 ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -58,7 +58,7 @@ def build_event(
         "rawQueryString": url.query,
         "headers": lowered,
         "requestContext": {
-            "accountId": "000000000000",
+            "accountId": LOCAL_ACCOUNT_ID,
             "apiId": "local",
             "domainName": lowered.get("host", "localhost"),
             "http": {

@@ -18,8 +18,9 @@ import urllib.error
 import urllib.request
 from types import TracebackType
 
+from ml.config import LOCAL_ACCOUNT_ID
+
 HOST = "127.0.0.1"
-LOCAL_ACCOUNT_ID = "000000000000"  # the account of the local target's ARNs (see endpoint.auto.tfvars.json)
 
 
 class MotoServerError(RuntimeError):

@@ -65,8 +65,8 @@ variable "lambda_memory_mb" {
 
 variable "lambda_timeout_seconds" {
   type        = number
-  description = "Timeout of the Lambda function, in seconds; at most 30, the HTTP API's integration limit."
-  default     = 10
+  description = "Timeout of the Lambda function, in seconds; at most 30, the HTTP API's integration limit. The default leaves room for the handler's bounded retries (3 attempts of at most 2 s connect + 4 s read)."
+  default     = 25
 
   validation {
     condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 30

@@ -21,13 +21,13 @@ import boto3
 import pytest
 
 from ml.config import ROOT
-from ops.infra import EndpointVars, Stack, prepare_local_workdir
+from ops.infra import EndpointOutputs, Stack, prepare_local_workdir
 from ops.lambda_zip import build_lambda_zip
 from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
 from ops.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
 
 REGION = "us-east-1"
-ENDPOINT = EndpointVars(
+ENDPOINT = EndpointOutputs(
     aws_region=REGION,
     endpoint_arn=f"arn:aws:sagemaker:{REGION}:{LOCAL_ACCOUNT_ID}:endpoint/dbpedia-classifier",
     endpoint_name="dbpedia-classifier",
@@ -92,7 +92,7 @@ def moto_client(moto: MotoServer, service: str) -> Any:
     )
 
 
-def write_endpoint_tfvars(workdir: Path, endpoint: EndpointVars = ENDPOINT) -> Path:
+def write_endpoint_tfvars(workdir: Path, endpoint: EndpointOutputs = ENDPOINT) -> Path:
     """What `invoke train` writes: terraform/endpoint.auto.tfvars.json with the four contract keys."""
     path = workdir / "endpoint.auto.tfvars.json"
     path.write_text(json.dumps(asdict(endpoint)), encoding="utf-8")

@@ -80,7 +80,7 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
     assert config["Handler"] == "handler.lambda_handler"
     assert tuple(map(int, config["Runtime"].removeprefix("python").split("."))) >= (3, 12)
     assert config["CodeSha256"] == zip_sha256_b64(applied.zip_path)
-    assert (config["Timeout"], config["MemorySize"]) == (10, 256)
+    assert (config["Timeout"], config["MemorySize"]) == (25, 256)
     assert config["Role"] == applied.result.outputs["lambda_role_arn"]
     assert config["Environment"]["Variables"] == {
         "ENDPOINT_NAME": ENDPOINT.endpoint_name,
