@@ -26,10 +26,11 @@ def cli_errors() -> Iterator[None]:
     from ml.data import DataError
     from ml.package import ArtifactError
     from ml.pipeline import TrainError
+    from ml.sagemaker_train import SageMakerError
 
     try:
         yield
-    except (ConfigError, DataError, ArtifactError, TrainError) as exc:
+    except (ConfigError, DataError, ArtifactError, TrainError, SageMakerError) as exc:
         raise Exit(f"error: {exc}", code=1) from None
     except OSError as exc:
         raise Exit(
@@ -62,11 +63,17 @@ TRAIN_HELP = {
     "min_accuracy": "fail when test accuracy is below this, 0..1 (default 0)",
     "endpoint_name": "endpoint name (default dbpedia-classifier)",
     "region": "AWS region (default us-east-1)",
+    "role_arn": "aws: the SageMaker execution role ARN (required for aws; or DBP_ROLE_ARN)",
+    "bucket": "aws: S3 bucket for channels and job outputs (default sagemaker-<region>-<account id>)",
+    "s3_prefix": "aws: key prefix in the bucket (default dbpedia-classifier)",
+    "training_instance_type": "aws: training instance type (default ml.c5.xlarge)",
+    "instance_type": "aws: endpoint instance type (default ml.t2.medium)",
+    "instance_count": "aws: endpoint instance count (default 1)",
     "verbose": "debug logging",
 }
 
 
-@task(help=TRAIN_HELP)
+@task(help=TRAIN_HELP, auto_shortflags=False)
 def train(
     c: Context,
     target: str | None = None,
@@ -85,6 +92,12 @@ def train(
     min_accuracy: str | None = None,
     endpoint_name: str | None = None,
     region: str | None = None,
+    role_arn: str | None = None,
+    bucket: str | None = None,
+    s3_prefix: str | None = None,
+    training_instance_type: str | None = None,
+    instance_type: str | None = None,
+    instance_count: str | None = None,
     verbose: bool = False,
 ) -> None:
     """Get the data, train, evaluate, package model.tar.gz and deploy it to an endpoint."""
@@ -106,17 +119,46 @@ def train(
         min_accuracy=min_accuracy,
         endpoint_name=endpoint_name,
         region=region,
+        role_arn=role_arn,
+        bucket=bucket,
+        s3_prefix=s3_prefix,
+        training_instance_type=training_instance_type,
+        instance_type=instance_type,
+        instance_count=instance_count,
     )
     from ml import pipeline
 
-    if s.target != "local":
-        raise Exit("error: --target aws is not available yet; train locally with --target local", code=1)
     with cli_errors():
         outcome = pipeline.run(s)
     print(
         f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
         f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
     )
+    if s.target == "aws":
+        print(
+            f"endpoint: {s.endpoint_name} ({s.instance_count} × {s.instance_type}, {s.region}) bills every "
+            "hour it runs; remove it with `invoke destroy --target aws --endpoint`"
+        )
+
+
+@task(
+    help={
+        "model": "model.tar.gz to evaluate: a path or an s3:// URL (e.g. a SageMaker job's output)",
+        "data": "dataset whose test split to use: auto (default), sample, full, or a path",
+        "region": "AWS region for s3:// URLs (default us-east-1)",
+        "verbose": "debug logging",
+    }
+)
+def evaluate(
+    c: Context, model: str, data: str | None = None, region: str | None = None, verbose: bool = False
+) -> None:
+    """Evaluate any model.tar.gz on the prepared test split; reports in build/evaluations/<sha256>/."""
+    s = settings(verbose, data=data, region=region)
+    from ml import pipeline
+
+    with cli_errors():
+        result = pipeline.evaluate_artifact(s, model)
+    print(f"\nmodel:  {result.archive}\nreport: {result.report}\ntest accuracy: {result.test_accuracy:.4f}")
 
 
 UP_HELP = {
@@ -142,7 +184,7 @@ def up(
     from ops.stack import start_stack
 
     with cli_errors():
-        if registered_archive(s) is None and not s.model_archive.exists():
+        if registered_archive(s) is None:
             log.info("no model yet: training one first")
             pipeline.run(s)
         try:
@@ -187,6 +229,33 @@ def sample(c: Context, per_class: int = 1000, source: str = "../shared/data/dbpe
         raise Exit(f"error: {folder} has no train.csv", code=1)
     n = build_sample(folder, s.sample_archive, per_class, seed)
     print(f"wrote {s.sample_archive} ({n} rows, {s.sample_archive.stat().st_size:,} bytes)")
+
+
+@task(
+    help={
+        "data": "dataset for the quality figures (default: the full archive if downloaded, else the shared "
+        "real rows beside the repo, else the shipped sample)",
+        "smoke": "tiny load and a 2-epoch model: checks the benchmark runs, measures nothing",
+        "out": "where to write the Markdown report (default BENCHMARKS.md)",
+        "verbose": "debug logging",
+    }
+)
+def bench(
+    c: Context,
+    data: str | None = None,
+    smoke: bool = False,
+    out: str = "BENCHMARKS.md",
+    verbose: bool = False,
+) -> None:
+    """Benchmark model quality and serving speed side by side; write BENCHMARKS.md (+ JSON)."""
+    s = settings(verbose, data=data, target="local")
+    from ops.bench import BenchPlan, run
+
+    plan = BenchPlan.smoke_plan() if smoke else BenchPlan()
+    command = "invoke bench" + (f" --data {data}" if data else "") + (" --smoke" if smoke else "")
+    with cli_errors():
+        run(s, plan, ROOT / out, command)
+    print(f"benchmarks: {ROOT / out}\nraw figures: {s.build_dir / 'bench' / 'results.json'}")
 
 
 @task(help={"fix": "let ruff fix and format what it can"})

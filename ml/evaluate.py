@@ -77,6 +77,10 @@ def evaluate_file(model: Any, path: Path, classes: list[str]) -> dict[str, Any]:
     return classification_metrics(data.labels, predict_labels(model, data.texts), classes)
 
 
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} s"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """A reviewer-friendly Markdown version of the evaluation report."""
     test, val = report["test"], report["validation"]
@@ -87,10 +91,31 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Test split: {report['test_source']}",
         f"- Validation accuracy: **{val['accuracy']:.4f}** ({val['n']} rows)",
         f"- Test accuracy: **{test['accuracy']:.4f}**, macro-F1 {test['macro_f1']:.4f} ({test['n']} rows)",
-        "",
-        "| class | precision | recall | F1 | support |",
-        "|---|---|---|---|---|",
     ]
+    if "baseline" in report:
+        base = report["baseline"]
+        lines += [
+            f"- Versus the baseline ({base['name']}): {report['comparison']['summary']}",
+            "",
+            "| model | test accuracy | macro-F1 | train time | size | predict rate |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, m in (("ours (fastText / BlazingText)", test), ("baseline", base)):
+            lines.append(
+                f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {_seconds(m['train_seconds'])} "
+                f"| {m['size_bytes'] / 1e6:.1f} MB | {m['predict_docs_per_second']:,} docs/s |"
+            )
+    if "slices" in report:
+        lines += [
+            "",
+            "Slices of the test split (what people type):",
+            "",
+            "| slice | rows | ours | baseline |",
+            "|---|---|---|---|",
+        ]
+        for name, sl in report["slices"].items():
+            lines.append(f"| {name} | {sl['n']} | {sl['model']:.4f} | {sl['baseline']:.4f} |")
+    lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for name, c in test["per_class"].items():
         lines.append(
             f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"

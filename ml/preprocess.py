@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nltk.tokenize import NLTKWordTokenizer
@@ -24,6 +24,7 @@ from ml.lambda_src import text_tokenizer
 
 LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
+FORMAT = 2  # bump when the prepared folder's contents change
 _CHUNK = 2000
 
 _nltk_words = NLTKWordTokenizer()
@@ -57,9 +58,15 @@ class Prepared:
         """The ``.txt`` file of one split."""
         return self.folder / f"{split}.txt"
 
+    def test_rows(self) -> list[Row]:
+        """The test split's raw rows (title and content before tokenization), for slice metrics."""
+        with (self.folder / "test.jsonl").open(encoding="utf-8") as fh:
+            return [Row(**json.loads(line)) for line in fh]
+
 
 def _key(dataset: Dataset, settings: Settings) -> str:
     parts = [
+        FORMAT,
         dataset.sha256,
         text_tokenizer().SCHEME,
         settings.validation_fraction,
@@ -99,6 +106,8 @@ def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Se
                 encoding="utf-8",
             )
             counts[name] = len(rows)
+        with (tmp / "test.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in splits.test)
         meta = {
             "counts": counts,
             "test_source": splits.test_source,

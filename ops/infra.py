@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.deploy import EndpointOutputs
+from ml.endpoint_resources import delete_endpoint_resources, find_endpoint_resources
 from ops.lambda_zip import build_lambda_zip
 from ops.moto_server import MotoServer
 from ops.terraform import ApplyResult, TerraformRunner, write_cli_config
@@ -265,66 +266,6 @@ def render_plan_markdown(summary: PlanSummary, title: str) -> str:
 
 
 # --- the SageMaker endpoint --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EndpointResources:
-    """A SageMaker endpoint with the endpoint config and models it serves."""
-
-    endpoint: str
-    config: str | None
-    models: tuple[str, ...]
-
-    def describe(self) -> list[str]:
-        """One line per resource, for the list shown before deleting."""
-        lines = [f"SageMaker endpoint {self.endpoint}"]
-        if self.config:
-            lines.append(f"SageMaker endpoint config {self.config}")
-        lines += [f"SageMaker model {model}" for model in self.models]
-        return lines
-
-
-def _not_found(exc: ClientError) -> bool:
-    """SageMaker answers a missing endpoint, config or model with ValidationException "Could not find ..."."""
-    error = exc.response.get("Error", {})
-    return error.get("Code") == "ValidationException" and "Could not find" in str(error.get("Message", ""))
-
-
-def find_endpoint_resources(client: Any, name: str) -> EndpointResources | None:
-    """The endpoint ``name`` with its config and models, or None when there is no such endpoint."""
-    try:
-        endpoint = client.describe_endpoint(EndpointName=name)
-    except ClientError as exc:
-        if _not_found(exc):
-            return None
-        raise
-    config_name = endpoint.get("EndpointConfigName")
-    models: tuple[str, ...] = ()
-    if config_name:
-        try:
-            config = client.describe_endpoint_config(EndpointConfigName=config_name)
-            models = tuple(variant["ModelName"] for variant in config.get("ProductionVariants", []))
-        except ClientError as exc:
-            if not _not_found(exc):
-                raise
-            config_name = None
-    return EndpointResources(name, config_name, models)
-
-
-def delete_endpoint_resources(client: Any, resources: EndpointResources) -> None:
-    """Delete the endpoint, then its config, then its models; ones already gone are skipped."""
-    calls: list[tuple[Callable[..., Any], dict[str, str]]] = [
-        (client.delete_endpoint, {"EndpointName": resources.endpoint})
-    ]
-    if resources.config:
-        calls.append((client.delete_endpoint_config, {"EndpointConfigName": resources.config}))
-    calls += [(client.delete_model, {"ModelName": model}) for model in resources.models]
-    for call, kwargs in calls:
-        try:
-            call(**kwargs)
-        except ClientError as exc:
-            if not _not_found(exc):
-                raise
 
 
 # --- the three operations on a stack -----------------------------------------------------------

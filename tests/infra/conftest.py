@@ -21,7 +21,8 @@ import boto3
 import pytest
 
 from ml.config import ROOT
-from ops.infra import EndpointOutputs, Stack, prepare_local_workdir
+from ml.deploy import EndpointOutputs
+from ops.infra import Stack, prepare_local_workdir
 from ops.lambda_zip import build_lambda_zip
 from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
 from ops.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config

@@ -12,13 +12,11 @@ from typing import Any
 import pytest
 
 from ml.config import load_settings
+from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ops import infra
 from ops.infra import (
-    EndpointResources,
     InfraError,
     check_target,
-    delete_endpoint_resources,
-    find_endpoint_resources,
     local_override,
     prepare_local_workdir,
     read_endpoint_vars,

@@ -1,0 +1,66 @@
+"""The evaluation report: our model on validation and test, the peer baseline beside it, and slices.
+
+Both models see the same tokens of the same split; the report says which won and by how much.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ml import baseline, evaluate, preprocess
+from ml.data import Dataset
+from ml.slices import slice_texts
+
+BASELINE_NAME = "TF-IDF word 1-2-grams + LinearSVC (scikit-learn)"
+
+
+def _accuracy(gold: list[str], predicted: list[str]) -> float:
+    return sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0
+
+
+def build_report(
+    model: Any, model_path: Path, train_seconds: float | None, prepared: preprocess.Prepared, dataset: Dataset
+) -> dict[str, Any]:
+    """Evaluate ``model`` and the baseline on the prepared splits; return the report as a dict."""
+    classes = dataset.classes
+    test = evaluate.read_fasttext_file(prepared.path("test"))
+    predicted, rate = baseline.timed_predict(lambda texts: evaluate.predict_labels(model, texts), test.texts)
+    ours = evaluate.classification_metrics(test.labels, predicted, classes)
+    ours.update(
+        train_seconds=None if train_seconds is None else round(train_seconds, 2),
+        size_bytes=model_path.stat().st_size,
+        predict_docs_per_second=round(rate),
+    )
+
+    peer = baseline.fit(evaluate.read_fasttext_file(prepared.path("train")))
+    theirs = baseline.evaluate(peer, test, classes)
+
+    rows = prepared.test_rows()
+    gold = [classes[row.label] for row in rows]
+    slices = {}
+    for name, texts in slice_texts(rows, preprocess.tokenize).items():
+        slices[name] = {
+            "n": len(texts),
+            "model": _accuracy(gold, evaluate.predict_labels(model, texts)),
+            "baseline": _accuracy(gold, peer.predict(texts)),
+        }
+    gap = ours["accuracy"] - theirs["accuracy"]
+    winner = "ours" if gap >= 0 else "baseline"
+    return {
+        "dataset": dataset.origin,
+        "dataset_sha256": dataset.sha256,
+        "test_source": prepared.test_source,
+        "validation": evaluate.evaluate_file(model, prepared.path("validation"), classes),
+        "test": ours,
+        "baseline": {"name": BASELINE_NAME, **theirs},
+        "comparison": {
+            "winner": winner,
+            "accuracy_gap": gap,
+            "summary": (
+                f"{'our model' if winner == 'ours' else 'the baseline'} wins on test accuracy by "
+                f"{abs(gap) * 100:.2f} points ({ours['accuracy']:.4f} vs {theirs['accuracy']:.4f})"
+            ),
+        },
+        "slices": slices,
+    }

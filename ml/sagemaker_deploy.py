@@ -1,0 +1,174 @@
+"""Host a BlazingText artifact on a SageMaker real-time endpoint and hand its outputs to Terraform.
+
+Model → EndpointConfig → Endpoint through the boto3 ``sagemaker`` client (the SDK's ``core.resources``
+hosting classes do not work against the emulator the tests use). Names derive from content: the model from
+the artifact's sha256, the endpoint config from that and the instance type and count. The endpoint name
+stays ``settings.endpoint_name``: a new model becomes a new endpoint config and an ``UpdateEndpoint``
+(SageMaker swaps it in without downtime), and once the endpoint is InService on it the previous config
+and models are deleted, so nothing is left behind. ``invoke destroy --target aws --endpoint`` (ops/infra.py)
+deletes what remains: the endpoint, its config and its model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from ml.config import Settings, log
+from ml.deploy import EndpointOutputs, write_tfvars
+from ml.endpoint_resources import EndpointResources, find_endpoint_resources
+from ml.sagemaker_train import SageMakerError
+
+VARIANT = "AllTraffic"
+_NAME_MAX = 63
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What :func:`deploy` did: the outputs, the resources now serving, and what it changed or removed."""
+
+    outputs: EndpointOutputs
+    model: str
+    config: str
+    action: str  # "created" | "updated" | "unchanged"
+    removed: tuple[str, ...]
+
+
+def resource_names(settings: Settings, artifact_sha256: str) -> tuple[str, str]:
+    """``(model name, endpoint config name)`` for an artifact under the settings' instance type and count."""
+    base = settings.endpoint_name[: _NAME_MAX - 17]
+    variant = [artifact_sha256, settings.instance_type, settings.instance_count]
+    config_digest = hashlib.sha256(json.dumps(variant).encode()).hexdigest()
+    return f"{base}-{artifact_sha256[:16]}", f"{base}-{config_digest[:16]}"
+
+
+def _missing(exc: ClientError) -> bool:
+    """SageMaker answers a missing model, config or endpoint with ValidationException "Could not find ..."."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "Could not find" in str(error.get("Message", ""))
+
+
+def _exists(describe: Callable[..., Any], **name: str) -> bool:
+    try:
+        describe(**name)
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
+    return True
+
+
+def _delete(client: Any, config: str | None, models: tuple[str, ...]) -> tuple[str, ...]:
+    """Delete an endpoint config and models (ones already gone are skipped); return what was asked."""
+    calls: list[tuple[str, Callable[..., Any], dict[str, str]]] = []
+    if config:
+        calls.append(
+            (f"endpoint config {config}", client.delete_endpoint_config, {"EndpointConfigName": config})
+        )
+    calls += [(f"model {model}", client.delete_model, {"ModelName": model}) for model in models]
+    for _, call, kwargs in calls:
+        try:
+            call(**kwargs)
+        except ClientError as exc:
+            if not _missing(exc):
+                raise
+    return tuple(label for label, *_ in calls)
+
+
+def _wait_in_service(client: Any, name: str, poll_seconds: float, max_minutes: int) -> dict[str, Any]:
+    """Wait until the endpoint is InService and return its description; SageMakerError when it Failed."""
+    attempts = max(1, int(max_minutes * 60 / max(poll_seconds, 1)))
+    try:
+        client.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": attempts}
+        )
+    except WaiterError:
+        endpoint = client.describe_endpoint(EndpointName=name)
+        reason = endpoint.get("FailureReason", "no reason given")
+        raise SageMakerError(
+            f"endpoint {name} is {endpoint['EndpointStatus']}: {reason}; "
+            f"its logs are in CloudWatch, /aws/sagemaker/Endpoints/{name}. Remove it with "
+            "`invoke destroy --target aws --endpoint` and run again"
+        ) from None
+    return client.describe_endpoint(EndpointName=name)
+
+
+def deploy(
+    client: Any,
+    settings: Settings,
+    *,
+    image: str,
+    model_data: str,
+    artifact_sha256: str,
+    role_arn: str,
+    poll_seconds: float = 30.0,
+    max_minutes: int = 60,
+) -> Deployment:
+    """Serve ``model_data`` on the endpoint ``settings.endpoint_name``, then write the tfvars.
+
+    Creates the model and endpoint config when missing, then creates the endpoint, or updates it when it
+    serves another config, waits for InService and deletes the previous config and models.
+
+    Raises:
+        SageMakerError: the endpoint Failed, or an update did not take (the endpoint still serves the old
+            model; the new config and model are deleted again).
+    """
+    name = settings.endpoint_name
+    model, config = resource_names(settings, artifact_sha256)
+    if not _exists(client.describe_model, ModelName=model):
+        client.create_model(
+            ModelName=model,
+            ExecutionRoleArn=role_arn,
+            PrimaryContainer={"Image": image, "ModelDataUrl": model_data},
+        )
+        log.info("created SageMaker model %s (%s)", model, model_data)
+    if not _exists(client.describe_endpoint_config, EndpointConfigName=config):
+        client.create_endpoint_config(
+            EndpointConfigName=config,
+            ProductionVariants=[
+                {
+                    "VariantName": VARIANT,
+                    "ModelName": model,
+                    "InitialInstanceCount": settings.instance_count,
+                    "InstanceType": settings.instance_type,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )
+        log.info(
+            "created endpoint config %s: %d × %s", config, settings.instance_count, settings.instance_type
+        )
+
+    previous: EndpointResources | None = find_endpoint_resources(client, name)
+    if previous is None:
+        client.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        action = "created"
+    elif previous.config != config:
+        client.update_endpoint(EndpointName=name, EndpointConfigName=config)
+        action = "updated"
+    else:
+        action = "unchanged"
+    if action != "unchanged":
+        log.info("endpoint %s %s with %s; waiting for InService (minutes on AWS)", name, action, config)
+    endpoint = _wait_in_service(client, name, poll_seconds, max_minutes)
+
+    removed: tuple[str, ...] = ()
+    if endpoint["EndpointConfigName"] != config:
+        kept = previous.models if previous else ()
+        _delete(client, config, () if model in kept else (model,))
+        raise SageMakerError(
+            f"endpoint {name} did not take the new config {config} and still serves "
+            f"{endpoint['EndpointConfigName']}: {endpoint.get('FailureReason', 'no reason given')}"
+        )
+    if previous is not None and previous.config != config:
+        removed = _delete(client, previous.config, tuple(m for m in previous.models if m != model))
+        log.info("removed the previous %s", ", ".join(removed) or "nothing")
+    outputs = EndpointOutputs(name, endpoint["EndpointArn"], settings.region, settings.runtime_url())
+    write_tfvars(outputs, settings.tfvars_path)
+    log.info("endpoint %s is InService: %s", name, outputs.endpoint_arn)
+    return Deployment(outputs, model, config, action, removed)

@@ -1,0 +1,34 @@
+"""Evaluation slices that look like what people type into the page, built from the test split's raw rows.
+
+- ``title``: the title alone (often a name: "Walter Johnson");
+- ``first_sentence``: the first sentence of the content (how people describe a thing);
+- ``short``: that first sentence cut to at most 9 tokens (texts under 10 tokens);
+- ``content``: the content without the title.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ml.data import Row
+
+SHORT_TOKENS = 9
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def first_sentence(content: str) -> str:
+    """The content up to its first sentence end (the whole content when it has none)."""
+    return _SENTENCE_END.split(content.strip(), maxsplit=1)[0]
+
+
+def slice_texts(rows: list[Row], tokenize: Callable[[str], list[str]]) -> dict[str, list[str]]:
+    """Token strings of every slice, one per row (a row whose slice has no tokens gives an empty string)."""
+    slices: dict[str, list[str]] = {"title": [], "first_sentence": [], "short": [], "content": []}
+    for row in rows:
+        sentence = tokenize(first_sentence(row.content))
+        slices["title"].append(" ".join(tokenize(row.title)))
+        slices["first_sentence"].append(" ".join(sentence))
+        slices["short"].append(" ".join(sentence[:SHORT_TOKENS]))
+        slices["content"].append(" ".join(tokenize(row.content)))
+    return slices

@@ -1,0 +1,401 @@
+"""``invoke bench``: model quality and serving speed, measured side by side, written to BENCHMARKS.md.
+
+Quality trains the default model in a child process (for its peak memory) on the best data at hand: the
+full archive when downloaded, else the shared real rows, else the shipped sample — the report says which,
+and how the test split was made. Serving drives real servers on 127.0.0.1 with ``ops.loadgen`` in a
+separate process, beside two references: fastText's own predict loop in-process (the upper bound) and a
+minimal server with no validation (the overhead baseline).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ml import data, lambda_src, preprocess
+from ml.config import ROOT, Settings, log
+from ml.fsutil import write_json, write_text
+from ml.predict import Predictor
+from ops.lambda_zip import build_lambda_zip
+from ops.stack import start_stack
+
+SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
+REFERENCES = [
+    ("fastText, bigrams (Joulin et al. 2016, full DBPedia)", 0.986),
+    ("fastText, unigrams (Joulin et al. 2016, full DBPedia)", 0.981),
+    ("BlazingText, the seed notebook (validation accuracy)", 0.972),
+]
+SENTENCE = "Walter Johnson was a Major League Baseball pitcher for the Washington Senators."
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """How much load each case gets; ``smoke`` keeps every number tiny so tests can run it."""
+
+    requests: int = 3000
+    seconds: float = 15.0
+    batches: tuple[int, ...] = (1, 10, 100)
+    concurrency: tuple[int, ...] = (1, 8)
+    smoke: bool = False
+
+    @classmethod
+    def smoke_plan(cls) -> BenchPlan:
+        return cls(requests=20, seconds=5.0, batches=(1, 10), concurrency=(1, 2), smoke=True)
+
+
+# --- quality ---------------------------------------------------------------------------------------
+def choose_data(settings: Settings) -> str:
+    """The richest dataset available: full archive, shared real rows, or the shipped sample."""
+    if (settings.data_dir / "raw" / data.ARCHIVE_NAME).exists():
+        return "full"
+    if (SHARED_DATA / "train.csv").exists():
+        return str(SHARED_DATA)
+    return "sample"
+
+
+def _quality_child(settings: Settings) -> None:
+    from ml import pipeline
+
+    pipeline.run(settings)
+
+
+def quality(settings: Settings) -> dict[str, Any]:
+    """Train, evaluate and deploy afresh in a child process; return its report, time and peak memory."""
+    shutil.rmtree(settings.model_dir, ignore_errors=True)  # measure a real training, not a reuse
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_quality_child, args=(settings,))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"the training child process failed (exit code {child.exitcode})")
+    manifest = json.loads((settings.model_dir / "manifest.json").read_text(encoding="utf-8"))
+    return {
+        "data": settings.data,
+        "train_seconds": manifest["train_seconds"],
+        "counts": manifest["data"]["splits"],
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "report": json.loads((settings.model_dir / "metrics.json").read_text(encoding="utf-8")),
+    }
+
+
+# --- serving ---------------------------------------------------------------------------------------
+class _BareHandler(BaseHTTPRequestHandler):
+    """The overhead baseline: parse, predict, answer; no validation, no runtime API route."""
+
+    protocol_version = "HTTP/1.1"
+    predictor: Predictor
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps(self.predictor.predict(payload["instances"], 1)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def _bare_server(predictor: Predictor) -> ThreadingHTTPServer:
+    handler = type("BareHandler", (_BareHandler,), {"predictor": predictor})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _load(url: str, body: bytes, concurrency: int, plan: BenchPlan) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        fh.write(body)
+        fh.flush()
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ops.loadgen",
+                url,
+                fh.name,
+                "--concurrency",
+                str(concurrency),
+                "--requests",
+                str(plan.requests),
+                "--seconds",
+                str(plan.seconds),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=plan.seconds * 4 + 60,
+        )
+    return json.loads(out.stdout)
+
+
+def _inprocess_rate(predictor: Predictor, texts: list[str], batch: int, seconds: float) -> float:
+    """Documents per second of fastText's own predict in this process, in batches of ``batch``."""
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        for i in range(0, len(texts), batch):
+            predictor.model.predict(texts[i : i + batch], k=1)
+        done += len(texts)
+    return done / (time.perf_counter() - started)
+
+
+def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
+    """Throughput and latency of the endpoint, the bare baseline server and the API path."""
+    texts = [" ".join(preprocess.tokenize(SENTENCE))] * 100
+    results: dict[str, Any] = {"cases": []}
+    with start_stack(settings, ephemeral_ports=True) as stack:
+        predictor = stack.endpoint.predictor
+        assert predictor is not None
+        bare = _bare_server(predictor)
+        try:
+            targets = {
+                "endpoint": f"{stack.endpoint.url}/endpoints/{settings.endpoint_name}/invocations",
+                "bare server": f"http://127.0.0.1:{bare.server_address[1]}/invocations",
+            }
+            for name, url in targets.items():
+                for batch in plan.batches:
+                    body = json.dumps({"instances": texts[:batch]}).encode()
+                    for concurrency in plan.concurrency:
+                        stats = _load(url, body, concurrency, plan)
+                        stats.update(
+                            target=name,
+                            batch=batch,
+                            concurrency=concurrency,
+                            docs_per_second=round(stats["requests_per_second"] * batch),
+                        )
+                        results["cases"].append(stats)
+                        log.info(
+                            "%s batch %d x%d: %s req/s",
+                            name,
+                            batch,
+                            concurrency,
+                            stats["requests_per_second"],
+                        )
+            api_body = json.dumps({"text": SENTENCE}).encode()
+            for concurrency in plan.concurrency:
+                stats = _load(stack.api.url + "/classify", api_body, concurrency, plan)
+                stats.update(
+                    target="API (Lambda handler)",
+                    batch=1,
+                    concurrency=concurrency,
+                    docs_per_second=round(stats["requests_per_second"]),
+                )
+                results["cases"].append(stats)
+        finally:
+            bare.shutdown()
+            bare.server_close()
+        window = 0.5 if plan.smoke else 3.0
+        results["inprocess_docs_per_second"] = {
+            str(b): round(_inprocess_rate(predictor, texts, b, window)) for b in plan.batches
+        }
+    return results
+
+
+# --- the Lambda's own cost -------------------------------------------------------------------------
+def lambda_costs(settings: Settings, smoke: bool) -> dict[str, Any]:
+    """Zip size, cold import time of the handler module, and tokenize + JSON time per request."""
+    zip_path = build_lambda_zip(settings.build_dir / "bench" / "lambda.zip")
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(tmp)
+        code = "import time; t = time.perf_counter(); import handler; print(time.perf_counter() - t)"
+        imports = []
+        for _ in range(3 if smoke else 7):
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+            imports.append(float(out.stdout))
+    tokenizer = lambda_src.text_tokenizer()
+    body = json.dumps({"text": SENTENCE})
+    n = 200 if smoke else 5000
+    started = time.perf_counter()
+    for _ in range(n):
+        tokens = tokenizer.tokenize(json.loads(body)["text"])
+        json.dumps({"instances": [" ".join(tokens)], "configuration": {"k": 3}})
+    per_request = (time.perf_counter() - started) / n
+    return {
+        "zip_bytes": zip_path.stat().st_size,
+        "cold_import_ms": round(statistics.median(imports) * 1000, 1),
+        "tokenize_and_json_us": round(per_request * 1e6, 1),
+    }
+
+
+# --- report ----------------------------------------------------------------------------------------
+def environment() -> dict[str, Any]:
+    """Machine and versions, so each figure can be reproduced."""
+    mem_kb = (
+        next(
+            (
+                int(line.split()[1])
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            0,
+        )
+        if Path("/proc/meminfo").exists()
+        else 0
+    )
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB",
+        "python": platform.python_version(),
+        "versions": {n: metadata.version(n) for n in ("fasttext-community", "numpy", "nltk", "scikit-learn")},
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def _goal(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
+def render(results: dict[str, Any]) -> str:
+    """BENCHMARKS.md."""
+    q, s, lam, env = results["quality"], results["serving"], results["lambda"], results["environment"]
+    rep = q["report"]
+    full = q["data"] == "full"
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `{results['command']}` on {env['date']}: {env['machine']}, Python {env['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in env["versions"].items())
+        + ". Raw figures: `build/bench/results.json`.",
+        "",
+        "## Model quality",
+        "",
+        f"- Data: **{rep['dataset']}** ({q['counts']['train']:,} train / {q['counts']['validation']:,} "
+        f"validation / {q['counts']['test']:,} test rows). Test split: {rep['test_source']}.",
+        f"- Training: {q['train_seconds']} s wall, peak memory {q['peak_memory_mb']} MB (child process).",
+        "",
+        "| model | test accuracy | macro-F1 | train time | size | predict rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in (
+        ("ours: fastText, BlazingText settings", rep["test"]),
+        (rep["baseline"]["name"], rep["baseline"]),
+    ):
+        lines.append(
+            f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['train_seconds'] or 0:.1f} s | "
+            f"{m['size_bytes'] / 1e6:.1f} MB | {m['predict_docs_per_second']:,} docs/s |"
+        )
+    for name, acc in REFERENCES:
+        lines.append(f"| {name} (published) | {acc:.3f} | | | | |")
+    lines += [
+        "",
+        f"{rep['comparison']['summary'].capitalize()}.",
+        "",
+        "Slices (what people type): accuracy of ours / the baseline",
+        "",
+        "| slice | rows | ours | baseline |",
+        "|---|---|---|---|",
+    ]
+    for name, sl in rep["slices"].items():
+        lines.append(f"| {name} | {sl['n']} | {sl['model']:.4f} | {sl['baseline']:.4f} |")
+    lines += [
+        "",
+        "## Serving (loopback, load generator in its own process)",
+        "",
+        "| target | instances / request | clients | requests/s | docs/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in s["cases"]:
+        lines.append(
+            f"| {c['target']} | {c['batch']} | {c['concurrency']} | {c['requests_per_second']:,} | "
+            f"{c['docs_per_second']:,} | {c['p50_ms']} | {c['p99_ms']} | {c['errors']} |"
+        )
+    lines += [
+        "",
+        "In-process fastText predict (the upper bound): "
+        + ", ".join(f"{v:,} docs/s in batches of {k}" for k, v in s["inprocess_docs_per_second"].items())
+        + ".",
+        "",
+    ]
+    big = str(max(int(b) for b in s["inprocess_docs_per_second"]))
+    best = max(
+        (c["docs_per_second"] for c in s["cases"] if c["target"] == "endpoint" and str(c["batch"]) == big),
+        default=0,
+    )
+    ratio = best / s["inprocess_docs_per_second"][big] if s["inprocess_docs_per_second"][big] else 0.0
+    bare = max(
+        (c["docs_per_second"] for c in s["cases"] if c["target"] == "bare server" and str(c["batch"]) == big),
+        default=0,
+    )
+    lines += [
+        f"Endpoint at {big} instances a request: {best:,} docs/s = **{ratio:.0%}** of the in-process rate "
+        f"({bare:,} docs/s for the bare server: our validation and runtime route cost "
+        f"{(1 - best / bare) if bare else 0:.0%}).",
+        "",
+        "## The Lambda's own cost",
+        "",
+        f"- Zip: {lam['zip_bytes']:,} bytes; cold import of `handler`: {lam['cold_import_ms']} ms "
+        "(median, fresh interpreter; boto3 is imported on the first call, not at import).",
+        f"- Tokenize + JSON per request: {lam['tokenize_and_json_us']} µs.",
+        "",
+    ]
+    accuracy, seconds = rep["test"]["accuracy"], q["train_seconds"]
+    zip_kb, cold = lam["zip_bytes"] / 1024, lam["cold_import_ms"]
+    absent = "" if full else " (full dataset absent here)"
+    goals = [
+        (
+            "test accuracy ≥ 98.6% on the full DBPedia data",
+            f"{accuracy:.4f} on {rep['dataset']}",
+            _goal(accuracy >= 0.986 if full else None) + absent,
+        ),
+        ("trained in under 3 minutes on 2 cores", f"{seconds} s", _goal(seconds < 180)),
+        (
+            f"endpoint ≥ 50% of in-process predict, {big}-instance batches",
+            f"{ratio:.0%}",
+            _goal(ratio >= 0.5),
+        ),
+        ("Lambda zip under 100 KB", f"{zip_kb:.1f} KB", _goal(zip_kb < 100)),
+        ("Lambda cold import under 100 ms", f"{cold} ms", _goal(cold < 100)),
+    ]
+    lines += ["## Goals", "", "| goal | figure | status |", "|---|---|---|"]
+    lines += [f"| {goal} | {figure} | {status} |" for goal, figure, status in goals]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[str, Any]:
+    """Run every benchmark with ``settings`` (its build dir is used as scratch) and write ``out``."""
+    bench_settings = replace(settings, build_dir=settings.build_dir / "bench", target="local")
+    if plan.smoke:
+        bench_settings = replace(bench_settings, hyperparameters=replace(settings.hyperparameters, epochs=2))
+    bench_settings = replace(
+        bench_settings, data=settings.data if settings.data != "auto" else choose_data(settings)
+    )
+    log.info("benchmark: quality on %s", bench_settings.data)
+    results: dict[str, Any] = {
+        "command": command,
+        "environment": environment(),
+        "quality": quality(bench_settings),
+    }
+    results["serving"] = serving(bench_settings, plan)
+    results["lambda"] = lambda_costs(bench_settings, plan.smoke)
+    write_json(bench_settings.build_dir / "results.json", results)
+    write_text(out, render(results))
+    log.info("benchmarks written to %s", out)
+    return results

@@ -1,0 +1,225 @@
+"""A new model on an existing endpoint: UpdateEndpoint to a new endpoint config, then the old ones go.
+
+moto does not implement UpdateEndpoint, so these tests drive ml/sagemaker_deploy.py with
+``botocore.stub.Stubber``: each SageMaker request must come in the order and with the parameters listed, and
+gets a recorded response shaped like SageMaker's (the Stubber checks both against the API model).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ml.config import Settings
+from ml.sagemaker_deploy import VARIANT, deploy, resource_names
+from ml.sagemaker_train import SageMakerError
+from tests.helpers import make_settings
+
+from .conftest import ACCOUNT, IMAGE, REGION, ROLE_ARN
+
+NAME = "dbpedia-classifier"
+ENDPOINT_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{NAME}"
+OLD_SHA, NEW_SHA = "a" * 64, "b" * 64
+NEW_DATA = "s3://bucket/dbpedia-classifier/output/blazingtext-new/output/model.tar.gz"
+WHEN = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _arn(kind: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{name}"
+
+
+def _endpoint(config: str, status: str = "InService", reason: str | None = None) -> dict[str, Any]:
+    response = {
+        "EndpointName": NAME,
+        "EndpointArn": ENDPOINT_ARN,
+        "EndpointConfigName": config,
+        "EndpointStatus": status,
+        "CreationTime": WHEN,
+        "LastModifiedTime": WHEN,
+    }
+    return response | ({"FailureReason": reason} if reason else {})
+
+
+def _config(name: str, model: str) -> dict[str, Any]:
+    variant = {
+        "VariantName": VARIANT,
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.t2.medium",
+    }
+    return {
+        "EndpointConfigName": name,
+        "EndpointConfigArn": _arn("endpoint-config", name),
+        "ProductionVariants": [variant],
+        "CreationTime": WHEN,
+    }
+
+
+def _not_found(stub: Stubber, method: str, kind: str, params: dict[str, str]) -> None:
+    name = next(iter(params.values()))
+    stub.add_client_error(
+        method,
+        service_error_code="ValidationException",
+        service_message=f"Could not find {kind} '{_arn(kind, name)}'.",
+        http_status_code=400,
+        expected_params=params,
+    )
+
+
+def _creates_new_model_and_config(stub: Stubber, settings: Settings) -> tuple[str, str]:
+    """The requests that make the new model and endpoint config; returns their names."""
+    model, config = resource_names(settings, NEW_SHA)
+    _not_found(stub, "describe_model", "model", {"ModelName": model})
+    stub.add_response(
+        "create_model",
+        {"ModelArn": _arn("model", model)},
+        {
+            "ModelName": model,
+            "ExecutionRoleArn": ROLE_ARN,
+            "PrimaryContainer": {"Image": IMAGE, "ModelDataUrl": NEW_DATA},
+        },
+    )
+    _not_found(stub, "describe_endpoint_config", "endpoint-config", {"EndpointConfigName": config})
+    variant = {
+        "VariantName": VARIANT,
+        "ModelName": model,
+        "InitialInstanceCount": 1,
+        "InstanceType": "ml.t2.medium",
+        "InitialVariantWeight": 1.0,
+    }
+    stub.add_response(
+        "create_endpoint_config",
+        {"EndpointConfigArn": _arn("endpoint-config", config)},
+        {"EndpointConfigName": config, "ProductionVariants": [variant]},
+    )
+    return model, config
+
+
+def _serving_old(stub: Stubber, settings: Settings) -> tuple[str, str]:
+    """The endpoint as it is found: InService on the old model's config."""
+    old_model, old_config = resource_names(settings, OLD_SHA)
+    stub.add_response("describe_endpoint", _endpoint(old_config), {"EndpointName": NAME})
+    stub.add_response(
+        "describe_endpoint_config", _config(old_config, old_model), {"EndpointConfigName": old_config}
+    )
+    return old_model, old_config
+
+
+def _deploy(client: Any, settings: Settings) -> Any:
+    return deploy(
+        client,
+        settings,
+        image=IMAGE,
+        model_data=NEW_DATA,
+        artifact_sha256=NEW_SHA,
+        role_arn=ROLE_ARN,
+        poll_seconds=0,
+    )
+
+
+@pytest.fixture
+def sagemaker() -> Any:
+    """A SageMaker client that never reaches the network (every call is stubbed)."""
+    return boto3.client(
+        "sagemaker", region_name=REGION, aws_access_key_id="stub", aws_secret_access_key="stub"
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, target="aws", role_arn=ROLE_ARN)
+
+
+def test_a_new_model_updates_the_endpoint_then_deletes_the_old_config_and_model(
+    sagemaker: Any, settings: Settings
+) -> None:
+    # GIVEN the endpoint serving an older model, and a new artifact
+    with Stubber(sagemaker) as stub:
+        model, config = _creates_new_model_and_config(stub, settings)
+        old_model, old_config = _serving_old(stub, settings)
+        # THEN the endpoint is updated in place to the new config (same name: no downtime)
+        stub.add_response(
+            "update_endpoint",
+            {"EndpointArn": ENDPOINT_ARN},
+            {"EndpointName": NAME, "EndpointConfigName": config},
+        )
+        stub.add_response("describe_endpoint", _endpoint(config, "Updating"), {"EndpointName": NAME})
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        # AND once it is InService the old config and the old model are deleted, nothing else
+        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": old_config})
+        stub.add_response("delete_model", {}, {"ModelName": old_model})
+        # WHEN the new artifact is deployed
+        deployment = _deploy(sagemaker, settings)
+        stub.assert_no_pending_responses()
+    assert (deployment.action, deployment.model, deployment.config) == ("updated", model, config)
+    assert deployment.removed == (f"endpoint config {old_config}", f"model {old_model}")
+    assert json.loads(settings.tfvars_path.read_text())["endpoint_arn"] == ENDPOINT_ARN
+
+
+def test_an_update_that_does_not_take_keeps_the_old_model_and_removes_the_new_one(
+    sagemaker: Any, settings: Settings
+) -> None:
+    # GIVEN an update SageMaker rolls back: the endpoint is InService again, still on the old config
+    with Stubber(sagemaker) as stub:
+        model, config = _creates_new_model_and_config(stub, settings)
+        _, old_config = _serving_old(stub, settings)
+        stub.add_response(
+            "update_endpoint",
+            {"EndpointArn": ENDPOINT_ARN},
+            {"EndpointName": NAME, "EndpointConfigName": config},
+        )
+        reason = "The primary container for production variant AllTraffic did not pass the ping health check."
+        rolled_back = _endpoint(old_config, reason=reason)
+        stub.add_response("describe_endpoint", rolled_back, {"EndpointName": NAME})
+        stub.add_response("describe_endpoint", rolled_back, {"EndpointName": NAME})
+        # THEN the new config and model are deleted again, so nothing is left unused
+        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": config})
+        stub.add_response("delete_model", {}, {"ModelName": model})
+        # WHEN the new artifact is deployed  THEN the error says the old model still serves, and why
+        with pytest.raises(SageMakerError, match=f"still serves {old_config}: The primary container"):
+            _deploy(sagemaker, settings)
+        stub.assert_no_pending_responses()
+    # AND Terraform's inputs were not touched
+    assert not settings.tfvars_path.exists()
+
+
+def test_the_same_model_again_creates_updates_and_deletes_nothing(sagemaker: Any, settings: Settings) -> None:
+    # GIVEN the endpoint already serving this artifact's config (any create, update or delete would fail:
+    # the Stubber answers only the requests listed)
+    model, config = resource_names(settings, NEW_SHA)
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "describe_model",
+            {"ModelName": model, "ModelArn": _arn("model", model), "CreationTime": WHEN},
+            {"ModelName": model},
+        )
+        stub.add_response("describe_endpoint_config", _config(config, model), {"EndpointConfigName": config})
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        stub.add_response("describe_endpoint_config", _config(config, model), {"EndpointConfigName": config})
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        # WHEN it is deployed again
+        deployment = _deploy(sagemaker, settings)
+        stub.assert_no_pending_responses()
+    # THEN nothing changed
+    assert (deployment.action, deployment.removed) == ("unchanged", ())
+
+
+def test_names_derive_from_the_artifact_and_the_instances_not_from_time(settings: Settings) -> None:
+    # GIVEN one artifact  WHEN named twice, and under another instance type
+    first = resource_names(settings, NEW_SHA)
+    other = resource_names(
+        make_settings(settings.build_dir.parent / "x", instance_type="ml.m5.large"), NEW_SHA
+    )
+    # THEN the names repeat; another instance type needs another endpoint config but the same model
+    assert resource_names(settings, NEW_SHA) == first
+    assert first[0] == f"{NAME}-{NEW_SHA[:16]}"
+    assert other[0] == first[0] and other[1] != first[1]
+    assert all(len(name) <= 63 for name in first)

@@ -1,0 +1,260 @@
+"""``invoke train --target aws`` end to end on moto_server: channels, job, artifact, endpoint, tfvars.
+
+One pipeline run for the module. moto marks the job Completed at once and writes no artifact: a hook standing
+in for the BlazingText container (tests/aws/conftest.py) puts a real model.tar.gz, trained locally on the
+shipped sample by the ``trained`` fixture, where the job's artifact goes, and BlazingText's final log lines
+into the job's CloudWatch log stream. The tests run in file order; the last one deletes the endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from ml import pipeline, preprocess
+from ml.config import Settings
+from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
+from ml.fsutil import file_digest
+from ml.pipeline import TrainOutcome
+from ml.predict import Predictor
+from ml.sagemaker_deploy import resource_names
+from ml.serve import start_endpoint
+from ops.infra import check_target, read_endpoint_vars
+from ops.moto_server import MotoServer
+from tests.helpers import WALTER_JOHNSON
+
+from .conftest import (
+    ACCOUNT,
+    BUCKET,
+    IMAGE,
+    REGION,
+    ROLE_ARN,
+    Hooks,
+    aws_settings,
+    container_stand_in,
+    moto_client,
+    point_at,
+    reset,
+)
+
+PREFIX = "dbpedia-classifier"
+
+
+@dataclass
+class Deployed:
+    """The module's one ``--target aws`` run and what it ran against."""
+
+    settings: Settings
+    outcome: TrainOutcome
+    artifact: Path  # the real model.tar.gz the container stand-in put in S3
+    moto: MotoServer
+    hooks: Hooks
+
+    def client(self, service: str) -> Any:
+        return moto_client(self.moto, service)
+
+    def prepared(self) -> preprocess.Prepared:
+        return pipeline.prepare_data(self.settings)[1]
+
+    def job(self) -> dict[str, Any]:
+        sagemaker = self.client("sagemaker")
+        [summary] = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+        return sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    moto_aws: MotoServer, trained: tuple[Settings, TrainOutcome], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployed]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        reset(moto_aws)
+        point_at(moto_aws, monkeypatch)
+        hooks = Hooks(monkeypatch)
+        artifact = trained[1].archive
+        hooks.on("after-call.sagemaker.CreateTrainingJob", container_stand_in(moto_aws, artifact))
+        settings = aws_settings(tmp_path_factory.mktemp("aws"), trained)
+        yield Deployed(settings, pipeline.run(settings), artifact, moto_aws, hooks)
+
+
+def test_train_and_validation_channels_are_uploaded_under_the_prepared_data_key(deployed: Deployed) -> None:
+    # GIVEN the run's prepared files  WHEN we list the bucket
+    prepared = deployed.prepared()
+    s3 = deployed.client("s3")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/data/")["Contents"]
+    # THEN exactly train and validation are there (not test), byte for byte, as text/plain with their sha256
+    assert sorted(item["Key"] for item in listed) == [
+        f"{PREFIX}/data/{prepared.key}/train/train.txt",
+        f"{PREFIX}/data/{prepared.key}/validation/validation.txt",
+    ]
+    for name in ("train", "validation"):
+        stored = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/data/{prepared.key}/{name}/{name}.txt")
+        assert stored["Body"].read() == prepared.path(name).read_bytes()
+        assert stored["ContentType"] == "text/plain"
+        assert stored["Metadata"] == {"sha256": file_digest(prepared.path(name))}
+
+
+def test_training_job_runs_blazingtext_with_the_local_hyperparameters_and_text_channels(
+    deployed: Deployed,
+) -> None:
+    # GIVEN the run's only training job  WHEN SageMaker describes it
+    job = deployed.job()
+    prepared = deployed.prepared()
+    # THEN it ran the built-in BlazingText image in supervised mode with the local trainer's hyperparameters
+    assert job["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+    assert job["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    assert job["HyperParameters"] == {
+        "mode": "supervised",
+        "epochs": "25",
+        "learning_rate": "0.5",
+        "vector_dim": "30",
+        "word_ngrams": "2",
+        "min_count": "1",
+        "buckets": "200000",
+        "early_stopping": "false",
+    }
+    assert job["HyperParameters"] == deployed.settings.hyperparameters.as_blazingtext()
+    # AND read the uploaded prefixes as text/plain channels
+    channels = {channel["ChannelName"]: channel for channel in job["InputDataConfig"]}
+    assert sorted(channels) == ["train", "validation"]
+    for name, channel in channels.items():
+        assert channel["ContentType"] == "text/plain"
+        assert channel["DataSource"]["S3DataSource"] == {
+            "S3DataType": "S3Prefix",
+            "S3Uri": f"s3://{BUCKET}/{PREFIX}/data/{prepared.key}/{name}/",
+            "S3DataDistributionType": "FullyReplicated",
+        }
+    # AND its name starts with the content key, on the configured instance, role and output path
+    manifest = json.loads(deployed.outcome.manifest.read_text())
+    assert job["TrainingJobName"].startswith(f"blazingtext-{manifest['sagemaker']['key']}-")
+    assert job["ResourceConfig"]["InstanceType"] == "ml.c5.xlarge"
+    assert job["ResourceConfig"]["InstanceCount"] == 1
+    assert job["RoleArn"] == ROLE_ARN
+    assert job["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/{PREFIX}/output"
+
+
+def test_the_job_s_artifact_is_downloaded_unchanged_evaluated_locally_and_described(
+    deployed: Deployed,
+) -> None:
+    # GIVEN the run's training job and the artifact the container stand-in wrote for it
+    job = deployed.job()
+    settings, outcome = deployed.settings, deployed.outcome
+    # THEN build/model/model.tar.gz holds exactly the job's bytes
+    assert outcome.archive == settings.model_archive
+    assert settings.model_archive.read_bytes() == deployed.artifact.read_bytes()
+    # AND it was evaluated on the test split by the same code as a local run (same model, same accuracy)
+    report = json.loads((settings.model_dir / "metrics.json").read_text())
+    assert report["test"]["n"] == deployed.prepared().counts["test"]
+    assert outcome.test_accuracy == report["test"]["accuracy"] >= 0.9
+    # AND the manifest names the job, its artifact and the accuracies BlazingText logged
+    manifest = json.loads(outcome.manifest.read_text())
+    assert manifest["train_key"] == f"sagemaker-{job['TrainingJobName']}"
+    assert manifest["model"]["sha256"] == file_digest(deployed.artifact)
+    record = manifest["sagemaker"]
+    assert record["training_job"] == job["TrainingJobName"]
+    assert record["model_data"] == job["ModelArtifacts"]["S3ModelArtifacts"]
+    assert (record["train_accuracy"], record["validation_accuracy"]) == (0.9961, 0.9766)
+    assert record["image"] == IMAGE
+    assert not outcome.reused
+
+
+def test_endpoint_serves_the_artifact_on_the_configured_instances(deployed: Deployed) -> None:
+    # GIVEN the names derived from the artifact's hash
+    digest = file_digest(deployed.artifact)
+    model_name, config_name = resource_names(deployed.settings, digest)
+    sagemaker = deployed.client("sagemaker")
+    # THEN the endpoint is InService on that config
+    endpoint = sagemaker.describe_endpoint(EndpointName="dbpedia-classifier")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", config_name)
+    # AND the config runs that model on one ml.t2.medium, and the model is BlazingText with the job's artifact
+    variants = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"]
+    assert [(v["ModelName"], v["InstanceType"], v["InitialInstanceCount"]) for v in variants] == [
+        (model_name, "ml.t2.medium", 1)
+    ]
+    model = sagemaker.describe_model(ModelName=model_name)
+    assert model["PrimaryContainer"]["Image"] == IMAGE
+    assert model["PrimaryContainer"]["ModelDataUrl"] == deployed.job()["ModelArtifacts"]["S3ModelArtifacts"]
+    assert model["ExecutionRoleArn"] == ROLE_ARN
+    assert model_name == f"dbpedia-classifier-{digest[:16]}"
+
+
+def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deployed) -> None:
+    # WHEN Terraform's input file is read
+    tfvars = json.loads(deployed.settings.tfvars_path.read_text())
+    # THEN it carries the endpoint's ARN in the account, the region and the public runtime URL
+    assert tfvars == {
+        "endpoint_name": "dbpedia-classifier",
+        "endpoint_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/dbpedia-classifier",
+        "aws_region": REGION,
+        "sagemaker_runtime_url": f"https://runtime.sagemaker.{REGION}.amazonaws.com",
+    }
+    # AND `invoke infra --target aws` accepts it (it refuses the local endpoint's tfvars)
+    check_target(read_endpoint_vars(deployed.settings.tfvars_path), "aws")
+
+
+def test_the_downloaded_sagemaker_artifact_is_served_by_the_local_endpoint_unchanged(
+    deployed: Deployed,
+) -> None:
+    # GIVEN the artifact as downloaded from the job's output, served by the local endpoint server
+    settings = deployed.settings
+    server = start_endpoint(
+        Predictor.from_archive(settings.model_archive, settings.build_dir / "endpoint-cache"),
+        "dbpedia-classifier",
+    )
+    try:
+        # WHEN the seed's example is sent through the SageMaker runtime API
+        runtime = boto3.client("sagemaker-runtime", endpoint_url=server.url, region_name=REGION)
+        body = {"instances": [" ".join(preprocess.tokenize(WALTER_JOHNSON))], "configuration": {"k": 2}}
+        response = runtime.invoke_endpoint(
+            EndpointName="dbpedia-classifier", ContentType="application/json", Body=json.dumps(body)
+        )
+        # THEN it answers as BlazingText does: Athlete first
+        answer = json.loads(response["Body"].read())
+        assert answer[0]["label"][0] == "__label__Athlete" and len(answer[0]["prob"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _snapshot(root: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_second_run_reuses_the_job_uploads_nothing_and_changes_nothing(deployed: Deployed) -> None:
+    # GIVEN the finished run, and a record of every upload and every SageMaker create or update call
+    settings = deployed.settings
+    calls = deployed.hooks.count(
+        "before-call.s3.PutObject",
+        "before-call.s3.CreateMultipartUpload",
+        "before-call.sagemaker.CreateTrainingJob",
+        "before-call.sagemaker.CreateModel",
+        "before-call.sagemaker.CreateEndpointConfig",
+        "before-call.sagemaker.CreateEndpoint",
+        "before-call.sagemaker.UpdateEndpoint",
+    )
+    before = _snapshot(settings.build_dir) | _snapshot(settings.terraform_dir)
+    # WHEN it runs again with the same data and settings
+    again = pipeline.run(settings)
+    # THEN the finished job is reused, nothing is uploaded or created, and no local file is rewritten
+    assert again.reused
+    assert calls == []
+    assert len(deployed.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 1
+    assert _snapshot(settings.build_dir) | _snapshot(settings.terraform_dir) == before
+
+
+def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed: Deployed) -> None:
+    # GIVEN what `invoke destroy --target aws --endpoint` finds (ops/infra.py, the same functions)
+    sagemaker = deployed.client("sagemaker")
+    model_name, config_name = resource_names(deployed.settings, file_digest(deployed.artifact))
+    resources = find_endpoint_resources(sagemaker, "dbpedia-classifier")
+    assert resources == EndpointResources("dbpedia-classifier", config_name, (model_name,))
+    # WHEN it deletes them  THEN no endpoint, endpoint config or model is left
+    delete_endpoint_resources(sagemaker, resources)
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_models()["Models"] == []
