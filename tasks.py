@@ -332,7 +332,8 @@ def plan(c: Context, target: str | None = None, verbose: bool = False) -> None:
 
 @task(
     help={
-        "target": TARGET_HELP,
+        "target": "local (clears the local working copy; moto keeps nothing between runs) or aws; "
+        "default: DBP_TARGET, else local",
         "endpoint": "also delete the SageMaker endpoint with its endpoint config and model (aws)",
         "yes": "remove without asking",
         "dry_run": "only list what would be removed",
