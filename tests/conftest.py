@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ml.config import Settings
 from ml.pipeline import TrainOutcome, run
+from ml.predict import Predictor
+from ml.serve import EndpointServer, start_endpoint
 from tests.helpers import SHARED_DATA, in_ci, make_settings
 
 
@@ -26,3 +29,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainOu
     """A real model trained by the pipeline on the shipped sample, with default hyperparameters."""
     settings = make_settings(tmp_path_factory.mktemp("trained"))
     return settings, run(settings)
+
+
+@pytest.fixture(scope="module")
+def endpoint(trained: tuple[Settings, TrainOutcome]) -> Iterator[EndpointServer]:
+    """The trained model behind a real local endpoint server on a free port."""
+    settings, outcome = trained
+    predictor = Predictor.from_archive(outcome.archive, settings.build_dir / "cache")
+    server = start_endpoint(predictor, "dbpedia-classifier")
+    yield server
+    server.shutdown()
+    server.server_close()

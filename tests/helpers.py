@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +31,16 @@ def load_event(name: str) -> dict[str, Any]:
 def make_settings(tmp: Path, **overrides: Any) -> Settings:
     """Settings whose every output lands under ``tmp``."""
     return load_settings(build_dir=tmp / "build", terraform_dir=tmp / "terraform", **overrides)
+
+
+def run_invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m invoke ARGS`` in the project with ``env``, as a user would; never raises on failure."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +17,13 @@ from invoke.exceptions import Exit
 
 from ml import pipeline
 from ml import sagemaker_train as sm
-from ml.config import ROOT, ConfigError, Settings, load_settings
+from ml.config import ConfigError, Settings, load_settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ops.moto_server import MotoServer
+from tests.helpers import run_invoke
 
 from .conftest import ROLE_ARN, Hooks, aws_settings, container_stand_in, moto_client, recorded
-
-
-def _invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _train_task(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -59,7 +46,7 @@ def test_without_a_role_train_stops_at_once_naming_both_ways_to_set_it(
     # GIVEN no DBP_ROLE_ARN and no --role-arn
     env = {**os.environ, "DBP_BUILD_DIR": str(tmp_path / "build"), "DBP_TERRAFORM_DIR": str(tmp_path / "tf")}
     # WHEN `invoke train --target aws` runs
-    result = _invoke(env, "train", "--target", "aws")
+    result = run_invoke(env, "train", "--target", "aws")
     # THEN one clear line, exit 1, no traceback, and nothing was prepared
     assert result.returncode == 1
     assert "set DBP_ROLE_ARN or pass --role-arn" in result.stderr
@@ -79,7 +66,7 @@ def test_without_credentials_train_says_how_to_configure_them(aws: MotoServer, t
         "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
     }
     # WHEN `invoke train --target aws` runs
-    result = _invoke(env, "train", "--target", "aws")
+    result = run_invoke(env, "train", "--target", "aws")
     # THEN one clear line, exit 1, no traceback
     assert result.returncode == 1
     assert "error: no AWS credentials found: run `aws configure`" in result.stderr

@@ -5,28 +5,15 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from ml.config import Settings
-from ml.pipeline import TrainOutcome
-from ml.predict import Predictor
 from ml.serve import MAX_INSTANCES, EndpointServer, start_endpoint
 
 NAME = "dbpedia-classifier"
-
-
-@pytest.fixture(scope="module")
-def endpoint(trained: tuple[Settings, TrainOutcome]) -> Iterator[EndpointServer]:
-    settings, outcome = trained
-    server = start_endpoint(Predictor.from_archive(outcome.archive, settings.build_dir / "cache"), NAME)
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

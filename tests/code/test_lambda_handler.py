@@ -7,31 +7,18 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from ml import lambda_src
-from ml.config import Settings
-from ml.pipeline import TrainOutcome
-from ml.predict import Predictor
-from ml.serve import EndpointServer, start_endpoint
+from ml.serve import EndpointServer
 from tests.helpers import WALTER_JOHNSON, load_event
 
 handler = lambda_src.handler()
 NAME = "dbpedia-classifier"
 SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
-
-
-@pytest.fixture(scope="module")
-def endpoint(trained: tuple[Settings, TrainOutcome]) -> Iterator[EndpointServer]:
-    settings, outcome = trained
-    server = start_endpoint(Predictor.from_archive(outcome.archive, settings.build_dir / "cache"), NAME)
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
