@@ -17,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from types import TracebackType
+from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID
 
@@ -59,6 +60,18 @@ class MotoServer:
         if self._proc is None:
             raise MotoServerError("moto_server is not running")
         return f"http://{HOST}:{self.port}"
+
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        """A boto3 client for ``service`` on this server, with the dummy credentials."""
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def aws_env(self, region: str) -> dict[str, str | None]:
         """Environment that sends boto3 and the Terraform AWS provider to this server with dummy credentials.

@@ -46,17 +46,6 @@ BLAZINGTEXT_LOG = [
 Handler = Callable[..., Any]
 
 
-def moto_client(moto: MotoServer, service: str) -> Any:
-    """A boto3 client on the moto server, independent of the code under test."""
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=moto.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def reset(moto: MotoServer) -> None:
     """Forget every resource moto holds."""
     urllib.request.urlopen(urllib.request.Request(f"{moto.url}/moto-api/reset", method="POST"), timeout=10)
@@ -109,7 +98,7 @@ def container_stand_in(moto: MotoServer, archive: Path) -> Handler:
     Puts ``archive`` (a real model.tar.gz) where SageMaker writes the job's artifact, and BlazingText's final
     log lines into the job's CloudWatch log stream.
     """
-    sagemaker, s3, logs = (moto_client(moto, service) for service in ("sagemaker", "s3", "logs"))
+    sagemaker, s3, logs = (moto.client(service) for service in ("sagemaker", "s3", "logs"))
 
     def handler(parsed: dict[str, Any], **_: Any) -> None:
         name = parsed["TrainingJobArn"].rsplit("/", 1)[1]
@@ -129,7 +118,7 @@ def container_stand_in(moto: MotoServer, archive: Path) -> Handler:
 
 def recorded(moto: MotoServer, operation: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Handler:
     """``before-call.sagemaker.<operation>``: answer with moto's own response to the same request, changed."""
-    real = getattr(moto_client(moto, "sagemaker"), xform_name(operation))
+    real = getattr(moto.client("sagemaker"), xform_name(operation))
 
     def handler(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         response = real(**json.loads(params["body"]))

@@ -15,7 +15,7 @@ from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ops.moto_server import MotoServer
 
-from .conftest import aws_settings, moto_client
+from .conftest import aws_settings
 
 ARTIFACT_URL = "s3://models-bucket/dbpedia-classifier/output/blazingtext-job/output/model.tar.gz"
 
@@ -40,7 +40,7 @@ def test_evaluate_writes_the_reports_into_a_folder_named_after_the_artifact_hash
     archive = trained[1].archive
     model = str(archive)
     if where == "s3":
-        s3 = moto_client(aws, "s3")
+        s3 = aws.client("s3")
         s3.create_bucket(Bucket="models-bucket")
         s3.upload_file(str(archive), "models-bucket", ARTIFACT_URL.split("/", 3)[3])
         model = ARTIFACT_URL
@@ -74,7 +74,7 @@ def test_evaluate_of_a_missing_artifact_fails_with_one_line(
     model: str, message: str, aws: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an empty bucket  WHEN a missing artifact is evaluated  THEN exit 1 with the reason
-    moto_client(aws, "s3").create_bucket(Bucket="models-bucket")
+    aws.client("s3").create_bucket(Bucket="models-bucket")
     monkeypatch.setenv("DBP_BUILD_DIR", str(tmp_path / "build"))
     import tasks
 

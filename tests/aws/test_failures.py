@@ -23,7 +23,7 @@ from ml.pipeline import TrainOutcome
 from ops.moto_server import MotoServer
 from tests.helpers import run_invoke
 
-from .conftest import ROLE_ARN, Hooks, aws_settings, container_stand_in, moto_client, recorded
+from .conftest import ROLE_ARN, Hooks, aws_settings, container_stand_in, recorded
 
 
 def _train_task(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -99,7 +99,7 @@ def test_a_failed_training_job_ends_the_task_with_sagemaker_s_reason(
     # THEN the message names the job and SageMaker's reason, and nothing was deployed
     assert message.startswith("error: training job blazingtext-")
     assert f"ended Failed: {reason}; its logs are in CloudWatch, /aws/sagemaker/TrainingJobs" in message
-    assert moto_client(aws, "sagemaker").list_endpoints()["Endpoints"] == []
+    assert aws.client("sagemaker").list_endpoints()["Endpoints"] == []
     assert not settings.tfvars_path.exists()
 
 
@@ -158,7 +158,7 @@ def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
 
 def test_uploads_skip_files_whose_checksum_is_already_in_s3(aws: MotoServer, tmp_path: Path) -> None:
     # GIVEN a channel file and a bucket
-    s3: Any = moto_client(aws, "s3")
+    s3: Any = aws.client("s3")
     s3.create_bucket(Bucket="channels-bucket")
     path, uri = tmp_path / "train.txt", "s3://channels-bucket/p/data/k/train/train.txt"
     path.write_text("__label__Company acme builds rockets\n", encoding="utf-8")

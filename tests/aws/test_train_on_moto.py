@@ -38,7 +38,6 @@ from .conftest import (
     Hooks,
     aws_settings,
     container_stand_in,
-    moto_client,
     point_at,
     reset,
 )
@@ -57,7 +56,7 @@ class Deployed:
     hooks: Hooks
 
     def client(self, service: str) -> Any:
-        return moto_client(self.moto, service)
+        return self.moto.client(service)
 
     def prepared(self) -> preprocess.Prepared:
         return pipeline.prepare_data(self.settings)[1]

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from ml.config import ROOT
@@ -82,17 +81,6 @@ def moto() -> Iterator[MotoServer]:
         yield server
 
 
-def moto_client(moto: MotoServer, service: str) -> Any:
-    """A boto3 client for ``service`` on the moto server."""
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=moto.url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def write_endpoint_tfvars(workdir: Path, endpoint: EndpointOutputs = ENDPOINT) -> Path:
     """What `invoke train` writes: terraform/endpoint.auto.tfvars.json with the four contract keys."""
     path = workdir / "endpoint.auto.tfvars.json"
@@ -134,7 +122,7 @@ class Applied:
 
     def client(self, service: str) -> Any:
         """A boto3 client on the moto server the stack lives in."""
-        return moto_client(self.moto, service)
+        return self.moto.client(service)
 
 
 def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, Path, Path]:

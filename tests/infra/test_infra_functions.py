@@ -25,7 +25,7 @@ from ops.infra import (
 )
 from ops.moto_server import MotoServer
 
-from .conftest import ENDPOINT, moto_client, write_endpoint_tfvars
+from .conftest import ENDPOINT, write_endpoint_tfvars
 
 
 def _change(address: str, actions: list[str], mode: str = "managed") -> dict[str, Any]:
@@ -180,7 +180,7 @@ def test_asking_without_a_terminal_says_to_pass_yes(monkeypatch: pytest.MonkeyPa
 
 def test_endpoint_clean_up_finds_and_deletes_endpoint_config_and_model(moto: MotoServer) -> None:
     # GIVEN an endpoint, its config and its model in (emulated) SageMaker
-    sagemaker = moto_client(moto, "sagemaker")
+    sagemaker = moto.client("sagemaker")
     sagemaker.create_model(
         ModelName="cleanup-model",
         ExecutionRoleArn="arn:aws:iam::000000000000:role/sagemaker",

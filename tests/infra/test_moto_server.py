@@ -10,8 +10,6 @@ import pytest
 from ops import moto_server
 from ops.moto_server import MotoServer, MotoServerError
 
-from .conftest import moto_client
-
 pytestmark = pytest.mark.slow
 
 
@@ -20,12 +18,12 @@ def test_server_answers_on_loopback_as_the_local_account_and_its_port_closes_on_
     with MotoServer() as moto:
         url = urlsplit(moto.url)
         # WHEN boto3 talks to it with the server's environment's dummy credentials
-        identity = moto_client(moto, "sts").get_caller_identity()
-        moto_client(moto, "s3").create_bucket(Bucket="probe")
+        identity = moto.client("sts").get_caller_identity()
+        moto.client("s3").create_bucket(Bucket="probe")
         # THEN it answers on 127.0.0.1 as the local target's account and keeps what it is given
         assert url.hostname == "127.0.0.1"
         assert identity["Account"] == "000000000000"
-        assert [b["Name"] for b in moto_client(moto, "s3").list_buckets()["Buckets"]] == ["probe"]
+        assert [b["Name"] for b in moto.client("s3").list_buckets()["Buckets"]] == ["probe"]
         assert moto.aws_env("us-east-1")["AWS_ENDPOINT_URL"] == moto.url
     # AND after the block nothing listens on its port
     with socket.socket() as probe:
