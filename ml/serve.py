@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
+from ml.http_server import BackgroundServer
 from ml.predict import Predictor
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
@@ -62,27 +62,14 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
     return instances, k
 
 
-class EndpointServer(ThreadingHTTPServer):
+class EndpointServer(BackgroundServer):
     """Serves one model under one endpoint name."""
-
-    daemon_threads = True
 
     def __init__(self, address: tuple[str, int], predictor: Predictor | None, endpoint_name: str) -> None:
         super().__init__(address, _Handler)
         self.predictor = predictor
         self.endpoint_name = endpoint_name
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:8080``."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        """Serve on a daemon thread."""
-        name = f"endpoint:{self.endpoint_name}"
-        threading.Thread(target=self.serve_forever, name=name, daemon=True).start()
-        log.info("local endpoint %r serving at %s", self.endpoint_name, self.url)
+        self.name = f"local endpoint {endpoint_name!r}"
 
 
 class _Handler(BaseHTTPRequestHandler):

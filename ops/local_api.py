@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 from ml.config import LOCAL_ACCOUNT_ID, log
+from ml.http_server import BackgroundServer
 
 ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -81,26 +81,15 @@ def build_event(
     return event
 
 
-class LocalApi(ThreadingHTTPServer):
+class LocalApi(BackgroundServer):
     """Routes ``POST /classify`` to a Lambda handler function, in-process."""
 
-    daemon_threads = True
+    name = "local API (POST /classify)"
 
     def __init__(self, address: tuple[str, int], handler: Handler, allowed_origins: list[str]) -> None:
         super().__init__(address, _RequestHandler)
         self.handler = handler
         self.allowed_origins = allowed_origins
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:3000``."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        """Serve on a daemon thread."""
-        threading.Thread(target=self.serve_forever, name="local-api", daemon=True).start()
-        log.info("local API serving POST %s/classify", self.url)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

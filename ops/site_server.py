@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from functools import partial
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from string import Template
 from typing import Any
 
 from ml.config import ROOT, log
+from ml.http_server import BackgroundServer
 
 SITE_DIR = ROOT / "site"
 CONFIG_TEMPLATE = "config.js.tftpl"
@@ -21,26 +21,15 @@ def render_config(api_url: str, site_dir: Path = SITE_DIR) -> str:
     return Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8")).substitute(api_url=api_url)
 
 
-class SiteServer(ThreadingHTTPServer):
+class SiteServer(BackgroundServer):
     """Static files from ``site/``; ``/config.js`` generated; the template itself never served."""
 
-    daemon_threads = True
+    name = "site"
 
     def __init__(self, address: tuple[str, int], site_dir: Path = SITE_DIR) -> None:
         super().__init__(address, partial(_Handler, directory=str(site_dir)))
         self.site_dir = site_dir
         self.api_url = ""
-
-    @property
-    def url(self) -> str:
-        """Base URL (also the site's origin), e.g. ``http://127.0.0.1:8000``."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        """Serve on a daemon thread."""
-        threading.Thread(target=self.serve_forever, name="site", daemon=True).start()
-        log.info("site serving at %s/", self.url)
 
 
 class _Handler(SimpleHTTPRequestHandler):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from ml import lambda_src
 from ml.config import Settings, log
 from ml.deploy import read_registry
 from ml.fsutil import file_digest
+from ml.http_server import BackgroundServer
 from ml.package import ArtifactError
 from ml.predict import Predictor
 from ml.serve import EndpointServer
@@ -39,7 +39,7 @@ class LocalStack:
 
     def close(self) -> None:
         """Stop every server and put the environment back as it was."""
-        servers: list[ThreadingHTTPServer] = [self.site, self.api, self.endpoint]
+        servers: list[BackgroundServer] = [self.site, self.api, self.endpoint]
         for server in servers:
             server.shutdown()
             server.server_close()
@@ -85,7 +85,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
 
     predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
     handler = lambda_src.handler().lambda_handler
-    bound: list[ThreadingHTTPServer] = []
+    bound: list[BackgroundServer] = []
     try:
         endpoint = EndpointServer((host, port(settings.endpoint_port)), predictor, settings.endpoint_name)
         bound.append(endpoint)
