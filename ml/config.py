@@ -99,6 +99,12 @@ class Settings:
     instance_type: str = "ml.t2.medium"  # the endpoint's instances (the seed's choice)
     instance_count: int = 1
 
+    # --- bulk classification (`invoke classify`; ml/classify.py, ml/sagemaker_transform.py) ----------
+    classify_batch_size: int = 100  # texts per endpoint request (the endpoint takes at most 1000)
+    classify_workers: int = 4  # concurrent endpoint requests (target local)
+    transform_instance_type: str = "ml.m5.large"  # SageMaker Batch Transform instances (target aws)
+    transform_instance_count: int = 1
+
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------
     host: str = "127.0.0.1"
     endpoint_port: int = 8080
@@ -162,6 +168,9 @@ class Settings:
                 for p in ("endpoint_port", "api_port", "site_port")
             ],
             (self.instance_count >= 1, "instance_count", "must be at least 1"),
+            (1 <= self.classify_batch_size <= 1000, "classify_batch_size", "must be in 1..1000"),
+            (1 <= self.classify_workers <= 64, "classify_workers", "must be in 1..64"),
+            (self.transform_instance_count >= 1, "transform_instance_count", "must be at least 1"),
             (self.threads >= 1, "threads", "must be at least 1"),
             (0.0 <= self.min_accuracy <= 1.0, "min_accuracy", "must be in [0, 1]"),
         ]
