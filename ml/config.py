@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +21,9 @@ ENV_PREFIX = "DBP_"
 LOCAL_ACCOUNT_ID = "000000000000"  # the account in the local target's ARNs (and moto's default account)
 Target = Literal["local", "aws"]
 TARGETS: tuple[str, ...] = ("local", "aws")
+EndpointMode = Literal["instance", "serverless"]
+ENDPOINT_MODES: tuple[str, ...] = ("instance", "serverless")
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 
 log = logging.getLogger("dbpedia")
 
@@ -97,7 +101,21 @@ class Settings:
     s3_prefix: str = "dbpedia-classifier"  # channels under <prefix>/data/, job outputs under <prefix>/output/
     training_instance_type: str = "ml.c5.xlarge"  # BlazingText supervised trains on one instance
     instance_type: str = "ml.t2.medium"  # the endpoint's instances (the seed's choice)
-    instance_count: int = 1
+    instance_count: int = 1  # instances at deploy, and the autoscaling floor
+
+    # --- endpoint capacity (target aws; docs/endpoint-capacity.md) ----------------------------------
+    # train deploys the mode; infra applies the autoscaling of an instance-backed endpoint (Terraform).
+    endpoint_mode: EndpointMode = "instance"  # "instance" (autoscaled) or "serverless"
+    max_instances: int = 2  # autoscaling ceiling (the floor is instance_count)
+    target_invocations_per_instance: int = 600  # per minute (SageMakerVariantInvocationsPerInstance)
+    scale_in_cooldown: int = 300  # seconds
+    scale_out_cooldown: int = 60  # seconds
+    serverless_memory_mb: int = 2048  # 1024, 2048, ... 6144
+    serverless_max_concurrency: int = 5  # 1..200
+
+    # --- monitoring and cost (terraform/monitoring.tf, ops/costs.py) --------------------------------
+    alarm_email: str = ""  # subscribe this address to the alarm topic (empty: no subscription)
+    requests_per_month: int = 1_000_000  # the traffic the cost estimate assumes
 
     # --- bulk classification (`invoke classify`; ml/classify.py, ml/sagemaker_transform.py) ----------
     classify_batch_size: int = 100  # texts per endpoint request (the endpoint takes at most 1000)
@@ -168,6 +186,34 @@ class Settings:
                 for p in ("endpoint_port", "api_port", "site_port")
             ],
             (self.instance_count >= 1, "instance_count", "must be at least 1"),
+            (
+                self.endpoint_mode in ENDPOINT_MODES,
+                "endpoint_mode",
+                f"must be one of {', '.join(ENDPOINT_MODES)}",
+            ),
+            (self.max_instances >= self.instance_count, "max_instances", "must be at least instance_count"),
+            (
+                self.target_invocations_per_instance >= 1,
+                "target_invocations_per_instance",
+                "must be at least 1",
+            ),
+            *[
+                (getattr(self, c) >= 0, c, "must be 0 or more")
+                for c in ("scale_in_cooldown", "scale_out_cooldown")
+            ],
+            (
+                self.serverless_memory_mb in SERVERLESS_MEMORY_MB,
+                "serverless_memory_mb",
+                "must be one of 1024, 2048, 3072, 4096, 5120, 6144 (SageMaker Serverless Inference)",
+            ),
+            (1 <= self.serverless_max_concurrency <= 200, "serverless_max_concurrency", "must be in 1..200"),
+            (
+                self.alarm_email == ""
+                or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email) is not None,
+                "alarm_email",
+                "must be an e-mail address, or empty for no subscription",
+            ),
+            (self.requests_per_month >= 0, "requests_per_month", "must be 0 or more"),
             (1 <= self.classify_batch_size <= 1000, "classify_batch_size", "must be in 1..1000"),
             (1 <= self.classify_workers <= 64, "classify_workers", "must be in 1..64"),
             (self.transform_instance_count >= 1, "transform_instance_count", "must be at least 1"),
