@@ -161,6 +161,75 @@ def evaluate(
     print(f"\nmodel:  {result.archive}\nreport: {result.report}\ntest accuracy: {result.test_accuracy:.4f}")
 
 
+@task(
+    help={
+        "input": "file of texts: JSON lines {id, text}, CSV with a header, or DBPedia's headerless CSV",
+        "output": "where to write one JSON line per text: {id, label, probability, top}",
+        "target": "local (default: the local endpoint, batched requests) or aws (a SageMaker Batch Transform "
+        "job on the deployed model)",
+        "format": "input format: auto (default: by file name and first row), jsonl, csv or dbpedia",
+        "text_column": "CSV column / JSON key holding the text (default: text, else title + content)",
+        "id_column": "CSV column / JSON key holding the id (default: id, else the row number)",
+        "batch_size": "local: texts per endpoint request, 1..1000 (default 100)",
+        "workers": "local: concurrent requests (default 4)",
+        "k": "labels per text in top, 1..14 (default 3)",
+        "endpoint_port": "local: port of the running local endpoint (default 8080; started in-process "
+        "for the run when nothing answers there)",
+        "endpoint_name": "endpoint name (default dbpedia-classifier)",
+        "region": "aws: AWS region (default us-east-1)",
+        "bucket": "aws: S3 bucket for the job's input and output (default sagemaker-<region>-<account id>)",
+        "verbose": "debug logging",
+    },
+    auto_shortflags=False,
+)
+def classify(
+    c: Context,
+    input: str,
+    output: str,
+    target: str | None = None,
+    format: str = "auto",
+    text_column: str | None = None,
+    id_column: str | None = None,
+    batch_size: str | None = None,
+    workers: str | None = None,
+    k: str | None = None,
+    endpoint_port: str | None = None,
+    endpoint_name: str | None = None,
+    region: str | None = None,
+    bucket: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Classify a file of texts (CSV or JSON lines) into JSON lines; an interrupted local run resumes."""
+    s = settings(
+        verbose,
+        target=target,
+        classify_batch_size=batch_size,
+        classify_workers=workers,
+        top_k=k,
+        endpoint_port=endpoint_port,
+        endpoint_name=endpoint_name,
+        region=region,
+        bucket=bucket,
+    )
+    from ml.classify import ClassifyError, InputSpec
+    from ml.classify import classify as classify_file
+
+    out = Path(output)
+    with cli_errors():
+        try:
+            summary = classify_file(s, Path(input), out, InputSpec(format, text_column, id_column))
+        except ClassifyError as exc:
+            raise Exit(f"error: {exc}", code=1) from None
+        except KeyboardInterrupt:
+            raise Exit(f"\ninterrupted: run the same command again to resume {out}.partial", 130) from None
+    if summary.up_to_date:
+        print(f"{out} is complete ({summary.total} texts): nothing to do")
+    else:
+        rate = summary.classified / summary.seconds if summary.seconds else 0.0
+        kept = f", {summary.resumed} kept from the interrupted run" if summary.resumed else ""
+        print(f"{out}: {summary.total} texts ({summary.classified} classified at {rate:,.0f}/s{kept})")
+
+
 UP_HELP = {
     "endpoint_port": "local endpoint port (default 8080)",
     "api_port": "local API port (default 3000)",
