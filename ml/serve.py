@@ -1,6 +1,6 @@
 """A local endpoint that speaks SageMaker's protocols, so the same client code runs locally and in AWS.
 
-Routes (stdlib ``ThreadingHTTPServer`` on 127.0.0.1):
+Routes (threaded server on 127.0.0.1, HTTP/1.1 keep-alive):
 - ``GET /ping`` and ``POST /invocations``: the hosting contract a SageMaker container serves;
 - ``POST /endpoints/<name>/invocations``: the SageMaker runtime API ``InvokeEndpoint``, so
   ``boto3.client("sagemaker-runtime", endpoint_url=...)`` works unchanged. Model errors come back as
@@ -8,24 +8,37 @@ Routes (stdlib ``ThreadingHTTPServer`` on 127.0.0.1):
 
 Requests are BlazingText's: ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``; responses
 ``[{"label": ["__label__X", …], "prob": [p, …]}, …]``.
+
+fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
+starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
+``SO_REUSEPORT``; the kernel spreads new connections over them. They stop with the server.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import re
+import signal
+import threading
+import time
+from collections.abc import Mapping
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
-from typing import Any
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
 
 from ml.config import LOCAL_ACCOUNT_ID, log
-from ml.http_server import BackgroundServer
+from ml.http_server import BackgroundServer, LeanHandler
 from ml.predict import Predictor
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
 MAX_INSTANCES = 1000
 JSON_TYPES = ("application/json",)
+WORKER_START_SECONDS = 60.0
 _RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
+Response = tuple[int, str, Mapping[str, str], bytes]
 
 
 class RequestError(Exception):
@@ -53,7 +66,7 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
     instances = payload["instances"]
     if not 1 <= len(instances) <= MAX_INSTANCES:
         raise RequestError(HTTPStatus.BAD_REQUEST, f"instances must hold 1 to {MAX_INSTANCES} strings")
-    if not all(isinstance(x, str) for x in instances):
+    if not set(map(type, instances)) <= {str}:  # JSON strings decode to exactly str
         raise RequestError(HTTPStatus.BAD_REQUEST, "every instance must be a string")
     configuration = payload.get("configuration", {})
     k = configuration.get("k", 1) if isinstance(configuration, dict) else None
@@ -63,89 +76,111 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
 
 
 class EndpointServer(BackgroundServer):
-    """Serves one model under one endpoint name."""
+    """Serves one model under one endpoint name, in ``workers`` processes sharing the port."""
 
-    def __init__(self, address: tuple[str, int], predictor: Predictor | None, endpoint_name: str) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        predictor: Predictor | None,
+        endpoint_name: str,
+        workers: int = 1,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.allow_reuse_port = workers > 1  # read by server_bind, before any worker joins the port
         super().__init__(address, _Handler)
         self.predictor = predictor
         self.endpoint_name = endpoint_name
+        self.workers = workers
         self.name = f"local endpoint {endpoint_name!r}"
+        self._children: list[BaseProcess] = []
+
+    def start(self) -> None:
+        """Start the extra worker processes (each ready before this returns), then serve here too."""
+        if self.workers > 1:
+            if self.predictor is None:
+                raise ValueError("endpoint workers need a loaded model")
+            self._start_workers(self.predictor.model_bin)
+        super().start()
+
+    def _start_workers(self, model_bin: Path) -> None:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        host, port = self.server_address[:2]
+        for _ in range(self.workers - 1):
+            ready = ctx.Event()
+            child = ctx.Process(
+                target=_worker_main,
+                args=(str(model_bin), self.endpoint_name, host, port, self.workers, ready),
+                name=f"{self.name} worker",
+                daemon=True,
+            )
+            child.start()
+            self._children.append(child)
+            deadline = time.monotonic() + WORKER_START_SECONDS
+            while not ready.wait(0.1):
+                if not child.is_alive() or time.monotonic() > deadline:
+                    self._stop_workers()
+                    raise RuntimeError(f"an endpoint worker failed to start (exit code {child.exitcode})")
+        log.info("%s: %d worker processes on port %d", self.name, self.workers, port)
+
+    def _stop_workers(self) -> None:
+        for child in self._children:
+            child.terminate()
+        for child in self._children:
+            child.join(10)
+        self._children.clear()
+
+    def server_close(self) -> None:
+        """Close the socket and stop the worker processes."""
+        super().server_close()
+        self._stop_workers()
 
 
-class _Handler(BaseHTTPRequestHandler):
+def _worker_main(
+    model_bin: str, endpoint_name: str, host: str, port: int, workers: int, ready: Event
+) -> None:
+    """An extra worker process: load the model, join the port, serve until the parent stops or dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    parent = os.getppid()
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
+    server = EndpointServer((host, port), Predictor(Path(model_bin)), endpoint_name, workers)
+    ready.set()
+    server.serve_forever()
+
+
+class _Handler(LeanHandler):
     server: EndpointServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
+    max_body_bytes = MAX_BODY_BYTES
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("endpoint %s - %s", self.address_string(), format % args)
-
-    def _send(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(data).encode(), headers=headers)
-
-    def do_GET(self) -> None:
-        if self.path == "/ping":
+    def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        if method == "GET" and path == "/ping":
             loaded = self.server.predictor is not None
-            self._send(HTTPStatus.OK if loaded else HTTPStatus.SERVICE_UNAVAILABLE, b"", "text/plain")
-        else:
-            self._send_json(HTTPStatus.NOT_FOUND, {"message": f"no route GET {self.path}"})
-
-    def _read_body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
-            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
-        if int(length) > MAX_BODY_BYTES:
-            self.close_connection = True
-            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body exceeds {MAX_BODY_BYTES} bytes")
-        return self.rfile.read(int(length))
-
-    def _invoke(self) -> tuple[int, bytes]:
-        """Run the container contract; return (status, body)."""
-        predictor = self.server.predictor
-        try:
-            body = self._read_body()
-            if predictor is None:
-                raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "model is not loaded")
-            instances, k = parse_request(body, self.headers.get("Content-Type", ""), len(predictor.labels))
-            return HTTPStatus.OK, json.dumps(predictor.predict(instances, k)).encode()
-        except RequestError as exc:
-            return exc.status, json.dumps({"message": str(exc)}).encode()
-
-    def do_POST(self) -> None:
-        if self.path == "/invocations":
-            status, body = self._invoke()
-            self._send(status, body)
-            return
-        match = _RUNTIME_PATH.match(self.path.split("?", 1)[0])
+            return (HTTPStatus.OK if loaded else HTTPStatus.SERVICE_UNAVAILABLE), "text/plain", {}, b""
+        if method not in ("GET", "POST"):
+            return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use GET /ping or POST, not {method}"})
+        if method == "GET":
+            return _json(HTTPStatus.NOT_FOUND, {"message": f"no route GET {path}"})
+        if path == "/invocations":
+            status, answer = self._invoke(headers, body)
+            return status, "application/json", {}, answer
+        match = _RUNTIME_PATH.match(path.split("?", 1)[0])
         if not match:
-            self._send_json(HTTPStatus.NOT_FOUND, {"message": f"no route POST {self.path}"})
-            return
+            return _json(HTTPStatus.NOT_FOUND, {"message": f"no route POST {path}"})
         if match.group(1) != self.server.endpoint_name:
             message = f"Endpoint {match.group(1)} of account {LOCAL_ACCOUNT_ID} not found."
-            self._send_json(
-                HTTPStatus.BAD_REQUEST, {"message": message}, headers={"x-amzn-ErrorType": "ValidationError:"}
+            return _json(
+                HTTPStatus.BAD_REQUEST, {"message": message}, {"x-amzn-ErrorType": "ValidationError:"}
             )
-            return
-        status, body = self._invoke()
+        status, answer = self._invoke(headers, body)
         if status == HTTPStatus.OK:
-            self._send(status, body, headers={"x-Amzn-Invoked-Production-Variant": "AllTraffic"})
-            return
-        original = json.loads(body)["message"]
+            return status, "application/json", {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}, answer
+        original = json.loads(answer)["message"]
         side = "client" if status < 500 else "server"
         error = {
             "ErrorCode": f"{side.upper()}_ERROR_FROM_MODEL",
@@ -153,13 +188,28 @@ class _Handler(BaseHTTPRequestHandler):
             "OriginalMessage": original,
             "message": f'Received {side} error ({int(status)}) from primary with message "{original}".',
         }
-        self._send_json(424, error, headers={"x-amzn-ErrorType": "ModelError:"})
+        return _json(424, error, {"x-amzn-ErrorType": "ModelError:"})
+
+    def _invoke(self, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
+        """Run the container contract; return (status, body)."""
+        predictor = self.server.predictor
+        try:
+            if predictor is None:
+                raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "model is not loaded")
+            instances, k = parse_request(body, headers.get("content-type", ""), len(predictor.labels))
+            return HTTPStatus.OK, json.dumps(predictor.predict(instances, k)).encode()
+        except RequestError as exc:
+            return exc.status, json.dumps({"message": str(exc)}).encode()
+
+
+def _json(status: int, data: object, headers: Mapping[str, str] | None = None) -> Response:
+    return status, "application/json", headers or {}, json.dumps(data).encode()
 
 
 def start_endpoint(
-    predictor: Predictor, endpoint_name: str, host: str = "127.0.0.1", port: int = 0
+    predictor: Predictor, endpoint_name: str, host: str = "127.0.0.1", port: int = 0, workers: int = 1
 ) -> EndpointServer:
     """Bind and start an endpoint server on a background thread (port 0 picks a free port)."""
-    server = EndpointServer((host, port), predictor, endpoint_name)
+    server = EndpointServer((host, port), predictor, endpoint_name, workers)
     server.start()
     return server
