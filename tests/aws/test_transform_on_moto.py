@@ -1,0 +1,189 @@
+"""``invoke classify --target aws`` on moto_server: the Batch Transform request, job reuse, the output join.
+
+moto records a CreateTransformJob and marks it Completed at once, but runs no container and writes no output.
+Where a test needs the job's output, an ``after-call`` hook stands in for the BlazingText container: it reads
+the job's input from S3, predicts each line with the real model trained on the shipped sample, and writes the
+``.out`` object where SageMaker would (AWS-side data). Without the hook the missing output is the clear error
+a test checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ml.classify import Record, tokens_of
+from ml.config import Settings
+from ml.pipeline import TrainOutcome
+from ml.predict import Predictor
+from ml.sagemaker_train import SageMakerError, split_s3_uri
+from ml.sagemaker_transform import INPUT_NAME, join_output, transform
+from ops.moto_server import MotoServer
+from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
+
+from .conftest import BUCKET, IMAGE, REGION, ROLE_ARN, Hooks
+
+ENDPOINT = "dbpedia-classifier"
+MODEL = "dbpedia-classifier-0123456789abcdef"
+DANUBE = "The Danube is the second-longest river in Europe, flowing through Vienna and Budapest."
+RECORDS = [Record("wj", WALTER_JOHNSON), Record(2, "?!"), Record("danube", DANUBE)]
+
+
+def deploy_endpoint(moto: MotoServer, bucket: str = BUCKET) -> None:
+    """What `invoke train --target aws` leaves: the bucket, a model, its endpoint config and endpoint."""
+    moto.client("s3").create_bucket(Bucket=bucket)
+    sagemaker = moto.client("sagemaker")
+    sagemaker.create_model(
+        ModelName=MODEL,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": f"s3://{bucket}/dbpedia-classifier/output/model.tar.gz",
+        },
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{ENDPOINT}-cfg",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": MODEL,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.t2.medium",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-cfg")
+
+
+def container_stand_in(moto: MotoServer, predictor: Predictor) -> Any:
+    """``after-call.sagemaker.CreateTransformJob``: predict each input line, write ``<input>.out``."""
+    sagemaker, s3 = moto.client("sagemaker"), moto.client("s3")
+
+    def handler(parsed: dict[str, Any], **_: Any) -> None:
+        name = parsed["TransformJobArn"].rsplit("/", 1)[1]
+        job = sagemaker.describe_transform_job(TransformJobName=name)
+        bucket, prefix = split_s3_uri(job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+        out_bucket, out_prefix = split_s3_uri(job["TransformOutput"]["S3OutputPath"])
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]:
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
+            requests = [json.loads(line) for line in body.splitlines()]
+            answers = [predictor.predict([r["source"]], r["k"])[0] for r in requests]
+            out = "".join(json.dumps({"prob": a["prob"], "label": a["label"]}) + "\n" for a in answers)
+            key = out_prefix + item["Key"].rsplit("/", 1)[1] + ".out"
+            s3.put_object(Bucket=out_bucket, Key=key, Body=out.encode())
+
+    return handler
+
+
+@pytest.fixture(scope="module")
+def predictor(trained: tuple[Settings, TrainOutcome]) -> Predictor:
+    settings, outcome = trained
+    return Predictor.from_archive(outcome.archive, settings.build_dir / "cache")
+
+
+@pytest.fixture
+def settings(aws: MotoServer, tmp_path: Path) -> Settings:
+    deploy_endpoint(aws)
+    return make_settings(tmp_path, target="aws", region=REGION)
+
+
+def the_job(moto: MotoServer) -> dict[str, Any]:
+    sagemaker = moto.client("sagemaker")
+    [summary] = sagemaker.list_transform_jobs()["TransformJobSummaries"]
+    return sagemaker.describe_transform_job(TransformJobName=summary["TransformJobName"])
+
+
+def test_transform_job_runs_the_deployed_model_on_jsonlines(
+    settings: Settings, aws: MotoServer, hooks: Hooks, predictor: Predictor
+) -> None:
+    hooks.on("after-call.sagemaker.CreateTransformJob", container_stand_in(aws, predictor))
+    # WHEN three texts are classified, one without a word
+    lines = transform(settings, RECORDS)
+    # THEN one job ran on the endpoint's model, reading JSON lines split by line in multi-record batches
+    job = the_job(aws)
+    name = job["TransformJobName"]
+    [input_uri] = {job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]}
+    root = input_uri.removesuffix("input/")
+    assert root.startswith(f"s3://{BUCKET}/dbpedia-classifier/transform/") and input_uri.endswith("/input/")
+    assert job["ModelName"] == MODEL
+    assert job["TransformInput"]["ContentType"] == "application/jsonlines"
+    assert job["TransformInput"]["SplitType"] == "Line"
+    assert job["BatchStrategy"] == "MultiRecord" and job["MaxPayloadInMB"] == 6
+    assert job["TransformOutput"] == {
+        "S3OutputPath": f"{root}output/{name}/",
+        "Accept": "application/jsonlines",
+        "AssembleWith": "Line",
+    }
+    assert job["TransformResources"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1}
+    # the input holds the Lambda tokenizer's tokens in BlazingText's batch format, words-less text left out
+    bucket, key = split_s3_uri(input_uri + INPUT_NAME)
+    uploaded = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+    assert [json.loads(line) for line in uploaded] == [
+        {"source": tokens_of(WALTER_JOHNSON), "k": 3},
+        {"source": tokens_of(DANUBE), "k": 3},
+    ]
+    # and the output is joined back to the ids, in the local target's format
+    assert [(line["id"], line["label"]) for line in lines] == [
+        ("wj", "Athlete"),
+        (2, None),
+        ("danube", "NaturalPlace"),
+    ]
+    assert len(lines[0]["top"]) == 3 and lines[0]["top"][0]["label"] == "Athlete"
+
+
+def test_a_rerun_reuses_the_completed_job_and_uploads_nothing(
+    settings: Settings, aws: MotoServer, hooks: Hooks, predictor: Predictor
+) -> None:
+    hooks.on("after-call.sagemaker.CreateTransformJob", container_stand_in(aws, predictor))
+    first = transform(settings, RECORDS)
+    calls = hooks.count("before-call.sagemaker.CreateTransformJob", "before-call.s3.PutObject")
+    assert transform(settings, RECORDS) == first
+    assert calls == []
+    # a different k is a different input: a second job
+    transform(replace(settings, top_k=2), RECORDS)
+    assert sorted(calls) == ["before-call.s3.PutObject", "before-call.sagemaker.CreateTransformJob"]
+
+
+def test_join_puts_predictions_back_on_their_ids(tmp_path: Path) -> None:
+    out = tmp_path / "input.jsonl.out"
+    out.write_text(
+        '{"prob": [0.9], "label": ["__label__Athlete"]}\n\n'
+        '{"prob": [0.8], "label": ["__label__NaturalPlace"]}\n',
+        encoding="utf-8",
+    )
+    lines = join_output(RECORDS, [0, 2], out)
+    assert [(line["id"], line["label"], line["probability"]) for line in lines] == [
+        ("wj", "Athlete", 0.9),
+        (2, None, None),
+        ("danube", "NaturalPlace", 0.8),
+    ]
+    with pytest.raises(SageMakerError, match="has 2 lines for 3 texts"):
+        join_output(RECORDS, [0, 1, 2], out)
+    out.write_text('{"probability": 1}\n{"prob": [0.8], "label": ["__label__Plant"]}\n', encoding="utf-8")
+    with pytest.raises(SageMakerError, match="not BlazingText's answer format"):
+        join_output(RECORDS, [0, 2], out)
+
+
+def test_no_endpoint_is_a_clear_error(aws: MotoServer, tmp_path: Path) -> None:
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    with pytest.raises(
+        SageMakerError, match=r"no SageMaker endpoint 'dbpedia-classifier'.*invoke train --target aws"
+    ):
+        transform(make_settings(tmp_path, target="aws"), RECORDS)
+
+
+def test_cli_says_when_the_job_wrote_no_output(settings: Settings, aws: MotoServer, tmp_path: Path) -> None:
+    # moto writes no output: the command must end with one clear line and exit code 1
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": WALTER_JOHNSON}) + "\n", encoding="utf-8")
+    env = {**os.environ, "DBP_BUILD_DIR": str(tmp_path / "build")}
+    result = run_invoke(env, "classify", str(source), str(tmp_path / "out.jsonl"), "--target", "aws")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: there is no object at s3://") and last.endswith("/input.jsonl.out")
+    assert not (tmp_path / "out.jsonl").exists()
