@@ -234,6 +234,7 @@ UP_HELP = {
     "endpoint_port": "local endpoint port (default 8080)",
     "api_port": "local API port (default 3000)",
     "site_port": "site port (default 8000)",
+    "endpoint_workers": "endpoint processes sharing its port, one core each (default 1)",
     "verbose": "debug logging (every request)",
 }
 
@@ -244,12 +245,21 @@ def up(
     endpoint_port: str | None = None,
     api_port: str | None = None,
     site_port: str | None = None,
+    endpoint_workers: str | None = None,
     verbose: bool = False,
 ) -> None:
     """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed."""
-    s = settings(verbose, endpoint_port=endpoint_port, api_port=api_port, site_port=site_port, target="local")
+    s = settings(
+        verbose,
+        endpoint_port=endpoint_port,
+        api_port=api_port,
+        site_port=site_port,
+        endpoint_workers=endpoint_workers,
+        target="local",
+    )
     from ml import pipeline
     from ml.deploy import registered_archive
+    from ml.serve import WorkerError
     from ops.stack import start_stack
 
     with cli_errors():
@@ -258,6 +268,8 @@ def up(
             pipeline.run(s)
         try:
             stack = start_stack(s)
+        except WorkerError as exc:
+            raise Exit(f"error: {exc}; try fewer --endpoint-workers", code=1) from None
         except OSError as exc:
             raise Exit(
                 f"error: cannot start the local stack ({exc.strerror}); is another `invoke up` "

@@ -129,6 +129,8 @@ class Settings:
     api_port: int = 3000
     site_port: int = 8000
     max_text_chars: int = 5000
+    # endpoint processes sharing its port (fastText holds the GIL: one process predicts on one core)
+    endpoint_workers: int = 1
 
     @property
     def data_dir(self) -> Path:
@@ -186,6 +188,7 @@ class Settings:
                 for p in ("endpoint_port", "api_port", "site_port")
             ],
             (self.instance_count >= 1, "instance_count", "must be at least 1"),
+            (1 <= self.endpoint_workers <= 32, "endpoint_workers", "must be in 1..32"),
             (
                 self.endpoint_mode in ENDPOINT_MODES,
                 "endpoint_mode",

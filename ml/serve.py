@@ -75,6 +75,10 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
     return instances, k
 
 
+class WorkerError(RuntimeError):
+    """An extra endpoint worker process could not start."""
+
+
 class EndpointServer(BackgroundServer):
     """Serves one model under one endpoint name, in ``workers`` processes sharing the port."""
 
@@ -94,6 +98,11 @@ class EndpointServer(BackgroundServer):
         self.workers = workers
         self.name = f"local endpoint {endpoint_name!r}"
         self._children: list[BaseProcess] = []
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the extra workers (empty with one worker)."""
+        return [child.pid for child in self._children if child.pid is not None]
 
     def start(self) -> None:
         """Start the extra worker processes (each ready before this returns), then serve here too."""
@@ -120,7 +129,7 @@ class EndpointServer(BackgroundServer):
             while not ready.wait(0.1):
                 if not child.is_alive() or time.monotonic() > deadline:
                     self._stop_workers()
-                    raise RuntimeError(f"an endpoint worker failed to start (exit code {child.exitcode})")
+                    raise WorkerError(f"an endpoint worker failed to start (exit code {child.exitcode})")
         log.info("%s: %d worker processes on port %d", self.name, self.workers, port)
 
     def _stop_workers(self) -> None:

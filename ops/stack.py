@@ -43,11 +43,7 @@ class LocalStack:
         for server in servers:
             server.shutdown()
             server.server_close()
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore_env(self._saved_env)
         log.info("local stack stopped")
 
     def __enter__(self) -> LocalStack:
@@ -55,6 +51,14 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def model_to_serve(settings: Settings) -> Path:
@@ -87,7 +91,12 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     handler = lambda_src.handler().lambda_handler
     bound: list[BackgroundServer] = []
     try:
-        endpoint = EndpointServer((host, port(settings.endpoint_port)), predictor, settings.endpoint_name)
+        endpoint = EndpointServer(
+            (host, port(settings.endpoint_port)),
+            predictor,
+            settings.endpoint_name,
+            settings.endpoint_workers,
+        )
         bound.append(endpoint)
         site = SiteServer((host, port(settings.site_port)))
         bound.append(site)
@@ -110,6 +119,16 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     site.api_url = api.url
-    for server in bound:
-        server.start()
+    started: list[BackgroundServer] = []
+    try:
+        for server in bound:
+            server.start()
+            started.append(server)
+    except Exception:  # e.g. an endpoint worker that cannot start: leave nothing running
+        for server in bound:
+            if server in started:
+                server.shutdown()
+            server.server_close()
+        _restore_env(saved)
+        raise
     return LocalStack(endpoint, api, site, saved)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import copy
+import http.client
 import json
+import socket
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from ml.serve import MAX_INSTANCES, EndpointServer, start_endpoint
+from ml.serve import MAX_BODY_BYTES, MAX_INSTANCES, EndpointServer, WorkerError, start_endpoint
 
 NAME = "dbpedia-classifier"
 
@@ -112,3 +117,142 @@ def test_server_keeps_serving_after_bad_requests(endpoint: EndpointServer) -> No
         post(endpoint.url + "/invocations", body)
     code, answer = post(endpoint.url + "/invocations", b'{"instances": ["a film by a director"]}')
     assert code == 200 and answer[0]["label"] == ["__label__Film"]
+
+
+# --- robustness: bounded requests, concurrency, raw HTTP mistakes ------------------------------------
+def raw_exchange(endpoint: EndpointServer, request: bytes) -> bytes:
+    """Send raw bytes on a fresh connection and return everything the server answers before closing."""
+    host, port = endpoint.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GARBAGE\r\n\r\n", b"400"),
+        (b"POST /invocations HTTP/2.0\r\n\r\n", b"400"),
+        (b"POST /invocations HTTP/1.1\r\nno colon here\r\n\r\n", b"400"),
+        (b"POST /invocations HTTP/1.1\r\nContent-Type: application/json\r\n\r\n", b"411"),
+        (b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n", b"411"),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: -1\r\n\r\n", b"400"),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", b"413"),
+        (b"GET /" + b"x" * 10_000 + b" HTTP/1.1\r\n\r\n", b"414"),
+        (b"GET /ping HTTP/1.1\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", b"431"),
+        (b"DELETE /invocations HTTP/1.1\r\nConnection: close\r\n\r\n", b"405"),
+    ],
+)
+def test_unreadable_http_is_refused_and_the_connection_closed(
+    endpoint: EndpointServer, request_bytes: bytes, status: bytes
+) -> None:
+    # GIVEN a request no HTTP client should send WHEN it reaches the endpoint
+    answer = raw_exchange(endpoint, request_bytes)
+    # THEN one status line comes back and the server closes the connection (raw_exchange returned)
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:80]
+    assert answer.count(b"HTTP/1.1 ") == 1
+
+
+def test_oversized_body_is_refused_without_being_read(endpoint: EndpointServer) -> None:
+    host, port = endpoint.server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as conn:
+        conn.sendall(f"POST /invocations HTTP/1.1\r\nContent-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode())
+        conn.sendall(b"x" * 65536)  # the rest never comes: the server must answer anyway
+        assert conn.recv(4096).startswith(b"HTTP/1.1 413")
+
+
+def test_keep_alive_serves_many_requests_on_one_connection_and_http10_closes(
+    endpoint: EndpointServer,
+) -> None:
+    body = b'{"instances": ["a film by a director"]}'
+    one = (
+        b"POST /invocations HTTP/1.1\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    last = one.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1)
+    answer = raw_exchange(endpoint, one * 5 + last)
+    assert answer.count(b"HTTP/1.1 200 OK") == 6 and answer.count(b"__label__Film") == 6
+    answer = raw_exchange(endpoint, b"GET /ping HTTP/1.0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
+
+
+def test_concurrent_clients_with_good_and_bad_requests_all_get_their_own_answer(
+    endpoint: EndpointServer,
+) -> None:
+    # GIVEN 16 threads, each alternating valid batches and malformed bodies on its own connection
+    good = json.dumps({"instances": ["a river in europe", "a film by a director"]}).encode()
+    bad = [b"{", b'{"instances": [1]}', b"\xff", json.dumps({"instances": ["a"] * 1001}).encode()]
+
+    def client(i: int) -> list[tuple[int, bool]]:
+        conn = http.client.HTTPConnection(*endpoint.server_address[:2], timeout=20)
+        seen = []
+        for j in range(20):
+            body = good if (i + j) % 2 else bad[(i + j) % len(bad)]
+            conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            right = answer[1]["label"] == ["__label__Film"] if body is good else bool(answer["message"])
+            seen.append((response.status, right))
+        conn.close()
+        return seen
+
+    # WHEN they all run at once
+    with ThreadPoolExecutor(16) as pool:
+        results = [r for batch in pool.map(client, range(16)) for r in batch]
+    # THEN every good request is classified, every bad one refused with 400, none lost
+    assert len(results) == 320 and all(right for _, right in results)
+    assert sorted({status for status, _ in results}) == [200, 400]
+    # AND the server still answers
+    with urllib.request.urlopen(endpoint.url + "/ping", timeout=5) as response:
+        assert response.status == 200
+
+
+def test_extra_workers_share_the_port_serve_requests_and_stop_with_the_server(
+    endpoint: EndpointServer,
+) -> None:
+    # GIVEN an endpoint with 2 worker processes (this one and a spawned one) on one port
+    assert endpoint.predictor is not None
+    server = start_endpoint(endpoint.predictor, NAME, workers=2)
+    try:
+        (child,) = server.worker_pids
+        before = _cpu_ticks(child)
+        # WHEN 32 fresh connections each send a batch (the kernel spreads connections over the two sockets)
+        body = json.dumps({"instances": ["walter johnson was a baseball pitcher"] * 200}).encode()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: post(server.url + "/invocations", body), range(32)))
+        # THEN all are answered, and the spawned worker did part of the work
+        assert all(code == 200 and answer[0]["label"] == ["__label__Athlete"] for code, answer in answers)
+        assert _cpu_ticks(child) > before
+    finally:
+        server.shutdown()
+        server.server_close()
+    # AND closing the server stops the worker process
+    assert not Path(f"/proc/{child}").exists() or _state(child) == "Z"
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_worker_that_cannot_load_the_model_is_a_clear_error(
+    endpoint: EndpointServer, tmp_path: Path
+) -> None:
+    # GIVEN a model whose file vanished after it was loaded here
+    assert endpoint.predictor is not None
+    broken = copy.copy(endpoint.predictor)
+    broken.model_bin = tmp_path / "gone.bin"
+    server = EndpointServer(("127.0.0.1", 0), broken, NAME, workers=2)
+    # WHEN the workers start THEN the failure is reported, and no worker is left behind
+    with pytest.raises(WorkerError, match="failed to start"):
+        server.start()
+    server.server_close()
+    assert server.worker_pids == []

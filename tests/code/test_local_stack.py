@@ -163,3 +163,17 @@ def test_a_changed_deployed_archive_is_refused(
     archive.write_bytes(archive.read_bytes()[:-10])
     with pytest.raises(ArtifactError, match="changed since it was deployed"):
         start_stack(settings, ephemeral_ports=True)
+
+
+def test_the_stack_with_two_endpoint_workers_classifies_and_stops_them(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    import dataclasses
+
+    settings = dataclasses.replace(trained[0], endpoint_workers=2)
+    with start_stack(settings, ephemeral_ports=True) as running:
+        (child,) = running.endpoint.worker_pids
+        for _ in range(4):
+            status, _, body = classify(running, {"text": WALTER_JOHNSON})
+            assert status == 200 and body["label"] == "Athlete"
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
