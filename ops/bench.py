@@ -4,13 +4,15 @@ Quality trains the default model in a child process (for its peak memory) on the
 full archive when downloaded, else the shared real rows, else the shipped sample — the report says which,
 and how the test split was made. Serving drives real servers on 127.0.0.1 with ``ops.loadgen`` in a
 separate process, beside two references: fastText's own predict loop in-process (the upper bound) and a
-minimal server with no validation (the overhead baseline).
+minimal server with no validation (the overhead baseline). Bulk runs ``invoke classify`` in a process of its
+own against the endpoint, and a worked sizing example turns the serving figures into instance counts.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import os
 import platform
@@ -34,7 +36,7 @@ from ml.config import ROOT, Settings, log
 from ml.fsutil import write_json, write_text
 from ml.predict import Predictor
 from ops.lambda_zip import build_lambda_zip
-from ops.stack import start_stack
+from ops.stack import model_to_serve, start_stack
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
 REFERENCES = [
@@ -53,11 +55,21 @@ class BenchPlan:
     seconds: float = 15.0
     batches: tuple[int, ...] = (1, 10, 100)
     concurrency: tuple[int, ...] = (1, 8)
+    bulk_docs: int = 10_000  # texts `invoke classify` gets, per client-thread count below
+    bulk_workers: tuple[int, ...] = (1, 4)
     smoke: bool = False
 
     @classmethod
     def smoke_plan(cls) -> BenchPlan:
-        return cls(requests=20, seconds=5.0, batches=(1, 10), concurrency=(1, 2), smoke=True)
+        return cls(
+            requests=20,
+            seconds=5.0,
+            batches=(1, 10),
+            concurrency=(1, 2),
+            bulk_docs=60,
+            bulk_workers=(2,),
+            smoke=True,
+        )
 
 
 # --- quality ---------------------------------------------------------------------------------------
@@ -212,6 +224,127 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
             str(b): round(_inprocess_rate(predictor, texts, b, window)) for b in plan.batches
         }
     return results
+
+
+# --- bulk classification and sizing ---------------------------------------------------------------
+SIZING_PEAKS = (200, 2_000, 20_000)  # the worked example: peak single-text requests per second
+SIZING_P99_MS = 100.0  # its latency goal at the endpoint
+SIZING_HEADROOM = 0.7  # plan each instance at 70% of its measured capacity (bursts, noisy neighbours)
+
+
+def _bulk_child(settings: Settings, source: Path, output: Path) -> float:
+    from ml.classify import InputSpec, classify
+
+    return classify(settings, source, output, InputSpec(format="jsonl")).seconds
+
+
+def bulk(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
+    """Docs/s of `invoke classify` (target local) on the test split's texts: client and endpoint processes."""
+    from ml import pipeline
+    from ml.serve import start_endpoint
+
+    _, prepared = pipeline.prepare_data(settings)
+    rows = prepared.test_rows()
+    folder = settings.build_dir / "bulk"
+    source = folder / "input.jsonl"
+    texts = (json.dumps({"id": i, "text": rows[i % len(rows)].text}) + "\n" for i in range(plan.bulk_docs))
+    write_text(source, "".join(texts))
+    predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
+    server = start_endpoint(predictor, settings.endpoint_name)
+    cases = []
+    try:
+        for workers in plan.bulk_workers:
+            output = folder / f"output-{workers}.jsonl"
+            output.unlink(missing_ok=True)
+            client = replace(settings, endpoint_port=server.server_address[1], classify_workers=workers)
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                seconds = pool.apply(_bulk_child, (client, source, output))
+            cases.append(
+                {
+                    "workers": workers,
+                    "batch": client.classify_batch_size,
+                    "docs": plan.bulk_docs,
+                    "seconds": round(seconds, 2),
+                    "docs_per_second": round(plan.bulk_docs / seconds),
+                }
+            )
+            log.info("bulk, %d client threads: %s docs/s", workers, cases[-1]["docs_per_second"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {"distinct_texts": min(len(rows), plan.bulk_docs), "cases": cases}
+
+
+def sizing(serving: dict[str, Any], p99_ms: float = SIZING_P99_MS) -> dict[str, Any]:
+    """Instances for each of SIZING_PEAKS single-text requests/s at p99 ≤ ``p99_ms``, from the best case."""
+    fits = [
+        c
+        for c in serving.get("cases", [])
+        if str(c.get("target", "")).startswith("endpoint")
+        and c.get("batch") == 1
+        and not c.get("errors")
+        and c.get("p99_ms", math.inf) <= p99_ms
+    ]
+    if not fits:
+        return {"p99_ms": p99_ms, "case": None, "per_instance_rps": None, "instances": {}}
+    best = max(fits, key=lambda c: c["requests_per_second"])
+    per_instance = best["requests_per_second"] * SIZING_HEADROOM
+    return {
+        "p99_ms": p99_ms,
+        "case": best,
+        "per_instance_rps": round(per_instance, 1),
+        "instances": {str(peak): max(1, math.ceil(peak / per_instance)) for peak in SIZING_PEAKS},
+    }
+
+
+def render_bulk(results: dict[str, Any]) -> list[str]:
+    """The bulk and sizing section of BENCHMARKS.md."""
+    b, z = results.get("bulk"), results.get("sizing")
+    if not b or not z:
+        return []
+    lines = [
+        "## Bulk classification and sizing",
+        "",
+        f"`invoke classify` (target local) on {b['cases'][0]['docs']:,} texts "
+        f"({b['distinct_texts']:,} distinct, from the test split), in its own process beside the endpoint "
+        "(one process):",
+        "",
+        "| client threads | texts / request | seconds | docs/s |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c['workers']} | {c['batch']} | {c['seconds']} | {c['docs_per_second']:,} |" for c in b["cases"]
+    ]
+    best = max(c["docs_per_second"] for c in b["cases"])
+    lines += [
+        "",
+        f"At {best:,} docs/s a million texts take {1e6 / best / 60:.0f} minutes on this machine.",
+        "",
+        f"Worked sizing example: one text a request (as the Lambda sends), p99 ≤ {z['p99_ms']:.0f} ms at "
+        "the endpoint.",
+        "",
+    ]
+    case = z["case"]
+    if case is None:
+        return [*lines, "No measured endpoint case with one text a request meets that p99.", ""]
+    clients = case["concurrency"]
+    setup = f"{clients} client{'s' if clients != 1 else ''}" + (
+        f", {case['workers']} endpoint workers" if "workers" in case else ""
+    )
+    per = z["per_instance_rps"]
+    lines += [
+        f"1. Best measured endpoint case meeting it: {case['requests_per_second']:,} requests/s ({setup}, "
+        f"p99 {case['p99_ms']} ms) on this {results['environment']['machine']} machine.",
+        f"2. Planned at {SIZING_HEADROOM:.0%} of that: {per:,} requests/s an instance of the same size "
+        "(2 vCPUs, e.g. ml.c5.large; an ml.t2.medium is burstable and sustains less).",
+        f"3. Instances = ceil(peak / {per:,}); run at least 2 so one Availability Zone can fail. Check the "
+        "figure on the real endpoint before relying on it.",
+        "",
+        "| peak requests/s | instances | in production (at least 2) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {int(peak):,} | {n} | {max(2, n)} |" for peak, n in z["instances"].items()]
+    return [*lines, ""]
 
 
 # --- the Lambda's own cost -------------------------------------------------------------------------
@@ -376,6 +509,7 @@ def render(results: dict[str, Any]) -> str:
         ("Lambda zip under 100 KB", f"{zip_kb:.1f} KB", _goal(zip_kb < 100)),
         ("Lambda cold import under 100 ms", f"{cold} ms", _goal(cold < 100)),
     ]
+    lines += render_bulk(results)
     lines += ["## Goals", "", "| goal | figure | status |", "|---|---|---|"]
     lines += [f"| {goal} | {figure} | {status} |" for goal, figure, status in goals]
     lines.append("")
@@ -398,6 +532,8 @@ def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[st
     }
     results["serving"] = serving(bench_settings, plan)
     results["lambda"] = lambda_costs(bench_settings, plan.smoke)
+    results["bulk"] = bulk(bench_settings, plan)
+    results["sizing"] = sizing(results["serving"])
     write_json(bench_settings.build_dir / "results.json", results)
     write_text(out, render(results))
     log.info("benchmarks written to %s", out)

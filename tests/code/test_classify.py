@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -258,3 +259,32 @@ def test_cli_classifies_and_bad_input_exits_1_with_one_line(
         bad.stderr.strip().splitlines()[-1].startswith("error: ")
         and "bad.jsonl:1: not valid JSON" in bad.stderr
     )
+
+
+def test_sizing_uses_the_best_single_text_endpoint_case_within_the_p99_goal() -> None:
+    from ops.bench import SIZING_HEADROOM, SIZING_PEAKS, sizing
+
+    def case(target: str, batch: int, rps: float, p99: float, errors: int = 0) -> dict[str, Any]:
+        return {
+            "target": target,
+            "batch": batch,
+            "concurrency": 8,
+            "requests_per_second": rps,
+            "p99_ms": p99,
+            "errors": errors,
+        }
+
+    serving = {
+        "cases": [
+            case("endpoint", 1, 900.0, 20.0),
+            case("endpoint", 1, 1500.0, 250.0),  # faster, but misses the p99 goal
+            case("endpoint", 10, 5000.0, 30.0),  # ten texts a request: not what the Lambda sends
+            case("bare server", 1, 3000.0, 5.0),
+            case("endpoint", 1, 2000.0, 10.0, errors=3),
+        ]
+    }
+    result = sizing(serving, p99_ms=100.0)
+    assert result["case"]["requests_per_second"] == 900.0
+    per = 900.0 * SIZING_HEADROOM
+    assert result["instances"] == {str(p): max(1, math.ceil(p / per)) for p in SIZING_PEAKS}
+    assert sizing(serving, p99_ms=1.0)["case"] is None
