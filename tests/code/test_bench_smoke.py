@@ -17,12 +17,16 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     # THEN every section has figures from real servers and a real model
     cases = results["serving"]["cases"]
     assert {c["target"] for c in cases} == {"endpoint", "bare server", "API (Lambda handler)"}
+    assert {c["workers"] for c in cases if c["target"] == "endpoint"} == {1, 2}
     assert all(c["requests"] > 0 and c["errors"] == 0 for c in cases)
+    load = results["serving"]["load_test"]
+    assert load["requests"] == 200 and load["clients"] == 4 and load["errors"] == 0
+    assert load["rss_after_mb"] > 0
     assert results["quality"]["report"]["baseline"]["accuracy"] > 0.5
     assert results["quality"]["peak_memory_mb"] > 0
     assert 0 < results["lambda"]["zip_bytes"] < 200_000
     text = out.read_text()
-    for heading in ("## Model quality", "## Serving", "## The Lambda's own cost", "## Goals"):
+    for heading in ("## Model quality", "## Serving", "## Load test", "## The Lambda's own cost", "## Goals"):
         assert heading in text
     assert "sample" in text and "carved from the train file" in text
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
