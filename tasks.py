@@ -215,6 +215,8 @@ def classify(
     from ml.classify import classify as classify_file
 
     out = Path(output)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
     with cli_errors():
         try:
             summary = classify_file(s, Path(input), out, InputSpec(format, text_column, id_column))
