@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from ml.config import Settings, log
 from ml.data import N_CLASSES, DataError, read_rows
+from ml.deploy import read_registry
 from ml.fsutil import atomic_path, write_text
 from ml.lambda_src import text_tokenizer
 
@@ -329,11 +330,12 @@ def classify_batch(client: Any, endpoint: str, batch: list[Record], k: int) -> l
 
 
 def run_key(records: list[Record], settings: Settings) -> str:
-    """Identifies a run's input and settings; a partial output made under another key is not resumed."""
+    """Identifies a run's input, settings and deployed model: a partial output of another is not resumed."""
     digest = hashlib.sha256()
     for record in records:
         digest.update(f"{id_key(record.id)}\t{record.text}\n".encode())
-    digest.update(f"k={settings.top_k} endpoint={settings.endpoint_name}".encode())
+    model = read_registry(settings.endpoint_registry).get(settings.endpoint_name, {}).get("sha256", "")
+    digest.update(f"k={settings.top_k} endpoint={settings.endpoint_name} model={model}".encode())
     return digest.hexdigest()
 
 
