@@ -20,7 +20,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ml.config import Settings, log
-from ml.fsutil import atomic_path, file_digest
+from ml.fsutil import atomic_path, brief, file_digest
 
 ARCHIVE_NAME = "dbpedia_csv.tar.gz"
 N_CLASSES = 14
@@ -149,7 +149,7 @@ def extract(archive: Path, dest_root: Path) -> Path:
                 with tarfile.open(archive) as tar:
                     tar.extractall(tmp, filter="data")
             except (tarfile.TarError, EOFError, OSError) as exc:
-                raise DataError(f"{archive} is not a readable tar archive ({exc})") from None
+                raise DataError(f"{archive} is not a readable tar archive ({brief(exc)})") from None
     return _data_folder(target)
 
 

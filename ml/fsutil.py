@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 
+def brief(exc: BaseException) -> str:
+    """The first line of an exception's message, for one-line errors (tarfile's span several lines)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0].rstrip(" :") if lines else type(exc).__name__
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it into place, on error remove it.

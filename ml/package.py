@@ -11,7 +11,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from ml.fsutil import atomic_path, file_digest
+from ml.fsutil import atomic_path, brief, file_digest
 
 MODEL_MEMBER = "model.bin"
 
@@ -56,7 +56,7 @@ def unpack(archive: Path, cache_root: Path) -> Path:
             f"{archive} holds no {MODEL_MEMBER} (not a BlazingText supervised artifact)"
         ) from None
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
-        raise ArtifactError(f"{archive} is not a readable model archive: {exc}") from None
+        raise ArtifactError(f"{archive} is not a readable model archive ({brief(exc)})") from None
     return target
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_invoke
+from ml.config import ROOT
+from tests.helpers import WALTER_JOHNSON, run_invoke
 
 
 def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -24,12 +31,15 @@ def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("train", "--target", "gcp"), "must be one of local, aws"),
         (("train", "--data", "/no/such/archive.tar.gz"), "no such file or folder"),
         (("train", "--early-stopping", "maybe"), "expects bool"),
+        (("train", "--data", "README.md"), "README.md is not a readable tar archive"),
+        (("evaluate", "--model", "README.md"), "README.md is not a readable model archive"),
     ],
 )
 def test_bad_flags_fail_cleanly(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     result = invoke(tmp_path, *args)
     assert result.returncode == 1
-    assert message in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert message in last and last.startswith("error: "), "the error is the last line, on its own"
     assert "Traceback" not in result.stderr + result.stdout
 
 
@@ -42,9 +52,59 @@ def test_bad_environment_value_fails_cleanly(tmp_path: Path, monkeypatch: pytest
 def test_every_task_has_help_for_every_flag() -> None:
     import inspect
 
+    from invoke import Task
+
     import tasks
 
-    for task in (tasks.train, tasks.up, tasks.sample, tasks.lint, tasks.test):
+    every = [t for t in vars(tasks).values() if isinstance(t, Task)]
+    assert {"train", "up", "infra", "plan", "destroy", "bench", "evaluate"} <= {t.name for t in every}
+    for task in every:
         flags = set(inspect.signature(task.body).parameters) - {"c"}
         helped = set(task.help) | {a.name for a in task.get_arguments() if a.help}
         assert flags <= helped, f"{task.name} lacks help for {sorted(flags - helped)}"
+
+
+def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """GIVEN an empty build folder WHEN `invoke up` runs THEN it trains, serves, and exits 0 on SIGINT."""
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(str(s.getsockname()[1]))
+    env = {**os.environ, "DBP_BUILD_DIR": str(tmp_path / "build"), "DBP_TERRAFORM_DIR": str(tmp_path / "tf")}
+    flags = ["--endpoint-port", ports[0], "--api-port", ports[1], "--site-port", ports[2]]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "up", *flags],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 110
+        assert proc.stdout is not None
+        lines = []
+        while not any("Press Ctrl-C" in line for line in lines) and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, (
+                f"invoke up exited early: {proc.stderr.read() if proc.stderr else ''}"
+            )
+            lines.append(line)
+        assert f"Site:     http://127.0.0.1:{ports[2]}/" in "".join(lines)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports[1]}/classify",
+            data=json.dumps({"text": WALTER_JOHNSON}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["label"] == "Athlete"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "no model deployed yet: training one first" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "build" / "model" / "model.tar.gz").exists()
