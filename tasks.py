@@ -175,6 +175,7 @@ def evaluate(
         "k": "labels per text in top, 1..14 (default 3)",
         "endpoint_port": "local: port of the running local endpoint (default 8080; started in-process "
         "for the run when nothing answers there)",
+        "endpoint_workers": "local: processes of the endpoint started for the run (default 1)",
         "endpoint_name": "endpoint name (default dbpedia-classifier)",
         "region": "aws: AWS region (default us-east-1)",
         "bucket": "aws: S3 bucket for the job's input and output (default sagemaker-<region>-<account id>)",
@@ -194,6 +195,7 @@ def classify(
     workers: str | None = None,
     k: str | None = None,
     endpoint_port: str | None = None,
+    endpoint_workers: str | None = None,
     endpoint_name: str | None = None,
     region: str | None = None,
     bucket: str | None = None,
@@ -207,6 +209,7 @@ def classify(
         classify_workers=workers,
         top_k=k,
         endpoint_port=endpoint_port,
+        endpoint_workers=endpoint_workers,
         endpoint_name=endpoint_name,
         region=region,
         bucket=bucket,

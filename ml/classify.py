@@ -268,8 +268,8 @@ def local_endpoint(settings: Settings) -> Iterator[str]:
 
     archive = model_to_serve(settings)
     predictor = Predictor.from_archive(archive, settings.build_dir / "endpoint-cache")
-    server = start_endpoint(predictor, settings.endpoint_name, settings.host)
-    log.info("no endpoint answers at %s: serving %s in this process for the run", url, archive)
+    server = start_endpoint(predictor, settings.endpoint_name, settings.host, 0, settings.endpoint_workers)
+    log.info("no endpoint answers at %s: serving %s from this process for the run", url, archive)
     try:
         yield server.url
     finally:
@@ -377,13 +377,13 @@ def classify_local(
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
     stamp = output.with_name(output.name + ".partial.key")
-    key = run_key(records, settings)
-    done = resume(partial, stamp, key)
-    write_text(stamp, key + "\n")
-    pending = [r for r in records if id_key(r.id) not in done]
     size, workers = settings.classify_batch_size, settings.classify_workers
-    batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
     with local_endpoint(settings) as url:
+        key = run_key(records, settings)
+        done = resume(partial, stamp, key)
+        write_text(stamp, key + "\n")
+        pending = [r for r in records if id_key(r.id) not in done]
+        batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
         client = runtime_client(url, settings)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="classify")
         inflight: deque[Future[list[dict[str, Any]]]] = deque()
