@@ -6,8 +6,10 @@ text itself. The answer is ``{"label", "probability", "top": [{"label", "probabi
 
 Configuration (environment): ``ENDPOINT_NAME`` (required), ``ALLOWED_ORIGINS`` (comma-separated CORS
 origins), ``TOP_K`` (default 3), ``MAX_TEXT_CHARS`` (default 5000), ``ENDPOINT_TIMEOUT_SECONDS``
-(read timeout of one endpoint call, default 4; up to 3 attempts with backoff, about 21 s at worst,
-inside the function's 25 s timeout), ``LOG_LEVEL``. The SageMaker
+(read timeout of one endpoint call, default 4), ``ENDPOINT_MAX_ATTEMPTS`` (default 3), ``LOG_LEVEL``.
+Transient endpoint faults (timeouts, no connection, throttling, 5xx) are retried with jittered
+exponential backoff, but only while the attempt still fits in the invocation's remaining time (from the
+Lambda context), so the caller always gets a JSON answer before the function times out. The SageMaker
 runtime URL comes from boto3's own ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` when set (the local endpoint),
 so no code path differs between local and AWS. Standard library and boto3 only (boto3 ships with
 the Lambda runtime).
@@ -20,6 +22,7 @@ import binascii
 import json
 import logging
 import os
+import random
 import time
 import uuid
 from typing import Any
@@ -29,6 +32,11 @@ from text_tokenizer import tokenize
 LABEL_PREFIX = "__label__"
 N_CLASSES = 14
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+CONNECT_TIMEOUT_SECONDS = 2
+BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS = 0.2, 2.0
+ANSWER_MARGIN_SECONDS = 0.5  # kept back from the remaining time to write the answer
+DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
+TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
 
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -42,9 +50,11 @@ class HttpError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str = "", transient: bool = False) -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail  # for the log only, never for the caller
+        self.transient = transient  # worth another attempt
 
 
 class BadRequest(HttpError):
@@ -96,9 +106,10 @@ def sagemaker_runtime() -> Any:
         import boto3
         from botocore.config import Config
 
-        timeout = _setting("ENDPOINT_TIMEOUT_SECONDS", 4)
         config = Config(
-            connect_timeout=2, read_timeout=timeout, retries={"mode": "standard", "max_attempts": 3}
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=_setting("ENDPOINT_TIMEOUT_SECONDS", 4),
+            retries={"mode": "standard", "total_max_attempts": 1},  # call_endpoint retries, in time
         )
         _clients[key] = boto3.client("sagemaker-runtime", config=config)
     return _clients[key]
@@ -111,8 +122,10 @@ def _headers(event: dict[str, Any]) -> dict[str, str]:
 
 
 def _method(event: dict[str, Any]) -> str | None:
-    http = (event.get("requestContext") or {}).get("http") or {}
-    return http.get("method") or event.get("httpMethod")
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    method = http.get("method") if isinstance(http, dict) else event.get("httpMethod")
+    return method if isinstance(method, str) else None
 
 
 def _body_text(event: dict[str, Any]) -> str:
@@ -170,7 +183,7 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
 
 # --- endpoint -------------------------------------------------------------------------------------
 def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
-    """Call the endpoint with one instance; map its failures to 502 / 503 / 504."""
+    """Call the endpoint once with one instance; map its failures to 502 / 503 / 504 HttpErrors."""
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
@@ -189,20 +202,64 @@ def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
             EndpointName=name, ContentType="application/json", Accept="application/json", Body=request
         )
         answer = json.loads(response["Body"].read())
-    except (ReadTimeoutError, ConnectTimeoutError):
-        raise GatewayTimeout("the model did not answer in time; try again") from None
-    except (EndpointConnectionError, ConnectionError):
-        raise ServiceUnavailable("the model endpoint cannot be reached; try again later") from None
+    except (ReadTimeoutError, ConnectTimeoutError) as exc:
+        raise GatewayTimeout("the model did not answer in time; try again", str(exc), True) from None
+    except (EndpointConnectionError, ConnectionError) as exc:
+        message = "the model endpoint cannot be reached; try again later"
+        raise ServiceUnavailable(message, str(exc), True) from None
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        log.error("endpoint %s answered %s: %s", name, code, exc)
-        if code in ("ThrottlingException", "ServiceUnavailable", "ValidationError"):
-            raise ServiceUnavailable("the model endpoint is unavailable or busy; try again later") from None
-        raise BadGateway("the model endpoint failed to classify the text") from None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        detail = f"{code} (HTTP {status}): {exc}"
+        transient = code in TRANSIENT_CODES or status >= 500
+        if code in ("ThrottlingException", "ServiceUnavailable", "ModelNotReadyException", "ValidationError"):
+            message = "the model endpoint is unavailable or busy; try again later"
+            raise ServiceUnavailable(message, detail, transient) from None
+        raise BadGateway("the model endpoint failed to classify the text", detail, transient) from None
     except (BotoCoreError, ValueError) as exc:
-        log.error("endpoint %s call failed: %s", name, exc)
-        raise BadGateway("the model endpoint gave an unreadable answer") from None
+        raise BadGateway("the model endpoint gave an unreadable answer", str(exc)) from None
     return validate_answer(answer)
+
+
+def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list[dict[str, Any]]:
+    """``invoke_endpoint`` with bounded retries of transient faults, each logged with the request id.
+
+    Another attempt is made only when its backoff plus a whole attempt (connect + read timeout) ends
+    before ``deadline`` (a ``time.monotonic()`` value).
+    """
+    attempts = max(1, _setting("ENDPOINT_MAX_ATTEMPTS", 3))
+    worst_attempt = CONNECT_TIMEOUT_SECONDS + _setting("ENDPOINT_TIMEOUT_SECONDS", 4)
+    attempt = 1
+    while True:
+        try:
+            return invoke_endpoint(tokens, k)
+        except HttpError as exc:
+            backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
+            retry = (
+                exc.transient and attempt < attempts and time.monotonic() + backoff + worst_attempt < deadline
+            )
+            log.warning(
+                json.dumps(
+                    {
+                        "requestId": request_id,
+                        "endpointError": exc.code,
+                        "attempt": attempt,
+                        "detail": exc.detail or exc.message,
+                        "retry": retry,
+                    }
+                )
+            )
+            if not retry:
+                raise
+            time.sleep(backoff)
+            attempt += 1
+
+
+def _deadline(context: Any) -> float:
+    """When the answer must be ready: the invocation's remaining time, less a margin to answer."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    seconds = remaining() / 1000 if callable(remaining) else DEFAULT_BUDGET_SECONDS
+    return time.monotonic() + seconds - ANSWER_MARGIN_SECONDS
 
 
 def validate_answer(answer: Any) -> list[dict[str, Any]]:
@@ -252,7 +309,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
-        top = invoke_endpoint(" ".join(tokens), k)
+        top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         result = respond(200, {**top[0], "top": top, "requestId": request_id}, event)
     except HttpError as exc:
         outcome = exc.code

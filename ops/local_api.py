@@ -25,19 +25,21 @@ from ml.http_server import BackgroundServer
 
 ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+LAMBDA_TIMEOUT_SECONDS = 25.0  # terraform's lambda_timeout_seconds default
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class LambdaContext:
-    """The parts of the Lambda context object the handler reads."""
+    """The parts of the Lambda context object the handler reads; time runs out as in the deployed function."""
 
-    def __init__(self, function_name: str) -> None:
+    def __init__(self, function_name: str, timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS) -> None:
         self.aws_request_id = str(uuid.uuid4())
         self.function_name = function_name
         self.memory_limit_in_mb = 256
+        self._deadline = time.monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return max(0, round((self._deadline - time.monotonic()) * 1000))
 
 
 def build_event(

@@ -211,3 +211,60 @@ def test_missing_configuration_is_503_not_a_crash(lambda_env: str, monkeypatch: 
     monkeypatch.delenv("ENDPOINT_NAME")
     code, _, body = call(v2(json.dumps({"text": "a river"})))
     assert code == 503 and "ENDPOINT_NAME" in body["message"]
+
+
+class Context:
+    """The parts of the Lambda context the handler reads: request id and remaining time."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.aws_request_id = "req-0123"
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def serve_faulty(mode: str, monkeypatch: pytest.MonkeyPatch) -> FaultyEndpoint:
+    faulty = FaultyEndpoint(mode)
+    threading.Thread(target=faulty.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://127.0.0.1:{faulty.server_address[1]}")
+    return faulty
+
+
+def test_transient_faults_are_tried_exactly_max_attempts_times_and_logged_with_the_request_id(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a throttling endpoint and ENDPOINT_MAX_ATTEMPTS=2
+    monkeypatch.setenv("ENDPOINT_MAX_ATTEMPTS", "2")
+    faulty = serve_faulty("throttled", monkeypatch)
+    try:
+        # WHEN a request arrives with plenty of time left
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(20_000))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN the endpoint saw exactly 2 calls (no hidden SDK retries), and the caller got a JSON 503
+    assert faulty.calls == 2 and reply["statusCode"] == 503
+    assert json.loads(reply["body"])["requestId"] == "req-0123"
+    # AND each failed attempt was logged with the request id and the endpoint's error code
+    attempts = [json.loads(r.message) for r in caplog.records if '"endpointError"' in r.message]
+    assert [(a["requestId"], a["attempt"], a["retry"]) for a in attempts] == [
+        ("req-0123", 1, True),
+        ("req-0123", 2, False),
+    ]
+    assert "ThrottlingException" in attempts[0]["detail"]
+
+
+def test_no_retry_is_started_that_would_not_end_before_the_lambda_times_out(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an endpoint that never answers within the 1 s read timeout, and 2.5 s left in the invocation
+    faulty = serve_faulty("slow", monkeypatch)
+    try:
+        # WHEN the handler runs  (a second attempt would need up to 2 s connect + 1 s read + backoff)
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(2_500))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN it answered 504 after one attempt instead of being killed by the Lambda timeout
+    assert reply["statusCode"] == 504 and faulty.calls == 1
