@@ -376,10 +376,8 @@ def render_bulk(results: dict[str, Any]) -> list[str]:
     case = z["case"]
     if case is None:
         return [*lines, "No measured endpoint case with one text a request meets that p99.", ""]
-    clients = case["concurrency"]
-    setup = f"{clients} client{'s' if clients != 1 else ''}" + (
-        f", {case['workers']} endpoint workers" if "workers" in case else ""
-    )
+    clients, workers = case["concurrency"], case.get("workers", 1)
+    setup = f"{clients} client{'s' * (clients != 1)}, {workers} endpoint process{'es' * (workers != 1)}"
     per = z["per_instance_rps"]
     lines += [
         f"1. Best measured endpoint case meeting it: {case['requests_per_second']:,} requests/s ({setup}, "
