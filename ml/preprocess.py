@@ -3,16 +3,23 @@
 Each line is ``__label__<ClassName> token token …`` (the BlazingText supervised format). Tokens are
 ``finish(NLTKWordTokenizer().tokenize(normalize(title + " " + content)))``: the same steps the Lambda
 runs with its stdlib port (``lambda/text_tokenizer.py``), proven equal by ``tests/data``.
+
+The train channel also teaches the model the short texts people type into the page: every train row
+gives ``len(VIEWS)`` lines (the whole text, its first sentence, that sentence's first words, the title
+alone, and the whole text with half its tokens dropped, seeded), shuffled with the seed. Validation and
+test keep one line per row. Measured effect: docs/model-quality.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from nltk.tokenize import NLTKWordTokenizer
 from tqdm import tqdm
@@ -21,10 +28,13 @@ from ml.config import Settings, log
 from ml.data import Dataset, Row, Splits
 from ml.fsutil import atomic_path
 from ml.lambda_src import text_tokenizer
+from ml.slices import SHORT_TOKENS, first_sentence
 
 LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
-FORMAT = 2  # bump when the prepared folder's contents change
+FORMAT = 3  # bump when the prepared folder's contents change
+VIEWS = ("text", "first_sentence", "short", "title", "dropout")  # train lines per train row
+DROPOUT = 0.5  # share of tokens the "dropout" view drops
 _CHUNK = 2000
 
 _nltk_words = NLTKWordTokenizer()
@@ -38,6 +48,29 @@ def tokenize(text: str) -> list[str]:
 
 def _tokenize_chunk(texts: list[str]) -> list[str]:
     return [" ".join(tokenize(text)) for text in texts]
+
+
+def training_views(row: Row, seed: int) -> list[str]:
+    """The ``VIEWS`` of one train row as token strings; an empty view falls back to the whole text.
+
+    The dropout view's random draws are seeded by ``seed`` and the row itself, so they do not depend on
+    how rows are chunked across processes.
+    """
+    text = tokenize(row.text)
+    sentence = tokenize(first_sentence(row.content))
+    rng = random.Random(f"{seed}\t{row.title}\t{row.content}")
+    views = [
+        text,
+        sentence,
+        sentence[:SHORT_TOKENS],
+        tokenize(row.title),
+        [t for t in text if rng.random() >= DROPOUT],
+    ]
+    return [" ".join(view or text) for view in views]
+
+
+def _views_chunk(rows: list[Row], seed: int) -> list[list[str]]:
+    return [training_views(row, seed) for row in rows]
 
 
 def format_line(label_name: str, tokens: str) -> str:
@@ -100,16 +133,18 @@ def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Se
         counts = {}
         for name in SPLIT_NAMES:
             rows: list[Row] = getattr(splits, name)
-            lines = tokenize_rows(rows, desc=f"tokenizing {name}", workers=settings.threads)
-            (tmp / f"{name}.txt").write_text(
-                "".join(format_line(dataset.classes[r.label], t) for r, t in zip(rows, lines, strict=True)),
-                encoding="utf-8",
-            )
+            if name == "train":
+                lines = train_lines(rows, dataset.classes, settings.seed, workers=settings.threads)
+            else:
+                tokens = tokenize_rows(rows, desc=f"tokenizing {name}", workers=settings.threads)
+                lines = [format_line(dataset.classes[r.label], t) for r, t in zip(rows, tokens, strict=True)]
+            (tmp / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
             counts[name] = len(rows)
         with (tmp / "test.jsonl").open("w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in splits.test)
         meta = {
             "counts": counts,
+            "train_views": list(VIEWS),
             "test_source": splits.test_source,
             "dataset": dataset.origin,
             "dataset_sha256": dataset.sha256,
@@ -120,19 +155,37 @@ def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Se
     return Prepared(folder, key, splits.test_source, counts)
 
 
-def tokenize_rows(rows: list[Row], desc: str, workers: int = 1) -> list[str]:
-    """Space-joined tokens of each row's text, in order, with a progress bar; parallel when it pays."""
-    texts = [row.text for row in rows]
-    chunks = [texts[i : i + _CHUNK] for i in range(0, len(texts), _CHUNK)]
-    out: list[str] = []
-    with tqdm(total=len(texts), desc=desc, unit="rows", disable=None) as bar:
+def _map_chunks(
+    func: Callable[..., list[Any]], items: list[Any], desc: str, workers: int, *args: Any
+) -> list[Any]:
+    """``func(chunk, *args)`` over chunks of ``items``, results in order, with a progress bar."""
+    chunks = [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+    out: list[Any] = []
+    with tqdm(total=len(items), desc=desc, unit="rows", disable=None) as bar:
         if workers > 1 and len(chunks) > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for chunk in pool.map(_tokenize_chunk, chunks):
+                for chunk in pool.map(func, chunks, *[[a] * len(chunks) for a in args]):
                     out.extend(chunk)
                     bar.update(len(chunk))
         else:
             for chunk in chunks:
-                out.extend(_tokenize_chunk(chunk))
+                out.extend(func(chunk, *args))
                 bar.update(len(chunk))
     return out
+
+
+def tokenize_rows(rows: list[Row], desc: str, workers: int = 1) -> list[str]:
+    """Space-joined tokens of each row's text, in order, with a progress bar; parallel when it pays."""
+    return _map_chunks(_tokenize_chunk, [row.text for row in rows], desc, workers)
+
+
+def train_lines(rows: list[Row], classes: list[str], seed: int, workers: int = 1) -> list[str]:
+    """The train channel: every view of every row as a labelled line, shuffled with ``seed``."""
+    views = _map_chunks(_views_chunk, rows, "tokenizing train", workers, seed)
+    lines = [
+        format_line(classes[row.label], tokens)
+        for row, row_views in zip(rows, views, strict=True)
+        for tokens in row_views
+    ]
+    random.Random(seed).shuffle(lines)
+    return lines
