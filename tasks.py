@@ -141,6 +141,76 @@ def train(
         )
 
 
+TUNE_HELP = {
+    "target": "local (default): fastText autotune; aws: SageMaker automatic model tuning",
+    "duration": "local: seconds of fastText autotune (default 300)",
+    "max_jobs": "aws: training jobs of the tuning job in total (default 20)",
+    "max_parallel_jobs": "aws: training jobs at once (default 2)",
+    **{k: TRAIN_HELP[k] for k in ("data", "seed", "threads", "region", "role_arn", "bucket", "s3_prefix")},
+    "training_instance_type": TRAIN_HELP["training_instance_type"],
+    "verbose": "debug logging",
+}
+
+
+@task(help=TUNE_HELP, auto_shortflags=False)
+def tune(
+    c: Context,
+    target: str | None = None,
+    duration: str | None = None,
+    max_jobs: str | None = None,
+    max_parallel_jobs: str | None = None,
+    data: str | None = None,
+    seed: str | None = None,
+    threads: str | None = None,
+    region: str | None = None,
+    role_arn: str | None = None,
+    bucket: str | None = None,
+    s3_prefix: str | None = None,
+    training_instance_type: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Tune BlazingText hyperparameters on the validation split; the winner goes to hyperparameters.json."""
+    s = settings(
+        verbose,
+        target=target,
+        tune_duration=duration,
+        tune_max_jobs=max_jobs,
+        tune_max_parallel_jobs=max_parallel_jobs,
+        data=data,
+        seed=seed,
+        threads=threads,
+        region=region,
+        role_arn=role_arn,
+        bucket=bucket,
+        s3_prefix=s3_prefix,
+        training_instance_type=training_instance_type,
+    )
+    with cli_errors():
+        if s.target == "aws":
+            from ml.sagemaker_tune import tune_aws
+
+            found = tune_aws(s)
+            print(
+                f"\ntuning job: {found.tuning_job}\nbest job:   {found.best_training_job} "
+                f"(validation:accuracy {found.objective:.4f})"
+            )
+        else:
+            from ml.tune import TuneError, tune_local
+
+            try:
+                result = tune_local(s)
+            except TuneError as exc:
+                raise Exit(f"error: {exc}", code=1) from None
+            print(
+                f"\nvalidation accuracy: tuned {result.tuned_accuracy:.4f}, "
+                f"current {result.current_accuracy:.4f}"
+            )
+            if not result.written:
+                print(f"kept the current hyperparameters; {s.hyperparameters_file} unchanged")
+                return
+    print(f"hyperparameters: {s.hyperparameters_file} (review with `git diff`; `invoke train` uses them)")
+
+
 @task(
     help={
         "model": "model.tar.gz to evaluate: a path or an s3:// URL (e.g. a SageMaker job's output)",

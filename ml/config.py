@@ -1,6 +1,7 @@
 """The one place for settings: typed defaults, overridable by environment (``DBP_*``) and task flags.
 
-Precedence, lowest first: the defaults below, ``DBP_<FIELD>`` environment variables (upper-case field
+Precedence, lowest first: the defaults below, the tracked hyperparameters file (``hyperparameters.json``,
+written by ``invoke tune``; hyperparameters only), ``DBP_<FIELD>`` environment variables (upper-case field
 names, e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag.
 Nothing here touches the disk or the network at import time.
 """
@@ -8,6 +9,7 @@ Nothing here touches the disk or the network at import time.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import re
@@ -86,8 +88,15 @@ class Settings:
 
     # --- training --------------------------------------------------------------------------------
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
+    # BlazingText-named values that override the defaults above; `invoke tune` rewrites it.
+    hyperparameters_file: Path = ROOT / "hyperparameters.json"
     threads: int = max(1, os.cpu_count() or 1)
     min_accuracy: float = 0.0  # fail `invoke train` when test accuracy is below this
+
+    # --- tuning (`invoke tune`; see ml/tune.py and ml/sagemaker_tune.py) ---------------------------
+    tune_duration: int = 300  # local: seconds of fastText autotune
+    tune_max_jobs: int = 20  # aws: training jobs of the tuning job in total
+    tune_max_parallel_jobs: int = 2  # aws: training jobs running at once
 
     # --- endpoint --------------------------------------------------------------------------------
     target: Target = "local"
@@ -222,6 +231,13 @@ class Settings:
             (self.transform_instance_count >= 1, "transform_instance_count", "must be at least 1"),
             (self.threads >= 1, "threads", "must be at least 1"),
             (0.0 <= self.min_accuracy <= 1.0, "min_accuracy", "must be in [0, 1]"),
+            (1 <= self.tune_duration <= 86_400, "tune_duration", "must be in 1..86400 seconds"),
+            (1 <= self.tune_max_jobs <= 500, "tune_max_jobs", "must be in 1..500"),
+            (
+                1 <= self.tune_max_parallel_jobs <= self.tune_max_jobs,
+                "tune_max_parallel_jobs",
+                "must be in 1..tune_max_jobs",
+            ),
         ]
         for ok, name, why in checks:
             if not ok:
@@ -255,8 +271,33 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in fields(cls)}
 
 
+def read_hyperparameters_file(path: Path) -> dict[str, Any]:
+    """The hyperparameters a ``hyperparameters.json`` sets, typed; ConfigError when it cannot be used."""
+    hint = "restore it (`git checkout hyperparameters.json`), or point DBP_HYPERPARAMETERS_FILE at one"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"hyperparameters file {path} not found: {hint}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"hyperparameters file {path} is not valid JSON ({exc.msg}, line {exc.lineno})"
+        ) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"hyperparameters file {path} must hold a JSON object of BlazingText names")
+    hp_types = _field_types(Hyperparameters)
+    unknown = sorted(set(raw) - set(hp_types))
+    if unknown:
+        raise ConfigError(f"hyperparameters file {path}: unknown hyperparameter(s): {', '.join(unknown)}")
+    values = {}
+    for name, value in raw.items():
+        if not isinstance(value, bool | int | float):
+            raise ConfigError(f"hyperparameters file {path}: {name!r} must be a number or true/false")
+        values[name] = _coerce(name, str(value), hp_types[name])
+    return values
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings: defaults, then ``DBP_*`` environment variables, then non-None ``overrides``.
+    """Build the settings: defaults, the hyperparameters file, ``DBP_*`` environment, non-None ``overrides``.
 
     Hyperparameter names (``epochs``, ``learning_rate`` …) are accepted at the top level too.
 
@@ -282,7 +323,9 @@ def load_settings(**overrides: Any) -> Settings:
             hp[name] = _coerce(name, raw, hp_types[name])
         elif name != "hyperparameters":
             top[name] = _coerce(name, raw, top_types[name])
-    base = overrides.get("hyperparameters") or Hyperparameters()
+    base = overrides.get("hyperparameters") or Hyperparameters(
+        **read_hyperparameters_file(top.get("hyperparameters_file", Settings.hyperparameters_file))
+    )
     settings = Settings(**top, hyperparameters=replace(base, **hp))
     return settings.validate()
 
@@ -318,6 +361,7 @@ __all__ = [
     "Hyperparameters",
     "Settings",
     "load_settings",
+    "read_hyperparameters_file",
     "settings_to_dict",
     "setup_logging",
 ]
