@@ -41,12 +41,13 @@ class Hyperparameters:
     The local trainer maps them onto fastText's; SageMaker receives them as they are.
     """
 
-    epochs: int = 25
-    learning_rate: float = 0.5
-    vector_dim: int = 30
+    # Measured choice on the shared DBPedia rows (docs/model-quality.md); hyperparameters.json repeats it.
+    epochs: int = 40
+    learning_rate: float = 0.3
+    vector_dim: int = 20
     word_ngrams: int = 2
-    min_count: int = 1
-    buckets: int = 200_000
+    min_count: int = 2
+    buckets: int = 1_000_000
     early_stopping: bool = False
     patience: int = 4
     min_epochs: int = 5
