@@ -256,3 +256,24 @@ def test_a_worker_that_cannot_load_the_model_is_a_clear_error(
         server.start()
     server.server_close()
     assert server.worker_pids == []
+
+
+class _FailingPredictor:
+    """A model whose predict raises: a bug inside a request, not a bad request."""
+
+    labels = ("__label__A", "__label__B")
+
+    def predict(self, instances: list[str], k: int = 1) -> list[dict[str, Any]]:
+        raise RuntimeError("boom")
+
+
+def test_an_error_inside_a_request_is_a_500_for_that_request_only() -> None:
+    server = start_endpoint(_FailingPredictor(), NAME)  # type: ignore[arg-type]
+    try:
+        code, answer = post(server.url + "/invocations", b'{"instances": ["a"]}')
+        assert code == 500 and answer["message"] == "internal error"
+        with urllib.request.urlopen(server.url + "/ping", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
