@@ -15,7 +15,7 @@ from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
 from tests.helpers import WALTER_JOHNSON, make_settings
 
-MIN_TEST_ACCURACY = 0.90  # measured 0.955 on the carved test split with the default hyperparameters
+MIN_TEST_ACCURACY = 0.90  # measured 0.960 on the carved test split with the default hyperparameters
 
 
 def test_default_model_reaches_minimum_accuracy(trained: tuple[Settings, TrainOutcome]) -> None:
