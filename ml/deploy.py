@@ -2,17 +2,71 @@
 
 The local endpoint registry (``build/endpoints.json``) maps endpoint names to model archives; the
 endpoint server serves what it names. ``terraform/endpoint.auto.tfvars.json`` carries the endpoint's
-name, ARN, region and runtime URL, for either target.
+name, ARN, region, runtime URL and capacity, for either target.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
-from ml.config import LOCAL_ACCOUNT_ID, Settings, log
+from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
 from ml.fsutil import file_digest, write_json
+
+_CAPACITY_KEYS = {
+    "instance": ("instance_type", "instance_count"),
+    "serverless": ("memory_mb", "max_concurrency"),
+}
+
+
+@dataclass(frozen=True)
+class EndpointCapacity:
+    """How the endpoint runs: on instances (type, count) or serverless (memory, concurrency)."""
+
+    mode: str
+    instance_type: str = ""
+    instance_count: int = 0
+    memory_mb: int = 0
+    max_concurrency: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EndpointCapacity:
+        """The capacity the settings ask for."""
+        if settings.endpoint_mode == "serverless":
+            return cls(
+                "serverless",
+                memory_mb=settings.serverless_memory_mb,
+                max_concurrency=settings.serverless_max_concurrency,
+            )
+        return cls("instance", instance_type=settings.instance_type, instance_count=settings.instance_count)
+
+    @classmethod
+    def from_tfvars(cls, data: Any) -> EndpointCapacity:
+        """Parse the tfvars' ``endpoint_capacity``; ValueError saying what is wrong."""
+        mode = data.get("mode") if isinstance(data, dict) else None
+        if mode not in ENDPOINT_MODES:
+            raise ValueError(f"endpoint_capacity.mode must be one of {', '.join(ENDPOINT_MODES)}")
+        values = {key: data.get(key) for key in _CAPACITY_KEYS[mode]}
+        for key, value in values.items():
+            if key == "instance_type":
+                valid = isinstance(value, str) and value != ""
+            else:
+                valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+            if not valid:
+                raise ValueError(f"endpoint_capacity.{key} is missing or invalid ({value!r})")
+        return cls(mode, **values)
+
+    def as_tfvars(self) -> dict[str, Any]:
+        """The mode and its two keys (Terraform's ``endpoint_capacity`` object)."""
+        return {"mode": self.mode, **{key: getattr(self, key) for key in _CAPACITY_KEYS[self.mode]}}
+
+    def describe(self) -> str:
+        """``1 × ml.t2.medium`` or ``serverless, 2048 MB, at most 5 concurrent requests``."""
+        if self.mode == "serverless":
+            return f"serverless, {self.memory_mb} MB, at most {self.max_concurrency} concurrent requests"
+        return f"{self.instance_count} × {self.instance_type}"
 
 
 @dataclass(frozen=True)
@@ -23,17 +77,31 @@ class EndpointOutputs:
     endpoint_arn: str
     aws_region: str
     sagemaker_runtime_url: str
+    endpoint_capacity: EndpointCapacity
+
+    def as_tfvars(self) -> dict[str, Any]:
+        """The tfvars file's content."""
+        return {**asdict(self), "endpoint_capacity": self.endpoint_capacity.as_tfvars()}
+
+
+TEXT_VARS = tuple(sorted(f.name for f in fields(EndpointOutputs) if f.name != "endpoint_capacity"))
 
 
 def local_outputs(settings: Settings) -> EndpointOutputs:
     """The local endpoint's outputs: an ARN-shaped id with the placeholder account, the loopback URL."""
     arn = f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name.lower()}"
-    return EndpointOutputs(settings.endpoint_name, arn, settings.region, settings.runtime_url())
+    return EndpointOutputs(
+        settings.endpoint_name,
+        arn,
+        settings.region,
+        settings.runtime_url(),
+        EndpointCapacity.from_settings(settings),
+    )
 
 
 def write_tfvars(outputs: EndpointOutputs, path: Path) -> None:
     """Write the endpoint tfvars (atomically; untouched when unchanged)."""
-    changed = write_json(path, asdict(outputs))
+    changed = write_json(path, outputs.as_tfvars())
     log.info("endpoint outputs %s %s", "written to" if changed else "unchanged in", path)
 
 

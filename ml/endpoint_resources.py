@@ -11,14 +11,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ml.deploy import EndpointCapacity
+
 
 @dataclass(frozen=True)
 class EndpointResources:
-    """A SageMaker endpoint with the endpoint config and models it serves."""
+    """A SageMaker endpoint with the endpoint config and models it serves, and how it runs now."""
 
     endpoint: str
     config: str | None
     models: tuple[str, ...]
+    capacity: EndpointCapacity | None = None  # None when the endpoint config is gone
 
     def describe(self) -> list[str]:
         """One line per resource, for the list shown before deleting."""
@@ -45,15 +48,36 @@ def find_endpoint_resources(client: Any, name: str) -> EndpointResources | None:
         raise
     config_name = endpoint.get("EndpointConfigName")
     models: tuple[str, ...] = ()
+    capacity = None
     if config_name:
         try:
             config = client.describe_endpoint_config(EndpointConfigName=config_name)
             models = tuple(variant["ModelName"] for variant in config.get("ProductionVariants", []))
+            capacity = variant_capacity(config.get("ProductionVariants", []), endpoint)
         except ClientError as exc:
             if not _not_found(exc):
                 raise
             config_name = None
-    return EndpointResources(name, config_name, models)
+    return EndpointResources(name, config_name, models, capacity)
+
+
+def variant_capacity(variants: list[dict[str, Any]], endpoint: dict[str, Any]) -> EndpointCapacity | None:
+    """How the config's first variant runs; the instance count is the endpoint's current one when it says."""
+    if not variants:
+        return None
+    variant = variants[0]
+    serverless = variant.get("ServerlessConfig")
+    if serverless:
+        return EndpointCapacity(
+            "serverless", memory_mb=serverless["MemorySizeInMB"], max_concurrency=serverless["MaxConcurrency"]
+        )
+    current = [
+        v.get("CurrentInstanceCount")
+        for v in endpoint.get("ProductionVariants", [])
+        if v.get("VariantName") == variant.get("VariantName")
+    ]
+    count = current[0] if current and current[0] else variant.get("InitialInstanceCount", 1)
+    return EndpointCapacity("instance", instance_type=variant.get("InstanceType", ""), instance_count=count)
 
 
 def delete_endpoint_resources(client: Any, resources: EndpointResources) -> None:

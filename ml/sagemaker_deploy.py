@@ -1,8 +1,10 @@
 """Host a BlazingText artifact on a SageMaker real-time endpoint and hand its outputs to Terraform.
 
 Model → EndpointConfig → Endpoint through the boto3 ``sagemaker`` client (the SDK's ``core.resources``
-hosting classes do not work against the emulator the tests use). Names derive from content: the model from
-the artifact's sha256, the endpoint config from that and the instance type and count. The endpoint name
+hosting classes do not work against the emulator the tests use). The endpoint runs on instances (type and
+count; Terraform adds the autoscaling) or serverless (``ServerlessConfig``: memory and concurrency), as
+``settings.endpoint_mode`` says (docs/endpoint-capacity.md). Names derive from content: the model from
+the artifact's sha256, the endpoint config from that and the capacity. The endpoint name
 stays ``settings.endpoint_name``: a new model becomes a new endpoint config and an ``UpdateEndpoint``
 (SageMaker swaps it in without downtime), and once the endpoint is InService on it the previous config
 and models are deleted, so nothing is left behind. ``invoke destroy --target aws --endpoint`` (ops/infra.py)
@@ -20,12 +22,13 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ml.config import Settings, log
-from ml.deploy import EndpointOutputs, write_tfvars
+from ml.deploy import EndpointCapacity, EndpointOutputs, write_tfvars
 from ml.endpoint_resources import EndpointResources, find_endpoint_resources
 from ml.sagemaker_train import SageMakerError
 
 VARIANT = "AllTraffic"
 _NAME_MAX = 63
+SERVERLESS_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html"
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,44 @@ class Deployment:
 
 
 def resource_names(settings: Settings, artifact_sha256: str) -> tuple[str, str]:
-    """``(model name, endpoint config name)`` for an artifact under the settings' instance type and count."""
+    """``(model name, endpoint config name)`` for an artifact under the settings' capacity."""
     base = settings.endpoint_name[: _NAME_MAX - 17]
-    variant = [artifact_sha256, settings.instance_type, settings.instance_count]
+    capacity = EndpointCapacity.from_settings(settings)
+    if capacity.mode == "instance":  # the names instance-backed endpoints always had
+        variant: list[object] = [artifact_sha256, capacity.instance_type, capacity.instance_count]
+    else:
+        variant = [artifact_sha256, "serverless", capacity.memory_mb, capacity.max_concurrency]
     config_digest = hashlib.sha256(json.dumps(variant).encode()).hexdigest()
     return f"{base}-{artifact_sha256[:16]}", f"{base}-{config_digest[:16]}"
+
+
+def production_variant(model: str, capacity: EndpointCapacity) -> dict[str, Any]:
+    """The endpoint config's one variant: instances, or a ``ServerlessConfig``."""
+    if capacity.mode == "serverless":
+        serverless = {"MemorySizeInMB": capacity.memory_mb, "MaxConcurrency": capacity.max_concurrency}
+        return {"VariantName": VARIANT, "ModelName": model, "ServerlessConfig": serverless}
+    return {
+        "VariantName": VARIANT,
+        "ModelName": model,
+        "InitialInstanceCount": capacity.instance_count,
+        "InstanceType": capacity.instance_type,
+        "InitialVariantWeight": 1.0,
+    }
+
+
+def check_mode_change(previous: EndpointResources | None, capacity: EndpointCapacity) -> None:
+    """Refuse, before any change, what SageMaker refuses: turning an instance-backed endpoint serverless."""
+    if (
+        previous
+        and previous.capacity
+        and previous.capacity.mode == "instance"
+        and capacity.mode == "serverless"
+    ):
+        raise SageMakerError(
+            f"endpoint {previous.endpoint} runs on instances and SageMaker cannot convert an instance-based "
+            f"endpoint to serverless ({SERVERLESS_DOC}, feature exclusions): remove it first with "
+            "`invoke destroy --target aws --endpoint`, or keep --endpoint-mode instance"
+        )
 
 
 def _missing(exc: ClientError) -> bool:
@@ -116,9 +152,13 @@ def deploy(
 
     Raises:
         SageMakerError: the endpoint Failed, or an update did not take (the endpoint still serves the old
-            model; the new config and model are deleted again).
+            model; the new config and model are deleted again), or it is instance-backed and the settings
+            ask for serverless (refused before anything is created).
     """
     name = settings.endpoint_name
+    capacity = EndpointCapacity.from_settings(settings)
+    previous: EndpointResources | None = find_endpoint_resources(client, name)
+    check_mode_change(previous, capacity)
     model, config = resource_names(settings, artifact_sha256)
     if not _exists(client.describe_model, ModelName=model):
         client.create_model(
@@ -129,22 +169,10 @@ def deploy(
         log.info("created SageMaker model %s (%s)", model, model_data)
     if not _exists(client.describe_endpoint_config, EndpointConfigName=config):
         client.create_endpoint_config(
-            EndpointConfigName=config,
-            ProductionVariants=[
-                {
-                    "VariantName": VARIANT,
-                    "ModelName": model,
-                    "InitialInstanceCount": settings.instance_count,
-                    "InstanceType": settings.instance_type,
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
+            EndpointConfigName=config, ProductionVariants=[production_variant(model, capacity)]
         )
-        log.info(
-            "created endpoint config %s: %d × %s", config, settings.instance_count, settings.instance_type
-        )
+        log.info("created endpoint config %s: %s", config, capacity.describe())
 
-    previous: EndpointResources | None = find_endpoint_resources(client, name)
     if previous is None:
         client.create_endpoint(EndpointName=name, EndpointConfigName=config)
         action = "created"
@@ -168,7 +196,9 @@ def deploy(
     if previous is not None and previous.config != config:
         removed = _delete(client, previous.config, tuple(m for m in previous.models if m != model))
         log.info("removed the previous %s", ", ".join(removed) or "nothing")
-    outputs = EndpointOutputs(name, endpoint["EndpointArn"], settings.region, settings.runtime_url())
+    outputs = EndpointOutputs(
+        name, endpoint["EndpointArn"], settings.region, settings.runtime_url(), capacity
+    )
     write_tfvars(outputs, settings.tfvars_path)
     log.info("endpoint %s is InService: %s", name, outputs.endpoint_arn)
     return Deployment(outputs, model, config, action, removed)

@@ -20,7 +20,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +29,27 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
-from ml.deploy import EndpointOutputs
+from ml.deploy import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.endpoint_resources import delete_endpoint_resources, find_endpoint_resources
 from ops.lambda_zip import build_lambda_zip
+from ops.moto_gaps import AppAutoScalingTagProxy
 from ops.moto_server import MotoServer
 from ops.terraform import ApplyResult, TerraformRunner, write_cli_config
 
 SITE_DIR = ROOT / "site"
 LOCAL_OVERRIDE = "local_target_override.tf"
 # Services the stack calls; AWS_ENDPOINT_URL in the environment catches any other.
-LOCAL_SERVICES = ("apigatewayv2", "cloudwatchlogs", "iam", "lambda", "s3", "sts")
+LOCAL_SERVICES = (
+    "apigatewayv2",
+    "appautoscaling",
+    "cloudwatch",
+    "cloudwatchlogs",
+    "iam",
+    "lambda",
+    "s3",
+    "sns",
+    "sts",
+)
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -51,11 +62,8 @@ class InfraError(RuntimeError):
 # --- inputs ------------------------------------------------------------------------------------
 
 
-ENDPOINT_VARS = tuple(sorted(f.name for f in fields(EndpointOutputs)))  # the keys of the tfvars file
-
-
 def read_endpoint_vars(path: Path) -> EndpointOutputs:
-    """Read and check the endpoint's tfvars file; InfraError when it is missing or incomplete."""
+    """Read and check the endpoint's tfvars file; InfraError when it is missing, incomplete or invalid."""
     if not path.exists():
         raise InfraError(
             f"{path} is missing: run `invoke train` first (it deploys the endpoint and writes it)"
@@ -64,12 +72,16 @@ def read_endpoint_vars(path: Path) -> EndpointOutputs:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InfraError(f"{path} is not valid JSON ({exc}): run `invoke train` again") from None
-    missing = [
-        key for key in ENDPOINT_VARS if not (isinstance(data, dict) and isinstance(data.get(key), str))
-    ]
+    missing = [key for key in TEXT_VARS if not (isinstance(data, dict) and isinstance(data.get(key), str))]
+    if isinstance(data, dict) and "endpoint_capacity" not in data:
+        missing.append("endpoint_capacity")
     if missing:
         raise InfraError(f"{path} lacks {', '.join(missing)}: run `invoke train` again")
-    return EndpointOutputs(**{key: data[key] for key in ENDPOINT_VARS})
+    try:
+        capacity = EndpointCapacity.from_tfvars(data["endpoint_capacity"])
+    except ValueError as exc:
+        raise InfraError(f"{path}: {exc}: run `invoke train` again") from None
+    return EndpointOutputs(**{key: data[key] for key in TEXT_VARS}, endpoint_capacity=capacity)
 
 
 def check_target(endpoint: EndpointOutputs, target: str) -> None:
@@ -88,9 +100,13 @@ def check_target(endpoint: EndpointOutputs, target: str) -> None:
 # --- where terraform runs ----------------------------------------------------------------------
 
 
-def local_override(endpoint_url: str) -> str:
-    """An override file that sends the AWS provider to ``endpoint_url`` and keeps the state local."""
-    endpoints = "\n".join(f"    {service:<14} = {json.dumps(endpoint_url)}" for service in LOCAL_SERVICES)
+def local_override(endpoint_url: str, services: dict[str, str] | None = None) -> str:
+    """An override file that sends the AWS provider to ``endpoint_url`` and keeps the state local.
+
+    ``services`` sends single services elsewhere (Application Auto Scaling: the tag proxy, ops/moto_gaps.py).
+    """
+    urls = {service: endpoint_url for service in LOCAL_SERVICES} | (services or {})
+    endpoints = "\n".join(f"    {service:<14} = {json.dumps(url)}" for service, url in sorted(urls.items()))
     return (
         "# Written by ops/infra.py for --target local: the provider talks to moto_server, state stays here.\n"
         'terraform {\n  backend "local" {}\n}\n\n'
@@ -102,7 +118,9 @@ def local_override(endpoint_url: str) -> str:
     )
 
 
-def prepare_local_workdir(source: Path, dest: Path, endpoint_url: str) -> Path:
+def prepare_local_workdir(
+    source: Path, dest: Path, endpoint_url: str, services: dict[str, str] | None = None
+) -> Path:
     """Make ``dest`` a fresh copy of the root module (``*.tf``, ``*.tfvars*``) pointed at ``endpoint_url``.
 
     Whatever ``dest`` held before, state included, is removed: it described an emulator that has stopped.
@@ -112,7 +130,7 @@ def prepare_local_workdir(source: Path, dest: Path, endpoint_url: str) -> Path:
     for path in sorted(source.iterdir()):
         if path.is_file() and path.name.endswith((".tf", ".tfvars", ".tfvars.json")):
             shutil.copy2(path, dest / path.name)
-    (dest / LOCAL_OVERRIDE).write_text(local_override(endpoint_url), encoding="utf-8")
+    (dest / LOCAL_OVERRIDE).write_text(local_override(endpoint_url, services), encoding="utf-8")
     return dest
 
 
@@ -125,13 +143,26 @@ class Stack:
     endpoint: EndpointOutputs
 
 
+def settings_variables(settings: Settings) -> dict[str, Any]:
+    """The variables that come from the settings: the endpoint's autoscaling and the alarm e-mail."""
+    return {
+        "alarm_email": settings.alarm_email,
+        "autoscaling": {
+            "max_instances": settings.max_instances,
+            "scale_in_cooldown_seconds": settings.scale_in_cooldown,
+            "scale_out_cooldown_seconds": settings.scale_out_cooldown,
+            "target_invocations_per_instance": settings.target_invocations_per_instance,
+        },
+    }
+
+
 def stack_variables(settings: Settings) -> dict[str, Any]:
-    """The variables Python supplies: the freshly built Lambda zip and the site folder."""
+    """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'."""
     try:
         zip_path = build_lambda_zip(settings.build_dir / "lambda.zip")
     except FileNotFoundError as exc:
         raise InfraError(f"cannot build the Lambda zip: {exc}") from None
-    return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR)}
+    return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR), **settings_variables(settings)}
 
 
 def fallback_endpoint_vars(settings: Settings) -> EndpointOutputs:
@@ -145,6 +176,7 @@ def fallback_endpoint_vars(settings: Settings) -> EndpointOutputs:
         endpoint_arn=f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name}",
         endpoint_name=settings.endpoint_name,
         sagemaker_runtime_url=f"https://runtime.sagemaker.{settings.region}.amazonaws.com",
+        endpoint_capacity=EndpointCapacity.from_settings(settings),
     )
 
 
@@ -156,10 +188,10 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
     only matter when creating: a stack can be destroyed after the tfvars were rewritten for the local
     target, or deleted (then the settings supply the variables).
     """
-    fallback: dict[str, str] = {}
+    fallback: dict[str, Any] = {}
     if destroying and not settings.tfvars_path.exists():
         endpoint = fallback_endpoint_vars(settings)
-        fallback = asdict(endpoint)
+        fallback = endpoint.as_tfvars()
     else:
         endpoint = read_endpoint_vars(settings.tfvars_path)
         if not destroying:
@@ -171,9 +203,12 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
         runner.init()
         yield Stack("aws", runner, endpoint)
         return
-    with MotoServer() as moto:
+    with MotoServer() as moto, AppAutoScalingTagProxy(moto.url) as tags:
         workdir = prepare_local_workdir(
-            settings.terraform_dir, settings.build_dir / "terraform-local", moto.url
+            settings.terraform_dir,
+            settings.build_dir / "terraform-local",
+            moto.url,
+            {"appautoscaling": tags.url},
         )
         runner = TerraformRunner(
             workdir, cli_config, env=moto.aws_env(endpoint.aws_region), variables=variables

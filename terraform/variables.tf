@@ -1,5 +1,59 @@
-# Inputs, alphabetical. `invoke train` writes endpoint_arn, endpoint_name, aws_region and
-# sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` passes lambda_zip_path and site_dir.
+# Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name and
+# sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
+# site_dir, autoscaling and alarm_email from the settings (ml/config.py).
+
+variable "alarm_email" {
+  type        = string
+  description = "E-mail address subscribed to the alarm topic (AWS sends a confirmation mail first); empty: no subscription."
+  default     = ""
+
+  validation {
+    condition     = var.alarm_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alarm_email))
+    error_message = "alarm_email must be an e-mail address, or empty for no subscription."
+  }
+}
+
+variable "alarms" {
+  type = object({
+    api_5xx_percent      = optional(number, 5)
+    endpoint_5xx_errors  = optional(number, 0)
+    evaluation_periods   = optional(number, 1)
+    lambda_errors        = optional(number, 0)
+    lambda_throttles     = optional(number, 0)
+    model_latency_p99_ms = optional(number, 500)
+    period_seconds       = optional(number, 300)
+  })
+  description = "Alarm thresholds (an alarm fires above its threshold): API 5xx % of requests, endpoint 5xx and Lambda errors/throttles per period, endpoint p99 model latency in ms; the period and how many periods in a row."
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for value in values(var.alarms) : value >= 0
+    ]) && var.alarms.period_seconds % 60 == 0 && var.alarms.period_seconds > 0 && var.alarms.evaluation_periods >= 1
+    error_message = "alarms: thresholds must be 0 or more, period_seconds a positive multiple of 60, evaluation_periods at least 1."
+  }
+}
+
+variable "autoscaling" {
+  type = object({
+    max_instances                   = optional(number, 2)
+    scale_in_cooldown_seconds       = optional(number, 300)
+    scale_out_cooldown_seconds      = optional(number, 60)
+    target_invocations_per_instance = optional(number, 600)
+  })
+  description = "Autoscaling of an instance-backed endpoint (ignored when serverless): at most max_instances, tracking target_invocations_per_instance per minute, with the cooldowns; the floor is endpoint_capacity.instance_count."
+  default     = {}
+
+  validation {
+    condition     = var.autoscaling.max_instances >= coalesce(var.endpoint_capacity.instance_count, 1)
+    error_message = "autoscaling.max_instances must be at least endpoint_capacity.instance_count (the instances the endpoint was deployed with)."
+  }
+
+  validation {
+    condition     = var.autoscaling.target_invocations_per_instance >= 1 && var.autoscaling.scale_in_cooldown_seconds >= 0 && var.autoscaling.scale_out_cooldown_seconds >= 0
+    error_message = "autoscaling.target_invocations_per_instance must be at least 1 and the cooldowns 0 or more seconds."
+  }
+}
 
 variable "aws_region" {
   type        = string
@@ -33,6 +87,27 @@ variable "endpoint_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:endpoint/[a-zA-Z0-9-]+$", var.endpoint_arn))
     error_message = "endpoint_arn must be the ARN of a single SageMaker endpoint (arn:aws:sagemaker:REGION:ACCOUNT:endpoint/NAME), without wildcards."
+  }
+}
+
+variable "endpoint_capacity" {
+  type = object({
+    instance_count  = optional(number)
+    instance_type   = optional(string)
+    max_concurrency = optional(number)
+    memory_mb       = optional(number)
+    mode            = string
+  })
+  description = "How `invoke train` deployed the endpoint: mode \"instance\" with instance_type and instance_count (the autoscaling floor), or \"serverless\" with memory_mb and max_concurrency."
+
+  validation {
+    condition     = contains(["instance", "serverless"], var.endpoint_capacity.mode)
+    error_message = "endpoint_capacity.mode must be \"instance\" or \"serverless\"."
+  }
+
+  validation {
+    condition     = var.endpoint_capacity.mode != "instance" || coalesce(var.endpoint_capacity.instance_count, 0) >= 1
+    error_message = "an instance-backed endpoint_capacity needs instance_count of at least 1."
   }
 }
 

@@ -141,8 +141,8 @@ def test_a_new_model_updates_the_endpoint_then_deletes_the_old_config_and_model(
 ) -> None:
     # GIVEN the endpoint serving an older model, and a new artifact
     with Stubber(sagemaker) as stub:
-        model, config = _creates_new_model_and_config(stub, settings)
         old_model, old_config = _serving_old(stub, settings)
+        model, config = _creates_new_model_and_config(stub, settings)
         # THEN the endpoint is updated in place to the new config (same name: no downtime)
         stub.add_response(
             "update_endpoint",
@@ -168,8 +168,8 @@ def test_an_update_that_does_not_take_keeps_the_old_model_and_removes_the_new_on
 ) -> None:
     # GIVEN an update SageMaker rolls back: the endpoint is InService again, still on the old config
     with Stubber(sagemaker) as stub:
-        model, config = _creates_new_model_and_config(stub, settings)
         _, old_config = _serving_old(stub, settings)
+        model, config = _creates_new_model_and_config(stub, settings)
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": ENDPOINT_ARN},
@@ -195,13 +195,13 @@ def test_the_same_model_again_creates_updates_and_deletes_nothing(sagemaker: Any
     # the Stubber answers only the requests listed)
     model, config = resource_names(settings, NEW_SHA)
     with Stubber(sagemaker) as stub:
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        stub.add_response("describe_endpoint_config", _config(config, model), {"EndpointConfigName": config})
         stub.add_response(
             "describe_model",
             {"ModelName": model, "ModelArn": _arn("model", model), "CreationTime": WHEN},
             {"ModelName": model},
         )
-        stub.add_response("describe_endpoint_config", _config(config, model), {"EndpointConfigName": config})
-        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
         stub.add_response("describe_endpoint_config", _config(config, model), {"EndpointConfigName": config})
         stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
         stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})

@@ -13,16 +13,17 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ml.config import ROOT
-from ml.deploy import EndpointOutputs
+from ml.deploy import EndpointCapacity, EndpointOutputs
 from ops.infra import Stack, prepare_local_workdir
 from ops.lambda_zip import build_lambda_zip
+from ops.moto_gaps import AppAutoScalingTagProxy
 from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
 from ops.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
 
@@ -32,8 +33,16 @@ ENDPOINT = EndpointOutputs(
     endpoint_arn=f"arn:aws:sagemaker:{REGION}:{LOCAL_ACCOUNT_ID}:endpoint/dbpedia-classifier",
     endpoint_name="dbpedia-classifier",
     sagemaker_runtime_url="http://127.0.0.1:8080",
+    endpoint_capacity=EndpointCapacity("instance", instance_type="ml.t2.medium", instance_count=1),
 )
 EXTRA_ORIGIN = "http://localhost:8000"
+AUTOSCALING = {
+    "max_instances": 3,
+    "target_invocations_per_instance": 450,
+    "scale_in_cooldown_seconds": 600,
+    "scale_out_cooldown_seconds": 30,
+}
+ALARM_EMAIL = "ops@example.org"
 # One file per content type the stack maps, plus files that must not be uploaded as they are.
 SITE_FILES = {
     "index.html": "<!doctype html><title>DBPedia classifier</title>",
@@ -74,17 +83,23 @@ def terraform() -> str:
     return path
 
 
+# moto_server URL -> the URL of the tag proxy in front of it (ops/moto_gaps.py), for local_stack.
+TAG_PROXIES: dict[str, str] = {}
+
+
 @pytest.fixture(scope="session")
 def moto() -> Iterator[MotoServer]:
-    """One moto_server for the whole session; tests use distinct resource names."""
-    with MotoServer() as server:
+    """One moto_server for the whole session (with the Application Auto Scaling tag proxy in front of it);
+    tests use distinct resource names."""
+    with MotoServer() as server, AppAutoScalingTagProxy(server.url) as proxy:
+        TAG_PROXIES[server.url] = proxy.url
         yield server
 
 
 def write_endpoint_tfvars(workdir: Path, endpoint: EndpointOutputs = ENDPOINT) -> Path:
-    """What `invoke train` writes: terraform/endpoint.auto.tfvars.json with the four contract keys."""
+    """What `invoke train` writes: terraform/endpoint.auto.tfvars.json with the contract's keys."""
     path = workdir / "endpoint.auto.tfvars.json"
-    path.write_text(json.dumps(asdict(endpoint)), encoding="utf-8")
+    path.write_text(json.dumps(endpoint.as_tfvars()), encoding="utf-8")
     return path
 
 
@@ -129,7 +144,9 @@ def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, P
     """An initialised Stack in a temp copy of terraform/ pointed at ``moto``, with its own state."""
     site_dir = make_site(tmp / "site")
     zip_path = make_lambda_zip(tmp)
-    workdir = prepare_local_workdir(ROOT / "terraform", tmp / "terraform", moto.url)
+    workdir = prepare_local_workdir(
+        ROOT / "terraform", tmp / "terraform", moto.url, {"appautoscaling": TAG_PROXIES[moto.url]}
+    )
     write_endpoint_tfvars(workdir)
     runner = TerraformRunner(
         workdir,
@@ -149,6 +166,8 @@ def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathF
         tmp_path_factory.mktemp("stack"),
         force_destroy=True,
         cors={"extra_origins": [EXTRA_ORIGIN]},
+        autoscaling=AUTOSCALING,
+        alarm_email=ALARM_EMAIL,
     )
     return Applied(stack, stack.runner.apply(), site_dir, zip_path, moto)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ml.config import load_settings
+from ml.deploy import EndpointCapacity
 from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ops import infra
 from ops.infra import (
@@ -108,9 +109,26 @@ def test_local_workdir_is_a_fresh_copy_pointed_at_the_emulator(tmp_path: Path) -
     )
     override = (dest / infra.LOCAL_OVERRIDE).read_text()
     assert override == local_override("http://127.0.0.1:4321")
-    for service in ("apigatewayv2", "cloudwatchlogs", "iam", "lambda", "s3", "sts"):
+    for service in (
+        "apigatewayv2",
+        "appautoscaling",
+        "cloudwatch",
+        "cloudwatchlogs",
+        "iam",
+        "lambda",
+        "s3",
+        "sns",
+    ):
         assert f'{service:<14} = "http://127.0.0.1:4321"' in override
     assert 'backend "local" {}' in override and "s3_use_path_style       = true" in override
+
+
+def test_the_local_override_can_send_one_service_elsewhere() -> None:
+    # GIVEN moto for every service but Application Auto Scaling, which goes to the tag proxy
+    override = local_override("http://127.0.0.1:4321", {"appautoscaling": "http://127.0.0.1:4322"})
+    # THEN that one service has its own URL, the others keep moto's
+    assert 'appautoscaling = "http://127.0.0.1:4322"' in override
+    assert 'cloudwatch     = "http://127.0.0.1:4321"' in override
 
 
 def test_destroy_for_the_local_target_only_clears_the_working_copy(tmp_path: Path) -> None:
@@ -193,7 +211,9 @@ def test_endpoint_clean_up_finds_and_deletes_endpoint_config_and_model(moto: Mot
     sagemaker.create_endpoint(EndpointName="cleanup", EndpointConfigName="cleanup-config")
     # WHEN they are found and deleted
     found = find_endpoint_resources(sagemaker, "cleanup")
-    assert found == EndpointResources("cleanup", "cleanup-config", ("cleanup-model",))
+    assert found == EndpointResources(
+        "cleanup", "cleanup-config", ("cleanup-model",), EndpointCapacity("instance", "ml.m5.large", 1)
+    )
     delete_endpoint_resources(sagemaker, found)
     # THEN none is left, and deleting again (already gone) is not an error
     assert find_endpoint_resources(sagemaker, "cleanup") is None

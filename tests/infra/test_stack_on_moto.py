@@ -14,11 +14,26 @@ import pytest
 
 from ops.infra import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
 
-from .conftest import ENDPOINT, EXTRA_ORIGIN, SITE_FILES, Applied, zip_sha256_b64
+from .conftest import ALARM_EMAIL, AUTOSCALING, ENDPOINT, EXTRA_ORIGIN, SITE_FILES, Applied, zip_sha256_b64
 
 pytestmark = pytest.mark.slow
 
-OUTPUTS = {"api_url", "lambda_function_name", "lambda_role_arn", "site_bucket_name", "site_url"}
+OUTPUTS = {
+    "alarm_topic_arn",
+    "api_url",
+    "dashboard_url",
+    "lambda_function_name",
+    "lambda_role_arn",
+    "site_bucket_name",
+    "site_url",
+}
+ALARMS = {
+    "dbpedia-classifier-api-5xx-rate",
+    "dbpedia-classifier-lambda-errors",
+    "dbpedia-classifier-lambda-throttles",
+    "dbpedia-classifier-endpoint-model-latency-p99",
+    "dbpedia-classifier-endpoint-5xx",
+}
 CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
@@ -195,6 +210,110 @@ def test_config_js_is_rendered_with_the_api_url(applied: Applied) -> None:
     assert config["CacheControl"] == "no-cache"
 
 
+def test_the_endpoint_variant_scales_between_its_instance_count_and_the_maximum(applied: Applied) -> None:
+    # GIVEN the stack applied for an instance-backed endpoint (1 instance) with autoscaling settings
+    autoscaling = applied.client("application-autoscaling")
+    # WHEN its scalable targets and policies are read back
+    [target] = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    [policy] = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    # THEN the endpoint's one variant scales between the deployed count and max_instances
+    resource_id = "endpoint/dbpedia-classifier/variant/AllTraffic"
+    assert (target["ResourceId"], target["ScalableDimension"]) == (
+        resource_id,
+        "sagemaker:variant:DesiredInstanceCount",
+    )
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, AUTOSCALING["max_instances"])
+    # AND one target-tracking policy keeps invocations per instance at the target, with both cooldowns
+    assert (policy["ResourceId"], policy["ScalableDimension"], policy["PolicyType"]) == (
+        resource_id,
+        "sagemaker:variant:DesiredInstanceCount",
+        "TargetTrackingScaling",
+    )
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    assert (tracking["TargetValue"], tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (
+        AUTOSCALING["target_invocations_per_instance"],
+        AUTOSCALING["scale_in_cooldown_seconds"],
+        AUTOSCALING["scale_out_cooldown_seconds"],
+    )
+
+
+def test_alarms_watch_the_api_lambda_and_endpoint_and_notify_the_topic(applied: Applied) -> None:
+    # GIVEN the applied stack  WHEN its alarms, topic and subscriptions are read back
+    alarms = {
+        alarm["AlarmName"]: alarm
+        for alarm in applied.client("cloudwatch").describe_alarms(AlarmNamePrefix="dbpedia-classifier-")[
+            "MetricAlarms"
+        ]
+    }
+    topic = applied.result.outputs["alarm_topic_arn"]
+    sns = applied.client("sns")
+    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    # THEN the five alarms exist, each enabled and notifying the topic, which mails the configured address
+    assert set(alarms) == ALARMS
+    assert topic in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    for alarm in alarms.values():
+        assert alarm["ActionsEnabled"] and alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", ALARM_EMAIL)
+    # AND the endpoint alarms watch its AllTraffic variant: ModelLatency at p99 (microseconds) and 5xx errors
+    endpoint_dimensions = [
+        {"Name": "EndpointName", "Value": "dbpedia-classifier"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+    latency = alarms["dbpedia-classifier-endpoint-model-latency-p99"]
+    assert (latency["Namespace"], latency["MetricName"], latency["ExtendedStatistic"]) == (
+        "AWS/SageMaker",
+        "ModelLatency",
+        "p99",
+    )
+    assert latency["Threshold"] == 500_000 and _sorted(latency["Dimensions"]) == endpoint_dimensions
+    errors = alarms["dbpedia-classifier-endpoint-5xx"]
+    assert (errors["MetricName"], errors["Statistic"]) == ("Invocation5XXErrors", "Sum")
+    assert _sorted(errors["Dimensions"]) == endpoint_dimensions
+    # AND the Lambda alarms count Errors and Throttles of the function
+    for name, metric in (("lambda-errors", "Errors"), ("lambda-throttles", "Throttles")):
+        alarm = alarms[f"dbpedia-classifier-{name}"]
+        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", metric, "Sum")
+        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "dbpedia-classifier"}]
+    # AND the API alarm is a rate: 5xx over requests of this API, in percent, above 5
+    rate = alarms["dbpedia-classifier-api-5xx-rate"]
+    queries = {query["Id"]: query for query in rate["Metrics"]}
+    assert queries["rate"]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
+    assert queries["rate"]["ReturnData"] and rate["Threshold"] == 5
+    api_id = _api(applied)["ApiId"]
+    for query_id, metric in (("errors", "5xx"), ("requests", "Count")):
+        stat = queries[query_id]["MetricStat"]
+        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]) == (
+            "AWS/ApiGateway",
+            metric,
+            "Sum",
+        )
+        assert stat["Metric"]["Dimensions"] == [{"Name": "ApiId", "Value": api_id}]
+
+
+def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
+    # GIVEN the applied stack  WHEN its dashboard is read back
+    body = json.loads(
+        applied.client("cloudwatch").get_dashboard(DashboardName="dbpedia-classifier")["DashboardBody"]
+    )
+    widgets = body["widgets"]
+    graphed = {
+        line[1]
+        for widget in widgets
+        if widget["type"] == "metric"
+        for line in widget["properties"]["metrics"]
+        if isinstance(line[0], str)
+    }
+    # THEN it shows every alarm, and graphs each metric an alarm watches (and the autoscaling metric)
+    [alarm_widget] = [w for w in widgets if w["type"] == "alarm"]
+    assert len(alarm_widget["properties"]["alarms"]) == len(ALARMS)
+    assert {"Count", "5xx", "Errors", "Throttles", "ModelLatency", "Invocation5XXErrors"} <= graphed
+    assert "InvocationsPerInstance" in graphed
+    assert applied.result.outputs["dashboard_url"].endswith("#dashboards/dashboard/dbpedia-classifier")
+
+
 def test_a_second_plan_finds_no_drift(applied: Applied, tmp_path: Path) -> None:
     # GIVEN the applied stack  WHEN it is planned again with the same inputs (-detailed-exitcode)
     report = plan_stack(applied.stack, tmp_path)
@@ -298,6 +417,10 @@ def _api(applied: Applied) -> dict:
         a for a in applied.client("apigatewayv2").get_apis()["Items"] if a["Name"] == "dbpedia-classifier"
     ]
     return api
+
+
+def _sorted(dimensions: list[dict]) -> list[dict]:
+    return sorted(dimensions, key=lambda dimension: dimension["Name"])
 
 
 def _as_list(value: str | list[str]) -> list[str]:

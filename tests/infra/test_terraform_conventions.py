@@ -19,7 +19,17 @@ from .conftest import ENDPOINT, hcl_blocks, require
 
 TERRAFORM_DIR = ROOT / "terraform"
 CHECKOV = ROOT / ".venv-tools" / "bin" / "checkov"
-CONCERNS = {"versions.tf", "variables.tf", "iam.tf", "lambda.tf", "api.tf", "site.tf", "outputs.tf"}
+CONCERNS = {
+    "versions.tf",
+    "variables.tf",
+    "iam.tf",
+    "lambda.tf",
+    "api.tf",
+    "site.tf",
+    "autoscaling.tf",
+    "monitoring.tf",
+    "outputs.tf",
+}
 
 
 def test_terraform_files_are_formatted(terraform: str, tmp_path: Path) -> None:
