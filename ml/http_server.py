@@ -76,6 +76,8 @@ class LeanHandler(StreamRequestHandler):
     def _handle_one(self) -> bool:
         """Serve one request; return whether the connection stays open."""
         line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if line in (b"\r\n", b"\n"):  # a stray line end before a request is ignored (RFC 9112, 2.2)
+            line = self.rfile.readline(MAX_LINE_BYTES + 1)
         if not line:
             return False
         try:

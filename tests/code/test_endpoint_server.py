@@ -174,7 +174,7 @@ def test_keep_alive_serves_many_requests_on_one_connection_and_http10_closes(
         + body
     )
     last = one.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1)
-    answer = raw_exchange(endpoint, one * 5 + last)
+    answer = raw_exchange(endpoint, one * 2 + b"\r\n" + one * 3 + last)  # a stray CRLF is ignored
     assert answer.count(b"HTTP/1.1 200 OK") == 6 and answer.count(b"__label__Film") == 6
     answer = raw_exchange(endpoint, b"GET /ping HTTP/1.0\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200") and b"Connection: close" in answer
