@@ -68,7 +68,10 @@ TRAIN_HELP = {
     "s3_prefix": "aws: key prefix in the bucket (default dbpedia-classifier)",
     "training_instance_type": "aws: training instance type (default ml.c5.xlarge)",
     "instance_type": "aws: endpoint instance type (default ml.t2.medium)",
-    "instance_count": "aws: endpoint instance count (default 1)",
+    "instance_count": "aws: endpoint instance count, and the autoscaling floor (default 1)",
+    "endpoint_mode": "aws: instance (default; autoscaled by `invoke infra`) or serverless",
+    "serverless_memory_mb": "aws, serverless: 1024, 2048 (default) ... 6144",
+    "serverless_max_concurrency": "aws, serverless: concurrent requests, 1..200 (default 5)",
     "verbose": "debug logging",
 }
 
@@ -98,6 +101,9 @@ def train(
     training_instance_type: str | None = None,
     instance_type: str | None = None,
     instance_count: str | None = None,
+    endpoint_mode: str | None = None,
+    serverless_memory_mb: str | None = None,
+    serverless_max_concurrency: str | None = None,
     verbose: bool = False,
 ) -> None:
     """Get the data, train, evaluate, package model.tar.gz and deploy it to an endpoint."""
@@ -125,6 +131,9 @@ def train(
         training_instance_type=training_instance_type,
         instance_type=instance_type,
         instance_count=instance_count,
+        endpoint_mode=endpoint_mode,
+        serverless_memory_mb=serverless_memory_mb,
+        serverless_max_concurrency=serverless_max_concurrency,
     )
     from ml import pipeline
 
@@ -135,9 +144,13 @@ def train(
         f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
     )
     if s.target == "aws":
+        from ml.deploy import EndpointCapacity
+
+        capacity = EndpointCapacity.from_settings(s)
+        bills = "per request" if capacity.mode == "serverless" else "every hour it runs"
         print(
-            f"endpoint: {s.endpoint_name} ({s.instance_count} × {s.instance_type}, {s.region}) bills every "
-            "hour it runs; remove it with `invoke destroy --target aws --endpoint`"
+            f"endpoint: {s.endpoint_name} ({capacity.describe()}, {s.region}) bills {bills}; "
+            "remove it with `invoke destroy --target aws --endpoint`"
         )
 
 
@@ -455,12 +468,41 @@ def infra_errors() -> Iterator[None]:
 
 
 TARGET_HELP = "local (a moto_server the task starts and stops) or aws; default: DBP_TARGET, else local"
+STACK_HELP = {
+    "target": TARGET_HELP,
+    "max_instances": "autoscaling ceiling of an instance-backed endpoint (default 2; floor: instance count)",
+    "target_invocations_per_instance": "autoscaling target, invocations per instance a minute (default 600)",
+    "scale_in_cooldown": "seconds between scale-ins (default 300)",
+    "scale_out_cooldown": "seconds between scale-outs (default 60)",
+    "alarm_email": "e-mail address subscribed to the alarm topic (default: none)",
+    "requests_per_month": "traffic the plan's cost estimate assumes (default 1000000)",
+    "verbose": "debug logging",
+}
 
 
-@task(help={"target": TARGET_HELP, "verbose": "debug logging"})
-def infra(c: Context, target: str | None = None, verbose: bool = False) -> None:
-    """Create or update the Lambda, HTTP API and site with Terraform; print the outputs."""
-    s = settings(verbose, target=target)
+@task(help=STACK_HELP, auto_shortflags=False)
+def infra(
+    c: Context,
+    target: str | None = None,
+    max_instances: str | None = None,
+    target_invocations_per_instance: str | None = None,
+    scale_in_cooldown: str | None = None,
+    scale_out_cooldown: str | None = None,
+    alarm_email: str | None = None,
+    requests_per_month: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Create or update the Lambda, API, site, autoscaling and alarms with Terraform; print the outputs."""
+    s = settings(
+        verbose,
+        target=target,
+        max_instances=max_instances,
+        target_invocations_per_instance=target_invocations_per_instance,
+        scale_in_cooldown=scale_in_cooldown,
+        scale_out_cooldown=scale_out_cooldown,
+        alarm_email=alarm_email,
+        requests_per_month=requests_per_month,
+    )
     from ops import infra as infra_ops
 
     with infra_errors():
@@ -474,10 +516,29 @@ def infra(c: Context, target: str | None = None, verbose: bool = False) -> None:
         print(f"  {name:<{width}}  {value}")
 
 
-@task(help={"target": TARGET_HELP, "verbose": "debug logging"})
-def plan(c: Context, target: str | None = None, verbose: bool = False) -> None:
-    """Plan without applying: build/tfplan, its JSON and build/tfplan.md to paste in a pull request."""
-    s = settings(verbose, target=target)
+@task(help=STACK_HELP, auto_shortflags=False)
+def plan(
+    c: Context,
+    target: str | None = None,
+    max_instances: str | None = None,
+    target_invocations_per_instance: str | None = None,
+    scale_in_cooldown: str | None = None,
+    scale_out_cooldown: str | None = None,
+    alarm_email: str | None = None,
+    requests_per_month: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Plan without applying: build/tfplan, its JSON and build/tfplan.md (changes, cost) for the PR."""
+    s = settings(
+        verbose,
+        target=target,
+        max_instances=max_instances,
+        target_invocations_per_instance=target_invocations_per_instance,
+        scale_in_cooldown=scale_in_cooldown,
+        scale_out_cooldown=scale_out_cooldown,
+        alarm_email=alarm_email,
+        requests_per_month=requests_per_month,
+    )
     from ops import infra as infra_ops
 
     with infra_errors():

@@ -30,7 +30,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.deploy import TEXT_VARS, EndpointCapacity, EndpointOutputs
-from ml.endpoint_resources import delete_endpoint_resources, find_endpoint_resources
+from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
+from ops.costs import (
+    Estimate,
+    StackFacts,
+    Usage,
+    billing_note,
+    endpoint_billing,
+    estimate,
+    load_prices,
+    render_markdown,
+)
 from ops.lambda_zip import build_lambda_zip
 from ops.moto_gaps import AppAutoScalingTagProxy
 from ops.moto_server import MotoServer
@@ -315,10 +325,23 @@ class PlanReport:
     markdown_path: Path
     summary: PlanSummary
     has_changes: bool  # terraform plan -detailed-exitcode said 2
+    estimate: Estimate | None = None
 
 
-def plan_stack(stack: Stack, out_dir: Path) -> PlanReport:
-    """Plan without applying: write ``tfplan``, ``tfplan.json`` and ``tfplan.md`` into ``out_dir``."""
+def cost_section(plan: dict[str, Any], usage: Usage) -> tuple[Estimate | None, str]:
+    """The cost estimate of a planned stack and its Markdown; without an estimate, a line saying why."""
+    try:
+        result = estimate(StackFacts.from_plan(plan), usage, load_prices())
+    except KeyError as exc:
+        return None, f"#### Cost estimate\n\nNone: {exc.args[0]}\n"
+    return result, render_markdown(result)
+
+
+def plan_stack(stack: Stack, out_dir: Path, usage: Usage | None = None) -> PlanReport:
+    """Plan without applying: write ``tfplan``, ``tfplan.json`` and ``tfplan.md`` into ``out_dir``.
+
+    With ``usage``, the summary ends with what the planned stack costs at that traffic (ops/costs.py).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "tfplan"
     has_changes = stack.runner.plan(out=plan_path)
@@ -328,8 +351,13 @@ def plan_stack(stack: Stack, out_dir: Path) -> PlanReport:
     summary = summarize_plan(data)
     markdown_path = out_dir / "tfplan.md"
     title = f"Terraform plan: `{stack.endpoint.endpoint_name}` stack, target `{stack.target}`"
-    markdown_path.write_text(render_plan_markdown(summary, title), encoding="utf-8")
-    return PlanReport(plan_path, json_path, markdown_path, summary, has_changes)
+    markdown = render_plan_markdown(summary, title)
+    cost = None
+    if usage is not None:
+        cost, section = cost_section(data, usage)
+        markdown += "\n" + section
+    markdown_path.write_text(markdown, encoding="utf-8")
+    return PlanReport(plan_path, json_path, markdown_path, summary, has_changes, cost)
 
 
 def check_no_drift(stack: Stack, out_dir: Path) -> None:
@@ -348,6 +376,7 @@ class DestroyReport:
 
     listed: tuple[str, ...]
     removed: bool
+    billing: tuple[str, ...] = ()  # of the listed, what bills and how
 
 
 def ask(question: str) -> bool:
@@ -387,15 +416,31 @@ def destroy_stack(
     echo(f"{'Would remove' if dry_run else 'Will remove'} ({stack.target}):")
     for line in listed:
         echo(f"  - {line}")
+    billing = billing_lines(addresses, endpoint)
+    echo("Of these, what bills (and stops billing once removed):")
+    for line in billing:
+        echo(f"  - {line}")
     if dry_run:
-        return DestroyReport(listed, removed=False)
+        return DestroyReport(listed, removed=False, billing=billing)
     if not yes and not confirm(f"Remove these {len(listed)} resources?"):
         raise InfraError("cancelled: nothing was removed")
     if addresses:
         stack.runner.destroy()
     if endpoint:
         delete_endpoint_resources(sagemaker, endpoint)
-    return DestroyReport(listed, removed=True)
+    return DestroyReport(listed, removed=True, billing=billing)
+
+
+def billing_lines(addresses: Iterable[str], endpoint: EndpointResources | None) -> tuple[str, ...]:
+    """One line per resource that bills: the endpoint first (with its hourly cost), then Terraform's."""
+    lines = []
+    if endpoint is not None and endpoint.capacity is not None:
+        lines.append(endpoint_billing(endpoint.endpoint, endpoint.capacity, load_prices()))
+    for address in addresses:
+        note = billing_note(address)
+        if note:
+            lines.append(f"{address}: {note}")
+    return tuple(lines)
 
 
 # --- what the tasks call -----------------------------------------------------------------------
@@ -416,7 +461,7 @@ def plan(settings: Settings, echo: Echo = print) -> PlanReport:
     """``invoke plan``: write ``build/tfplan``, its JSON and its markdown summary; apply nothing."""
     with open_stack(settings) as stack:
         echo(f"Planning the stack ({stack.target}) in {stack.runner.working_dir} ...")
-        return plan_stack(stack, settings.build_dir)
+        return plan_stack(stack, settings.build_dir, Usage(settings.requests_per_month))
 
 
 def destroy(

@@ -19,6 +19,7 @@ import pytest
 
 from ml import pipeline, preprocess
 from ml.config import Settings
+from ml.deploy import EndpointCapacity
 from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
@@ -107,17 +108,18 @@ def test_training_job_runs_blazingtext_with_the_local_hyperparameters_and_text_c
     # THEN it ran the built-in BlazingText image in supervised mode with the local trainer's hyperparameters
     assert job["AlgorithmSpecification"]["TrainingImage"] == IMAGE
     assert job["AlgorithmSpecification"]["TrainingInputMode"] == "File"
+    hyperparameters = deployed.settings.hyperparameters
     assert job["HyperParameters"] == {
         "mode": "supervised",
-        "epochs": "25",
-        "learning_rate": "0.5",
-        "vector_dim": "30",
-        "word_ngrams": "2",
-        "min_count": "1",
-        "buckets": "200000",
+        "epochs": str(hyperparameters.epochs),
+        "learning_rate": str(hyperparameters.learning_rate),
+        "vector_dim": str(hyperparameters.vector_dim),
+        "word_ngrams": str(hyperparameters.word_ngrams),
+        "min_count": str(hyperparameters.min_count),
+        "buckets": str(hyperparameters.buckets),
         "early_stopping": "false",
     }
-    assert job["HyperParameters"] == deployed.settings.hyperparameters.as_blazingtext()
+    assert job["HyperParameters"] == hyperparameters.as_blazingtext()
     # AND read the uploaded prefixes as text/plain channels
     channels = {channel["ChannelName"]: channel for channel in job["InputDataConfig"]}
     assert sorted(channels) == ["train", "validation"]
@@ -191,6 +193,7 @@ def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deploy
         "endpoint_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/dbpedia-classifier",
         "aws_region": REGION,
         "sagemaker_runtime_url": f"https://runtime.sagemaker.{REGION}.amazonaws.com",
+        "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
     }
     # AND `invoke infra --target aws` accepts it (it refuses the local endpoint's tfvars)
     check_target(read_endpoint_vars(deployed.settings.tfvars_path), "aws")
@@ -251,7 +254,9 @@ def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed:
     sagemaker = deployed.client("sagemaker")
     model_name, config_name = resource_names(deployed.settings, file_digest(deployed.artifact))
     resources = find_endpoint_resources(sagemaker, "dbpedia-classifier")
-    assert resources == EndpointResources("dbpedia-classifier", config_name, (model_name,))
+    assert resources == EndpointResources(
+        "dbpedia-classifier", config_name, (model_name,), EndpointCapacity("instance", "ml.t2.medium", 1)
+    )
     # WHEN it deletes them  THEN no endpoint, endpoint config or model is left
     delete_endpoint_resources(sagemaker, resources)
     assert sagemaker.list_endpoints()["Endpoints"] == []

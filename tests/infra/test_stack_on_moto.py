@@ -365,6 +365,24 @@ def test_destroy_dry_run_lists_everything_and_removes_nothing(applied: Applied) 
         "SageMaker model dbpedia-classifier-model",
     )
     assert any("aws_s3_bucket.site" in line for line in lines)
+    # AND it says what of it bills: the endpoint with its instances and hourly cost first, then the rest
+    assert report.billing[0] == (
+        "SageMaker endpoint dbpedia-classifier (1 × ml.m5.large): every hour it is InService, "
+        "about $0.115 an hour, $83.95 a month"
+    )
+    billed = {line.split(":")[0] for line in report.billing[1:]}
+    assert {
+        "aws_lambda_function.classifier",
+        "aws_apigatewayv2_api.classifier",
+        "aws_s3_bucket.site",
+        "aws_cloudwatch_dashboard.classifier",
+        "aws_cloudwatch_log_group.lambda",
+        "aws_cloudwatch_log_group.api_access",
+        "aws_sns_topic.alarms",
+    } | {
+        f"aws_cloudwatch_metric_alarm.{name}" for name in ("api_5xx_rate", "lambda_errors", "endpoint_5xx")
+    } <= billed
+    assert not any(line.startswith(("aws_iam_role", "aws_s3_object")) for line in report.billing)
     assert "aws_lambda_function.classifier" in applied.stack.runner.state_list()
     assert find_endpoint_resources(sagemaker, "dbpedia-classifier") is not None
 

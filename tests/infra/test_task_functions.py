@@ -64,6 +64,11 @@ def test_plan_for_the_local_target_writes_the_plan_its_json_and_a_summary_and_ap
     markdown = report.markdown_path.read_text()
     assert f"**Plan: {totals['add']} to add, 0 to change, 0 to destroy.**" in markdown
     assert 'aws_s3_object.site_file["index.html"]' in markdown
+    # AND the summary ends with what the planned stack costs at the settings' traffic (1M requests a month)
+    assert report.estimate is not None and report.estimate.usage.requests_per_month == 1_000_000
+    assert report.estimate.lines[0].item == "SageMaker endpoint, 1 × ml.t2.medium (the autoscaling floor)"
+    assert report.estimate.ceiling_per_month == pytest.approx(2 * 0.065 * 730)
+    assert "#### Cost estimate" in markdown and f"**${report.estimate.per_month:,.2f}**" in markdown
     # AND it built the Lambda zip, worked in its own copy, and applied nothing (no state was written)
     assert (build / "lambda.zip").exists()
     assert (build / "terraform-local" / infra.LOCAL_OVERRIDE).exists()

@@ -1,0 +1,155 @@
+"""ops/costs.py: the cost of the planned stack, checked against figures worked out by hand below."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ml.deploy import EndpointCapacity
+from ops.costs import (
+    StackFacts,
+    Usage,
+    billing_note,
+    endpoint_billing,
+    estimate,
+    load_prices,
+    render_markdown,
+)
+
+PRICES = {
+    "as_of": "2026-11-30",
+    "sources": {"sagemaker": "https://aws.amazon.com/sagemaker/pricing/"},
+    "hours_per_month": 730,
+    "sagemaker": {
+        "instance_per_hour": {"ml.t2.medium": 0.065},
+        "serverless_per_gb_second": 0.00002,
+        "data_processed_per_gb": 0.016,
+    },
+    "lambda": {"per_million_requests": 0.2, "per_gb_second": 0.0000166667},
+    "api_gateway_http": {"per_million_requests": 1.0},
+    "s3": {"storage_per_gb_month": 0.023, "get_per_thousand": 0.0004},
+    "cloudwatch": {
+        "alarm_metric_per_month": 0.1,
+        "dashboard_per_month": 3.0,
+        "logs_ingested_per_gb": 0.5,
+        "logs_stored_per_gb_month": 0.03,
+    },
+}
+INSTANCE = StackFacts(
+    capacity=EndpointCapacity("instance", instance_type="ml.t2.medium", instance_count=1),
+    max_instances=2,
+    lambda_memory_mb=256,
+    log_retention_days=14,
+    alarm_metrics=6,
+    dashboards=1,
+)
+SERVERLESS = replace(INSTANCE, capacity=EndpointCapacity("serverless", memory_mb=2048, max_concurrency=5))
+MILLION = Usage(requests_per_month=1_000_000)
+GIB = 1024**3
+
+# By hand, for 1,000,000 requests a month (the defaults of Usage):
+ENDPOINT_INSTANCE = 1 * 0.065 * 730  # 47.45: one instance, every hour
+ENDPOINT_SERVERLESS = 1e6 * 0.020 * 2 * 0.00002  # 0.80: 20 ms at 2 GB per request
+DATA = 1e6 * 2048 / GIB * 0.016  # 0.0305
+LAMBDA = 1e6 / 1e6 * 0.2 + 1e6 * 0.120 * 0.25 * 0.0000166667  # 0.20 + 0.50
+API = 1.0
+S3 = 100_000 / GIB * 0.023 + 1e6 * 1.0 / 1000 * 0.0004  # 0.40
+ALARMS = 6 * 0.1
+DASHBOARD = 3.0
+LOGS = 1e6 * 1200 / GIB * (0.5 + 14 / 30 * 0.03)  # 0.574
+REST = DATA + LAMBDA + API + S3 + ALARMS + DASHBOARD + LOGS  # 6.30
+
+
+def test_an_instance_backed_stack_costs_its_instances_every_hour_plus_per_request_items() -> None:
+    # GIVEN one ml.t2.medium (autoscaling up to 2) and a million requests a month
+    result = estimate(INSTANCE, MILLION, PRICES)
+    # THEN each line and the total match the figures worked out by hand
+    per_item = [line.per_month for line in result.lines]
+    assert per_item == pytest.approx([ENDPOINT_INSTANCE, DATA, LAMBDA, API, S3, ALARMS, DASHBOARD, LOGS])
+    assert result.per_month == pytest.approx(53.755, abs=0.001)
+    assert result.per_hour == pytest.approx(53.755 / 730, abs=1e-5)
+    assert result.ceiling_per_month == pytest.approx(2 * 0.065 * 730)  # 94.90
+
+
+def test_a_serverless_stack_costs_per_request_and_has_no_ceiling() -> None:
+    # GIVEN the same traffic on a serverless endpoint of 2048 MB
+    result = estimate(SERVERLESS, MILLION, PRICES)
+    # THEN the endpoint costs its compute time only, and the total is mostly the fixed CloudWatch items
+    assert result.lines[0].per_month == pytest.approx(ENDPOINT_SERVERLESS)
+    assert result.per_month == pytest.approx(ENDPOINT_SERVERLESS + REST)
+    assert result.per_month == pytest.approx(7.105, abs=0.001)
+    assert result.ceiling_per_month is None
+
+
+def test_no_traffic_leaves_the_instances_and_the_fixed_items() -> None:
+    # GIVEN no requests at all  THEN the instance still bills every hour; per-request items cost nothing
+    idle = estimate(INSTANCE, Usage(requests_per_month=0), PRICES)
+    assert idle.per_month == pytest.approx(ENDPOINT_INSTANCE + ALARMS + DASHBOARD + 100_000 / GIB * 0.023)
+
+
+def test_an_instance_type_missing_from_the_table_is_named() -> None:
+    # GIVEN an instance type the table has no price for  WHEN estimated  THEN the error says where to add it
+    facts = replace(
+        INSTANCE, capacity=EndpointCapacity("instance", instance_type="ml.g5.xlarge", instance_count=1)
+    )
+    with pytest.raises(KeyError, match=r"no hourly price for ml\.g5\.xlarge in prices\.json"):
+        estimate(facts, MILLION, PRICES)
+
+
+def test_the_markdown_states_the_traffic_the_prices_date_and_the_total() -> None:
+    markdown = render_markdown(estimate(INSTANCE, MILLION, PRICES))
+    assert "At 1,000,000 requests a month; per request 120 ms of Lambda" in markdown
+    assert "| **Total** | | **$53.75** ($0.0736 an hour) |" in markdown
+    assert "would cost $94.90 a month" in markdown
+    assert "`ops/prices.json` (2026-11-30" in markdown
+
+
+def test_facts_are_read_from_the_plan() -> None:
+    # GIVEN the parts of `terraform show -json` the estimate reads
+    plan = {
+        "variables": {
+            "endpoint_capacity": {
+                "value": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1}
+            },
+            "autoscaling": {"value": {"max_instances": 2}},
+            "lambda_memory_mb": {"value": 256},
+            "log_retention_days": {"value": 14},
+        },
+        "planned_values": {
+            "root_module": {
+                "resources": [
+                    {"type": "aws_cloudwatch_metric_alarm", "values": {"metric_query": []}},
+                    {
+                        "type": "aws_cloudwatch_metric_alarm",
+                        "values": {"metric_query": [{"expression": "e"}, {"metric": [{}]}, {"metric": [{}]}]},
+                    },
+                    {"type": "aws_cloudwatch_dashboard", "values": {}},
+                    {"type": "aws_lambda_function", "values": {}},
+                ]
+            }
+        },
+    }
+    # THEN a plain alarm counts one metric, a metric-math alarm one per metric it reads
+    assert StackFacts.from_plan(plan) == replace(INSTANCE, alarm_metrics=3)
+
+
+def test_the_price_table_is_dated_and_sourced() -> None:
+    prices = load_prices()
+    assert prices["as_of"] == "2026-11-30" and prices["sources"]["sagemaker"].startswith(
+        "https://aws.amazon.com/"
+    )
+    assert prices["sagemaker"]["instance_per_hour"]["ml.t2.medium"] == 0.065  # the issue's figure
+
+
+def test_destroy_names_what_bills() -> None:
+    # GIVEN resources of the stack  THEN the billed ones say how, the free ones say nothing
+    assert billing_note("aws_lambda_function.classifier") == "Lambda: per request and GB-second of compute"
+    assert billing_note("aws_cloudwatch_metric_alarm.endpoint_5xx") is not None
+    assert billing_note('aws_s3_object.site_file["app.js"]') is None
+    assert billing_note("aws_appautoscaling_target.endpoint[0]") is None
+    line = endpoint_billing("e", INSTANCE.capacity, PRICES)
+    assert line == (
+        "SageMaker endpoint e (1 × ml.t2.medium): every hour it is InService, about $0.065 an hour, "
+        "$47.45 a month"
+    )
