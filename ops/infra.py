@@ -420,6 +420,11 @@ def destroy_stack(
     echo("Of these, what bills (and stops billing once removed):")
     for line in billing:
         echo(f"  - {line}")
+    if sagemaker is None:
+        echo(
+            f"  (not listed: the SageMaker endpoint {stack.endpoint.endpoint_name}, if deployed, keeps "
+            "billing every hour it runs; add --endpoint to remove it too)"
+        )
     if dry_run:
         return DestroyReport(listed, removed=False, billing=billing)
     if not yes and not confirm(f"Remove these {len(listed)} resources?"):

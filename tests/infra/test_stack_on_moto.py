@@ -395,10 +395,13 @@ def test_destroy_asks_and_a_no_removes_nothing(applied: Applied) -> None:
         questions.append(question)
         return False
 
+    lines: list[str] = []
     with pytest.raises(InfraError, match="cancelled: nothing was removed"):
-        destroy_stack(applied.stack, confirm=say_no, echo=lambda _: None)
+        destroy_stack(applied.stack, confirm=say_no, echo=lines.append)
     # THEN it asked once and the stack is intact
     assert len(questions) == 1 and "Remove these" in questions[0]
+    # AND, not asked to remove the endpoint, it said that the endpoint keeps billing
+    assert any("endpoint dbpedia-classifier, if deployed, keeps" in line for line in lines)
     assert "aws_lambda_function.classifier" in applied.stack.runner.state_list()
 
 
