@@ -159,8 +159,12 @@ def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, P
 
 
 @pytest.fixture(scope="module")
-def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    """The real stack, applied once to moto (about 20 s) and shared by the tests of a module."""
+def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    """The real stack, applied once to moto (about 20 s) and shared by the tests of a module.
+
+    Whatever a module leaves of it is destroyed afterwards: the session's moto is shared, and the next
+    module's stack has the same names.
+    """
     stack, site_dir, zip_path = local_stack(
         moto,
         tmp_path_factory.mktemp("stack"),
@@ -169,7 +173,9 @@ def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathF
         autoscaling=AUTOSCALING,
         alarm_email=ALARM_EMAIL,
     )
-    return Applied(stack, stack.runner.apply(), site_dir, zip_path, moto)
+    yield Applied(stack, stack.runner.apply(), site_dir, zip_path, moto)
+    if stack.runner.state_list():
+        stack.runner.destroy()
 
 
 def hcl_blocks(text: str, kind: str) -> list[tuple[str, str]]:
