@@ -49,7 +49,7 @@ TRAIN_HELP = {
     "target": "where to train and deploy: local (default; fastText + local endpoint) or aws",
     "data": "dataset: auto (default), sample, full (download, resumable, md5-checked), "
     "or a path to an archive or folder",
-    "epochs": "BlazingText epochs (default: hyperparameters.json; shipped 40)",
+    "epochs": "BlazingText epochs (default: hyperparameters.json; shipped 25)",
     "learning_rate": "BlazingText learning_rate (default: hyperparameters.json; shipped 0.3)",
     "vector_dim": "BlazingText vector_dim (default: hyperparameters.json; shipped 20)",
     "word_ngrams": "BlazingText word_ngrams (default: hyperparameters.json; shipped 2)",

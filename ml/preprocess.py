@@ -6,7 +6,7 @@ runs with its stdlib port (``lambda/text_tokenizer.py``), proven equal by ``test
 
 The train channel also teaches the model the short texts people type into the page: every train row
 gives ``len(VIEWS)`` lines (the whole text, its first sentence, that sentence's first words, the title
-alone, and three copies of the whole text each missing a seeded random half of its tokens), shuffled
+alone, and five copies of the whole text each missing a seeded random half of its tokens), shuffled
 with the seed. Validation and
 test keep one line per row. Measured effect: docs/model-quality.md.
 """
@@ -33,9 +33,9 @@ from ml.slices import SHORT_TOKENS, first_sentence
 
 LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
-FORMAT = 4  # bump when the prepared folder's contents change
+FORMAT = 5  # bump when the prepared folder's contents change
 # The lines each train row gives; every "dropout" view draws its own random half of the tokens.
-VIEWS = ("text", "first_sentence", "short", "title", "dropout", "dropout", "dropout")
+VIEWS = ("text", "first_sentence", "short", "title", *["dropout"] * 5)
 DROPOUT = 0.5  # share of tokens the "dropout" view drops
 _CHUNK = 2000
 

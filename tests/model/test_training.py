@@ -15,7 +15,7 @@ from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
 from tests.helpers import WALTER_JOHNSON, make_settings
 
-MIN_TEST_ACCURACY = 0.90  # measured 0.960 on the carved test split with the default hyperparameters
+MIN_TEST_ACCURACY = 0.90  # measured 0.963 on the carved test split with the default hyperparameters
 
 
 def test_default_model_reaches_minimum_accuracy(trained: tuple[Settings, TrainOutcome]) -> None:
@@ -87,7 +87,7 @@ def test_second_run_with_same_inputs_changes_nothing(trained: tuple[Settings, Tr
 
 def test_changed_hyperparameters_retrain_and_early_stopping_stays_in_bounds(tmp_path: Path) -> None:
     settings = make_settings(
-        tmp_path, epochs=7, min_epochs=5, patience=1, early_stopping="true", vector_dim=10
+        tmp_path, epochs=7, min_epochs=5, patience=1, early_stopping="true", vector_dim=10, buckets=100_000
     )
     outcome = run(settings)
     manifest = json.loads(outcome.manifest.read_text())
@@ -100,7 +100,7 @@ def test_corrupted_archive_is_not_trusted_and_is_rebuilt(
     trained: tuple[Settings, TrainOutcome], tmp_path: Path
 ) -> None:
     # GIVEN a finished run whose model.tar.gz was later truncated (e.g. a crash while copying)
-    settings = make_settings(tmp_path)
+    settings = make_settings(tmp_path, epochs=2, vector_dim=10, buckets=100_000)  # a small, quick model
     run(settings)
     settings.model_archive.write_bytes(settings.model_archive.read_bytes()[:1000])
     # WHEN the pipeline runs again THEN it does not reuse the broken artifact
