@@ -351,8 +351,9 @@ def up(
     from ops.stack import start_stack
 
     with cli_errors():
-        if registered_archive(s) is None:
-            log.info("no model yet: training one first")
+        archive = registered_archive(s)
+        if archive is None or not archive.exists():
+            log.info("no model deployed yet: training one first")
             pipeline.run(s)
         try:
             stack = start_stack(s)

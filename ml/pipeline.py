@@ -189,6 +189,7 @@ def run(settings: Settings) -> TrainOutcome:
                 artifact_sha256=file_digest(outcome.archive),
                 role_arn=aws.role_arn,
             )
+        deploy.register_local(settings, outcome.archive)  # `invoke up` serves the SageMaker artifact as is
         return replace(outcome, reused=job.reused)
     dataset, prepared = prepare_data(settings)
     outcome = _package(

@@ -28,6 +28,7 @@ from ml.sagemaker_deploy import resource_names
 from ml.serve import start_endpoint
 from ops.infra import check_target, read_endpoint_vars
 from ops.moto_server import MotoServer
+from ops.stack import model_to_serve
 from tests.helpers import WALTER_JOHNSON
 
 from .conftest import (
@@ -202,10 +203,13 @@ def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deploy
 def test_the_downloaded_sagemaker_artifact_is_served_by_the_local_endpoint_unchanged(
     deployed: Deployed,
 ) -> None:
-    # GIVEN the artifact as downloaded from the job's output, served by the local endpoint server
+    # GIVEN the artifact as downloaded from the job's output, registered for the local endpoint (as
+    # `invoke up` finds it) and served by the local endpoint server
     settings = deployed.settings
+    archive = model_to_serve(settings)
+    assert archive == settings.model_archive.resolve()
     server = start_endpoint(
-        Predictor.from_archive(settings.model_archive, settings.build_dir / "endpoint-cache"),
+        Predictor.from_archive(archive, settings.build_dir / "endpoint-cache"),
         "dbpedia-classifier",
     )
     try:

@@ -68,6 +68,7 @@ def test_local_deploy_writes_tfvars_for_terraform(trained: tuple[Settings, Train
         "endpoint_arn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/dbpedia-classifier",
         "aws_region": "us-east-1",
         "sagemaker_runtime_url": "http://127.0.0.1:8080",
+        "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
     }
     registry = json.loads(settings.endpoint_registry.read_text())
     assert Path(registry["dbpedia-classifier"]["model_archive"]) == outcome.archive.resolve()
