@@ -71,6 +71,8 @@ class Settings:
     # --- where things go -------------------------------------------------------------------------
     build_dir: Path = ROOT / "build"
     terraform_dir: Path = ROOT / "terraform"
+    # Providers come from this filesystem mirror when it exists, else from the Terraform registry.
+    terraform_plugin_mirror: Path = Path("/opt/tf-plugins")
 
     # --- data ------------------------------------------------------------------------------------
     # "auto": the full archive if it was downloaded before, else the sample shipped in data/;

@@ -207,7 +207,7 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
         if not destroying:
             check_target(endpoint, settings.target)
     variables = {**stack_variables(settings), **fallback}
-    cli_config = write_cli_config(settings.build_dir / "terraform.rc")
+    cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
     if settings.target == "aws":
         runner = TerraformRunner(settings.terraform_dir, cli_config, variables=variables)
         runner.init()

@@ -11,8 +11,9 @@ It hides the library's known pitfalls on Terraform 1.x:
   plan refuses variables: variables go to plan/apply/destroy only, never to init/output/show or a plan file.
 - ``init()`` passes ``-reconfigure``, which silently drops existing state when the backend changes: we don't.
 
-Terraform installs providers only from the filesystem mirror named in a CLI config file we write
-(``TF_CLI_CONFIG_FILE``); ``registry.terraform.io`` is never contacted, nor is HashiCorp's checkpoint service.
+Terraform installs providers through a CLI config file we write (``TF_CLI_CONFIG_FILE``): only from the
+filesystem mirror when it exists (then ``registry.terraform.io`` is never contacted), else from the registry
+directly. HashiCorp's checkpoint service is never contacted.
 """
 
 from __future__ import annotations
@@ -31,14 +32,28 @@ from typing import Any
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
-PLUGIN_MIRROR = Path("/opt/tf-plugins")
+from ml.config import Settings
+
+PLUGIN_MIRROR = Settings.terraform_plugin_mirror
 # python-terraform logs every non-zero exit as a WARNING with raw bytes; TerraformError carries it instead.
 logging.getLogger("python_terraform").setLevel(logging.ERROR)
 _APPLY_LINE = re.compile(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
 
 
 class TerraformError(RuntimeError):
-    """A terraform command failed; the message names the command and ends with its error output."""
+    """A terraform command failed; the message names the command, its error output and what to do next."""
+
+
+# What to do when a command fails, printed after Terraform's own error output.
+NEXT_STEPS = {
+    "init": "check the provider source (mirror or registry, docs/infra-provider-lock.md) and the backend "
+    "(terraform/README.md), then run the task again",
+    "plan": "fix what Terraform reports above (the endpoint's values come from terraform/endpoint.auto.tfvars"
+    ".json, written by `invoke train`), then run `invoke plan` again",
+    "apply": "fix what Terraform reports above, then run `invoke infra` again: it resumes from the state, "
+    "and `invoke plan` shows what is left to do",
+    "destroy": "run `invoke destroy` again: it lists what is still in the state and removes only that",
+}
 
 
 @dataclass(frozen=True)
@@ -62,16 +77,19 @@ def terraform_binary() -> str | None:
 
 
 def write_cli_config(path: Path, mirror: Path = PLUGIN_MIRROR) -> Path:
-    """Write a CLI config that installs providers from ``mirror`` only, and return its path."""
+    """Write a CLI config that installs providers from ``mirror`` only (or, without it, from the registry).
+
+    Returns the path.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# Written by ops/terraform.py: providers come from the local mirror only, never from a registry.\n"
-        "provider_installation {\n"
-        "  filesystem_mirror {\n"
-        f"    path = {json.dumps(str(mirror))}\n"
-        "  }\n"
-        "}\n"
-    )
+    if mirror.is_dir():
+        header = "providers come from the local mirror only, never from a registry"
+        body = f"  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n"
+    else:
+        header = f"no provider mirror at {mirror}, so providers come from the registry"
+        body = "  direct {}\n"
+    source = f"# Written by ops/terraform.py: {header}.\nprovider_installation {{\n{body}}}\n"
+    path.write_text(source)
     return path
 
 
@@ -147,7 +165,10 @@ class TerraformRunner:
         code, out, err = self._call(call, *args, **kwargs)
         if code not in ok:
             detail = (err or out).strip()
-            raise TerraformError(f"terraform {name} failed (exit {code}) in {self.working_dir}:\n{detail}")
+            hint = NEXT_STEPS.get(name, "fix what Terraform reports above, then run the task again")
+            raise TerraformError(
+                f"terraform {name} failed (exit {code}) in {self.working_dir}:\n{detail}\nnext: {hint}"
+            )
         return code, out
 
     def init(self) -> None:

@@ -25,8 +25,17 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     assert results["quality"]["report"]["baseline"]["accuracy"] > 0.5
     assert results["quality"]["peak_memory_mb"] > 0
     assert 0 < results["lambda"]["zip_bytes"] < 200_000
+    assert all(c["docs_per_second"] > 0 for c in results["bulk"]["cases"]) and results["bulk"]["cases"]
+    assert results["sizing"]["p99_ms"] > 0
     text = out.read_text()
-    for heading in ("## Model quality", "## Serving", "## Load test", "## The Lambda's own cost", "## Goals"):
+    for heading in (
+        "## Model quality",
+        "## Serving",
+        "## Load test",
+        "## The Lambda's own cost",
+        "## Goals",
+        "## Bulk classification and sizing",
+    ):
         assert heading in text
     assert "sample" in text and "carved from the train file" in text
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())

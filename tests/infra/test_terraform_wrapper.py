@@ -96,8 +96,18 @@ def test_plan_exit_1_raises_with_terraform_s_error(fake: MakeRunner) -> None:
     # WHEN / THEN the runner raises with the command, the exit code and Terraform's own message
     with pytest.raises(
         TerraformError, match=r"terraform plan failed \(exit 1\)[\s\S]*Invalid value for variable"
-    ):
+    ) as raised:
         runner.plan()
+    # AND its last line says what to do next
+    assert str(raised.value).splitlines()[-1].startswith("next: fix what Terraform reports above")
+
+
+def test_a_failed_apply_says_how_to_resume(fake: MakeRunner) -> None:
+    # GIVEN an apply that fails half-way  WHEN it runs  THEN the error ends with the way forward
+    runner, _ = fake({"apply": {"code": 1, "err": "Error: creating Lambda Function: AccessDenied"}})
+    with pytest.raises(TerraformError, match="AccessDenied") as raised:
+        runner.apply()
+    assert "run `invoke infra` again" in str(raised.value).splitlines()[-1]
 
 
 def test_apply_never_waits_for_approval_and_returns_counts_and_outputs(fake: MakeRunner) -> None:
@@ -177,3 +187,14 @@ def test_a_missing_terraform_binary_is_a_clear_error(tmp_path: Path, monkeypatch
     # WHEN / THEN making a runner says what is missing
     with pytest.raises(TerraformError, match="terraform is not on PATH"):
         TerraformRunner(tmp_path, write_cli_config(tmp_path / "terraform.rc"))
+
+
+def test_without_the_mirror_providers_come_from_the_registry(tmp_path: Path) -> None:
+    # GIVEN a machine without the provider mirror (a user's laptop, a CI runner with internet)
+    # WHEN the CLI config is written THEN it installs providers directly, with no filesystem mirror
+    config = write_cli_config(tmp_path / "terraform.rc", tmp_path / "no-mirror").read_text()
+    assert "direct {}" in config and "filesystem_mirror" not in config
+    # AND with the mirror present it is the only source
+    (tmp_path / "mirror").mkdir()
+    config = write_cli_config(tmp_path / "terraform.rc", tmp_path / "mirror").read_text()
+    assert "filesystem_mirror" in config and "direct" not in config
