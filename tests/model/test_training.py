@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
 from ml import preprocess
-from ml.config import Settings
+from ml.config import ROOT, Settings
+from ml.fsutil import file_digest
 from ml.package import MODEL_MEMBER, members
 from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
@@ -109,3 +115,44 @@ def test_corrupted_archive_is_not_trusted_and_is_rebuilt(
     assert not outcome.reused
     with tarfile.open(outcome.archive) as tar:
         assert tar.getnames() == [MODEL_MEMBER]
+
+
+def test_a_crash_mid_training_leaves_nothing_a_later_run_would_trust(tmp_path: Path) -> None:
+    """GIVEN a finished small model WHEN a retraining process is killed (SIGKILL) while fastText trains
+    THEN the previous archive and manifest are intact and still describe each other, and the next run of
+    the new settings trains again instead of reusing anything half-written."""
+    small = {"epochs": 2, "vector_dim": 10, "buckets": 100_000}
+    settings = make_settings(tmp_path, **small)
+    run(settings)
+    before = json.loads((settings.model_dir / "manifest.json").read_text())
+    env = {
+        **os.environ,
+        "DBP_BUILD_DIR": str(settings.build_dir),
+        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "train", "--epochs=200", "--vector-dim=10", "--buckets=100000"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "training fastText" in line:
+                break
+        time.sleep(1.0)  # inside fastText's training loop (200 epochs take far longer)
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    manifest = json.loads((settings.model_dir / "manifest.json").read_text())
+    assert manifest == before
+    assert file_digest(settings.model_archive) == manifest["model"]["sha256"]
+    outcome = run(make_settings(tmp_path, **{**small, "epochs": 3}))
+    assert not outcome.reused
+    after = json.loads(outcome.manifest.read_text())
+    assert after["hyperparameters"]["epochs"] == "3" and after["train_key"] != before["train_key"]
