@@ -46,7 +46,7 @@ def build_report(
             "baseline": _accuracy(gold, peer.predict(texts)),
         }
     gap = ours["accuracy"] - theirs["accuracy"]
-    winner = "ours" if gap >= 0 else "baseline"
+    winner = "ours" if gap > 0 else "baseline" if gap < 0 else "tie"
     return {
         "dataset": dataset.origin,
         "dataset_sha256": dataset.sha256,
@@ -58,7 +58,9 @@ def build_report(
             "winner": winner,
             "accuracy_gap": gap,
             "summary": (
-                f"{'our model' if winner == 'ours' else 'the baseline'} wins on test accuracy by "
+                f"our model and the baseline tie on test accuracy ({ours['accuracy']:.4f})"
+                if winner == "tie"
+                else f"{'our model' if winner == 'ours' else 'the baseline'} wins on test accuracy by "
                 f"{abs(gap) * 100:.2f} points ({ours['accuracy']:.4f} vs {theirs['accuracy']:.4f})"
             ),
         },

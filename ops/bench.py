@@ -534,7 +534,8 @@ def render(results: dict[str, Any]) -> str:
             if rep["comparison"]["winner"] == "ours"
             else [
                 "What was tried to close the gap (train-channel views, BlazingText-legal hyperparameters, "
-                "setting by setting): [docs/model-quality.md](docs/model-quality.md)."
+                "setting by setting), and how much runs vary (multi-threaded fastText is not "
+                "deterministic): [docs/model-quality.md](docs/model-quality.md)."
             ]
         ),
         "",
