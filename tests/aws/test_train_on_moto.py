@@ -20,16 +20,18 @@ import pytest
 from ml import pipeline, preprocess
 from ml.config import Settings
 from ml.deploy import EndpointCapacity
-from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
+from ml.endpoint_resources import EndpointResources, find_endpoint_resources
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.sagemaker_deploy import resource_names
 from ml.serve import start_endpoint
+from ops import infra
 from ops.infra import check_target, read_endpoint_vars
 from ops.moto_server import MotoServer
 from ops.stack import model_to_serve
-from tests.helpers import WALTER_JOHNSON
+from ops.terraform import terraform_binary
+from tests.helpers import WALTER_JOHNSON, in_ci
 
 from .conftest import (
     ACCOUNT,
@@ -254,15 +256,21 @@ def test_a_second_run_reuses_the_job_uploads_nothing_and_changes_nothing(deploye
 
 
 def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed: Deployed) -> None:
-    # GIVEN what `invoke destroy --target aws --endpoint` finds (ops/infra.py, the same functions)
+    # GIVEN what `invoke destroy --target aws --endpoint` finds: exactly what train created
     sagemaker = deployed.client("sagemaker")
     model_name, config_name = resource_names(deployed.settings, file_digest(deployed.artifact))
     resources = find_endpoint_resources(sagemaker, "dbpedia-classifier")
     assert resources == EndpointResources(
         "dbpedia-classifier", config_name, (model_name,), EndpointCapacity("instance", "ml.t2.medium", 1)
     )
-    # WHEN it deletes them  THEN no endpoint, endpoint config or model is left
-    delete_endpoint_resources(sagemaker, resources)
+    if terraform_binary() is None:
+        (pytest.fail if in_ci() else pytest.skip)("terraform is not on PATH (the task runs terraform init)")
+    # WHEN the task's function runs for the aws target (no stack was applied: an empty state)
+    said: list[str] = []
+    report = infra.destroy(deployed.settings, endpoint=True, yes=True, echo=said.append)
+    # THEN it listed the endpoint, its config and model with the endpoint's hourly cost, and removed them
+    assert report.removed and any(config_name in line for line in report.listed)
+    assert any("dbpedia-classifier" in line and "an hour" in line for line in report.billing), report.billing
     assert sagemaker.list_endpoints()["Endpoints"] == []
     assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
     assert sagemaker.list_models()["Models"] == []
