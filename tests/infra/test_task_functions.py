@@ -4,6 +4,7 @@ copy; for --target aws only where no AWS call is needed."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from ml.config import ROOT, Settings, load_settings
 from ops import infra
 from ops.infra import InfraError
+from tests.helpers import run_invoke
 
 from .conftest import write_endpoint_tfvars
 
@@ -98,3 +100,40 @@ def test_fallback_variables_for_destroy_point_at_the_settings_region() -> None:
     assert endpoint.aws_region == "eu-west-1"
     assert endpoint.endpoint_arn == "arn:aws:sagemaker:eu-west-1:000000000000:endpoint/dbpedia-classifier"
     assert endpoint.sagemaker_runtime_url == "https://runtime.sagemaker.eu-west-1.amazonaws.com"
+
+
+@pytest.mark.slow
+def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_outputs(
+    terraform: str, tmp_path: Path
+) -> None:
+    # GIVEN train's tfvars and the local target
+    settings = _settings(tmp_path)
+    messages: list[str] = []
+    # WHEN `invoke infra --target local` runs
+    result = infra.apply(settings, echo=messages.append)
+    # THEN it created the stack, planned again against the same emulator (no drift), and has the outputs
+    assert result.added > 0 and result.changed == result.destroyed == 0
+    assert "Checked: a second apply against the same emulator would change nothing." in messages
+    assert result.outputs["api_url"].startswith("https://")
+    assert result.outputs["site_url"].startswith("http://") and "s3-website" in result.outputs["site_url"]
+    assert result.outputs["lambda_function_name"] == "dbpedia-classifier"
+
+
+@pytest.mark.slow
+def test_a_failing_terraform_command_ends_the_task_with_what_to_do_next(
+    terraform: str, tmp_path: Path
+) -> None:
+    # GIVEN a variable file Terraform's own validation refuses (a log retention CloudWatch does not offer)
+    settings = _settings(tmp_path)
+    (settings.terraform_dir / "retention.auto.tfvars.json").write_text('{"log_retention_days": 2}')
+    env = {
+        **os.environ,
+        "DBP_BUILD_DIR": str(settings.build_dir),
+        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
+    }
+    # WHEN `invoke plan --target local` runs real terraform against moto
+    result = run_invoke(env, "plan", "--target", "local")
+    # THEN it exits 1 with Terraform's error and, last, the next step; no traceback
+    assert result.returncode == 1
+    assert "log_retention_days" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("next: fix what Terraform reports above")
