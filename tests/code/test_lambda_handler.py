@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -268,3 +269,20 @@ def test_no_retry_is_started_that_would_not_end_before_the_lambda_times_out(
         faulty.server_close()
     # THEN it answered 504 after one attempt instead of being killed by the Lambda timeout
     assert reply["statusCode"] == 504 and faulty.calls == 1
+
+
+def test_every_request_logs_one_json_line_with_its_id_status_outcome_and_latency(
+    lambda_env: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a request that classifies and one that is refused
+    with caplog.at_level(logging.INFO, logger="classifier"):
+        ok_status, _, ok = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+        bad_status, _, bad = call(v2(json.dumps({"text": "   "})))
+    # THEN each left exactly one JSON line that CloudWatch Logs Insights can query
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
+    per_request = [line for line in lines if "latencyMs" in line]
+    assert [(line["requestId"], line["status"], line["outcome"]) for line in per_request] == [
+        (ok["requestId"], ok_status, "ok"),
+        (bad["requestId"], bad_status, "bad_request"),
+    ]
+    assert all(isinstance(line["latencyMs"], float) and line["latencyMs"] >= 0 for line in per_request)
