@@ -29,6 +29,7 @@ from ml.sagemaker_train import SageMakerError
 VARIANT = "AllTraffic"
 _NAME_MAX = 63
 SERVERLESS_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html"
+AUTOSCALING_UPDATE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,26 @@ def production_variant(model: str, capacity: EndpointCapacity) -> dict[str, Any]
 
 
 def check_mode_change(previous: EndpointResources | None, capacity: EndpointCapacity) -> None:
-    """Refuse, before any change, what SageMaker refuses: turning an instance-backed endpoint serverless."""
-    if (
-        previous
-        and previous.capacity
-        and previous.capacity.mode == "instance"
-        and capacity.mode == "serverless"
-    ):
+    """Refuse, before any change, what SageMaker refuses.
+
+    An instance-backed endpoint cannot become serverless; and the instance type of a variant that
+    Application Auto Scaling manages (`invoke infra` registers it) cannot change in an update.
+    """
+    before = previous.capacity if previous else None
+    if before is None or before.mode != "instance":
+        return
+    if capacity.mode == "serverless":
         raise SageMakerError(
             f"endpoint {previous.endpoint} runs on instances and SageMaker cannot convert an instance-based "
             f"endpoint to serverless ({SERVERLESS_DOC}, feature exclusions): remove it first with "
             "`invoke destroy --target aws --endpoint`, or keep --endpoint-mode instance"
+        )
+    if capacity.instance_type != before.instance_type:
+        raise SageMakerError(
+            f"endpoint {previous.endpoint} runs on {before.instance_type}; SageMaker refuses to change the "
+            f"instance type of an autoscaled variant in an update ({AUTOSCALING_UPDATE_DOC}): keep "
+            f"--instance-type {before.instance_type}, or remove the stack and endpoint first with "
+            "`invoke destroy --target aws --endpoint`, then train and `invoke infra` again"
         )
 
 
@@ -177,7 +187,11 @@ def deploy(
         client.create_endpoint(EndpointName=name, EndpointConfigName=config)
         action = "created"
     elif previous.config != config:
-        client.update_endpoint(EndpointName=name, EndpointConfigName=config)
+        # Same capacity, new model: keep the instance count autoscaling chose (not the config's floor).
+        retain = previous.capacity == capacity
+        client.update_endpoint(
+            EndpointName=name, EndpointConfigName=config, RetainAllVariantProperties=retain
+        )
         action = "updated"
     else:
         action = "unchanged"

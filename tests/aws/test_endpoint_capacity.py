@@ -113,6 +113,22 @@ def test_an_instance_backed_endpoint_is_not_turned_serverless_and_nothing_is_cre
     assert not serverless.tfvars_path.exists()
 
 
+def test_an_instance_type_change_is_refused_before_any_change(aws: MotoServer, tmp_path: Path) -> None:
+    """SageMaker fails an update that changes the instance type of an autoscaled variant (`invoke infra`
+    registers one): the deploy refuses it up front, with the way out."""
+    # GIVEN an endpoint deployed on ml.t2.medium
+    _deploy(make_settings(tmp_path / "t2", target="aws", role_arn=ROLE_ARN))
+    sagemaker = aws.client("sagemaker")
+    before = (sagemaker.list_models()["Models"], sagemaker.list_endpoint_configs()["EndpointConfigs"])
+    # WHEN a new artifact is deployed on another instance type
+    bigger = make_settings(tmp_path / "c5", target="aws", role_arn=ROLE_ARN, instance_type="ml.c5.large")
+    with pytest.raises(SageMakerError, match=r"keep --instance-type ml\.t2\.medium") as refused:
+        _deploy(bigger, sha="e" * 64)
+    # THEN it says why and what to do, and nothing was created
+    assert "endpoint-scaling-update" in str(refused.value)
+    assert (sagemaker.list_models()["Models"], sagemaker.list_endpoint_configs()["EndpointConfigs"]) == before
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -147,7 +147,7 @@ def test_a_new_model_updates_the_endpoint_then_deletes_the_old_config_and_model(
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": ENDPOINT_ARN},
-            {"EndpointName": NAME, "EndpointConfigName": config},
+            {"EndpointName": NAME, "EndpointConfigName": config, "RetainAllVariantProperties": True},
         )
         stub.add_response("describe_endpoint", _endpoint(config, "Updating"), {"EndpointName": NAME})
         stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
@@ -173,7 +173,7 @@ def test_an_update_that_does_not_take_keeps_the_old_model_and_removes_the_new_on
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": ENDPOINT_ARN},
-            {"EndpointName": NAME, "EndpointConfigName": config},
+            {"EndpointName": NAME, "EndpointConfigName": config, "RetainAllVariantProperties": True},
         )
         reason = "The primary container for production variant AllTraffic did not pass the ping health check."
         rolled_back = _endpoint(old_config, reason=reason)
