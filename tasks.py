@@ -484,6 +484,11 @@ STACK_HELP = {
 }
 
 
+def stack_flags(params: dict[str, Any]) -> dict[str, Any]:
+    """The setting overrides among a stack task's parameters (all but the context and ``verbose``)."""
+    return {name: value for name, value in params.items() if name in STACK_HELP and name != "verbose"}
+
+
 @task(help=STACK_HELP, auto_shortflags=False)
 def infra(
     c: Context,
@@ -497,16 +502,7 @@ def infra(
     verbose: bool = False,
 ) -> None:
     """Create or update the Lambda, API, site, autoscaling and alarms with Terraform; print the outputs."""
-    s = settings(
-        verbose,
-        target=target,
-        max_instances=max_instances,
-        target_invocations_per_instance=target_invocations_per_instance,
-        scale_in_cooldown=scale_in_cooldown,
-        scale_out_cooldown=scale_out_cooldown,
-        alarm_email=alarm_email,
-        requests_per_month=requests_per_month,
-    )
+    s = settings(verbose, **stack_flags(locals()))
     from ops import infra as infra_ops
 
     with infra_errors():
@@ -533,16 +529,7 @@ def plan(
     verbose: bool = False,
 ) -> None:
     """Plan without applying: build/tfplan, its JSON and build/tfplan.md (changes, cost) for the PR."""
-    s = settings(
-        verbose,
-        target=target,
-        max_instances=max_instances,
-        target_invocations_per_instance=target_invocations_per_instance,
-        scale_in_cooldown=scale_in_cooldown,
-        scale_out_cooldown=scale_out_cooldown,
-        alarm_email=alarm_email,
-        requests_per_month=requests_per_month,
-    )
+    s = settings(verbose, **stack_flags(locals()))
     from ops import infra as infra_ops
 
     with infra_errors():
