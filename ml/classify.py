@@ -44,14 +44,13 @@ from tqdm import tqdm
 from ml.config import Settings, log
 from ml.data import N_CLASSES, DataError, read_rows
 from ml.deploy import read_registry
-from ml.fsutil import atomic_path, write_text
-from ml.lambda_src import text_tokenizer
+from ml.fsutil import write_text
+from ml.lambda_src import handler, text_tokenizer
 
 FORMATS = ("auto", "jsonl", "csv", "dbpedia")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-LABEL_PREFIX = "__label__"
 NO_WORDS = "the text has no words to classify"
-MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (and the local endpoint's)
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (ml.serve's, without loading fastText)
 
 
 class ClassifyError(RuntimeError):
@@ -216,13 +215,17 @@ def tokens_of(text: str) -> str:
 
 
 def result_line(record_id: str | int, prediction: dict[str, Any] | None) -> dict[str, Any]:
-    """One output line from a BlazingText prediction ``{"label": [...], "prob": [...]}`` (None: no words)."""
+    """One output line from a BlazingText prediction ``{"label": [...], "prob": [...]}`` (None: no words).
+
+    Labels and probabilities are read exactly as the Lambda reads them (``validate_answer``).
+    """
     if prediction is None:
         return {"id": record_id, "label": None, "probability": None, "top": [], "error": NO_WORDS}
-    top = [
-        {"label": str(label).removeprefix(LABEL_PREFIX), "probability": round(float(prob), 6)}
-        for label, prob in zip(prediction["label"], prediction["prob"], strict=True)
-    ]
+    lambda_handler = handler()
+    try:
+        top = lambda_handler.validate_answer([prediction])
+    except lambda_handler.HttpError as exc:
+        raise ClassifyError(f"unreadable prediction for id {record_id!r}: {exc.message}") from None
     return {"id": record_id, "label": top[0]["label"], "probability": top[0]["probability"], "top": top}
 
 
@@ -444,9 +447,7 @@ def classify(
     if settings.target == "aws":
         from ml.sagemaker_transform import transform
 
-        lines = transform(settings, records)
-        with atomic_path(output) as tmp:
-            tmp.write_text(dump_lines(lines), encoding="utf-8")
+        write_text(output, dump_lines(transform(settings, records)))
         classified, resumed = len(records), 0
     else:
         classified, resumed = classify_local(settings, records, output, on_batch)

@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ml import sagemaker_train
-from ml.classify import Record, result_line, tokens_of
+from ml.classify import ClassifyError, Record, result_line, tokens_of
 from ml.config import Settings, log
 from ml.endpoint_resources import find_endpoint_resources
 from ml.fsutil import atomic_path
@@ -145,8 +145,10 @@ def join_output(records: list[Record], sent: list[int], out_file: Path) -> list[
     by_index = dict(zip(sent, predictions, strict=True))
     try:
         return [result_line(record.id, by_index.get(i)) for i, record in enumerate(records)]
-    except (KeyError, TypeError, ValueError):
-        raise SageMakerError(f"the transform output {out_file} is not BlazingText's answer format") from None
+    except ClassifyError as exc:
+        raise SageMakerError(
+            f"the transform output {out_file} is not BlazingText's answer format ({exc})"
+        ) from None
 
 
 def bucket_name(session: Any, settings: Settings) -> str:
