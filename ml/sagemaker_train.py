@@ -284,31 +284,45 @@ def final_accuracy(aws: Aws, job: dict[str, Any]) -> dict[str, float]:
     return accuracy
 
 
-def _start(aws: Aws, settings: Settings, key: str, spec: JobSpec) -> None:
-    """Start a training job for ``spec`` and stream its logs until it ends (however it ends)."""
+def model_trainer(
+    aws: Aws, settings: Settings, image: str, base_job_name: str, hyperparameters: dict[str, str]
+) -> Any:
+    """The SDK's BlazingText ``ModelTrainer``: one training instance, outputs under ``<prefix>/output``."""
     from sagemaker.core.helper.iam_role_resolver import RoleValidationError
-    from sagemaker.core.training.configs import Compute, InputData, OutputDataConfig
-    from sagemaker.core.utils.exceptions import FailedStatusError
+    from sagemaker.core.training.configs import Compute, OutputDataConfig
     from sagemaker.train import ModelTrainer
 
     try:
-        trainer = ModelTrainer(
-            training_image=spec.image,
+        return ModelTrainer(
+            training_image=image,
             role=aws.role_arn,
             sagemaker_session=aws.session,
-            base_job_name=f"{JOB_PREFIX}-{key}",
-            hyperparameters=spec.hyperparameters,
+            base_job_name=base_job_name,
+            hyperparameters=hyperparameters,
             compute=Compute(instance_type=settings.training_instance_type, instance_count=1),
             output_data_config=OutputDataConfig(s3_output_path=aws.uri("output")),
         )
     except RoleValidationError as exc:  # the SDK checks the role's permissions and trust first
         raise SageMakerError(f"the execution role cannot be used: {exc}") from None
-    channels = [
+
+
+def input_channels(channels: dict[str, str]) -> list[Any]:
+    """The uploaded channels as the SDK's ``InputData`` (``text/plain``, as BlazingText wants them)."""
+    from sagemaker.core.training.configs import InputData
+
+    return [
         InputData(channel_name=name, data_source=uri, content_type=CONTENT_TYPE)
-        for name, uri in spec.channels.items()
+        for name, uri in channels.items()
     ]
+
+
+def _start(aws: Aws, settings: Settings, key: str, spec: JobSpec) -> None:
+    """Start a training job for ``spec`` and stream its logs until it ends (however it ends)."""
+    from sagemaker.core.utils.exceptions import FailedStatusError
+
+    trainer = model_trainer(aws, settings, spec.image, f"{JOB_PREFIX}-{key}", spec.hyperparameters)
     with suppress(FailedStatusError):  # the job's own description says why; see train()
-        trainer.train(input_data_config=channels, wait=True, logs=True)
+        trainer.train(input_data_config=input_channels(spec.channels), wait=True, logs=True)
 
 
 def _attach(aws: Aws, name: str) -> None:

@@ -98,7 +98,7 @@ def tune_aws(settings: Settings) -> AwsTuneResult:
         from sagemaker.core.utils.exceptions import FailedStatusError
 
         with suppress(FailedStatusError):  # the job's own description says why; see best_hyperparameters()
-            tuner.tune(inputs=_inputs(channels), wait=True)
+            tuner.tune(inputs=sm.input_channels(channels), wait=True)
         name = tuner.latest_tuning_job.hyper_parameter_tuning_job_name
         job = aws.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     best_job, objective, tuned = best_hyperparameters(job, settings.hyperparameters)
@@ -125,29 +125,14 @@ def tune_aws(settings: Settings) -> AwsTuneResult:
 
 def _tuner(aws: Any, settings: Settings) -> Any:
     """The SDK's tuner around a BlazingText ModelTrainer; the tuned names are dropped from the static ones."""
-    from sagemaker.core.helper.iam_role_resolver import RoleValidationError
-    from sagemaker.core.training.configs import Compute, OutputDataConfig
-    from sagemaker.train import ModelTrainer
     from sagemaker.train.tuner import HyperparameterTuner
 
     from ml.sagemaker_train import JOB_PREFIX as TRAIN_PREFIX
-    from ml.sagemaker_train import SageMakerError
+    from ml.sagemaker_train import model_trainer
 
     static = {k: v for k, v in settings.hyperparameters.as_blazingtext().items() if k not in RANGES}
-    try:
-        trainer = ModelTrainer(
-            training_image=aws.image,
-            role=aws.role_arn,
-            sagemaker_session=aws.session,
-            base_job_name=TRAIN_PREFIX,
-            hyperparameters=static,
-            compute=Compute(instance_type=settings.training_instance_type, instance_count=1),
-            output_data_config=OutputDataConfig(s3_output_path=aws.uri("output")),
-        )
-    except RoleValidationError as exc:  # the SDK checks the role's permissions and trust first
-        raise SageMakerError(f"the execution role cannot be used: {exc}") from None
     return HyperparameterTuner(
-        trainer,
+        model_trainer(aws, settings, aws.image, TRAIN_PREFIX, static),
         OBJECTIVE,
         parameter_ranges(),
         objective_type="Maximize",
@@ -155,13 +140,3 @@ def _tuner(aws: Any, settings: Settings) -> Any:
         max_parallel_jobs=settings.tune_max_parallel_jobs,
         base_tuning_job_name=JOB_PREFIX,
     )
-
-
-def _inputs(channels: dict[str, str]) -> list[Any]:
-    from sagemaker.core.training.configs import InputData
-
-    from ml.sagemaker_train import CONTENT_TYPE
-
-    return [
-        InputData(channel_name=n, data_source=uri, content_type=CONTENT_TYPE) for n, uri in channels.items()
-    ]
