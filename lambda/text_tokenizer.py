@@ -9,7 +9,9 @@ Three steps, shared by training (``ml/preprocess.py``) and serving (this Lambda)
    ``word_tokenize`` below is a stdlib port of it (NLTK 3.10, Apache License 2.0). Tests prove both give
    the same tokens on every row of the data and on generated text.
 3. ``finish``: split a sentence-final period off a word (the job NLTK's punkt sentence splitter would do,
-   whose data cannot be downloaded here) and drop tokens that hold no letter or digit.
+   whose data cannot be downloaded here), drop tokens that hold no letter or digit, and write every digit
+   as ``0`` (``1985`` → ``0000``: the shape of a number says more than its value; measured in
+   docs/model-quality.md).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 import string
 import unicodedata
 
-SCHEME = "nfkd-lower-nltkword-v1"
+SCHEME = "nfkd-lower-nltkword-digits0-v2"
 """Name of this tokenization, recorded in the model's manifest; change it when the output changes."""
 
 _KEEP_PUNCT = frozenset(string.punctuation)
@@ -98,14 +100,17 @@ def word_tokenize(text: str) -> list[str]:
 
 
 # --- step 3 ---------------------------------------------------------------------------------------------
+_DIGIT = re.compile(r"\d")
+
+
 def finish(tokens: list[str]) -> list[str]:
-    """Split a final period off words ("pitcher." → "pitcher") and drop punctuation-only tokens."""
+    """Split a final period off words ("pitcher." → "pitcher"), drop punctuation-only tokens, digits → 0."""
     out = []
     for token in tokens:
         if len(token) > 1 and token.endswith(".") and "." not in token[:-1]:
             token = token[:-1]
         if any(ch.isalnum() for ch in token):
-            out.append(token)
+            out.append(_DIGIT.sub("0", token))
     return out
 
 
