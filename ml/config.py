@@ -88,6 +88,9 @@ class Settings:
     test_fraction: float = 0.1
     min_test_rows_per_class: int = 100
     seed: int = 42
+    # Train channel: copies of each train row, each missing a seeded random half of its tokens
+    # (regularisation that teaches short inputs; docs/model-quality.md). 0 turns them off.
+    dropout_views: int = 20
 
     # --- training --------------------------------------------------------------------------------
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
@@ -232,6 +235,7 @@ class Settings:
             (1 <= self.classify_batch_size <= 1000, "classify_batch_size", "must be in 1..1000"),
             (1 <= self.classify_workers <= 64, "classify_workers", "must be in 1..64"),
             (self.transform_instance_count >= 1, "transform_instance_count", "must be at least 1"),
+            (0 <= self.dropout_views <= 100, "dropout_views", "must be in 0..100"),
             (self.threads >= 1, "threads", "must be at least 1"),
             (0.0 <= self.min_accuracy <= 1.0, "min_accuracy", "must be in [0, 1]"),
             (1 <= self.tune_duration <= 86_400, "tune_duration", "must be in 1..86400 seconds"),

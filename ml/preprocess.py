@@ -5,10 +5,10 @@ Each line is ``__label__<ClassName> token token …`` (the BlazingText supervise
 runs with its stdlib port (``lambda/text_tokenizer.py``), proven equal by ``tests/data``.
 
 The train channel also teaches the model the short texts people type into the page: every train row
-gives ``len(VIEWS)`` lines (the whole text, its first sentence, that sentence's first words, the title
-alone, and five copies of the whole text each missing a seeded random half of its tokens), shuffled
-with the seed. Validation and
-test keep one line per row. Measured effect: docs/model-quality.md.
+gives the ``VIEWS`` lines (the whole text, its first sentence, that sentence's first words, the title
+alone) plus ``dropout_views`` copies of the whole text, each missing a seeded random half of its tokens,
+all shuffled with the seed. Validation and test keep one line per row. Measured effect:
+docs/model-quality.md.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ from ml.slices import SHORT_TOKENS, first_sentence
 
 LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
-FORMAT = 5  # bump when the prepared folder's contents change
-# The lines each train row gives; every "dropout" view draws its own random half of the tokens.
-VIEWS = ("text", "first_sentence", "short", "title", *["dropout"] * 5)
-DROPOUT = 0.5  # share of tokens the "dropout" view drops
+BASELINE_TRAIN = "train_rows"  # the train split one line a row, without the extra views: the baseline's input
+FORMAT = 7  # bump when the prepared folder's contents change
+VIEWS = ("text", "first_sentence", "short", "title")  # the fixed lines each train row gives
+DROPOUT = 0.5  # share of tokens each dropout copy drops
 _CHUNK = 2000
 
 _nltk_words = NLTKWordTokenizer()
@@ -52,11 +52,11 @@ def _tokenize_chunk(texts: list[str]) -> list[str]:
     return [" ".join(tokenize(text)) for text in texts]
 
 
-def training_views(row: Row, seed: int) -> list[str]:
-    """The ``VIEWS`` of one train row as token strings; an empty view falls back to the whole text.
+def training_views(row: Row, seed: int, dropout_views: int) -> list[str]:
+    """The ``VIEWS`` and ``dropout_views`` copies of one train row as token strings.
 
-    The dropout view's random draws are seeded by ``seed`` and the row itself, so they do not depend on
-    how rows are chunked across processes.
+    An empty view falls back to the whole text. The dropout copies' random draws are seeded by ``seed``
+    and the row itself, so they do not depend on how rows are chunked across processes.
     """
     text = tokenize(row.text)
     sentence = tokenize(first_sentence(row.content))
@@ -67,12 +67,12 @@ def training_views(row: Row, seed: int) -> list[str]:
         "short": sentence[:SHORT_TOKENS],
         "title": tokenize(row.title),
     }
-    views = [fixed[v] if v in fixed else [t for t in text if rng.random() >= DROPOUT] for v in VIEWS]
-    return [" ".join(view or text) for view in views]
+    dropped = [[t for t in text if rng.random() >= DROPOUT] for _ in range(dropout_views)]
+    return [" ".join(view or text) for view in [*(fixed[v] for v in VIEWS), *dropped]]
 
 
-def _views_chunk(rows: list[Row], seed: int) -> list[list[str]]:
-    return [training_views(row, seed) for row in rows]
+def _views_chunk(rows: list[Row], seed: int, dropout_views: int) -> list[list[str]]:
+    return [training_views(row, seed, dropout_views) for row in rows]
 
 
 def format_line(label_name: str, tokens: str) -> str:
@@ -108,6 +108,7 @@ def _key(dataset: Dataset, settings: Settings) -> str:
         settings.test_fraction,
         settings.min_test_rows_per_class,
         settings.seed,
+        settings.dropout_views,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
@@ -136,7 +137,10 @@ def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Se
         for name in SPLIT_NAMES:
             rows: list[Row] = getattr(splits, name)
             if name == "train":
-                lines = train_lines(rows, dataset.classes, settings.seed, workers=settings.threads)
+                lines, plain = train_lines(
+                    rows, dataset.classes, settings.seed, settings.dropout_views, workers=settings.threads
+                )
+                (tmp / f"{BASELINE_TRAIN}.txt").write_text("".join(plain), encoding="utf-8")
             else:
                 tokens = tokenize_rows(rows, desc=f"tokenizing {name}", workers=settings.threads)
                 lines = [format_line(dataset.classes[r.label], t) for r, t in zip(rows, tokens, strict=True)]
@@ -146,7 +150,7 @@ def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Se
             fh.writelines(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in splits.test)
         meta = {
             "counts": counts,
-            "train_views": list(VIEWS),
+            "train_views": [*VIEWS, *["dropout"] * settings.dropout_views],
             "test_source": splits.test_source,
             "dataset": dataset.origin,
             "dataset_sha256": dataset.sha256,
@@ -181,13 +185,17 @@ def tokenize_rows(rows: list[Row], desc: str, workers: int = 1) -> list[str]:
     return _map_chunks(_tokenize_chunk, [row.text for row in rows], desc, workers)
 
 
-def train_lines(rows: list[Row], classes: list[str], seed: int, workers: int = 1) -> list[str]:
-    """The train channel: every view of every row as a labelled line, shuffled with ``seed``."""
-    views = _map_chunks(_views_chunk, rows, "tokenizing train", workers, seed)
+def train_lines(
+    rows: list[Row], classes: list[str], seed: int, dropout_views: int, workers: int = 1
+) -> tuple[list[str], list[str]]:
+    """The train channel (every view of every row as a labelled line, shuffled with ``seed``), and the
+    train rows one line each, whole text only (what the peer baseline fits on)."""
+    views = _map_chunks(_views_chunk, rows, "tokenizing train", workers, seed, dropout_views)
     lines = [
         format_line(classes[row.label], tokens)
         for row, row_views in zip(rows, views, strict=True)
         for tokens in row_views
     ]
     random.Random(seed).shuffle(lines)
-    return lines
+    plain = [format_line(classes[row.label], v[0]) for row, v in zip(rows, views, strict=True)]
+    return lines, plain
