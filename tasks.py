@@ -49,7 +49,7 @@ TRAIN_HELP = {
     "target": "where to train and deploy: local (default; fastText + local endpoint) or aws",
     "data": "dataset: auto (default), sample, full (download, resumable, md5-checked), "
     "or a path to an archive or folder",
-    "epochs": "BlazingText epochs (default: hyperparameters.json; shipped 25)",
+    "epochs": "BlazingText epochs (default: hyperparameters.json; shipped 10)",
     "learning_rate": "BlazingText learning_rate (default: hyperparameters.json; shipped 0.3)",
     "vector_dim": "BlazingText vector_dim (default: hyperparameters.json; shipped 20)",
     "word_ngrams": "BlazingText word_ngrams (default: hyperparameters.json; shipped 2)",
@@ -59,6 +59,8 @@ TRAIN_HELP = {
     "patience": "early stopping: fits without improvement before stopping (default 4)",
     "min_epochs": "early stopping: epochs before the first check (default 5)",
     "seed": "seed for splits and training (default 42)",
+    "dropout_views": "train channel: copies of each train row missing a random half of its tokens "
+    "(default 20; 0 turns them off; docs/model-quality.md)",
     "threads": "training and tokenizing threads (default: all cores)",
     "min_accuracy": "fail when test accuracy is below this, 0..1 (default 0)",
     "endpoint_name": "endpoint name (default dbpedia-classifier)",
@@ -91,6 +93,7 @@ def train(
     patience: str | None = None,
     min_epochs: str | None = None,
     seed: str | None = None,
+    dropout_views: str | None = None,
     threads: str | None = None,
     min_accuracy: str | None = None,
     endpoint_name: str | None = None,
@@ -121,6 +124,7 @@ def train(
         patience=patience,
         min_epochs=min_epochs,
         seed=seed,
+        dropout_views=dropout_views,
         threads=threads,
         min_accuracy=min_accuracy,
         endpoint_name=endpoint_name,
@@ -429,6 +433,44 @@ def bench(
     with cli_errors():
         run(s, plan, ROOT / out, command)
     print(f"benchmarks: {ROOT / out}\nraw figures: {(ROOT / out).with_suffix('.json')}")
+
+
+@task(
+    iterable=["variant"],
+    help={
+        "variant": "settings to compare with the current ones, as comma-separated name=value pairs, e.g. "
+        "dropout_views=10,epochs=15 (repeat the flag for more variants)",
+        "data": "dataset (default: the shared real rows beside the repo if present, else as invoke train)",
+        "seeds": "comma-separated fastText seeds each variant trains with (default 42,1,2)",
+        "baseline": "also fit the TF-IDF + LinearSVC baseline on each variant's train channel",
+        "out": "where to write the Markdown table, its JSON beside it (default build/sweep/sweep.md)",
+        "verbose": "debug logging",
+    },
+)
+def sweep(
+    c: Context,
+    variant: list[str],
+    data: str | None = None,
+    seeds: str = "42,1,2",
+    baseline: bool = False,
+    out: str | None = None,
+    verbose: bool = False,
+) -> None:
+    """Compare training settings over several seeds on validation and test (docs/model-quality.md)."""
+    s = settings(verbose, data=data, target="local")
+    from ops import sweep as sweeps
+    from ops.bench import choose_data
+
+    with cli_errors():
+        variants = [sweeps.parse_variant(v) for v in variant]
+        seed_list = sweeps.parse_seeds(seeds)
+        base = {"data": data or choose_data(s)}
+        target = ROOT / out if out else s.build_dir / "sweep" / "sweep.md"
+        for v in variants:  # a typo fails now, not after an hour of training
+            load_settings(**{**base, **v.overrides})
+        sweeps.run(base, variants, seed_list, baseline, target)
+    print(target.read_text(encoding="utf-8"))
+    print(f"sweep: {target}\nraw figures: {target.with_suffix('.json')}")
 
 
 @task(help={"fix": "let ruff fix and format what it can"})

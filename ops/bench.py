@@ -38,6 +38,7 @@ from ml.predict import Predictor
 from ml.serve import start_endpoint
 from ops.lambda_zip import build_lambda_zip
 from ops.stack import model_to_serve, start_stack
+from ops.sweep import baseline_run, seed_runs
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
 REFERENCES = [
@@ -63,6 +64,9 @@ class BenchPlan:
     load_seconds: float = 300.0  # its bound: it stops here even if fewer requests were sent
     bulk_docs: int = 10_000  # texts `invoke classify` gets, per client-thread count below
     bulk_workers: tuple[int, ...] = (1, 4)
+    # fastText seeds trained besides the pipeline's own (multi-threaded fastText is not deterministic,
+    # and one run's test accuracy moves by a few rows): the quality goal is judged on the mean
+    extra_seeds: tuple[int, ...] = (1, 2, 3, 4)
     smoke: bool = False
 
     @classmethod
@@ -77,6 +81,7 @@ class BenchPlan:
             load_requests=200,
             load_clients=4,
             load_seconds=30.0,
+            extra_seeds=(1,),
             smoke=True,
         )
 
@@ -97,8 +102,11 @@ def _quality_child(settings: Settings) -> None:
     pipeline.run(settings)
 
 
-def quality(settings: Settings) -> dict[str, Any]:
-    """Train, evaluate and deploy afresh in a child process; return its report, time and peak memory."""
+def quality(settings: Settings, extra_seeds: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Train, evaluate and deploy afresh in a child process; return its report, time and peak memory.
+
+    Then train ``extra_seeds`` more models on the same data and split, for the spread between runs.
+    """
     shutil.rmtree(settings.model_dir, ignore_errors=True)  # measure a real training, not a reuse
     ctx = multiprocessing.get_context("spawn")
     child = ctx.Process(target=_quality_child, args=(settings,))
@@ -107,12 +115,25 @@ def quality(settings: Settings) -> dict[str, Any]:
     if child.exitcode != 0:
         raise RuntimeError(f"the training child process failed (exit code {child.exitcode})")
     manifest = json.loads((settings.model_dir / "manifest.json").read_text(encoding="utf-8"))
+    report = json.loads((settings.model_dir / "metrics.json").read_text(encoding="utf-8"))
+    first = {
+        "seed": settings.seed,
+        "validation_accuracy": report["validation"]["accuracy"],
+        "test_accuracy": report["test"]["accuracy"],
+        "train_seconds": manifest["train_seconds"],
+    }
+    peak_mb = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    runs = [first, *seed_runs(settings, extra_seeds)]
     return {
+        "baseline_on_channel": baseline_run(settings, "train"),
         "data": settings.data,
         "train_seconds": manifest["train_seconds"],
         "counts": manifest["data"]["splits"],
-        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-        "report": json.loads((settings.model_dir / "metrics.json").read_text(encoding="utf-8")),
+        "peak_memory_mb": peak_mb,
+        "report": report,
+        "seeds": runs,
+        "mean_test_accuracy": statistics.fmean(r["test_accuracy"] for r in runs),
+        "mean_validation_accuracy": statistics.fmean(r["validation_accuracy"] for r in runs),
     }
 
 
@@ -515,31 +536,49 @@ def render(results: dict[str, Any]) -> str:
         "the whole pipeline run in its child process (data preparation, training, evaluation with the "
         "baseline's TF-IDF fit).",
         "",
-        "| model | test accuracy | macro-F1 | train time | size | predict rate |",
-        "|---|---|---|---|---|---|",
+        "| model | test accuracy | validation accuracy | macro-F1 | train time | size | predict rate |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, m in (
-        ("ours: fastText, BlazingText settings", rep["test"]),
-        (rep["baseline"]["name"], rep["baseline"]),
+    for name, m, val_acc in (
+        ("ours: fastText, BlazingText settings", rep["test"], rep["validation"]["accuracy"]),
+        (rep["baseline"]["name"], rep["baseline"], rep["baseline"]["validation_accuracy"]),
     ):
         lines.append(
-            f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {m['train_seconds'] or 0:.1f} s | "
-            f"{m['size_bytes'] / 1e6:.1f} MB | {m['predict_docs_per_second']:,} docs/s |"
+            f"| {name} | {m['accuracy']:.4f} | {val_acc:.4f} | {m['macro_f1']:.4f} | "
+            f"{m['train_seconds'] or 0:.1f} s | {m['size_bytes'] / 1e6:.1f} MB | "
+            f"{m['predict_docs_per_second']:,} docs/s |"
         )
+    chan = q["baseline_on_channel"]
+    lines.append(
+        "| the same baseline fitted on our train channel (with the extra views) | "
+        f"{chan['test_accuracy']:.4f} | {chan['validation_accuracy']:.4f} | | "
+        f"{chan['train_seconds']:.1f} s | {chan['size_bytes'] / 1e6:.1f} MB | |"
+    )
     for name, acc in REFERENCES:
-        lines.append(f"| {name} (published) | {acc:.3f} | | | | |")
+        lines.append(f"| {name} (published) | {acc:.3f} | | | | | |")
+    runs = q["seeds"]
+    tests = [r["test_accuracy"] for r in runs]
     lines += [
         "",
-        f"{rep['comparison']['summary'].capitalize()}.",
-        *(
-            []
-            if rep["comparison"]["winner"] == "ours"
-            else [
-                "What was tried to close the gap (train-channel views, BlazingText-legal hyperparameters, "
-                "setting by setting), and how much runs vary (multi-threaded fastText is not "
-                "deterministic): [docs/model-quality.md](docs/model-quality.md)."
-            ]
-        ),
+        f"{rep['comparison']['summary'].capitalize()} in the run above (fastText seed {runs[0]['seed']}).",
+        "",
+        f"Over {len(runs)} fastText seeds ({', '.join(str(r['seed']) for r in runs)}; same data, split and "
+        "hyperparameters; multi-threaded fastText is not deterministic, so runs differ by a few test rows): "
+        f"test accuracy mean **{q['mean_test_accuracy']:.4f}** (min {min(tests):.4f}, max {max(tests):.4f}) "
+        f"against the baseline's {rep['baseline']['accuracy']:.4f}; validation accuracy mean "
+        f"{q['mean_validation_accuracy']:.4f} against the baseline's "
+        f"{rep['baseline']['validation_accuracy']:.4f}. One test row is {1 / q['counts']['test']:.4%}.",
+        "",
+        "The baseline in the report fits on the train rows, one line each, as a scikit-learn user would; "
+        "the extra views (first sentence, first words, title, token-dropout copies) are our model's "
+        "recipe. Given those too (the table's row for our train channel), ours is "
+        f"{(q['mean_test_accuracy'] - chan['test_accuracy']) * 100:+.2f} points from it on test and "
+        f"{(q['mean_validation_accuracy'] - chan['validation_accuracy']) * 100:+.2f} on validation "
+        "(seed means); that fit would cost its time and size in every `invoke train`.",
+        "",
+        "How the default was chosen, what else was tried (train-channel views, BlazingText-legal "
+        "hyperparameters, setting by setting) and how to re-run it: "
+        "[docs/model-quality.md](docs/model-quality.md).",
         "",
         "Slices (what people type): accuracy of ours / the baseline",
         "",
@@ -623,7 +662,7 @@ def render(results: dict[str, Any]) -> str:
         f"- Tokenize + JSON per request: {lam['tokenize_and_json_us']} µs.",
         "",
     ]
-    accuracy, seconds = rep["test"]["accuracy"], q["train_seconds"]
+    accuracy, mean, seconds = rep["test"]["accuracy"], q["mean_test_accuracy"], q["train_seconds"]
     zip_kb, cold = lam["zip_bytes"] / 1024, lam["cold_import_ms"]
     absent = "" if full else " (full dataset absent here)"
     goals = [
@@ -634,9 +673,9 @@ def render(results: dict[str, Any]) -> str:
         ),
         ("trained in under 3 minutes on 2 cores", f"{seconds} s", _goal(seconds < 180)),
         (
-            "default model matches the baseline's test accuracy, trained in under 2 minutes",
-            f"{accuracy:.4f} vs {rep['baseline']['accuracy']:.4f}, {seconds} s",
-            _goal(accuracy >= rep["baseline"]["accuracy"] and seconds < 120),
+            "default model matches the baseline's test accuracy (seed mean), trained in under 2 minutes",
+            f"{mean:.4f} vs {rep['baseline']['accuracy']:.4f}, {seconds} s",
+            _goal(mean >= rep["baseline"]["accuracy"] and seconds < 120),
         ),
         (
             f"endpoint ≥ 50% of in-process predict, {big}-instance batches",
@@ -666,7 +705,7 @@ def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[st
     results: dict[str, Any] = {
         "command": command,
         "environment": environment(),
-        "quality": quality(bench_settings),
+        "quality": quality(bench_settings, plan.extra_seeds),
     }
     results["serving"] = serving(bench_settings, plan)
     results["lambda"] = lambda_costs(bench_settings, plan.smoke)

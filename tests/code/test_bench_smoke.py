@@ -24,6 +24,10 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     assert load["rss_after_mb"] > 0
     assert results["quality"]["report"]["baseline"]["accuracy"] > 0.5
     assert results["quality"]["peak_memory_mb"] > 0
+    assert 0.5 < results["quality"]["baseline_on_channel"]["test_accuracy"] <= 1
+    seeds = results["quality"]["seeds"]
+    assert [r["seed"] for r in seeds] == [settings.seed, 1]
+    assert all(0.5 < r["test_accuracy"] <= 1 and 0.5 < r["validation_accuracy"] <= 1 for r in seeds)
     assert 0 < results["lambda"]["zip_bytes"] < 200_000
     assert all(c["docs_per_second"] > 0 for c in results["bulk"]["cases"]) and results["bulk"]["cases"]
     assert results["sizing"]["p99_ms"] > 0
@@ -38,5 +42,6 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     ):
         assert heading in text
     assert "sample" in text and "carved from the train file" in text
+    assert f"Over 2 fastText seeds ({settings.seed}, 1;" in text
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
     assert saved["serving"]["cases"] == cases

@@ -33,6 +33,10 @@ def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("train", "--early-stopping", "maybe"), "expects bool"),
         (("train", "--data", "README.md"), "README.md is not a readable tar archive"),
         (("evaluate", "--model", "README.md"), "README.md is not a readable model archive"),
+        (("train", "--dropout-views", "-1"), "'dropout_views' must be in 0..100"),
+        (("sweep", "--variant", "epochs"), "write name=value pairs separated by commas"),
+        (("sweep", "--variant", "epochs=10,nope=1"), "unknown setting(s): nope"),
+        (("sweep", "--seeds", "1,x"), "write whole numbers separated by commas"),
     ],
 )
 def test_bad_flags_fail_cleanly(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

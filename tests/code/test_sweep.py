@@ -1,0 +1,33 @@
+"""`invoke sweep`: settings compared over several fastText seeds, with the baseline beside them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ops import sweep
+
+
+def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path: Path) -> None:
+    # GIVEN the shipped sample, two seeds and one variant without dropout copies
+    base = {"data": "sample", "build_dir": str(tmp_path / "build"), "epochs": "2"}
+    out = tmp_path / "sweep.md"
+    # WHEN the sweep runs with the baseline
+    rows = sweep.run(base, [sweep.parse_variant("dropout_views=0")], (1, 2), True, out)
+    # THEN each variant has one real run per seed, its own train channel, and both baselines
+    assert [row["variant"] for row in rows] == ["current settings", "dropout_views=0"]
+    assert [row["settings"]["dropout_views"] for row in rows] == [20, 0]
+    for row in rows:
+        assert [r["seed"] for r in row["runs"]] == [1, 2]
+        assert all(0.5 < r["validation_accuracy"] <= 1 and 0.5 < r["test_accuracy"] <= 1 for r in row["runs"])
+        assert row["baseline"]["train_file"] == "train_rows"
+        assert row["baseline_on_channel"]["train_file"] == "train"
+    # the baseline on the train rows does not depend on the channel; fitted on the channel, it does
+    plain = [row["baseline"] for row in rows]
+    assert plain[0]["size_bytes"] == plain[1]["size_bytes"]
+    assert abs(plain[0]["test_accuracy"] - plain[1]["test_accuracy"]) <= 0.005
+    assert rows[0]["baseline_on_channel"]["size_bytes"] > rows[1]["baseline_on_channel"]["size_bytes"] > 0
+    table = out.read_text(encoding="utf-8").splitlines()
+    assert sum(line.startswith(("| current settings |", "| dropout_views=0 |")) for line in table) == 2
+    saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert saved["rows"] == json.loads(json.dumps(rows))
