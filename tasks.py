@@ -350,14 +350,15 @@ def up(
         target="local",
     )
     from ml import pipeline
-    from ml.deploy import registered_archive
+    from ml.deploy import registered_archive, tokenizer_mismatch
     from ml.serve import WorkerError
     from ops.stack import start_stack
 
     with cli_errors():
         archive = registered_archive(s)
-        if archive is None or not archive.exists():
-            log.info("no model deployed yet: training one first")
+        mismatch = tokenizer_mismatch(s)
+        if archive is None or not archive.exists() or mismatch:
+            log.info("%s: training one first", mismatch or "no model deployed yet")
             pipeline.run(s)
         try:
             stack = start_stack(s)
@@ -442,7 +443,8 @@ def bench(
         "dropout_views=10,epochs=15 (repeat the flag for more variants)",
         "data": "dataset (default: the shared real rows beside the repo if present, else as invoke train)",
         "seeds": "comma-separated fastText seeds each variant trains with (default 42,1,2)",
-        "baseline": "also fit the TF-IDF + LinearSVC baseline on each variant's train channel",
+        "baseline": "also fit the TF-IDF + LinearSVC baseline, on the train rows (as the evaluation report "
+        "does) and on each variant's train channel",
         "out": "where to write the Markdown table, its JSON beside it (default build/sweep/sweep.md)",
         "verbose": "debug logging",
     },

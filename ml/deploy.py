@@ -14,6 +14,7 @@ from typing import Any
 
 from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
 from ml.fsutil import file_digest, write_json
+from ml.lambda_src import text_tokenizer
 
 _CAPACITY_KEYS = {
     "instance": ("instance_type", "instance_count"),
@@ -111,6 +112,7 @@ def register_local(settings: Settings, archive: Path) -> None:
     registry[settings.endpoint_name] = {
         "model_archive": str(archive.resolve()),
         "sha256": file_digest(archive),
+        "tokenizer": text_tokenizer().SCHEME,  # the model was trained on tokens of this scheme
     }
     write_json(settings.endpoint_registry, registry)
 
@@ -124,6 +126,24 @@ def registered_archive(settings: Settings) -> Path | None:
     """The model archive the local endpoint ``settings.endpoint_name`` serves, if any."""
     entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
     return Path(entry["model_archive"]) if entry else None
+
+
+def tokenizer_mismatch(settings: Settings) -> str | None:
+    """Why the model registered for ``settings.endpoint_name`` cannot be served with today's tokenizer.
+
+    None when nothing is registered or the schemes agree. Entries written before the registry recorded
+    the scheme are from ``nfkd-lower-nltkword-v1``, the only scheme there was.
+    """
+    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    if entry is None:
+        return None
+    trained, current = entry.get("tokenizer", "nfkd-lower-nltkword-v1"), text_tokenizer().SCHEME
+    if trained == current:
+        return None
+    return (
+        f"the model deployed to the local endpoint {settings.endpoint_name!r} was trained on tokenizer "
+        f"{trained!r}, but the Lambda now tokenizes as {current!r}"
+    )
 
 
 def deploy_local(settings: Settings, archive: Path) -> EndpointOutputs:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ml import lambda_src
 from ml.config import Settings, log
-from ml.deploy import read_registry
+from ml.deploy import read_registry, tokenizer_mismatch
 from ml.fsutil import file_digest
 from ml.http_server import BackgroundServer
 from ml.package import ArtifactError
@@ -68,6 +68,9 @@ def model_to_serve(settings: Settings) -> Path:
         raise ArtifactError(
             f"nothing is deployed to the local endpoint {settings.endpoint_name!r}; run `invoke train` first"
         )
+    mismatch = tokenizer_mismatch(settings)
+    if mismatch:
+        raise ArtifactError(f"{mismatch}; run `invoke train` to train and deploy again")
     archive = Path(entry["model_archive"])
     if not archive.exists() or file_digest(archive) != entry["sha256"]:
         raise ArtifactError(

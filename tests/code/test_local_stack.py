@@ -165,6 +165,32 @@ def test_a_changed_deployed_archive_is_refused(
         start_stack(settings, ephemeral_ports=True)
 
 
+@pytest.mark.parametrize("recorded", ["nfkd-lower-v0", None])
+def test_a_model_trained_on_another_tokenizer_is_refused(tmp_path: Path, recorded: str | None) -> None:
+    """GIVEN a registry entry from another tokenizer scheme (or from before schemes were recorded)."""
+    from ml.config import load_settings
+    from ml.deploy import register_local, tokenizer_mismatch
+    from ml.lambda_src import text_tokenizer
+    from ml.package import ArtifactError
+
+    settings = load_settings(build_dir=str(tmp_path / "build"))
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"not served")
+    register_local(settings, archive)
+    assert tokenizer_mismatch(settings) is None, "a model registered now matches today's tokenizer"
+    entry = json.loads(settings.endpoint_registry.read_text())
+    assert entry["dbpedia-classifier"]["tokenizer"] == text_tokenizer().SCHEME
+    if recorded is None:
+        del entry["dbpedia-classifier"]["tokenizer"]
+    else:
+        entry["dbpedia-classifier"]["tokenizer"] = recorded
+    settings.endpoint_registry.write_text(json.dumps(entry))
+    expected = recorded or "nfkd-lower-nltkword-v1"
+    assert expected in (tokenizer_mismatch(settings) or "")
+    with pytest.raises(ArtifactError, match=f"trained on tokenizer '{expected}'.*run `invoke train`"):
+        start_stack(settings, ephemeral_ports=True)
+
+
 def test_the_stack_with_two_endpoint_workers_classifies_and_stops_them(
     trained: tuple[Settings, TrainOutcome],
 ) -> None:
