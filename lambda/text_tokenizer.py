@@ -11,7 +11,7 @@ Three steps, shared by training (``ml/preprocess.py``) and serving (this Lambda)
 3. ``finish``: split a sentence-final period off a word (the job NLTK's punkt sentence splitter would do,
    whose data cannot be downloaded here), drop tokens that hold no letter or digit, and write every digit
    as ``0`` (``1985`` → ``0000``: the shape of a number says more than its value; measured in
-   docs/model-quality.md).
+   docs/tokenization.md).
 """
 
 from __future__ import annotations

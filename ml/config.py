@@ -42,7 +42,7 @@ class Hyperparameters:
     """
 
     # Measured choice on the shared DBPedia rows (docs/model-quality.md); hyperparameters.json repeats it.
-    epochs: int = 25
+    epochs: int = 10
     learning_rate: float = 0.3
     vector_dim: int = 20
     word_ngrams: int = 2

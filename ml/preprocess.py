@@ -197,5 +197,6 @@ def train_lines(
         for tokens in row_views
     ]
     random.Random(seed).shuffle(lines)
-    plain = [format_line(classes[row.label], v[0]) for row, v in zip(rows, views, strict=True)]
+    whole = VIEWS.index("text")
+    plain = [format_line(classes[row.label], v[whole]) for row, v in zip(rows, views, strict=True)]
     return lines, plain

@@ -17,7 +17,8 @@ from ml.slices import slice_texts
 BASELINE_NAME = "TF-IDF word 1-2-grams + LinearSVC (scikit-learn)"
 
 
-def _accuracy(gold: list[str], predicted: list[str]) -> float:
+def accuracy(gold: list[str], predicted: list[str]) -> float:
+    """Share of predictions equal to the gold labels."""
     return sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold) if gold else 0.0
 
 
@@ -38,7 +39,7 @@ def build_report(
     peer = baseline.fit(evaluate.read_fasttext_file(prepared.path(preprocess.BASELINE_TRAIN)))
     theirs = baseline.evaluate(peer, test, classes)
     validation = evaluate.read_fasttext_file(prepared.path("validation"))
-    theirs["validation_accuracy"] = _accuracy(validation.labels, peer.predict(validation.texts))
+    theirs["validation_accuracy"] = accuracy(validation.labels, peer.predict(validation.texts))
 
     rows = prepared.test_rows()
     gold = [classes[row.label] for row in rows]
@@ -46,8 +47,8 @@ def build_report(
     for name, texts in slice_texts(rows, preprocess.tokenize).items():
         slices[name] = {
             "n": len(texts),
-            "model": _accuracy(gold, evaluate.predict_labels(model, texts)),
-            "baseline": _accuracy(gold, peer.predict(texts)),
+            "model": accuracy(gold, evaluate.predict_labels(model, texts)),
+            "baseline": accuracy(gold, peer.predict(texts)),
         }
     gap = ours["accuracy"] - theirs["accuracy"]
     winner = "ours" if gap > 0 else "baseline" if gap < 0 else "tie"

@@ -2,10 +2,12 @@
 
 Quality trains the default model in a child process (for its peak memory) on the best data at hand: the
 full archive when downloaded, else the shared real rows, else the shipped sample — the report says which,
-and how the test split was made. Serving drives real servers on 127.0.0.1 with ``ops.loadgen`` in a
-separate process, beside two references: fastText's own predict loop in-process (the upper bound) and a
-minimal server with no validation (the overhead baseline). Bulk runs ``invoke classify`` in a process of its
-own against the endpoint, and a worked sizing example turns the serving figures into instance counts.
+and how the test split was made. It then trains the same model with more fastText seeds (the quality goal
+is judged on their mean) and fits the baseline on our train channel too, for comparison. Serving drives
+real servers on 127.0.0.1 with ``ops.loadgen`` in a separate process, beside two references: fastText's
+own predict loop in-process (the upper bound) and a minimal server with no validation (the overhead
+baseline). Bulk runs ``invoke classify`` in a process of its own against the endpoint, and a worked sizing
+example turns the serving figures into instance counts.
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def quality(settings: Settings, extra_seeds: tuple[int, ...] = ()) -> dict[str, 
         "train_seconds": manifest["train_seconds"],
     }
     peak_mb = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-    runs = [first, *seed_runs(settings, extra_seeds)]
+    runs = [first, *seed_runs(settings, tuple(s for s in extra_seeds if s != settings.seed))]
     return {
         "baseline_on_channel": baseline_run(settings, "train"),
         "data": settings.data,
@@ -674,7 +676,8 @@ def render(results: dict[str, Any]) -> str:
         ("trained in under 3 minutes on 2 cores", f"{seconds} s", _goal(seconds < 180)),
         (
             "default model matches the baseline's test accuracy (seed mean), trained in under 2 minutes",
-            f"{mean:.4f} vs {rep['baseline']['accuracy']:.4f}, {seconds} s",
+            f"mean {mean:.4f} over {len(q['seeds'])} seeds (seed {q['seeds'][0]['seed']}: {accuracy:.4f}) "
+            f"vs {rep['baseline']['accuracy']:.4f}, {seconds} s",
             _goal(mean >= rep["baseline"]["accuracy"] and seconds < 120),
         ),
         (

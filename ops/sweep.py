@@ -19,6 +19,7 @@ from typing import Any
 from ml import evaluate, preprocess
 from ml.config import ConfigError, Settings, load_settings, log, settings_to_dict
 from ml.fsutil import write_json, write_text
+from ml.report import accuracy
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Variant:
 
 def parse_variant(text: str) -> Variant:
     """``"dropout_views=10,epochs=15"`` → a variant of those overrides; a clear error for anything else."""
-    overrides = {}
+    overrides: dict[str, str] = {}
     for pair in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = pair.partition("=")
         if not sep or not key.strip() or not value.strip():
@@ -64,6 +65,7 @@ def seed_runs(settings: Settings, seeds: tuple[int, ...]) -> list[dict[str, Any]
     from ml import pipeline, train
 
     _, prepared = pipeline.prepare_data(settings)
+    splits = {name: evaluate.read_fasttext_file(prepared.path(name)) for name in ("validation", "test")}
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -77,15 +79,11 @@ def seed_runs(settings: Settings, seeds: tuple[int, ...]) -> list[dict[str, Any]
                 seed,
             )
             model = fasttext.load_model(str(model_bin))
-            runs.append(
-                {
-                    "seed": seed,
-                    "validation_accuracy": result.validation_accuracy,
-                    "test_accuracy": train.accuracy(model, prepared.path("test")),
-                    "train_seconds": round(result.seconds, 2),
-                    "size_bytes": model_bin.stat().st_size,
-                }
-            )
+            record: dict[str, Any] = {"seed": seed}
+            for name, rows in splits.items():  # scored as the evaluation report scores
+                record[f"{name}_accuracy"] = accuracy(rows.labels, evaluate.predict_labels(model, rows.texts))
+            record.update(train_seconds=round(result.seconds, 2), size_bytes=model_bin.stat().st_size)
+            runs.append(record)
             model_bin.unlink()
     return runs
 
@@ -107,10 +105,7 @@ def baseline_run(settings: Settings, train_file: str = preprocess.BASELINE_TRAIN
     }
     for split in ("validation", "test"):
         rows = evaluate.read_fasttext_file(prepared.path(split))
-        predicted = peer.predict(rows.texts)
-        out[f"{split}_accuracy"] = sum(p == g for p, g in zip(predicted, rows.labels, strict=True)) / len(
-            predicted
-        )
+        out[f"{split}_accuracy"] = accuracy(rows.labels, peer.predict(rows.texts))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -32,3 +33,22 @@ def test_splits_do_not_overlap(trained: tuple[Settings, TrainOutcome]) -> None:
     (folder,) = (settings.data_dir / "prepared").iterdir()
     seen = [set((folder / f"{split}.txt").read_text(encoding="utf-8").splitlines()) for split in SPLIT_NAMES]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+
+
+def test_the_baseline_fits_on_the_train_rows_one_line_each(trained: tuple[Settings, TrainOutcome]) -> None:
+    from ml import baseline, evaluate
+    from ml.preprocess import BASELINE_TRAIN, VIEWS
+
+    settings, _ = trained
+    (folder,) = (settings.data_dir / "prepared").iterdir()
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    rows = (folder / f"{BASELINE_TRAIN}.txt").read_text(encoding="utf-8").splitlines()
+    channel = (folder / "train.txt").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == meta["counts"]["train"]
+    assert len(channel) == meta["counts"]["train"] * (len(VIEWS) + settings.dropout_views)
+    assert set(rows) <= set(channel), "each row's whole text is also in the train channel"
+    # the report's baseline is the one fitted on those rows (same vocabulary, same size), not on the channel
+    report = json.loads((settings.model_dir / "metrics.json").read_text(encoding="utf-8"))
+    fitted = baseline.fit(evaluate.read_fasttext_file(folder / f"{BASELINE_TRAIN}.txt"))
+    assert report["baseline"]["size_bytes"] == fitted.size_bytes
+    assert 0.5 < report["baseline"]["validation_accuracy"] <= 1
