@@ -92,11 +92,20 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- Validation accuracy: **{val['accuracy']:.4f}** ({val['n']} rows)",
         f"- Test accuracy: **{test['accuracy']:.4f}**, macro-F1 {test['macro_f1']:.4f} ({test['n']} rows)",
     ]
+    if "train_channel" in report:
+        chan = report["train_channel"]
+        views = chan["views"]
+        copies = views.count("dropout")
+        fixed = ", ".join(v for v in views if v != "dropout")
+        lines.append(
+            f"- Training input: ours trains on {chan['rows']:,} train rows, {len(views)} lines each "
+            f"({fixed}, and {copies} token-dropout copies: {chan['rows'] * len(views):,} lines); "
+            "the baseline fits on the same rows, one line each (the whole text)"
+        )
     if "baseline" in report:
         base = report["baseline"]
         lines += [
-            f"- Versus the baseline ({base['name']}, fitted on the train rows, one line each): "
-            f"{report['comparison']['summary']}",
+            f"- Versus the baseline ({base['name']}): {report['comparison']['summary']}",
             "",
             "| model | test accuracy | validation accuracy | macro-F1 | train time | size | predict rate |",
             "|---|---|---|---|---|---|---|",

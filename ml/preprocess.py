@@ -93,6 +93,11 @@ class Prepared:
         """The ``.txt`` file of one split."""
         return self.folder / f"{split}.txt"
 
+    def train_views(self) -> list[str]:
+        """The lines each train row gives in the train channel (``VIEWS`` then one per dropout copy)."""
+        meta = json.loads((self.folder / "meta.json").read_text(encoding="utf-8"))
+        return list(meta["train_views"])
+
     def test_rows(self) -> list[Row]:
         """The test split's raw rows (title and content before tokenization), for slice metrics."""
         with (self.folder / "test.jsonl").open(encoding="utf-8") as fh:

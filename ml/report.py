@@ -56,6 +56,7 @@ def build_report(
         "dataset": dataset.origin,
         "dataset_sha256": dataset.sha256,
         "test_source": prepared.test_source,
+        "train_channel": {"rows": prepared.counts["train"], "views": prepared.train_views()},
         "validation": evaluate.evaluate_file(model, prepared.path("validation"), classes),
         "test": ours,
         "baseline": {"name": BASELINE_NAME, **theirs},

@@ -109,11 +109,15 @@ def quality(settings: Settings, extra_seeds: tuple[int, ...] = ()) -> dict[str, 
 
     Then train ``extra_seeds`` more models on the same data and split, for the spread between runs.
     """
-    shutil.rmtree(settings.model_dir, ignore_errors=True)  # measure a real training, not a reuse
+    # measure a real run, not a reuse: the prepared channel and the model are built afresh
+    shutil.rmtree(settings.model_dir, ignore_errors=True)
+    shutil.rmtree(settings.data_dir / "prepared", ignore_errors=True)
     ctx = multiprocessing.get_context("spawn")
     child = ctx.Process(target=_quality_child, args=(settings,))
+    started = time.perf_counter()
     child.start()
     child.join()
+    pipeline_seconds = round(time.perf_counter() - started, 1)
     if child.exitcode != 0:
         raise RuntimeError(f"the training child process failed (exit code {child.exitcode})")
     manifest = json.loads((settings.model_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -130,6 +134,7 @@ def quality(settings: Settings, extra_seeds: tuple[int, ...] = ()) -> dict[str, 
         "baseline_on_channel": baseline_run(settings, "train"),
         "data": settings.data,
         "train_seconds": manifest["train_seconds"],
+        "pipeline_seconds": pipeline_seconds,
         "counts": manifest["data"]["splits"],
         "peak_memory_mb": peak_mb,
         "report": report,
@@ -534,7 +539,9 @@ def render(results: dict[str, Any]) -> str:
         "",
         f"- Data: **{rep['dataset']}** ({q['counts']['train']:,} train / {q['counts']['validation']:,} "
         f"validation / {q['counts']['test']:,} test rows). Test split: {rep['test_source']}.",
-        f"- Training: {q['train_seconds']} s wall (fastText alone); peak memory {q['peak_memory_mb']} MB of "
+        f"- Training: {q['train_seconds']} s wall (fastText alone); {q['pipeline_seconds']} s for the whole "
+        "`invoke train` pipeline (tokenizing the splits and building the train channel, training, evaluation "
+        f"with the baseline, packaging, deploying); peak memory {q['peak_memory_mb']} MB of "
         "the whole pipeline run in its child process (data preparation, training, evaluation with the "
         "baseline's TF-IDF fit).",
         "",
@@ -665,6 +672,7 @@ def render(results: dict[str, Any]) -> str:
         "",
     ]
     accuracy, mean, seconds = rep["test"]["accuracy"], q["mean_test_accuracy"], q["train_seconds"]
+    whole = q["pipeline_seconds"]
     zip_kb, cold = lam["zip_bytes"] / 1024, lam["cold_import_ms"]
     absent = "" if full else " (full dataset absent here)"
     goals = [
@@ -673,12 +681,16 @@ def render(results: dict[str, Any]) -> str:
             f"{accuracy:.4f} on {rep['dataset']}",
             _goal(accuracy >= 0.986 if full else None) + absent,
         ),
-        ("trained in under 3 minutes on 2 cores", f"{seconds} s", _goal(seconds < 180)),
+        (
+            "trained in under 3 minutes on 2 cores (whole pipeline)",
+            f"{whole} s ({seconds} s of fastText)",
+            _goal(whole < 180),
+        ),
         (
             "default model matches the baseline's test accuracy (seed mean), trained in under 2 minutes",
             f"mean {mean:.4f} over {len(q['seeds'])} seeds (seed {q['seeds'][0]['seed']}: {accuracy:.4f}) "
-            f"vs {rep['baseline']['accuracy']:.4f}, {seconds} s",
-            _goal(mean >= rep["baseline"]["accuracy"] and seconds < 120),
+            f"vs {rep['baseline']['accuracy']:.4f}; whole pipeline {whole} s ({seconds} s of fastText)",
+            _goal(mean >= rep["baseline"]["accuracy"] and whole < 120),
         ),
         (
             f"endpoint ≥ 50% of in-process predict, {big}-instance batches",

@@ -24,6 +24,7 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     assert load["rss_after_mb"] > 0
     assert results["quality"]["report"]["baseline"]["accuracy"] > 0.5
     assert results["quality"]["peak_memory_mb"] > 0
+    assert results["quality"]["pipeline_seconds"] > results["quality"]["train_seconds"] > 0
     assert 0.5 < results["quality"]["baseline_on_channel"]["test_accuracy"] <= 1
     seeds = results["quality"]["seeds"]
     assert [r["seed"] for r in seeds] == [settings.seed, 1]

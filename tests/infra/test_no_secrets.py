@@ -22,7 +22,8 @@ SECRET_VALUE = re.compile(
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----"
     r"|(?i:aws_secret_access_key|aws_session_token)"
 )
-SECRET_NAME = re.compile(r"(?i)secret|password|passwd|token|private_?key|api_?key|credential")
+# "token" but not "tokenizer" (the registry records the model's tokenizer scheme)
+SECRET_NAME = re.compile(r"(?i)secret|password|passwd|token(?!iz)|private_?key|api_?key|credential")
 
 
 def secrets_in(data: Any, where: str = "") -> list[str]:
@@ -45,6 +46,7 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     leaky = {"a": [{"db_password": "x"}], "b": "AKIAABCDEFGHIJKLMNOP", "c": {"ok": "aws_secret_access_key=1"}}
     assert secrets_in(leaky) == [".a[0].db_password", ".b", ".c.ok"]
     assert secrets_in({"endpoint_arn": "arn:aws:sagemaker:us-east-1:000000000000:endpoint/x"}) == []
+    assert secrets_in({"tokenizer": "nfkd-v2", "session_token": "x"}) == [".session_token"]
 
 
 def test_tfvars_and_registry_written_by_train_hold_no_secret(trained: tuple[Settings, TrainOutcome]) -> None:

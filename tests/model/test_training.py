@@ -62,7 +62,14 @@ def test_reports_are_written_and_state_the_test_split(trained: tuple[Settings, T
     assert sum(matrix[i][i] for i in range(14)) / report["test"]["n"] == pytest.approx(
         report["test"]["accuracy"]
     )
-    assert "carved from the train file" in (settings.model_dir / "metrics.md").read_text()
+    markdown = (settings.model_dir / "metrics.md").read_text()
+    assert "carved from the train file" in markdown
+    channel = report["train_channel"]
+    assert channel["views"] == [*preprocess.VIEWS, *["dropout"] * settings.dropout_views]
+    lines = channel["rows"] * len(channel["views"])
+    assert f"{channel['rows']:,} train rows, {len(channel['views'])} lines each" in markdown
+    assert f"{settings.dropout_views} token-dropout copies: {lines:,} lines" in markdown
+    assert "the baseline fits on the same rows, one line each" in markdown
     assert (settings.model_dir / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
