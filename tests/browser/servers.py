@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 from ops.site_server import SiteServer
 
 HOST = "127.0.0.1"
+HOLD_LIMIT_SECONDS = 60  # a held reply is sent anyway after this, so no thread hangs forever
 
 
 @dataclass
@@ -25,11 +25,11 @@ class Reply:
     status: int = 200
     body: bytes = b"{}"
     content_type: str = "application/json; charset=utf-8"
-    delay_seconds: float = 0.0
+    hold: threading.Event | None = None  # when given, the answer waits until the test sets it
 
     @classmethod
-    def json(cls, status: int, data: dict[str, Any], delay_seconds: float = 0.0) -> Reply:
-        return cls(status, json.dumps(data).encode(), delay_seconds=delay_seconds)
+    def json(cls, status: int, data: dict[str, Any], hold: threading.Event | None = None) -> Reply:
+        return cls(status, json.dumps(data).encode(), hold=hold)
 
 
 class ScriptedApi(ThreadingHTTPServer):
@@ -74,7 +74,8 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.server.received.append(json.loads(body or b"null"))
         reply = self.server.reply
-        time.sleep(reply.delay_seconds)
+        if reply.hold is not None:
+            reply.hold.wait(HOLD_LIMIT_SECONDS)
         self.send_response(reply.status)
         self._cors()
         self.send_header("Content-Type", reply.content_type)
@@ -110,6 +111,8 @@ def scripted_api() -> Iterator[tuple[ScriptedApi, str]]:
             api.allowed_origin = site.url
             yield api, site.url + "/"
     finally:
+        if api.reply.hold is not None:
+            api.reply.hold.set()  # a test that failed before releasing its held reply
         _stop(api)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -364,12 +365,13 @@ def test_api_failure_answers_show_a_readable_message(
 
 
 def test_loading_state_shows_while_the_api_answers_and_blocks_a_second_request(tab: Tab) -> None:
-    # GIVEN an API that takes a second and a half to answer
+    # GIVEN an API that holds its answer until the test releases it
+    release = threading.Event()
     with scripted_api() as (api, url):
         api.reply = Reply.json(
             200,
             {"label": "Film", "probability": 0.9, "top": [{"label": "Film", "probability": 0.9}]},
-            delay_seconds=1.5,
+            hold=release,
         )
         page = tab.page
         page.goto(url)
@@ -383,7 +385,10 @@ def test_loading_state_shows_while_the_api_answers_and_blocks_a_second_request(t
         expect(page.get_by_role("status")).to_have_text("Classifying…")
         expect(page.get_by_role("status")).to_have_class(re.compile(r"\bloading\b"))
         button.click(force=True)  # force: Playwright itself would wait for an aria-disabled button
-        # AND once the answer arrives the result replaces it, after exactly one request
+        expect(button).to_have_text("Classifying…")
+        expect(page.locator("#result")).to_be_hidden()
+        # AND once the answer is released the result replaces the wait, after exactly one request
+        release.set()
         expect(page.locator("#label")).to_have_text("Film")
         wait_until_idle(page)
         expect(button).to_have_text("Classify")
