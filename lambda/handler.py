@@ -7,9 +7,10 @@ text itself. The answer is ``{"label", "probability", "top": [{"label", "probabi
 Configuration (environment): ``ENDPOINT_NAME`` (required), ``ALLOWED_ORIGINS`` (comma-separated CORS
 origins), ``TOP_K`` (default 3), ``MAX_TEXT_CHARS`` (default 5000), ``ENDPOINT_TIMEOUT_SECONDS``
 (read timeout of one endpoint call, default 4), ``ENDPOINT_MAX_ATTEMPTS`` (default 3), ``LOG_LEVEL``.
-Transient endpoint faults (timeouts, no connection, throttling, 5xx) are retried with jittered
-exponential backoff, but only while the attempt still fits in the invocation's remaining time (from the
-Lambda context), so the caller always gets a JSON answer before the function times out. The SageMaker
+Transient endpoint faults (timeouts, no connection, a connection closed mid-answer, throttling, 5xx) are
+retried with jittered exponential backoff, but only while the attempt still fits in the invocation's
+remaining time (from the Lambda context); the first attempt's timeouts are cut to that time, so the
+caller always gets a JSON answer before the function times out. The SageMaker
 runtime URL comes from boto3's own ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` when set (the local endpoint),
 so no code path differs between local and AWS. Standard library and boto3 only (boto3 ships with
 the Lambda runtime).
@@ -23,6 +24,7 @@ import json
 import logging
 import os
 import random
+import sys
 import time
 import uuid
 from typing import Any
@@ -35,6 +37,9 @@ JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 CONNECT_TIMEOUT_SECONDS = 2
 BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS = 0.2, 2.0
 ANSWER_MARGIN_SECONDS = 0.5  # kept back from the remaining time to write the answer
+TIMEOUT_STEP_SECONDS = 0.5  # an attempt's time budget is rounded down to this step (see attempt_timeouts)
+BODY_CHARS_PER_TEXT_CHAR = 12  # one character as a JSON surrogate-pair escape: \ud83d\ude00
+BODY_OVERHEAD_CHARS = 1024  # the rest of the JSON object
 DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
 
@@ -92,23 +97,38 @@ def _setting(name: str, default: int) -> int:
         return default
 
 
-def sagemaker_runtime() -> Any:
-    """The boto3 SageMaker runtime client, created once per container (and per endpoint URL and timeout).
+def attempt_timeouts(budget: float = float("inf")) -> tuple[float, float]:
+    """(connect, read) timeouts of an endpoint attempt that must end within ``budget`` seconds.
 
-    boto3 is imported on first use, which keeps the module's cold import cheap.
+    The configured ones when they fit; else ``budget`` rounded down to TIMEOUT_STEP_SECONDS, a quarter
+    of it (at most the configured value) to connect and the rest (likewise) to read.
     """
-    key = (
-        os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "")
-        + "|"
-        + os.environ.get("ENDPOINT_TIMEOUT_SECONDS", "")
-    )
+    connect, read = CONNECT_TIMEOUT_SECONDS, _setting("ENDPOINT_TIMEOUT_SECONDS", 4)
+    if connect + read <= budget:
+        return connect, read
+    budget = budget // TIMEOUT_STEP_SECONDS * TIMEOUT_STEP_SECONDS
+    connect = min(connect, budget / 4)
+    return connect, min(read, budget - connect)
+
+
+def sagemaker_runtime(timeouts: tuple[float, float] | None = None) -> Any:
+    """The boto3 SageMaker runtime client with these (connect, read) timeouts (default: the configured).
+
+    A boto3 client keeps the timeouts of its Config for its whole life (botocore gives them to urllib3
+    on every request; there is no per-call timeout), so each timeout pair gets its own client, created
+    once per container and endpoint URL. ``attempt_timeouts`` rounds a cut-down budget to
+    TIMEOUT_STEP_SECONDS, which bounds this pool to a few clients; the default one can be created at
+    initialisation. boto3 is imported on first use, which keeps the module's cold import cheap.
+    """
+    connect, read = timeouts or attempt_timeouts()
+    key = (os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", ""), connect, read)
     if key not in _clients:
         import boto3
         from botocore.config import Config
 
         config = Config(
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=_setting("ENDPOINT_TIMEOUT_SECONDS", 4),
+            connect_timeout=connect,
+            read_timeout=read,
             retries={"mode": "standard", "total_max_attempts": 1},  # call_endpoint retries, in time
         )
         _clients[key] = boto3.client("sagemaker-runtime", config=config)
@@ -134,7 +154,10 @@ def _body_text(event: dict[str, Any]) -> str:
         raise BadRequest('the request has no body; send {"text": "..."}')
     if not isinstance(body, str):
         if isinstance(body, dict):  # a test event may carry the JSON object itself
-            return json.dumps(body)
+            try:
+                return json.dumps(body)
+            except (ValueError, RecursionError) as exc:
+                raise _unreadable_json(exc) from None
         raise BadRequest("the body must be a string")
     if event.get("isBase64Encoded"):
         try:
@@ -148,13 +171,23 @@ def _body_text(event: dict[str, Any]) -> str:
     return body
 
 
+def _unreadable_json(exc: Exception) -> BadRequest:
+    """The 400 for a body ``json`` cannot read: malformed, too deeply nested, or a too long number."""
+    if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError):  # int-string limit
+        limit = sys.get_int_max_str_digits()
+        return BadRequest(f"the body holds a number of more than {limit} digits; send shorter numbers")
+    return BadRequest('the body is not valid JSON; send {"text": "..."}')
+
+
 def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tuple[str, int]:
     """Return (text, k) from the event, or raise the HttpError that explains what is wrong."""
     method = _method(event)
     if method is not None and method.upper() != "POST":
         raise MethodNotAllowed(f"use POST, not {method}")
     body = _body_text(event)
-    if len(body) > 4 * max_chars + 1024:
+    # Only a bound against huge bodies, generous for any JSON spelling of max_chars characters: the
+    # limit itself is on the decoded text's characters (checked below), however the JSON spells them.
+    if len(body) > BODY_CHARS_PER_TEXT_CHAR * max_chars + BODY_OVERHEAD_CHARS:
         raise PayloadTooLarge(f"the request is too large; send at most {max_chars} characters of text")
     media = _headers(event).get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in ("", "application/json", "text/plain"):
@@ -165,8 +198,8 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
     else:
         try:
             payload = json.loads(body)
-        except (json.JSONDecodeError, RecursionError):
-            raise BadRequest('the body is not valid JSON; send {"text": "..."}') from None
+        except (ValueError, RecursionError) as exc:  # ValueError: also an integer over the digit limit
+            raise _unreadable_json(exc) from None
         if not isinstance(payload, dict):
             raise BadRequest('the body must be a JSON object like {"text": "..."}')
         text, k = payload.get("text"), payload.get("k", default_k)
@@ -182,15 +215,21 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
 
 
 # --- endpoint -------------------------------------------------------------------------------------
-def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
-    """Call the endpoint once with one instance; map its failures to 502 / 503 / 504 HttpErrors."""
+def invoke_endpoint(tokens: str, k: int, timeouts: tuple[float, float]) -> list[dict[str, Any]]:
+    """Call the endpoint once with one instance and these (connect, read) timeouts.
+
+    Its failures become 502 / 503 / 504 HttpErrors, marked transient when another attempt may succeed.
+    """
     from botocore.exceptions import (
         BotoCoreError,
         ClientError,
+        ConnectionClosedError,
         ConnectionError,
         ConnectTimeoutError,
         EndpointConnectionError,
+        IncompleteReadError,
         ReadTimeoutError,
+        ResponseStreamingError,
     )
 
     name = os.environ.get("ENDPOINT_NAME", "")
@@ -198,7 +237,7 @@ def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
         raise ServiceUnavailable("the service is not configured (ENDPOINT_NAME is not set)")
     request = json.dumps({"instances": [tokens], "configuration": {"k": k}})
     try:
-        response = sagemaker_runtime().invoke_endpoint(
+        response = sagemaker_runtime(timeouts).invoke_endpoint(
             EndpointName=name, ContentType="application/json", Accept="application/json", Body=request
         )
         answer = json.loads(response["Body"].read())
@@ -207,6 +246,9 @@ def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
     except (EndpointConnectionError, ConnectionError) as exc:
         message = "the model endpoint cannot be reached; try again later"
         raise ServiceUnavailable(message, str(exc), True) from None
+    except (ConnectionClosedError, ResponseStreamingError, IncompleteReadError) as exc:
+        message = "the model endpoint broke off its answer; try again"
+        raise BadGateway(message, str(exc), True) from None
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -224,15 +266,19 @@ def invoke_endpoint(tokens: str, k: int) -> list[dict[str, Any]]:
 def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list[dict[str, Any]]:
     """``invoke_endpoint`` with bounded retries of transient faults, each logged with the request id.
 
-    Another attempt is made only when its backoff plus a whole attempt (connect + read timeout) ends
-    before ``deadline`` (a ``time.monotonic()`` value).
+    The first attempt's timeouts are cut to the time left before ``deadline`` (a ``time.monotonic()``
+    value); another attempt is made only when its backoff plus a whole attempt (the configured connect
+    + read timeouts) ends before it.
     """
     attempts = max(1, _setting("ENDPOINT_MAX_ATTEMPTS", 3))
-    worst_attempt = CONNECT_TIMEOUT_SECONDS + _setting("ENDPOINT_TIMEOUT_SECONDS", 4)
+    worst_attempt = sum(attempt_timeouts())
+    timeouts = attempt_timeouts(deadline - time.monotonic())
+    if min(timeouts) <= 0:
+        raise GatewayTimeout("the request ran out of time before the model could answer; try again")
     attempt = 1
     while True:
         try:
-            return invoke_endpoint(tokens, k)
+            return invoke_endpoint(tokens, k, timeouts)
         except HttpError as exc:
             backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
             retry = (
@@ -244,6 +290,8 @@ def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list
                         "requestId": request_id,
                         "endpointError": exc.code,
                         "attempt": attempt,
+                        "connectTimeout": timeouts[0],
+                        "readTimeout": timeouts[1],
                         "detail": exc.detail or exc.message,
                         "retry": retry,
                     }
@@ -253,6 +301,7 @@ def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list
                 raise
             time.sleep(backoff)
             attempt += 1
+            timeouts = attempt_timeouts()  # fits: checked above
 
 
 def _deadline(context: Any) -> float:

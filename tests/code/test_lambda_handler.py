@@ -110,7 +110,13 @@ def test_cors_header_only_for_allowed_origins(lambda_env: str, origin: str | Non
         (v2(json.dumps({"text": "a", "k": True})), 400, '"k"'),
         (v2(json.dumps({"text": "a", "k": "3"})), 400, '"k"'),
         (v2(json.dumps({"text": "word " * 1001})), 413, "limit is 5000"),
-        (v2("x" * 30_000, content_type="text/plain"), 413, "too large"),
+        (v2("x" * 30_000, content_type="text/plain"), 413, "limit is 5000"),
+        (v2("x" * 100_000, content_type="text/plain"), 413, "too large"),
+        (v2(json.dumps({"text": "a river", "padding": " " * 100_000})), 413, "too large"),
+        (v2('{"text": "a river", "k": ' + "1" * 4301 + "}"), 400, "digits"),
+        (v2('{"text": ' + "9" * 5000 + "}"), 400, "digits"),
+        (v2('{"text": "a river", "extra": [' + "7" * 4301 + "]}"), 400, "digits"),
+        ({"body": {"text": "a river", "k": 10**4301}}, 400, "digits"),
         (v2("text", content_type="application/xml"), 415, "not supported"),
         (v2("!!!not base64!!!", isBase64Encoded=True), 400, "base64"),
         (v2(base64.b64encode(b"\xff\xfe\xfd").decode(), isBase64Encoded=True), 400, "UTF-8"),
@@ -126,6 +132,35 @@ def test_bad_input_gets_a_clear_4xx(
     code, _, body = call(event)
     assert code == status, body
     assert fragment in body["message"] and body["error"] and body["requestId"]
+
+
+# --- the text limit: 5,000 characters of text, however the body spells them ------------------------
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_the_limit_is_5000_characters_exactly(lambda_env: str, content_type: str) -> None:
+    for chars, status in ((5000, 200), (5001, 413)):
+        text = ("a river " * 1000)[:chars]
+        body = json.dumps({"text": text}) if content_type == "application/json" else text
+        assert call(v2(body, content_type=content_type))[0] == status, chars
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "東京大学 ",  # CJK: one \uXXXX escape (6 body characters) a character
+        "\U00020000",  # beyond the BMP: a surrogate pair escape (12 body characters) a character
+    ],
+)
+def test_json_escapes_do_not_count_against_the_text_limit(lambda_env: str, word: str) -> None:
+    # GIVEN texts of exactly 5,000 and 5,001 characters, sent as \u escapes and as raw UTF-8
+    for chars, status in ((5000, 200), (5001, 413)):
+        text = (word * chars)[:chars]
+        for ascii_only in (True, False):
+            body = json.dumps({"text": text}, ensure_ascii=ascii_only)
+            # THEN the limit is on the text's characters, however the JSON spells them
+            code, _, answer = call(v2(body))
+            assert code == status, (chars, ascii_only, answer)
+            if status == 413:
+                assert "the text has 5001 characters; the limit is 5000" in answer["message"]
 
 
 @pytest.mark.parametrize("event", [None, [], "text", 42, {"unexpected": True}])
@@ -159,14 +194,29 @@ class _FaultyHandler(BaseHTTPRequestHandler):
             "throttled": (400, b'{"message": "slow down"}', {"x-amzn-ErrorType": "ThrottlingException:"}),
             "server-error": (500, b'{"message": "boom"}', {"x-amzn-ErrorType": "InternalFailure:"}),
             "slow": (200, b"[]", {}),
+            "cut-status-line": (200, b"", {}),
+            "cut-body": (200, b'[{"label": ["__label__Athlete"], "prob": [0.9]}]', {}),
+            "silent": (200, b"[]", {}),
         }[self.server.mode]
         if self.server.mode == "slow":
             time.sleep(1.5)
+        if self.server.mode == "silent":  # never answers: wait until the client gives up and hangs up
+            with contextlib.suppress(OSError):
+                self.rfile.read(1)
+            return
+        if self.server.mode == "cut-status-line":  # dies in the middle of its status line
+            self.wfile.write(b"HTTP/1.1 20")
+            self.close_connection = True
+            return
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **headers}.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if self.server.mode == "cut-body":  # dies after part of the body
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
         with contextlib.suppress(BrokenPipeError):  # the slow case: the client gave up, as intended
             self.wfile.write(body)
 
@@ -180,6 +230,8 @@ class _FaultyHandler(BaseHTTPRequestHandler):
         ("throttled", 503, True),
         ("server-error", 502, True),
         ("slow", 504, True),
+        ("cut-status-line", 502, True),
+        ("cut-body", 502, True),
     ],
 )
 def test_endpoint_faults_map_to_gateway_errors(
@@ -286,3 +338,37 @@ def test_every_request_logs_one_json_line_with_its_id_status_outcome_and_latency
         (bad["requestId"], bad_status, "bad_request"),
     ]
     assert all(isinstance(line["latencyMs"], float) and line["latencyMs"] >= 0 for line in per_request)
+
+
+def test_the_first_attempt_fits_a_small_time_budget(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN an endpoint that never answers, the default 4 s read timeout, and 3 s left in the invocation
+    monkeypatch.delenv("ENDPOINT_TIMEOUT_SECONDS")
+    faulty = serve_faulty("silent", monkeypatch)
+    try:
+        started = time.monotonic()
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(3_000))
+        elapsed = time.monotonic() - started
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN one attempt was made, its timeouts cut to fit the 3 s less the answer margin (0.5 s) ...
+    assert reply["statusCode"] == 504 and faulty.calls == 1
+    (attempt,) = [json.loads(r.message) for r in caplog.records if '"endpointError"' in r.message]
+    assert attempt["connectTimeout"] + attempt["readTimeout"] <= 2.5 and attempt["retry"] is False
+    # ... and the JSON 504 came before the Lambda would have been killed
+    assert elapsed < 3.0
+
+
+def test_no_attempt_is_made_without_time_left(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an invocation with less time left than the margin kept to answer
+    faulty = serve_faulty("silent", monkeypatch)
+    try:
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(400))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN the endpoint is not called and the caller gets a JSON 504 at once
+    assert reply["statusCode"] == 504 and faulty.calls == 0
+    assert "ran out of time" in json.loads(reply["body"])["message"]
