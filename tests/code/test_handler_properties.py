@@ -99,6 +99,8 @@ def answer(event: Any) -> tuple[int, dict[str, Any]]:
 @example(body="", content_type="application/json", b64=False)
 @example(body=" \t\n\r\x0b\x0c\u00a0\u2003", content_type="text/plain", b64=False)
 @example(body='{"text": "\\ud800 lone surrogate"}', content_type="application/json", b64=False)
+@example(body='{"text": "a river", "k": ' + "1" * 4301 + "}", content_type="application/json", b64=False)
+@example(body="[" + "9" * 5000 + "]", content_type="", b64=False)
 def test_any_text_body_gets_json_and_no_5xx(body: str | None, content_type: str, b64: bool) -> None:
     answer(event_with(body, content_type, b64))
 
@@ -140,6 +142,24 @@ def test_deeply_nested_json_is_a_400_not_a_crash(depth: int) -> None:
     nested = "[" * depth + "]" * depth
     assert answer(event_with(nested))[0] == 400
     assert answer(event_with('{"text": ' + nested + "}"))[0] == 400
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    digits=st.integers(4301, 20_000),
+    field=st.sampled_from(["text", "k", "other"]),
+    nest=st.sampled_from(["{}", "[{}]", '{{"a": [1, {}]}}']),
+    b64=st.booleans(),
+)
+def test_integers_over_the_digit_limit_are_a_400_in_any_field(
+    digits: int, field: str, nest: str, b64: bool
+) -> None:
+    # GIVEN a JSON body whose one field holds an integer longer than Python reads by default
+    raw = '{"text": "a river", "' + field + '": ' + nest.format("7" * digits) + "}"
+    event = event_with(base64.b64encode(raw.encode()).decode() if b64 else raw, b64=b64)
+    # THEN the client is told, with a 400 (never a 500)
+    status, body = answer(event)
+    assert status == 400 and "digits" in body["message"]
 
 
 @settings(max_examples=10, deadline=None)
