@@ -74,6 +74,37 @@ def test_tokenize_examples(text: str, tokens: list[str]) -> None:
     assert tt.tokenize(text) == tokens
 
 
+# One example per rule of ``normalize`` and ``finish``. Training and serving share both, so the parity
+# test above cannot see a change to either: each row fails when its one rule changes.
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        pytest.param("STRAßE", ["strasse"], id="case-folded, not only lower-cased"),
+        pytest.param("ﬁre Ａｐｏｌｌｏ", ["fire", "apollo"], id="compatibility decomposition (NFKD)"),
+        pytest.param("café Poznań", ["cafe", "poznan"], id="accents (combining marks) dropped"),
+        pytest.param("Kırklareli", ["kirklareli"], id="dotless i folded to i"),
+        pytest.param("東京 Σίσυφος", ["東京", "σισυφοσ"], id="letters of any script kept"),
+        pytest.param("١٩٨٥", ["0000"], id="decimal digits of any script kept, as 0"),
+        pytest.param("௰ river", ["river"], id="other numbers are spaces"),
+        pytest.param("a·b", ["a", "b"], id="non-ASCII punctuation is a space"),
+        pytest.param("B-52 u.s.a. army", ["b-00", "u.s.a.", "army"], id="ASCII punctuation kept"),
+        pytest.param("river\u200dbank🌊delta", ["river", "bank", "delta"], id="anything else is a space"),
+        pytest.param("the pitcher. He", ["the", "pitcher", "he"], id="final period split off"),
+        pytest.param("Plan a. Then", ["plan", "a", "then"], id="final period split off a one-letter word"),
+        pytest.param("the U.S. army", ["the", "u.s.", "army"], id="no split in an abbreviation"),
+        pytest.param("yes -- no ; ( ok ) ...", ["yes", "no", "ok"], id="punctuation-only tokens dropped"),
+        pytest.param("it's", ["it", "'s"], id="a token with one letter kept"),
+        pytest.param("1985 AD", ["0000", "ad"], id="every digit written 0"),
+    ],
+)
+def test_each_normalize_and_finish_rule(text: str, tokens: list[str]) -> None:
+    assert tt.tokenize(text) == tokens
+
+
+def test_normalize_collapses_white_space() -> None:
+    assert tt.normalize(" a\t\n\u00a0 b  ") == "a b"
+
+
 @given(st.text(alphabet=st.characters(categories=["L", "N", "Zs"]), max_size=60))
 def test_tokens_ignore_case_and_extra_whitespace(text: str) -> None:
     assert tt.tokenize(text.upper()) == tt.tokenize(text.lower())
