@@ -1,0 +1,57 @@
+"""``invoke mutate``'s scope table and the marking of out-of-scope lines (the mutation run itself is not CI)."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from ml.config import ROOT
+from ops import mutation
+
+
+@pytest.mark.parametrize("name", list(mutation.SCOPES))
+def test_every_scope_names_files_and_functions_that_exist(name: str) -> None:
+    scope = mutation.SCOPES[name]
+    source = ROOT / scope.source
+    assert source.is_file(), scope.source
+    assert scope.tests and all((ROOT / t).is_file() for t in scope.tests), scope.tests
+    spans = mutation.function_spans(source.read_text(encoding="utf-8"), scope.functions, scope.source)
+    assert set(spans) == set(scope.functions)
+
+
+def test_a_function_that_is_gone_is_a_clear_error() -> None:
+    with pytest.raises(mutation.MutationError, match="no function parse_request: update SCOPES"):
+        mutation.function_spans("def other():\n    return 1\n", ("parse_request",), "x.py")
+
+
+SOURCE = '''"""Module docstring."""
+
+import re
+
+
+def outside(a, b):
+    """Spans
+    two lines."""
+    return a > b and \\
+        b < 3
+
+
+@staticmethod
+def inside(x):
+    return x + 1 if x else 0
+
+
+TEXT = """a
+b"""
+'''
+
+
+def test_only_code_lines_outside_the_scope_are_pardoned_and_the_code_is_unchanged() -> None:
+    spans = mutation.function_spans(SOURCE, ("inside",))
+    marked = mutation.pardon_outside(SOURCE, spans)
+    pardoned = {n for n, line in enumerate(marked.splitlines(), 1) if mutation.PARDON in line}
+    # the docstring, import, def outside, the docstring's closing line, the line after the backslash, TEXT's closing line
+    assert pardoned == {1, 3, 6, 8, 10, 19}
+    assert ast.dump(ast.parse(marked)) == ast.dump(ast.parse(SOURCE))
+    assert marked.replace(mutation.PARDON, "") == SOURCE
