@@ -1,4 +1,4 @@
-"""``invoke mutate``'s scope table and the marking of out-of-scope lines (the mutation run itself is not CI)."""
+"""``invoke mutate``'s scope table and its marking of out-of-scope lines (the run itself is not CI)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def test_only_code_lines_outside_the_scope_are_pardoned_and_the_code_is_unchange
     spans = mutation.function_spans(SOURCE, ("inside",))
     marked = mutation.pardon_outside(SOURCE, spans)
     pardoned = {n for n, line in enumerate(marked.splitlines(), 1) if mutation.PARDON in line}
-    # the docstring, import, def outside, the docstring's closing line, the line after the backslash, TEXT's closing line
+    # module docstring, import, def outside, its docstring's closing line, the line after the backslash,
+    # TEXT's closing line
     assert pardoned == {1, 3, 6, 8, 10, 19}
     assert ast.dump(ast.parse(marked)) == ast.dump(ast.parse(SOURCE))
     assert marked.replace(mutation.PARDON, "") == SOURCE
