@@ -608,3 +608,25 @@ def destroy(
         report = infra_ops.destroy(s, endpoint=endpoint, dry_run=dry_run, yes=yes)
     if report.removed:
         print(f"Removed {len(report.listed)} resources.")
+
+
+# --- mutation testing (not CI) ----------------------------------------------------------------
+
+
+@task(
+    help={
+        "only": "one scope (tokenizer, handler, endpoint, bulk, fsutil); repeat for more; default: all",
+        "workers": "mutants tested at once (default 1: the machine is shared)",
+    },
+    iterable=["only"],
+)
+def mutate(c: Context, only: list[str] | None = None, workers: int = 1) -> None:
+    """Mutation-test the input parsing and file-keeping code (./dev mutate installs the tool first)."""
+    from ops import mutation
+
+    try:
+        report = mutation.run(list(only or []), workers)
+    except mutation.MutationError as exc:
+        raise Exit(f"error: {exc}", code=1) from None
+    print(report.read_text(encoding="utf-8"))
+    print(f"report: {report}\nlogs: {report.parent}")
