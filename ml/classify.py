@@ -17,15 +17,20 @@ Target local: batches go through boto3's ``sagemaker-runtime`` client (the very 
 AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
 a free port. Several threads send batches; lines are appended to ``OUTPUT.partial`` in input order as
 batches come back, and the finished file is renamed to ``OUTPUT``. A run that stops early (Ctrl-C, crash)
-resumes: the next run keeps the partial file's complete lines and classifies the other ids. When
-``OUTPUT`` already holds the input's ids in order, nothing is done. Target aws: a SageMaker Batch
-Transform job on the deployed model (``ml/sagemaker_transform.py``).
+resumes: the next run keeps the partial file's complete lines and classifies the other ids. Target aws: a
+SageMaker Batch Transform job on the deployed model (``ml/sagemaker_transform.py``), its lines published
+the same way.
+
+Provenance: ``FILE.key`` beside ``OUTPUT.partial`` and ``OUTPUT`` records what made the file (the input's
+sha256 and how it was read, ``k``, the tokenizer and the model; for ``OUTPUT`` also its own sha256). A
+partial file of another provenance is discarded; an ``OUTPUT`` of this provenance means nothing to do; any
+other ``OUTPUT`` is refused unless ``force``. An output that is the input (or a file beside it that classify
+writes) is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import time
@@ -35,7 +40,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,7 @@ from tqdm import tqdm
 from ml.config import Settings, log
 from ml.data import N_CLASSES, DataError, read_rows
 from ml.deploy import read_registry
-from ml.fsutil import write_text
+from ml.fsutil import file_digest, write_json, write_text
 from ml.lambda_src import handler, text_tokenizer
 
 FORMATS = ("auto", "jsonl", "csv", "dbpedia")
@@ -72,6 +77,31 @@ class InputSpec:
     format: str = "auto"
     text_column: str | None = None
     id_column: str | None = None
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What an output is made of, recorded in its ``.key`` file."""
+
+    input_sha256: str  # the input file's bytes
+    format: str  # how it was read (auto resolved), with the columns named
+    text_column: str | None
+    id_column: str | None
+    k: int
+    tokenizer: str
+    model: str  # local: the deployed archive's sha256; aws: the SageMaker model the endpoint serves
+
+
+# how a refusal names a Provenance field that differs
+_FIELD_NAMES = {
+    "input_sha256": "input",
+    "format": "--format",
+    "text_column": "--text-column",
+    "id_column": "--id-column",
+    "k": "k",
+    "tokenizer": "tokenizer",
+    "model": "model",
+}
 
 
 @dataclass(frozen=True)
@@ -178,14 +208,23 @@ def _read_dbpedia(path: Path) -> list[Record]:
     return [Record(number, row.text) for number, row in enumerate(rows, start=1)]
 
 
+def input_format(path: Path, spec: InputSpec) -> str:
+    """The format ``path`` is read in: ``spec.format``, or the detected one for ``auto``."""
+    return detect_format(path) if spec.format == "auto" else spec.format
+
+
 def read_input(path: Path, spec: InputSpec) -> list[Record]:
     """The records of ``path``; ClassifyError names the file, the line and what is wrong."""
     if spec.format not in FORMATS:
         raise ClassifyError(f"--format must be one of {', '.join(FORMATS)}, not {spec.format!r}")
-    if not path.is_file():
+    if path.is_dir():
+        raise ClassifyError(f"input {path} is a directory, not a file of texts")
+    if not path.exists():
         raise ClassifyError(f"input file {path} does not exist")
+    if not path.is_file():
+        raise ClassifyError(f"input {path} is not a regular file")
     try:
-        fmt = detect_format(path) if spec.format == "auto" else spec.format
+        fmt = input_format(path, spec)
         if fmt == "jsonl":
             records = _read_jsonl(path, spec)
         elif fmt == "dbpedia":
@@ -234,18 +273,92 @@ def dump_lines(lines: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
-def output_ids(path: Path) -> list[str] | None:
-    """The id keys of a complete output file in order; None when the file is missing or damaged."""
+def partial_path(output: Path) -> Path:
+    """Where an unfinished run writes: ``OUTPUT.partial``."""
+    return output.with_name(output.name + ".partial")
+
+
+def key_path(path: Path) -> Path:
+    """The provenance of ``path`` (``OUTPUT`` or ``OUTPUT.partial``): ``path.key``."""
+    return path.with_name(path.name + ".key")
+
+
+def read_key(path: Path) -> dict[str, Any] | None:
+    """The provenance recorded for ``path``; None when there is none or it is unreadable."""
     try:
-        with path.open(encoding="utf-8") as fh:
-            return [id_key(json.loads(line)["id"]) for line in fh]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        key = json.loads(key_path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
         return None
+    return key if isinstance(key, dict) else None
 
 
-def is_complete(output: Path, records: list[Record]) -> bool:
-    """True when ``output`` has one line per record, with the records' ids in input order."""
-    return output_ids(output) == [id_key(r.id) for r in records]
+def not_made_by(output: Path, provenance: Provenance) -> str | None:
+    """Why the existing ``output`` is not the finished result of ``provenance``; None when it is."""
+    key = read_key(output)
+    if key is None:
+        return f"no {key_path(output).name} says what made it"
+    differ = [_FIELD_NAMES[name] for name, value in asdict(provenance).items() if key.get(name) != value]
+    if differ:
+        return f"it was made with another {', '.join(differ)}"
+    if key.get("output_sha256") != file_digest(output):
+        return "it was changed after it was written"
+    return None
+
+
+def is_complete(output: Path, provenance: Provenance) -> bool:
+    """True when ``output`` is the file a run of ``provenance`` finished, byte for byte."""
+    return output.is_file() and not_made_by(output, provenance) is None
+
+
+def check_output(source: Path, output: Path) -> None:
+    """Refuse an output that is a directory, or that is (or writes beside it) the input itself."""
+    if output.is_dir():
+        raise ClassifyError(f"output {output} is a directory: name a file to write the results to")
+    parent = next(p for p in output.absolute().parents if p.exists())
+    if not parent.is_dir():
+        raise ClassifyError(f"output {output} cannot be created: {parent} is a file, not a directory")
+    if not source.exists():
+        return  # read_input says so
+    for written in (output, key_path(output), partial_path(output), key_path(partial_path(output))):
+        if written.exists() and os.path.samefile(source, written):
+            beside = "" if written == output else f" (classify writes {written.name} beside {output})"
+            raise ClassifyError(f"{written} is the input file {source}{beside}: name another output file")
+
+
+def finish(output: Path, provenance: Provenance) -> None:
+    """Publish the complete ``OUTPUT.partial`` as ``OUTPUT``, its key (with its sha256) written first.
+
+    A crash between the two leaves an ``OUTPUT.key`` that does not match ``OUTPUT``'s bytes: never trusted.
+    """
+    partial = partial_path(output)
+    write_json(key_path(output), {**asdict(provenance), "output_sha256": file_digest(partial)})
+    os.replace(partial, output)
+    key_path(partial).unlink(missing_ok=True)
+
+
+def served_model(settings: Settings) -> str:
+    """The identity of the model that will answer.
+
+    Local: the sha256 of the archive deployed to the local endpoint (``build/endpoints.json``): the one
+    ``invoke up`` and the in-process fallback serve, both checked against it when they load it (the running
+    endpoint's ``/ping`` does not name its model). Aws: the SageMaker model the endpoint serves.
+    """
+    if settings.target == "aws":
+        from ml.sagemaker_transform import endpoint_model
+
+        return endpoint_model(settings)
+    try:
+        entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    except (UnicodeDecodeError, ValueError):
+        raise ClassifyError(
+            f"{settings.endpoint_registry} is not readable JSON: run `invoke train` to deploy again"
+        ) from None
+    if not entry or not entry.get("sha256"):
+        raise ClassifyError(
+            f"nothing is deployed to the local endpoint {settings.endpoint_name!r} "
+            f"({settings.endpoint_registry}): run `invoke train` first"
+        )
+    return str(entry["sha256"])
 
 
 # --- target local -----------------------------------------------------------------------------------------
@@ -332,22 +445,12 @@ def classify_batch(client: Any, endpoint: str, batch: list[Record], k: int) -> l
     return [result_line(r.id, next(answer) if t else None) for r, t in zip(batch, tokens, strict=True)]
 
 
-def run_key(records: list[Record], settings: Settings) -> str:
-    """Identifies a run's input, settings and deployed model: a partial output of another is not resumed."""
-    digest = hashlib.sha256()
-    for record in records:
-        digest.update(f"{id_key(record.id)}\t{record.text}\n".encode())
-    model = read_registry(settings.endpoint_registry).get(settings.endpoint_name, {}).get("sha256", "")
-    digest.update(f"k={settings.top_k} endpoint={settings.endpoint_name} model={model}".encode())
-    return digest.hexdigest()
-
-
-def resume(partial: Path, stamp: Path, key: str) -> set[str]:
-    """The ids already in ``partial`` when it belongs to this run (its last incomplete line is dropped)."""
+def resume(partial: Path, provenance: Provenance) -> set[str]:
+    """The ids already in ``partial`` when its key is ``provenance`` (its last incomplete line is dropped)."""
     if not partial.exists():
         return set()
-    if not stamp.exists() or stamp.read_text(encoding="utf-8").strip() != key:
-        log.info("%s belongs to another input or settings: starting over", partial)
+    if read_key(partial) != asdict(provenance):
+        log.info("%s belongs to another input, model or settings: starting over", partial)
         partial.unlink()
         return set()
     done: set[str] = set()
@@ -371,20 +474,18 @@ def classify_local(
     settings: Settings,
     records: list[Record],
     output: Path,
+    provenance: Provenance,
     on_batch: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
     """Classify ``records`` through the local endpoint into ``output``; return (classified, resumed).
 
     ``on_batch`` is called with the number of batches written so far, after each one is on disk.
     """
-    output.parent.mkdir(parents=True, exist_ok=True)
-    partial = output.with_name(output.name + ".partial")
-    stamp = output.with_name(output.name + ".partial.key")
+    partial = partial_path(output)
     size, workers = settings.classify_batch_size, settings.classify_workers
     with local_endpoint(settings) as url:
-        key = run_key(records, settings)
-        done = resume(partial, stamp, key)
-        write_text(stamp, key + "\n")
+        done = resume(partial, provenance)
+        write_json(key_path(partial), asdict(provenance))
         pending = [r for r in records if id_key(r.id) not in done]
         batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
         client = runtime_client(url, settings)
@@ -418,8 +519,7 @@ def classify_local(
                 os.fsync(out.fileno())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    os.replace(partial, output)
-    stamp.unlink()
+    finish(output, provenance)
     return len(pending), len(done)
 
 
@@ -430,27 +530,49 @@ def classify(
     output: Path,
     spec: InputSpec,
     on_batch: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> Summary:
     """Classify every text of ``source`` into ``output`` on ``settings.target``; see the module docstring.
 
+    ``force`` classifies again and replaces ``output`` whatever made it (a partial run of the same
+    provenance is still resumed: its lines are the ones a fresh run writes).
+
     Raises:
-        ClassifyError: unreadable input, or the endpoint failed.
+        ClassifyError: unreadable input, an output that is refused, or the endpoint failed.
         SageMakerError: target aws, an AWS call or the transform job failed.
     """
     started = time.perf_counter()
+    check_output(source, output)
     records = read_input(source, spec)
-    if is_complete(output, records):
-        log.info(
-            "%s already holds every text of %s: nothing to do (delete it to classify again)", output, source
-        )
+    provenance = Provenance(
+        input_sha256=file_digest(source),
+        format=input_format(source, spec),
+        text_column=spec.text_column,
+        id_column=spec.id_column,
+        k=settings.top_k,
+        tokenizer=text_tokenizer().SCHEME,
+        model=served_model(settings),
+    )
+    if not force and is_complete(output, provenance):
+        log.info("%s already holds every text of %s: nothing to do", output, source)
         return Summary(output, len(records), 0, 0, 0.0, up_to_date=True)
+    if not force and output.exists():
+        raise ClassifyError(
+            f"{output} exists but is not the result of this run ({not_made_by(output, provenance)}): "
+            "pass --force to replace it, or delete it"
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
     if settings.target == "aws":
         from ml.sagemaker_transform import transform
 
-        write_text(output, dump_lines(transform(settings, records)))
+        lines = transform(settings, records, provenance.model)
+        partial = partial_path(output)
+        write_json(key_path(partial), asdict(provenance))  # first: no key ever describes another's lines
+        write_text(partial, dump_lines(lines))
+        finish(output, provenance)
         classified, resumed = len(records), 0
     else:
-        classified, resumed = classify_local(settings, records, output, on_batch)
+        classified, resumed = classify_local(settings, records, output, provenance, on_batch)
     seconds = time.perf_counter() - started
     log.info("classified %d texts into %s in %.1f s", classified, output, seconds)
     return Summary(output, len(records), classified, resumed, seconds, up_to_date=False)

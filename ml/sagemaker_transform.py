@@ -7,9 +7,9 @@ and writes ``{"prob": [...], "label": ["__label__X", ...]}`` lines in the same o
 to ``<input name>.out``, which is downloaded and joined back to the ids by position.
 
 Layout: ``s3://<bucket>/<prefix>/transform/<input sha>/input/input.jsonl`` and ``.../output/<job>/``. The
-model is the one the endpoint serves (DescribeEndpoint → DescribeEndpointConfig). The job's name holds a key
-of the input, model and instances, so a re-run reuses a Completed job (or waits for a running one) and
-uploads nothing again.
+model is the one the endpoint serves (DescribeEndpoint → DescribeEndpointConfig, :func:`endpoint_model`),
+which ``ml.classify`` also records in the output's key. The job's name holds a key of the input, model and
+instances, so a re-run reuses a Completed job (or waits for a running one) and uploads nothing again.
 """
 
 from __future__ import annotations
@@ -56,6 +56,13 @@ def deployed_model(client: Any, endpoint: str) -> str:
             "`invoke train --target aws` (or name yours with --endpoint-name)"
         )
     return resources.models[0]
+
+
+def endpoint_model(settings: Settings) -> str:
+    """The SageMaker model ``settings.endpoint_name`` serves (its name holds the archive's sha256 prefix)."""
+    with aws_errors():
+        client = sagemaker_train.boto_session(settings.region).client("sagemaker")
+        return deployed_model(client, settings.endpoint_name)
 
 
 def job_key(input_sha: str, model: str, settings: Settings) -> str:
@@ -159,11 +166,13 @@ def bucket_name(session: Any, settings: Settings) -> str:
     return f"sagemaker-{settings.region}-{account}"
 
 
-def transform(settings: Settings, records: list[Record]) -> list[dict[str, Any]]:
-    """Classify ``records`` with a Batch Transform job on the endpoint's model; one output line per record.
+def transform(settings: Settings, records: list[Record], model: str) -> list[dict[str, Any]]:
+    """Classify ``records`` with a Batch Transform job on ``model``; one output line per record.
+
+    ``model`` is :func:`endpoint_model`'s answer, the one the caller records as the output's maker.
 
     Raises:
-        SageMakerError: no endpoint, an AWS call refused, the job failed, or its output does not fit.
+        SageMakerError: an AWS call refused, the job failed, or its output does not fit.
     """
     body, sent = request_body(records, settings.top_k)
     if not sent:
@@ -183,7 +192,6 @@ def transform(settings: Settings, records: list[Record]) -> list[dict[str, Any]]
                 f"bucket {bucket} is missing or not yours: pass --bucket, or run `invoke train --target aws`"
             ) from None
         root = "/".join([f"s3://{bucket}", settings.s3_prefix.strip("/"), "transform", input_sha[:16]])
-        model = deployed_model(sagemaker, settings.endpoint_name)
         upload_if_changed(s3, local / INPUT_NAME, f"{root}/input/{INPUT_NAME}")
         key = job_key(input_sha, model, settings)
         output = run_job(sagemaker, settings, key, model, f"{root}/input/", f"{root}/output/")

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from ml.classify import Record, tokens_of
+from ml.classify import ClassifyError, InputSpec, Record, classify, read_key, tokens_of
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.sagemaker_train import SageMakerError, split_s3_uri
-from ml.sagemaker_transform import INPUT_NAME, join_output, transform
+from ml.sagemaker_transform import INPUT_NAME, endpoint_model, join_output, transform
 from ops.moto_server import MotoServer
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
@@ -34,12 +34,12 @@ DANUBE = "The Danube is the second-longest river in Europe, flowing through Vien
 RECORDS = [Record("wj", WALTER_JOHNSON), Record(2, "?!"), Record("danube", DANUBE)]
 
 
-def deploy_endpoint(moto: MotoServer, bucket: str = BUCKET) -> None:
+def deploy_endpoint(moto: MotoServer, bucket: str = BUCKET, model: str = MODEL) -> None:
     """What `invoke train --target aws` leaves: the bucket, a model, its endpoint config and endpoint."""
     moto.client("s3").create_bucket(Bucket=bucket)
     sagemaker = moto.client("sagemaker")
     sagemaker.create_model(
-        ModelName=MODEL,
+        ModelName=model,
         ExecutionRoleArn=ROLE_ARN,
         PrimaryContainer={
             "Image": IMAGE,
@@ -47,17 +47,17 @@ def deploy_endpoint(moto: MotoServer, bucket: str = BUCKET) -> None:
         },
     )
     sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{ENDPOINT}-cfg",
+        EndpointConfigName=f"{model}-cfg",
         ProductionVariants=[
             {
                 "VariantName": "AllTraffic",
-                "ModelName": MODEL,
+                "ModelName": model,
                 "InitialInstanceCount": 1,
                 "InstanceType": "ml.t2.medium",
             }
         ],
     )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{ENDPOINT}-cfg")
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=f"{model}-cfg")
 
 
 def container_stand_in(moto: MotoServer, predictor: Predictor) -> Any:
@@ -103,7 +103,7 @@ def test_transform_job_runs_the_deployed_model_on_jsonlines(
 ) -> None:
     hooks.on("after-call.sagemaker.CreateTransformJob", container_stand_in(aws, predictor))
     # WHEN three texts are classified, one without a word
-    lines = transform(settings, RECORDS)
+    lines = transform(settings, RECORDS, MODEL)
     # THEN one job ran on the endpoint's model, reading JSON lines split by line in multi-record batches
     job = the_job(aws)
     name = job["TransformJobName"]
@@ -140,13 +140,51 @@ def test_a_rerun_reuses_the_completed_job_and_uploads_nothing(
     settings: Settings, aws: MotoServer, hooks: Hooks, predictor: Predictor
 ) -> None:
     hooks.on("after-call.sagemaker.CreateTransformJob", container_stand_in(aws, predictor))
-    first = transform(settings, RECORDS)
+    first = transform(settings, RECORDS, MODEL)
     calls = hooks.count("before-call.sagemaker.CreateTransformJob", "before-call.s3.PutObject")
-    assert transform(settings, RECORDS) == first
+    assert transform(settings, RECORDS, MODEL) == first
     assert calls == []
     # a different k is a different input: a second job
-    transform(replace(settings, top_k=2), RECORDS)
+    transform(replace(settings, top_k=2), RECORDS, MODEL)
     assert sorted(calls) == ["before-call.s3.PutObject", "before-call.sagemaker.CreateTransformJob"]
+
+
+def test_classify_records_the_endpoints_model_and_refuses_an_output_of_another(
+    settings: Settings, aws: MotoServer, hooks: Hooks, predictor: Predictor, tmp_path: Path
+) -> None:
+    hooks.on("after-call.sagemaker.CreateTransformJob", container_stand_in(aws, predictor))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": r.id, "text": r.text}) + "\n" for r in RECORDS), "utf-8")
+    out = tmp_path / "out.jsonl"
+    # WHEN classified on aws THEN the output's key names the model the endpoint serves
+    classify(settings, source, out, InputSpec())
+    assert read_key(out) is not None and read_key(out)["model"] == MODEL
+    finished = out.read_bytes()
+    # and a second run starts no job
+    jobs = hooks.count("before-call.sagemaker.CreateTransformJob")
+    assert classify(settings, source, out, InputSpec()).up_to_date and jobs == []
+    # GIVEN the endpoint now serves another model (moto has no UpdateEndpoint: deleted and created again)
+    aws.client("sagemaker").delete_endpoint(EndpointName=ENDPOINT)
+    deploy_endpoint(aws, model="dbpedia-classifier-fedcba9876543210")
+    # THEN the output is refused with the way out, and --force runs a job on the new model
+    with pytest.raises(ClassifyError, match=r"made with another model.*--force.*delete it"):
+        classify(settings, source, out, InputSpec())
+    assert out.read_bytes() == finished and jobs == []
+    classify(settings, source, out, InputSpec(), force=True)
+    assert len(jobs) == 1 and read_key(out)["model"] == "dbpedia-classifier-fedcba9876543210"
+    assert classify(settings, source, out, InputSpec()).up_to_date
+
+
+def test_classify_refuses_the_input_as_output_before_any_aws_call(
+    settings: Settings, hooks: Hooks, tmp_path: Path
+) -> None:
+    source = tmp_path / "keep.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": WALTER_JOHNSON}) + "\n", encoding="utf-8")
+    kept = source.read_bytes()
+    calls = hooks.count("before-call.sagemaker", "before-call.s3")
+    with pytest.raises(ClassifyError, match="is the input file"):
+        classify(settings, source, tmp_path / "." / "keep.jsonl", InputSpec(), force=True)
+    assert calls == [] and source.read_bytes() == kept
 
 
 def test_join_puts_predictions_back_on_their_ids(tmp_path: Path) -> None:
@@ -174,7 +212,7 @@ def test_no_endpoint_is_a_clear_error(aws: MotoServer, tmp_path: Path) -> None:
     with pytest.raises(
         SageMakerError, match=r"no SageMaker endpoint 'dbpedia-classifier'.*invoke train --target aws"
     ):
-        transform(make_settings(tmp_path, target="aws"), RECORDS)
+        endpoint_model(make_settings(tmp_path, target="aws"))
 
 
 def test_cli_says_when_the_job_wrote_no_output(settings: Settings, aws: MotoServer, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """Bulk classification, target local: real model, real endpoint on 127.0.0.1, boto3 runtime client.
 
 Inputs are written by the tests (JSON lines, CSV with a header, DBPedia's headerless CSV). An interrupted run
-is made by raising KeyboardInterrupt from the per-batch hook, as Ctrl-C would between two batches.
+is made by raising KeyboardInterrupt from the per-batch hook, as Ctrl-C would between two batches. Another
+deployed model is a registry entry with another sha256 (the test endpoint keeps answering): what classify
+records and compares is the registry's checksum.
 """
 
 from __future__ import annotations
@@ -16,8 +18,21 @@ from typing import Any
 
 import pytest
 
-from ml.classify import MAX_BODY_BYTES, ClassifyError, InputSpec, classify, invoke, read_input, runtime_client
+from ml.classify import (
+    MAX_BODY_BYTES,
+    ClassifyError,
+    InputSpec,
+    Provenance,
+    classify,
+    invoke,
+    is_complete,
+    read_input,
+    read_key,
+    runtime_client,
+)
 from ml.config import Settings
+from ml.deploy import read_registry, register_local
+from ml.fsutil import write_json
 from ml.pipeline import TrainOutcome
 from ml.serve import EndpointServer
 from ops.moto_server import free_port
@@ -30,9 +45,21 @@ TEXTS = [WALTER_JOHNSON, DANUBE, NOVEL, ALBUM]
 
 
 @pytest.fixture
-def settings(tmp_path: Path, endpoint: EndpointServer) -> Settings:
-    """Settings that find the running test endpoint (as `invoke classify` finds the one `invoke up` runs)."""
-    return make_settings(tmp_path, endpoint_port=endpoint.server_address[1], classify_batch_size=7)
+def settings(trained: tuple[Settings, TrainOutcome], tmp_path: Path, endpoint: EndpointServer) -> Settings:
+    """Settings that find the running test endpoint (as `invoke classify` finds the one `invoke up` runs).
+
+    The model it serves is deployed in the settings' build dir, as `invoke up` serves the deployed one.
+    """
+    settings = make_settings(tmp_path, endpoint_port=endpoint.server_address[1], classify_batch_size=7)
+    register_local(settings, trained[1].archive)
+    return settings
+
+
+def deploy_other_model(settings: Settings, sha256: str = "f" * 64) -> None:
+    """Record another model as deployed (another checksum in the registry)."""
+    registry = read_registry(settings.endpoint_registry)
+    registry[settings.endpoint_name]["sha256"] = sha256
+    write_json(settings.endpoint_registry, registry)
 
 
 def write_jsonl(path: Path, items: list[dict[str, Any]]) -> Path:
@@ -69,7 +96,7 @@ def test_jsonl_gives_one_line_per_text_in_input_order(settings: Settings, tmp_pa
     assert lines[2] == {"id": "x", "label": None, "probability": None, "top": [], "error": lines[2]["error"]}
     assert "no words" in lines[2]["error"]
     assert (summary.total, summary.classified, summary.resumed, summary.up_to_date) == (3, 3, 0, False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "in.jsonl", "out.jsonl", "out.jsonl.key"]
 
 
 def test_csv_title_and_content_are_joined_as_training_joins_them(settings: Settings, tmp_path: Path) -> None:
@@ -173,11 +200,159 @@ def test_a_second_run_changes_nothing_and_calls_no_endpoint(settings: Settings, 
     out = tmp_path / "out.jsonl"
     classify(settings, source, out, InputSpec())
     before = (out.read_bytes(), os.stat(out).st_mtime_ns)
-    # nothing listens on this port and nothing is deployed in this build dir: a call would fail
-    offline = replace(settings, endpoint_port=free_port(), build_dir=tmp_path / "empty")
+    # nothing listens on this port and the deployed archive (same checksum) is gone: a call would fail
+    offline = replace(settings, endpoint_port=free_port(), build_dir=tmp_path / "offline")
+    entry = read_registry(settings.endpoint_registry)[settings.endpoint_name]
+    gone = {**entry, "model_archive": str(tmp_path / "gone.tar.gz")}
+    write_json(offline.endpoint_registry, {settings.endpoint_name: gone})
     summary = classify(offline, source, out, InputSpec())
     assert summary.up_to_date and summary.classified == 0
     assert (out.read_bytes(), os.stat(out).st_mtime_ns) == before
+
+
+def test_a_finished_output_of_other_texts_or_k_is_refused_and_force_replaces_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # GIVEN out.jsonl finished from a.jsonl with top 3
+    first = write_jsonl(tmp_path / "a.jsonl", many(8))
+    out = tmp_path / "out.jsonl"
+    classify(settings, first, out, InputSpec())
+    finished = out.read_bytes()
+    # WHEN b.jsonl (the same ids, other texts) or a.jsonl with -k 5 is classified into it
+    # THEN it is refused with the way out, and out.jsonl is untouched
+    second = write_jsonl(tmp_path / "b.jsonl", [{**item, "text": NOVEL} for item in many(8)])
+    for source, run, differs in [(second, settings, "input"), (first, replace(settings, top_k=5), "k")]:
+        with pytest.raises(ClassifyError) as info:
+            classify(run, source, out, InputSpec())
+        message = str(info.value)
+        assert f"{out} exists" in message and f"made with another {differs}" in message
+        assert "--force" in message and "delete it" in message and "\n" not in message
+        assert out.read_bytes() == finished
+    # a text column named explicitly reads the same file another way: refused as well
+    with pytest.raises(ClassifyError, match="made with another --text-column"):
+        classify(settings, first, out, InputSpec(text_column="text"))
+    # WHEN forced THEN every text is classified again, with k 5, and a plain second run has nothing to do
+    five = replace(settings, top_k=5)
+    summary = classify(five, first, out, InputSpec(), force=True)
+    assert (summary.classified, summary.up_to_date) == (8, False)
+    assert all(len(line["top"]) == 5 for line in read_lines(out))
+    assert classify(five, first, out, InputSpec()).up_to_date
+    assert first.read_bytes() == write_jsonl(tmp_path / "again.jsonl", many(8)).read_bytes()
+
+
+def test_an_output_without_its_key_or_changed_since_is_refused(settings: Settings, tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", many(5))
+    out = tmp_path / "out.jsonl"
+    classify(settings, source, out, InputSpec())
+    # GIVEN the finished output edited afterwards THEN it is no longer trusted
+    out.write_bytes(out.read_bytes().replace(b'"doc-4"', b'"doc-9"'))
+    with pytest.raises(ClassifyError, match=r"changed after it was written.*--force"):
+        classify(settings, source, out, InputSpec())
+    # GIVEN an output nothing recorded (another tool, an older version) THEN refused too
+    (tmp_path / "out.jsonl.key").unlink()
+    with pytest.raises(ClassifyError, match=r"no out.jsonl.key says what made it.*--force"):
+        classify(settings, source, out, InputSpec())
+
+
+def test_an_output_of_another_model_is_refused_and_a_partial_one_not_resumed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", many(20))
+    out = tmp_path / "out.jsonl"
+    classify(settings, source, out, InputSpec())
+    assert (
+        read_key(out)["model"] == read_registry(settings.endpoint_registry)[settings.endpoint_name]["sha256"]
+    )
+    # GIVEN another model deployed since THEN the finished output is not this run's result
+    deploy_other_model(settings)
+    with pytest.raises(ClassifyError, match="made with another model"):
+        classify(settings, source, out, InputSpec())
+    # GIVEN a run stopped under one model and resumed under another THEN no line of the first is kept
+    other = tmp_path / "other.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        classify(settings, source, other, InputSpec(), on_batch=interrupt_after(1))
+    deploy_other_model(settings, "e" * 64)
+    summary = classify(settings, source, other, InputSpec())
+    assert (summary.classified, summary.resumed) == (20, 0)
+    assert read_key(other)["model"] == "e" * 64
+
+
+def test_is_complete_only_for_this_input_model_and_k(settings: Settings, tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", many(6))
+    out = tmp_path / "out.jsonl"
+    classify(settings, source, out, InputSpec())
+    key = read_key(out)
+    assert key is not None
+    made = Provenance(**{name: value for name, value in key.items() if name != "output_sha256"})
+    assert is_complete(out, made)
+    # another input, another model, another k, another reading of the input: not complete
+    for change in [{"input_sha256": "0" * 64}, {"model": "f" * 64}, {"k": 2}, {"format": "csv"}]:
+        assert not is_complete(out, replace(made, **change))
+    # a shorter output, or other ids, under the same key: not complete
+    finished = out.read_text(encoding="utf-8")
+    for text in [finished[: finished.rindex("{")], finished.replace('"doc-0"', '"doc-x"')]:
+        out.write_text(text, encoding="utf-8")
+        assert not is_complete(out, made)
+    # no key, or no output: not complete
+    out.write_text(finished, encoding="utf-8")
+    assert is_complete(out, made)
+    (tmp_path / "out.jsonl.key").unlink()
+    assert not is_complete(out, made)
+    assert not is_complete(tmp_path / "missing.jsonl", made)
+
+
+def _same_file_cases(tmp_path: Path, source: Path) -> list[Path]:
+    """Other names of ``source``: another spelling, a symbolic link and a hard link."""
+    (tmp_path / "sub").mkdir()
+    os.symlink(source, tmp_path / "link.jsonl")
+    os.link(source, tmp_path / "hard.jsonl")
+    return [source, tmp_path / "sub" / ".." / source.name, tmp_path / "link.jsonl", tmp_path / "hard.jsonl"]
+
+
+def test_an_output_that_is_the_input_is_refused_before_anything_is_written(
+    settings: Settings, tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "keep.jsonl", many(5))
+    kept = source.read_bytes()
+    for output in _same_file_cases(tmp_path, source):
+        for force in (False, True):
+            with pytest.raises(ClassifyError, match=r"is the input file .*: name another output file"):
+                classify(settings, source, output, InputSpec(), force=force)
+    assert source.read_bytes() == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "build",
+        "hard.jsonl",
+        "keep.jsonl",
+        "link.jsonl",
+        "sub",
+    ]
+
+
+def test_an_input_named_like_the_outputs_partial_file_is_not_deleted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # GIVEN the input is out.jsonl.partial (or its key): classify writes both beside out.jsonl
+    for name in ("out.jsonl.partial", "out.jsonl.key", "out.jsonl.partial.key"):
+        source = write_jsonl(tmp_path / name, many(5))
+        kept = source.read_bytes()
+        with pytest.raises(ClassifyError, match=f"{name} is the input file .*classify writes {name} beside"):
+            classify(settings, source, tmp_path / "out.jsonl", InputSpec(), force=True)
+        assert source.read_bytes() == kept and not (tmp_path / "out.jsonl").exists()
+        source.unlink()
+
+
+def test_directories_are_named_as_such(settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "texts").mkdir()
+    source = write_jsonl(tmp_path / "in.jsonl", many(5))
+    with pytest.raises(ClassifyError, match=r"input .*texts is a directory, not a file"):
+        classify(settings, tmp_path / "texts", tmp_path / "out.jsonl", InputSpec())
+    # an output that is a directory is refused before the run: nothing is classified or written
+    calls: list[int] = []
+    with pytest.raises(ClassifyError, match=r"output .*texts is a directory: name a file"):
+        classify(settings, source, tmp_path / "texts", InputSpec(), on_batch=calls.append, force=True)
+    assert calls == [] and sorted(p.name for p in tmp_path.iterdir()) == ["build", "in.jsonl", "texts"]
+    with pytest.raises(ClassifyError, match=r"in.jsonl is a file, not a directory"):
+        classify(settings, source, source / "out.jsonl", InputSpec())
 
 
 def test_without_a_running_endpoint_the_deployed_model_is_served_in_process(
@@ -252,6 +427,19 @@ def test_cli_classifies_and_bad_input_exits_1_with_one_line(
     assert done.returncode == 0, done.stderr
     assert "5 texts (5 classified" in done.stdout
     assert all(len(line["top"]) == 2 for line in read_lines(tmp_path / "out.jsonl"))
+    # the same output with another k: refused, exit 1, one line with the way out; --force replaces it
+    again = run_invoke(env, "classify", str(source), str(tmp_path / "out.jsonl"), "-k", "4")
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    last = again.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {tmp_path / 'out.jsonl'} exists") and "--force" in last
+    forced = run_invoke(env, "classify", str(source), str(tmp_path / "out.jsonl"), "-k", "4", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert all(len(line["top"]) == 4 for line in read_lines(tmp_path / "out.jsonl"))
+    # the input as the output: refused before anything is written
+    kept = source.read_bytes()
+    same = run_invoke(env, "classify", str(source), str(source), "--force")
+    assert same.returncode == 1 and "is the input file" in same.stderr.strip().splitlines()[-1]
+    assert source.read_bytes() == kept
     (tmp_path / "bad.jsonl").write_text("{oops\n", encoding="utf-8")
     bad = run_invoke(env, "classify", str(tmp_path / "bad.jsonl"), str(tmp_path / "x.jsonl"))
     assert bad.returncode == 1 and "Traceback" not in bad.stderr

@@ -8,19 +8,23 @@ from pathlib import Path
 import boto3
 
 from ml.classify import InputSpec, classify
+from ml.config import Settings
 from ml.data import read_rows
+from ml.deploy import register_local
 from ml.lambda_src import text_tokenizer
+from ml.pipeline import TrainOutcome
 from ml.serve import EndpointServer
 from tests.helpers import make_settings
 
 
 def test_bulk_output_equals_single_requests_on_the_shared_test_rows(
-    shared_data: Path, endpoint: EndpointServer, tmp_path: Path
+    shared_data: Path, trained: tuple[Settings, TrainOutcome], endpoint: EndpointServer, tmp_path: Path
 ) -> None:
     # GIVEN ../shared/data/dbpedia/test.csv (DBPedia's headerless layout, 740 real rows)
     source = shared_data / "test.csv"
     rows = read_rows(source)
     settings = make_settings(tmp_path, endpoint_port=endpoint.server_address[1])
+    register_local(settings, trained[1].archive)  # the model the endpoint serves, as `invoke up` serves it
     # WHEN classified in bulk (batches of 100 from 4 threads)
     summary = classify(settings, source, tmp_path / "out.jsonl", InputSpec())
     lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
