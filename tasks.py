@@ -266,6 +266,7 @@ def evaluate(
         "endpoint_name": "endpoint name (default dbpedia-classifier)",
         "region": "aws: AWS region (default us-east-1)",
         "bucket": "aws: S3 bucket for the job's input and output (default sagemaker-<region>-<account id>)",
+        "force": "start over: replace an OUTPUT made by another input, model or k",
         "verbose": "debug logging",
     },
     auto_shortflags=False,
@@ -286,6 +287,7 @@ def classify(
     endpoint_name: str | None = None,
     region: str | None = None,
     bucket: str | None = None,
+    force: bool = False,
     verbose: bool = False,
 ) -> None:
     """Classify a file of texts (CSV or JSON lines) into JSON lines; an interrupted local run resumes."""
@@ -309,7 +311,8 @@ def classify(
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops it as cleanly as Ctrl-C
     with cli_errors():
         try:
-            summary = classify_file(s, Path(input), out, InputSpec(format, text_column, id_column))
+            spec = InputSpec(format, text_column, id_column)
+            summary = classify_file(s, Path(input), out, spec, force=force)
         except ClassifyError as exc:
             raise Exit(f"error: {exc}", code=1) from None
         except KeyboardInterrupt:
