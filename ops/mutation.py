@@ -205,12 +205,13 @@ def run_scope(name: str, python: Path, workers: int = 1, work_dir: Path = WORK_D
     if workers > 1:
         command += ["--gremlin-workers", str(workers)]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    log = work_dir / f"{name}.log"
+    print(f"mutate {name}: {scope.source}; progress in {log}", flush=True)
     started = time.monotonic()
-    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, check=False)
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run(command, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
     report = tree / "coverage" / "gremlins" / "gremlins.json"
-    (work_dir / f"{name}.log").write_text(done.stdout + done.stderr, encoding="utf-8")
     if not report.exists():
-        log = work_dir / f"{name}.log"
         raise MutationError(f"the {name} run ended (exit {done.returncode}) without a report; see {log}")
     result = ScopeResult(name, seconds=round(time.monotonic() - started, 1))
     lines = source.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,15 @@ def test_only_code_lines_outside_the_scope_are_pardoned_and_the_code_is_unchange
     assert pardoned == {1, 3, 6, 8, 10, 19}
     assert ast.dump(ast.parse(marked)) == ast.dump(ast.parse(SOURCE))
     assert marked.replace(mutation.PARDON, "") == SOURCE
+
+
+@pytest.mark.parametrize(
+    ("names", "workers", "message"),
+    [(["tokeniser"], 1, "no scope tokeniser; choose from tokenizer, handler"), ([], 0, "at least 1, not 0")],
+)
+def test_a_bad_scope_or_worker_count_is_refused_before_anything_runs(
+    tmp_path: Path, names: list[str], workers: int, message: str
+) -> None:
+    with pytest.raises(mutation.MutationError, match=message):
+        mutation.run(names, workers, work_dir=tmp_path / "mutation")
+    assert not (tmp_path / "mutation").exists()
