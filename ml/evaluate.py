@@ -13,6 +13,7 @@ from typing import Any
 from ml.config import log
 from ml.fsutil import atomic_path, write_json, write_text
 from ml.preprocess import LABEL_PREFIX
+from ml.tables import markdown_table
 
 
 @dataclass(frozen=True)
@@ -42,32 +43,24 @@ def predict_labels(model: Any, texts: list[str]) -> list[str]:
 def classification_metrics(gold: list[str], predicted: list[str], classes: list[str]) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class precision / recall / F1 / support, and the confusion matrix.
 
-    ``confusion_matrix[i][j]`` counts rows of true class ``classes[i]`` predicted as ``classes[j]``.
+    ``confusion_matrix[i][j]`` counts rows of true class ``classes[i]`` predicted as ``classes[j]``; a
+    prediction outside ``classes`` (no label) counts in its class's support and in no column.
     """
-    index = {name: i for i, name in enumerate(classes)}
-    matrix = [[0] * len(classes) for _ in classes]
-    for g, p in zip(gold, predicted, strict=True):
-        if p in index:
-            matrix[index[g]][index[p]] += 1
-    per_class = {}
-    for i, name in enumerate(classes):
-        tp = matrix[i][i]
-        support = sum(matrix[i]) + sum(
-            1 for g, p in zip(gold, predicted, strict=True) if g == name and p not in index
-        )
-        predicted_n = sum(row[i] for row in matrix)
-        precision = tp / predicted_n if predicted_n else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-    correct = sum(g == p for g, p in zip(gold, predicted, strict=True))
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=classes, zero_division=0
+    )
     return {
         "n": len(gold),
-        "accuracy": correct / len(gold) if gold else 0.0,
-        "macro_f1": sum(c["f1"] for c in per_class.values()) / len(classes),
-        "per_class": per_class,
+        "accuracy": float(accuracy_score(gold, predicted)),
+        "macro_f1": float(f1.mean()),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for name, p, r, f, n in zip(classes, precision, recall, f1, support, strict=True)
+        },
         "labels": classes,
-        "confusion_matrix": matrix,
+        "confusion_matrix": confusion_matrix(gold, predicted, labels=classes).tolist(),
     }
 
 
@@ -77,8 +70,35 @@ def evaluate_file(model: Any, path: Path, classes: list[str]) -> dict[str, Any]:
     return classification_metrics(data.labels, predict_labels(model, data.texts), classes)
 
 
-def _seconds(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} s"
+MODEL_COLUMNS = (
+    "model",
+    "test accuracy",
+    "validation accuracy",
+    "macro-F1",
+    "train time",
+    "size",
+    "predict rate",
+)
+
+
+def model_row(name: str, m: dict[str, Any], validation_accuracy: float) -> tuple[str, ...]:
+    """One model's row under MODEL_COLUMNS: ``m`` is its test metrics with time, size and predict rate."""
+    seconds = "n/a" if m["train_seconds"] is None else f"{m['train_seconds']:.1f} s"
+    return (
+        name,
+        f"{m['accuracy']:.4f}",
+        f"{validation_accuracy:.4f}",
+        f"{m['macro_f1']:.4f}",
+        seconds,
+        f"{m['size_bytes'] / 1e6:.1f} MB",
+        f"{m['predict_docs_per_second']:,} docs/s",
+    )
+
+
+def slices_table(slices: dict[str, dict[str, Any]]) -> str:
+    """Accuracy of ours and the baseline on each slice of the test split."""
+    rows = [(name, sl["n"], f"{sl['model']:.4f}", f"{sl['baseline']:.4f}") for name, sl in slices.items()]
+    return markdown_table(("slice", "rows", "ours", "baseline"), rows)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -107,34 +127,29 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [
             f"- Versus the baseline ({base['name']}): {report['comparison']['summary']}",
             "",
-            "| model | test accuracy | validation accuracy | macro-F1 | train time | size | predict rate |",
-            "|---|---|---|---|---|---|---|",
+            markdown_table(
+                MODEL_COLUMNS,
+                [
+                    model_row(name, m, val_acc)
+                    for name, m, val_acc in (
+                        ("ours (fastText / BlazingText)", test, val["accuracy"]),
+                        ("baseline", base, base["validation_accuracy"]),
+                    )
+                ],
+            ),
         ]
-        rows = (
-            ("ours (fastText / BlazingText)", test, val["accuracy"]),
-            ("baseline", base, base["validation_accuracy"]),
-        )
-        for name, m, val_acc in rows:
-            lines.append(
-                f"| {name} | {m['accuracy']:.4f} | {val_acc:.4f} | {m['macro_f1']:.4f} "
-                f"| {_seconds(m['train_seconds'])} "
-                f"| {m['size_bytes'] / 1e6:.1f} MB | {m['predict_docs_per_second']:,} docs/s |"
-            )
     if "slices" in report:
         lines += [
             "",
             "Slices of the test split (what people type):",
             "",
-            "| slice | rows | ours | baseline |",
-            "|---|---|---|---|",
+            slices_table(report["slices"]),
         ]
-        for name, sl in report["slices"].items():
-            lines.append(f"| {name} | {sl['n']} | {sl['model']:.4f} | {sl['baseline']:.4f} |")
-    lines += ["", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    for name, c in test["per_class"].items():
-        lines.append(
-            f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['support']} |"
-        )
+    per_class = [
+        (name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"])
+        for name, c in test["per_class"].items()
+    ]
+    lines += ["", markdown_table(("class", "precision", "recall", "F1", "support"), per_class)]
     lines += ["", "Confusion matrix (rows: true class, columns: predicted): `confusion_matrix.png`", ""]
     return "\n".join(lines)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.deploy import EndpointCapacity
+from ml.tables import markdown_table
 
 PRICES = Path(__file__).with_name("prices.json")
 GIB = 1024**3
@@ -214,12 +215,14 @@ def render_markdown(result: Estimate) -> str:
         "",
         f"At {result.usage.describe()}.",
         "",
-        "| Item | Billed | Per month |",
-        "| --- | --- | ---: |",
-    ]
-    lines += [f"| {line.item} | {line.basis} | ${line.per_month:,.2f} |" for line in result.lines]
-    lines += [
-        f"| **Total** | | **${result.per_month:,.2f}** (${result.per_hour:,.4f} an hour) |",
+        markdown_table(
+            ("Item", "Billed", "Per month"),
+            [
+                *((line.item, line.basis, f"${line.per_month:,.2f}") for line in result.lines),
+                ("**Total**", "", f"**${result.per_month:,.2f}** (${result.per_hour:,.4f} an hour)"),
+            ],
+            align=("left", "left", "right"),
+        ),
         "",
     ]
     if result.ceiling_per_month is not None:

@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.deploy import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
+from ml.tables import markdown_table
 from ops.costs import (
     Estimate,
     StackFacts,
@@ -299,11 +300,15 @@ def render_plan_markdown(summary: PlanSummary, title: str) -> str:
     lines += [
         f"**Plan: {plan_line}.**",
         "",
-        "| Resource type | Add | Change | Destroy |",
-        "| --- | ---: | ---: | ---: |",
+        markdown_table(
+            ("Resource type", "Add", "Change", "Destroy"),
+            [
+                (f"`{kind}`", counts["add"], counts["change"], counts["destroy"])
+                for kind, counts in summary.by_type().items()
+            ],
+            align=("left", "right", "right", "right"),
+        ),
     ]
-    for kind, counts in summary.by_type().items():
-        lines.append(f"| `{kind}` | {counts['add']} | {counts['change']} | {counts['destroy']} |")
     lines += ["", f"<details><summary>{len(summary.changes)} resources</summary>", ""]
     lines += [f"- `{_SYMBOLS[c.action]}` {c.action} `{c.address}`" for c in summary.changes]
     lines += ["", "</details>", ""]

@@ -20,6 +20,7 @@ from ml import evaluate, preprocess
 from ml.config import ConfigError, Settings, load_settings, log, settings_to_dict
 from ml.fsutil import write_json, write_text
 from ml.report import accuracy
+from ml.tables import markdown_table
 
 
 @dataclass(frozen=True)
@@ -155,23 +156,30 @@ def run(
 
 def render(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> str:
     """The sweep as a Markdown table: one row per variant, means over the seeds, the baseline beside."""
-    lines = [
-        f"Means over fastText seeds {', '.join(map(str, seeds))} (choose on validation).",
-        "",
-        "| variant | validation | test | test per seed | train time | model "
-        "| baseline on the rows: validation / test | baseline on our channel: validation / test |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in rows:
-        baselines = [
-            f"{b['validation_accuracy']:.4f} / {b['test_accuracy']:.4f}" if b else ""
-            for b in (row.get("baseline"), row.get("baseline_on_channel"))
-        ]
-        lines.append(
-            f"| {row['variant']} | {row['mean_validation_accuracy']:.4f} | {row['mean_test_accuracy']:.4f} | "
-            + " / ".join(f"{r['test_accuracy']:.4f}" for r in row["runs"])
-            + f" | {row['mean_train_seconds']} s | {row['runs'][0]['size_bytes'] / 1e6:.0f} MB | "
-            + " | ".join(baselines)
-            + " |"
+    headers = (
+        "variant",
+        "validation",
+        "test",
+        "test per seed",
+        "train time",
+        "model",
+        "baseline on the rows: validation / test",
+        "baseline on our channel: validation / test",
+    )
+    table = [
+        (
+            row["variant"],
+            f"{row['mean_validation_accuracy']:.4f}",
+            f"{row['mean_test_accuracy']:.4f}",
+            " / ".join(f"{r['test_accuracy']:.4f}" for r in row["runs"]),
+            f"{row['mean_train_seconds']} s",
+            f"{row['runs'][0]['size_bytes'] / 1e6:.0f} MB",
+            *(
+                f"{b['validation_accuracy']:.4f} / {b['test_accuracy']:.4f}" if b else ""
+                for b in (row.get("baseline"), row.get("baseline_on_channel"))
+            ),
         )
-    return "\n".join(lines) + "\n"
+        for row in rows
+    ]
+    intro = f"Means over fastText seeds {', '.join(map(str, seeds))} (choose on validation)."
+    return f"{intro}\n\n{markdown_table(headers, table)}\n"
