@@ -1,8 +1,9 @@
 """Deploy a packaged model to the local endpoint and hand its outputs to Terraform.
 
-The local endpoint registry (``build/endpoints.json``) maps endpoint names to model archives; the
-endpoint server serves what it names. ``terraform/endpoint.auto.tfvars.json`` carries the endpoint's
-name, ARN, region, runtime URL and capacity, for either target.
+The local endpoint registry (``build/endpoints.json``) maps endpoint names to model archives (each in its
+version folder, beside its manifest: docs/model-versions.md); the endpoint server serves what it names,
+and rewriting it (atomically) is what switches the deployed model. ``terraform/endpoint.auto.tfvars.json``
+carries the endpoint's name, ARN, region, runtime URL and capacity, for either target.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
 from ml.fsutil import file_digest, write_json
 from ml.lambda_src import text_tokenizer
+from ml.package import MANIFEST
 
 _CAPACITY_KEYS = {
     "instance": ("instance_type", "instance_count"),
@@ -126,6 +128,12 @@ def registered_archive(settings: Settings) -> Path | None:
     """The model archive the local endpoint ``settings.endpoint_name`` serves, if any."""
     entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
     return Path(entry["model_archive"]) if entry else None
+
+
+def registered_manifest(settings: Settings) -> Path | None:
+    """The manifest of the model the local endpoint ``settings.endpoint_name`` serves, if any."""
+    archive = registered_archive(settings)
+    return archive.with_name(MANIFEST) if archive else None
 
 
 def tokenizer_mismatch(settings: Settings) -> str | None:

@@ -24,7 +24,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it into place, on error remove it.
 
     Works for files and directories: a reader never sees a half-written output, and a crash leaves
-    the previous version (or nothing) in place.
+    the previous version (or nothing) in place. The temporary entry is ``.<name>.<random>``: a killed
+    process leaves it behind, and ``remove_temps`` clears it.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / target.name
@@ -35,6 +36,21 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
+
+
+def remove_temps(folder: Path, name: str = "*") -> list[Path]:
+    """Remove what ``atomic_path`` left in ``folder`` for target ``name`` (any by default) when its process
+    was killed; return what was removed.
+
+    Only safe while no other process writes the same target there: callers run it before they write.
+    """
+    removed = sorted(folder.glob(f".{name}.*")) if folder.is_dir() else []
+    for path in removed:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return removed
 
 
 def write_text(target: Path, text: str) -> bool:

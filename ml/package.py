@@ -1,7 +1,8 @@
 """Package and unpack ``model.tar.gz`` exactly as BlazingText writes it: one member, ``model.bin``.
 
 The manifest (hyperparameters, data checksum, tokenizer, metrics) sits beside the archive as
-``manifest.json``, so the archive itself stays byte-compatible with a SageMaker training artifact.
+``manifest.json`` in the model's version folder (docs/model-versions.md), so the archive itself stays
+byte-compatible with a SageMaker training artifact.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from ml.fsutil import atomic_path, brief, file_digest
 
 MODEL_MEMBER = "model.bin"
+ARCHIVE = "model.tar.gz"  # a version folder's archive
+MANIFEST = "manifest.json"  # beside it, written last: a folder without one is an unfinished run
 
 
 class ArtifactError(RuntimeError):

@@ -1,7 +1,10 @@
 """The training pipeline end to end: data → splits → tokens → model → evaluation → package → deploy.
 
 Each step reuses its output when its inputs did not change, so running it twice changes nothing.
-The manifest is written last: a run that stops early leaves no manifest a later run would trust.
+Every model lives in its own version folder, ``build/model/versions/<first 16 hex of its sha256>/``
+(docs/model-versions.md): a run writes the new one beside the deployed one, evaluates it, writes its
+manifest last, and only then switches the local endpoint registry to it in one atomic write. A run that
+stops early leaves the deployed model as it was, and the next run removes what it left.
 For target ``aws`` the model comes from a SageMaker training job (ml/sagemaker_train.py) and goes to a
 SageMaker endpoint (ml/sagemaker_deploy.py); data preparation, evaluation, artifact and tfvars are shared.
 """
@@ -10,9 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,19 +27,17 @@ import fasttext
 
 from ml import data, deploy, evaluate, package, preprocess, train
 from ml.config import Settings, log, settings_to_dict
-from ml.fsutil import file_digest, write_json
+from ml.fsutil import file_digest, remove_temps, write_json
+from ml.package import ARCHIVE, MANIFEST, MODEL_MEMBER
 from ml.report import build_report
-
-
-class TrainError(RuntimeError):
-    """Training finished but its result is not acceptable (e.g. below ``min_accuracy``)."""
+from ml.train import TrainError
 
 
 @dataclass(frozen=True)
 class TrainOutcome:
     """Where the pipeline's outputs are and how good the model is."""
 
-    archive: Path
+    archive: Path  # the deployed version's files
     manifest: Path
     report: Path
     test_accuracy: float
@@ -49,7 +53,8 @@ class Evaluation:
     test_accuracy: float
 
 
-# Writes the model archive at the given path; returns model.bin and what the manifest should add about it.
+# Writes the model archive at the given path (in a scratch folder it may also use for model.bin);
+# returns model.bin and what the manifest should add about it.
 Producer = Callable[[Path], tuple[Path, dict[str, Any]]]
 
 
@@ -63,14 +68,50 @@ def _train_key(prepared: preprocess.Prepared, settings: Settings) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _reusable(manifest_path: Path, archive: Path, key: str) -> dict[str, Any] | None:
-    """The existing manifest if it describes this exact training and its archive is intact."""
-    if not (manifest_path.exists() and archive.exists()):
+def versions_dir(settings: Settings) -> Path:
+    """Where the model versions live, one folder each (docs/model-versions.md)."""
+    return settings.model_dir / "versions"
+
+
+def _intact(folder: Path, manifest: dict[str, Any]) -> bool:
+    archive = folder / ARCHIVE
+    return archive.is_file() and manifest.get("model", {}).get("sha256") == file_digest(archive)
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    if manifest.get("train_key") == key and manifest.get("model", {}).get("sha256") == file_digest(archive):
-        return manifest
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _find_version(settings: Settings, key: str) -> tuple[Path, dict[str, Any]] | None:
+    """The finished version of this exact training whose archive is intact (folder, manifest), if any."""
+    for path in sorted(versions_dir(settings).glob(f"*/{MANIFEST}")):
+        manifest = _read_manifest(path.parent)
+        if manifest and manifest.get("train_key") == key and _intact(path.parent, manifest):
+            return path.parent, manifest
     return None
+
+
+def remove_leftovers(settings: Settings) -> list[Path]:
+    """Remove what killed runs left: temporary entries and version folders without a manifest.
+
+    Runs before a training run writes anything. Two ``invoke train`` runs on one build folder at the same
+    time are not supported: each would remove the other's unfinished version.
+    """
+    root = versions_dir(settings)
+    removed = remove_temps(root) + remove_temps(settings.model_dir)
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.is_dir() and not (folder / MANIFEST).exists():
+            shutil.rmtree(folder)
+            removed.append(folder)
+    for target in (settings.endpoint_registry, settings.tfvars_path):
+        removed += remove_temps(target.parent, target.name)
+    if removed:
+        log.info("removed what an interrupted run left: %s", ", ".join(str(p) for p in removed))
+    return removed
 
 
 def prepare_data(settings: Settings) -> tuple[data.Dataset, preprocess.Prepared]:
@@ -103,7 +144,7 @@ def _train_locally(settings: Settings, prepared: preprocess.Prepared) -> Produce
         result = train.train(
             prepared.path("train"),
             prepared.path("validation"),
-            settings.model_dir / "model.bin",
+            archive.with_name(MODEL_MEMBER),
             hp,
             settings.threads,
             settings.seed,
@@ -118,55 +159,98 @@ def _train_locally(settings: Settings, prepared: preprocess.Prepared) -> Produce
     return produce
 
 
+def _place(settings: Settings, archive: Path) -> tuple[Path, dict[str, Any] | None]:
+    """Move a new archive into its version folder; return the folder and, when a finished version of
+    these exact bytes is already there (left as it is: versions are immutable), its manifest."""
+    folder = versions_dir(settings) / file_digest(archive)[:16]
+    manifest = _read_manifest(folder)
+    if manifest is not None and _intact(folder, manifest):
+        log.info("this model is already version %s", folder)
+        return folder, manifest
+    shutil.rmtree(folder, ignore_errors=True)  # a damaged version of these bytes
+    folder.mkdir()
+    os.replace(archive, folder / ARCHIVE)
+    return folder, None
+
+
 def _package(
     settings: Settings, dataset: data.Dataset, prepared: preprocess.Prepared, key: str, produce: Producer
-) -> TrainOutcome:
-    """Produce, evaluate and describe the model unless the manifest says it is up to date; check accuracy."""
-    out = settings.model_dir
-    archive, manifest_path = settings.model_archive, out / "manifest.json"
-    manifest = _reusable(manifest_path, archive, key)
-    reused = manifest is not None
-    if manifest is not None:
-        log.info("model is up to date (%s); nothing to train", archive)
-    else:
-        model_bin, details = produce(archive)
-        report = evaluate_model(model_bin, dataset, prepared, out, details.get("train_seconds"))
-        manifest = {
-            "train_key": key,
-            "model": {
-                "archive": archive.name,
-                "member": package.MODEL_MEMBER,
-                "sha256": file_digest(archive),
-                "bytes": archive.stat().st_size,
-            },
-            "hyperparameters": settings.hyperparameters.as_blazingtext(),
-            **details,
-            "labels": dataset.classes,
-            "tokenizer": preprocess.text_tokenizer().SCHEME,
-            "data": {
-                "origin": dataset.origin,
-                "sha256": dataset.sha256,
-                "splits": prepared.counts,
-                "test_source": prepared.test_source,
-            },
-            "metrics": {
-                "validation_accuracy": report["validation"]["accuracy"],
-                "test_accuracy": report["test"]["accuracy"],
-                "test_macro_f1": report["test"]["macro_f1"],
-            },
-            "settings": settings_to_dict(settings),
-            "versions": _versions(),
-        }
-        write_json(manifest_path, manifest)
-        log.info("packaged %s (manifest %s)", archive, manifest_path)
+) -> tuple[Path, bool]:
+    """Produce, evaluate and describe a new version unless one exists for ``key``; check its accuracy.
 
+    Returns the version folder and whether it was reused; nothing is deployed here.
+    """
+    found = _find_version(settings, key)
+    if found is not None:
+        folder, manifest = found
+        log.info("model is up to date (%s); nothing to train", folder)
+    else:
+        versions_dir(settings).mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".run.", dir=versions_dir(settings)))
+        try:
+            model_bin, details = produce(scratch / ARCHIVE)
+            folder, existing = _place(settings, scratch / ARCHIVE)
+            manifest = existing or _describe(settings, dataset, prepared, key, folder, model_bin, details)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     accuracy = manifest["metrics"]["test_accuracy"]
     if accuracy < settings.min_accuracy:
         raise TrainError(
             f"test accuracy {accuracy:.4f} is below min_accuracy {settings.min_accuracy}; "
-            f"see {out / 'metrics.md'}"
+            f"see {folder / 'metrics.md'}"
         )
-    return TrainOutcome(archive, manifest_path, out / "metrics.md", accuracy, reused)
+    return folder, found is not None
+
+
+def _describe(
+    settings: Settings,
+    dataset: data.Dataset,
+    prepared: preprocess.Prepared,
+    key: str,
+    folder: Path,
+    model_bin: Path,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate the version in ``folder`` and write its manifest, last: from then on it is finished."""
+    archive = folder / ARCHIVE
+    report = evaluate_model(model_bin, dataset, prepared, folder, details.get("train_seconds"))
+    manifest = {
+        "train_key": key,
+        "model": {
+            "archive": archive.name,
+            "member": MODEL_MEMBER,
+            "sha256": file_digest(archive),
+            "bytes": archive.stat().st_size,
+        },
+        "hyperparameters": settings.hyperparameters.as_blazingtext(),
+        **details,
+        "labels": dataset.classes,
+        "tokenizer": preprocess.text_tokenizer().SCHEME,
+        "data": {
+            "origin": dataset.origin,
+            "sha256": dataset.sha256,
+            "splits": prepared.counts,
+            "test_source": prepared.test_source,
+        },
+        "metrics": {
+            "validation_accuracy": report["validation"]["accuracy"],
+            "test_accuracy": report["test"]["accuracy"],
+            "test_macro_f1": report["test"]["macro_f1"],
+        },
+        "settings": settings_to_dict(settings),
+        "versions": _versions(),
+    }
+    write_json(folder / MANIFEST, manifest)
+    log.info("packaged version %s", folder)
+    return manifest
+
+
+def _deployed(settings: Settings, reused: bool) -> TrainOutcome:
+    """The outcome as the registry now names it: the deployed version's archive, manifest and report."""
+    archive, manifest = deploy.registered_archive(settings), deploy.registered_manifest(settings)
+    assert archive is not None and manifest is not None, "called after register_local"
+    accuracy = json.loads(manifest.read_text(encoding="utf-8"))["metrics"]["test_accuracy"]
+    return TrainOutcome(archive, manifest, archive.with_name("metrics.md"), accuracy, reused)
 
 
 def run(settings: Settings) -> TrainOutcome:
@@ -177,26 +261,27 @@ def run(settings: Settings) -> TrainOutcome:
 
         with sm.aws_errors():
             aws = sm.connect(settings)  # first: a missing role or credentials stop the run at once
+            remove_leftovers(settings)
             dataset, prepared = prepare_data(settings)
             job = sm.train(aws, settings, prepared)
             fetch = sm.artifact_producer(aws, job, settings.model_dir / "unpacked")
-            outcome = _package(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
+            folder, _ = _package(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
             sagemaker_deploy.deploy(
                 aws.sagemaker,
                 settings,
                 image=aws.image,
                 model_data=job.model_data,
-                artifact_sha256=file_digest(outcome.archive),
+                artifact_sha256=file_digest(folder / ARCHIVE),
                 role_arn=aws.role_arn,
             )
-        deploy.register_local(settings, outcome.archive)  # `invoke up` serves the SageMaker artifact as is
-        return replace(outcome, reused=job.reused)
+        deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
+        return _deployed(settings, job.reused)
+    remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
-    outcome = _package(
-        settings, dataset, prepared, _train_key(prepared, settings), _train_locally(settings, prepared)
-    )
-    deploy.deploy_local(settings, outcome.archive)
-    return outcome
+    key = _train_key(prepared, settings)
+    folder, reused = _package(settings, dataset, prepared, key, _train_locally(settings, prepared))
+    deploy.deploy_local(settings, folder / ARCHIVE)  # the switch: one atomic write of the registry
+    return _deployed(settings, reused)
 
 
 def evaluate_artifact(settings: Settings, model: str) -> Evaluation:

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ml.config import Settings, log
 from ml.data import Dataset, Row, Splits
-from ml.fsutil import atomic_path
+from ml.fsutil import atomic_path, remove_temps
 from ml.lambda_src import text_tokenizer
 from ml.slices import SHORT_TOKENS, first_sentence
 
@@ -121,6 +121,9 @@ def _key(dataset: Dataset, settings: Settings) -> str:
 def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Settings) -> Prepared:
     """Write train / validation / test files once per distinct input; later runs reuse them.
 
+    Half-written folders of killed runs (``prepared/.<key>.*``) are removed first: two runs preparing
+    data in one build folder at the same time are not supported.
+
     Args:
         dataset: where the rows come from (its checksum is part of the cache key).
         splits_factory: ``() -> Splits``, called only when the files must be (re)built.
@@ -128,6 +131,8 @@ def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Se
     """
     key = _key(dataset, settings)
     folder = settings.data_dir / "prepared" / key
+    if removed := remove_temps(folder.parent):
+        log.info("removed %d half-written prepared folder(s) of an interrupted run", len(removed))
     meta_path = folder / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -8,6 +8,8 @@ file the SageMaker job would. Names map as BlazingText documents them: ``epochs`
 Early stopping (``early_stopping``, ``patience``, ``min_epochs``): fastText cannot stop mid-run, so the
 trainer fits ``min_epochs``, ``min_epochs + 1`` … ``epochs`` epochs and keeps the model with the best
 validation accuracy, stopping once ``patience`` fits in a row did not improve on it.
+
+A fit that diverges (fastText's ``Encountered NaN``) is a ``TrainError`` naming ``learning_rate``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ import fasttext
 from tqdm import tqdm
 
 from ml.config import Hyperparameters, log
+from ml.fsutil import brief
+
+
+class TrainError(RuntimeError):
+    """Training did not give an acceptable model (it diverged, or it is below ``min_accuracy``)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,19 @@ def accuracy(model: Any, path: Path) -> float:
     return float(precision) if n else 0.0
 
 
+def _fit(train_path: Path, args: dict[str, Any], verbose: int) -> Any:
+    """fastText's supervised fit; a TrainError that names the learning rate when it diverges."""
+    try:
+        return fasttext.train_supervised(input=str(train_path), verbose=verbose, **args)
+    except RuntimeError as exc:
+        if "NaN" not in str(exc):
+            raise
+        raise TrainError(
+            f"training diverged at learning_rate {args['lr']:g} (fastText: {brief(exc).rstrip('.')}); "
+            f"try a lower --learning-rate (DBP_LEARNING_RATE), e.g. {args['lr'] / 10:g}"
+        ) from None
+
+
 def train(
     train_path: Path, validation_path: Path, out: Path, hp: Hyperparameters, threads: int, seed: int
 ) -> TrainResult:
@@ -69,9 +89,7 @@ def train(
         best, best_epochs, best_acc, stale = None, 0, -1.0, 0
         with tqdm(range(hp.min_epochs, hp.epochs + 1), desc="training (early stopping)", unit="fit") as bar:
             for epochs in bar:
-                model = fasttext.train_supervised(
-                    input=str(train_path), verbose=0, **{**args, "epoch": epochs}
-                )
+                model = _fit(train_path, {**args, "epoch": epochs}, verbose=0)
                 acc = accuracy(model, validation_path)
                 bar.set_postfix(epochs=epochs, val_acc=f"{acc:.4f}")
                 if acc > best_acc:
@@ -84,7 +102,7 @@ def train(
         model, epochs = best, best_epochs
     else:
         log.info("training fastText: %s", ", ".join(f"{k}={v}" for k, v in args.items()))
-        model = fasttext.train_supervised(input=str(train_path), verbose=verbose, **args)
+        model = _fit(train_path, args, verbose)
         epochs = hp.epochs
     val_acc = accuracy(model, validation_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import tarfile
-import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from ml import preprocess
-from ml.config import ROOT, Settings
+from ml import deploy, preprocess, train
+from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.package import MODEL_MEMBER, members
-from ml.pipeline import TrainOutcome, run
+from ml.pipeline import TrainError, TrainOutcome, run
 from ml.predict import Predictor
 from tests.helpers import WALTER_JOHNSON, make_settings
 
@@ -53,16 +49,23 @@ def test_archive_has_blazingtext_layout_and_manifest_describes_it(
     assert manifest["metrics"]["test_accuracy"] == outcome.test_accuracy
 
 
-def test_reports_are_written_and_state_the_test_split(trained: tuple[Settings, TrainOutcome]) -> None:
-    settings, _ = trained
-    report = json.loads((settings.model_dir / "metrics.json").read_text())
+def test_reports_are_written_beside_the_deployed_archive_and_state_the_test_split(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    settings, outcome = trained
+    version = outcome.archive.parent
+    assert version.parent == settings.model_dir / "versions"
+    assert version.name == file_digest(outcome.archive)[:16]
+    assert outcome.manifest == deploy.registered_manifest(settings) == version / "manifest.json"
+    assert outcome.report == version / "metrics.md"
+    report = json.loads((version / "metrics.json").read_text())
     assert len(report["test"]["per_class"]) == 14
     matrix = report["test"]["confusion_matrix"]
     assert sum(map(sum, matrix)) == report["test"]["n"]
     assert sum(matrix[i][i] for i in range(14)) / report["test"]["n"] == pytest.approx(
         report["test"]["accuracy"]
     )
-    markdown = (settings.model_dir / "metrics.md").read_text()
+    markdown = outcome.report.read_text()
     assert "carved from the train file" in markdown
     channel = report["train_channel"]
     assert channel["views"] == [*preprocess.VIEWS, *["dropout"] * settings.dropout_views]
@@ -70,7 +73,7 @@ def test_reports_are_written_and_state_the_test_split(trained: tuple[Settings, T
     assert f"{channel['rows']:,} train rows, {len(channel['views'])} lines each" in markdown
     assert f"{settings.dropout_views} token-dropout copies: {lines:,} lines" in markdown
     assert "the baseline fits on the same rows, one line each" in markdown
-    assert (settings.model_dir / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (version / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_local_deploy_writes_tfvars_for_terraform(trained: tuple[Settings, TrainOutcome]) -> None:
@@ -115,53 +118,27 @@ def test_corrupted_archive_is_not_trusted_and_is_rebuilt(
 ) -> None:
     # GIVEN a finished run whose model.tar.gz was later truncated (e.g. a crash while copying)
     settings = make_settings(tmp_path, epochs=2, vector_dim=10, buckets=100_000)  # a small, quick model
-    run(settings)
-    settings.model_archive.write_bytes(settings.model_archive.read_bytes()[:1000])
+    archive = run(settings).archive
+    archive.write_bytes(archive.read_bytes()[:1000])
     # WHEN the pipeline runs again THEN it does not reuse the broken artifact
     outcome = run(settings)
     assert not outcome.reused
     with tarfile.open(outcome.archive) as tar:
         assert tar.getnames() == [MODEL_MEMBER]
+    assert file_digest(outcome.archive) == json.loads(outcome.manifest.read_text())["model"]["sha256"]
 
 
-def test_a_crash_mid_training_leaves_nothing_a_later_run_would_trust(tmp_path: Path) -> None:
-    """GIVEN a finished small model WHEN a retraining process is killed (SIGKILL) while fastText trains
-    THEN the previous archive and manifest are intact and still describe each other, and the next run of
-    the new settings trains again instead of reusing anything half-written."""
-    small = {"epochs": 2, "vector_dim": 10, "buckets": 100_000}
-    settings = make_settings(tmp_path, **small)
-    run(settings)
-    before = json.loads((settings.model_dir / "manifest.json").read_text())
-    env = {
-        **os.environ,
-        "DBP_BUILD_DIR": str(settings.build_dir),
-        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "train", "--epochs=60", "--vector-dim=10", "--buckets=100000"],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if "training fastText" in line:
-                break
-        time.sleep(0.5)  # inside fastText's training loop (60 epochs take several seconds)
-        assert proc.poll() is None, "training ended before it could be interrupted"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    manifest = json.loads((settings.model_dir / "manifest.json").read_text())
-    assert manifest == before
-    assert file_digest(settings.model_archive) == manifest["model"]["sha256"]
-    # AND the same settings as the killed run train afresh: nothing it left behind is reused
-    outcome = run(make_settings(tmp_path, **{**small, "epochs": 60}))
-    assert not outcome.reused
-    after = json.loads(outcome.manifest.read_text())
-    assert after["hyperparameters"]["epochs"] == "60" and after["train_key"] != before["train_key"]
-    assert file_digest(outcome.archive) == after["model"]["sha256"]
+def test_divergence_is_a_one_line_error_naming_the_learning_rate(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    # GIVEN a learning rate far above the tuning range, at which fastText's loss becomes NaN
+    settings, _ = trained
+    prepared = next((settings.data_dir / "prepared").iterdir())
+    hp = replace(settings.hyperparameters, learning_rate=5.0, epochs=2, vector_dim=10, buckets=100_000)
+    # WHEN it trains THEN the error names the setting and a lower value, and no model is written
+    with pytest.raises(TrainError) as caught:
+        train.train(prepared / "train.txt", prepared / "validation.txt", tmp_path / "model.bin", hp, 2, 42)
+    message = str(caught.value)
+    assert "\n" not in message and "learning_rate 5" in message and "NaN" in message
+    assert "try a lower --learning-rate" in message and "e.g. 0.5" in message
+    assert not (tmp_path / "model.bin").exists()
