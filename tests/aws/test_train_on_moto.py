@@ -19,7 +19,7 @@ import pytest
 
 from ml import pipeline, preprocess
 from ml.config import Settings
-from ml.deploy import EndpointCapacity
+from ml.deploy import EndpointCapacity, registered_archive
 from ml.endpoint_resources import EndpointResources, find_endpoint_resources
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
@@ -148,11 +148,11 @@ def test_the_job_s_artifact_is_downloaded_unchanged_evaluated_locally_and_descri
     # GIVEN the run's training job and the artifact the container stand-in wrote for it
     job = deployed.job()
     settings, outcome = deployed.settings, deployed.outcome
-    # THEN build/model/model.tar.gz holds exactly the job's bytes
-    assert outcome.archive == settings.model_archive
-    assert settings.model_archive.read_bytes() == deployed.artifact.read_bytes()
+    # THEN the deployed version's model.tar.gz holds exactly the job's bytes
+    assert outcome.archive == registered_archive(settings)
+    assert outcome.archive.read_bytes() == deployed.artifact.read_bytes()
     # AND it was evaluated on the test split by the same code as a local run (same model, same accuracy)
-    report = json.loads((settings.model_dir / "metrics.json").read_text())
+    report = json.loads(outcome.report.with_name("metrics.json").read_text())
     assert report["test"]["n"] == deployed.prepared().counts["test"]
     assert outcome.test_accuracy == report["test"]["accuracy"] >= 0.9
     # AND the manifest names the job, its artifact and the accuracies BlazingText logged
@@ -209,7 +209,7 @@ def test_the_downloaded_sagemaker_artifact_is_served_by_the_local_endpoint_uncha
     # `invoke up` finds it) and served by the local endpoint server
     settings = deployed.settings
     archive = model_to_serve(settings)
-    assert archive == settings.model_archive.resolve()
+    assert archive == deployed.outcome.archive.resolve()
     server = start_endpoint(
         Predictor.from_archive(archive, settings.build_dir / "endpoint-cache"),
         "dbpedia-classifier",

@@ -111,4 +111,4 @@ def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path:
     assert proc.returncode == 0, err
     assert "no model deployed yet: training one first" in err
     assert "Traceback" not in err
-    assert (tmp_path / "build" / "model" / "model.tar.gz").exists()
+    assert list((tmp_path / "build" / "model" / "versions").glob("*/model.tar.gz")), "a version was trained"

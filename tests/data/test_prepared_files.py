@@ -14,7 +14,7 @@ LINE = re.compile(r"^__label__[A-Za-z]+ \S.*$")
 
 
 def test_each_split_is_in_blazingtext_format_and_stratified(trained: tuple[Settings, TrainOutcome]) -> None:
-    settings, _ = trained
+    settings, outcome = trained
     (folder,) = (settings.data_dir / "prepared").iterdir()
     classes = set()
     for split in SPLIT_NAMES:
@@ -29,7 +29,7 @@ def test_each_split_is_in_blazingtext_format_and_stratified(trained: tuple[Setti
 
 
 def test_splits_do_not_overlap(trained: tuple[Settings, TrainOutcome]) -> None:
-    settings, _ = trained
+    settings, outcome = trained
     (folder,) = (settings.data_dir / "prepared").iterdir()
     seen = [set((folder / f"{split}.txt").read_text(encoding="utf-8").splitlines()) for split in SPLIT_NAMES]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
@@ -39,7 +39,7 @@ def test_the_baseline_fits_on_the_train_rows_one_line_each(trained: tuple[Settin
     from ml import baseline, evaluate
     from ml.preprocess import BASELINE_TRAIN, VIEWS
 
-    settings, _ = trained
+    settings, outcome = trained
     (folder,) = (settings.data_dir / "prepared").iterdir()
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     rows = (folder / f"{BASELINE_TRAIN}.txt").read_text(encoding="utf-8").splitlines()
@@ -48,7 +48,7 @@ def test_the_baseline_fits_on_the_train_rows_one_line_each(trained: tuple[Settin
     assert len(channel) == meta["counts"]["train"] * (len(VIEWS) + settings.dropout_views)
     assert set(rows) <= set(channel), "each row's whole text is also in the train channel"
     # the report's baseline is the one fitted on those rows (same vocabulary, same size), not on the channel
-    report = json.loads((settings.model_dir / "metrics.json").read_text(encoding="utf-8"))
+    report = json.loads(outcome.report.with_name("metrics.json").read_text(encoding="utf-8"))
     fitted = baseline.fit(evaluate.read_fasttext_file(folder / f"{BASELINE_TRAIN}.txt"))
     assert report["baseline"]["size_bytes"] == fitted.size_bytes
     assert 0.5 < report["baseline"]["validation_accuracy"] <= 1
