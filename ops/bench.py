@@ -7,7 +7,8 @@ is judged on their mean) and fits the baseline on our train channel too, for com
 real servers on 127.0.0.1 with ``ops.loadgen`` in a separate process, beside two references: fastText's
 own predict loop in-process (the upper bound) and a minimal server with no validation (the overhead
 baseline). Bulk runs ``invoke classify`` in a process of its own against the endpoint, and a worked sizing
-example turns the serving figures into instance counts.
+example turns the serving figures into instance counts. ``ops.bench_report`` writes them up as
+BENCHMARKS.md and judges the goals.
 """
 
 from __future__ import annotations
@@ -38,18 +39,20 @@ from ml.config import ROOT, Settings, log
 from ml.fsutil import write_json, write_text
 from ml.predict import Predictor
 from ml.serve import start_endpoint
+from ops.bench_report import (
+    LOAD_GOAL_CLIENTS,
+    LOAD_GOAL_REQUESTS,
+    SIZING_HEADROOM,
+    SIZING_P99_MS,
+    SIZING_PEAKS,
+    render,
+)
 from ops.lambda_zip import build_lambda_zip
 from ops.stack import model_to_serve, start_stack
 from ops.sweep import baseline_run, seed_runs
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
-REFERENCES = [
-    ("fastText, bigrams (Joulin et al. 2016, full DBPedia)", 0.986),
-    ("fastText, unigrams (Joulin et al. 2016, full DBPedia)", 0.981),
-    ("BlazingText, the seed notebook (validation accuracy)", 0.972),
-]
 SENTENCE = "Walter Johnson was a Major League Baseball pitcher for the Washington Senators."
-LOAD_GOAL_REQUESTS, LOAD_GOAL_CLIENTS, LOAD_GOAL_RSS_GROWTH_MB = 10_000, 16, 50.0  # issue 7.3
 
 
 @dataclass(frozen=True)
@@ -304,11 +307,6 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
 
 
 # --- bulk classification and sizing ---------------------------------------------------------------
-SIZING_PEAKS = (200, 2_000, 20_000)  # the worked example: peak single-text requests per second
-SIZING_P99_MS = 100.0  # its latency goal at the endpoint
-SIZING_HEADROOM = 0.7  # plan each instance at 70% of its measured capacity (bursts, noisy neighbours)
-
-
 def _bulk_child(settings: Settings, source: Path, output: Path) -> float:
     from ml.classify import InputSpec, classify
 
@@ -374,54 +372,6 @@ def sizing(serving: dict[str, Any], p99_ms: float = SIZING_P99_MS) -> dict[str, 
     }
 
 
-def render_bulk(results: dict[str, Any]) -> list[str]:
-    """The bulk and sizing section of BENCHMARKS.md."""
-    b, z = results.get("bulk"), results.get("sizing")
-    if not b or not z:
-        return []
-    lines = [
-        "## Bulk classification and sizing",
-        "",
-        f"`invoke classify` (target local) on {b['cases'][0]['docs']:,} texts "
-        f"({b['distinct_texts']:,} distinct, from the test split), in its own process beside the endpoint "
-        "(one process):",
-        "",
-        "| client threads | texts / request | seconds | docs/s |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| {c['workers']} | {c['batch']} | {c['seconds']} | {c['docs_per_second']:,} |" for c in b["cases"]
-    ]
-    best = max(c["docs_per_second"] for c in b["cases"])
-    lines += [
-        "",
-        f"At {best:,} docs/s a million texts take {1e6 / best / 60:.0f} minutes on this machine.",
-        "",
-        f"Worked sizing example: one text a request (as the Lambda sends), p99 ≤ {z['p99_ms']:.0f} ms at "
-        "the endpoint.",
-        "",
-    ]
-    case = z["case"]
-    if case is None:
-        return [*lines, "No measured endpoint case with one text a request meets that p99.", ""]
-    clients, workers = case["concurrency"], case.get("workers", 1)
-    setup = f"{clients} client{'s' * (clients != 1)}, {workers} endpoint process{'es' * (workers != 1)}"
-    per = z["per_instance_rps"]
-    lines += [
-        f"1. Best measured endpoint case meeting it: {case['requests_per_second']:,} requests/s ({setup}, "
-        f"p99 {case['p99_ms']} ms) on this {results['environment']['machine']} machine.",
-        f"2. Planned at {SIZING_HEADROOM:.0%} of that: {per:,} requests/s an instance of the same size "
-        "(2 vCPUs, e.g. ml.c5.large; an ml.t2.medium is burstable and sustains less).",
-        f"3. Instances = ceil(peak / {per:,}); run at least 2 so one Availability Zone can fail. Check the "
-        "figure on the real endpoint before relying on it.",
-        "",
-        "| peak requests/s | instances | in production (at least 2) |",
-        "|---|---|---|",
-    ]
-    lines += [f"| {int(peak):,} | {n} | {max(2, n)} |" for peak, n in z["instances"].items()]
-    return [*lines, ""]
-
-
 # --- the Lambda's own cost -------------------------------------------------------------------------
 def lambda_costs(settings: Settings, smoke: bool) -> dict[str, Any]:
     """Zip size, cold import time of the handler module, and tokenize + JSON time per request."""
@@ -456,7 +406,7 @@ def lambda_costs(settings: Settings, smoke: bool) -> dict[str, Any]:
     }
 
 
-# --- report ----------------------------------------------------------------------------------------
+# --- environment -----------------------------------------------------------------------------------
 def environment() -> dict[str, Any]:
     """Machine and versions, so each figure can be reproduced."""
     mem_kb = (
@@ -477,235 +427,6 @@ def environment() -> dict[str, Any]:
         "versions": {n: metadata.version(n) for n in ("fasttext-community", "numpy", "nltk", "scikit-learn")},
         "date": time.strftime("%Y-%m-%d"),
     }
-
-
-def _goal(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("met" if ok else "NOT met")
-
-
-def load_goal(load: dict[str, Any] | None) -> tuple[str, str, str]:
-    """The load test's row of the goals table."""
-    goal = (
-        f"load test: ≥ {LOAD_GOAL_REQUESTS:,} requests at {LOAD_GOAL_CLIENTS} clients through the API, "
-        f"0 errors, RSS growth < {LOAD_GOAL_RSS_GROWTH_MB:.0f} MB"
-    )
-    if not load:
-        return goal, "not run", _goal(None)
-    ok = (
-        load["requests"] >= LOAD_GOAL_REQUESTS
-        and load["clients"] >= LOAD_GOAL_CLIENTS
-        and load["errors"] == 0
-        and load["rss_growth_mb"] < LOAD_GOAL_RSS_GROWTH_MB
-    )
-    figure = (
-        f"{load['requests']:,} requests, {load['clients']} clients, {load['errors']} errors, "
-        f"{load['rss_growth_mb']:+.1f} MB"
-    )
-    return goal, figure, _goal(ok)
-
-
-def render_load_test(load: dict[str, Any] | None) -> list[str]:
-    """The load-test section of BENCHMARKS.md."""
-    if not load:
-        return []
-    return [
-        "## Load test (the whole local stack)",
-        "",
-        f"{load['requests']:,} requests from {load['clients']} concurrent keep-alive clients to "
-        "`POST /classify` "
-        "(local API → the real Lambda handler → boto3 → the endpoint, all on 127.0.0.1, one process), "
-        f"after a warm-up: {load['requests_per_second']:,} requests/s, p50 {load['p50_ms']} ms, "
-        f"p99 {load['p99_ms']} ms, **{load['errors']} errors**; resident memory of the serving process "
-        f"{load['rss_before_mb']} MB before, {load['rss_after_mb']} MB after "
-        f"(**{load['rss_growth_mb']:+.1f} MB**; bound {LOAD_GOAL_RSS_GROWTH_MB:.0f} MB). Bounded: at most "
-        f"{load['max_requests']:,} requests and {load['max_seconds']:.0f} s.",
-        "",
-    ]
-
-
-def render(results: dict[str, Any]) -> str:
-    """BENCHMARKS.md."""
-    q, s, lam, env = results["quality"], results["serving"], results["lambda"], results["environment"]
-    rep = q["report"]
-    full = q["data"] == "full"
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Produced by `{results['command']}` on {env['date']}: {env['machine']}, Python {env['python']}, "
-        + ", ".join(f"{k} {v}" for k, v in env["versions"].items())
-        + f". Raw figures: `{results['json_name']}`.",
-        "",
-        "## Model quality",
-        "",
-        f"- Data: **{rep['dataset']}** ({q['counts']['train']:,} train / {q['counts']['validation']:,} "
-        f"validation / {q['counts']['test']:,} test rows). Test split: {rep['test_source']}.",
-        f"- Training: {q['train_seconds']} s wall (fastText alone); {q['pipeline_seconds']} s for the whole "
-        "`invoke train` pipeline (tokenizing the splits and building the train channel, training, evaluation "
-        f"with the baseline, packaging, deploying); peak memory {q['peak_memory_mb']} MB of "
-        "the whole pipeline run in its child process (data preparation, training, evaluation with the "
-        "baseline's TF-IDF fit).",
-        "",
-        "| model | test accuracy | validation accuracy | macro-F1 | train time | size | predict rate |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, m, val_acc in (
-        ("ours: fastText, BlazingText settings", rep["test"], rep["validation"]["accuracy"]),
-        (rep["baseline"]["name"], rep["baseline"], rep["baseline"]["validation_accuracy"]),
-    ):
-        lines.append(
-            f"| {name} | {m['accuracy']:.4f} | {val_acc:.4f} | {m['macro_f1']:.4f} | "
-            f"{m['train_seconds'] or 0:.1f} s | {m['size_bytes'] / 1e6:.1f} MB | "
-            f"{m['predict_docs_per_second']:,} docs/s |"
-        )
-    chan = q["baseline_on_channel"]
-    lines.append(
-        "| the same baseline fitted on our train channel (with the extra views) | "
-        f"{chan['test_accuracy']:.4f} | {chan['validation_accuracy']:.4f} | | "
-        f"{chan['train_seconds']:.1f} s | {chan['size_bytes'] / 1e6:.1f} MB | |"
-    )
-    for name, acc in REFERENCES:
-        lines.append(f"| {name} (published) | {acc:.3f} | | | | | |")
-    runs = q["seeds"]
-    tests = [r["test_accuracy"] for r in runs]
-    lines += [
-        "",
-        f"{rep['comparison']['summary'].capitalize()} in the run above (fastText seed {runs[0]['seed']}).",
-        "",
-        f"Over {len(runs)} fastText seeds ({', '.join(str(r['seed']) for r in runs)}; same data, split and "
-        "hyperparameters; multi-threaded fastText is not deterministic, so runs differ by a few test rows): "
-        f"test accuracy mean **{q['mean_test_accuracy']:.4f}** (min {min(tests):.4f}, max {max(tests):.4f}) "
-        f"against the baseline's {rep['baseline']['accuracy']:.4f}; validation accuracy mean "
-        f"{q['mean_validation_accuracy']:.4f} against the baseline's "
-        f"{rep['baseline']['validation_accuracy']:.4f}. One test row is {1 / q['counts']['test']:.4%}.",
-        "",
-        "The baseline in the report fits on the train rows, one line each, as a scikit-learn user would; "
-        "the extra views (first sentence, first words, title, token-dropout copies) are our model's "
-        "recipe. Given those too (the table's row for our train channel), ours is "
-        f"{(q['mean_test_accuracy'] - chan['test_accuracy']) * 100:+.2f} points from it on test and "
-        f"{(q['mean_validation_accuracy'] - chan['validation_accuracy']) * 100:+.2f} on validation "
-        "(seed means); that fit would cost its time and size in every `invoke train`.",
-        "",
-        "How the default was chosen, what else was tried (train-channel views, BlazingText-legal "
-        "hyperparameters, setting by setting) and how to re-run it: "
-        "[docs/model-quality.md](docs/model-quality.md).",
-        "",
-        "Slices (what people type): accuracy of ours / the baseline",
-        "",
-        "| slice | rows | ours | baseline |",
-        "|---|---|---|---|",
-    ]
-    for name, sl in rep["slices"].items():
-        lines.append(f"| {name} | {sl['n']} | {sl['model']:.4f} | {sl['baseline']:.4f} |")
-    lines += [
-        "",
-        "## Serving (loopback, load generator in its own process)",
-        "",
-        "| target | instances / request | clients | requests/s | docs/s | p50 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for c in s["cases"]:
-        target = c["target"] + (f", {c['workers']} workers" if c.get("workers", 1) > 1 else "")
-        lines.append(
-            f"| {target} | {c['batch']} | {c['concurrency']} | {c['requests_per_second']:,} | "
-            f"{c['docs_per_second']:,} | {c['p50_ms']} | {c['p99_ms']} | {c['errors']} |"
-        )
-    lines += [
-        "",
-        "In-process fastText predict (the upper bound): "
-        + ", ".join(f"{v:,} docs/s in batches of {k}" for k, v in s["inprocess_docs_per_second"].items())
-        + ".",
-        "",
-    ]
-    big = str(max(int(b) for b in s["inprocess_docs_per_second"]))
-    best = max(
-        (
-            c["docs_per_second"]
-            for c in s["cases"]
-            if c["target"] == "endpoint" and c.get("workers", 1) == 1 and str(c["batch"]) == big
-        ),
-        default=0,
-    )
-    ratio = best / s["inprocess_docs_per_second"][big] if s["inprocess_docs_per_second"][big] else 0.0
-    by_clients = ", ".join(
-        f"{c['docs_per_second'] / s['inprocess_docs_per_second'][big]:.0%} at {c['concurrency']} "
-        f"client{'s' if c['concurrency'] > 1 else ''}"
-        for c in s["cases"]
-        if c["target"] == "endpoint" and c.get("workers", 1) == 1 and str(c["batch"]) == big
-    )
-    multi = [
-        c
-        for c in s["cases"]
-        if c["target"] == "endpoint" and c.get("workers", 1) > 1 and str(c["batch"]) == big
-    ]
-    bare = max(
-        (c["docs_per_second"] for c in s["cases"] if c["target"] == "bare server" and str(c["batch"]) == big),
-        default=0,
-    )
-    lines += [
-        f"Endpoint at {big} instances a request, one process: {best:,} docs/s = **{ratio:.0%}** of the "
-        f"in-process rate at its best ({by_clients}) "
-        f"(the bare `http.server` baseline, with no validation: {bare:,} docs/s; "
-        + (
-            f"the endpoint's lean HTTP layer is {best / bare - 1:.0%} faster)."
-            if bare and best >= bare
-            else f"validation and the runtime route cost {(1 - best / bare) if bare else 0:.0%})."
-        ),
-        "",
-        "fastText's predict holds Python's GIL, so one endpoint process predicts on one core, as the "
-        "in-process loop does: the goal compares those two. "
-        + "".join(
-            f"With {c['workers']} worker processes ({c['concurrency']} clients) the endpoint serves "
-            f"{c['docs_per_second']:,} docs/s = "
-            f"{c['docs_per_second'] / s['inprocess_docs_per_second'][big]:.0%} "
-            "of the one-core in-process rate. "
-            for c in multi
-        )
-        + f"On this {results['environment']['machine']} machine the load generator needs CPU too: more "
-        "workers than cores only share them.",
-        "",
-        *render_load_test(s.get("load_test")),
-        "## The Lambda's own cost",
-        "",
-        f"- Zip: {lam['zip_bytes']:,} bytes; cold import of `handler`: {lam['cold_import_ms']} ms "
-        "(median, fresh interpreter; boto3 is imported on the first call, not at import).",
-        f"- Tokenize + JSON per request: {lam['tokenize_and_json_us']} µs.",
-        "",
-    ]
-    accuracy, mean, seconds = rep["test"]["accuracy"], q["mean_test_accuracy"], q["train_seconds"]
-    whole = q["pipeline_seconds"]
-    zip_kb, cold = lam["zip_bytes"] / 1024, lam["cold_import_ms"]
-    absent = "" if full else " (full dataset absent here)"
-    goals = [
-        (
-            "test accuracy ≥ 98.6% on the full DBPedia data",
-            f"{accuracy:.4f} on {rep['dataset']}",
-            _goal(accuracy >= 0.986 if full else None) + absent,
-        ),
-        (
-            "trained in under 3 minutes on 2 cores (whole pipeline)",
-            f"{whole} s ({seconds} s of fastText)",
-            _goal(whole < 180),
-        ),
-        (
-            "default model matches the baseline's test accuracy (seed mean), trained in under 2 minutes",
-            f"mean {mean:.4f} over {len(q['seeds'])} seeds (seed {q['seeds'][0]['seed']}: {accuracy:.4f}) "
-            f"vs {rep['baseline']['accuracy']:.4f}; whole pipeline {whole} s ({seconds} s of fastText)",
-            _goal(mean >= rep["baseline"]["accuracy"] and whole < 120),
-        ),
-        (
-            f"endpoint ≥ 50% of in-process predict, {big}-instance batches",
-            f"{ratio:.0%} (one process; {by_clients})",
-            _goal(ratio >= 0.5),
-        ),
-        load_goal(s.get("load_test")),
-        ("Lambda zip under 100 KB", f"{zip_kb:.1f} KB", _goal(zip_kb < 100)),
-        ("Lambda cold import under 100 ms", f"{cold} ms", _goal(cold < 100)),
-    ]
-    lines += render_bulk(results)
-    lines += ["## Goals", "", "| goal | figure | status |", "|---|---|---|"]
-    lines += [f"| {goal} | {figure} | {status} |" for goal, figure, status in goals]
-    lines.append("")
-    return "\n".join(lines)
 
 
 def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[str, Any]:
