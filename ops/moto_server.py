@@ -1,25 +1,28 @@
-"""Run ``moto_server`` (moto's AWS emulator) as a subprocess on 127.0.0.1, on a free port.
+"""Run moto's AWS emulator in a child process on 127.0.0.1, on a port the OS picks.
 
     with MotoServer() as moto:
         env = moto.aws_env("us-east-1")   # dummy credentials + AWS_ENDPOINT_URL for boto3 and Terraform
 
-Its state lives in memory: everything created in it is gone when it stops.
+The child runs moto's own ``ThreadedMotoServer`` on port 0 and prints the port it bound, so no port is
+chosen before it is taken (no free-port race). It is a child, not a thread of this process, because moto's
+state and its account id are per process: two in-process servers share one set of backends, one
+``MOTO_ACCOUNT_ID`` and one ``/moto-api/reset``, and the test session runs two emulators with different
+accounts at once (docs/infra-local-target.md). Its state lives in memory: everything created in it is gone
+when it stops.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from types import TracebackType
 from typing import Any
 
-from ml.config import LOCAL_ACCOUNT_ID
+from ml.config import LOCAL_ACCOUNT_ID, ROOT
 
 HOST = "127.0.0.1"
 
@@ -29,27 +32,26 @@ class MotoServerError(RuntimeError):
 
 
 def free_port(host: str = HOST) -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
+    """A TCP port that was free on ``host`` a moment ago: for a port where nothing listens (tests/code).
+
+    Not used to start moto (the child binds port 0 itself).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
 class MotoServer:
-    """A moto_server subprocess, started by :meth:`start` (or ``with``) and stopped by :meth:`stop`.
+    """A moto server in a child process, started by :meth:`start` (or ``with``) and stopped by :meth:`stop`.
 
     Args:
         account_id: the AWS account id moto reports (``MOTO_ACCOUNT_ID``).
-        startup_timeout: seconds to wait for the server to answer.
-        attempts: ports tried, in case another process takes the free port first.
+        startup_timeout: seconds to wait for the child to report its port.
     """
 
-    def __init__(
-        self, account_id: str = LOCAL_ACCOUNT_ID, startup_timeout: float = 30.0, attempts: int = 3
-    ) -> None:
+    def __init__(self, account_id: str = LOCAL_ACCOUNT_ID, startup_timeout: float = 30.0) -> None:
         self.account_id = account_id
         self.startup_timeout = startup_timeout
-        self.attempts = attempts
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server; closed in __exit__
@@ -89,34 +91,25 @@ class MotoServer:
         }
 
     def start(self) -> MotoServer:
-        """Start the server and wait until it answers; raise MotoServerError if it does not."""
-        for _ in range(self.attempts):
-            self.port = free_port()
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "MOTO_ACCOUNT_ID": self.account_id},
-            )
-            if self._wait_ready():
-                return self
-            self.stop()
-        raise MotoServerError(
-            f"moto_server did not start on {HOST} after {self.attempts} tries:\n{self._log_tail()}"
+        """Start the child and read the port it listens on; raise MotoServerError if it reports none."""
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "ops.moto_server", HOST],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=ROOT,
+            env={**os.environ, "MOTO_ACCOUNT_ID": self.account_id},
         )
-
-    def _wait_ready(self) -> bool:
-        assert self._proc is not None
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(f"http://{HOST}:{self.port}/moto-api/", timeout=2):
-                    return True
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.2)
-        return False
+        assert self._proc.stdout is not None
+        ready, _, _ = select.select([self._proc.stdout], [], [], self.startup_timeout)
+        line = self._proc.stdout.readline().strip() if ready else b""
+        if not line.isdigit():
+            self.stop()
+            raise MotoServerError(
+                f"moto_server did not start on {HOST} within {self.startup_timeout:g} s:\n{self._log_tail()}"
+            )
+        self.port = int(line)
+        return self
 
     def _log_tail(self, limit: int = 2000) -> str:
         self._log.seek(0)
@@ -133,6 +126,9 @@ class MotoServer:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                pipe.close()
 
     def __enter__(self) -> MotoServer:
         return self.start()
@@ -142,6 +138,24 @@ class MotoServer:
     ) -> None:
         self.stop()
         self._log.close()
+
+
+def serve(host: str) -> None:
+    """The child: moto on ``host`` and a port the OS picks; print the port, serve until stdin closes.
+
+    stdin is a pipe from the parent, so the child also ends when the parent dies without stopping it.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    server.start()
+    print(server.get_host_and_port()[1], flush=True)
+    sys.stdin.read()
+    server.stop()
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1])
 
 
 __all__ = ["HOST", "LOCAL_ACCOUNT_ID", "MotoServer", "MotoServerError", "free_port"]

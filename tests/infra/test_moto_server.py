@@ -1,4 +1,4 @@
-"""ops/moto_server.py: a real moto_server subprocess on 127.0.0.1."""
+"""ops/moto_server.py: a real moto server in a child process on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -31,11 +31,18 @@ def test_server_answers_on_loopback_as_the_local_account_and_its_port_closes_on_
 
 
 def test_a_server_that_cannot_bind_reports_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a port already taken by someone else, handed out as the "free" port
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        monkeypatch.setattr(moto_server, "free_port", lambda host="127.0.0.1": taken.getsockname()[1])
-        # WHEN a server starts there  THEN it fails with moto's own complaint instead of hanging
-        with pytest.raises(MotoServerError, match=r"did not start[\s\S]*(in use|Errno)"):
-            MotoServer(attempts=1, startup_timeout=20).start()
+    # GIVEN an address no interface of this machine has (TEST-NET-1)
+    monkeypatch.setattr(moto_server, "HOST", "192.0.2.1")
+    # WHEN a server starts there  THEN it fails with the bind error from its log instead of hanging
+    with pytest.raises(MotoServerError, match=r"did not start on 192\.0\.2\.1[\s\S]*Cannot assign"):
+        MotoServer(startup_timeout=5).start()
+
+
+def test_the_port_is_the_one_the_server_bound() -> None:
+    # GIVEN two servers started at once  THEN each reports the port it listens on, and they differ
+    with MotoServer() as first, MotoServer() as second:
+        assert first.port != second.port
+        assert first.client("s3").list_buckets()["Buckets"] == []
+        first.client("s3").create_bucket(Bucket="only-here")
+        # AND each has its own state (a child process each: moto's state is per process)
+        assert second.client("s3").list_buckets()["Buckets"] == []
