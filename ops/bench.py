@@ -34,7 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ml import data, lambda_src, preprocess
+from ml import data, deploy, lambda_src, preprocess
 from ml.config import ROOT, Settings, log
 from ml.fsutil import write_json, write_text
 from ml.predict import Predictor
@@ -123,8 +123,10 @@ def quality(settings: Settings, extra_seeds: tuple[int, ...] = ()) -> dict[str, 
     pipeline_seconds = round(time.perf_counter() - started, 1)
     if child.exitcode != 0:
         raise RuntimeError(f"the training child process failed (exit code {child.exitcode})")
-    manifest = json.loads((settings.model_dir / "manifest.json").read_text(encoding="utf-8"))
-    report = json.loads((settings.model_dir / "metrics.json").read_text(encoding="utf-8"))
+    manifest_path = deploy.registered_manifest(settings)  # the version the child trained and deployed
+    assert manifest_path is not None, "the training child registered no model"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    report = json.loads(manifest_path.with_name("metrics.json").read_text(encoding="utf-8"))
     first = {
         "seed": settings.seed,
         "validation_accuracy": report["validation"]["accuracy"],
