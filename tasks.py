@@ -303,8 +303,8 @@ def classify(
         region=region,
         bucket=bucket,
     )
-    from ml.classify import ClassifyError, InputSpec
-    from ml.classify import classify as classify_file
+    from ml.records import ClassifyError, InputSpec
+    from ops.bulk import classify as classify_file
 
     out = Path(output)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored

@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ml import sagemaker_train
-from ml.classify import ClassifyError, Record, result_line, tokens_of
+from ml.records import ClassifyError, Record, result_line, tokens_of
 from ml.config import Settings, log
 from ml.endpoint_resources import find_endpoint_resources
 from ml.fsutil import atomic_path

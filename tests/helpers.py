@@ -44,3 +44,9 @@ def run_invoke(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
         timeout=120,
         check=False,
     )
+
+
+def table_rows(markdown: str) -> list[list[str]]:
+    """The cells of every Markdown table row in ``markdown``, stripped (padding is the renderer's)."""
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows]

@@ -18,23 +18,13 @@ from typing import Any
 
 import pytest
 
-from ml.classify import (
-    MAX_BODY_BYTES,
-    ClassifyError,
-    InputSpec,
-    Provenance,
-    classify,
-    invoke,
-    is_complete,
-    read_input,
-    read_key,
-    runtime_client,
-)
 from ml.config import Settings
 from ml.deploy import read_registry, register_local
 from ml.fsutil import write_json
 from ml.pipeline import TrainOutcome
+from ml.records import ClassifyError, InputSpec, Provenance, is_complete, read_input, read_key
 from ml.serve import EndpointServer
+from ops.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client
 from ops.moto_server import free_port
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 

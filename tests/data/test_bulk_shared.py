@@ -7,13 +7,14 @@ from pathlib import Path
 
 import boto3
 
-from ml.classify import InputSpec, classify
 from ml.config import Settings
 from ml.data import read_rows
 from ml.deploy import register_local
 from ml.lambda_src import text_tokenizer
 from ml.pipeline import TrainOutcome
+from ml.records import InputSpec
 from ml.serve import EndpointServer
+from ops.bulk import classify
 from tests.helpers import make_settings
 
 

@@ -25,6 +25,7 @@ from ops.infra import (
     summarize_plan,
 )
 from ops.moto_server import MotoServer
+from tests.helpers import table_rows
 
 from .conftest import ENDPOINT, write_endpoint_tfvars
 
@@ -168,8 +169,8 @@ def test_plan_markdown_is_ready_to_paste_in_a_pull_request() -> None:
     markdown = render_plan_markdown(summarize_plan(PLAN_JSON), "Terraform plan")
     # THEN it has Terraform's totals line, one table row per type, and every address with its action
     assert "**Plan: 3 to add, 1 to change, 2 to destroy, 1 to forget.**" in markdown
-    assert "| `aws_lambda_function` | 1 | 0 | 1 |" in markdown
-    assert "| `aws_s3_object` | 1 | 1 | 1 |" in markdown
+    assert ["`aws_lambda_function`", "1", "0", "1"] in table_rows(markdown)
+    assert ["`aws_s3_object`", "1", "1", "1"] in table_rows(markdown)
     assert "- `-/+` replace `aws_lambda_function.classifier`" in markdown
     assert "aws_s3_bucket.site" not in markdown and "data.aws_iam_policy_document" not in markdown
     assert "<details><summary>6 resources</summary>" in markdown

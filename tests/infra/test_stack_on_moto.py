@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ops.infra import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
+from tests.helpers import table_rows
 
 from .conftest import ALARM_EMAIL, AUTOSCALING, ENDPOINT, EXTRA_ORIGIN, SITE_FILES, Applied, zip_sha256_b64
 
@@ -343,8 +344,8 @@ def test_an_edited_site_file_and_a_changed_variable_show_up_as_drift_in_the_summ
     assert json.loads((tmp_path / "tfplan.json").read_text())["resource_changes"]
     markdown = (tmp_path / "tfplan.md").read_text()
     assert "**Plan: 0 to add, 2 to change, 0 to destroy.**" in markdown
-    assert "| `aws_lambda_function` | 0 | 1 | 0 |" in markdown
-    assert "| `aws_s3_object` | 0 | 1 | 0 |" in markdown
+    assert ["`aws_lambda_function`", "0", "1", "0"] in table_rows(markdown)
+    assert ["`aws_s3_object`", "0", "1", "0"] in table_rows(markdown)
     assert '- `~` update `aws_s3_object.site_file["app.js"]`' in markdown
     assert markdown in str(drift.value)
 

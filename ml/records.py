@@ -1,4 +1,4 @@
-"""Bulk classification (``invoke classify INPUT OUTPUT``): a file of texts in, one JSON line per text out.
+"""Bulk classification's records: a file of texts in, one JSON line per text out (``invoke classify``).
 
 Input, by ``--format`` (``auto`` picks by name and first row):
 
@@ -11,21 +11,16 @@ Input, by ``--format`` (``auto`` picks by name and first row):
 
 Output, one line per input text and in input order: ``{"id", "label", "probability", "top": [{"label",
 "probability"}, …]}``; a text with no word to classify gets ``"label": null`` and an ``error``. Every text
-is tokenized by the Lambda's own tokenizer (``lambda/text_tokenizer.py``).
-
-Target local: batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambda makes in
-AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
-a free port. Several threads send batches; lines are appended to ``OUTPUT.partial`` in input order as
-batches come back, and the finished file is renamed to ``OUTPUT``. A run that stops early (Ctrl-C, crash)
-resumes: the next run keeps the partial file's complete lines and classifies the other ids. Target aws: a
-SageMaker Batch Transform job on the deployed model (``ml/sagemaker_transform.py``), its lines published
-the same way.
+is tokenized by the Lambda's own tokenizer (``lambda/text_tokenizer.py``). Lines are appended to
+``OUTPUT.partial`` and the finished file is renamed to ``OUTPUT``; a run that stops early resumes from the
+partial file's complete lines.
 
 Provenance: ``FILE.key`` beside ``OUTPUT.partial`` and ``OUTPUT`` records what made the file (the input's
 sha256 and how it was read, ``k``, the tokenizer and the model; for ``OUTPUT`` also its own sha256). A
 partial file of another provenance is discarded; an ``OUTPUT`` of this provenance means nothing to do; any
 other ``OUTPUT`` is refused unless ``force``. An output that is the input (or a file beside it that classify
-writes) is refused before anything is written.
+writes) is refused before anything is written. Who answers (the local endpoint, a Batch Transform job)
+is the callers' business: ``ops/bulk.py`` and ``ml/aws/transform.py``.
 """
 
 from __future__ import annotations
@@ -33,32 +28,24 @@ from __future__ import annotations
 import csv
 import json
 import os
-import time
-import urllib.error
-import urllib.request
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from ml.config import Settings, log
+from ml.config import log
 from ml.data import N_CLASSES, DataError, read_rows
 from ml.deploy import read_registry
+from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json, write_text
-from ml.lambda_src import handler, text_tokenizer
+from ml.lambda_src import read_prediction, text_tokenizer
 
 FORMATS = ("auto", "jsonl", "csv", "dbpedia")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 NO_WORDS = "the text has no words to classify"
-MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (ml.serve's, without loading fastText)
 
 
-class ClassifyError(RuntimeError):
+class ClassifyError(ProjectError):
     """The input cannot be read or the endpoint failed; the message says where and why."""
 
 
@@ -260,11 +247,10 @@ def result_line(record_id: str | int, prediction: dict[str, Any] | None) -> dict
     """
     if prediction is None:
         return {"id": record_id, "label": None, "probability": None, "top": [], "error": NO_WORDS}
-    lambda_handler = handler()
     try:
-        top = lambda_handler.validate_answer([prediction])
-    except lambda_handler.HttpError as exc:
-        raise ClassifyError(f"unreadable prediction for id {record_id!r}: {exc.message}") from None
+        top = read_prediction(prediction)
+    except ValueError as exc:
+        raise ClassifyError(f"unreadable prediction for id {record_id!r}: {exc}") from None
     return {"id": record_id, "label": top[0]["label"], "probability": top[0]["probability"], "top": top}
 
 
@@ -336,115 +322,6 @@ def finish(output: Path, provenance: Provenance) -> None:
     key_path(partial).unlink(missing_ok=True)
 
 
-def served_model(settings: Settings) -> str:
-    """The identity of the model that will answer.
-
-    Local: the sha256 of the archive deployed to the local endpoint (``build/endpoints.json``): the one
-    ``invoke up`` and the in-process fallback serve, both checked against it when they load it (the running
-    endpoint's ``/ping`` does not name its model). Aws: the SageMaker model the endpoint serves.
-    """
-    if settings.target == "aws":
-        from ml.sagemaker_transform import endpoint_model
-
-        return endpoint_model(settings)
-    try:
-        entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
-    except (UnicodeDecodeError, ValueError):
-        raise ClassifyError(
-            f"{settings.endpoint_registry} is not readable JSON: run `invoke train` to deploy again"
-        ) from None
-    if not entry or not entry.get("sha256"):
-        raise ClassifyError(
-            f"nothing is deployed to the local endpoint {settings.endpoint_name!r} "
-            f"({settings.endpoint_registry}): run `invoke train` first"
-        )
-    return str(entry["sha256"])
-
-
-# --- target local -----------------------------------------------------------------------------------------
-def _answers_ping(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@contextmanager
-def local_endpoint(settings: Settings) -> Iterator[str]:
-    """The runtime URL to send to: the running local endpoint, else one served in-process for the run."""
-    url = settings.runtime_url()
-    if _answers_ping(url):
-        log.info("classifying with the local endpoint at %s", url)
-        yield url
-        return
-    from ml.predict import Predictor
-    from ml.serve import start_endpoint
-    from ops.stack import model_to_serve
-
-    archive = model_to_serve(settings)
-    predictor = Predictor.from_archive(archive, settings.build_dir / "endpoint-cache")
-    server = start_endpoint(predictor, settings.endpoint_name, settings.host, 0, settings.endpoint_workers)
-    log.info("no endpoint answers at %s: serving %s from this process for the run", url, archive)
-    try:
-        yield server.url
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def runtime_client(url: str, settings: Settings) -> Any:
-    """boto3's SageMaker runtime client on ``url``, with placeholder credentials (the endpoint is local)."""
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        connect_timeout=5,
-        read_timeout=60,
-        max_pool_connections=max(10, settings.classify_workers),
-        retries={"mode": "standard", "max_attempts": 3},
-    )
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name=settings.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=config,
-    )
-
-
-def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dict[str, Any]]:
-    """BlazingText predictions for ``instances``; a body over the 6 MB limit is sent in halves."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    body = json.dumps({"instances": instances, "configuration": {"k": k}}).encode()
-    if len(body) > MAX_BODY_BYTES:
-        if len(instances) == 1:
-            raise ClassifyError(f"a text is over the endpoint's {MAX_BODY_BYTES:,}-byte request limit")
-        half = len(instances) // 2
-        return invoke(client, endpoint, instances[:half], k) + invoke(client, endpoint, instances[half:], k)
-    try:
-        response = client.invoke_endpoint(
-            EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body
-        )
-        answer = json.loads(response["Body"].read())
-    except ClientError as exc:
-        raise ClassifyError(f"endpoint {endpoint} refused a batch: {exc}") from None
-    except (BotoCoreError, ValueError) as exc:
-        raise ClassifyError(f"endpoint {endpoint} failed: {exc}") from None
-    if not isinstance(answer, list) or len(answer) != len(instances):
-        raise ClassifyError(f"endpoint {endpoint} answered {answer!r:.200} for {len(instances)} texts")
-    return answer
-
-
-def classify_batch(client: Any, endpoint: str, batch: list[Record], k: int) -> list[dict[str, Any]]:
-    """Tokenize a batch, send the texts that have words, and return one output line per record."""
-    tokens = [tokens_of(r.text) for r in batch]
-    answer = iter(invoke(client, endpoint, [t for t in tokens if t], k) if any(tokens) else [])
-    return [result_line(r.id, next(answer) if t else None) for r, t in zip(batch, tokens, strict=True)]
-
-
 def resume(partial: Path, provenance: Provenance) -> set[str]:
     """The ids already in ``partial`` when its key is ``provenance`` (its last incomplete line is dropped)."""
     if not partial.exists():
@@ -470,78 +347,33 @@ def resume(partial: Path, provenance: Provenance) -> set[str]:
     return done
 
 
-def classify_local(
-    settings: Settings,
-    records: list[Record],
-    output: Path,
-    provenance: Provenance,
-    on_batch: Callable[[int], None] | None = None,
-) -> tuple[int, int]:
-    """Classify ``records`` through the local endpoint into ``output``; return (classified, resumed).
+def local_model(registry: Path, endpoint_name: str) -> str:
+    """The sha256 of the archive deployed to the local endpoint ``endpoint_name`` (``build/endpoints.json``).
 
-    ``on_batch`` is called with the number of batches written so far, after each one is on disk.
+    ``invoke up`` and the in-process fallback serve that archive, both checked against it when they load it.
     """
-    partial = partial_path(output)
-    size, workers = settings.classify_batch_size, settings.classify_workers
-    with local_endpoint(settings) as url:
-        done = resume(partial, provenance)
-        write_json(key_path(partial), asdict(provenance))
-        pending = [r for r in records if id_key(r.id) not in done]
-        batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
-        client = runtime_client(url, settings)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="classify")
-        inflight: deque[Future[list[dict[str, Any]]]] = deque()
-
-        def submit_next() -> None:
-            batch = next(batches, None)
-            if batch:
-                inflight.append(
-                    pool.submit(classify_batch, client, settings.endpoint_name, batch, settings.top_k)
-                )
-
-        try:
-            with (
-                partial.open("a", encoding="utf-8") as out,
-                tqdm(total=len(records), initial=len(done), unit="text", desc=output.name) as bar,
-            ):
-                for _ in range(2 * workers):
-                    submit_next()
-                written = 0
-                while inflight:
-                    lines = inflight.popleft().result()  # in submission order: the file stays in input order
-                    out.write(dump_lines(lines))
-                    out.flush()
-                    bar.update(len(lines))
-                    written += 1
-                    if on_batch:
-                        on_batch(written)
-                    submit_next()
-                os.fsync(out.fileno())
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    finish(output, provenance)
-    return len(pending), len(done)
+    try:
+        entry = read_registry(registry).get(endpoint_name)
+    except (UnicodeDecodeError, ValueError):
+        raise ClassifyError(f"{registry} is not readable JSON: run `invoke train` to deploy again") from None
+    if not entry or not entry.get("sha256"):
+        raise ClassifyError(
+            f"nothing is deployed to the local endpoint {endpoint_name!r} ({registry}): "
+            "run `invoke train` first"
+        )
+    return str(entry["sha256"])
 
 
-# --- both targets -----------------------------------------------------------------------------------------
-def classify(
-    settings: Settings,
-    source: Path,
-    output: Path,
-    spec: InputSpec,
-    on_batch: Callable[[int], None] | None = None,
-    force: bool = False,
-) -> Summary:
-    """Classify every text of ``source`` into ``output`` on ``settings.target``; see the module docstring.
+def start(
+    source: Path, output: Path, spec: InputSpec, k: int, model: Callable[[], str], force: bool
+) -> tuple[list[Record], Provenance, bool]:
+    """Check the output, read the input, ask ``model`` who answers; say whether ``output`` is done already.
 
-    ``force`` classifies again and replaces ``output`` whatever made it (a partial run of the same
-    provenance is still resumed: its lines are the ones a fresh run writes).
+    The output and the input are checked before ``model`` is called (it may call AWS).
 
     Raises:
-        ClassifyError: unreadable input, an output that is refused, or the endpoint failed.
-        SageMakerError: target aws, an AWS call or the transform job failed.
+        ClassifyError: unreadable input, or an output that is refused (``force`` replaces one).
     """
-    started = time.perf_counter()
     check_output(source, output)
     records = read_input(source, spec)
     provenance = Provenance(
@@ -549,30 +381,25 @@ def classify(
         format=input_format(source, spec),
         text_column=spec.text_column,
         id_column=spec.id_column,
-        k=settings.top_k,
+        k=k,
         tokenizer=text_tokenizer().SCHEME,
-        model=served_model(settings),
+        model=model(),
     )
     if not force and is_complete(output, provenance):
         log.info("%s already holds every text of %s: nothing to do", output, source)
-        return Summary(output, len(records), 0, 0, 0.0, up_to_date=True)
+        return records, provenance, True
     if not force and output.exists():
         raise ClassifyError(
             f"{output} exists but is not the result of this run ({not_made_by(output, provenance)}): "
             "pass --force to replace it, or delete it"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
-    if settings.target == "aws":
-        from ml.sagemaker_transform import transform
+    return records, provenance, False
 
-        lines = transform(settings, records, provenance.model)
-        partial = partial_path(output)
-        write_json(key_path(partial), asdict(provenance))  # first: no key ever describes another's lines
-        write_text(partial, dump_lines(lines))
-        finish(output, provenance)
-        classified, resumed = len(records), 0
-    else:
-        classified, resumed = classify_local(settings, records, output, provenance, on_batch)
-    seconds = time.perf_counter() - started
-    log.info("classified %d texts into %s in %.1f s", classified, output, seconds)
-    return Summary(output, len(records), classified, resumed, seconds, up_to_date=False)
+
+def publish(output: Path, provenance: Provenance, lines: list[dict[str, Any]]) -> None:
+    """Write a whole run's ``lines`` as ``OUTPUT`` the way a local run finishes (key first, then rename)."""
+    partial = partial_path(output)
+    write_json(key_path(partial), asdict(provenance))  # first: no key ever describes another's lines
+    write_text(partial, dump_lines(lines))
+    finish(output, provenance)
