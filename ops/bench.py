@@ -310,7 +310,8 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
 
 # --- bulk classification and sizing ---------------------------------------------------------------
 def _bulk_child(settings: Settings, source: Path, output: Path) -> float:
-    from ml.classify import InputSpec, classify
+    from ml.records import InputSpec
+    from ops.bulk import classify
 
     return classify(settings, source, output, InputSpec(format="jsonl")).seconds
 
