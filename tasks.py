@@ -139,10 +139,10 @@ def train(
         serverless_memory_mb=serverless_memory_mb,
         serverless_max_concurrency=serverless_max_concurrency,
     )
-    from ml import pipeline
+    from ml import pipeline, sagemaker_pipeline
 
     with cli_errors():
-        outcome = pipeline.run(s)
+        outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
     print(
         f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
         f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
@@ -244,7 +244,12 @@ def evaluate(
     from ml import pipeline
 
     with cli_errors():
-        result = pipeline.evaluate_artifact(s, model)
+        if model.startswith("s3://"):
+            from ml.sagemaker_pipeline import download_artifact
+
+            result = pipeline.evaluate_artifact(s, download_artifact(s, model), source=model)
+        else:
+            result = pipeline.evaluate_artifact(s, Path(model))
     print(f"\nmodel:  {result.archive}\nreport: {result.report}\ntest accuracy: {result.test_accuracy:.4f}")
 
 

@@ -5,8 +5,8 @@ Every model lives in its own version folder, ``build/model/versions/<first 16 he
 (docs/model-versions.md): a run writes the new one beside the deployed one, evaluates it, writes its
 manifest last, and only then switches the local endpoint registry to it in one atomic write. A run that
 stops early leaves the deployed model as it was, and the next run removes what it left.
-For target ``aws`` the model comes from a SageMaker training job (ml/sagemaker_train.py) and goes to a
-SageMaker endpoint (ml/sagemaker_deploy.py); data preparation, evaluation, artifact and tfvars are shared.
+Target ``aws`` (ml/sagemaker_pipeline.py) shares the data preparation, evaluation and versions; only its
+trainer and endpoint differ.
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def _place(settings: Settings, archive: Path) -> tuple[Path, dict[str, Any] | No
     return folder, None
 
 
-def _package(
+def package_version(
     settings: Settings, dataset: data.Dataset, prepared: preprocess.Prepared, key: str, produce: Producer
 ) -> tuple[Path, bool]:
     """Produce, evaluate and describe a new version unless one exists for ``key``; check its accuracy.
@@ -245,7 +245,7 @@ def _describe(
     return manifest
 
 
-def _deployed(settings: Settings, reused: bool) -> TrainOutcome:
+def deployed(settings: Settings, reused: bool) -> TrainOutcome:
     """The outcome as the registry now names it: the deployed version's archive, manifest and report."""
     archive, manifest = deploy.registered_archive(settings), deploy.registered_manifest(settings)
     assert archive is not None and manifest is not None, "called after register_local"
@@ -254,54 +254,25 @@ def _deployed(settings: Settings, reused: bool) -> TrainOutcome:
 
 
 def run(settings: Settings) -> TrainOutcome:
-    """Train, evaluate, package and deploy: locally (fastText, local endpoint) or on SageMaker (aws)."""
-    if settings.target == "aws":
-        from ml import sagemaker_deploy
-        from ml import sagemaker_train as sm
-
-        with sm.aws_errors():
-            aws = sm.connect(settings)  # first: a missing role or credentials stop the run at once
-            remove_leftovers(settings)
-            dataset, prepared = prepare_data(settings)
-            job = sm.train(aws, settings, prepared)
-            fetch = sm.artifact_producer(aws, job, settings.model_dir / "unpacked")
-            folder, _ = _package(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
-            sagemaker_deploy.deploy(
-                aws.sagemaker,
-                settings,
-                image=aws.image,
-                model_data=job.model_data,
-                artifact_sha256=file_digest(folder / ARCHIVE),
-                role_arn=aws.role_arn,
-            )
-        deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
-        return _deployed(settings, job.reused)
+    """Train with fastText, evaluate, package and deploy to the local endpoint (aws: sagemaker_pipeline)."""
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
     key = _train_key(prepared, settings)
-    folder, reused = _package(settings, dataset, prepared, key, _train_locally(settings, prepared))
+    folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
     deploy.deploy_local(settings, folder / ARCHIVE)  # the switch: one atomic write of the registry
-    return _deployed(settings, reused)
+    return deployed(settings, reused)
 
 
-def evaluate_artifact(settings: Settings, model: str) -> Evaluation:
-    """Evaluate any ``model.tar.gz`` (a path or an ``s3://`` URL) on the prepared validation and test splits.
+def evaluate_artifact(settings: Settings, archive: Path, source: str | None = None) -> Evaluation:
+    """Evaluate any ``model.tar.gz`` on the prepared validation and test splits (``source``: its origin).
 
     The reports go to ``build/evaluations/<first 16 hex of the artifact's sha256>/``, beside its model.bin.
     """
-    if model.startswith("s3://"):
-        from ml import sagemaker_train as sm
-
-        folder = settings.build_dir / "downloads" / hashlib.sha256(model.encode()).hexdigest()[:16]
-        with sm.aws_errors():
-            s3 = sm.boto_session(settings.region).client("s3")
-            archive = sm.download(s3, model, folder / "model.tar.gz")
-    else:
-        archive = Path(model).expanduser()
-        if not archive.is_file():
-            raise package.ArtifactError(f"no model archive at {archive}")
+    archive = archive.expanduser()
+    if not archive.is_file():
+        raise package.ArtifactError(f"no model archive at {archive}")
     model_bin = package.unpack(archive, settings.build_dir / "evaluations")
     dataset, prepared = prepare_data(settings)
-    about = {"model": {"source": model, "sha256": file_digest(archive)}}
+    about = {"model": {"source": source or str(archive), "sha256": file_digest(archive)}}
     report = evaluate_model(model_bin, dataset, prepared, model_bin.parent, **about)
     return Evaluation(archive, model_bin.parent / "metrics.md", report["test"]["accuracy"])

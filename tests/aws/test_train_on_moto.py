@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ml import pipeline, preprocess
+from ml import pipeline, preprocess, sagemaker_pipeline
 from ml.config import Settings
 from ml.deploy import EndpointCapacity, registered_archive
 from ml.endpoint_resources import EndpointResources, find_endpoint_resources
@@ -82,7 +82,7 @@ def deployed(
         artifact = trained[1].archive
         hooks.on("after-call.sagemaker.CreateTrainingJob", container_stand_in(moto_aws, artifact))
         settings = aws_settings(tmp_path_factory.mktemp("aws"), trained)
-        yield Deployed(settings, pipeline.run(settings), artifact, moto_aws, hooks)
+        yield Deployed(settings, sagemaker_pipeline.run(settings), artifact, moto_aws, hooks)
 
 
 def test_train_and_validation_channels_are_uploaded_under_the_prepared_data_key(deployed: Deployed) -> None:
@@ -247,7 +247,7 @@ def test_a_second_run_reuses_the_job_uploads_nothing_and_changes_nothing(deploye
     )
     before = _snapshot(settings.build_dir) | _snapshot(settings.terraform_dir)
     # WHEN it runs again with the same data and settings
-    again = pipeline.run(settings)
+    again = sagemaker_pipeline.run(settings)
     # THEN the finished job is reused, nothing is uploaded or created, and no local file is rewritten
     assert again.reused
     assert calls == []
