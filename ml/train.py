@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +41,22 @@ class TrainResult:
     seconds: float
 
 
+# BlazingText name -> fastText ``train_supervised`` name: the one map, for training and tuning.
+FASTTEXT_NAMES = {
+    "epochs": "epoch",
+    "learning_rate": "lr",
+    "vector_dim": "dim",
+    "word_ngrams": "wordNgrams",
+    "min_count": "minCount",
+    "buckets": "bucket",
+}
+
+
 def fasttext_args(hp: Hyperparameters, threads: int, seed: int) -> dict[str, Any]:
     """fastText ``train_supervised`` arguments for BlazingText hyperparameters."""
+    values = asdict(hp)
     return {
-        "epoch": hp.epochs,
-        "lr": hp.learning_rate,
-        "dim": hp.vector_dim,
-        "wordNgrams": hp.word_ngrams,
-        "minCount": hp.min_count,
-        "bucket": hp.buckets,
+        **{fasttext: values[blazingtext] for blazingtext, fasttext in FASTTEXT_NAMES.items()},
         "loss": "softmax",
         "thread": threads,
         "seed": seed,

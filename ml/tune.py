@@ -36,8 +36,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "min_count": (1, 5),
     "buckets": (100_000, 1_000_000),
 }
-# fastText name -> BlazingText name, for what autotune searches.
-FASTTEXT_NAMES = {"epoch": "epochs", "lr": "learning_rate", "dim": "vector_dim", "wordNgrams": "word_ngrams"}
+# What autotune searches, under BlazingText's names (min_count it does not search).
+SEARCHED = ("epochs", "learning_rate", "vector_dim", "word_ngrams", "buckets")
 MEMORY_LIMIT = 3 << 30  # bytes of address space for the autotune process
 RESULT_FILE = "tune.json"
 
@@ -78,9 +78,11 @@ def from_fasttext(args: dict[str, Any], base: Hyperparameters) -> Hyperparameter
 
     Word n-grams of 1 need no hash buckets, so fastText reports ``bucket`` 0 then; ``base``'s is kept.
     """
-    values = {FASTTEXT_NAMES[k]: v for k, v in args.items() if k in FASTTEXT_NAMES}
-    if args.get("bucket"):
-        values["buckets"] = args["bucket"]
+    values = {
+        name: args[train.FASTTEXT_NAMES[name]] for name in SEARCHED if train.FASTTEXT_NAMES[name] in args
+    }
+    if not args.get("bucket"):
+        values.pop("buckets", None)
     return clamp(values, base)
 
 
@@ -106,7 +108,8 @@ def _autotune_child(
             **args,
         )
         chosen = model.f.getArgs()
-        out.send({name: getattr(chosen, name) for name in (*FASTTEXT_NAMES, "bucket", "minn", "maxn")})
+        searched = [train.FASTTEXT_NAMES[name] for name in SEARCHED]
+        out.send({name: getattr(chosen, name) for name in (*searched, "minn", "maxn")})
     except Exception as exc:  # reported by the parent as a TuneError
         out.send({"error": f"{type(exc).__name__}: {exc}"})
 
@@ -125,8 +128,8 @@ def autotune(
         "maxn": 0,
     }
     # Set explicitly, autotune would keep them fixed: let it search these from its own starting point.
-    for name in ("epoch", "lr", "dim", "wordNgrams", "bucket"):
-        start_args.pop(name)
+    for name in SEARCHED:
+        start_args.pop(train.FASTTEXT_NAMES[name])
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     child = ctx.Process(
