@@ -20,13 +20,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ml.config import Settings, log
+from ml.errors import ProjectError
 from ml.fsutil import atomic_path, brief, file_digest
 
 ARCHIVE_NAME = "dbpedia_csv.tar.gz"
 N_CLASSES = 14
 
 
-class DataError(RuntimeError):
+class DataError(ProjectError):
     """The dataset cannot be obtained or read; the message says what to do."""
 
 

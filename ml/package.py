@@ -12,6 +12,7 @@ import io
 import tarfile
 from pathlib import Path
 
+from ml.errors import ProjectError
 from ml.fsutil import atomic_path, brief, file_digest
 
 MODEL_MEMBER = "model.bin"
@@ -19,7 +20,7 @@ ARCHIVE = "model.tar.gz"  # a version folder's archive
 MANIFEST = "manifest.json"  # beside it, written last: a folder without one is an unfinished run
 
 
-class ArtifactError(RuntimeError):
+class ArtifactError(ProjectError):
     """A model archive is missing, unreadable, or lacks ``model.bin``."""
 
 

@@ -28,6 +28,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from ml.config import ConfigError, Settings, log
+from ml.errors import ProjectError
 from ml.fsutil import atomic_path, file_digest
 from ml.package import unpack
 from ml.preprocess import Prepared
@@ -40,7 +41,7 @@ _ACCURACY_LINE = re.compile(r"#(train|validation)_accuracy:\s*([0-9.]+)")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
 
-class SageMakerError(RuntimeError):
+class SageMakerError(ProjectError):
     """An AWS call failed, or a training job or endpoint ended badly; the message says what to do."""
 
 

@@ -24,10 +24,11 @@ import fasttext
 from tqdm import tqdm
 
 from ml.config import Hyperparameters, log
+from ml.errors import ProjectError
 from ml.fsutil import brief
 
 
-class TrainError(RuntimeError):
+class TrainError(ProjectError):
     """Training did not give an acceptable model (it diverged, or it is below ``min_accuracy``)."""
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ml import train
 from ml.config import Hyperparameters, Settings, log
+from ml.errors import ProjectError
 from ml.fsutil import write_json
 
 # BlazingText name -> (low, high). Local autotune results are clamped into these; the SageMaker tuning job
@@ -114,7 +115,7 @@ def _autotune_child(
         out.send({"error": f"{type(exc).__name__}: {exc}"})
 
 
-class TuneError(RuntimeError):
+class TuneError(ProjectError):
     """Autotune could not produce a result; the message says why."""
 
 

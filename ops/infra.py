@@ -31,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.deploy import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
+from ml.errors import ProjectError
 from ml.tables import markdown_table
 from ops.costs import (
     Estimate,
@@ -66,7 +67,7 @@ Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
 
 
-class InfraError(RuntimeError):
+class InfraError(ProjectError):
     """The infrastructure cannot be handled as asked; the message says what to do next."""
 
 

@@ -23,11 +23,12 @@ from types import TracebackType
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, ROOT
+from ml.errors import ProjectError
 
 HOST = "127.0.0.1"
 
 
-class MotoServerError(RuntimeError):
+class MotoServerError(ProjectError):
     """moto_server did not start; the message carries the end of its log."""
 
 

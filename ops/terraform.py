@@ -33,6 +33,7 @@ from typing import Any
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 from ml.config import Settings
+from ml.errors import ProjectError
 
 PLUGIN_MIRROR = Settings.terraform_plugin_mirror
 # python-terraform logs every non-zero exit as a WARNING with raw bytes; TerraformError carries it instead.
@@ -40,7 +41,7 @@ logging.getLogger("python_terraform").setLevel(logging.ERROR)
 _APPLY_LINE = re.compile(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
 
 
-class TerraformError(RuntimeError):
+class TerraformError(ProjectError):
     """A terraform command failed; the message names the command, its error output and what to do next."""
 
 
