@@ -1,5 +1,10 @@
 """The base of the project's local HTTP servers: threaded, bound on construction, served in the background.
 
+``BackgroundServer`` is what the three servers share at the socket: a listen backlog that takes bursts of
+simultaneous connections, and an idle timeout on every connection. Their handlers share the request
+checks: no chunked bodies (411, connection closed), and a target whose path does not decode to UTF-8
+without NUL is a 400. ``StdlibHandler`` adds those checks to ``http.server``'s handler (the API, the site).
+
 ``LeanHandler`` is a small HTTP/1.1 request handler for the endpoint's hot path: headers parsed into a
 dict (not through ``email``'s parser as ``http.server`` does), the body read by ``Content-Length``,
 keep-alive by default, and the whole response written with one ``send`` instead of two. Request line and
@@ -11,16 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from http.server import ThreadingHTTPServer
-from socketserver import StreamRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socket import socket
+from socketserver import BaseRequestHandler, StreamRequestHandler
+from typing import Any
+from urllib.parse import unquote
 
 from ml.config import log
 
 MAX_LINE_BYTES = 8192  # request line or one header line
 MAX_HEADERS = 100
 IDLE_TIMEOUT_SECONDS = 60.0  # a connection that sends nothing for this long is closed
+LISTEN_BACKLOG = 1024  # connections the kernel queues before the server accepts them (capped by somaxconn)
+CHUNKED_REFUSED = "chunked bodies are not supported; send Content-Length"
 _REASONS = {int(s): s.phrase for s in HTTPStatus}
 
 
@@ -28,7 +38,23 @@ class BackgroundServer(ThreadingHTTPServer):
     """A ``ThreadingHTTPServer`` that knows its URL and serves on a daemon thread once ``start`` is called."""
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
     name = "server"  # subclasses say what they serve, for the thread name and the log line
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Callable[..., BaseRequestHandler],
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
+        self.idle_timeout = idle_timeout
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket, Any]:
+        """Accept a connection; a read or write on it that waits ``idle_timeout`` seconds closes it."""
+        connection, client = super().get_request()
+        connection.settimeout(self.idle_timeout)
+        return connection, client
 
     @property
     def url(self) -> str:
@@ -57,7 +83,6 @@ class LeanHandler(StreamRequestHandler):
     ``headers`` has lower-case names. ``max_body_bytes`` bounds the body.
     """
 
-    timeout = IDLE_TIMEOUT_SECONDS
     disable_nagle_algorithm = True
     max_body_bytes = 1024 * 1024
 
@@ -108,6 +133,7 @@ class LeanHandler(StreamRequestHandler):
         for _ in range(MAX_HEADERS + 1):
             raw = self.rfile.readline(MAX_LINE_BYTES + 1)
             if raw in (b"\r\n", b"\n"):
+                check_target(parts[1])  # after the headers: the answer is not lost to unread bytes
                 return parts[0], parts[1], parts[2], headers
             name, sep, value = raw.decode("latin-1").partition(":")
             if not sep or len(raw) > MAX_LINE_BYTES or not raw.endswith(b"\n"):
@@ -117,7 +143,7 @@ class LeanHandler(StreamRequestHandler):
 
     def _read_body(self, method: str, headers: Mapping[str, str]) -> bytes:
         if "transfer-encoding" in headers:
-            raise HttpRequestError(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not supported")
+            raise HttpRequestError(HTTPStatus.LENGTH_REQUIRED, CHUNKED_REFUSED)
         length = headers.get("content-length")
         if length is None:
             if method == "POST":
@@ -153,6 +179,35 @@ class LeanHandler(StreamRequestHandler):
         elif http10:
             head.append("Connection: keep-alive")
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+class StdlibHandler(BaseHTTPRequestHandler):
+    """``http.server``'s handler with the shared request checks; a refused request closes the connection."""
+
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        try:
+            if "Transfer-Encoding" in self.headers:
+                raise HttpRequestError(HTTPStatus.LENGTH_REQUIRED, CHUNKED_REFUSED)
+            check_target(self.path)
+        except HttpRequestError as exc:
+            self.send_error(exc.status, str(exc))  # sends Connection: close and closes after it
+            return False
+        return True
+
+
+def check_target(target: str) -> None:
+    """Raise 400 unless the request target's path percent-decodes to UTF-8 without NUL."""
+    path = target.split("?", 1)[0]
+    try:
+        decoded = unquote(path, errors="strict") if "%" in path else path
+    except UnicodeDecodeError:
+        raise HttpRequestError(HTTPStatus.BAD_REQUEST, "the path is not UTF-8") from None
+    if "\x00" in decoded:
+        raise HttpRequestError(HTTPStatus.BAD_REQUEST, "the path holds a NUL character")
 
 
 def _keep_alive(version: str, connection: str) -> bool:

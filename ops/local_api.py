@@ -16,12 +16,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
 
 from ml.config import LOCAL_ACCOUNT_ID, log
-from ml.http_server import BackgroundServer
+from ml.http_server import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
 
 ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -46,7 +44,7 @@ def build_event(
     method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload-2.0 event for a request on the ``POST /classify`` route."""
-    url = urlsplit(target)
+    path, _, query = target.partition("?")  # an origin-form target: no scheme or authority to split off
     now = datetime.now(UTC)
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
@@ -55,9 +53,9 @@ def build_event(
         text, is_base64 = base64.b64encode(body).decode("ascii"), True
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"{method} {url.path}",
-        "rawPath": url.path,
-        "rawQueryString": url.query,
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
         "headers": lowered,
         "requestContext": {
             "accountId": LOCAL_ACCOUNT_ID,
@@ -65,13 +63,13 @@ def build_event(
             "domainName": lowered.get("host", "localhost"),
             "http": {
                 "method": method,
-                "path": url.path,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": source_ip,
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": str(uuid.uuid4()),
-            "routeKey": f"{method} {url.path}",
+            "routeKey": f"{method} {path}",
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
@@ -88,16 +86,21 @@ class LocalApi(BackgroundServer):
 
     name = "local API (POST /classify)"
 
-    def __init__(self, address: tuple[str, int], handler: Handler, allowed_origins: list[str]) -> None:
-        super().__init__(address, _RequestHandler)
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        allowed_origins: list[str],
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
+        super().__init__(address, _RequestHandler, idle_timeout)
         self.handler = handler
         self.allowed_origins = allowed_origins
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
+class _RequestHandler(StdlibHandler):
     server: LocalApi
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("api %s - %s", self.address_string(), format % args)
@@ -107,13 +110,21 @@ class _RequestHandler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
     def _json(self, status: int, data: dict[str, Any]) -> None:
         self._send(status, {"Content-Type": "application/json"}, json.dumps(data).encode())
 
+    def _close_if_body(self) -> None:
+        """Close after answering when a body came that is not read: its bytes must not pass for a request."""
+        if self.headers.get("Content-Length", "0") != "0":
+            self.close_connection = True
+
     def do_OPTIONS(self) -> None:
+        self._close_if_body()
         origin = self.headers.get("Origin", "")
         headers = {"Vary": "Origin"}
         if origin in self.server.allowed_origins:
@@ -128,7 +139,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.NO_CONTENT, headers, b"")
 
     def _route(self, method: str) -> None:
-        if (method, urlsplit(self.path).path) != ROUTE:
+        if (method, self.path.partition("?")[0]) != ROUTE:
+            self._close_if_body()
             self._json(HTTPStatus.NOT_FOUND, {"message": "Not Found"})
             return
         length = self.headers.get("Content-Length", "0")

@@ -10,7 +10,7 @@ from string import Template
 from typing import Any
 
 from ml.config import ROOT, log
-from ml.http_server import BackgroundServer
+from ml.http_server import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
 
 SITE_DIR = ROOT / "site"
 CONFIG_TEMPLATE = "config.js.tftpl"
@@ -26,13 +26,15 @@ class SiteServer(BackgroundServer):
 
     name = "site"
 
-    def __init__(self, address: tuple[str, int], site_dir: Path = SITE_DIR) -> None:
-        super().__init__(address, partial(_Handler, directory=str(site_dir)))
+    def __init__(
+        self, address: tuple[str, int], site_dir: Path = SITE_DIR, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    ) -> None:
+        super().__init__(address, partial(_Handler, directory=str(site_dir)), idle_timeout)
         self.site_dir = site_dir
         self.api_url = ""
 
 
-class _Handler(SimpleHTTPRequestHandler):
+class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
     server: SiteServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -44,15 +46,19 @@ class _Handler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/config.js":
+        if self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
             body = render_config(self.server.api_url, self.server.site_dir).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/javascript; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        elif path.endswith(".tftpl"):
-            self.send_error(HTTPStatus.NOT_FOUND)
         else:
             super().do_GET()
+
+    def send_head(self) -> Any:
+        """Open the file for GET and HEAD; a template, however its path is spelled, is not found."""
+        if self.translate_path(self.path).endswith(".tftpl"):  # decoded and normalised, as it is opened
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return None
+        return super().send_head()
