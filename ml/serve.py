@@ -11,16 +11,19 @@ Requests are BlazingText's: ``{"instances": ["tok tok …", …], "configuration
 
 fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
 starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
-``SO_REUSEPORT``; the kernel spreads new connections over them. They stop with the server.
+``SO_REUSEPORT``; the kernel spreads new connections over them. A worker that dies is logged and
+replaced by a new one; they all stop with the server.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -30,7 +33,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from ml.config import LOCAL_ACCOUNT_ID, log
-from ml.http_server import BackgroundServer, LeanHandler
+from ml.http_server import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler
 from ml.predict import Predictor
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
@@ -59,7 +62,7 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
         )
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # also an integer over Python's int-string digit limit
         raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not valid UTF-8 JSON: {exc}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
         raise RequestError(HTTPStatus.BAD_REQUEST, 'body must be {"instances": [string, …]}')
@@ -88,16 +91,30 @@ class EndpointServer(BackgroundServer):
         predictor: Predictor | None,
         endpoint_name: str,
         workers: int = 1,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        joining: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.allow_reuse_port = workers > 1  # read by server_bind, before any worker joins the port
-        super().__init__(address, _Handler)
+        self._joining = joining  # a worker joins its parent's port; the parent needs a free one
+        self._children: list[BaseProcess] = []  # set before binding: a failed bind calls server_close
+        self._lock = threading.Lock()  # held while the worker list changes
+        self._closing = threading.Event()
+        self._watcher: threading.Thread | None = None
+        super().__init__(address, _Handler, idle_timeout)
         self.predictor = predictor
         self.endpoint_name = endpoint_name
         self.workers = workers
         self.name = f"local endpoint {endpoint_name!r}"
-        self._children: list[BaseProcess] = []
+
+    def server_bind(self) -> None:
+        """Bind; with ``SO_REUSEPORT`` only to a free port, which another server could otherwise share."""
+        if self.allow_reuse_port and not self._joining and self.server_address[1]:
+            with socket.socket(self.address_family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as server_bind does
+                probe.bind(self.server_address)  # EADDRINUSE when any server listens there
+        super().server_bind()
 
     @property
     def worker_pids(self) -> list[int]:
@@ -109,35 +126,82 @@ class EndpointServer(BackgroundServer):
         if self.workers > 1:
             if self.predictor is None:
                 raise ValueError("endpoint workers need a loaded model")
-            self._start_workers(self.predictor.model_bin)
+            try:
+                for _ in range(self.workers - 1):
+                    self._children.append(self._start_worker())
+            except WorkerError:
+                self._stop_workers()
+                raise
+            log.info("%s: %d worker processes on port %d", self.name, self.workers, self.server_address[1])
+            self._watcher = threading.Thread(
+                target=self._replace_dead_workers, name=f"{self.name} watcher", daemon=True
+            )
+            self._watcher.start()
         super().start()
 
-    def _start_workers(self, model_bin: Path) -> None:
+    def _start_worker(self) -> BaseProcess:
+        """Spawn one extra worker and wait until it has loaded the model and joined the port."""
+        assert self.predictor is not None
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
         host, port = self.server_address[:2]
-        for _ in range(self.workers - 1):
-            ready = ctx.Event()
-            child = ctx.Process(
-                target=_worker_main,
-                args=(str(model_bin), self.endpoint_name, host, port, self.workers, ready),
-                name=f"{self.name} worker",
-                daemon=True,
-            )
-            child.start()
-            self._children.append(child)
-            deadline = time.monotonic() + WORKER_START_SECONDS
-            while not ready.wait(0.1):
-                if not child.is_alive() or time.monotonic() > deadline:
-                    self._stop_workers()
-                    raise WorkerError(f"an endpoint worker failed to start (exit code {child.exitcode})")
-        log.info("%s: %d worker processes on port %d", self.name, self.workers, port)
+        ready = ctx.Event()
+        child = ctx.Process(
+            target=_worker_main,
+            args=(str(self.predictor.model_bin), self.endpoint_name, host, port, self.workers, ready),
+            kwargs={"idle_timeout": self.idle_timeout},
+            name=f"{self.name} worker",
+            daemon=True,
+        )
+        child.start()
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while not ready.wait(0.1):
+            if not child.is_alive() or time.monotonic() > deadline:
+                child.terminate()
+                child.join(10)
+                raise WorkerError(f"an endpoint worker failed to start (exit code {child.exitcode})")
+        return child
+
+    def _replace_dead_workers(self) -> None:
+        """Until the server closes: log each worker that exits and start a new one in its place."""
+        while not self._closing.is_set():
+            by_sentinel = {child.sentinel: child for child in self._children}
+            for sentinel in multiprocessing.connection.wait(list(by_sentinel), timeout=1.0):
+                with self._lock:
+                    if self._closing.is_set():
+                        return
+                    dead = by_sentinel[sentinel]
+                    dead.join()
+                    self._children.remove(dead)
+                    log.warning(
+                        "%s: worker process %d exited (code %s); starting a new one",
+                        self.name,
+                        dead.pid,
+                        dead.exitcode,
+                    )
+                    try:
+                        child = self._start_worker()
+                    except WorkerError as exc:
+                        log.error(
+                            "%s: %s; serving with %d of %d processes",
+                            self.name,
+                            exc,
+                            len(self._children) + 1,
+                            self.workers,
+                        )
+                        continue
+                    self._children.append(child)
+                    log.info("%s: worker process %d replaces %d", self.name, child.pid, dead.pid)
 
     def _stop_workers(self) -> None:
-        for child in self._children:
-            child.terminate()
-        for child in self._children:
-            child.join(10)
-        self._children.clear()
+        self._closing.set()
+        with self._lock:
+            for child in self._children:
+                child.terminate()
+            for child in self._children:
+                child.join(10)
+            self._children.clear()
+        if self._watcher is not None:
+            self._watcher.join()
 
     def server_close(self) -> None:
         """Close the socket and stop the worker processes."""
@@ -146,7 +210,13 @@ class EndpointServer(BackgroundServer):
 
 
 def _worker_main(
-    model_bin: str, endpoint_name: str, host: str, port: int, workers: int, ready: Event
+    model_bin: str,
+    endpoint_name: str,
+    host: str,
+    port: int,
+    workers: int,
+    ready: Event,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> None:
     """An extra worker process: load the model, join the port, serve until the parent stops or dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
@@ -158,7 +228,8 @@ def _worker_main(
         os._exit(0)
 
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
-    server = EndpointServer((host, port), Predictor(Path(model_bin)), endpoint_name, workers)
+    predictor = Predictor(Path(model_bin))
+    server = EndpointServer((host, port), predictor, endpoint_name, workers, idle_timeout, joining=True)
     ready.set()
     server.serve_forever()
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import errno
 import http.client
 import json
+import logging
+import os
+import signal
 import socket
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +20,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ml.serve import MAX_BODY_BYTES, MAX_INSTANCES, EndpointServer, WorkerError, start_endpoint
 
@@ -87,6 +94,79 @@ def test_container_contract_refuses_bad_requests(
 ) -> None:
     code, answer = post(endpoint.url + "/invocations", body, content_type)
     assert code == status and answer["message"]
+
+
+HUGE = "1" * 4301  # more digits than Python's int-string limit converts
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"instances": ["a"], "configuration": {"k": HUGE}}',
+        '{"instances": [HUGE]}',
+        '{"instances": ["a"], "other": [{"x": -HUGE}]}',
+    ],
+)
+def test_an_integer_over_the_digit_limit_is_a_client_error_on_both_routes(
+    endpoint: EndpointServer, body: str
+) -> None:
+    # GIVEN a body with an integer Python refuses to convert WHEN it is sent to either route
+    data = body.replace("HUGE", HUGE).encode()
+    code, answer = post(endpoint.url + "/invocations", data)
+    # THEN it is a 400 (container contract) and a ModelError carrying that 400 (runtime API), never a 500
+    assert code == 400 and "not valid" in answer["message"]
+    code, answer = post(endpoint.url + f"/endpoints/{NAME}/invocations", data)
+    assert code == 424 and answer["OriginalStatusCode"] == 400
+
+
+@pytest.mark.parametrize("route", ["/invocations", f"/endpoints/{NAME}/invocations"])
+def test_the_media_type_is_case_insensitive(endpoint: EndpointServer, route: str) -> None:
+    body = b'{"instances": ["a river in europe"]}'
+    code, answer = post(endpoint.url + route, body, "Application/JSON; charset=utf-8")
+    assert code == 200 and answer[0]["label"] == ["__label__NaturalPlace"]
+
+
+MEDIA_TYPES = st.tuples(
+    st.tuples(*[st.sampled_from(sorted({c.lower(), c.upper()})) for c in "application/json"]).map("".join),
+    st.sampled_from(["", "; charset=utf-8", ";CHARSET=UTF-8", " ; q=1"]),
+).map("".join)
+TOKENS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    content_type=MEDIA_TYPES,
+    instances=st.lists(TOKENS, min_size=1, max_size=5),
+    k=st.integers(1, 14),
+)
+def test_every_valid_request_is_classified_whatever_the_media_type_casing(
+    endpoint: EndpointServer, content_type: str, instances: list[str], k: int
+) -> None:
+    # GIVEN a valid BlazingText request with any casing of application/json WHEN it is posted
+    body = json.dumps({"instances": instances, "configuration": {"k": k}}).encode()
+    code, answer = post(endpoint.url + "/invocations", body, content_type)
+    # THEN it is classified: one answer per instance, k labels each (a parser refusing it fails here)
+    assert code == 200, answer
+    assert [len(a["label"]) for a in answer] == [k] * len(instances)
+
+
+JSON_WITH_A_HUGE_INT = st.recursive(  # "HUGE" marks where the integer goes (no int of it can be built)
+    st.just("HUGE"),
+    lambda children: (
+        st.lists(children | st.text(max_size=5), min_size=1, max_size=3)
+        | st.dictionaries(st.sampled_from(["instances", "configuration", "k", "x"]), children, min_size=1)
+    ),
+    max_leaves=4,
+).map(lambda value: json.dumps(value).replace('"HUGE"', HUGE))
+
+
+@settings(max_examples=30, deadline=None)
+@given(body=JSON_WITH_A_HUGE_INT)
+def test_any_body_holding_an_integer_over_the_digit_limit_is_a_400(
+    endpoint: EndpointServer, body: str
+) -> None:
+    code, answer = post(endpoint.url + "/invocations", body.encode())
+    assert code == 400 and answer["message"], body[:80]
 
 
 def test_model_errors_reach_boto3_as_modelerror_with_the_original_status(runtime: Any) -> None:
@@ -232,6 +312,53 @@ def test_extra_workers_share_the_port_serve_requests_and_stop_with_the_server(
         server.server_close()
     # AND closing the server stops the worker process
     assert not Path(f"/proc/{child}").exists() or _state(child) == "Z"
+
+
+def test_a_killed_worker_is_logged_and_replaced(
+    endpoint: EndpointServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN an endpoint with 2 worker processes
+    assert endpoint.predictor is not None
+    caplog.set_level(logging.INFO, logger="dbpedia")
+    server = start_endpoint(endpoint.predictor, NAME, workers=2)
+    try:
+        (old,) = server.worker_pids
+        # WHEN the spawned worker is killed
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while server.worker_pids in ([], [old]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # THEN the death is logged and a new worker takes its place
+        (new,) = server.worker_pids
+        assert new != old and Path(f"/proc/{new}").exists()
+        messages = [record.getMessage() for record in caplog.records]
+        assert any(f"worker process {old} exited" in m for m in messages), messages
+        assert any(f"worker process {new} replaces {old}" in m for m in messages), messages
+        # AND requests on fresh connections are served by both processes again
+        before = _cpu_ticks(new)
+        body = json.dumps({"instances": ["walter johnson was a baseball pitcher"] * 200}).encode()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: post(server.url + "/invocations", body), range(32)))
+        assert all(code == 200 and answer[0]["label"] == ["__label__Athlete"] for code, answer in answers)
+        assert _cpu_ticks(new) > before
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not Path(f"/proc/{new}").exists() or _state(new) == "Z"
+
+
+def test_an_endpoint_with_workers_does_not_join_a_port_another_server_holds(
+    endpoint: EndpointServer,
+) -> None:
+    # GIVEN a server with workers holding a port with SO_REUSEPORT
+    first = EndpointServer(("127.0.0.1", 0), endpoint.predictor, NAME, workers=2)
+    try:
+        # WHEN another one with workers binds the same port THEN the port is in use, as without workers
+        with pytest.raises(OSError) as info:
+            EndpointServer(first.server_address[:2], endpoint.predictor, NAME, workers=2)
+        assert info.value.errno == errno.EADDRINUSE
+    finally:
+        first.server_close()
 
 
 def _cpu_ticks(pid: int) -> int:
