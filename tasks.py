@@ -360,24 +360,21 @@ def up(
     from ml import pipeline
     from ml.deploy import registered_archive, tokenizer_mismatch
     from ml.serve import WorkerError
-    from ops.stack import start_stack
+    from ops.stack import PortError, server_ports, start_stack
 
     with cli_errors():
-        archive = registered_archive(s)
-        mismatch = tokenizer_mismatch(s)
-        if archive is None or not archive.exists() or mismatch:
-            log.info("%s: training one first", mismatch or "no model deployed yet")
-            pipeline.run(s)
         try:
+            server_ports(s)  # the same port for two servers is refused before any training
+            archive = registered_archive(s)
+            mismatch = tokenizer_mismatch(s)
+            if archive is None or not archive.exists() or mismatch:
+                log.info("%s: training one first", mismatch or "no model deployed yet")
+                pipeline.run(s)
             stack = start_stack(s)
         except WorkerError as exc:
             raise Exit(f"error: {exc}; try fewer --endpoint-workers", code=1) from None
-        except OSError as exc:
-            raise Exit(
-                f"error: cannot start the local stack ({exc.strerror}); is another `invoke up` "
-                "running? Choose other ports with --endpoint-port/--api-port/--site-port",
-                code=1,
-            ) from None
+        except PortError as exc:
+            raise Exit(f"error: cannot start the local stack: {exc}", code=1) from None
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(

@@ -8,6 +8,7 @@ request signing when none are configured.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,12 @@ from ml.predict import Predictor
 from ml.serve import EndpointServer
 from ops.local_api import LocalApi
 from ops.site_server import SiteServer
+
+PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
+
+
+class PortError(Exception):
+    """A configured port is given to two servers, or cannot be bound; the message names port and flag."""
 
 
 @dataclass
@@ -80,35 +87,48 @@ def model_to_serve(settings: Settings) -> Path:
     return archive
 
 
+def server_ports(settings: Settings, ephemeral: bool = False) -> dict[str, int]:
+    """Each server's port by its flag (0 when ``ephemeral``); PortError if two are given the same one."""
+    if ephemeral:
+        return dict.fromkeys(PORT_FLAGS, 0)
+    ports: dict[str, int] = {flag: getattr(settings, name) for flag, name in PORT_FLAGS.items()}
+    seen: dict[int, str] = {}
+    for flag, number in ports.items():
+        if number in seen:
+            raise PortError(f"{seen[number]} and {flag} are both {number}; give each server its own port")
+        seen[number] = flag
+    return ports
+
+
 def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack:
     """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones.
 
-    All three ports are bound before anything starts, so a port in use leaves nothing running.
+    All three ports are bound before anything starts, so a port in use (PortError) leaves nothing running;
+    the same port given to two servers is refused before any is bound.
     """
     host = settings.host
-
-    def port(configured: int) -> int:
-        return 0 if ephemeral_ports else configured
-
+    ports = server_ports(settings, ephemeral_ports)
     predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
     handler = lambda_src.handler().lambda_handler
     bound: list[BackgroundServer] = []
+    flag = "--endpoint-port"
     try:
         endpoint = EndpointServer(
-            (host, port(settings.endpoint_port)),
-            predictor,
-            settings.endpoint_name,
-            settings.endpoint_workers,
+            (host, ports[flag]), predictor, settings.endpoint_name, settings.endpoint_workers
         )
         bound.append(endpoint)
-        site = SiteServer((host, port(settings.site_port)))
+        flag = "--site-port"
+        site = SiteServer((host, ports[flag]))
         bound.append(site)
-        api = LocalApi((host, port(settings.api_port)), handler, [site.url])
+        flag = "--api-port"
+        api = LocalApi((host, ports[flag]), handler, [site.url])
         bound.append(api)
-    except OSError:
+    except OSError as exc:
         for server in bound:
             server.server_close()
-        raise
+        in_use = exc.errno == errno.EADDRINUSE
+        reason = "is in use (another `invoke up`?)" if in_use else f"cannot be bound ({exc.strerror or exc})"
+        raise PortError(f"port {ports[flag]} ({flag}) {reason}; choose another with {flag}") from None
     env = {
         "ENDPOINT_NAME": settings.endpoint_name,
         "ALLOWED_ORIGINS": site.url,

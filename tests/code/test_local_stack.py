@@ -15,7 +15,7 @@ import pytest
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ops.local_api import build_event
-from ops.stack import LocalStack, start_stack
+from ops.stack import LocalStack, PortError, start_stack
 from tests.helpers import WALTER_JOHNSON
 
 
@@ -131,12 +131,74 @@ def test_port_in_use_leaves_nothing_running(trained: tuple[Settings, TrainOutcom
             trained[0], endpoint_port=_free_port(), api_port=busy, site_port=_free_port()
         )
         before = dict(os.environ)
-        # WHEN the stack starts THEN it fails and has bound nothing, changed no environment
-        with pytest.raises(OSError):
+        # WHEN the stack starts THEN it fails naming the port and its flag, has bound nothing, changed no
+        # environment
+        with pytest.raises(PortError, match=f"^port {busy} \\(--api-port\\) is in use"):
             start_stack(settings)
         assert dict(os.environ) == before
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", settings.endpoint_port))
+
+
+def test_a_port_in_use_is_named_even_with_endpoint_workers_sharing_theirs(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    """SO_REUSEPORT lets the workers share a port; it must not let a second stack share it too."""
+    import dataclasses
+
+    with start_stack(dataclasses.replace(trained[0], endpoint_workers=2), ephemeral_ports=True) as running:
+        busy = running.endpoint.server_address[1]
+        settings = dataclasses.replace(
+            trained[0], endpoint_workers=2, endpoint_port=busy, api_port=_free_port(), site_port=_free_port()
+        )
+        with pytest.raises(PortError, match=f"^port {busy} \\(--endpoint-port\\) is in use"):
+            start_stack(settings)
+
+
+def test_the_same_port_for_two_servers_is_refused_before_anything_binds(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    import dataclasses
+    import socket
+
+    port, endpoint_port = _free_port(), _free_port()
+    settings = dataclasses.replace(trained[0], endpoint_port=endpoint_port, api_port=port, site_port=port)
+    with pytest.raises(PortError, match=f"--site-port and --api-port are both {port}"):
+        start_stack(settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", endpoint_port))
+    # AND picking free ports ignores the configured ones
+    with start_stack(settings, ephemeral_ports=True) as running:
+        assert len({running.endpoint.url, running.api.url, running.site.url}) == 3
+
+
+def test_invoke_up_names_a_port_in_use_and_refuses_a_port_given_twice(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    import os
+    import socket
+
+    from tests.helpers import run_invoke
+
+    # GIVEN nothing trained: the same port twice is refused before any training
+    env = {**os.environ, "DBP_BUILD_DIR": str(tmp_path / "build"), "DBP_TERRAFORM_DIR": str(tmp_path / "tf")}
+    port = str(_free_port())
+    done = run_invoke(env, "up", "--api-port", port, "--site-port", port)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot start the local stack: --site-port and --api-port are both {port}; "
+        "give each server its own port"
+    ]
+    assert not list((tmp_path / "build").rglob("model.bin")), "it trained before refusing"
+    # AND with a model deployed, a port in use is named with its flag
+    env["DBP_BUILD_DIR"] = str(trained[0].build_dir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        done = run_invoke(env, "up", "--endpoint-port", str(busy), "--api-port", str(_free_port()))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"error: cannot start the local stack: port {busy} (--endpoint-port) is in use" in done.stderr
 
 
 def _free_port() -> int:
