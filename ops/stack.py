@@ -16,6 +16,7 @@ from pathlib import Path
 from ml import lambda_src
 from ml.config import Settings, log
 from ml.deploy import read_registry, tokenizer_mismatch
+from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.http_server import BackgroundServer
 from ml.package import ArtifactError
@@ -27,7 +28,7 @@ from ops.site_server import SiteServer
 PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
 
 
-class PortError(Exception):
+class PortError(ProjectError):
     """A configured port is given to two servers, or cannot be bound; the message names port and flag."""
 
 
