@@ -1,9 +1,10 @@
-"""The one place for settings: typed defaults, overridable by environment (``DBP_*``) and task flags.
+"""The one place for settings: each declared once, with its type, bounds, default, help and variable.
 
 Precedence, lowest first: the defaults below, the tracked hyperparameters file (``hyperparameters.json``,
-written by ``invoke tune``; hyperparameters only), ``DBP_<FIELD>`` environment variables (upper-case field
-names, e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag.
-Nothing here touches the disk or the network at import time.
+written by ``invoke tune``; hyperparameters only), ``DBP_<NAME>`` environment variables (upper-case names,
+e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag. The tasks take
+their flags, defaults and help text from these declarations (``describe``). Nothing here touches the disk
+or the network at import time.
 """
 
 from __future__ import annotations
@@ -12,140 +13,214 @@ import dataclasses
 import json
 import logging
 import os
-import re
-import typing
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ml.errors import ProjectError
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DBP_"
 LOCAL_ACCOUNT_ID = "000000000000"  # the account in the local target's ARNs (and moto's default account)
 Target = Literal["local", "aws"]
-TARGETS: tuple[str, ...] = ("local", "aws")
+TARGETS: tuple[str, ...] = get_args(Target)
 EndpointMode = Literal["instance", "serverless"]
-ENDPOINT_MODES: tuple[str, ...] = ("instance", "serverless")
+ENDPOINT_MODES: tuple[str, ...] = get_args(EndpointMode)
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 
 log = logging.getLogger("dbpedia")
 
 
-class ConfigError(ValueError):
+class ConfigError(ProjectError, ValueError):
     """A setting has a value that cannot be used; the message says which and why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class Hyperparameters:
     """BlazingText supervised-mode hyperparameters, under BlazingText's own names.
 
-    The local trainer maps them onto fastText's; SageMaker receives them as they are.
+    The local trainer maps them onto fastText's; SageMaker receives them as they are. The bounds are
+    the values BlazingText accepts that also train here (the tuning ranges lie inside them: docs/tuning.md).
     """
 
     # Measured choice on the shared DBPedia rows (docs/model-quality.md); hyperparameters.json repeats it.
-    epochs: int = 10
-    learning_rate: float = 0.3
-    vector_dim: int = 20
-    word_ngrams: int = 2
-    min_count: int = 2
-    buckets: int = 1_000_000
-    early_stopping: bool = False
-    patience: int = 4
-    min_epochs: int = 5
+    epochs: int = Field(10, ge=1, le=100, description="BlazingText epochs")
+    learning_rate: float = Field(
+        0.3, gt=0, le=1.0, description="BlazingText learning_rate (above 1 fastText diverges)"
+    )
+    vector_dim: int = Field(20, ge=1, le=300, description="BlazingText vector_dim")
+    word_ngrams: int = Field(2, ge=1, le=5, description="BlazingText word_ngrams")
+    min_count: int = Field(2, ge=1, le=100, description="BlazingText min_count")
+    buckets: int = Field(
+        1_000_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
+    )
+    early_stopping: bool = Field(False, description="stop when validation accuracy stops improving")
+    patience: int = Field(4, ge=1, le=100, description="early stopping: epochs without improvement")
+    min_epochs: int = Field(5, ge=1, le=100, description="early stopping: epochs before the first check")
+
+    @model_validator(mode="after")
+    def _min_epochs_within_epochs(self) -> Hyperparameters:
+        if self.early_stopping and self.min_epochs > self.epochs:
+            raise ValueError("{min_epochs} must be at most {epochs} when {early_stopping} is on")
+        return self
 
     def as_blazingtext(self) -> dict[str, str]:
         """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode)."""
         values: dict[str, str] = {"mode": "supervised"}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            values[f.name] = str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in dataclasses.asdict(self).items():
+            values[name] = str(value).lower() if isinstance(value, bool) else str(value)
         if not self.early_stopping:
             values.pop("patience")
             values.pop("min_epochs")
         return values
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every setting of the pipeline, the local stack and the infrastructure."""
+def _port(default: int, what: str) -> Any:
+    return Field(default, ge=1, le=65535, description=f"{what} port")
+
+
+class Settings(BaseSettings):
+    """Every setting of the pipeline, the local stack and the infrastructure (``DBP_<NAME>`` each)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid", validate_default=True
+    )
 
     # --- where things go -------------------------------------------------------------------------
-    build_dir: Path = ROOT / "build"
-    terraform_dir: Path = ROOT / "terraform"
-    # Providers come from this filesystem mirror when it exists, else from the Terraform registry.
-    terraform_plugin_mirror: Path = Path("/opt/tf-plugins")
+    build_dir: Path = Field(ROOT / "build", description="where every output goes")
+    terraform_dir: Path = Field(ROOT / "terraform", description="the Terraform root module")
+    terraform_plugin_mirror: Path = Field(
+        Path("/opt/tf-plugins"), description="Terraform providers' filesystem mirror (else the registry)"
+    )
 
     # --- data ------------------------------------------------------------------------------------
-    # "auto": the full archive if it was downloaded before, else the sample shipped in data/;
-    # "sample", "full" (download, resumable, checksum-verified), or a path to an archive or folder.
-    data: str = "auto"
-    data_url: str = (
-        "https://github.com/saurabh3949/Text-Classification-Datasets/raw/master/dbpedia_csv.tar.gz"
+    data: str = Field(
+        "auto",
+        min_length=1,
+        description="dataset: auto (the full archive if downloaded before, else the shipped sample), "
+        "sample, full (download, resumable, md5-checked), or a path to an archive or folder",
     )
-    data_md5: str = "dca7b1ae12b1091090db52aa7ec5ca64"
-    sample_archive: Path = ROOT / "data" / "dbpedia_sample.tar.xz"
-    validation_fraction: float = 0.1
-    # Used only when the official test split is missing or incomplete (see ml/data.py).
-    test_fraction: float = 0.1
-    min_test_rows_per_class: int = 100
-    seed: int = 42
-    # Train channel: copies of each train row, each missing a seeded random half of its tokens
-    # (regularisation that teaches short inputs; docs/model-quality.md). 0 turns them off.
-    dropout_views: int = 20
+    data_url: str = Field(
+        "https://github.com/saurabh3949/Text-Classification-Datasets/raw/master/dbpedia_csv.tar.gz",
+        description="where `--data full` downloads the archive from",
+    )
+    data_md5: str = Field(
+        "dca7b1ae12b1091090db52aa7ec5ca64", pattern=r"^[0-9a-f]{32}$", description="the archive's MD5"
+    )
+    sample_archive: Path = Field(ROOT / "data" / "dbpedia_sample.tar.xz", description="the shipped sample")
+    validation_fraction: float = Field(0.1, gt=0, lt=0.5, description="share of train rows for validation")
+    test_fraction: float = Field(
+        0.1, gt=0, lt=0.5, description="share carved for test when the official test split is incomplete"
+    )
+    min_test_rows_per_class: int = Field(
+        100, ge=1, description="official test rows a class needs before that split is used"
+    )
+    seed: int = Field(42, ge=0, description="seed for splits and training")
+    dropout_views: int = Field(
+        20,
+        ge=0,
+        le=100,
+        description="train channel: copies of each train row missing a random half of its tokens "
+        "(0 turns them off; docs/model-quality.md)",
+    )
 
     # --- training --------------------------------------------------------------------------------
-    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
-    # BlazingText-named values that override the defaults above; `invoke tune` rewrites it.
-    hyperparameters_file: Path = ROOT / "hyperparameters.json"
-    threads: int = max(1, os.cpu_count() or 1)
-    min_accuracy: float = 0.0  # fail `invoke train` when test accuracy is below this
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    hyperparameters_file: Path = Field(
+        ROOT / "hyperparameters.json", description="BlazingText-named values; `invoke tune` rewrites it"
+    )
+    threads: int = Field(max(1, os.cpu_count() or 1), ge=1, description="training and tokenizing threads")
+    min_accuracy: float = Field(0.0, ge=0, le=1, description="fail when test accuracy is below this")
 
-    # --- tuning (`invoke tune`; see ml/tune.py and ml/sagemaker_tune.py) ---------------------------
-    tune_duration: int = 300  # local: seconds of fastText autotune
-    tune_max_jobs: int = 20  # aws: training jobs of the tuning job in total
-    tune_max_parallel_jobs: int = 2  # aws: training jobs running at once
+    # --- tuning (`invoke tune`) ------------------------------------------------------------------
+    tune_duration: int = Field(300, ge=1, le=86_400, description="local: seconds of fastText autotune")
+    tune_max_jobs: int = Field(20, ge=1, le=500, description="aws: training jobs of the tuning job")
+    tune_max_parallel_jobs: int = Field(2, ge=1, le=500, description="aws: training jobs at once")
 
     # --- endpoint --------------------------------------------------------------------------------
-    target: Target = "local"
-    endpoint_name: str = "dbpedia-classifier"
-    region: str = "us-east-1"
-    top_k: int = 3
+    target: Target = Field("local", description="where to train, deploy and apply: this machine or AWS")
+    endpoint_name: str = Field(
+        "dbpedia-classifier",
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description="the endpoint's name: letters, digits and hyphens, at most 63",
+    )
+    region: str = Field(
+        "us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region, like us-east-1"
+    )
 
-    # --- SageMaker (target aws; see ml/sagemaker_train.py and ml/sagemaker_deploy.py) ---------------
-    role_arn: str = ""  # the SageMaker execution role; required for target aws
-    bucket: str = ""  # empty: the SDK's default bucket, sagemaker-<region>-<account id>
-    s3_prefix: str = "dbpedia-classifier"  # channels under <prefix>/data/, job outputs under <prefix>/output/
-    training_instance_type: str = "ml.c5.xlarge"  # BlazingText supervised trains on one instance
-    instance_type: str = "ml.t2.medium"  # the endpoint's instances (the seed's choice)
-    instance_count: int = 1  # instances at deploy, and the autoscaling floor
+    # --- SageMaker (target aws) ------------------------------------------------------------------
+    role_arn: str = Field("", description="aws: the SageMaker execution role ARN (required for aws)")
+    bucket: str = Field(
+        "", description="aws: S3 bucket for channels and job outputs (empty: sagemaker-<region>-<account>)"
+    )
+    s3_prefix: str = Field("dbpedia-classifier", min_length=1, description="aws: key prefix in the bucket")
+    training_instance_type: str = Field("ml.c5.xlarge", description="aws: training instance type")
+    instance_type: str = Field("ml.t2.medium", description="aws: endpoint instance type")
+    instance_count: int = Field(1, ge=1, description="aws: endpoint instances, and the autoscaling floor")
 
-    # --- endpoint capacity (target aws; docs/endpoint-capacity.md) ----------------------------------
-    # train deploys the mode; infra applies the autoscaling of an instance-backed endpoint (Terraform).
-    endpoint_mode: EndpointMode = "instance"  # "instance" (autoscaled) or "serverless"
-    max_instances: int = 2  # autoscaling ceiling (the floor is instance_count)
-    target_invocations_per_instance: int = 600  # per minute (SageMakerVariantInvocationsPerInstance)
-    scale_in_cooldown: int = 300  # seconds
-    scale_out_cooldown: int = 60  # seconds
-    serverless_memory_mb: int = 2048  # 1024, 2048, ... 6144
-    serverless_max_concurrency: int = 5  # 1..200
+    # --- endpoint capacity (target aws; docs/endpoint-capacity.md) --------------------------------
+    endpoint_mode: EndpointMode = Field(
+        "instance", description="aws: how the endpoint runs (instance: autoscaled by `invoke infra`)"
+    )
+    max_instances: int = Field(2, ge=1, description="autoscaling ceiling (at least instance_count)")
+    target_invocations_per_instance: int = Field(
+        600, ge=1, description="autoscaling target, invocations per instance a minute"
+    )
+    scale_in_cooldown: int = Field(300, ge=0, description="seconds between scale-ins")
+    scale_out_cooldown: int = Field(60, ge=0, description="seconds between scale-outs")
+    serverless_memory_mb: int = Field(
+        2048, description="aws, serverless: memory, one of 1024, 2048, 3072, 4096, 5120, 6144"
+    )
+    serverless_max_concurrency: int = Field(
+        5, ge=1, le=200, description="aws, serverless: concurrent requests"
+    )
 
     # --- monitoring and cost (terraform/monitoring.tf, ops/costs.py) --------------------------------
-    alarm_email: str = ""  # subscribe this address to the alarm topic (empty: no subscription)
-    requests_per_month: int = 1_000_000  # the traffic the cost estimate assumes
+    alarm_email: str = Field(
+        "", pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$", description="e-mail subscribed to the alarms (or none)"
+    )
+    requests_per_month: int = Field(1_000_000, ge=0, description="traffic the plan's cost estimate assumes")
 
-    # --- bulk classification (`invoke classify`; ml/classify.py, ml/sagemaker_transform.py) ----------
-    classify_batch_size: int = 100  # texts per endpoint request (the endpoint takes at most 1000)
-    classify_workers: int = 4  # concurrent endpoint requests (target local)
-    transform_instance_type: str = "ml.m5.large"  # SageMaker Batch Transform instances (target aws)
-    transform_instance_count: int = 1
+    # --- bulk classification (`invoke classify`) -------------------------------------------------
+    classify_batch_size: int = Field(100, ge=1, le=1000, description="local: texts per endpoint request")
+    classify_workers: int = Field(4, ge=1, le=64, description="local: concurrent endpoint requests")
+    transform_instance_type: str = Field("ml.m5.large", description="aws: Batch Transform instance type")
+    transform_instance_count: int = Field(1, ge=1, description="aws: Batch Transform instances")
+
+    # --- what the Lambda reads (the local stack and Terraform pass the same values) -----------------
+    top_k: int = Field(3, ge=1, le=14, description="labels in an answer's top list")
+    max_text_chars: int = Field(5000, ge=1, le=100_000, description="longest text accepted, in characters")
+    endpoint_timeout_seconds: int = Field(
+        4, ge=1, le=60, description="the Lambda's read timeout for one endpoint call"
+    )
+    endpoint_max_attempts: int = Field(
+        3, ge=1, le=10, description="the Lambda's endpoint attempts (retries of transient errors + 1)"
+    )
 
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------
-    host: str = "127.0.0.1"
-    endpoint_port: int = 8080
-    api_port: int = 3000
-    site_port: int = 8000
-    max_text_chars: int = 5000
-    # endpoint processes sharing its port (fastText holds the GIL: one process predicts on one core)
-    endpoint_workers: int = 1
+    host: str = Field("127.0.0.1", description="address the local servers listen on")
+    endpoint_port: int = _port(8080, "local endpoint")
+    api_port: int = _port(3000, "local API")
+    site_port: int = _port(8000, "local site")
+    endpoint_workers: int = Field(
+        1, ge=1, le=32, description="endpoint processes sharing its port, one core each"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.serverless_memory_mb not in SERVERLESS_MEMORY_MB:
+            raise ValueError("{serverless_memory_mb} must be one of 1024, 2048, 3072, 4096, 5120, 6144")
+        if self.max_instances < self.instance_count:
+            raise ValueError("{max_instances} must be at least {instance_count}")
+        if self.tune_max_parallel_jobs > self.tune_max_jobs:
+            raise ValueError("{tune_max_parallel_jobs} must be at most {tune_max_jobs}")
+        return self
 
     @property
     def data_dir(self) -> Path:
@@ -178,163 +253,180 @@ class Settings:
             return f"http://{self.host}:{self.endpoint_port}"
         return f"https://runtime.sagemaker.{self.region}.amazonaws.com"
 
-    def validate(self) -> Settings:
-        """Check value ranges that the types alone do not; raise ConfigError naming the setting."""
-        hp = self.hyperparameters
-        checks = [
-            (self.target in TARGETS, "target", f"must be one of {', '.join(TARGETS)}"),
-            (0 < self.validation_fraction < 0.5, "validation_fraction", "must be in (0, 0.5)"),
-            (0 < self.test_fraction < 0.5, "test_fraction", "must be in (0, 0.5)"),
-            (hp.epochs >= 1, "epochs", "must be at least 1"),
-            (hp.learning_rate > 0, "learning_rate", "must be positive"),
-            (hp.vector_dim >= 1, "vector_dim", "must be at least 1"),
-            (1 <= hp.word_ngrams <= 5, "word_ngrams", "must be in 1..5"),
-            (hp.min_count >= 1, "min_count", "must be at least 1"),
-            (hp.buckets >= 1, "buckets", "must be at least 1"),
-            (hp.patience >= 1, "patience", "must be at least 1"),
-            (
-                1 <= hp.min_epochs <= (hp.epochs if hp.early_stopping else 10**6),
-                "min_epochs",
-                "must be in 1..epochs when early_stopping is on",
-            ),
-            (1 <= self.top_k <= 14, "top_k", "must be in 1..14"),
-            *[
-                (1 <= getattr(self, p) <= 65535, p, "must be a port number in 1..65535")
-                for p in ("endpoint_port", "api_port", "site_port")
-            ],
-            (self.instance_count >= 1, "instance_count", "must be at least 1"),
-            (1 <= self.endpoint_workers <= 32, "endpoint_workers", "must be in 1..32"),
-            (
-                self.endpoint_mode in ENDPOINT_MODES,
-                "endpoint_mode",
-                f"must be one of {', '.join(ENDPOINT_MODES)}",
-            ),
-            (self.max_instances >= self.instance_count, "max_instances", "must be at least instance_count"),
-            (
-                self.target_invocations_per_instance >= 1,
-                "target_invocations_per_instance",
-                "must be at least 1",
-            ),
-            *[
-                (getattr(self, c) >= 0, c, "must be 0 or more")
-                for c in ("scale_in_cooldown", "scale_out_cooldown")
-            ],
-            (
-                self.serverless_memory_mb in SERVERLESS_MEMORY_MB,
-                "serverless_memory_mb",
-                "must be one of 1024, 2048, 3072, 4096, 5120, 6144 (SageMaker Serverless Inference)",
-            ),
-            (1 <= self.serverless_max_concurrency <= 200, "serverless_max_concurrency", "must be in 1..200"),
-            (
-                self.alarm_email == ""
-                or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alarm_email) is not None,
-                "alarm_email",
-                "must be an e-mail address, or empty for no subscription",
-            ),
-            (self.requests_per_month >= 0, "requests_per_month", "must be 0 or more"),
-            (1 <= self.classify_batch_size <= 1000, "classify_batch_size", "must be in 1..1000"),
-            (1 <= self.classify_workers <= 64, "classify_workers", "must be in 1..64"),
-            (self.transform_instance_count >= 1, "transform_instance_count", "must be at least 1"),
-            (0 <= self.dropout_views <= 100, "dropout_views", "must be in 0..100"),
-            (self.threads >= 1, "threads", "must be at least 1"),
-            (0.0 <= self.min_accuracy <= 1.0, "min_accuracy", "must be in [0, 1]"),
-            (1 <= self.tune_duration <= 86_400, "tune_duration", "must be in 1..86400 seconds"),
-            (1 <= self.tune_max_jobs <= 500, "tune_max_jobs", "must be in 1..500"),
-            (
-                1 <= self.tune_max_parallel_jobs <= self.tune_max_jobs,
-                "tune_max_parallel_jobs",
-                "must be in 1..tune_max_jobs",
-            ),
-        ]
-        for ok, name, why in checks:
-            if not ok:
-                raise ConfigError(f"setting {name!r} {why}")
-        return self
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (hyperparameter names too), validated like any other settings."""
+        hp = {k: changes.pop(k) for k in list(changes) if k in HYPERPARAMETER_NAMES}
+        base = changes.pop("hyperparameters", self.hyperparameters)
+        values = {**dict(self), **changes, "hyperparameters": {**dataclasses.asdict(base), **hp}}
+        try:
+            return Settings.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(_first_error(exc, str)) from None
 
 
-def _coerce(name: str, raw: Any, kind: Any) -> Any:
-    """Turn a flag or environment string into the field's type; ConfigError when it does not parse."""
-    if typing.get_origin(kind) is Literal:
-        if raw not in typing.get_args(kind):
-            allowed = ", ".join(typing.get_args(kind))
-            raise ConfigError(f"setting {name!r} must be one of {allowed}, not {raw!r}")
-        return raw
-    if not isinstance(raw, str):
-        return kind(raw) if kind in (int, float, Path) and not isinstance(raw, bool) else raw
-    try:
-        if kind is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"setting {name!r} expects {kind.__name__}, got {raw!r}") from None
+HYPERPARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparameters))
+SETTING_NAMES: tuple[str, ...] = tuple(n for n in Settings.model_fields if n != "hyperparameters")
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
+def declaration(name: str) -> FieldInfo:
+    """The declaration of a setting or hyperparameter; KeyError for an unknown name."""
+    if name in HYPERPARAMETER_NAMES:
+        return Hyperparameters.__pydantic_fields__[name]
+    if name in SETTING_NAMES:
+        return Settings.model_fields[name]
+    raise KeyError(name)
+
+
+def _bounds(info: FieldInfo) -> str:
+    limits = {
+        key: getattr(item, key)
+        for item in info.metadata
+        for key in ("ge", "gt", "le", "lt")
+        if getattr(item, key, None) is not None
+    }
+    if "ge" in limits and "le" in limits:
+        return f"{_number(limits['ge'])}..{_number(limits['le'])}"
+    words = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
+    return ", ".join(f"{words[key]} {_number(value)}" for key, value in limits.items())
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def describe(name: str) -> str:
+    """Help text for a setting, all from its declaration: what, bounds or choices, default, variable."""
+    info = declaration(name)
+    default = info.default if info.default is not PydanticUndefined else None
+    choices = get_args(info.annotation) if getattr(info.annotation, "__origin__", None) is Literal else ()
+    parts = [", ".join(choices) if choices else _bounds(info)]
+    if name in HYPERPARAMETER_NAMES:
+        parts.append(
+            f"default {_shown(default)}, or {Settings.model_fields['hyperparameters_file'].default.name}"
+        )
+    elif name != "threads":
+        parts.append(f"default {_shown(default)}")
+    else:
+        parts.append("default: all cores")
+    parts.append(f"env {ENV_PREFIX}{name.upper()}")
+    return f"{info.description} ({'; '.join(p for p in parts if p)})"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Path):
+        try:
+            return str(value.relative_to(ROOT))
+        except ValueError:
+            return str(value)
+    if value == "":
+        return "none"
+    return f"{value:,}".replace(",", "") if isinstance(value, int) else str(value)
 
 
 def read_hyperparameters_file(path: Path) -> dict[str, Any]:
-    """The hyperparameters a ``hyperparameters.json`` sets, typed; ConfigError when it cannot be used."""
+    """The hyperparameters a ``hyperparameters.json`` sets; ConfigError when it cannot be used."""
     hint = "restore it (`git checkout hyperparameters.json`), or point DBP_HYPERPARAMETERS_FILE at one"
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"hyperparameters file {path} not found: {hint}") from None
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"hyperparameters file {path} is not valid JSON ({exc.msg}, line {exc.lineno})"
-        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"hyperparameters file {path} is a directory: {hint}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"hyperparameters file {path} is not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"hyperparameters file {path} must hold a JSON object of BlazingText names")
-    hp_types = _field_types(Hyperparameters)
-    unknown = sorted(set(raw) - set(hp_types))
+    unknown = sorted(set(raw) - set(HYPERPARAMETER_NAMES))
     if unknown:
         raise ConfigError(f"hyperparameters file {path}: unknown hyperparameter(s): {', '.join(unknown)}")
-    values = {}
     for name, value in raw.items():
         if not isinstance(value, bool | int | float):
             raise ConfigError(f"hyperparameters file {path}: {name!r} must be a number or true/false")
-        values[name] = _coerce(name, str(value), hp_types[name])
-    return values
+    return raw
 
 
-def load_settings(**overrides: Any) -> Settings:
+_MESSAGES = {
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be above {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be below {lt}",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "bool_parsing": "must be true or false",
+    "literal_error": "must be one of {expected}",
+    "string_pattern_mismatch": "is not a valid value here",
+    "string_too_short": "must not be empty",
+}
+
+
+def _first_error(exc: ValidationError, where: Callable[[str], str]) -> str:
+    """One line for pydantic's first error, naming the setting the way the user gave it."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if part != "hyperparameters"]
+    template = _MESSAGES.get(error["type"])
+    ctx = {
+        k: _number(v) if isinstance(v, float) else str(v).replace("'", "")
+        for k, v in error.get("ctx", {}).items()
+    }
+    message = template.format(**ctx) if template else str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a check across settings: the message names them in braces
+        return message.format_map({name: where(name) for name in (*SETTING_NAMES, *HYPERPARAMETER_NAMES)})
+    given = error.get("input")
+    shown = f"{given}" if isinstance(given, str | int | float) and not isinstance(given, bool) else ""
+    source = where(loc[0])
+    shown = f"={shown}" if source.startswith(ENV_PREFIX) else f" {shown}" if shown else ""
+    if error["type"] == "string_pattern_mismatch":
+        message = f"is not valid ({declaration(loc[0]).description})"
+    return f"{source}{shown}: {message}"
+
+
+def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the settings: defaults, the hyperparameters file, ``DBP_*`` environment, non-None ``overrides``.
 
-    Hyperparameter names (``epochs``, ``learning_rate`` …) are accepted at the top level too.
+    Hyperparameter names (``epochs``, ``learning_rate`` …) are accepted at the top level. ``flags`` maps
+    a setting to the flag the user typed for it (``{"top_k": "-k"}``), so an error names what was typed.
 
     Raises:
         ConfigError: an unknown setting, or a value of the wrong type or range.
     """
-    top_types = _field_types(Settings)
-    hp_types = _field_types(Hyperparameters)
-    values: dict[str, Any] = {}
-    for name in [*top_types, *hp_types]:
-        env = os.environ.get(ENV_PREFIX + name.upper())
-        if env is not None and env != "":
-            values[name] = env
-    unknown = sorted(set(overrides) - set(top_types) - set(hp_types))
+    known = {*SETTING_NAMES, *HYPERPARAMETER_NAMES, "hyperparameters"}
+    unknown = sorted(set(overrides) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
 
-    top: dict[str, Any] = {}
-    hp: dict[str, Any] = {}
-    for name, raw in values.items():
-        if name in hp_types:
-            hp[name] = _coerce(name, raw, hp_types[name])
-        elif name != "hyperparameters":
-            top[name] = _coerce(name, raw, top_types[name])
-    base = overrides.get("hyperparameters") or Hyperparameters(
-        **read_hyperparameters_file(top.get("hyperparameters_file", Settings.hyperparameters_file))
+    def env(name: str) -> str:
+        return os.environ.get(ENV_PREFIX + name.upper(), "")
+
+    # Hyperparameters have flat variables (DBP_EPOCHS) and a file layer, so they are gathered here;
+    # pydantic-settings reads the other variables.
+    file = Path(
+        given.get("hyperparameters_file")
+        or env("hyperparameters_file")
+        or Settings.model_fields["hyperparameters_file"].default
     )
-    settings = Settings(**top, hyperparameters=replace(base, **hp))
-    return settings.validate()
+    base = given.get("hyperparameters")
+    layer = dataclasses.asdict(base) if base is not None else read_hyperparameters_file(file)
+    hp_env = {name: env(name) for name in HYPERPARAMETER_NAMES if env(name)}
+    hp = {**layer, **hp_env, **{k: v for k, v in given.items() if k in HYPERPARAMETER_NAMES}}
+
+    def where(name: str) -> str:
+        if name in given:
+            return (flags or {}).get(name, "--" + name.replace("_", "-"))
+        if env(name):
+            return ENV_PREFIX + name.upper()
+        if name in layer and base is None:
+            return f"{file.name}: {name}"
+        return name
+
+    top = {k: v for k, v in given.items() if k in SETTING_NAMES}
+    try:
+        return Settings(**top, hyperparameters=hp)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc, where)) from None
 
 
 def setup_logging(verbose: bool = False) -> None:
@@ -350,25 +442,4 @@ def setup_logging(verbose: bool = False) -> None:
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
     """A JSON-ready view of the settings (paths as strings), for reports and logs."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, Path):
-            return str(value)
-        if dataclasses.is_dataclass(value):
-            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
-        return value
-
-    return plain(settings)
-
-
-__all__ = [
-    "ROOT",
-    "TARGETS",
-    "ConfigError",
-    "Hyperparameters",
-    "Settings",
-    "load_settings",
-    "read_hyperparameters_file",
-    "settings_to_dict",
-    "setup_logging",
-]
+    return settings.model_dump(mode="json")

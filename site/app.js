@@ -4,13 +4,15 @@
 "use strict";
 
 (function () {
-  const MAX_CHARS = 5000; // the Lambda's MAX_TEXT_CHARS; it counts code points, as Array.from does
   const TIMEOUT_MS = 30000;
   const LOW_CONFIDENCE = 0.5;
   const MAX_MESSAGE_CHARS = 300;
 
   const config = window.CLASSIFIER_CONFIG || {};
   const apiUrl = typeof config.apiUrl === "string" ? config.apiUrl.trim().replace(/\/+$/, "") : "";
+  // The Lambda's MAX_TEXT_CHARS (ml/config.py max_text_chars, through config.js); it counts code points,
+  // as Array.from does. Without it the page is not set up, as without apiUrl.
+  const MAX_CHARS = Number.isInteger(config.maxTextChars) && config.maxTextChars > 0 ? config.maxTextChars : 0;
 
   const $ = (id) => document.getElementById(id);
   const form = $("classify-form"), text = $("text"), button = $("classify"), count = $("count");
@@ -92,8 +94,8 @@
 
   function updateCount() {
     const n = charCount(text.value);
-    count.textContent = number.format(n) + " / " + number.format(MAX_CHARS) + " characters";
-    count.classList.toggle("over", n > MAX_CHARS);
+    count.textContent = number.format(n) + (MAX_CHARS ? " / " + number.format(MAX_CHARS) : "") + " characters";
+    count.classList.toggle("over", Boolean(MAX_CHARS) && n > MAX_CHARS);
     if (text.getAttribute("aria-invalid") === "true" && text.value.trim() && n <= MAX_CHARS) {
       markInput(false);
       setStatus("", "");
@@ -203,12 +205,12 @@
     const value = text.value.trim();
     const n = charCount(value);
     if (!value) return inputError("Type a sentence to classify first.");
-    if (n > MAX_CHARS) {
+    if (MAX_CHARS && n > MAX_CHARS) {
       return inputError("Your text has " + number.format(n) + " characters; the limit is "
         + number.format(MAX_CHARS) + ". Please shorten it.");
     }
     markInput(false);
-    if (!apiUrl) {
+    if (!apiUrl || !MAX_CHARS) {
       result.hidden = true;
       return setStatus("error", "This page is not set up yet: it has no classifier address (config.js).");
     }

@@ -28,8 +28,12 @@ resource "aws_lambda_function" "classifier" {
     variables = {
       ALLOWED_ORIGINS                    = join(",", local.allowed_origins)
       AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = var.sagemaker_runtime_url
+      ENDPOINT_MAX_ATTEMPTS              = tostring(var.lambda_settings.endpoint_max_attempts)
       ENDPOINT_NAME                      = var.endpoint_name
+      ENDPOINT_TIMEOUT_SECONDS           = tostring(var.lambda_settings.endpoint_timeout_seconds)
       LOG_LEVEL                          = var.log_level
+      MAX_TEXT_CHARS                     = tostring(var.lambda_settings.max_text_chars)
+      TOP_K                              = tostring(var.lambda_settings.top_k)
     }
   }
 

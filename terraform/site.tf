@@ -19,8 +19,11 @@ locals {
     txt  = "text/plain; charset=utf-8"
   }
 
-  api_url     = trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")
-  config_js   = templatefile("${var.site_dir}/config.js.tftpl", { api_url = local.api_url })
+  api_url = trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")
+  config_js = templatefile("${var.site_dir}/config.js.tftpl", {
+    api_url        = local.api_url
+    max_text_chars = var.lambda_settings.max_text_chars
+  })
   site_origin = "http://${aws_s3_bucket_website_configuration.site.website_endpoint}"
 }
 

@@ -138,6 +138,16 @@ variable "lambda_memory_mb" {
   }
 }
 
+variable "lambda_settings" {
+  type = object({
+    endpoint_max_attempts    = number
+    endpoint_timeout_seconds = number
+    max_text_chars           = number
+    top_k                    = number
+  })
+  description = "What the Lambda reads from its environment (answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts). `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
+}
+
 variable "lambda_timeout_seconds" {
   type        = number
   description = "Timeout of the Lambda function, in seconds; at most 30, the HTTP API's integration limit. The default leaves room for the handler's bounded retries (3 attempts of at most 2 s connect + 4 s read)."

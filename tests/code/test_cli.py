@@ -26,14 +26,17 @@ def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("train", "--epochs", "many"), "setting 'epochs' expects int"),
-        (("train", "--learning-rate", "-1"), "'learning_rate' must be positive"),
-        (("train", "--target", "gcp"), "must be one of local, aws"),
+        (("train", "--epochs", "many"), "--epochs many: must be a whole number"),
+        (("train", "--learning-rate", "-1"), "--learning-rate -1: must be above 0"),
+        (("train", "--learning-rate", "5"), "--learning-rate 5: must be at most 1"),
+        (("train", "--target", "gcp"), "--target gcp: must be one of local or aws"),
+        (("classify", "in.csv", "out.jsonl", "-k", "15"), "-k 15: must be at most 14"),
+        (("classify", "in.csv", "out.jsonl", "--batch-size", "0"), "--batch-size 0: must be at least 1"),
         (("train", "--data", "/no/such/archive.tar.gz"), "no such file or folder"),
-        (("train", "--early-stopping", "maybe"), "expects bool"),
+        (("train", "--early-stopping", "maybe"), "--early-stopping maybe: must be true or false"),
         (("train", "--data", "README.md"), "README.md is not a readable tar archive"),
         (("evaluate", "--model", "README.md"), "README.md is not a readable model archive"),
-        (("train", "--dropout-views", "-1"), "'dropout_views' must be in 0..100"),
+        (("train", "--dropout-views", "-1"), "--dropout-views -1: must be at least 0"),
         (("sweep", "--variant", "epochs"), "write name=value pairs separated by commas"),
         (("sweep", "--variant", "epochs=10,nope=1"), "unknown setting(s): nope"),
         (("sweep", "--seeds", "1,x"), "write whole numbers separated by commas"),
@@ -50,7 +53,7 @@ def test_bad_flags_fail_cleanly(tmp_path: Path, args: tuple[str, ...], message: 
 def test_bad_environment_value_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBP_TOP_K", "99")
     result = invoke(tmp_path, "train")
-    assert result.returncode == 1 and "'top_k' must be in 1..14" in result.stderr
+    assert result.returncode == 1 and "DBP_TOP_K=99: must be at most 14" in result.stderr
 
 
 def test_every_task_has_help_for_every_flag() -> None:
@@ -66,6 +69,35 @@ def test_every_task_has_help_for_every_flag() -> None:
         flags = set(inspect.signature(task.body).parameters) - {"c"}
         helped = set(task.help) | {a.name for a in task.get_arguments() if a.help}
         assert flags <= helped, f"{task.name} lacks help for {sorted(flags - helped)}"
+
+
+def test_one_short_flag_policy_v_is_verbose_everywhere() -> None:
+    """Only -v (--verbose) and one-letter parameters (-k, -x) have short flags, in every task."""
+    from invoke import Task
+
+    import tasks
+
+    for task in [t for t in vars(tasks).values() if isinstance(t, Task)]:
+        for argument in task.get_arguments():
+            short = {n for n in argument.names if len(n) == 1}
+            expected = (
+                {"v"} if argument.name == "verbose" else {argument.name} if len(argument.name) == 1 else set()
+            )
+            assert short == expected, f"{task.name} --{argument.name}: short flags {sorted(short)}"
+
+
+def test_setting_flags_take_help_and_default_from_the_declaration() -> None:
+    """GIVEN a settings flag WHEN its help is shown THEN it is the declaration's text, with its default."""
+    import tasks
+    from ml.config import declaration, describe
+
+    helps = {a.name: a.help for a in tasks.train.get_arguments()}
+    for name in ("epochs", "learning_rate", "dropout_views", "instance_count", "target"):
+        assert helps[name] == describe(name)
+        assert f"default {declaration(name).default}".lower() in helps[name].lower()
+        assert f"DBP_{name.upper()}" in helps[name]
+    classify = {a.name: a.help for a in tasks.classify.get_arguments()}
+    assert classify["k"] == describe("top_k") and classify["batch_size"] == describe("classify_batch_size")
 
 
 def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
