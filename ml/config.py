@@ -253,6 +253,10 @@ class Settings(BaseSettings):
             return f"http://{self.host}:{self.endpoint_port}"
         return f"https://runtime.sagemaker.{self.region}.amazonaws.com"
 
+    def lambda_settings(self) -> dict[str, int]:
+        """What the Lambda reads from its environment (each as the upper-cased name), for both targets."""
+        return {name: getattr(self, name) for name in LAMBDA_SETTINGS}
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` (hyperparameter names too), validated like any other settings."""
         hp = {k: changes.pop(k) for k in list(changes) if k in HYPERPARAMETER_NAMES}
@@ -264,6 +268,8 @@ class Settings(BaseSettings):
             raise ConfigError(_first_error(exc, str)) from None
 
 
+# The settings the Lambda reads: the local stack sets them as TOP_K etc., Terraform as the same variables.
+LAMBDA_SETTINGS = ("top_k", "max_text_chars", "endpoint_timeout_seconds", "endpoint_max_attempts")
 HYPERPARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparameters))
 SETTING_NAMES: tuple[str, ...] = tuple(n for n in Settings.model_fields if n != "hyperparameters")
 

@@ -23,10 +23,10 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ml import sagemaker_train
-from ml.records import ClassifyError, Record, result_line, tokens_of
 from ml.config import Settings, log
 from ml.endpoint_resources import find_endpoint_resources
 from ml.fsutil import atomic_path
+from ml.records import ClassifyError, Record, result_line, tokens_of
 from ml.sagemaker_train import SageMakerError, aws_errors, download, upload_if_changed
 
 CONTENT_TYPE = "application/jsonlines"

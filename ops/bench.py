@@ -334,7 +334,7 @@ def bulk(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
         for workers in plan.bulk_workers:
             output = folder / f"output-{workers}.jsonl"
             output.unlink(missing_ok=True)
-            client = replace(settings, endpoint_port=server.server_address[1], classify_workers=workers)
+            client = settings.replace(endpoint_port=server.server_address[1], classify_workers=workers)
             with multiprocessing.get_context("spawn").Pool(1) as pool:
                 seconds = pool.apply(_bulk_child, (client, source, output))
             cases.append(
@@ -434,11 +434,11 @@ def environment() -> dict[str, Any]:
 
 def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[str, Any]:
     """Run every benchmark with ``settings`` (its build dir is used as scratch) and write ``out``."""
-    bench_settings = replace(settings, build_dir=settings.build_dir / "bench", target="local")
+    bench_settings = settings.replace(build_dir=settings.build_dir / "bench", target="local")
     if plan.smoke:
-        bench_settings = replace(bench_settings, hyperparameters=replace(settings.hyperparameters, epochs=2))
-    bench_settings = replace(
-        bench_settings, data=settings.data if settings.data != "auto" else choose_data(settings)
+        bench_settings = bench_settings.replace(hyperparameters=replace(settings.hyperparameters, epochs=2))
+    bench_settings = bench_settings.replace(
+        data=settings.data if settings.data != "auto" else choose_data(settings)
     )
     log.info("benchmark: quality on %s", bench_settings.data)
     results: dict[str, Any] = {

@@ -156,9 +156,10 @@ class Stack:
 
 
 def settings_variables(settings: Settings) -> dict[str, Any]:
-    """The variables that come from the settings: the endpoint's autoscaling and the alarm e-mail."""
+    """The variables that come from the settings: autoscaling, the alarm e-mail, what the Lambda reads."""
     return {
         "alarm_email": settings.alarm_email,
+        "lambda_settings": settings.lambda_settings(),
         "autoscaling": {
             "max_instances": settings.max_instances,
             "scale_in_cooldown_seconds": settings.scale_in_cooldown,

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ml.config import ROOT
+from ml.errors import ProjectError
 
 MUTATION_VENV = ROOT / ".venv-mutation"
 WORK_DIR = ROOT / "build" / "mutation"
@@ -55,15 +56,15 @@ SCOPES: dict[str, Scope] = {
         ("parse_request",),
     ),
     "bulk": Scope(
-        "ml/classify.py",
+        "ml/records.py",
         ("tests/code/test_classify.py",),
-        ("read_key", "not_made_by", "is_complete", "finish", "resume"),
+        ("read_key", "not_made_by", "is_complete", "finish", "resume", "start", "publish"),
     ),
     "fsutil": Scope("ml/fsutil.py", ("tests/code/test_fsutil.py",)),
 }
 
 
-class MutationError(RuntimeError):
+class MutationError(ProjectError):
     """The mutation run cannot start or did not finish; the message says what to do."""
 
 
@@ -192,6 +193,9 @@ def _function_at(spans: dict[str, tuple[int, int]], line: int) -> str:
 def run_scope(name: str, python: Path, workers: int = 1, work_dir: Path = WORK_DIR) -> ScopeResult:
     """Mutate one scope in a copy of the tree and count what the tests noticed."""
     scope = SCOPES[name]
+    missing = [f for f in (scope.source, *scope.tests) if not (ROOT / f).is_file()]
+    if missing:
+        raise MutationError(f"the {name} scope names {', '.join(missing)}, not found: update SCOPES")
     tree = copy_tree(work_dir / name)
     source_path = tree / scope.source
     source = source_path.read_text(encoding="utf-8")
@@ -258,7 +262,8 @@ def markdown(results: list[ScopeResult]) -> str:
 
 
 def run(names: list[str], workers: int = 1, work_dir: Path = WORK_DIR) -> Path:
-    """Run the named scopes (all when empty); write ``report.md`` and ``report.json`` and return the first."""
+    """Run the named scopes (all when empty); return ``report.md``, rewritten (with ``report.json``) as each
+    scope ends, so a later scope's failure keeps the earlier results."""
     unknown = [n for n in names if n not in SCOPES]
     if unknown:
         raise MutationError(f"no scope {', '.join(unknown)}; choose from {', '.join(SCOPES)}")
@@ -266,9 +271,11 @@ def run(names: list[str], workers: int = 1, work_dir: Path = WORK_DIR) -> Path:
         raise MutationError(f"--workers must be at least 1, not {workers}")
     python = mutation_python()
     work_dir.mkdir(parents=True, exist_ok=True)
-    results = [run_scope(name, python, workers, work_dir) for name in names or list(SCOPES)]
-    raw = json.dumps([asdict(r) for r in results], indent=2)
-    (work_dir / "report.json").write_text(raw, encoding="utf-8")
     target = work_dir / "report.md"
-    target.write_text(markdown(results), encoding="utf-8")
+    results: list[ScopeResult] = []
+    for name in names or list(SCOPES):
+        results.append(run_scope(name, python, workers, work_dir))
+        raw = json.dumps([asdict(r) for r in results], indent=2)
+        (work_dir / "report.json").write_text(raw, encoding="utf-8")
+        target.write_text(markdown(results), encoding="utf-8")
     return target

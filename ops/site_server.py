@@ -16,9 +16,10 @@ SITE_DIR = ROOT / "site"
 CONFIG_TEMPLATE = "config.js.tftpl"
 
 
-def render_config(api_url: str, site_dir: Path = SITE_DIR) -> str:
-    """``config.js`` for an API base URL (``${api_url}`` is the one placeholder, as in Terraform)."""
-    return Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8")).substitute(api_url=api_url)
+def render_config(api_url: str, max_text_chars: int, site_dir: Path = SITE_DIR) -> str:
+    """``config.js`` for an API base URL and the Lambda's text limit (the placeholders Terraform fills)."""
+    template = Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8"))
+    return template.substitute(api_url=api_url, max_text_chars=max_text_chars)
 
 
 class SiteServer(BackgroundServer):
@@ -32,6 +33,7 @@ class SiteServer(BackgroundServer):
         super().__init__(address, partial(_Handler, directory=str(site_dir)), idle_timeout)
         self.site_dir = site_dir
         self.api_url = ""
+        self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up, like no api_url)
 
 
 class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
@@ -47,7 +49,9 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
 
     def do_GET(self) -> None:
         if self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
-            body = render_config(self.server.api_url, self.server.site_dir).encode()
+            body = render_config(
+                self.server.api_url, self.server.max_text_chars, self.server.site_dir
+            ).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/javascript; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))

@@ -135,14 +135,13 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         "ALLOWED_ORIGINS": site.url,
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
         "AWS_DEFAULT_REGION": settings.region,
-        "MAX_TEXT_CHARS": str(settings.max_text_chars),
-        "TOP_K": str(settings.top_k),
+        **{name.upper(): str(value) for name, value in settings.lambda_settings().items()},
     }
     if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
-    site.api_url = api.url
+    site.api_url, site.max_text_chars = api.url, settings.max_text_chars
     started: list[BackgroundServer] = []
     try:
         for server in bound:

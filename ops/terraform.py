@@ -35,7 +35,7 @@ from python_terraform import IsFlagged, IsNotFlagged, Terraform
 from ml.config import Settings
 from ml.errors import ProjectError
 
-PLUGIN_MIRROR = Settings.terraform_plugin_mirror
+PLUGIN_MIRROR: Path = Settings.model_fields["terraform_plugin_mirror"].default
 # python-terraform logs every non-zero exit as a WARNING with raw bytes; TerraformError carries it instead.
 logging.getLogger("python_terraform").setLevel(logging.ERROR)
 _APPLY_LINE = re.compile(r"Resources: (\d+) added, (\d+) changed, (\d+) destroyed")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +145,7 @@ def test_a_rerun_reuses_the_completed_job_and_uploads_nothing(
     assert transform(settings, RECORDS, MODEL) == first
     assert calls == []
     # a different k is a different input: a second job
-    transform(replace(settings, top_k=2), RECORDS, MODEL)
+    transform(settings.replace(top_k=2), RECORDS, MODEL)
     assert sorted(calls) == ["before-call.s3.PutObject", "before-call.sagemaker.CreateTransformJob"]
 
 

@@ -96,14 +96,14 @@ def test_topic_list_names_every_class_the_model_knows_in_label_order() -> None:
     assert labels == classes and len(labels) == 14
 
 
-def test_config_is_loaded_before_the_app_and_renders_the_api_url() -> None:
+def test_config_is_loaded_before_the_app_and_renders_the_api_url_and_text_limit() -> None:
     # GIVEN the page's scripts and the config template
     scripts = [a.get("src") for t, a in parse_index().tags if t == "script"]
     # WHEN the template is rendered as Terraform and the local stack do
-    rendered = render_config("https://abc.execute-api.us-east-1.amazonaws.com")
-    # THEN config.js runs first and defines the API URL the app reads
+    rendered = render_config("https://abc.execute-api.us-east-1.amazonaws.com", 5000)
+    # THEN config.js runs first and defines the API URL and the Lambda's text limit the app reads
     assert scripts == ["config.js", "app.js"]
     assert (
-        'window.CLASSIFIER_CONFIG = { apiUrl: "https://abc.execute-api.us-east-1.amazonaws.com" };'
-        in rendered
+        'window.CLASSIFIER_CONFIG = { apiUrl: "https://abc.execute-api.us-east-1.amazonaws.com", '
+        "maxTextChars: 5000 };" in rendered
     )

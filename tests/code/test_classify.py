@@ -191,7 +191,7 @@ def test_a_second_run_changes_nothing_and_calls_no_endpoint(settings: Settings, 
     classify(settings, source, out, InputSpec())
     before = (out.read_bytes(), os.stat(out).st_mtime_ns)
     # nothing listens on this port and the deployed archive (same checksum) is gone: a call would fail
-    offline = replace(settings, endpoint_port=free_port(), build_dir=tmp_path / "offline")
+    offline = settings.replace(endpoint_port=free_port(), build_dir=tmp_path / "offline")
     entry = read_registry(settings.endpoint_registry)[settings.endpoint_name]
     gone = {**entry, "model_archive": str(tmp_path / "gone.tar.gz")}
     write_json(offline.endpoint_registry, {settings.endpoint_name: gone})
@@ -211,7 +211,7 @@ def test_a_finished_output_of_other_texts_or_k_is_refused_and_force_replaces_it(
     # WHEN b.jsonl (the same ids, other texts) or a.jsonl with -k 5 is classified into it
     # THEN it is refused with the way out, and out.jsonl is untouched
     second = write_jsonl(tmp_path / "b.jsonl", [{**item, "text": NOVEL} for item in many(8)])
-    for source, run, differs in [(second, settings, "input"), (first, replace(settings, top_k=5), "k")]:
+    for source, run, differs in [(second, settings, "input"), (first, settings.replace(top_k=5), "k")]:
         with pytest.raises(ClassifyError) as info:
             classify(run, source, out, InputSpec())
         message = str(info.value)
@@ -222,7 +222,7 @@ def test_a_finished_output_of_other_texts_or_k_is_refused_and_force_replaces_it(
     with pytest.raises(ClassifyError, match="made with another --text-column"):
         classify(settings, first, out, InputSpec(text_column="text"))
     # WHEN forced THEN every text is classified again, with k 5, and a plain second run has nothing to do
-    five = replace(settings, top_k=5)
+    five = settings.replace(top_k=5)
     summary = classify(five, first, out, InputSpec(), force=True)
     assert (summary.classified, summary.up_to_date) == (8, False)
     assert all(len(line["top"]) == 5 for line in read_lines(out))
@@ -351,7 +351,7 @@ def test_without_a_running_endpoint_the_deployed_model_is_served_in_process(
     source = write_jsonl(tmp_path / "in.jsonl", many(12))
     classify(settings, source, tmp_path / "running.jsonl", InputSpec())
     # GIVEN nothing answers on the configured port, but a model is deployed locally
-    alone = replace(trained[0], endpoint_port=free_port(), classify_batch_size=5)
+    alone = trained[0].replace(endpoint_port=free_port(), classify_batch_size=5)
     classify(alone, source, tmp_path / "alone.jsonl", InputSpec())
     assert (tmp_path / "alone.jsonl").read_bytes() == (tmp_path / "running.jsonl").read_bytes()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -11,11 +12,17 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ml.config import ROOT
 from tests.helpers import WALTER_JOHNSON, run_invoke
+
+
+def arguments(task: Any) -> list[Any]:
+    """A task's arguments as `invoke --help` shows them (on a copy: invoke hands each help text out once)."""
+    return copy.deepcopy(task).get_arguments()
 
 
 def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,7 +74,7 @@ def test_every_task_has_help_for_every_flag() -> None:
     assert {"train", "up", "infra", "plan", "destroy", "bench", "evaluate"} <= {t.name for t in every}
     for task in every:
         flags = set(inspect.signature(task.body).parameters) - {"c"}
-        helped = set(task.help) | {a.name for a in task.get_arguments() if a.help}
+        helped = {a.name for a in arguments(task) if a.help}
         assert flags <= helped, f"{task.name} lacks help for {sorted(flags - helped)}"
 
 
@@ -78,7 +85,7 @@ def test_one_short_flag_policy_v_is_verbose_everywhere() -> None:
     import tasks
 
     for task in [t for t in vars(tasks).values() if isinstance(t, Task)]:
-        for argument in task.get_arguments():
+        for argument in arguments(task):
             short = {n for n in argument.names if len(n) == 1}
             expected = (
                 {"v"} if argument.name == "verbose" else {argument.name} if len(argument.name) == 1 else set()
@@ -91,12 +98,12 @@ def test_setting_flags_take_help_and_default_from_the_declaration() -> None:
     import tasks
     from ml.config import declaration, describe
 
-    helps = {a.name: a.help for a in tasks.train.get_arguments()}
+    helps = {a.name: a.help for a in arguments(tasks.train)}
     for name in ("epochs", "learning_rate", "dropout_views", "instance_count", "target"):
         assert helps[name] == describe(name)
         assert f"default {declaration(name).default}".lower() in helps[name].lower()
         assert f"DBP_{name.upper()}" in helps[name]
-    classify = {a.name: a.help for a in tasks.classify.get_arguments()}
+    classify = {a.name: a.help for a in arguments(tasks.classify)}
     assert classify["k"] == describe("top_k") and classify["batch_size"] == describe("classify_batch_size")
 
 

@@ -118,7 +118,6 @@ def test_closing_the_stack_restores_the_environment(
 
 
 def test_port_in_use_leaves_nothing_running(trained: tuple[Settings, TrainOutcome]) -> None:
-    import dataclasses
     import os
     import socket
 
@@ -127,9 +126,7 @@ def test_port_in_use_leaves_nothing_running(trained: tuple[Settings, TrainOutcom
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         busy = taken.getsockname()[1]
-        settings = dataclasses.replace(
-            trained[0], endpoint_port=_free_port(), api_port=busy, site_port=_free_port()
-        )
+        settings = trained[0].replace(endpoint_port=_free_port(), api_port=busy, site_port=_free_port())
         before = dict(os.environ)
         # WHEN the stack starts THEN it fails naming the port and its flag, has bound nothing, changed no
         # environment
@@ -144,12 +141,11 @@ def test_a_port_in_use_is_named_even_with_endpoint_workers_sharing_theirs(
     trained: tuple[Settings, TrainOutcome],
 ) -> None:
     """SO_REUSEPORT lets the workers share a port; it must not let a second stack share it too."""
-    import dataclasses
 
-    with start_stack(dataclasses.replace(trained[0], endpoint_workers=2), ephemeral_ports=True) as running:
+    with start_stack(trained[0].replace(endpoint_workers=2), ephemeral_ports=True) as running:
         busy = running.endpoint.server_address[1]
-        settings = dataclasses.replace(
-            trained[0], endpoint_workers=2, endpoint_port=busy, api_port=_free_port(), site_port=_free_port()
+        settings = trained[0].replace(
+            endpoint_workers=2, endpoint_port=busy, api_port=_free_port(), site_port=_free_port()
         )
         with pytest.raises(PortError, match=f"^port {busy} \\(--endpoint-port\\) is in use"):
             start_stack(settings)
@@ -158,11 +154,10 @@ def test_a_port_in_use_is_named_even_with_endpoint_workers_sharing_theirs(
 def test_the_same_port_for_two_servers_is_refused_before_anything_binds(
     trained: tuple[Settings, TrainOutcome],
 ) -> None:
-    import dataclasses
     import socket
 
     port, endpoint_port = _free_port(), _free_port()
-    settings = dataclasses.replace(trained[0], endpoint_port=endpoint_port, api_port=port, site_port=port)
+    settings = trained[0].replace(endpoint_port=endpoint_port, api_port=port, site_port=port)
     with pytest.raises(PortError, match=f"--site-port and --api-port are both {port}"):
         start_stack(settings)
     with socket.socket() as probe:
@@ -212,13 +207,12 @@ def _free_port() -> int:
 def test_a_changed_deployed_archive_is_refused(
     trained: tuple[Settings, TrainOutcome], tmp_path: Path
 ) -> None:
-    import dataclasses
     import shutil
 
     from ml.deploy import register_local
     from ml.package import ArtifactError
 
-    settings = dataclasses.replace(trained[0], build_dir=tmp_path / "build")
+    settings = trained[0].replace(build_dir=tmp_path / "build")
     archive = tmp_path / "model.tar.gz"
     shutil.copy(trained[1].archive, archive)
     register_local(settings, archive)
@@ -256,9 +250,8 @@ def test_a_model_trained_on_another_tokenizer_is_refused(tmp_path: Path, recorde
 def test_the_stack_with_two_endpoint_workers_classifies_and_stops_them(
     trained: tuple[Settings, TrainOutcome],
 ) -> None:
-    import dataclasses
 
-    settings = dataclasses.replace(trained[0], endpoint_workers=2)
+    settings = trained[0].replace(endpoint_workers=2)
     with start_stack(settings, ephemeral_ports=True) as running:
         (child,) = running.endpoint.worker_pids
         for _ in range(4):

@@ -14,7 +14,7 @@ LINE = re.compile(r"^__label__[A-Za-z]+ \S.*$")
 
 
 def test_each_split_is_in_blazingtext_format_and_stratified(trained: tuple[Settings, TrainOutcome]) -> None:
-    settings, outcome = trained
+    settings, _ = trained
     (folder,) = (settings.data_dir / "prepared").iterdir()
     classes = set()
     for split in SPLIT_NAMES:
@@ -29,7 +29,7 @@ def test_each_split_is_in_blazingtext_format_and_stratified(trained: tuple[Setti
 
 
 def test_splits_do_not_overlap(trained: tuple[Settings, TrainOutcome]) -> None:
-    settings, outcome = trained
+    settings, _ = trained
     (folder,) = (settings.data_dir / "prepared").iterdir()
     seen = [set((folder / f"{split}.txt").read_text(encoding="utf-8").splitlines()) for split in SPLIT_NAMES]
     assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ml.config import ROOT
+from ml.config import ROOT, load_settings
 from ml.deploy import EndpointCapacity, EndpointOutputs
 from ops.infra import Stack, prepare_local_workdir
 from ops.lambda_zip import build_lambda_zip
@@ -43,6 +43,7 @@ AUTOSCALING = {
     "scale_out_cooldown_seconds": 30,
 }
 ALARM_EMAIL = "ops@example.org"
+LAMBDA_SETTINGS = load_settings().lambda_settings()
 # One file per content type the stack maps, plus files that must not be uploaded as they are.
 SITE_FILES = {
     "index.html": "<!doctype html><title>DBPedia classifier</title>",
@@ -152,7 +153,12 @@ def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, P
         workdir,
         write_cli_config(tmp / "terraform.rc"),
         env=moto.aws_env(REGION),
-        variables={"lambda_zip_path": str(zip_path), "site_dir": str(site_dir), **variables},
+        variables={
+            "lambda_zip_path": str(zip_path),
+            "site_dir": str(site_dir),
+            "lambda_settings": LAMBDA_SETTINGS,
+            **variables,
+        },
     )
     runner.init()
     return Stack("local", runner, ENDPOINT), site_dir, zip_path

@@ -15,7 +15,16 @@ import pytest
 from ops.infra import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
 from tests.helpers import table_rows
 
-from .conftest import ALARM_EMAIL, AUTOSCALING, ENDPOINT, EXTRA_ORIGIN, SITE_FILES, Applied, zip_sha256_b64
+from .conftest import (
+    ALARM_EMAIL,
+    AUTOSCALING,
+    ENDPOINT,
+    EXTRA_ORIGIN,
+    LAMBDA_SETTINGS,
+    SITE_FILES,
+    Applied,
+    zip_sha256_b64,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -103,6 +112,8 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
         "ALLOWED_ORIGINS": f"{applied.result.outputs['site_url']},{EXTRA_ORIGIN}",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": ENDPOINT.sagemaker_runtime_url,
         "LOG_LEVEL": "INFO",
+        # what the Lambda reads, from the one declaration in ml/config.py (as the local stack sets it)
+        **{name.upper(): str(value) for name, value in LAMBDA_SETTINGS.items()},
     }
 
 
@@ -207,6 +218,7 @@ def test_config_js_is_rendered_with_the_api_url(applied: Applied) -> None:
     body = config["Body"].read().decode()
     # THEN it is the template rendered with the API URL (no trailing slash), never cached, not the stale file
     assert f'apiUrl: "{applied.result.outputs["api_url"]}"' in body
+    assert f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']} " in body
     assert "${" not in body and "stale" not in body
     assert config["CacheControl"] == "no-cache"
 

@@ -134,7 +134,8 @@ def test_divergence_is_a_one_line_error_naming_the_learning_rate(
     # GIVEN a learning rate far above the tuning range, at which fastText's loss becomes NaN
     settings, _ = trained
     prepared = next((settings.data_dir / "prepared").iterdir())
-    hp = replace(settings.hyperparameters, learning_rate=5.0, epochs=2, vector_dim=10, buckets=100_000)
+    hp = replace(settings.hyperparameters, epochs=2, vector_dim=10, buckets=100_000)
+    object.__setattr__(hp, "learning_rate", 5.0)  # past the settings' bound (1): the trainer's own guard
     # WHEN it trains THEN the error names the setting and a lower value, and no model is written
     with pytest.raises(TrainError) as caught:
         train.train(prepared / "train.txt", prepared / "validation.txt", tmp_path / "model.bin", hp, 2, 42)
