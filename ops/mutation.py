@@ -51,7 +51,7 @@ SCOPES: dict[str, Scope] = {
         ("parse_request", "_method", "_headers", "_body_text", "_unreadable_json"),
     ),
     "endpoint": Scope(
-        "ml/serve.py",
+        "ops/local/endpoint.py",
         ("tests/code/test_endpoint_server.py", "tests/code/test_handler_properties.py"),
         ("parse_request",),
     ),

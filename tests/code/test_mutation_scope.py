@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -68,4 +69,16 @@ def test_a_bad_scope_or_worker_count_is_refused_before_anything_runs(
 ) -> None:
     with pytest.raises(mutation.MutationError, match=message):
         mutation.run(names, workers, work_dir=tmp_path / "mutation")
+    assert not (tmp_path / "mutation").exists()
+
+
+def test_a_scope_whose_file_moved_is_a_clear_error_before_anything_is_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a scope naming a source file that is no longer there (as when ml/classify.py was split)
+    monkeypatch.setitem(mutation.SCOPES, "gone", mutation.Scope("ml/gone.py", ("tests/code/test_gone.py",)))
+    # THEN running it names the missing files, and nothing was copied
+    missing = re.escape("ml/gone.py, tests/code/test_gone.py, not found")
+    with pytest.raises(mutation.MutationError, match=missing):
+        mutation.run_scope("gone", tmp_path / "python", work_dir=tmp_path / "mutation")
     assert not (tmp_path / "mutation").exists()
