@@ -139,7 +139,8 @@ AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_
 )
 def train(c: Context, s: Settings, verbose: bool = False) -> None:
     """Get the data, train, evaluate, package model.tar.gz and deploy it to an endpoint."""
-    from ml import pipeline, sagemaker_pipeline
+    from ml import pipeline
+    from ml.aws import pipeline as sagemaker_pipeline
 
     with cli_errors():
         outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
@@ -148,7 +149,7 @@ def train(c: Context, s: Settings, verbose: bool = False) -> None:
         f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
     )
     if s.target == "aws":
-        from ml.deploy import EndpointCapacity
+        from ml.registry import EndpointCapacity
 
         capacity = EndpointCapacity.from_settings(s)
         bills = "per request" if capacity.mode == "serverless" else "every hour it runs"
@@ -175,7 +176,7 @@ def tune(c: Context, s: Settings, verbose: bool = False) -> None:
     """Tune BlazingText hyperparameters on the validation split; the winner goes to hyperparameters.json."""
     with cli_errors():
         if s.target == "aws":
-            from ml.sagemaker_tune import tune_aws
+            from ml.aws.tune import tune_aws
 
             found = tune_aws(s)
             print(
@@ -210,7 +211,7 @@ def evaluate(c: Context, s: Settings, model: str, verbose: bool = False) -> None
 
     with cli_errors():
         if model.startswith("s3://"):
-            from ml.sagemaker_pipeline import download_artifact
+            from ml.aws.pipeline import download_artifact
 
             result = pipeline.evaluate_artifact(s, download_artifact(s, model), source=model)
         else:
@@ -249,7 +250,7 @@ def classify(
 ) -> None:
     """Classify a file of texts (CSV or JSON lines) into JSON lines; an interrupted local run resumes."""
     from ml.records import InputSpec
-    from ops.bulk import classify as classify_file
+    from ops.local.bulk import classify as classify_file
 
     out = Path(output)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
@@ -279,9 +280,9 @@ def classify(
 def up(c: Context, s: Settings, verbose: bool = False) -> None:
     """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed."""
     from ml import pipeline
-    from ml.deploy import registered_archive, tokenizer_mismatch
-    from ml.serve import WorkerError
-    from ops.stack import PortError, server_ports, start_stack
+    from ml.registry import registered_archive, tokenizer_mismatch
+    from ops.local.endpoint import WorkerError
+    from ops.local.stack import PortError, server_ports, start_stack
 
     with cli_errors():
         try:
@@ -347,7 +348,7 @@ def bench(
     c: Context, s: Settings, smoke: bool = False, out: str = "BENCHMARKS.md", verbose: bool = False
 ) -> None:
     """Benchmark model quality and serving speed side by side; write BENCHMARKS.md (+ JSON)."""
-    from ops.bench import BenchPlan, run
+    from ops.bench.measure import BenchPlan, run
 
     plan = BenchPlan.smoke_plan() if smoke else BenchPlan()
     if smoke and out == "BENCHMARKS.md":  # a smoke run measures nothing: keep it away from the real report
@@ -384,8 +385,8 @@ def sweep(
     verbose: bool = False,
 ) -> None:
     """Compare training settings over several seeds on validation and test (docs/model-quality.md)."""
-    from ops import sweep as sweeps
-    from ops.bench import choose_data
+    from ops.bench import sweep as sweeps
+    from ops.bench.measure import choose_data
 
     with cli_errors():
         variants = [sweeps.parse_variant(v) for v in variant]
@@ -393,7 +394,7 @@ def sweep(
         base = {"data": s.data if s.data != "auto" else choose_data(s)}
         target = ROOT / out if out else s.build_dir / "sweep" / "sweep.md"
         for v in variants:  # a typo fails now, not after an hour of training
-            load_settings(**{**base, **v.overrides})
+            load_settings(None, **{**base, **v.overrides})
         sweeps.run(base, variants, seed_list, baseline, target)
     print(target.read_text(encoding="utf-8"))
     print(f"sweep: {target}\nraw figures: {target.with_suffix('.json')}")
@@ -401,11 +402,14 @@ def sweep(
 
 @task(help={"fix": "let ruff fix and format what it can"})
 def lint(c: Context, fix: bool = False) -> None:
-    """Check style: ruff lint + format check (and terraform fmt when terraform is installed)."""
-    ruff = f"'{sys.executable}' -m ruff"
+    """Check style, layers and types: ruff, import contracts (.importlinter), mypy, terraform fmt."""
+    python = f"'{sys.executable}'"
     if fix:
-        c.run(f"{ruff} check --fix . && {ruff} format .", pty=False)
-    c.run(f"{ruff} check . && {ruff} format --check .", pty=False)
+        c.run(f"{python} -m ruff check --fix . && {python} -m ruff format .", pty=False)
+    c.run(f"{python} -m ruff check . && {python} -m ruff format --check .", pty=False)
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    c.run(f"'{lint_imports}' --no-cache", env={"PYTHONPATH": str(ROOT)}, pty=False)
+    c.run(f"{python} -m mypy", pty=False)
     if c.run("command -v terraform", hide=True, warn=True).ok:
         c.run(
             "terraform -chdir=terraform fmt -check -recursive",
@@ -438,7 +442,7 @@ STACK = (
 @settings_task(*STACK, help=VERBOSE)
 def infra(c: Context, s: Settings, verbose: bool = False) -> None:
     """Create or update the Lambda, API, site, autoscaling and alarms with Terraform; print the outputs."""
-    from ops import infra as infra_ops
+    from ops.infra import stack as infra_ops
 
     with cli_errors():
         result = infra_ops.apply(s)
@@ -454,7 +458,7 @@ def infra(c: Context, s: Settings, verbose: bool = False) -> None:
 @settings_task(*STACK, help=VERBOSE)
 def plan(c: Context, s: Settings, verbose: bool = False) -> None:
     """Plan without applying: build/tfplan, its JSON and build/tfplan.md (changes, cost) for the PR."""
-    from ops import infra as infra_ops
+    from ops.infra import stack as infra_ops
 
     with cli_errors():
         report = infra_ops.plan(s)
@@ -480,7 +484,7 @@ def destroy(
     verbose: bool = False,
 ) -> None:
     """Remove the stack (and with --endpoint the SageMaker endpoint) so nothing keeps billing."""
-    from ops import infra as infra_ops
+    from ops.infra import stack as infra_ops
 
     with cli_errors():
         report = infra_ops.destroy(s, endpoint=endpoint, dry_run=dry_run, yes=yes)

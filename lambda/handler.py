@@ -34,7 +34,7 @@ from text_tokenizer import tokenize
 LABEL_PREFIX = "__label__"
 N_CLASSES = 14
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
-CONNECT_TIMEOUT_SECONDS = 2
+CONNECT_TIMEOUT_SECONDS = 2.0
 BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS = 0.2, 2.0
 ANSWER_MARGIN_SECONDS = 0.5  # kept back from the remaining time to write the answer
 TIMEOUT_STEP_SECONDS = 0.5  # an attempt's time budget is rounded down to this step (see attempt_timeouts)
@@ -46,7 +46,7 @@ TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
-_clients: dict[str, Any] = {}
+_clients: dict[tuple[str, float, float], Any] = {}
 
 
 class HttpError(Exception):
@@ -103,7 +103,7 @@ def attempt_timeouts(budget: float = float("inf")) -> tuple[float, float]:
     The configured ones when they fit; else ``budget`` rounded down to TIMEOUT_STEP_SECONDS, a quarter
     of it (at most the configured value) to connect and the rest (likewise) to read.
     """
-    connect, read = CONNECT_TIMEOUT_SECONDS, _setting("ENDPOINT_TIMEOUT_SECONDS", 4)
+    connect, read = CONNECT_TIMEOUT_SECONDS, float(_setting("ENDPOINT_TIMEOUT_SECONDS", 4))
     if connect + read <= budget:
         return connect, read
     budget = budget // TIMEOUT_STEP_SECONDS * TIMEOUT_STEP_SECONDS

@@ -50,19 +50,21 @@ class Hyperparameters:
     """
 
     # Measured choice on the shared DBPedia rows (docs/model-quality.md); hyperparameters.json repeats it.
-    epochs: int = Field(10, ge=1, le=100, description="BlazingText epochs")
+    epochs: int = Field(default=10, ge=1, le=100, description="BlazingText epochs")
     learning_rate: float = Field(
-        0.3, gt=0, le=1.0, description="BlazingText learning_rate (above 1 fastText diverges)"
+        default=0.3, gt=0, le=1.0, description="BlazingText learning_rate (above 1 fastText diverges)"
     )
-    vector_dim: int = Field(20, ge=1, le=300, description="BlazingText vector_dim")
-    word_ngrams: int = Field(2, ge=1, le=5, description="BlazingText word_ngrams")
-    min_count: int = Field(2, ge=1, le=100, description="BlazingText min_count")
+    vector_dim: int = Field(default=20, ge=1, le=300, description="BlazingText vector_dim")
+    word_ngrams: int = Field(default=2, ge=1, le=5, description="BlazingText word_ngrams")
+    min_count: int = Field(default=2, ge=1, le=100, description="BlazingText min_count")
     buckets: int = Field(
-        1_000_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
+        default=1_000_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
     )
-    early_stopping: bool = Field(False, description="stop when validation accuracy stops improving")
-    patience: int = Field(4, ge=1, le=100, description="early stopping: epochs without improvement")
-    min_epochs: int = Field(5, ge=1, le=100, description="early stopping: epochs before the first check")
+    early_stopping: bool = Field(default=False, description="stop when validation accuracy stops improving")
+    patience: int = Field(default=4, ge=1, le=100, description="early stopping: epochs without improvement")
+    min_epochs: int = Field(
+        default=5, ge=1, le=100, description="early stopping: epochs before the first check"
+    )
 
     @model_validator(mode="after")
     def _min_epochs_within_epochs(self) -> Hyperparameters:
@@ -131,7 +133,7 @@ class Settings(BaseSettings):
     )
 
     # --- training --------------------------------------------------------------------------------
-    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    hyperparameters: Hyperparameters = Field(default_factory=lambda: Hyperparameters())
     hyperparameters_file: Path = Field(
         ROOT / "hyperparameters.json", description="BlazingText-named values; `invoke tune` rewrites it"
     )
@@ -181,9 +183,11 @@ class Settings(BaseSettings):
         5, ge=1, le=200, description="aws, serverless: concurrent requests"
     )
 
-    # --- monitoring and cost (terraform/monitoring.tf, ops/costs.py) --------------------------------
+    # --- monitoring and cost (terraform/monitoring.tf, ops/infra/costs.py) --------------------------------
     alarm_email: str = Field(
-        "", pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$", description="e-mail subscribed to the alarms (or none)"
+        "",
+        pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
+        description="an e-mail address to subscribe to the alarms (empty: none)",
     )
     requests_per_month: int = Field(1_000_000, ge=0, description="traffic the plan's cost estimate assumes")
 
@@ -277,7 +281,7 @@ SETTING_NAMES: tuple[str, ...] = tuple(n for n in Settings.model_fields if n != 
 def declaration(name: str) -> FieldInfo:
     """The declaration of a setting or hyperparameter; KeyError for an unknown name."""
     if name in HYPERPARAMETER_NAMES:
-        return Hyperparameters.__pydantic_fields__[name]
+        return Hyperparameters.__pydantic_fields__[name]  # type: ignore[attr-defined]
     if name in SETTING_NAMES:
         return Settings.model_fields[name]
     raise KeyError(name)

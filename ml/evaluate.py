@@ -175,7 +175,7 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], out: Path, title
                 ax.text(
                     j,
                     i,
-                    count,
+                    str(count),
                     ha="center",
                     va="center",
                     fontsize=7,

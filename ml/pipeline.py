@@ -5,7 +5,7 @@ Every model lives in its own version folder, ``build/model/versions/<first 16 he
 (docs/model-versions.md): a run writes the new one beside the deployed one, evaluates it, writes its
 manifest last, and only then switches the local endpoint registry to it in one atomic write. A run that
 stops early leaves the deployed model as it was, and the next run removes what it left.
-Target ``aws`` (ml/sagemaker_pipeline.py) shares the data preparation, evaluation and versions; only its
+Target ``aws`` (ml/aws/pipeline.py) shares the data preparation, evaluation and versions; only its
 trainer and endpoint differ.
 """
 
@@ -25,7 +25,8 @@ from typing import Any
 
 import fasttext
 
-from ml import data, deploy, evaluate, package, preprocess, train
+from ml import data, evaluate, package, preprocess, train
+from ml import registry as deploy
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.package import ARCHIVE, MANIFEST, MODEL_MEMBER
@@ -129,7 +130,7 @@ def evaluate_model(
     prepared: preprocess.Prepared,
     out: Path,
     train_seconds: float | None = None,
-    **about: Any,
+    **about: dict[str, str],
 ) -> dict[str, Any]:
     """Evaluate a ``model.bin`` (and the peer baseline, and slices); write the reports into ``out``."""
     model = fasttext.load_model(str(model_bin))
@@ -274,5 +275,5 @@ def evaluate_artifact(settings: Settings, archive: Path, source: str | None = No
     model_bin = package.unpack(archive, settings.build_dir / "evaluations")
     dataset, prepared = prepare_data(settings)
     about = {"model": {"source": source or str(archive), "sha256": file_digest(archive)}}
-    report = evaluate_model(model_bin, dataset, prepared, model_bin.parent, **about)
+    report = evaluate_model(model_bin, dataset, prepared, model_bin.parent, None, **about)
     return Evaluation(archive, model_bin.parent / "metrics.md", report["test"]["accuracy"])

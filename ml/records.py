@@ -20,7 +20,7 @@ sha256 and how it was read, ``k``, the tokenizer and the model; for ``OUTPUT`` a
 partial file of another provenance is discarded; an ``OUTPUT`` of this provenance means nothing to do; any
 other ``OUTPUT`` is refused unless ``force``. An output that is the input (or a file beside it that classify
 writes) is refused before anything is written. Who answers (the local endpoint, a Batch Transform job)
-is the callers' business: ``ops/bulk.py`` and ``ml/aws/transform.py``.
+is the callers' business: ``ops/local/bulk.py`` and ``ml/aws/transform.py``.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from typing import Any
 
 from ml.config import log
 from ml.data import N_CLASSES, DataError, read_rows
-from ml.deploy import read_registry
 from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json, write_text
 from ml.lambda_src import read_prediction, text_tokenizer
+from ml.registry import read_registry
 
 FORMATS = ("auto", "jsonl", "csv", "dbpedia")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -182,7 +182,7 @@ def _read_csv(path: Path, spec: InputSpec) -> list[Record]:
             if rid == "":
                 raise ClassifyError(f"{path}:{reader.line_num}: the id column {id_column!r} is empty")
             # title and content are joined as training joins them (ml.data.Row.text)
-            text = " ".join(v.strip() for v in values) if len(values) > 1 else values[0]
+            text = " ".join(str(v).strip() for v in values) if len(values) > 1 else str(values[0])
             records.append(Record(rid, text))
     return records
 

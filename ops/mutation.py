@@ -44,23 +44,23 @@ class Scope:
 
 
 SCOPES: dict[str, Scope] = {
-    "tokenizer": Scope("lambda/text_tokenizer.py", ("tests/code/test_tokenizer.py",)),
+    "tokenizer": Scope("lambda/text_tokenizer.py", ("tests/lambda_handler/test_tokenizer.py",)),
     "handler": Scope(
         "lambda/handler.py",
-        ("tests/code/test_lambda_handler.py", "tests/code/test_handler_properties.py"),
+        ("tests/lambda_handler/test_lambda_handler.py", "tests/lambda_handler/test_handler_properties.py"),
         ("parse_request", "_method", "_headers", "_body_text", "_unreadable_json"),
     ),
     "endpoint": Scope(
         "ops/local/endpoint.py",
-        ("tests/code/test_endpoint_server.py", "tests/code/test_handler_properties.py"),
+        ("tests/local/test_endpoint_server.py", "tests/lambda_handler/test_handler_properties.py"),
         ("parse_request",),
     ),
     "bulk": Scope(
         "ml/records.py",
-        ("tests/code/test_classify.py",),
+        ("tests/local/test_classify.py",),
         ("read_key", "not_made_by", "is_complete", "finish", "resume", "start", "publish"),
     ),
-    "fsutil": Scope("ml/fsutil.py", ("tests/code/test_fsutil.py",)),
+    "fsutil": Scope("ml/fsutil.py", ("tests/model/test_fsutil.py",)),
 }
 
 

@@ -4,7 +4,7 @@
 # SageMaker does the scaling; this file only registers the target and the policy (docs/endpoint-capacity.md).
 
 locals {
-  endpoint_variant  = "AllTraffic" # ml/sagemaker_deploy.py's VARIANT
+  endpoint_variant  = "AllTraffic" # ml/aws/deploy.py's VARIANT
   instance_backed   = var.endpoint_capacity.mode == "instance"
   scalable_resource = "endpoint/${var.endpoint_name}/variant/${local.endpoint_variant}"
 }

@@ -161,7 +161,7 @@ variable "lambda_timeout_seconds" {
 
 variable "lambda_zip_path" {
   type        = string
-  description = "Path of the Lambda deployment zip that ops/lambda_zip.py builds (build/lambda.zip)."
+  description = "Path of the Lambda deployment zip that ops/infra/lambda_zip.py builds (build/lambda.zip)."
 }
 
 variable "log_level" {

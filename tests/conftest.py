@@ -10,7 +10,7 @@ import pytest
 from ml.config import Settings
 from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
-from ml.serve import EndpointServer, start_endpoint
+from ops.local.endpoint import EndpointServer, start_endpoint
 from tests.helpers import SHARED_DATA, in_ci, make_settings
 
 

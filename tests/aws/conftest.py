@@ -4,7 +4,7 @@ moto lacks.
 
 moto marks a training job Completed the moment it is created and writes no artifact, and it cannot fail a job
 or an endpoint. The hooks below attach to every boto3 session the code under test opens (through
-``ml.sagemaker_train.boto_session``): ``after-call`` hooks stand in for the training container, and
+``ml.aws.train.boto_session``): ``after-call`` hooks stand in for the training container, and
 ``before-call`` hooks answer an operation with moto's own answer, changed (a recorded-response test). Each
 test that uses one says so.
 """
@@ -25,10 +25,10 @@ import pytest
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 
-from ml import sagemaker_train
+from ml.aws import train as sagemaker_train
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
-from ops.moto_server import MotoServer
+from ops.infra.moto_server import MotoServer
 from tests.helpers import make_settings
 
 ACCOUNT = "123456789012"  # a realistic account id: the tfvars of a real endpoint must not look local

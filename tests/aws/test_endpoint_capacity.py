@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from ml.aws.deploy import VARIANT, deploy, resource_names
+from ml.aws.resources import find_endpoint_resources
+from ml.aws.train import SageMakerError
 from ml.config import ConfigError, Settings
-from ml.deploy import EndpointCapacity
-from ml.endpoint_resources import find_endpoint_resources
-from ml.sagemaker_deploy import VARIANT, deploy, resource_names
-from ml.sagemaker_train import SageMakerError
-from ops.infra import read_endpoint_vars
-from ops.moto_server import MotoServer
+from ml.registry import EndpointCapacity
+from ops.infra.moto_server import MotoServer
+from ops.infra.stack import read_endpoint_vars
 from tests.helpers import make_settings
 
 from .conftest import IMAGE, ROLE_ARN
@@ -132,13 +132,13 @@ def test_an_instance_type_change_is_refused_before_any_change(aws: MotoServer, t
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"endpoint_mode": "lambda"}, "'endpoint_mode' must be one of instance, serverless"),
-        ({"serverless_memory_mb": "1500"}, "'serverless_memory_mb' must be one of 1024, 2048"),
-        ({"serverless_max_concurrency": "0"}, "'serverless_max_concurrency' must be in 1..200"),
-        ({"instance_count": "3", "max_instances": "2"}, "'max_instances' must be at least instance_count"),
-        ({"target_invocations_per_instance": "0"}, "'target_invocations_per_instance' must be at least 1"),
-        ({"scale_in_cooldown": "-1"}, "'scale_in_cooldown' must be 0 or more"),
-        ({"alarm_email": "ops at example"}, "'alarm_email' must be an e-mail address"),
+        ({"endpoint_mode": "lambda"}, "--endpoint-mode lambda: must be one of instance or serverless"),
+        ({"serverless_memory_mb": "1500"}, "--serverless-memory-mb must be one of 1024, 2048"),
+        ({"serverless_max_concurrency": "0"}, "--serverless-max-concurrency 0: must be at least 1"),
+        ({"instance_count": "3", "max_instances": "2"}, "--max-instances must be at least --instance-count"),
+        ({"target_invocations_per_instance": "0"}, "--target-invocations-per-instance 0: must be at least 1"),
+        ({"scale_in_cooldown": "-1"}, "--scale-in-cooldown -1: must be at least 0"),
+        ({"alarm_email": "ops at example"}, "--alarm-email ops at example: is not valid .an e-mail address"),
     ],
 )
 def test_bad_capacity_settings_stop_before_any_aws_call(

@@ -1,6 +1,6 @@
 """A new model on an existing endpoint: UpdateEndpoint to a new endpoint config, then the old ones go.
 
-moto does not implement UpdateEndpoint, so these tests drive ml/sagemaker_deploy.py with
+moto does not implement UpdateEndpoint, so these tests drive ml/aws/deploy.py with
 ``botocore.stub.Stubber``: each SageMaker request must come in the order and with the parameters listed, and
 gets a recorded response shaped like SageMaker's (the Stubber checks both against the API model).
 """
@@ -16,9 +16,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from ml.aws.deploy import VARIANT, deploy, resource_names
+from ml.aws.train import SageMakerError
 from ml.config import Settings
-from ml.sagemaker_deploy import VARIANT, deploy, resource_names
-from ml.sagemaker_train import SageMakerError
 from tests.helpers import make_settings
 
 from .conftest import ACCOUNT, IMAGE, REGION, ROLE_ARN

@@ -13,7 +13,7 @@ from invoke.exceptions import Exit
 from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
-from ops.moto_server import MotoServer
+from ops.infra.moto_server import MotoServer
 
 from .conftest import aws_settings
 

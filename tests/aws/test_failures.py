@@ -16,11 +16,11 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from ml import pipeline
-from ml import sagemaker_train as sm
+from ml.aws import train as sm
 from ml.config import ConfigError, Settings, load_settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
-from ops.moto_server import MotoServer
+from ops.infra.moto_server import MotoServer
 from tests.helpers import run_invoke
 
 from .conftest import ROLE_ARN, Hooks, aws_settings, container_stand_in, recorded

@@ -17,20 +17,21 @@ from typing import Any
 import boto3
 import pytest
 
-from ml import pipeline, preprocess, sagemaker_pipeline
+from ml import pipeline, preprocess
+from ml.aws import pipeline as sagemaker_pipeline
+from ml.aws.deploy import resource_names
+from ml.aws.resources import EndpointResources, find_endpoint_resources
 from ml.config import Settings
-from ml.deploy import EndpointCapacity, registered_archive
-from ml.endpoint_resources import EndpointResources, find_endpoint_resources
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ml.sagemaker_deploy import resource_names
-from ml.serve import start_endpoint
-from ops import infra
-from ops.infra import check_target, read_endpoint_vars
-from ops.moto_server import MotoServer
-from ops.stack import model_to_serve
-from ops.terraform import terraform_binary
+from ml.registry import EndpointCapacity, registered_archive
+from ops.infra import stack as infra
+from ops.infra.moto_server import MotoServer
+from ops.infra.stack import check_target, read_endpoint_vars
+from ops.infra.terraform import terraform_binary
+from ops.local.endpoint import start_endpoint
+from ops.local.stack import model_to_serve
 from tests.helpers import WALTER_JOHNSON, in_ci
 
 from .conftest import (

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from ml import sagemaker_tune
+from ml.aws import tune as sagemaker_tune
+from ml.aws.train import SageMakerError
 from ml.config import Settings, load_settings
 from ml.pipeline import TrainOutcome
-from ml.sagemaker_train import SageMakerError
 from ml.tune import RANGES
-from ops.moto_server import MotoServer
+from ops.infra.moto_server import MotoServer
 
 from .conftest import BUCKET, IMAGE, ROLE_ARN, Hooks, aws_settings, recorded
 

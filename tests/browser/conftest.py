@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, 
 
 from ml.config import ROOT, Settings
 from ml.pipeline import TrainOutcome
-from ops.stack import LocalStack, start_stack
+from ops.local.stack import LocalStack, start_stack
 from tests.helpers import in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")

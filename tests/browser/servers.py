@@ -12,7 +12,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ops.site_server import SiteServer
+from ops.local.site import SiteServer
 
 HOST = "127.0.0.1"
 HOLD_LIMIT_SECONDS = 60  # a held reply is sent anyway after this, so no thread hangs forever

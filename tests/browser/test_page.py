@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from ml.config import ROOT, Settings
 from ml.pipeline import TrainOutcome
-from ops.stack import LocalStack
+from ops.local.stack import LocalStack
 from tests.helpers import WALTER_JOHNSON
 
 from .conftest import ARTIFACTS, PHONE, OpenTab, Tab, save_screenshot

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ml.config import ROOT
-from ops.site_server import CONFIG_TEMPLATE, SITE_DIR, render_config
+from ops.local.site import CONFIG_TEMPLATE, SITE_DIR, render_config
 
 # The extensions that Terraform uploads to the bucket with a content type.
 SERVED_TYPES = {".html", ".js", ".css", ".svg", ".png", ".ico", ".json"}

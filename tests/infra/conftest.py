@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from ml.config import ROOT, load_settings
-from ml.deploy import EndpointCapacity, EndpointOutputs
-from ops.infra import Stack, prepare_local_workdir
-from ops.lambda_zip import build_lambda_zip
-from ops.moto_gaps import AppAutoScalingTagProxy
-from ops.moto_server import LOCAL_ACCOUNT_ID, MotoServer
-from ops.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
+from ml.registry import EndpointCapacity, EndpointOutputs
+from ops.infra.lambda_zip import build_lambda_zip
+from ops.infra.moto_gaps import AppAutoScalingTagProxy
+from ops.infra.moto_server import LOCAL_ACCOUNT_ID, MotoServer
+from ops.infra.stack import Stack, prepare_local_workdir
+from ops.infra.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
 
 REGION = "us-east-1"
 ENDPOINT = EndpointOutputs(
@@ -84,7 +84,7 @@ def terraform() -> str:
     return path
 
 
-# moto_server URL -> the URL of the tag proxy in front of it (ops/moto_gaps.py), for local_stack.
+# moto_server URL -> the URL of the tag proxy in front of it (ops/infra/moto_gaps.py), for local_stack.
 TAG_PROXIES: dict[str, str] = {}
 
 

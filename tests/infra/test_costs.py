@@ -1,4 +1,4 @@
-"""ops/costs.py: the cost of the planned stack, checked against figures worked out by hand below."""
+"""ops/infra/costs.py: the cost of the planned stack, checked against figures worked out by hand below."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from ml.deploy import EndpointCapacity
-from ops.costs import (
+from ml.registry import EndpointCapacity
+from ops.infra.costs import (
     StackFacts,
     Usage,
     billing_note,
@@ -103,7 +103,7 @@ def test_the_markdown_states_the_traffic_the_prices_date_and_the_total() -> None
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in markdown.splitlines() if "|" in line]
     assert ["**Total**", "", "**$53.75** ($0.0736 an hour)"] in rows
     assert "would cost $94.90 a month" in markdown
-    assert "`ops/prices.json` (2026-11-30" in markdown
+    assert "`ops/infra/prices.json` (2026-11-30" in markdown
 
 
 def test_facts_are_read_from_the_plan() -> None:

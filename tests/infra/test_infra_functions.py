@@ -1,5 +1,5 @@
-"""ops/infra.py without a full apply: inputs, the local working copy, plan summaries, confirmation, and the
-SageMaker endpoint clean-up against moto."""
+"""ops/infra/stack.py without a full apply: inputs, the local working copy, plan summaries, confirmation, and
+the SageMaker endpoint clean-up against moto."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import load_settings
-from ml.deploy import EndpointCapacity
-from ml.endpoint_resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
-from ops import infra
-from ops.infra import (
+from ml.registry import EndpointCapacity
+from ops.infra import stack as infra
+from ops.infra.moto_server import MotoServer
+from ops.infra.stack import (
     InfraError,
     check_target,
     local_override,
@@ -24,7 +25,6 @@ from ops.infra import (
     render_plan_markdown,
     summarize_plan,
 )
-from ops.moto_server import MotoServer
 from tests.helpers import table_rows
 
 from .conftest import ENDPOINT, write_endpoint_tfvars

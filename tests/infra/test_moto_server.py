@@ -1,4 +1,4 @@
-"""ops/moto_server.py: a real moto server in a child process on 127.0.0.1."""
+"""ops/infra/moto_server.py: a real moto server in a child process on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ops import moto_server
-from ops.moto_server import MotoServer, MotoServerError
+from ops.infra import moto_server
+from ops.infra.moto_server import MotoServer, MotoServerError
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pytest
 
 from ml.config import ROOT, Settings
 from ml.pipeline import TrainOutcome
-from ops.moto_server import MotoServer
-from ops.terraform import TerraformError
+from ops.infra.moto_server import MotoServer
+from ops.infra.terraform import TerraformError
 
 from .conftest import Applied, local_stack
 

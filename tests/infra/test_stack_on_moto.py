@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.infra import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
+from ops.infra.stack import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
 from tests.helpers import table_rows
 
 from .conftest import (

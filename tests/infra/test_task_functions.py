@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ml.config import ROOT, Settings, load_settings
-from ops import infra
-from ops.infra import InfraError
+from ops.infra import stack as infra
+from ops.infra.stack import InfraError
 from tests.helpers import run_invoke
 
 from .conftest import write_endpoint_tfvars

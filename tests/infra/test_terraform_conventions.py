@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ml.config import ROOT
-from ops.terraform import TerraformRunner, write_cli_config
+from ops.infra.terraform import TerraformRunner, write_cli_config
 
 from .conftest import ENDPOINT, hcl_blocks, require
 

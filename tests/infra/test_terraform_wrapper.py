@@ -1,4 +1,4 @@
-"""ops/terraform.py against a fake `terraform` that records its arguments: the python-terraform pitfalls
+"""ops/infra/terraform.py against a fake `terraform` that records its arguments: the python-terraform pitfalls
 stay hidden, whatever Terraform version is (or is not) installed."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ops.terraform import PLUGIN_MIRROR, TerraformError, TerraformRunner, write_cli_config
+from ops.infra.terraform import PLUGIN_MIRROR, TerraformError, TerraformRunner, write_cli_config
 
 FAKE_TERRAFORM = f"""#!{sys.executable}
 import json, os, sys

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ml import deploy, preprocess, train
+from ml import preprocess, train
+from ml import registry as deploy
 from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.package import MODEL_MEMBER, members

@@ -59,8 +59,8 @@ def test_file_values_override_defaults_and_environment_and_flags_override_the_fi
         ("[25]", "must hold a JSON object"),
         ('{"epoch": 25}', "unknown hyperparameter(s): epoch"),
         ('{"epochs": "many"}', "'epochs' must be a number"),
-        ('{"epochs": 2.5}', "setting 'epochs' expects int"),
-        ('{"word_ngrams": 9}', "setting 'word_ngrams' must be in 1..5"),
+        ('{"epochs": 2.5}', "hyperparameters.json: epochs 2.5: must be a whole number"),
+        ('{"word_ngrams": 9}', "hyperparameters.json: word_ngrams 9: must be at most 5"),
     ],
 )
 def test_unusable_file_is_a_config_error_that_names_it(

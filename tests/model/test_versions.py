@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
-from ml import deploy, preprocess
+from ml import preprocess
+from ml import registry as deploy
 from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainError, run
 from ml.predict import Predictor
-from ml.serve import start_endpoint
+from ops.local.endpoint import start_endpoint
 from tests.helpers import WALTER_JOHNSON, make_settings
 
 SMALL = {"epochs": 2, "vector_dim": 10, "buckets": 100_000, "dropout_views": 0}  # a quick, real model
@@ -30,7 +31,8 @@ SMALL = {"epochs": 2, "vector_dim": 10, "buckets": 100_000, "dropout_views": 0} 
 _CHILD = """
 import json, os, signal, sys
 import fasttext
-from ml import deploy, evaluate, fsutil, pipeline, preprocess
+from ml import evaluate, fsutil, pipeline, preprocess
+from ml import registry as deploy
 from ml.config import load_settings
 
 def die(*_args, **_kwargs):

@@ -1,0 +1,1 @@
+"""The SageMaker layer: the only package that imports the SageMaker SDK."""

@@ -1,0 +1,218 @@
+"""Host a BlazingText artifact on a SageMaker real-time endpoint and hand its outputs to Terraform.
+
+Model → EndpointConfig → Endpoint through the boto3 ``sagemaker`` client (the SDK's ``core.resources``
+hosting classes do not work against the emulator the tests use). The endpoint runs on instances (type and
+count; Terraform adds the autoscaling) or serverless (``ServerlessConfig``: memory and concurrency), as
+``settings.endpoint_mode`` says (docs/endpoint-capacity.md). Names derive from content: the model from
+the artifact's sha256, the endpoint config from that and the capacity. The endpoint name
+stays ``settings.endpoint_name``: a new model becomes a new endpoint config and an ``UpdateEndpoint``
+(SageMaker swaps it in without downtime), and once the endpoint is InService on it the previous config
+and models are deleted, so nothing is left behind. ``invoke destroy --target aws --endpoint``
+(ops/infra/stack.py) deletes what remains: the endpoint, its config and its model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from ml.aws.resources import EndpointResources, find_endpoint_resources
+from ml.aws.train import SageMakerError
+from ml.config import Settings, log
+from ml.registry import EndpointCapacity, EndpointOutputs, write_tfvars
+
+VARIANT = "AllTraffic"
+_NAME_MAX = 63
+SERVERLESS_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html"
+AUTOSCALING_UPDATE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What :func:`deploy` did: the outputs, the resources now serving, and what it changed or removed."""
+
+    outputs: EndpointOutputs
+    model: str
+    config: str
+    action: str  # "created" | "updated" | "unchanged"
+    removed: tuple[str, ...]
+
+
+def resource_names(settings: Settings, artifact_sha256: str) -> tuple[str, str]:
+    """``(model name, endpoint config name)`` for an artifact under the settings' capacity."""
+    base = settings.endpoint_name[: _NAME_MAX - 17]
+    capacity = EndpointCapacity.from_settings(settings)
+    if capacity.mode == "instance":  # the names instance-backed endpoints always had
+        variant: list[object] = [artifact_sha256, capacity.instance_type, capacity.instance_count]
+    else:
+        variant = [artifact_sha256, "serverless", capacity.memory_mb, capacity.max_concurrency]
+    config_digest = hashlib.sha256(json.dumps(variant).encode()).hexdigest()
+    return f"{base}-{artifact_sha256[:16]}", f"{base}-{config_digest[:16]}"
+
+
+def production_variant(model: str, capacity: EndpointCapacity) -> dict[str, Any]:
+    """The endpoint config's one variant: instances, or a ``ServerlessConfig``."""
+    if capacity.mode == "serverless":
+        serverless = {"MemorySizeInMB": capacity.memory_mb, "MaxConcurrency": capacity.max_concurrency}
+        return {"VariantName": VARIANT, "ModelName": model, "ServerlessConfig": serverless}
+    return {
+        "VariantName": VARIANT,
+        "ModelName": model,
+        "InitialInstanceCount": capacity.instance_count,
+        "InstanceType": capacity.instance_type,
+        "InitialVariantWeight": 1.0,
+    }
+
+
+def check_mode_change(previous: EndpointResources | None, capacity: EndpointCapacity) -> None:
+    """Refuse, before any change, what SageMaker refuses.
+
+    An instance-backed endpoint cannot become serverless; and the instance type of a variant that
+    Application Auto Scaling manages (`invoke infra` registers it) cannot change in an update.
+    """
+    before = previous.capacity if previous else None
+    if previous is None or before is None or before.mode != "instance":
+        return
+    if capacity.mode == "serverless":
+        raise SageMakerError(
+            f"endpoint {previous.endpoint} runs on instances and SageMaker cannot convert an instance-based "
+            f"endpoint to serverless ({SERVERLESS_DOC}, feature exclusions): remove it first with "
+            "`invoke destroy --target aws --endpoint`, or keep --endpoint-mode instance"
+        )
+    if capacity.instance_type != before.instance_type:
+        raise SageMakerError(
+            f"endpoint {previous.endpoint} runs on {before.instance_type}; SageMaker refuses to change the "
+            f"instance type of an autoscaled variant in an update ({AUTOSCALING_UPDATE_DOC}): keep "
+            f"--instance-type {before.instance_type}, or remove the stack and endpoint first with "
+            "`invoke destroy --target aws --endpoint`, then train and `invoke infra` again"
+        )
+
+
+def _missing(exc: ClientError) -> bool:
+    """SageMaker answers a missing model, config or endpoint with ValidationException "Could not find ..."."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "Could not find" in str(error.get("Message", ""))
+
+
+def _exists(describe: Callable[..., Any], **name: str) -> bool:
+    try:
+        describe(**name)
+    except ClientError as exc:
+        if _missing(exc):
+            return False
+        raise
+    return True
+
+
+def _delete(client: Any, config: str | None, models: tuple[str, ...]) -> tuple[str, ...]:
+    """Delete an endpoint config and models (ones already gone are skipped); return what was asked."""
+    calls: list[tuple[str, Callable[..., Any], dict[str, str]]] = []
+    if config:
+        calls.append(
+            (f"endpoint config {config}", client.delete_endpoint_config, {"EndpointConfigName": config})
+        )
+    calls += [(f"model {model}", client.delete_model, {"ModelName": model}) for model in models]
+    for _, call, kwargs in calls:
+        try:
+            call(**kwargs)
+        except ClientError as exc:
+            if not _missing(exc):
+                raise
+    return tuple(label for label, *_ in calls)
+
+
+def _wait_in_service(client: Any, name: str, poll_seconds: float, max_minutes: int) -> dict[str, Any]:
+    """Wait until the endpoint is InService and return its description; SageMakerError when it Failed."""
+    attempts = max(1, int(max_minutes * 60 / max(poll_seconds, 1)))
+    try:
+        client.get_waiter("endpoint_in_service").wait(
+            EndpointName=name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": attempts}
+        )
+    except WaiterError:
+        endpoint = client.describe_endpoint(EndpointName=name)
+        reason = endpoint.get("FailureReason", "no reason given")
+        raise SageMakerError(
+            f"endpoint {name} is {endpoint['EndpointStatus']}: {reason}; "
+            f"its logs are in CloudWatch, /aws/sagemaker/Endpoints/{name}. Remove it with "
+            "`invoke destroy --target aws --endpoint` and run again"
+        ) from None
+    return client.describe_endpoint(EndpointName=name)
+
+
+def deploy(
+    client: Any,
+    settings: Settings,
+    *,
+    image: str,
+    model_data: str,
+    artifact_sha256: str,
+    role_arn: str,
+    poll_seconds: float = 30.0,
+    max_minutes: int = 60,
+) -> Deployment:
+    """Serve ``model_data`` on the endpoint ``settings.endpoint_name``, then write the tfvars.
+
+    Creates the model and endpoint config when missing, then creates the endpoint, or updates it when it
+    serves another config, waits for InService and deletes the previous config and models.
+
+    Raises:
+        SageMakerError: the endpoint Failed, or an update did not take (the endpoint still serves the old
+            model; the new config and model are deleted again), or it is instance-backed and the settings
+            ask for serverless (refused before anything is created).
+    """
+    name = settings.endpoint_name
+    capacity = EndpointCapacity.from_settings(settings)
+    previous: EndpointResources | None = find_endpoint_resources(client, name)
+    check_mode_change(previous, capacity)
+    model, config = resource_names(settings, artifact_sha256)
+    if not _exists(client.describe_model, ModelName=model):
+        client.create_model(
+            ModelName=model,
+            ExecutionRoleArn=role_arn,
+            PrimaryContainer={"Image": image, "ModelDataUrl": model_data},
+        )
+        log.info("created SageMaker model %s (%s)", model, model_data)
+    if not _exists(client.describe_endpoint_config, EndpointConfigName=config):
+        client.create_endpoint_config(
+            EndpointConfigName=config, ProductionVariants=[production_variant(model, capacity)]
+        )
+        log.info("created endpoint config %s: %s", config, capacity.describe())
+
+    if previous is None:
+        client.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        action = "created"
+    elif previous.config != config:
+        # Same capacity, new model: keep the instance count autoscaling chose (not the config's floor).
+        retain = previous.capacity == capacity
+        client.update_endpoint(
+            EndpointName=name, EndpointConfigName=config, RetainAllVariantProperties=retain
+        )
+        action = "updated"
+    else:
+        action = "unchanged"
+    if action != "unchanged":
+        log.info("endpoint %s %s with %s; waiting for InService (minutes on AWS)", name, action, config)
+    endpoint = _wait_in_service(client, name, poll_seconds, max_minutes)
+
+    removed: tuple[str, ...] = ()
+    if endpoint["EndpointConfigName"] != config:
+        kept = previous.models if previous else ()
+        _delete(client, config, () if model in kept else (model,))
+        raise SageMakerError(
+            f"endpoint {name} did not take the new config {config} and still serves "
+            f"{endpoint['EndpointConfigName']}: {endpoint.get('FailureReason', 'no reason given')}"
+        )
+    if previous is not None and previous.config != config:
+        removed = _delete(client, previous.config, tuple(m for m in previous.models if m != model))
+        log.info("removed the previous %s", ", ".join(removed) or "nothing")
+    outputs = EndpointOutputs(
+        name, endpoint["EndpointArn"], settings.region, settings.runtime_url(), capacity
+    )
+    write_tfvars(outputs, settings.tfvars_path)
+    log.info("endpoint %s is InService: %s", name, outputs.endpoint_arn)
+    return Deployment(outputs, model, config, action, removed)

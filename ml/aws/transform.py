@@ -1,0 +1,199 @@
+"""Bulk classification with a SageMaker Batch Transform job on the deployed model (``--target aws``).
+
+The texts are tokenized by the Lambda's tokenizer and written as the JSON lines BlazingText takes in batch
+transform, ``{"source": "tok tok …", "k": 3}``; the job reads them with ``ContentType`` and ``Accept``
+``application/jsonlines`` (BlazingText wants both equal), ``SplitType=Line`` and ``MultiRecord`` batches,
+and writes ``{"prob": [...], "label": ["__label__X", ...]}`` lines in the same order (``AssembleWith=Line``)
+to ``<input name>.out``, which is downloaded and joined back to the ids by position.
+
+Layout: ``s3://<bucket>/<prefix>/transform/<input sha>/input/input.jsonl`` and ``.../output/<job>/``. The
+model is the one the endpoint serves (DescribeEndpoint → DescribeEndpointConfig, :func:`endpoint_model`),
+which ``ml.classify`` also records in the output's key. The job's name holds a key of the input, model and
+instances, so a re-run reuses a Completed job (or waits for a running one) and uploads nothing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from ml.aws import train as sagemaker_train
+from ml.aws.resources import find_endpoint_resources
+from ml.aws.train import SageMakerError, aws_errors, download, upload_if_changed
+from ml.config import Settings, log
+from ml.fsutil import atomic_path
+from ml.records import ClassifyError, Record, result_line, tokens_of
+
+CONTENT_TYPE = "application/jsonlines"
+BATCH_STRATEGY = "MultiRecord"
+MAX_PAYLOAD_MB = 6
+INPUT_NAME = "input.jsonl"
+JOB_PREFIX = "bulk"
+
+
+def request_body(records: list[Record], k: int) -> tuple[bytes, list[int]]:
+    """The job's JSON lines input and the indexes of the records it holds (texts with no word left out)."""
+    lines, sent = [], []
+    for index, record in enumerate(records):
+        tokens = tokens_of(record.text)
+        if tokens:
+            lines.append(json.dumps({"source": tokens, "k": k}, ensure_ascii=False) + "\n")
+            sent.append(index)
+    return "".join(lines).encode(), sent
+
+
+def deployed_model(client: Any, endpoint: str) -> str:
+    """The model the endpoint serves; SageMakerError when there is no such endpoint."""
+    resources = find_endpoint_resources(client, endpoint)
+    if resources is None or not resources.models:
+        raise SageMakerError(
+            f"there is no SageMaker endpoint {endpoint!r} with a model: deploy one with "
+            "`invoke train --target aws` (or name yours with --endpoint-name)"
+        )
+    return resources.models[0]
+
+
+def endpoint_model(settings: Settings) -> str:
+    """The SageMaker model ``settings.endpoint_name`` serves (its name holds the archive's sha256 prefix)."""
+    with aws_errors():
+        client = sagemaker_train.boto_session(settings.region).client("sagemaker")
+        return deployed_model(client, settings.endpoint_name)
+
+
+def job_key(input_sha: str, model: str, settings: Settings) -> str:
+    """What a job is made of: input, model and instances."""
+    parts = [input_sha, model, settings.transform_instance_type, settings.transform_instance_count]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+def job_request(name: str, model: str, input_uri: str, output_uri: str, settings: Settings) -> dict[str, Any]:
+    """The CreateTransformJob request."""
+    return {
+        "TransformJobName": name,
+        "ModelName": model,
+        "BatchStrategy": BATCH_STRATEGY,
+        "MaxPayloadInMB": MAX_PAYLOAD_MB,
+        "TransformInput": {
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
+            "ContentType": CONTENT_TYPE,
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
+        "TransformOutput": {"S3OutputPath": output_uri, "Accept": CONTENT_TYPE, "AssembleWith": "Line"},
+        "TransformResources": {
+            "InstanceType": settings.transform_instance_type,
+            "InstanceCount": settings.transform_instance_count,
+        },
+    }
+
+
+def jobs_named(client: Any, key: str) -> list[dict[str, Any]]:
+    """Summaries of the transform jobs whose name holds ``key``, newest first."""
+    summaries: list[dict[str, Any]] = []
+    for page in client.get_paginator("list_transform_jobs").paginate(NameContains=key):
+        summaries += page["TransformJobSummaries"]
+    return sorted(summaries, key=lambda s: s["CreationTime"], reverse=True)
+
+
+def wait(client: Any, name: str, poll_seconds: float = 30.0, max_hours: int = 6) -> dict[str, Any]:
+    """Wait for the job to end and return its description; SageMakerError unless it Completed."""
+    attempts = max(1, int(max_hours * 3600 / max(poll_seconds, 1)))
+    with suppress(WaiterError):  # the description below says how it ended
+        client.get_waiter("transform_job_completed_or_stopped").wait(
+            TransformJobName=name, WaiterConfig={"Delay": poll_seconds, "MaxAttempts": attempts}
+        )
+    job = client.describe_transform_job(TransformJobName=name)
+    if job["TransformJobStatus"] != "Completed":
+        raise SageMakerError(
+            f"transform job {name} ended {job['TransformJobStatus']}: "
+            f"{job.get('FailureReason') or 'no reason given'}; its logs are in CloudWatch, "
+            "/aws/sagemaker/TransformJobs"
+        )
+    return job
+
+
+def run_job(client: Any, settings: Settings, key: str, model: str, input_uri: str, output_root: str) -> str:
+    """Reuse a Completed job with this key, wait for a running one, or start one; return its output prefix."""
+    jobs = jobs_named(client, key)
+    found = next((j for j in jobs if j["TransformJobStatus"] in ("Completed", "InProgress")), None)
+    if found is None:
+        name = f"{JOB_PREFIX}-{key}-{len(jobs) + 1}"  # a name is used once, even by a failed job
+        client.create_transform_job(**job_request(name, model, input_uri, f"{output_root}{name}/", settings))
+        log.info(
+            "started transform job %s: %d × %s on model %s",
+            name,
+            settings.transform_instance_count,
+            settings.transform_instance_type,
+            model,
+        )
+    else:
+        name = found["TransformJobName"]
+        log.info("transform job %s has the same input and model (%s)", name, found["TransformJobStatus"])
+    job = wait(client, name)
+    return str(job["TransformOutput"]["S3OutputPath"]).rstrip("/") + "/"
+
+
+def join_output(records: list[Record], sent: list[int], out_file: Path) -> list[dict[str, Any]]:
+    """One output line per record: the job's predictions joined back to the ids by position."""
+    try:
+        with out_file.open(encoding="utf-8") as fh:
+            predictions = [json.loads(line) for line in fh if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SageMakerError(f"the transform output {out_file} is not JSON lines ({exc})") from None
+    if len(predictions) != len(sent):
+        raise SageMakerError(
+            f"the transform output {out_file} has {len(predictions)} lines for {len(sent)} texts"
+        )
+    by_index = dict(zip(sent, predictions, strict=True))
+    try:
+        return [result_line(record.id, by_index.get(i)) for i, record in enumerate(records)]
+    except ClassifyError as exc:
+        raise SageMakerError(
+            f"the transform output {out_file} is not BlazingText's answer format ({exc})"
+        ) from None
+
+
+def bucket_name(session: Any, settings: Settings) -> str:
+    """``settings.bucket``, else the default ``sagemaker-<region>-<account>`` that training created."""
+    if settings.bucket:
+        return settings.bucket
+    account = session.client("sts").get_caller_identity()["Account"]
+    return f"sagemaker-{settings.region}-{account}"
+
+
+def transform(settings: Settings, records: list[Record], model: str) -> list[dict[str, Any]]:
+    """Classify ``records`` with a Batch Transform job on ``model``; one output line per record.
+
+    ``model`` is :func:`endpoint_model`'s answer, the one the caller records as the output's maker.
+
+    Raises:
+        SageMakerError: an AWS call refused, the job failed, or its output does not fit.
+    """
+    body, sent = request_body(records, settings.top_k)
+    if not sent:
+        return [result_line(record.id, None) for record in records]
+    input_sha = hashlib.sha256(body).hexdigest()
+    local = settings.build_dir / "transform" / input_sha[:16]
+    with atomic_path(local / INPUT_NAME) as tmp:
+        tmp.write_bytes(body)
+    with aws_errors():
+        session = sagemaker_train.boto_session(settings.region)
+        sagemaker, s3 = session.client("sagemaker"), session.client("s3")
+        bucket = bucket_name(session, settings)
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError:
+            raise SageMakerError(
+                f"bucket {bucket} is missing or not yours: pass --bucket, or run `invoke train --target aws`"
+            ) from None
+        root = "/".join([f"s3://{bucket}", settings.s3_prefix.strip("/"), "transform", input_sha[:16]])
+        upload_if_changed(s3, local / INPUT_NAME, f"{root}/input/{INPUT_NAME}")
+        key = job_key(input_sha, model, settings)
+        output = run_job(sagemaker, settings, key, model, f"{root}/input/", f"{root}/output/")
+        out_file = download(s3, output + INPUT_NAME + ".out", local / f"{key}.out")
+    return join_output(records, sent, out_file)

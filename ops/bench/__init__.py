@@ -1,0 +1,1 @@
+"""Measurement: `invoke bench`, its report, the load generator, `invoke sweep`, mutation testing."""

@@ -1,0 +1,1 @@
+"""The infrastructure driver: Terraform (python-terraform), plan report, costs, Lambda zip, the emulator."""

@@ -1,0 +1,1 @@
+"""What `invoke up` runs on one machine: the endpoint server, the API with the real Lambda, the site."""

@@ -1,0 +1,175 @@
+"""A local stand-in for the API Gateway HTTP API: HTTP request → payload 2.0 event → the real handler.
+
+Modelled on SAM CLI's local API (``construct_v2_event_http``): the event carries ``rawPath``,
+``rawQueryString``, lower-case headers, ``requestContext.http``, epoch milliseconds and
+``isBase64Encoded``; the handler's reply (statusCode, headers, body) is written back as it is.
+CORS preflight is answered here from the same allowed-origin list, as API Gateway's CORS
+configuration does in AWS. Only ``POST /classify`` is routed, like the Terraform stack.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from ml.config import LOCAL_ACCOUNT_ID, log
+from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
+
+ROUTE = ("POST", "/classify")
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+LAMBDA_TIMEOUT_SECONDS = 25.0  # terraform's lambda_timeout_seconds default
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class LambdaContext:
+    """The parts of the Lambda context object the handler reads; time runs out as in the deployed function."""
+
+    def __init__(self, function_name: str, timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.function_name = function_name
+        self.memory_limit_in_mb = 256
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, round((self._deadline - time.monotonic()) * 1000))
+
+
+def build_event(
+    method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload-2.0 event for a request on the ``POST /classify`` route."""
+    path, _, query = target.partition("?")  # an origin-form target: no scheme or authority to split off
+    now = datetime.now(UTC)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode("ascii"), True
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": LOCAL_ACCOUNT_ID,
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if body:
+        event["body"] = text
+    return event
+
+
+class LocalApi(BackgroundServer):
+    """Routes ``POST /classify`` to a Lambda handler function, in-process."""
+
+    name = "local API (POST /classify)"
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Handler,
+        allowed_origins: list[str],
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
+        super().__init__(address, _RequestHandler, idle_timeout)
+        self.handler = handler
+        self.allowed_origins = allowed_origins
+
+
+class _RequestHandler(StdlibHandler):
+    server: LocalApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("api %s - %s", self.address_string(), format % args)
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: dict[str, Any]) -> None:
+        self._send(status, {"Content-Type": "application/json"}, json.dumps(data).encode())
+
+    def _close_if_body(self) -> None:
+        """Close after answering when a body came that is not read: its bytes must not pass for a request."""
+        if self.headers.get("Content-Length", "0") != "0":
+            self.close_connection = True
+
+    def do_OPTIONS(self) -> None:
+        self._close_if_body()
+        origin = self.headers.get("Origin", "")
+        headers = {"Vary": "Origin"}
+        if origin in self.server.allowed_origins:
+            headers.update(
+                {
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": "POST",
+                    "Access-Control-Allow-Headers": "content-type",
+                    "Access-Control-Max-Age": "300",
+                }
+            )
+        self._send(HTTPStatus.NO_CONTENT, headers, b"")
+
+    def _route(self, method: str) -> None:
+        if (method, self.path.partition("?")[0]) != ROUTE:
+            self._close_if_body()
+            self._json(HTTPStatus.NOT_FOUND, {"message": "Not Found"})
+            return
+        length = self.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Entity Too Large"})
+            return
+        body = self.rfile.read(int(length))
+        event = build_event(method, self.path, dict(self.headers.items()), body, self.client_address[0])
+        started = time.perf_counter()
+        reply = self.server.handler(event, LambdaContext("local-classifier"))
+        log.debug(
+            "handler answered %s in %.1f ms", reply.get("statusCode"), (time.perf_counter() - started) * 1e3
+        )
+        self._reply(reply)
+
+    def _reply(self, reply: Any) -> None:
+        """Write a proxy-integration reply back; a malformed one is a 502, as in API Gateway."""
+        if not isinstance(reply, dict) or not isinstance(reply.get("statusCode"), int):
+            log.error("handler reply is not a proxy response: %r", reply)
+            self._json(HTTPStatus.BAD_GATEWAY, {"message": "Internal Server Error"})
+            return
+        body = reply.get("body") or ""
+        data = base64.b64decode(body) if reply.get("isBase64Encoded") else str(body).encode("utf-8")
+        headers = {"Content-Type": "application/json", **(reply.get("headers") or {})}
+        self._send(reply["statusCode"], headers, data)
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def do_GET(self) -> None:
+        self._route("GET")

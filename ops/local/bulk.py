@@ -1,0 +1,228 @@
+"""``invoke classify``: bulk classification through the local endpoint, or a Batch Transform job (aws).
+
+Target local: batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambda makes in
+AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
+a free port. Several threads send batches; lines are appended to ``OUTPUT.partial`` in input order as
+batches come back. Target aws: a SageMaker Batch Transform job on the deployed model
+(``ml/aws/transform.py``), its lines published the same way. Formats, provenance and resume:
+``ml/records.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ml.config import Settings, log
+from ml.fsutil import write_json
+from ml.records import (
+    ClassifyError,
+    InputSpec,
+    Provenance,
+    Record,
+    Summary,
+    dump_lines,
+    finish,
+    id_key,
+    key_path,
+    local_model,
+    partial_path,
+    publish,
+    result_line,
+    resume,
+    start,
+    tokens_of,
+)
+
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (the local endpoint's too)
+
+
+# --- target local -----------------------------------------------------------------------------------------
+def _answers_ping(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextmanager
+def local_endpoint(settings: Settings) -> Iterator[str]:
+    """The runtime URL to send to: the running local endpoint, else one served in-process for the run."""
+    url = settings.runtime_url()
+    if _answers_ping(url):
+        log.info("classifying with the local endpoint at %s", url)
+        yield url
+        return
+    from ml.predict import Predictor
+    from ops.local.endpoint import start_endpoint
+    from ops.local.stack import model_to_serve
+
+    archive = model_to_serve(settings)
+    predictor = Predictor.from_archive(archive, settings.build_dir / "endpoint-cache")
+    server = start_endpoint(predictor, settings.endpoint_name, settings.host, 0, settings.endpoint_workers)
+    log.info("no endpoint answers at %s: serving %s from this process for the run", url, archive)
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def runtime_client(url: str, settings: Settings) -> Any:
+    """boto3's SageMaker runtime client on ``url``, with placeholder credentials (the endpoint is local)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=5,
+        read_timeout=60,
+        max_pool_connections=max(10, settings.classify_workers),
+        retries={"mode": "standard", "max_attempts": 3},
+    )
+    return boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=url,
+        region_name=settings.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        config=config,
+    )
+
+
+def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dict[str, Any]]:
+    """BlazingText predictions for ``instances``; a body over the 6 MB limit is sent in halves."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    body = json.dumps({"instances": instances, "configuration": {"k": k}}).encode()
+    if len(body) > MAX_BODY_BYTES:
+        if len(instances) == 1:
+            raise ClassifyError(f"a text is over the endpoint's {MAX_BODY_BYTES:,}-byte request limit")
+        half = len(instances) // 2
+        return invoke(client, endpoint, instances[:half], k) + invoke(client, endpoint, instances[half:], k)
+    try:
+        response = client.invoke_endpoint(
+            EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body
+        )
+        answer = json.loads(response["Body"].read())
+    except ClientError as exc:
+        raise ClassifyError(f"endpoint {endpoint} refused a batch: {exc}") from None
+    except (BotoCoreError, ValueError) as exc:
+        raise ClassifyError(f"endpoint {endpoint} failed: {exc}") from None
+    if not isinstance(answer, list) or len(answer) != len(instances):
+        raise ClassifyError(f"endpoint {endpoint} answered {answer!r:.200} for {len(instances)} texts")
+    return answer
+
+
+def classify_batch(client: Any, endpoint: str, batch: list[Record], k: int) -> list[dict[str, Any]]:
+    """Tokenize a batch, send the texts that have words, and return one output line per record."""
+    tokens = [tokens_of(r.text) for r in batch]
+    answer = iter(invoke(client, endpoint, [t for t in tokens if t], k) if any(tokens) else [])
+    return [result_line(r.id, next(answer) if t else None) for r, t in zip(batch, tokens, strict=True)]
+
+
+def classify_local(
+    settings: Settings,
+    records: list[Record],
+    output: Path,
+    provenance: Provenance,
+    on_batch: Callable[[int], None] | None = None,
+) -> tuple[int, int]:
+    """Classify ``records`` through the local endpoint into ``output``; return (classified, resumed).
+
+    ``on_batch`` is called with the number of batches written so far, after each one is on disk.
+    """
+    partial = partial_path(output)
+    size, workers = settings.classify_batch_size, settings.classify_workers
+    with local_endpoint(settings) as url:
+        done = resume(partial, provenance)
+        write_json(key_path(partial), asdict(provenance))
+        pending = [r for r in records if id_key(r.id) not in done]
+        batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
+        client = runtime_client(url, settings)
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="classify")
+        inflight: deque[Future[list[dict[str, Any]]]] = deque()
+
+        def submit_next() -> None:
+            batch = next(batches, None)
+            if batch:
+                inflight.append(
+                    pool.submit(classify_batch, client, settings.endpoint_name, batch, settings.top_k)
+                )
+
+        try:
+            with (
+                partial.open("a", encoding="utf-8") as out,
+                tqdm(total=len(records), initial=len(done), unit="text", desc=output.name) as bar,
+            ):
+                for _ in range(2 * workers):
+                    submit_next()
+                written = 0
+                while inflight:
+                    lines = inflight.popleft().result()  # in submission order: the file stays in input order
+                    out.write(dump_lines(lines))
+                    out.flush()
+                    bar.update(len(lines))
+                    written += 1
+                    if on_batch:
+                        on_batch(written)
+                    submit_next()
+                os.fsync(out.fileno())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    finish(output, provenance)
+    return len(pending), len(done)
+
+
+# --- both targets -----------------------------------------------------------------------------------------
+def classify(
+    settings: Settings,
+    source: Path,
+    output: Path,
+    spec: InputSpec,
+    on_batch: Callable[[int], None] | None = None,
+    force: bool = False,
+) -> Summary:
+    """Classify every text of ``source`` into ``output`` on ``settings.target``; see ``ml/records.py``.
+
+    ``force`` classifies again and replaces ``output`` whatever made it (a partial run of the same
+    provenance is still resumed: its lines are the ones a fresh run writes).
+
+    Raises:
+        ClassifyError: unreadable input, an output that is refused, or the endpoint failed.
+        SageMakerError: target aws, an AWS call or the transform job failed.
+    """
+    started = time.perf_counter()
+    if settings.target == "aws":
+        from ml.aws.transform import endpoint_model, transform
+
+        def model() -> str:
+            return endpoint_model(settings)
+    else:
+
+        def model() -> str:
+            return local_model(settings.endpoint_registry, settings.endpoint_name)
+
+    records, provenance, done = start(source, output, spec, settings.top_k, model, force)
+    if done:
+        return Summary(output, len(records), 0, 0, 0.0, up_to_date=True)
+    if settings.target == "aws":
+        publish(output, provenance, transform(settings, records, provenance.model))
+        classified, resumed = len(records), 0
+    else:
+        classified, resumed = classify_local(settings, records, output, provenance, on_batch)
+    seconds = time.perf_counter() - started
+    log.info("classified %d texts into %s in %.1f s", classified, output, seconds)
+    return Summary(output, len(records), classified, resumed, seconds, up_to_date=False)

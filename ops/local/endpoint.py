@@ -1,0 +1,296 @@
+"""A local endpoint that speaks SageMaker's protocols, so the same client code runs locally and in AWS.
+
+Routes (threaded server on 127.0.0.1, HTTP/1.1 keep-alive):
+- ``GET /ping`` and ``POST /invocations``: the hosting contract a SageMaker container serves;
+- ``POST /endpoints/<name>/invocations``: the SageMaker runtime API ``InvokeEndpoint``, so
+  ``boto3.client("sagemaker-runtime", endpoint_url=...)`` works unchanged. Model errors come back as
+  the runtime's ``ModelError`` (HTTP 424) with the container's status and message, as in AWS.
+
+Requests are BlazingText's: ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``; responses
+``[{"label": ["__label__X", …], "prob": [p, …]}, …]``.
+
+fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
+starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
+``SO_REUSEPORT``; the kernel spreads new connections over them. A worker that dies is logged and
+replaced by a new one; they all stop with the server.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import re
+import signal
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from http import HTTPStatus
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from ml.config import LOCAL_ACCOUNT_ID, log
+from ml.predict import Predictor
+from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler
+
+MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
+MAX_INSTANCES = 1000
+JSON_TYPES = ("application/json",)
+WORKER_START_SECONDS = 60.0
+_RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
+Response = tuple[int, str, Mapping[str, str], bytes]
+
+
+class RequestError(Exception):
+    """A request the container refuses, with the HTTP status to answer."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[str], int]:
+    """Validate a BlazingText JSON request; return (instances, k) or raise RequestError."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise RequestError(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"content type {content_type or '(none)'!r} is not supported; use application/json",
+        )
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # also an integer over Python's int-string digit limit
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+        raise RequestError(HTTPStatus.BAD_REQUEST, 'body must be {"instances": [string, …]}')
+    instances = payload["instances"]
+    if not 1 <= len(instances) <= MAX_INSTANCES:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"instances must hold 1 to {MAX_INSTANCES} strings")
+    if not set(map(type, instances)) <= {str}:  # JSON strings decode to exactly str
+        raise RequestError(HTTPStatus.BAD_REQUEST, "every instance must be a string")
+    configuration = payload.get("configuration", {})
+    k = configuration.get("k", 1) if isinstance(configuration, dict) else None
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n_labels:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"configuration.k must be an integer in 1..{n_labels}")
+    return instances, k
+
+
+class WorkerError(RuntimeError):
+    """An extra endpoint worker process could not start."""
+
+
+class EndpointServer(BackgroundServer):
+    """Serves one model under one endpoint name, in ``workers`` processes sharing the port."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        predictor: Predictor | None,
+        endpoint_name: str,
+        workers: int = 1,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        joining: bool = False,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self.allow_reuse_port = workers > 1  # read by server_bind, before any worker joins the port
+        self._joining = joining  # a worker joins its parent's port; the parent needs a free one
+        self._children: list[BaseProcess] = []  # set before binding: a failed bind calls server_close
+        self._lock = threading.Lock()  # held while the worker list changes
+        self._closing = threading.Event()
+        self._watcher: threading.Thread | None = None
+        super().__init__(address, _Handler, idle_timeout)
+        self.predictor = predictor
+        self.endpoint_name = endpoint_name
+        self.workers = workers
+        self.name = f"local endpoint {endpoint_name!r}"
+
+    def server_bind(self) -> None:
+        """Bind; with ``SO_REUSEPORT`` only to a free port, which another server could otherwise share."""
+        if self.allow_reuse_port and not self._joining and self.server_address[1]:
+            with socket.socket(self.address_family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as server_bind does
+                probe.bind(self.server_address)  # EADDRINUSE when any server listens there
+        super().server_bind()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Process ids of the extra workers (empty with one worker)."""
+        return [child.pid for child in self._children if child.pid is not None]
+
+    def start(self) -> None:
+        """Start the extra worker processes (each ready before this returns), then serve here too."""
+        if self.workers > 1:
+            if self.predictor is None:
+                raise ValueError("endpoint workers need a loaded model")
+            try:
+                for _ in range(self.workers - 1):
+                    self._children.append(self._start_worker())
+            except WorkerError:
+                self._stop_workers()
+                raise
+            log.info("%s: %d worker processes on port %d", self.name, self.workers, self.server_address[1])
+            self._watcher = threading.Thread(
+                target=self._replace_dead_workers, name=f"{self.name} watcher", daemon=True
+            )
+            self._watcher.start()
+        super().start()
+
+    def _start_worker(self) -> BaseProcess:
+        """Spawn one extra worker and wait until it has loaded the model and joined the port."""
+        assert self.predictor is not None
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        host, port = self.server_address[:2]
+        ready = ctx.Event()
+        child = ctx.Process(
+            target=_worker_main,
+            args=(str(self.predictor.model_bin), self.endpoint_name, host, port, self.workers, ready),
+            kwargs={"idle_timeout": self.idle_timeout},
+            name=f"{self.name} worker",
+            daemon=True,
+        )
+        child.start()
+        deadline = time.monotonic() + WORKER_START_SECONDS
+        while not ready.wait(0.1):
+            if not child.is_alive() or time.monotonic() > deadline:
+                child.terminate()
+                child.join(10)
+                raise WorkerError(f"an endpoint worker failed to start (exit code {child.exitcode})")
+        return child
+
+    def _replace_dead_workers(self) -> None:
+        """Until the server closes: log each worker that exits and start a new one in its place."""
+        while not self._closing.is_set():
+            by_sentinel: dict[Any, BaseProcess] = {child.sentinel: child for child in self._children}
+            for sentinel in multiprocessing.connection.wait(list(by_sentinel), timeout=1.0):
+                with self._lock:
+                    if self._closing.is_set():
+                        return
+                    dead = by_sentinel[sentinel]
+                    dead.join()
+                    self._children.remove(dead)
+                    log.warning(
+                        "%s: worker process %d exited (code %s); starting a new one",
+                        self.name,
+                        dead.pid,
+                        dead.exitcode,
+                    )
+                    try:
+                        child = self._start_worker()
+                    except WorkerError as exc:
+                        log.error(
+                            "%s: %s; serving with %d of %d processes",
+                            self.name,
+                            exc,
+                            len(self._children) + 1,
+                            self.workers,
+                        )
+                        continue
+                    self._children.append(child)
+                    log.info("%s: worker process %d replaces %d", self.name, child.pid, dead.pid)
+
+    def _stop_workers(self) -> None:
+        self._closing.set()
+        with self._lock:
+            for child in self._children:
+                child.terminate()
+            for child in self._children:
+                child.join(10)
+            self._children.clear()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    def server_close(self) -> None:
+        """Close the socket and stop the worker processes."""
+        super().server_close()
+        self._stop_workers()
+
+
+def _worker_main(
+    model_bin: str,
+    endpoint_name: str,
+    host: str,
+    port: int,
+    workers: int,
+    ready: Event,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+) -> None:
+    """An extra worker process: load the model, join the port, serve until the parent stops or dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    parent = os.getppid()
+
+    def exit_when_orphaned() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=exit_when_orphaned, daemon=True).start()
+    predictor = Predictor(Path(model_bin))
+    server = EndpointServer((host, port), predictor, endpoint_name, workers, idle_timeout, joining=True)
+    ready.set()
+    server.serve_forever()
+
+
+class _Handler(LeanHandler):
+    server: EndpointServer
+    max_body_bytes = MAX_BODY_BYTES
+
+    def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        if method == "GET" and path == "/ping":
+            loaded = self.server.predictor is not None
+            return (HTTPStatus.OK if loaded else HTTPStatus.SERVICE_UNAVAILABLE), "text/plain", {}, b""
+        if method not in ("GET", "POST"):
+            return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use GET /ping or POST, not {method}"})
+        if method == "GET":
+            return _json(HTTPStatus.NOT_FOUND, {"message": f"no route GET {path}"})
+        if path == "/invocations":
+            status, answer = self._invoke(headers, body)
+            return status, "application/json", {}, answer
+        match = _RUNTIME_PATH.match(path.split("?", 1)[0])
+        if not match:
+            return _json(HTTPStatus.NOT_FOUND, {"message": f"no route POST {path}"})
+        if match.group(1) != self.server.endpoint_name:
+            message = f"Endpoint {match.group(1)} of account {LOCAL_ACCOUNT_ID} not found."
+            return _json(
+                HTTPStatus.BAD_REQUEST, {"message": message}, {"x-amzn-ErrorType": "ValidationError:"}
+            )
+        status, answer = self._invoke(headers, body)
+        if status == HTTPStatus.OK:
+            return status, "application/json", {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}, answer
+        original = json.loads(answer)["message"]
+        side = "client" if status < 500 else "server"
+        error = {
+            "ErrorCode": f"{side.upper()}_ERROR_FROM_MODEL",
+            "OriginalStatusCode": int(status),
+            "OriginalMessage": original,
+            "message": f'Received {side} error ({int(status)}) from primary with message "{original}".',
+        }
+        return _json(424, error, {"x-amzn-ErrorType": "ModelError:"})
+
+    def _invoke(self, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
+        """Run the container contract; return (status, body)."""
+        predictor = self.server.predictor
+        try:
+            if predictor is None:
+                raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "model is not loaded")
+            instances, k = parse_request(body, headers.get("content-type", ""), len(predictor.labels))
+            return HTTPStatus.OK, json.dumps(predictor.predict(instances, k)).encode()
+        except RequestError as exc:
+            return exc.status, json.dumps({"message": str(exc)}).encode()
+
+
+def _json(status: int, data: object, headers: Mapping[str, str] | None = None) -> Response:
+    return status, "application/json", headers or {}, json.dumps(data).encode()
+
+
+def start_endpoint(
+    predictor: Predictor, endpoint_name: str, host: str = "127.0.0.1", port: int = 0, workers: int = 1
+) -> EndpointServer:
+    """Bind and start an endpoint server on a background thread (port 0 picks a free port)."""
+    server = EndpointServer((host, port), predictor, endpoint_name, workers)
+    server.start()
+    return server

@@ -1,0 +1,219 @@
+"""The base of the project's local HTTP servers: threaded, bound on construction, served in the background.
+
+``BackgroundServer`` is what the three servers share at the socket: a listen backlog that takes bursts of
+simultaneous connections, and an idle timeout on every connection. Their handlers share the request
+checks: no chunked bodies (411, connection closed), and a target whose path does not decode to UTF-8
+without NUL is a 400. ``StdlibHandler`` adds those checks to ``http.server``'s handler (the API, the site).
+
+``LeanHandler`` is a small HTTP/1.1 request handler for the endpoint's hot path: headers parsed into a
+dict (not through ``email``'s parser as ``http.server`` does), the body read by ``Content-Length``,
+keep-alive by default, and the whole response written with one ``send`` instead of two. Request line and
+headers are bounded; anything it cannot read safely is answered 400 / 411 / 413 and the connection closed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socket import socket
+from socketserver import BaseRequestHandler, StreamRequestHandler
+from typing import Any
+from urllib.parse import unquote
+
+from ml.config import log
+
+MAX_LINE_BYTES = 8192  # request line or one header line
+MAX_HEADERS = 100
+IDLE_TIMEOUT_SECONDS = 60.0  # a connection that sends nothing for this long is closed
+LISTEN_BACKLOG = 1024  # connections the kernel queues before the server accepts them (capped by somaxconn)
+CHUNKED_REFUSED = "chunked bodies are not supported; send Content-Length"
+_REASONS = {int(s): s.phrase for s in HTTPStatus}
+
+
+class BackgroundServer(ThreadingHTTPServer):
+    """A ``ThreadingHTTPServer`` that knows its URL and serves on a daemon thread once ``start`` is called."""
+
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+    name = "server"  # subclasses say what they serve, for the thread name and the log line
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: Callable[..., BaseRequestHandler],
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
+        self.idle_timeout = idle_timeout
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket, Any]:
+        """Accept a connection; a read or write on it that waits ``idle_timeout`` seconds closes it."""
+        connection, client = super().get_request()
+        connection.settimeout(self.idle_timeout)
+        return connection, client
+
+    @property
+    def url(self) -> str:
+        """Base URL (also the origin), e.g. ``http://127.0.0.1:8080``."""
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        """Serve on a daemon thread."""
+        threading.Thread(target=self.serve_forever, name=self.name, daemon=True).start()
+        log.info("%s serving at %s", self.name, self.url)
+
+
+class HttpRequestError(Exception):
+    """The request cannot be read; answer ``status`` and close the connection."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class LeanHandler(StreamRequestHandler):
+    """Reads requests on one connection and hands each to :meth:`respond`; subclasses route.
+
+    ``respond(method, path, headers, body)`` returns ``(status, content type, extra headers, body)``;
+    ``headers`` has lower-case names. ``max_body_bytes`` bounds the body.
+    """
+
+    disable_nagle_algorithm = True
+    max_body_bytes = 1024 * 1024
+
+    def respond(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, str, Mapping[str, str], bytes]:
+        raise NotImplementedError
+
+    def handle(self) -> None:
+        try:
+            while self._handle_one():
+                pass
+        except (TimeoutError, ConnectionError):
+            pass  # the client went away or stayed idle: nothing to answer
+
+    def _handle_one(self) -> bool:
+        """Serve one request; return whether the connection stays open."""
+        line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if line in (b"\r\n", b"\n"):  # a stray line end before a request is ignored (RFC 9112, 2.2)
+            line = self.rfile.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return False
+        try:
+            method, path, version, headers = self._read_head(line)
+            keep_alive = _keep_alive(version, headers.get("connection", ""))
+            body = self._read_body(method, headers)
+        except HttpRequestError as exc:
+            self._write(exc.status, "application/json", {}, _message(str(exc)), keep_alive=False)
+            return False
+        try:
+            status, content_type, extra, answer = self.respond(method, path, headers, body)
+        except Exception:  # a bug must not take the server down: answer 500 and log it
+            log.exception("unhandled error serving %s %s", method, path)
+            status, content_type, extra, answer = 500, "application/json", {}, _message("internal error")
+            keep_alive = False
+        self._write(status, content_type, extra, answer, keep_alive, http10=version == "HTTP/1.0")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s %s %d %d", self.client_address[0], method, path, status, len(answer))
+        return keep_alive
+
+    def _read_head(self, line: bytes) -> tuple[str, str, str, dict[str, str]]:
+        if len(line) > MAX_LINE_BYTES or not line.endswith(b"\n"):
+            raise HttpRequestError(HTTPStatus.REQUEST_URI_TOO_LONG, "request line too long")
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1"):
+            raise HttpRequestError(HTTPStatus.BAD_REQUEST, "malformed request line")
+        headers: dict[str, str] = {}
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.rfile.readline(MAX_LINE_BYTES + 1)
+            if raw in (b"\r\n", b"\n"):
+                check_target(parts[1])  # after the headers: the answer is not lost to unread bytes
+                return parts[0], parts[1], parts[2], headers
+            name, sep, value = raw.decode("latin-1").partition(":")
+            if not sep or len(raw) > MAX_LINE_BYTES or not raw.endswith(b"\n"):
+                raise HttpRequestError(HTTPStatus.BAD_REQUEST, "malformed header line")
+            headers[name.strip().lower()] = value.strip()
+        raise HttpRequestError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, f"more than {MAX_HEADERS} headers")
+
+    def _read_body(self, method: str, headers: Mapping[str, str]) -> bytes:
+        if "transfer-encoding" in headers:
+            raise HttpRequestError(HTTPStatus.LENGTH_REQUIRED, CHUNKED_REFUSED)
+        length = headers.get("content-length")
+        if length is None:
+            if method == "POST":
+                raise HttpRequestError(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+            return b""
+        if not length.isdigit():
+            raise HttpRequestError(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
+        if int(length) > self.max_body_bytes:
+            raise HttpRequestError(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body exceeds {self.max_body_bytes} bytes"
+            )
+        if headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        body = self.rfile.read(int(length))
+        if len(body) != int(length):
+            raise ConnectionResetError("the client closed the connection mid-body")
+        return body
+
+    def _write(
+        self,
+        status: int,
+        content_type: str,
+        extra: Mapping[str, str],
+        body: bytes,
+        keep_alive: bool,
+        http10: bool = False,
+    ) -> None:
+        head = [f"HTTP/1.1 {int(status)} {_REASONS.get(status, '')}", f"Content-Type: {content_type}"]
+        head.append(f"Content-Length: {len(body)}")
+        head += [f"{name}: {value}" for name, value in extra.items()]
+        if not keep_alive:
+            head.append("Connection: close")
+        elif http10:
+            head.append("Connection: keep-alive")
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+class StdlibHandler(BaseHTTPRequestHandler):
+    """``http.server``'s handler with the shared request checks; a refused request closes the connection."""
+
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        try:
+            if "Transfer-Encoding" in self.headers:
+                raise HttpRequestError(HTTPStatus.LENGTH_REQUIRED, CHUNKED_REFUSED)
+            check_target(self.path)
+        except HttpRequestError as exc:
+            self.send_error(exc.status, str(exc))  # sends Connection: close and closes after it
+            return False
+        return True
+
+
+def check_target(target: str) -> None:
+    """Raise 400 unless the request target's path percent-decodes to UTF-8 without NUL."""
+    path = target.split("?", 1)[0]
+    try:
+        decoded = unquote(path, errors="strict") if "%" in path else path
+    except UnicodeDecodeError:
+        raise HttpRequestError(HTTPStatus.BAD_REQUEST, "the path is not UTF-8") from None
+    if "\x00" in decoded:
+        raise HttpRequestError(HTTPStatus.BAD_REQUEST, "the path holds a NUL character")
+
+
+def _keep_alive(version: str, connection: str) -> bool:
+    tokens = {t.strip().lower() for t in connection.split(",")}
+    return "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
+
+
+def _message(text: str) -> bytes:
+    return json.dumps({"message": text}).encode()

@@ -1,0 +1,157 @@
+"""The whole service on one machine: local endpoint + real Lambda handler behind a local API + the site.
+
+Everything binds to 127.0.0.1. The handler reaches the endpoint through boto3, exactly as in AWS:
+the stack only sets the environment the Lambda would get from Terraform (``ENDPOINT_NAME``,
+``ALLOWED_ORIGINS``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``) plus placeholder credentials for
+request signing when none are configured.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml import lambda_src
+from ml.config import Settings, log
+from ml.errors import ProjectError
+from ml.fsutil import file_digest
+from ml.package import ArtifactError
+from ml.predict import Predictor
+from ml.registry import read_registry, tokenizer_mismatch
+from ops.local.api import LocalApi
+from ops.local.endpoint import EndpointServer
+from ops.local.http import BackgroundServer
+from ops.local.site import SiteServer
+
+PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
+
+
+class PortError(ProjectError):
+    """A configured port is given to two servers, or cannot be bound; the message names port and flag."""
+
+
+@dataclass
+class LocalStack:
+    """The running servers; ``close()`` stops them and restores the environment."""
+
+    endpoint: EndpointServer
+    api: LocalApi
+    site: SiteServer
+    _saved_env: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def site_url(self) -> str:
+        return self.site.url + "/"
+
+    def close(self) -> None:
+        """Stop every server and put the environment back as it was."""
+        servers: list[BackgroundServer] = [self.site, self.api, self.endpoint]
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        _restore_env(self._saved_env)
+        log.info("local stack stopped")
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def model_to_serve(settings: Settings) -> Path:
+    """The archive deployed to the local endpoint, checked against the checksum recorded at deploy time."""
+    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    if entry is None:
+        raise ArtifactError(
+            f"nothing is deployed to the local endpoint {settings.endpoint_name!r}; run `invoke train` first"
+        )
+    mismatch = tokenizer_mismatch(settings)
+    if mismatch:
+        raise ArtifactError(f"{mismatch}; run `invoke train` to train and deploy again")
+    archive = Path(entry["model_archive"])
+    if not archive.exists() or file_digest(archive) != entry["sha256"]:
+        raise ArtifactError(
+            f"{archive} is missing or changed since it was deployed; run `invoke train` "
+            "to train and deploy again"
+        )
+    return archive
+
+
+def server_ports(settings: Settings, ephemeral: bool = False) -> dict[str, int]:
+    """Each server's port by its flag (0 when ``ephemeral``); PortError if two are given the same one."""
+    if ephemeral:
+        return dict.fromkeys(PORT_FLAGS, 0)
+    ports: dict[str, int] = {flag: getattr(settings, name) for flag, name in PORT_FLAGS.items()}
+    seen: dict[int, str] = {}
+    for flag, number in ports.items():
+        if number in seen:
+            raise PortError(f"{seen[number]} and {flag} are both {number}; give each server its own port")
+        seen[number] = flag
+    return ports
+
+
+def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack:
+    """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones.
+
+    All three ports are bound before anything starts, so a port in use (PortError) leaves nothing running;
+    the same port given to two servers is refused before any is bound.
+    """
+    host = settings.host
+    ports = server_ports(settings, ephemeral_ports)
+    predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
+    handler = lambda_src.handler().lambda_handler
+    bound: list[BackgroundServer] = []
+    flag = "--endpoint-port"
+    try:
+        endpoint = EndpointServer(
+            (host, ports[flag]), predictor, settings.endpoint_name, settings.endpoint_workers
+        )
+        bound.append(endpoint)
+        flag = "--site-port"
+        site = SiteServer((host, ports[flag]))
+        bound.append(site)
+        flag = "--api-port"
+        api = LocalApi((host, ports[flag]), handler, [site.url])
+        bound.append(api)
+    except OSError as exc:
+        for server in bound:
+            server.server_close()
+        in_use = exc.errno == errno.EADDRINUSE
+        reason = "is in use (another `invoke up`?)" if in_use else f"cannot be bound ({exc.strerror or exc})"
+        raise PortError(f"port {ports[flag]} ({flag}) {reason}; choose another with {flag}") from None
+    env = {
+        "ENDPOINT_NAME": settings.endpoint_name,
+        "ALLOWED_ORIGINS": site.url,
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
+        "AWS_DEFAULT_REGION": settings.region,
+        **{name.upper(): str(value) for name, value in settings.lambda_settings().items()},
+    }
+    if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+        env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    site.api_url, site.max_text_chars = api.url, settings.max_text_chars
+    started: list[BackgroundServer] = []
+    try:
+        for server in bound:
+            server.start()
+            started.append(server)
+    except Exception:  # e.g. an endpoint worker that cannot start: leave nothing running
+        for server in bound:
+            if server in started:
+                server.shutdown()
+            server.server_close()
+        _restore_env(saved)
+        raise
+    return LocalStack(endpoint, api, site, saved)

@@ -1,0 +1,48 @@
+"""A smoke run of `invoke bench`, so the benchmark cannot rot (its figures are not judged here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ops.bench.measure import BenchPlan, run
+from tests.helpers import make_settings
+
+
+def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> None:
+    # GIVEN a tiny plan on the shipped sample WHEN the benchmark runs
+    settings = make_settings(tmp_path, data="sample")
+    out = tmp_path / "BENCHMARKS.md"
+    results = run(settings, BenchPlan.smoke_plan(), out, "invoke bench --smoke")
+    # THEN every section has figures from real servers and a real model
+    cases = results["serving"]["cases"]
+    assert {c["target"] for c in cases} == {"endpoint", "bare server", "API (Lambda handler)"}
+    assert {c["workers"] for c in cases if c["target"] == "endpoint"} == {1, 2}
+    assert all(c["requests"] > 0 and c["errors"] == 0 for c in cases)
+    load = results["serving"]["load_test"]
+    assert load["requests"] == 200 and load["clients"] == 4 and load["errors"] == 0
+    assert load["rss_after_mb"] > 0
+    assert results["quality"]["report"]["baseline"]["accuracy"] > 0.5
+    assert results["quality"]["peak_memory_mb"] > 0
+    assert results["quality"]["pipeline_seconds"] > results["quality"]["train_seconds"] > 0
+    assert 0.5 < results["quality"]["baseline_on_channel"]["test_accuracy"] <= 1
+    seeds = results["quality"]["seeds"]
+    assert [r["seed"] for r in seeds] == [settings.seed, 1]
+    assert all(0.5 < r["test_accuracy"] <= 1 and 0.5 < r["validation_accuracy"] <= 1 for r in seeds)
+    assert 0 < results["lambda"]["zip_bytes"] < 200_000
+    assert all(c["docs_per_second"] > 0 for c in results["bulk"]["cases"]) and results["bulk"]["cases"]
+    assert results["sizing"]["p99_ms"] > 0
+    text = out.read_text()
+    for heading in (
+        "## Model quality",
+        "## Serving",
+        "## Load test",
+        "## The Lambda's own cost",
+        "## Goals",
+        "## Bulk classification and sizing",
+    ):
+        assert heading in text
+    assert "sample" in text and "carved from the train file" in text
+    assert f"Over 2 fastText seeds ({settings.seed}, 1;" in text
+    saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
+    assert saved["serving"]["cases"] == cases

@@ -1,0 +1,35 @@
+"""`invoke sweep`: settings compared over several fastText seeds, with the baseline beside them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ops.bench import sweep
+
+
+def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path: Path) -> None:
+    # GIVEN the shipped sample, two seeds and one variant without dropout copies
+    base = {"data": "sample", "build_dir": str(tmp_path / "build"), "epochs": "2"}
+    out = tmp_path / "sweep.md"
+    # WHEN the sweep runs with the baseline
+    rows = sweep.run(base, [sweep.parse_variant("dropout_views=0")], (1, 2), True, out)
+    # THEN each variant has one real run per seed, its own train channel, and both baselines
+    assert [row["variant"] for row in rows] == ["current settings", "dropout_views=0"]
+    assert [row["settings"]["dropout_views"] for row in rows] == [20, 0]
+    for row in rows:
+        assert [r["seed"] for r in row["runs"]] == [1, 2]
+        assert all(0.5 < r["validation_accuracy"] <= 1 and 0.5 < r["test_accuracy"] <= 1 for r in row["runs"])
+        assert row["baseline"]["train_file"] == "train_rows"
+        assert row["baseline_on_channel"]["train_file"] == "train"
+    # the two variants share the train rows (the report's baseline input) but not the train channel
+    folders = list((tmp_path / "build" / "data" / "prepared").iterdir())
+    assert len(folders) == 2
+    assert (folders[0] / "train_rows.txt").read_bytes() == (folders[1] / "train_rows.txt").read_bytes()
+    assert (folders[0] / "train.txt").read_bytes() != (folders[1] / "train.txt").read_bytes()
+    assert rows[0]["baseline"]["size_bytes"] == rows[1]["baseline"]["size_bytes"]
+    assert rows[0]["baseline_on_channel"]["size_bytes"] > rows[1]["baseline_on_channel"]["size_bytes"] > 0
+    table = out.read_text(encoding="utf-8").splitlines()
+    assert [line.split("|")[1].strip() for line in table[4:]] == ["current settings", "dropout_views=0"]
+    saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert saved["rows"] == json.loads(json.dumps(rows))

@@ -1,0 +1,374 @@
+"""The Lambda handler: real events in, real endpoint (local, through boto3) behind, JSON out."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from ml import lambda_src
+from ops.local.endpoint import EndpointServer
+from tests.helpers import WALTER_JOHNSON, load_event
+
+handler = lambda_src.handler()
+NAME = "dbpedia-classifier"
+SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer) -> str:
+    """The environment Terraform gives the function, pointed at the local endpoint."""
+    monkeypatch.setenv("ENDPOINT_NAME", NAME)
+    monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},http://127.0.0.1:8000")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", endpoint.url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("ENDPOINT_TIMEOUT_SECONDS", "1")
+    return endpoint.url
+
+
+def call(event: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
+    reply = handler.lambda_handler(event, None)
+    return reply["statusCode"], reply["headers"], json.loads(reply["body"])
+
+
+def v2(body: str | None, content_type: str = "application/json", **extra: Any) -> dict[str, Any]:
+    event = load_event("apiGatewayV2Event.json")
+    event["headers"]["content-type"] = content_type
+    if body is None:
+        event.pop("body")
+    else:
+        event["body"] = body
+    event.update(extra)
+    return event
+
+
+# --- happy paths ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("event_file", "label"),
+    [
+        ("apiGatewayV2Event.json", "Athlete"),
+        ("apiGatewayProxyEvent.json", "NaturalPlace"),
+        ("plainTestEvent.json", "Athlete"),
+    ],
+)
+def test_each_event_shape_is_classified(lambda_env: str, event_file: str, label: str) -> None:
+    status, headers, body = call(load_event(event_file))
+    assert status == 200, body
+    assert body["label"] == label
+    assert body["top"][0] == {"label": body["label"], "probability": body["probability"]}
+    assert len(body["top"]) == 3 and headers["Content-Type"].startswith("application/json")
+
+
+def test_k_selects_how_many_runner_ups_are_returned(lambda_env: str) -> None:
+    status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON, "k": 5})))
+    assert status == 200 and len(body["top"]) == 5
+    probabilities = [t["probability"] for t in body["top"]]
+    assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_base64_body_and_text_plain_are_accepted(lambda_env: str) -> None:
+    encoded = base64.b64encode(json.dumps({"text": WALTER_JOHNSON}).encode()).decode()
+    assert call(v2(encoded, isBase64Encoded=True))[2]["label"] == "Athlete"
+    assert call(v2(WALTER_JOHNSON, content_type="text/plain; charset=utf-8"))[2]["label"] == "Athlete"
+
+
+# --- CORS ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [(SITE, True), ("http://127.0.0.1:8000", True), ("https://evil.example", False), (None, False)],
+)
+def test_cors_header_only_for_allowed_origins(lambda_env: str, origin: str | None, allowed: bool) -> None:
+    event = v2(json.dumps({"text": "a river"}))
+    event["headers"].pop("origin")
+    if origin:
+        event["headers"]["origin"] = origin
+    _, headers, _ = call(event)
+    assert headers.get("Access-Control-Allow-Origin") == (origin if allowed else None)
+
+
+# --- client mistakes: 4xx with a readable message --------------------------------------------------
+@pytest.mark.parametrize(
+    ("event", "status", "fragment"),
+    [
+        (v2(json.dumps({"text": ""})), 400, "empty"),
+        (v2(json.dumps({"text": "   \n\t "})), 400, "empty"),
+        (v2(json.dumps({"text": "?!... --"})), 400, "no words"),
+        (v2("{not json"), 400, "not valid JSON"),
+        (v2(json.dumps(["a list"])), 400, "JSON object"),
+        (v2(json.dumps({"text": 42})), 400, '"text" must be a string'),
+        (v2(json.dumps({"txt": "typo"})), 400, '"text" must be a string'),
+        (v2(json.dumps({"text": "a", "k": 0})), 400, '"k"'),
+        (v2(json.dumps({"text": "a", "k": True})), 400, '"k"'),
+        (v2(json.dumps({"text": "a", "k": "3"})), 400, '"k"'),
+        (v2(json.dumps({"text": "word " * 1001})), 413, "limit is 5000"),
+        (v2("x" * 30_000, content_type="text/plain"), 413, "limit is 5000"),
+        (v2("x" * 100_000, content_type="text/plain"), 413, "too large"),
+        (v2(json.dumps({"text": "a river", "padding": " " * 100_000})), 413, "too large"),
+        (v2('{"text": "a river", "k": ' + "1" * 4301 + "}"), 400, "digits"),
+        (v2('{"text": ' + "9" * 5000 + "}"), 400, "digits"),
+        (v2('{"text": "a river", "extra": [' + "7" * 4301 + "]}"), 400, "digits"),
+        ({"body": {"text": "a river", "k": 10**4301}}, 400, "digits"),
+        (v2("text", content_type="application/xml"), 415, "not supported"),
+        (v2("!!!not base64!!!", isBase64Encoded=True), 400, "base64"),
+        (v2(base64.b64encode(b"\xff\xfe\xfd").decode(), isBase64Encoded=True), 400, "UTF-8"),
+        (v2(None), 400, "no body"),
+        ({**v2(json.dumps({"text": "a"})), "requestContext": {"http": {"method": "GET"}}}, 405, "POST"),
+        ({"body": ["not", "a", "string"]}, 400, "string"),
+        ({"body": json.loads("[" * 50 + "]" * 50)}, 400, "string"),
+    ],
+)
+def test_bad_input_gets_a_clear_4xx(
+    lambda_env: str, event: dict[str, Any], status: int, fragment: str
+) -> None:
+    code, _, body = call(event)
+    assert code == status, body
+    assert fragment in body["message"] and body["error"] and body["requestId"]
+
+
+# --- the text limit: 5,000 characters of text, however the body spells them ------------------------
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_the_limit_is_5000_characters_exactly(lambda_env: str, content_type: str) -> None:
+    for chars, status in ((5000, 200), (5001, 413)):
+        text = ("a river " * 1000)[:chars]
+        body = json.dumps({"text": text}) if content_type == "application/json" else text
+        assert call(v2(body, content_type=content_type))[0] == status, chars
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "東京大学 ",  # CJK: one \uXXXX escape (6 body characters) a character
+        "\U00020000",  # beyond the BMP: a surrogate pair escape (12 body characters) a character
+    ],
+)
+def test_json_escapes_do_not_count_against_the_text_limit(lambda_env: str, word: str) -> None:
+    # GIVEN texts of exactly 5,000 and 5,001 characters, sent as \u escapes and as raw UTF-8
+    for chars, status in ((5000, 200), (5001, 413)):
+        text = (word * chars)[:chars]
+        for ascii_only in (True, False):
+            body = json.dumps({"text": text}, ensure_ascii=ascii_only)
+            # THEN the limit is on the text's characters, however the JSON spells them
+            code, _, answer = call(v2(body))
+            assert code == status, (chars, ascii_only, answer)
+            if status == 413:
+                assert "the text has 5001 characters; the limit is 5000" in answer["message"]
+
+
+@pytest.mark.parametrize("event", [None, [], "text", 42, {"unexpected": True}])
+def test_nonsense_events_never_raise(lambda_env: str, event: Any) -> None:
+    code, _, body = call(event)
+    assert 400 <= code < 500 and body["message"]
+
+
+# --- endpoint failures: 502 / 503 / 504 -------------------------------------------------------------
+class FaultyEndpoint(ThreadingHTTPServer):
+    """A real HTTP server that misbehaves in one chosen way."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(("127.0.0.1", 0), _FaultyHandler)
+        self.mode, self.calls = mode, 0
+
+
+class _FaultyHandler(BaseHTTPRequestHandler):
+    server: FaultyEndpoint
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.server.calls += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        status, body, headers = {
+            "garbage": (200, b"<html>not json</html>", {}),
+            "empty": (200, b"[]", {}),
+            "wrong-shape": (200, b'[{"label": "x"}]', {}),
+            "throttled": (400, b'{"message": "slow down"}', {"x-amzn-ErrorType": "ThrottlingException:"}),
+            "server-error": (500, b'{"message": "boom"}', {"x-amzn-ErrorType": "InternalFailure:"}),
+            "slow": (200, b"[]", {}),
+            "cut-status-line": (200, b"", {}),
+            "cut-body": (200, b'[{"label": ["__label__Athlete"], "prob": [0.9]}]', {}),
+            "silent": (200, b"[]", {}),
+        }[self.server.mode]
+        if self.server.mode == "slow":
+            time.sleep(1.5)
+        if self.server.mode == "silent":  # never answers: wait until the client gives up and hangs up
+            with contextlib.suppress(OSError):
+                self.rfile.read(1)
+            return
+        if self.server.mode == "cut-status-line":  # dies in the middle of its status line
+            self.wfile.write(b"HTTP/1.1 20")
+            self.close_connection = True
+            return
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.server.mode == "cut-body":  # dies after part of the body
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        with contextlib.suppress(BrokenPipeError):  # the slow case: the client gave up, as intended
+            self.wfile.write(body)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "retried"),
+    [
+        ("garbage", 502, False),
+        ("empty", 502, False),
+        ("wrong-shape", 502, False),
+        ("throttled", 503, True),
+        ("server-error", 502, True),
+        ("slow", 504, True),
+        ("cut-status-line", 502, True),
+        ("cut-body", 502, True),
+    ],
+)
+def test_endpoint_faults_map_to_gateway_errors(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, mode: str, status: int, retried: bool
+) -> None:
+    faulty = FaultyEndpoint(mode)
+    threading.Thread(target=faulty.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://127.0.0.1:{faulty.server_address[1]}")
+    try:
+        code, _, body = call(v2(json.dumps({"text": "a river"})))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    assert code == status and body["message"]
+    assert (faulty.calls > 1) == retried  # transient faults are retried (bounded), malformed answers are not
+
+
+def test_unreachable_endpoint_is_503(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", "http://127.0.0.1:9")
+    code, _, body = call(v2(json.dumps({"text": "a river"})))
+    assert code == 503 and "reached" in body["message"]
+
+
+def test_unknown_endpoint_name_is_503(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENDPOINT_NAME", "no-such-endpoint")
+    assert call(v2(json.dumps({"text": "a river"})))[0] == 503
+
+
+def test_missing_configuration_is_503_not_a_crash(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENDPOINT_NAME")
+    code, _, body = call(v2(json.dumps({"text": "a river"})))
+    assert code == 503 and "ENDPOINT_NAME" in body["message"]
+
+
+class Context:
+    """The parts of the Lambda context the handler reads: request id and remaining time."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.aws_request_id = "req-0123"
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def serve_faulty(mode: str, monkeypatch: pytest.MonkeyPatch) -> FaultyEndpoint:
+    faulty = FaultyEndpoint(mode)
+    threading.Thread(target=faulty.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", f"http://127.0.0.1:{faulty.server_address[1]}")
+    return faulty
+
+
+def test_transient_faults_are_tried_exactly_max_attempts_times_and_logged_with_the_request_id(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a throttling endpoint and ENDPOINT_MAX_ATTEMPTS=2
+    monkeypatch.setenv("ENDPOINT_MAX_ATTEMPTS", "2")
+    faulty = serve_faulty("throttled", monkeypatch)
+    try:
+        # WHEN a request arrives with plenty of time left
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(20_000))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN the endpoint saw exactly 2 calls (no hidden SDK retries), and the caller got a JSON 503
+    assert faulty.calls == 2 and reply["statusCode"] == 503
+    assert json.loads(reply["body"])["requestId"] == "req-0123"
+    # AND each failed attempt was logged with the request id and the endpoint's error code
+    attempts = [json.loads(r.message) for r in caplog.records if '"endpointError"' in r.message]
+    assert [(a["requestId"], a["attempt"], a["retry"]) for a in attempts] == [
+        ("req-0123", 1, True),
+        ("req-0123", 2, False),
+    ]
+    assert "ThrottlingException" in attempts[0]["detail"]
+
+
+def test_no_retry_is_started_that_would_not_end_before_the_lambda_times_out(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an endpoint that never answers within the 1 s read timeout, and 2.5 s left in the invocation
+    faulty = serve_faulty("slow", monkeypatch)
+    try:
+        # WHEN the handler runs  (a second attempt would need up to 2 s connect + 1 s read + backoff)
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(2_500))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN it answered 504 after one attempt instead of being killed by the Lambda timeout
+    assert reply["statusCode"] == 504 and faulty.calls == 1
+
+
+def test_every_request_logs_one_json_line_with_its_id_status_outcome_and_latency(
+    lambda_env: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a request that classifies and one that is refused
+    with caplog.at_level(logging.INFO, logger="classifier"):
+        ok_status, _, ok = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+        bad_status, _, bad = call(v2(json.dumps({"text": "   "})))
+    # THEN each left exactly one JSON line that CloudWatch Logs Insights can query
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
+    per_request = [line for line in lines if "latencyMs" in line]
+    assert [(line["requestId"], line["status"], line["outcome"]) for line in per_request] == [
+        (ok["requestId"], ok_status, "ok"),
+        (bad["requestId"], bad_status, "bad_request"),
+    ]
+    assert all(isinstance(line["latencyMs"], float) and line["latencyMs"] >= 0 for line in per_request)
+
+
+def test_the_first_attempt_fits_a_small_time_budget(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN an endpoint that never answers, the default 4 s read timeout, and 3 s left in the invocation
+    monkeypatch.delenv("ENDPOINT_TIMEOUT_SECONDS")
+    faulty = serve_faulty("silent", monkeypatch)
+    try:
+        started = time.monotonic()
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(3_000))
+        elapsed = time.monotonic() - started
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN one attempt was made, its timeouts cut to fit the 3 s less the answer margin (0.5 s) ...
+    assert reply["statusCode"] == 504 and faulty.calls == 1
+    (attempt,) = [json.loads(r.message) for r in caplog.records if '"endpointError"' in r.message]
+    assert attempt["connectTimeout"] + attempt["readTimeout"] <= 2.5 and attempt["retry"] is False
+    # ... and the JSON 504 came before the Lambda would have been killed
+    assert elapsed < 3.0
+
+
+def test_no_attempt_is_made_without_time_left(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an invocation with less time left than the margin kept to answer
+    faulty = serve_faulty("silent", monkeypatch)
+    try:
+        reply = handler.lambda_handler(v2(json.dumps({"text": "a river"})), Context(400))
+    finally:
+        faulty.shutdown()
+        faulty.server_close()
+    # THEN the endpoint is not called and the caller gets a JSON 504 at once
+    assert reply["statusCode"] == 504 and faulty.calls == 0
+    assert "ran out of time" in json.loads(reply["body"])["message"]
