@@ -8,21 +8,23 @@ from typing import Any
 import fasttext
 import numpy as np
 
+from ml.fsutil import file_digest
 from ml.package import unpack
 
 
 class Predictor:
     """A loaded model. ``predict`` takes pre-tokenized, space-separated strings, as BlazingText does."""
 
-    def __init__(self, model_bin: Path) -> None:
+    def __init__(self, model_bin: Path, archive_sha256: str = "") -> None:
         self.model_bin = model_bin
+        self.archive_sha256 = archive_sha256  # of the model.tar.gz it came from ("" when loaded bare)
         self.model = fasttext.load_model(str(model_bin))
         self.labels: list[str] = list(self.model.get_labels())
 
     @classmethod
     def from_archive(cls, archive: Path, cache_root: Path) -> Predictor:
         """Load the ``model.bin`` inside a ``model.tar.gz`` (extracted once into ``cache_root``)."""
-        return cls(unpack(archive, cache_root))
+        return cls(unpack(archive, cache_root), file_digest(archive))
 
     def predict(self, instances: list[str], k: int = 1) -> list[dict[str, list[Any]]]:
         """``[{"label": ["__label__X", …], "prob": [p, …]}, …]``: the top ``k`` labels of each instance.

@@ -45,24 +45,32 @@ from ml.records import (
     start,
     tokens_of,
 )
+from ops.local.endpoint import MODEL_HEADER
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (the local endpoint's too)
 
 
 # --- target local -----------------------------------------------------------------------------------------
-def _answers_ping(url: str) -> bool:
+def _answers_ping(url: str) -> str | None:
+    """The sha256 of the model the endpoint at ``url`` serves ("" if it does not say); None: no answer."""
     try:
         with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-            return bool(response.status == 200)
+            return str(response.headers.get(MODEL_HEADER, "")) if response.status == 200 else None
     except (urllib.error.URLError, OSError):
-        return False
+        return None
+
+
+def served_model(settings: Settings) -> str:
+    """The model that will answer: the one the running local endpoint names, else the deployed one."""
+    named = _answers_ping(settings.runtime_url())
+    return named or local_model(settings.endpoint_registry, settings.endpoint_name)
 
 
 @contextmanager
 def local_endpoint(settings: Settings) -> Iterator[str]:
     """The runtime URL to send to: the running local endpoint, else one served in-process for the run."""
     url = settings.runtime_url()
-    if _answers_ping(url):
+    if _answers_ping(url) is not None:
         log.info("classifying with the local endpoint at %s", url)
         yield url
         return
@@ -213,7 +221,7 @@ def classify(
     else:
 
         def model() -> str:
-            return local_model(settings.endpoint_registry, settings.endpoint_name)
+            return served_model(settings)
 
     records, provenance, done = start(source, output, spec, settings.top_k, model, force)
     if done:

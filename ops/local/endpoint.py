@@ -43,6 +43,7 @@ JSON_TYPES = ("application/json",)
 WORKER_START_SECONDS = 60.0
 _RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 Response = tuple[int, str, Mapping[str, str], bytes]
+MODEL_HEADER = "X-Model-Sha256"  # GET /ping names the sha256 of the model.tar.gz being served
 
 
 class RequestError(Exception):
@@ -241,8 +242,11 @@ class _Handler(LeanHandler):
 
     def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         if method == "GET" and path == "/ping":
-            loaded = self.server.predictor is not None
-            return (HTTPStatus.OK if loaded else HTTPStatus.SERVICE_UNAVAILABLE), "text/plain", {}, b""
+            predictor = self.server.predictor
+            if predictor is None:
+                return HTTPStatus.SERVICE_UNAVAILABLE, "text/plain", {}, b""
+            # which model answers (the container contract asks only for a 200): bulk runs record it
+            return HTTPStatus.OK, "text/plain", {MODEL_HEADER: predictor.archive_sha256}, b""
         if method not in ("GET", "POST"):
             return _json(HTTPStatus.METHOD_NOT_ALLOWED, {"message": f"use GET /ping or POST, not {method}"})
         if method == "GET":

@@ -12,6 +12,8 @@ import csv
 import json
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,12 @@ import pytest
 from ml.config import Settings
 from ml.fsutil import write_json
 from ml.pipeline import TrainOutcome
+from ml.predict import Predictor
 from ml.records import ClassifyError, InputSpec, Provenance, is_complete, read_input, read_key
 from ml.registry import read_registry, register_local
 from ops.infra.moto_server import free_port
 from ops.local.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client
-from ops.local.endpoint import EndpointServer
+from ops.local.endpoint import EndpointServer, start_endpoint
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 DANUBE = "The Danube is the second-longest river in Europe, flowing through Vienna and Budapest."
@@ -244,27 +247,51 @@ def test_an_output_without_its_key_or_changed_since_is_refused(settings: Setting
         classify(settings, source, out, InputSpec())
 
 
-def test_an_output_of_another_model_is_refused_and_a_partial_one_not_resumed(
-    settings: Settings, tmp_path: Path
+@contextmanager
+def serving_as(endpoint: EndpointServer, sha256: str) -> Iterator[EndpointServer]:
+    """Another running endpoint on the same model.bin that names another archive on ``GET /ping``."""
+    other = start_endpoint(Predictor(endpoint.predictor.model_bin, sha256), "dbpedia-classifier")
+    try:
+        yield other
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_the_model_is_the_one_the_answering_endpoint_names(
+    settings: Settings, endpoint: EndpointServer, tmp_path: Path
 ) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", many(20))
     out = tmp_path / "out.jsonl"
     classify(settings, source, out, InputSpec())
-    assert (
-        read_key(out)["model"] == read_registry(settings.endpoint_registry)[settings.endpoint_name]["sha256"]
-    )
-    # GIVEN another model deployed since THEN the finished output is not this run's result
-    deploy_other_model(settings)
-    with pytest.raises(ClassifyError, match="made with another model"):
-        classify(settings, source, out, InputSpec())
-    # GIVEN a run stopped under one model and resumed under another THEN no line of the first is kept
-    other = tmp_path / "other.jsonl"
+    # GIVEN the running endpoint WHEN it answered THEN the key names the archive it serves (GET /ping)
+    assert read_key(out)["model"] == endpoint.predictor.archive_sha256 != ""
+    # GIVEN another endpoint (another model) answering at the same settings' port THEN the output is refused
+    with serving_as(endpoint, "f" * 64) as other:
+        elsewhere = settings.replace(endpoint_port=other.server_address[1])
+        with pytest.raises(ClassifyError, match="made with another model"):
+            classify(elsewhere, source, out, InputSpec())
+    # GIVEN a run stopped under one endpoint and resumed under another THEN no line of the first is kept
+    partial = tmp_path / "other.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        classify(settings, source, other, InputSpec(), on_batch=interrupt_after(1))
-    deploy_other_model(settings, "e" * 64)
-    summary = classify(settings, source, other, InputSpec())
+        classify(settings, source, partial, InputSpec(), on_batch=interrupt_after(1))
+    with serving_as(endpoint, "e" * 64) as other:
+        summary = classify(
+            settings.replace(endpoint_port=other.server_address[1]), source, partial, InputSpec()
+        )
     assert (summary.classified, summary.resumed) == (20, 0)
-    assert read_key(other)["model"] == "e" * 64
+    assert read_key(partial)["model"] == "e" * 64
+
+
+def test_without_a_running_endpoint_the_model_is_the_deployed_one(settings: Settings, tmp_path: Path) -> None:
+    offline = settings.replace(endpoint_port=free_port())
+    source = write_jsonl(tmp_path / "in.jsonl", many(5))
+    classify(offline, source, tmp_path / "out.jsonl", InputSpec())
+    deployed = read_registry(settings.endpoint_registry)[settings.endpoint_name]["sha256"]
+    assert read_key(tmp_path / "out.jsonl")["model"] == deployed
+    deploy_other_model(offline)
+    with pytest.raises(ClassifyError, match="made with another model"):
+        classify(offline, source, tmp_path / "out.jsonl", InputSpec())
 
 
 def test_is_complete_only_for_this_input_model_and_k(settings: Settings, tmp_path: Path) -> None:
