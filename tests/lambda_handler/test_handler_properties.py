@@ -198,6 +198,11 @@ def test_malformed_events_never_raise_nor_answer_5xx(event: Any) -> None:
 )
 @example(body=b"[" * 100_000 + b"]" * 100_000, content_type="application/json")
 @example(body=b'{"instances": ["a"], "configuration": {"k": 15}}', content_type="application/json")
+@example(
+    body=('{"instances": ["a"], "configuration": {"k": ' + "1" * 4301 + "}}").encode(),
+    content_type="application/json",
+)
+@example(body=b'{"instances": ["a"]}', content_type="Application/JSON; charset=utf-8")
 def test_endpoint_parser_accepts_valid_requests_and_refuses_the_rest_with_4xx(
     body: bytes, content_type: str
 ) -> None:
@@ -205,6 +210,8 @@ def test_endpoint_parser_accepts_valid_requests_and_refuses_the_rest_with_4xx(
         instances, k = parse_request(body, content_type, 14)
     except RequestError as exc:
         assert exc.status in (400, 415) and str(exc)
+        media_type = content_type.split(";")[0].strip().lower()
+        assert not (exc.status == 415 and media_type == "application/json"), "a JSON media type refused"
     else:
         assert content_type.split(";")[0].lower() == "application/json"
         assert 1 <= len(instances) <= MAX_INSTANCES and all(isinstance(i, str) for i in instances)
