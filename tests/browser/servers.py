@@ -12,6 +12,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from ml.config import load_settings
 from ops.local.site import SiteServer
 
 HOST = "127.0.0.1"
@@ -91,9 +92,12 @@ def _stop(server: ThreadingHTTPServer) -> None:
 
 @contextmanager
 def site_for_api(api_url: str) -> Iterator[SiteServer]:
-    """The real ``site/`` served on a free port, its ``config.js`` pointing at ``api_url``."""
+    """The real ``site/`` served on a free port, its ``config.js`` pointing at ``api_url``.
+
+    The text limit is the settings' (``max_text_chars``), as the local stack and Terraform render it.
+    """
     site = SiteServer((HOST, 0))
-    site.api_url = api_url
+    site.api_url, site.max_text_chars = api_url, load_settings().max_text_chars
     site.start()
     try:
         yield site
