@@ -60,7 +60,11 @@ SCOPES: dict[str, Scope] = {
         ("tests/local/test_classify.py",),
         ("read_key", "not_made_by", "is_complete", "finish", "resume", "start", "publish"),
     ),
-    "fsutil": Scope("ml/fsutil.py", ("tests/model/test_fsutil.py",)),
+    "fsutil": Scope(
+        "ml/fsutil.py",
+        ("tests/model/test_fsutil.py",),
+        ("atomic_path", "remove_temps", "write_text", "write_json"),
+    ),
 }
 
 
