@@ -504,7 +504,7 @@ def destroy(
 )
 def mutate(c: Context, only: list[str] | None = None, workers: int = 1) -> None:
     """Mutation-test the input parsing and file-keeping code (./dev mutate installs the tool first)."""
-    from ops import mutation
+    from ops.bench import mutation
 
     with cli_errors():
         report = mutation.run(list(only or []), workers)

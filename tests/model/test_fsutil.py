@@ -69,3 +69,34 @@ def test_remove_temps_removes_what_a_killed_write_left_and_nothing_else(tmp_path
     assert remove_temps(tmp_path) == [tmp_path / ".key.a81b"]
     assert sorted(tmp_path.iterdir()) == sorted(kept)
     assert remove_temps(tmp_path / "missing") == []
+
+
+def test_a_write_creates_missing_parent_folders(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "out.txt"
+    assert write_text(target, "x") is True
+    assert target.read_text(encoding="utf-8") == "x"
+    assert write_text(target, "x") is False  # unchanged: touches nothing
+
+
+def test_a_folder_is_replaced_whole(tmp_path: Path) -> None:
+    target = tmp_path / "folder"
+    target.mkdir()
+    (target / "old.txt").write_text("old", encoding="utf-8")
+    with atomic_path(target) as tmp:
+        tmp.mkdir()
+        (tmp / "new.txt").write_text("new", encoding="utf-8")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"]
+
+
+def test_json_keeps_non_ascii_text_as_written(tmp_path: Path) -> None:
+    write_json(tmp_path / "a.json", {"city": "Zürich"})
+    assert "Zürich" in (tmp_path / "a.json").read_text(encoding="utf-8")
+
+
+def test_remove_temps_removes_a_leftover_file_and_symlink_too(tmp_path: Path) -> None:
+    (tmp_path / ".out.txt.abc").write_text("partial", encoding="utf-8")
+    (tmp_path / ".out.txt.link").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "out.txt").write_text("kept", encoding="utf-8")
+    assert len(remove_temps(tmp_path, "out.txt")) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ml.config import ROOT
-from ops import mutation
+from ops.bench import mutation
 
 
 @pytest.mark.parametrize("name", list(mutation.SCOPES))

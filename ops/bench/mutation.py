@@ -114,7 +114,7 @@ def function_spans(source: str, names: tuple[str, ...], path: str = "<source>") 
             spans[node.name] = (first, node.end_lineno or node.lineno)
     missing = [n for n in names if n not in spans]
     if missing:
-        raise MutationError(f"{path} has no function {', '.join(missing)}: update SCOPES in ops/mutation.py")
+        raise MutationError(f"{path} has no function {', '.join(missing)}: update SCOPES in ops/bench/mutation.py")
     return spans
 
 
@@ -142,7 +142,7 @@ def pardon_outside(source: str, spans: dict[str, tuple[int, int]]) -> str:
             out.append(body + PARDON + line[len(body) :])
     marked = "".join(out)
     if ast.dump(ast.parse(marked)) != ast.dump(ast.parse(source)):  # a comment must change no code
-        raise MutationError("marking the out-of-scope lines changed the code: a bug in ops/mutation.py")
+        raise MutationError("marking the out-of-scope lines changed the code: a bug in ops/bench/mutation.py")
     return marked
 
 
