@@ -114,7 +114,9 @@ def function_spans(source: str, names: tuple[str, ...], path: str = "<source>") 
             spans[node.name] = (first, node.end_lineno or node.lineno)
     missing = [n for n in names if n not in spans]
     if missing:
-        raise MutationError(f"{path} has no function {', '.join(missing)}: update SCOPES in ops/bench/mutation.py")
+        raise MutationError(
+            f"{path} has no function {', '.join(missing)}: update SCOPES in ops/bench/mutation.py"
+        )
     return spans
 
 
