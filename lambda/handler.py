@@ -4,9 +4,10 @@ Accepts API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events, and a pl
 test event. The body is JSON ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the
 text itself. The answer is ``{"label", "probability", "top": [{"label", "probability"}, …]}``.
 
-Configuration (environment): ``ENDPOINT_NAME`` (required), ``ALLOWED_ORIGINS`` (comma-separated CORS
-origins), ``TOP_K`` (default 3), ``MAX_TEXT_CHARS`` (default 5000), ``ENDPOINT_TIMEOUT_SECONDS``
-(read timeout of one endpoint call, default 4), ``ENDPOINT_MAX_ATTEMPTS`` (default 3), ``LOG_LEVEL``.
+Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
+``LOG_LEVEL``, and the four the project declares once in ``ml/config.py`` and passes to both the local
+stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one
+endpoint call), ``ENDPOINT_MAX_ATTEMPTS``. They have no defaults here: a missing one is a 500 that names it.
 Transient endpoint faults (timeouts, no connection, a connection closed mid-answer, throttling, 5xx) are
 retried with jittered exponential backoff, but only while the attempt still fits in the invocation's
 remaining time (from the Lambda context); the first attempt's timeouts are cut to that time, so the
@@ -90,11 +91,16 @@ class GatewayTimeout(HttpError):
     status, code = 504, "endpoint_timeout"
 
 
-def _setting(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
+class NotConfigured(HttpError):
+    status, code = 500, "not_configured"
+
+
+def _setting(name: str) -> int:
+    """A positive whole number from the environment (values come from ml/config.py, through Terraform)."""
+    raw = os.environ.get(name, "")
+    if not raw.isdigit() or int(raw) < 1:
+        raise NotConfigured("the classifier is not set up", f"{name} is {raw or 'not set'}")
+    return int(raw)
 
 
 def attempt_timeouts(budget: float = float("inf")) -> tuple[float, float]:
@@ -103,7 +109,7 @@ def attempt_timeouts(budget: float = float("inf")) -> tuple[float, float]:
     The configured ones when they fit; else ``budget`` rounded down to TIMEOUT_STEP_SECONDS, a quarter
     of it (at most the configured value) to connect and the rest (likewise) to read.
     """
-    connect, read = CONNECT_TIMEOUT_SECONDS, float(_setting("ENDPOINT_TIMEOUT_SECONDS", 4))
+    connect, read = CONNECT_TIMEOUT_SECONDS, float(_setting("ENDPOINT_TIMEOUT_SECONDS"))
     if connect + read <= budget:
         return connect, read
     budget = budget // TIMEOUT_STEP_SECONDS * TIMEOUT_STEP_SECONDS
@@ -270,7 +276,7 @@ def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list
     value); another attempt is made only when its backoff plus a whole attempt (the configured connect
     + read timeouts) ends before it.
     """
-    attempts = max(1, _setting("ENDPOINT_MAX_ATTEMPTS", 3))
+    attempts = _setting("ENDPOINT_MAX_ATTEMPTS")
     worst_attempt = sum(attempt_timeouts())
     timeouts = attempt_timeouts(deadline - time.monotonic())
     if min(timeouts) <= 0:
@@ -354,7 +360,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
     outcome = "ok"
     try:
-        text, k = parse_request(event, _setting("MAX_TEXT_CHARS", 5000), _setting("TOP_K", 3))
+        text, k = parse_request(event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"))
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
@@ -362,6 +368,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         result = respond(200, {**top[0], "top": top, "requestId": request_id}, event)
     except HttpError as exc:
         outcome = exc.code
+        if isinstance(exc, NotConfigured):
+            log.error("request %s: %s (%s)", request_id, exc.message, exc.detail)
         result = respond(
             exc.status, {"error": exc.code, "message": exc.message, "requestId": request_id}, event
         )

@@ -50,3 +50,8 @@ def table_rows(markdown: str) -> list[list[str]]:
     """The cells of every Markdown table row in ``markdown``, stripped (padding is the renderer's)."""
     rows = [line for line in markdown.splitlines() if line.startswith("|")]
     return [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows]
+
+
+def lambda_settings_env() -> dict[str, str]:
+    """What the Lambda reads, as the local stack and Terraform set it: TOP_K etc. from ml/config.py."""
+    return {name.upper(): str(value) for name, value in load_settings().lambda_settings().items()}

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ml import lambda_src
 from ops.local.endpoint import MAX_INSTANCES, RequestError, parse_request
-from tests.helpers import load_event
+from tests.helpers import lambda_settings_env, load_event
 
 handler = lambda_src.handler()
 CLIENT_STATUSES = {400, 405, 413, 415}
@@ -58,6 +58,7 @@ def lambda_env(endpoint: Any) -> Iterator[None]:
     """The environment Terraform gives the function, pointed at the real local endpoint."""
     with pytest.MonkeyPatch.context() as mp:
         for name, value in {
+            **lambda_settings_env(),
             "ENDPOINT_NAME": "dbpedia-classifier",
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
             "AWS_DEFAULT_REGION": "us-east-1",

@@ -15,7 +15,7 @@ import pytest
 
 from ml import lambda_src
 from ops.local.endpoint import EndpointServer
-from tests.helpers import WALTER_JOHNSON, load_event
+from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
 
 handler = lambda_src.handler()
 NAME = "dbpedia-classifier"
@@ -25,6 +25,8 @@ SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
 @pytest.fixture
 def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer) -> str:
     """The environment Terraform gives the function, pointed at the local endpoint."""
+    for name, value in lambda_settings_env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ENDPOINT_NAME", NAME)
     monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},http://127.0.0.1:8000")
     monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", endpoint.url)
@@ -33,6 +35,28 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer) -> str
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     monkeypatch.setenv("ENDPOINT_TIMEOUT_SECONDS", "1")
     return endpoint.url
+
+
+@pytest.mark.parametrize(
+    "name", ["TOP_K", "MAX_TEXT_CHARS", "ENDPOINT_TIMEOUT_SECONDS", "ENDPOINT_MAX_ATTEMPTS"]
+)
+@pytest.mark.parametrize("value", [None, "", "0", "three"])
+def test_a_missing_or_bad_setting_is_a_500_naming_it_in_the_log(
+    lambda_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    value: str | None,
+) -> None:
+    """The four settings have no default in the handler: ml/config.py is their one home."""
+    if value is None:
+        monkeypatch.delenv(name)
+    else:
+        monkeypatch.setenv(name, value)
+    with caplog.at_level(logging.INFO):
+        status, _, body = call({"body": json.dumps({"text": WALTER_JOHNSON})})
+    assert (status, body["error"], body["message"]) == (500, "not_configured", "the classifier is not set up")
+    assert name in caplog.text
 
 
 def call(event: Any) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -344,7 +368,8 @@ def test_the_first_attempt_fits_a_small_time_budget(
     lambda_env: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN an endpoint that never answers, the default 4 s read timeout, and 3 s left in the invocation
-    monkeypatch.delenv("ENDPOINT_TIMEOUT_SECONDS")
+    monkeypatch.setenv("ENDPOINT_TIMEOUT_SECONDS", lambda_settings_env()["ENDPOINT_TIMEOUT_SECONDS"])
+    assert int(lambda_settings_env()["ENDPOINT_TIMEOUT_SECONDS"]) == 4
     faulty = serve_faulty("silent", monkeypatch)
     try:
         started = time.monotonic()
