@@ -281,7 +281,6 @@ def up(c: Context, s: Settings, verbose: bool = False) -> None:
     """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed."""
     from ml import pipeline
     from ml.registry import registered_archive, tokenizer_mismatch
-    from ops.local.endpoint import WorkerError
     from ops.local.stack import PortError, server_ports, start_stack
 
     with cli_errors():
@@ -293,10 +292,8 @@ def up(c: Context, s: Settings, verbose: bool = False) -> None:
                 log.info("%s: training one first", mismatch or "no model deployed yet")
                 pipeline.run(s)
             stack = start_stack(s)
-        except WorkerError as exc:
-            raise Exit(f"error: {exc}; try fewer --endpoint-workers", code=1) from None
         except PortError as exc:
-            raise Exit(f"error: cannot start the local stack: {exc}", code=1) from None
+            raise PortError(f"cannot start the local stack: {exc}") from None
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(

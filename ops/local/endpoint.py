@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
+from ml.errors import ProjectError
 from ml.predict import Predictor
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler
 
@@ -80,7 +81,7 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
     return instances, k
 
 
-class WorkerError(RuntimeError):
+class WorkerError(ProjectError):
     """An extra endpoint worker process could not start."""
 
 
@@ -160,7 +161,10 @@ class EndpointServer(BackgroundServer):
             if not child.is_alive() or time.monotonic() > deadline:
                 child.terminate()
                 child.join(10)
-                raise WorkerError(f"an endpoint worker failed to start (exit code {child.exitcode})")
+                raise WorkerError(
+                    f"an endpoint worker failed to start (exit code {child.exitcode}); "
+                    "try fewer --endpoint-workers"
+                )
         return child
 
     def _replace_dead_workers(self) -> None:
