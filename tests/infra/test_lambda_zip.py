@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -9,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 from ops.infra.lambda_zip import LAMBDA_SRC, build_lambda_zip
+from tests.helpers import lambda_settings_env
 
 
 def test_same_sources_give_identical_bytes(tmp_path: Path) -> None:
@@ -57,7 +59,13 @@ def test_zip_imports_with_the_standard_library_only(tmp_path: Path) -> None:
         zf.extractall(out)
     code = "import handler, sys; print(handler.lambda_handler({'body': ''}, None)['statusCode'])"
     result = subprocess.run(
-        [sys.executable, "-S", "-c", code], cwd=out, capture_output=True, text=True, timeout=30, check=False
+        [sys.executable, "-S", "-c", code],
+        cwd=out,
+        env={**os.environ, **lambda_settings_env()},  # as Terraform sets them
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     # THEN it imports (boto3 is only needed when the endpoint is called) and answers a bad request
     assert result.returncode == 0, result.stderr

@@ -389,6 +389,7 @@ class _FailingPredictor:
     """A model whose predict raises: a bug inside a request, not a bad request."""
 
     labels = ("__label__A", "__label__B")
+    archive_sha256 = ""
 
     def predict(self, instances: list[str], k: int = 1) -> list[dict[str, Any]]:
         raise RuntimeError("boom")
