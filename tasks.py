@@ -415,11 +415,19 @@ def lint(c: Context, fix: bool = False) -> None:
         )
 
 
-@task(help={"k": "only tests matching this expression (pytest -k)", "x": "stop at the first failure"})
-def test(c: Context, k: str = "", x: bool = False) -> None:
-    """Run the linters, then the whole test suite."""
+@task(
+    help={
+        "k": "only tests matching this expression (pytest -k)",
+        "x": "stop at the first failure",
+        "workers": "test processes (pytest-xdist); 'auto' is one per core, 0 runs in this process",
+    }
+)
+def test(c: Context, k: str = "", x: bool = False, workers: str = "auto") -> None:
+    """Run the linters, then the whole test suite (a module's tests share one worker and its fixtures)."""
     lint(c)
-    args = [sys.executable, "-m", "pytest"] + (["-k", k] if k else []) + (["-x"] if x else [])
+    args = [sys.executable, "-m", "pytest", "-n", workers]
+    args += ["--dist", "loadscope"] if workers != "0" else []
+    args += (["-k", k] if k else []) + (["-x"] if x else [])
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
 
 
