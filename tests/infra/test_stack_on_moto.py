@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -233,11 +234,14 @@ def test_config_js_is_rendered_with_a_relative_api_url(applied: Applied) -> None
 def test_edge_puts_one_https_distribution_with_waf_in_front_of_the_bucket_and_the_api(
     applied: Applied,
 ) -> None:
+    """The distribution, OAC and web ACL are moto's; the distribution's config is read through the gap proxy
+    (moto drops an origin's OriginAccessControlId and reshapes its behaviours: ops/infra/moto_gaps.py)."""
     # GIVEN the applied stack  WHEN its distribution, origin access control and web ACL are read back
     outputs = applied.result.outputs
     cloudfront = applied.client("cloudfront")
     [summary] = cloudfront.list_distributions()["DistributionList"]["Items"]
-    config = cloudfront.get_distribution_config(Id=outputs["distribution_id"])["DistributionConfig"]
+    behind_proxy = _cloudfront_behind_the_gap_proxy(applied)
+    config = behind_proxy.get_distribution_config(Id=outputs["distribution_id"])["DistributionConfig"]
     [oac] = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
     [acl_summary] = applied.client("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     acl = applied.client("wafv2").get_web_acl(
@@ -303,13 +307,7 @@ def test_the_response_headers_policy_is_the_shared_definition(applied: Applied) 
     """moto has no response-headers-policy API: this reads the policy back from the gap proxy
     (ops/infra/moto_gaps.py), which keeps what the provider sent."""
     headers = json.loads((ROOT / "terraform" / "security-headers.json").read_text())
-    cloudfront = boto3.client(
-        "cloudfront",
-        endpoint_url=CLOUDFRONT_PROXIES[applied.moto.url],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    cloudfront = _cloudfront_behind_the_gap_proxy(applied)
     config = cloudfront.get_distribution_config(Id=applied.result.outputs["distribution_id"])
     policy_id = config["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
     policy = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
@@ -587,4 +585,15 @@ def _deploy_endpoint(sagemaker) -> None:
     )
     sagemaker.create_endpoint(
         EndpointName="dbpedia-classifier", EndpointConfigName="dbpedia-classifier-config"
+    )
+
+
+def _cloudfront_behind_the_gap_proxy(applied: Applied) -> Any:
+    """A CloudFront client that talks to moto through the gap proxy, as the Terraform provider does."""
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=CLOUDFRONT_PROXIES[applied.moto.url],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
