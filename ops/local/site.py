@@ -27,6 +27,11 @@ SECURITY_HEADERS = ROOT / "terraform" / "security-headers.json"
 API_PATH = "/classify"
 ORIGIN_READ_TIMEOUT_SECONDS = 30.0  # CloudFront's default origin read timeout
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# What CloudFront answers when its origin cannot be reached: an HTML error page, not the API's JSON.
+BAD_GATEWAY = (
+    {"Content-Type": "text/html; charset=utf-8"},
+    b"<html><body><h1>502 ERROR</h1><p>The request could not be satisfied.</p></body></html>",
+)
 _NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
 _NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
@@ -128,9 +133,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
             return
         body = self.rfile.read(int(length))
         if not self.server.upstream:
-            self._relay(
-                HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, b'{"message": "no API"}'
-            )
+            self._relay(HTTPStatus.BAD_GATEWAY, *BAD_GATEWAY)
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
         request = urllib.request.Request(
@@ -143,9 +146,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
             self._relay(error.code, dict(error.headers), error.read())
         except (OSError, urllib.error.URLError) as error:
             log.warning("site: the API at %s did not answer: %s", self.server.upstream, error)
-            self._relay(
-                HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, b'{"message": "Bad Gateway"}'
-            )
+            self._relay(HTTPStatus.BAD_GATEWAY, *BAD_GATEWAY)
 
     def _relay(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self._forwarding = True
