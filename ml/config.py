@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     )
     hosted_zone_id: str = Field(
         "",
-        pattern=r"^(Z[A-Z0-9]{1,31})?$",
+        pattern=r"^([A-Z0-9]{1,32})?$",
         description="Route 53 zone of domain_name: validation records and alias (empty: add them yourself)",
     )
 

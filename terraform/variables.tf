@@ -155,8 +155,8 @@ variable "hosted_zone_id" {
   default     = ""
 
   validation {
-    condition     = var.hosted_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.hosted_zone_id))
-    error_message = "hosted_zone_id must be a Route 53 zone id such as Z0123456789ABCDEFGHIJ, or empty."
+    condition     = var.hosted_zone_id == "" || can(regex("^[A-Z0-9]{1,32}$", var.hosted_zone_id))
+    error_message = "hosted_zone_id must be a Route 53 zone id (upper-case letters and digits, e.g. Z0123456789ABCDEFGHIJ), or empty."
   }
 }
 
