@@ -433,6 +433,10 @@ STACK = (
     "scale_out_cooldown",
     "alarm_email",
     "requests_per_month",
+    "waf_rate_limit",
+    "waf_common_rules",
+    "domain_name",
+    "hosted_zone_id",
 )
 
 

@@ -5,7 +5,7 @@ test event. The body is JSON ``{"text": "…", "k": 3}`` or, with ``Content-Type
 text itself. The answer is ``{"label", "probability", "top": [{"label", "probability"}, …]}``.
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
-``LOG_LEVEL``, and the four the project declares once in ``ml/config.py`` and passes to both the local
+``LOG_LEVEL``, ``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), and the four the project declares once in ``ml/config.py`` and passes to both the local
 stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one
 endpoint call), ``ENDPOINT_MAX_ATTEMPTS``. They have no defaults here: a missing one is a 500 that names it.
 Transient endpoint faults (timeouts, no connection, a connection closed mid-answer, throttling, 5xx) are
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 import logging
 import os
@@ -93,6 +94,22 @@ class GatewayTimeout(HttpError):
 
 class NotConfigured(HttpError):
     status, code = 500, "not_configured"
+
+
+class Forbidden(HttpError):
+    status, code = 403, "forbidden"
+
+
+ORIGIN_VERIFY_HEADER = "x-origin-verify"  # terraform/edge.tf: CloudFront adds it to every request to the API
+
+
+def check_origin(event: dict[str, Any]) -> None:
+    """Forbidden unless the request came through CloudFront: its origin-verify header equals
+    ``ORIGIN_VERIFY_SECRET``. Unset or empty (the local stack, tests), nothing is checked (docs/edge.md)."""
+    expected = os.environ.get("ORIGIN_VERIFY_SECRET", "")
+    given = _headers(event).get(ORIGIN_VERIFY_HEADER, "")
+    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("call the classifier through its site's own address")
 
 
 def _setting(name: str) -> int:
@@ -360,6 +377,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
     outcome = "ok"
     try:
+        check_origin(event)
         text, k = parse_request(event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"))
         tokens = tokenize(text)
         if not tokens:

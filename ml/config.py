@@ -191,6 +191,25 @@ class Settings(BaseSettings):
     )
     requests_per_month: int = Field(1_000_000, ge=0, description="traffic the plan's cost estimate assumes")
 
+    # --- the public edge (terraform/edge.tf, waf.tf, dns.tf; docs/edge.md) ---------------------------
+    waf_rate_limit: int = Field(
+        300,
+        ge=10,
+        le=2_000_000_000,
+        description="POST /classify a client IP may send in 5 minutes before WAF blocks it (at least 10)",
+    )
+    waf_common_rules: bool = Field(False, description="add AWS's managed common rule set to the web ACL")
+    domain_name: str = Field(
+        "",
+        pattern=r"^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})?$",
+        description="custom domain of the site (DNS-validated ACM certificate; empty: cloudfront.net name)",
+    )
+    hosted_zone_id: str = Field(
+        "",
+        pattern=r"^(Z[A-Z0-9]{1,31})?$",
+        description="Route 53 zone of domain_name: validation records and alias (empty: add them yourself)",
+    )
+
     # --- bulk classification (`invoke classify`) -------------------------------------------------
     classify_batch_size: int = Field(100, ge=1, le=1000, description="local: texts per endpoint request")
     classify_workers: int = Field(4, ge=1, le=64, description="local: concurrent endpoint requests")

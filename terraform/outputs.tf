@@ -6,13 +6,18 @@ output "alarm_topic_arn" {
 }
 
 output "api_url" {
-  description = "Base URL of the HTTP API, without trailing slash; the site POSTs to <api_url>/classify."
+  description = "Base URL of the HTTP API itself, without trailing slash; it answers only requests that came through CloudFront (403 otherwise)."
   value       = local.api_url
 }
 
 output "dashboard_url" {
   description = "The CloudWatch dashboard of the API, the Lambda and the endpoint, in the AWS console."
   value       = "https://${var.aws_region}.console.aws.amazon.com/cloudwatch/home?region=${var.aws_region}#dashboards/dashboard/${aws_cloudwatch_dashboard.classifier.dashboard_name}"
+}
+
+output "distribution_id" {
+  description = "ID of the CloudFront distribution in front of the site and POST /classify."
+  value       = aws_cloudfront_distribution.edge.id
 }
 
 output "lambda_function_name" {
@@ -26,11 +31,16 @@ output "lambda_role_arn" {
 }
 
 output "site_bucket_name" {
-  description = "Name of the S3 bucket that serves the site."
+  description = "Name of the private S3 bucket CloudFront reads the site from."
   value       = aws_s3_bucket.site.id
 }
 
 output "site_url" {
-  description = "URL of the static site (S3 website endpoint, HTTP)."
+  description = "The public URL: the distribution's HTTPS origin (domain_name, else its cloudfront.net name); the page POSTs to <site_url>/classify."
   value       = local.site_origin
+}
+
+output "web_acl_arn" {
+  description = "ARN of the WAF web ACL on the distribution (per-client rate limit)."
+  value       = aws_wafv2_web_acl.edge.arn
 }

@@ -1,5 +1,5 @@
-# The static site: an S3 website whose only public grant is read access to the uploaded site objects.
-# ACLs are disabled and public ACLs blocked; the bucket policy is the single, reviewable opening.
+# The static site: a private S3 bucket (all four public-access blocks on, ACLs disabled, no website) whose
+# policy lets only this stack's CloudFront distribution (edge.tf) read the uploaded site objects.
 
 locals {
   # Every file of site/ except templates; config.js is rendered below, never taken from the folder.
@@ -20,11 +20,11 @@ locals {
   }
 
   api_url = trimsuffix(aws_apigatewayv2_stage.default.invoke_url, "/")
+  # The page calls /classify on its own origin (the distribution), so its API URL is empty: relative.
   config_js = templatefile("${var.site_dir}/config.js.tftpl", {
-    api_url        = local.api_url
+    api_url        = ""
     max_text_chars = var.lambda_settings.max_text_chars
   })
-  site_origin = "http://${aws_s3_bucket_website_configuration.site.website_endpoint}"
 }
 
 # --- Bucket ------------------------------------------------------------------------------------
@@ -33,8 +33,7 @@ resource "aws_s3_bucket" "site" {
   #checkov:skip=CKV_AWS_18: no log bucket for a static demo site; the API's access logs record the traffic
   #checkov:skip=CKV_AWS_21: git is the history of the site; old versions would only block destroy
   #checkov:skip=CKV_AWS_144: the site is rebuilt from git by `invoke infra`; replication adds nothing
-  #checkov:skip=CKV_AWS_145: the S3 website endpoint cannot serve SSE-KMS objects to anonymous readers
-  #checkov:skip=CKV2_AWS_6: it has a public-access block; public policies stay allowed for the website (see below)
+  #checkov:skip=CKV_AWS_145: SSE-S3 suffices for public site files; SSE-KMS would need a key policy for CloudFront
   #checkov:skip=CKV2_AWS_61: every object is managed by Terraform and unversioned; nothing to expire
   #checkov:skip=CKV2_AWS_62: nothing consumes events of the site bucket
   bucket_prefix = "${var.name}-site-"
@@ -50,14 +49,12 @@ resource "aws_s3_bucket_ownership_controls" "site" {
 }
 
 resource "aws_s3_bucket_public_access_block" "site" {
-  #checkov:skip=CKV_AWS_54: a website bucket needs its public-read policy; that policy covers the site objects only
-  #checkov:skip=CKV_AWS_56: a website bucket needs its public-read policy; that policy covers the site objects only
   bucket = aws_s3_bucket.site.id
 
   block_public_acls       = true
   ignore_public_acls      = true
-  block_public_policy     = false # the policy below grants public read of the site objects
-  restrict_public_buckets = false # a website bucket must be reachable through that policy
+  block_public_policy     = true
+  restrict_public_buckets = true
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "site" {
@@ -70,34 +67,31 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "site" {
   }
 }
 
-resource "aws_s3_bucket_website_configuration" "site" {
-  bucket = aws_s3_bucket.site.id
+# --- Read of the site objects by this distribution, and nothing else ---------------------------
 
-  index_document {
-    suffix = "index.html"
-  }
-}
-
-# --- Public read of the site objects, and nothing else -----------------------------------------
-
-data "aws_iam_policy_document" "site_public_read" {
+data "aws_iam_policy_document" "site_read_by_cloudfront" {
   statement {
-    sid       = "PublicReadOfSiteObjects"
+    sid       = "CloudFrontReadsSiteObjects"
     actions   = ["s3:GetObject"]
     resources = [for key in concat(tolist(local.site_files), ["config.js"]) : "${aws_s3_bucket.site.arn}/${key}"]
 
     principals {
-      type        = "*"
-      identifiers = ["*"]
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.edge.arn]
     }
   }
 }
 
 resource "aws_s3_bucket_policy" "site" {
   bucket = aws_s3_bucket.site.id
-  policy = data.aws_iam_policy_document.site_public_read.json
+  policy = data.aws_iam_policy_document.site_read_by_cloudfront.json
 
-  # S3 rejects a public policy while the public-access block still blocks public policies.
   depends_on = [aws_s3_bucket_public_access_block.site]
 }
 

@@ -60,6 +60,17 @@ variable "aws_region" {
   description = "AWS region of every resource in this stack and of the SageMaker endpoint."
 }
 
+variable "cloudfront_price_class" {
+  type        = string
+  description = "CloudFront price class: which edge locations serve the site (PriceClass_100: North America and Europe, the cheapest)."
+  default     = "PriceClass_100"
+
+  validation {
+    condition     = contains(["PriceClass_100", "PriceClass_200", "PriceClass_All"], var.cloudfront_price_class)
+    error_message = "cloudfront_price_class must be PriceClass_100, PriceClass_200 or PriceClass_All."
+  }
+}
+
 variable "cors" {
   type = object({
     allow_headers   = optional(list(string), ["content-type"])
@@ -77,6 +88,17 @@ variable "cors" {
   validation {
     condition     = var.cors.max_age_seconds >= 0 && var.cors.max_age_seconds <= 86400
     error_message = "cors.max_age_seconds must be between 0 and 86400 (API Gateway's limit)."
+  }
+}
+
+variable "domain_name" {
+  type        = string
+  description = "Custom domain of the site (e.g. classify.example.org): an ACM certificate in us-east-1, DNS-validated; empty: the distribution's cloudfront.net name."
+  default     = ""
+
+  validation {
+    condition     = var.domain_name == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", var.domain_name))
+    error_message = "domain_name must be a lower-case host name such as classify.example.org (no scheme, no trailing dot), or empty."
   }
 }
 
@@ -125,6 +147,17 @@ variable "force_destroy" {
   type        = bool
   description = "Let `terraform destroy` delete the site bucket even when it holds objects Terraform does not manage."
   default     = false
+}
+
+variable "hosted_zone_id" {
+  type        = string
+  description = "Route 53 hosted zone of domain_name: when set, the certificate's validation records and an alias to the distribution are created there; empty: you create them."
+  default     = ""
+
+  validation {
+    condition     = var.hosted_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.hosted_zone_id))
+    error_message = "hosted_zone_id must be a Route 53 zone id such as Z0123456789ABCDEFGHIJ, or empty."
+  }
 }
 
 variable "lambda_memory_mb" {
@@ -229,5 +262,19 @@ variable "throttling" {
   validation {
     condition     = var.throttling.burst_limit > 0 && var.throttling.rate_limit > 0
     error_message = "throttling.burst_limit and throttling.rate_limit must be positive (zero would reject every request)."
+  }
+}
+
+variable "waf" {
+  type = object({
+    common_rules = optional(bool, false)
+    rate_limit   = optional(number, 300)
+  })
+  description = "The web ACL on the distribution: rate_limit is how many POST /classify one client IP may send in 5 minutes before it is blocked; common_rules adds AWS's managed common rule set (billed as one more rule)."
+  default     = {}
+
+  validation {
+    condition     = var.waf.rate_limit >= 10 && var.waf.rate_limit <= 2000000000 && floor(var.waf.rate_limit) == var.waf.rate_limit
+    error_message = "waf.rate_limit must be a whole number from 10 (WAF's minimum) to 2000000000."
   }
 }

@@ -25,3 +25,16 @@ provider "aws" {
     })
   }
 }
+
+# CloudFront's certificate (ACM) and its web ACL (WAFv2, scope CLOUDFRONT) must live in us-east-1.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = merge(var.tags, {
+      ManagedBy = "terraform"
+      Project   = var.name
+    })
+  }
+}

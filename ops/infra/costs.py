@@ -41,6 +41,7 @@ class Usage:
     log_bytes_per_request: int = 1200  # Lambda's JSON line + START/END/REPORT + the API's access log line
     site_gets_per_request: float = 1.0  # a page view (5 files) per five classifications
     site_bytes: int = 100_000  # the site's files in S3
+    edge_bytes_per_request: int = 20_000  # CloudFront to the viewer: the answer + a fifth of a page view
 
     def describe(self) -> str:
         """The assumptions in one sentence."""
@@ -48,7 +49,8 @@ class Usage:
             f"{self.requests_per_month:,} requests a month; per request {self.lambda_ms_per_request:g} ms of "
             f"Lambda, {self.endpoint_ms_per_request:g} ms of serverless endpoint compute, "
             f"{self.payload_bytes_per_request:,} bytes to and from the endpoint, "
-            f"{self.log_bytes_per_request:,} bytes of logs, {self.site_gets_per_request:g} site GETs"
+            f"{self.log_bytes_per_request:,} bytes of logs, {self.site_gets_per_request:g} site GETs, "
+            f"{self.edge_bytes_per_request:,} bytes out of CloudFront"
         )
 
 
@@ -62,6 +64,9 @@ class StackFacts:
     log_retention_days: int
     alarm_metrics: int  # CloudWatch bills each metric an alarm evaluates
     dashboards: int
+    distributions: int = 0  # CloudFront: per request and GB out
+    web_acls: int = 0  # WAF: per web ACL a month, per rule a month, per request
+    waf_rules: int = 0
 
     @classmethod
     def from_plan(cls, plan: dict[str, Any]) -> StackFacts:
@@ -79,6 +84,11 @@ class StackFacts:
                 for alarm in alarms
             ),
             dashboards=sum(1 for r in resources if r["type"] == "aws_cloudwatch_dashboard"),
+            distributions=sum(1 for r in resources if r["type"] == "aws_cloudfront_distribution"),
+            web_acls=len(
+                acls := [r.get("values", {}) for r in resources if r["type"] == "aws_wafv2_web_acl"]
+            ),
+            waf_rules=sum(len(acl.get("rule") or []) for acl in acls),
         )
 
 
@@ -191,6 +201,7 @@ def estimate(facts: StackFacts, usage: Usage, prices: dict[str, Any]) -> Estimat
             + logs_gb * min(1.0, facts.log_retention_days / 30) * cw["logs_stored_per_gb_month"],
         ),
     ]
+    lines += edge_lines(facts, usage, prices)
     ceiling = None
     if facts.capacity.mode == "instance":
         ceiling = (
@@ -206,6 +217,37 @@ def estimate(facts: StackFacts, usage: Usage, prices: dict[str, Any]) -> Estimat
         prices["sources"]["sagemaker"],
         ceiling,
     )
+
+
+def edge_lines(facts: StackFacts, usage: Usage, prices: dict[str, Any]) -> list[CostLine]:
+    """CloudFront (every classification and site GET passes it) and WAF (every request it inspects)."""
+    lines = []
+    viewer_requests = usage.requests_per_month * (1 + usage.site_gets_per_request)
+    if facts.distributions:
+        cf = prices["cloudfront"]
+        lines.append(
+            CostLine(
+                "CloudFront",
+                f"{_usd(cf['https_per_10k_requests'])} per 10,000 HTTPS requests"
+                f" + {_usd(cf['data_out_per_gb'])} per GB out",
+                viewer_requests / 10_000 * cf["https_per_10k_requests"]
+                + usage.requests_per_month * usage.edge_bytes_per_request / GIB * cf["data_out_per_gb"],
+            )
+        )
+    if facts.web_acls:
+        waf = prices["waf"]
+        lines.append(
+            CostLine(
+                f"WAF ({facts.web_acls} web ACL, {facts.waf_rules} rules)",
+                f"{_usd(waf['web_acl_per_month'])} per web ACL"
+                f" + {_usd(waf['rule_per_month'])} per rule a month"
+                f" + {_usd(waf['per_million_requests'])} per million requests",
+                facts.web_acls * waf["web_acl_per_month"]
+                + facts.waf_rules * waf["rule_per_month"]
+                + viewer_requests / 1e6 * waf["per_million_requests"],
+            )
+        )
+    return lines
 
 
 def render_markdown(result: Estimate) -> str:
@@ -249,6 +291,8 @@ _BILLING = {
     "aws_cloudwatch_dashboard": "CloudWatch: per dashboard a month",
     "aws_cloudwatch_log_group": "CloudWatch Logs: per GB ingested and stored",
     "aws_sns_topic": "SNS: per notification beyond the free tier",
+    "aws_cloudfront_distribution": "CloudFront: per HTTPS request and GB out",
+    "aws_wafv2_web_acl": "WAF: per web ACL and rule a month, per request",
 }
 
 

@@ -45,7 +45,7 @@ from ops.infra.costs import (
     render_markdown,
 )
 from ops.infra.lambda_zip import build_lambda_zip
-from ops.infra.moto_gaps import AppAutoScalingTagProxy
+from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
 from ops.infra.review import COMMENT_LIMIT, PlanFacts, review_sections, show_details
 from ops.infra.terraform import ApplyResult, TerraformError, TerraformRunner, write_cli_config
@@ -54,16 +54,22 @@ SITE_DIR = ROOT / "site"
 LOCAL_OVERRIDE = "local_target_override.tf"
 # Services the stack calls; AWS_ENDPOINT_URL in the environment catches any other.
 LOCAL_SERVICES = (
+    "acm",
     "apigatewayv2",
     "appautoscaling",
+    "cloudfront",
     "cloudwatch",
     "cloudwatchlogs",
     "iam",
     "lambda",
+    "route53",
     "s3",
     "sns",
     "sts",
+    "wafv2",
 )
+# The provider configurations of versions.tf: the default one and the us-east-1 alias (CloudFront's ACM, WAF).
+PROVIDER_ALIASES = (None, "us_east_1")
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -117,32 +123,38 @@ def check_target(endpoint: EndpointOutputs, target: str) -> None:
 def local_override(endpoint_url: str, services: dict[str, str] | None = None) -> str:
     """An override file that sends the AWS provider to ``endpoint_url`` and keeps the state local.
 
-    ``services`` sends single services elsewhere (Application Auto Scaling: the tag proxy, moto_gaps.py).
+    ``services`` sends single services elsewhere (Application Auto Scaling, CloudFront: moto_gaps.py).
     """
     urls = {service: endpoint_url for service in LOCAL_SERVICES} | (services or {})
     endpoints = "\n".join(f"    {service:<14} = {json.dumps(url)}" for service, url in sorted(urls.items()))
-    return (
-        "# Written by ops/infra/stack.py for --target local: the provider talks to moto_server, state here.\n"
-        'terraform {\n  backend "local" {}\n}\n\n'
+    providers = "\n".join(
         'provider "aws" {\n'
-        "  s3_use_path_style       = true\n"
+        + (f"  alias                   = {json.dumps(alias)}\n" if alias else "")
+        + "  s3_use_path_style       = true\n"
         "  skip_metadata_api_check = true\n\n"
         f"  endpoints {{\n{endpoints}\n  }}\n"
         "}\n"
+        for alias in PROVIDER_ALIASES
+    )
+    return (
+        "# Written by ops/infra/stack.py for --target local: the provider talks to moto_server, state here.\n"
+        'terraform {\n  backend "local" {}\n}\n\n' + providers
     )
 
 
 def prepare_local_workdir(
     source: Path, dest: Path, endpoint_url: str, services: dict[str, str] | None = None
 ) -> Path:
-    """Make ``dest`` a fresh copy of the root module (``*.tf``, ``*.tfvars*``) pointed at ``endpoint_url``.
+    """Make ``dest`` a fresh copy of the root module (``*.tf``, ``*.tfvars``, ``*.json``) for the emulator.
+
+    The JSON files are the tfvars and what the module reads (security-headers.json).
 
     Whatever ``dest`` held before, state included, is removed: it described an emulator that has stopped.
     """
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for path in sorted(source.iterdir()):
-        if path.is_file() and path.name.endswith((".tf", ".tfvars", ".tfvars.json")):
+        if path.is_file() and path.name.endswith((".tf", ".tfvars", ".json")):
             shutil.copy2(path, dest / path.name)
     (dest / LOCAL_OVERRIDE).write_text(local_override(endpoint_url, services), encoding="utf-8")
     return dest
@@ -158,9 +170,12 @@ class Stack:
 
 
 def settings_variables(settings: Settings) -> dict[str, Any]:
-    """The variables that come from the settings: autoscaling, the alarm e-mail, what the Lambda reads."""
+    """The variables from the settings: autoscaling, the alarm e-mail, what the Lambda reads, the edge."""
     return {
         "alarm_email": settings.alarm_email,
+        "domain_name": settings.domain_name,
+        "hosted_zone_id": settings.hosted_zone_id,
+        "waf": {"rate_limit": settings.waf_rate_limit, "common_rules": settings.waf_common_rules},
         "lambda_settings": settings.lambda_settings(),
         "autoscaling": {
             "max_instances": settings.max_instances,
@@ -218,12 +233,16 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
         runner.init()
         yield Stack("aws", runner, endpoint)
         return
-    with MotoServer() as moto, AppAutoScalingTagProxy(moto.url) as tags:
+    with (
+        MotoServer() as moto,
+        AppAutoScalingTagProxy(moto.url) as tags,
+        CloudFrontGapProxy(moto.url) as cloudfront,
+    ):
         workdir = prepare_local_workdir(
             settings.terraform_dir,
             settings.build_dir / "terraform-local",
             moto.url,
-            {"appautoscaling": tags.url},
+            {"appautoscaling": tags.url, "cloudfront": cloudfront.url},
         )
         runner = TerraformRunner(
             workdir, cli_config, env=moto.aws_env(endpoint.aws_region), variables=variables

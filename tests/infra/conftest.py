@@ -22,7 +22,7 @@ import pytest
 from ml.config import ROOT, load_settings
 from ml.registry import EndpointCapacity, EndpointOutputs
 from ops.infra.lambda_zip import build_lambda_zip
-from ops.infra.moto_gaps import AppAutoScalingTagProxy
+from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import LOCAL_ACCOUNT_ID, MotoServer
 from ops.infra.stack import Stack, prepare_local_workdir
 from ops.infra.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
@@ -86,14 +86,21 @@ def terraform() -> str:
 
 # moto_server URL -> the URL of the tag proxy in front of it (ops/infra/moto_gaps.py), for local_stack.
 TAG_PROXIES: dict[str, str] = {}
+# moto_server URL -> the URL of the CloudFront gap proxy in front of it (ops/infra/moto_gaps.py).
+CLOUDFRONT_PROXIES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[MotoServer]:
-    """One moto_server for the whole session (with the Application Auto Scaling tag proxy in front of it);
-    tests use distinct resource names."""
-    with MotoServer() as server, AppAutoScalingTagProxy(server.url) as proxy:
+    """One moto_server for the whole session (with the Application Auto Scaling tag proxy and the CloudFront
+    gap proxy in front of it); tests use distinct resource names."""
+    with (
+        MotoServer() as server,
+        AppAutoScalingTagProxy(server.url) as proxy,
+        CloudFrontGapProxy(server.url) as cloudfront,
+    ):
         TAG_PROXIES[server.url] = proxy.url
+        CLOUDFRONT_PROXIES[server.url] = cloudfront.url
         yield server
 
 
@@ -146,7 +153,10 @@ def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, P
     site_dir = make_site(tmp / "site")
     zip_path = make_lambda_zip(tmp)
     workdir = prepare_local_workdir(
-        ROOT / "terraform", tmp / "terraform", moto.url, {"appautoscaling": TAG_PROXIES[moto.url]}
+        ROOT / "terraform",
+        tmp / "terraform",
+        moto.url,
+        {"appautoscaling": TAG_PROXIES[moto.url], "cloudfront": CLOUDFRONT_PROXIES[moto.url]},
     )
     write_endpoint_tfvars(workdir)
     runner = TerraformRunner(

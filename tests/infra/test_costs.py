@@ -154,3 +154,48 @@ def test_destroy_names_what_bills() -> None:
         "SageMaker endpoint e (1 × ml.t2.medium): every hour it is InService, about $0.065 an hour, "
         "$47.45 a month"
     )
+
+
+def test_cloudfront_and_waf_bill_per_request_and_waf_per_acl_and_rule() -> None:
+    # GIVEN the stack with its distribution and a web ACL of two rules, and a million classifications
+    prices = {
+        **PRICES,
+        "cloudfront": {"https_per_10k_requests": 0.01, "data_out_per_gb": 0.085},
+        "waf": {"web_acl_per_month": 5.0, "rule_per_month": 1.0, "per_million_requests": 0.6},
+    }
+    facts = replace(INSTANCE, distributions=1, web_acls=1, waf_rules=2)
+    result = estimate(facts, MILLION, prices)
+    lines = {line.item: line.per_month for line in result.lines}
+    # THEN every classification and site GET (2M viewer requests) is billed by both, by hand:
+    cloudfront = 2e6 / 10_000 * 0.01 + 1e6 * 20_000 / GIB * 0.085  # 2.00 + 1.58
+    waf = 5.0 + 2 * 1.0 + 2e6 / 1e6 * 0.6  # 8.20
+    assert lines["CloudFront"] == pytest.approx(cloudfront)
+    assert lines["WAF (1 web ACL, 2 rules)"] == pytest.approx(waf)
+    assert result.per_month == pytest.approx(53.755 + cloudfront + waf, abs=0.001)
+    # AND with no traffic WAF still bills its ACL and rules
+    idle = {line.item: line.per_month for line in estimate(facts, Usage(0), prices).lines}
+    assert (idle["CloudFront"], idle["WAF (1 web ACL, 2 rules)"]) == (0, 7.0)
+
+
+def test_the_edge_is_read_from_the_plan_and_named_by_destroy() -> None:
+    plan = {
+        "variables": {
+            "endpoint_capacity": {"value": {"mode": "serverless", "memory_mb": 2048, "max_concurrency": 5}},
+            "autoscaling": {"value": {"max_instances": 2}},
+            "lambda_memory_mb": {"value": 256},
+            "log_retention_days": {"value": 14},
+        },
+        "planned_values": {
+            "root_module": {
+                "resources": [
+                    {"type": "aws_cloudfront_distribution", "values": {}},
+                    {"type": "aws_wafv2_web_acl", "values": {"rule": [{"name": "a"}, {"name": "b"}]}},
+                ]
+            }
+        },
+    }
+    facts = StackFacts.from_plan(plan)
+    assert (facts.distributions, facts.web_acls, facts.waf_rules) == (1, 1, 2)
+    assert billing_note("aws_cloudfront_distribution.edge") is not None
+    assert billing_note("aws_wafv2_web_acl.edge") is not None
+    assert billing_note("aws_cloudfront_origin_access_control.site") is None

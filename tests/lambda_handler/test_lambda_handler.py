@@ -397,3 +397,31 @@ def test_no_attempt_is_made_without_time_left(lambda_env: str, monkeypatch: pyte
     # THEN the endpoint is not called and the caller gets a JSON 504 at once
     assert reply["statusCode"] == 504 and faulty.calls == 0
     assert "ran out of time" in json.loads(reply["body"])["message"]
+
+
+# --- the origin-verify header (terraform/edge.tf, docs/edge.md) -------------------------------------
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [(None, 403), ("", 403), ("wrong", 403), ("s3cret-value-x", 403), ("s3cret-value", 200)],
+)
+def test_with_a_secret_only_requests_carrying_it_reach_the_endpoint(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, header: str | None, status: int
+) -> None:
+    """Terraform sets ORIGIN_VERIFY_SECRET and CloudFront adds x-origin-verify: a call that skips
+    CloudFront (the API's own URL) is a 403, a client's mistake, never a 5xx."""
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET", "s3cret-value")
+    headers = {} if header is None else {"x-origin-verify": header}
+    event = v2(json.dumps({"text": WALTER_JOHNSON}))
+    event["headers"].update(headers)
+    code, _, body = call(event)
+    assert code == status
+    if status == 403:
+        assert body["error"] == "forbidden" and "site" in body["message"]
+    else:
+        assert body["label"] == "Athlete"
+
+
+def test_without_a_secret_the_origin_is_not_checked(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET", "")
+    code, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+    assert (code, body["label"]) == (200, "Athlete")
