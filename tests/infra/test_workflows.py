@@ -17,15 +17,19 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 ACTIONLINT = ROOT / ".venv-tools" / "bin" / "actionlint"
 
 
-def actionlint(cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the tool venv's actionlint on the workflows under ``cwd``."""
+def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    """Run the tool venv's actionlint on workflow files."""
     require(
         "actionlint",
         ACTIONLINT.exists(),
         "python3 -m venv .venv-tools && .venv-tools/bin/pip install -r requirements-tools.txt",
     )
     return subprocess.run(
-        [str(ACTIONLINT), "-no-color"], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [str(ACTIONLINT), "-no-color", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -41,14 +45,13 @@ def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
 
 def test_actionlint_passes_the_workflows_and_catches_a_broken_one(tmp_path: Path) -> None:
     # GIVEN the repository's workflows  WHEN actionlint checks them  THEN it finds nothing
-    done = actionlint(ROOT)
+    done = actionlint(*sorted(WORKFLOWS.glob("*.yml")))
     assert done.returncode == 0, done.stdout + done.stderr
     # AND a workflow with an unknown expression context fails it, so the check does check
-    (tmp_path / ".github" / "workflows").mkdir(parents=True)
-    (tmp_path / ".github" / "workflows" / "bad.yml").write_text(
+    (tmp_path / "bad.yml").write_text(
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ secretz.X }}\n"
     )
-    bad = actionlint(tmp_path)
+    bad = actionlint(tmp_path / "bad.yml")
     assert bad.returncode == 1 and "secretz" in bad.stdout
 
 
