@@ -141,14 +141,25 @@ def _lambda_statement(
         yield f"{s.source} grants {role} {', '.join(extra)}: only the endpoint and its own logs are allowed"
 
 
-def _fronted_apis(facts: PlanFacts) -> set[str]:
-    """The HTTP APIs a CloudFront distribution of this plan uses as an origin."""
-    fronted = set()
+def _fronted(api: Resource, facts: PlanFacts) -> bool:
+    """True when a CloudFront distribution of this plan has a custom origin that is (or may be) this API.
+
+    At the first plan both the API's host and the origin's domain are known only after apply; the origin
+    then counts as the API's when it is an unknown custom origin (docs/plan-review.md).
+    """
+    endpoint = api.value("api_endpoint")
+    host = endpoint.removeprefix("https://") if isinstance(endpoint, str) else None
     for dist in facts.of_type("aws_cloudfront_distribution"):
-        for ref in references(dist.expressions.get("origin")):
-            if ref.startswith("aws_apigatewayv2_api.") or ref.startswith("aws_apigatewayv2_stage."):
-                fronted.add(".".join(ref.split(".")[:2]))
-    return fronted
+        origins = dist.after.get("origin") or []
+        unknown = dist.unknown.get("origin") or []
+        for i, origin in enumerate(origins):
+            if not origin.get("custom_origin_config"):
+                continue
+            flags = unknown[i] if i < len(unknown) and isinstance(unknown[i], dict) else {}
+            domain = None if flags.get("domain_name") is True else origin.get("domain_name")
+            if domain is None or host is None or domain == host:
+                return True
+    return False
 
 
 @rule("nothing-public-but-the-edge")
@@ -175,14 +186,11 @@ def nothing_public_but_the_edge(facts: PlanFacts) -> Iterator[str]:
     for url in facts.of_type("aws_lambda_function_url"):
         if url.after.get("authorization_type") == "NONE":
             yield f"{url.address} is a Lambda URL without authorization"
-    fronted = _fronted_apis(facts)
+    apis = {api.address: api for api in facts.of_type("aws_apigatewayv2_api")}
     for route in facts.of_type("aws_apigatewayv2_route"):
-        api = next(
-            (r.split(".", 2)[:2] for r in route.expressions.get("api_id", {}).get("references", [])), None
-        )
-        api_address = ".".join(api) if api else "?"
+        api = next((apis[r] for r in references(route.expressions.get("api_id")) if r in apis), None)
         open_route = (route.after.get("authorization_type") or "NONE") == "NONE"
-        if open_route and not route.after.get("api_key_required") and api_address not in fronted:
+        if open_route and not route.after.get("api_key_required") and not (api and _fronted(api, facts)):
             yield (
                 f"{route.address} ({route.after.get('route_key')}) is open to anyone and no CloudFront "
                 "distribution of this plan fronts its API"

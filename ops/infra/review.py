@@ -235,7 +235,13 @@ def _document_statements(resource: Resource, kind: str, document: Resource) -> l
         ]
         conditions = [
             f"{c['test']} {c['variable']} = "
-            + ", ".join(_known(c.get("values"), _nth(unknown.get("condition"), j, "values"), expressions))
+            + ", ".join(
+                _known(
+                    c.get("values"),
+                    _nth(unknown.get("condition"), j, "values"),
+                    _nth(expressions.get("condition"), j, "values"),
+                )
+            )
             for j, c in enumerate(block.get("condition") or [])
         ]
         actions = _known(block.get("actions"), unknown.get("actions"), expressions.get("actions"))
@@ -364,7 +370,7 @@ def public_lines(facts: PlanFacts) -> list[str]:
             who = "**anyone**" if s.public else ", ".join(f"`{p}`" for p in s.principals)
             narrowed = f" when {'; '.join(s.conditions)}" if s.conditions else ""
             lines.append(
-                f"`{s.source}` lets {who} {', '.join(s.actions)} on {len(s.resources)} resource(s){narrowed}"
+                f"`{s.source}` lets {who} {', '.join(s.actions)} on {', '.join(s.resources)}{narrowed}"
             )
     return lines
 

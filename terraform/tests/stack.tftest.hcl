@@ -1,6 +1,8 @@
 # Tests of the root module with a mocked AWS provider: no emulator, no credentials, seconds. `apply` here
 # applies to the mock only, so values computed by AWS are known (generated) and can be asserted on.
-# Run by tests/infra/test_terraform_tests.py (so `./dev test`), which passes lambda_zip_path and site_dir:
+# What they hold: the Lambda role's statements, throttling and timeouts, the outputs, the edge's privacy (private
+# bucket read by CloudFront only, WAF with a rate rule, HTTPS). Run by tests/infra/test_terraform_tests.py
+# (so `./dev test`), which passes lambda_zip_path and site_dir:
 #   terraform -chdir=terraform init && terraform -chdir=terraform test -var lambda_zip_path=... -var site_dir=...
 # Mocked data sources return random values for computed attributes (an aws_iam_policy_document's json among
 # them), so these tests assert the statements the configuration passes in, not the rendered JSON.
@@ -28,6 +30,12 @@ mock_provider "aws" {
   mock_resource "aws_apigatewayv2_stage" {
     defaults = { invoke_url = "https://abc123.execute-api.us-east-1.amazonaws.com/" }
   }
+  mock_resource "aws_cloudfront_distribution" {
+    defaults = {
+      arn         = "arn:aws:cloudfront::123456789012:distribution/EDFDVBD6EXAMPLE"
+      domain_name = "d111111abcdef8.cloudfront.net"
+    }
+  }
   mock_resource "aws_apigatewayv2_api" {
     defaults = {
       arn           = "arn:aws:apigateway:us-east-1::/apis/abc123"
@@ -44,8 +52,17 @@ mock_provider "aws" {
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
   override_data {
-    target = data.aws_iam_policy_document.site_public_read
+    target = data.aws_iam_policy_document.site_read_by_cloudfront
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+# The us-east-1 provider of versions.tf (CloudFront's WAF web ACL and certificate).
+mock_provider "aws" {
+  alias = "us_east_1"
+
+  mock_resource "aws_wafv2_web_acl" {
+    defaults = { arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/dbpedia-classifier-edge/a1b2c3" }
   }
 }
 
@@ -145,5 +162,47 @@ run "outputs_name_the_api_and_the_role" {
   assert {
     condition     = startswith(output.dashboard_url, "https://us-east-1.console.aws.amazon.com/cloudwatch/")
     error_message = "dashboard_url must open the dashboard in the stack's region"
+  }
+}
+
+run "the_bucket_is_private_and_only_the_edge_faces_the_public" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.site.block_public_acls && aws_s3_bucket_public_access_block.site.block_public_policy &&
+      aws_s3_bucket_public_access_block.site.ignore_public_acls && aws_s3_bucket_public_access_block.site.restrict_public_buckets
+    )
+    error_message = "all four public-access blocks of the site bucket must be on"
+  }
+  assert {
+    condition = (
+      one(one(data.aws_iam_policy_document.site_read_by_cloudfront.statement).principals).type == "Service" &&
+      one(one(data.aws_iam_policy_document.site_read_by_cloudfront.statement).principals).identifiers == toset(["cloudfront.amazonaws.com"]) &&
+      one(data.aws_iam_policy_document.site_read_by_cloudfront.statement).actions == toset(["s3:GetObject"])
+    )
+    error_message = "only CloudFront may read the site bucket, and only its objects"
+  }
+  assert {
+    condition     = aws_cloudfront_distribution.edge.web_acl_id == aws_wafv2_web_acl.edge.arn
+    error_message = "the distribution must be behind the stack's WAF web ACL"
+  }
+  assert {
+    condition = alltrue([
+      for b in concat(aws_cloudfront_distribution.edge.default_cache_behavior, aws_cloudfront_distribution.edge.ordered_cache_behavior) :
+      b.viewer_protocol_policy == "redirect-to-https"
+    ])
+    error_message = "every behaviour of the distribution must redirect to HTTPS"
+  }
+  assert {
+    condition = alltrue([
+      for r in aws_wafv2_web_acl.edge.rule : r.statement[0].rate_based_statement[0].limit > 0
+      if length(r.statement[0].rate_based_statement) > 0
+    ]) && anytrue([for r in aws_wafv2_web_acl.edge.rule : length(r.statement[0].rate_based_statement) > 0])
+    error_message = "the web ACL must hold a rate-based rule with a limit above zero"
+  }
+  assert {
+    condition     = output.site_url == "https://d111111abcdef8.cloudfront.net"
+    error_message = "site_url must be the distribution's HTTPS address"
   }
 }

@@ -216,7 +216,7 @@ def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Review
     tmp = tmp_path_factory.mktemp("reviewed")
     terraform_dir = tmp / "terraform"
     terraform_dir.mkdir()
-    for path in (ROOT / "terraform").glob("*.tf"):
+    for path in [*(ROOT / "terraform").glob("*.tf"), *(ROOT / "terraform").glob("*.json")]:
         shutil.copy(path, terraform_dir / path.name)
     write_endpoint_tfvars(terraform_dir)
     settings = load_settings(build_dir=tmp / "build", terraform_dir=terraform_dir, target="local")

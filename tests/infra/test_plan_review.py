@@ -13,7 +13,7 @@ from ops.infra.stack import InfraError, Stack, local_override
 from ops.infra.terraform import TerraformRunner, write_cli_config
 from tests.helpers import table_rows
 
-from .conftest import ENDPOINT, REGION, TAG_PROXIES, Reviewed
+from .conftest import ENDPOINT, REGION, Reviewed
 
 pytestmark = pytest.mark.slow
 
@@ -65,11 +65,21 @@ def test_what_is_public_and_the_limits_are_listed(reviewed: Reviewed) -> None:
     markdown = reviewed.report.markdown_path.read_text()
     public = markdown[markdown.index("#### Reachable") : markdown.index("#### Limits")]
     limits = markdown[markdown.index("#### Limits") : markdown.index("#### Cost estimate")]
-    # THEN routes with their auth, the CORS origins and the bucket policy's principals are named
+    # THEN the distribution and its WAF, routes with their auth and the bucket policy's principals are named
+    assert (
+        "CloudFront distribution `aws_cloudfront_distribution.edge`" in public
+        and "WAF web ACL: yes" in public
+    )
     assert "- route `POST /classify` (`aws_apigatewayv2_route.classify`): authorization NONE" in public
-    assert "CORS origins of `aws_apigatewayv2_api.classifier`" in public
+    assert (
+        "- `aws_s3_bucket_policy.site` lets `Service:cloudfront.amazonaws.com` s3:GetObject on "
+        "<aws_s3_bucket.site.arn> (5 values) when StringEquals AWS:SourceArn = "
+        "<aws_cloudfront_distribution.edge.arn>"
+    ) in public
+    assert "S3 website" not in public and "CORS" not in public
     # AND the stage's throttling, the Lambda's timeout and concurrency and the scaling bounds, as planned
     assert "- stage `aws_apigatewayv2_stage.default`: burst 20, rate 10 requests/s" in limits
+    assert "- WAF `aws_wafv2_web_acl.edge` rule `rate-per-client-ip`: 300 requests per 300 s per IP" in limits
     assert "Lambda `aws_lambda_function.classifier`: timeout 25 s, 256 MB, concurrency unreserved" in limits
     assert "autoscaling `aws_appautoscaling_target.endpoint[0]`: 1 to 2" in limits
 
@@ -91,11 +101,10 @@ def _small_stack(moto: MotoServer, tmp: Path) -> Stack:
     (workdir / "main.tf").write_text(
         'variable "name" {\n  type        = string\n  description = "topic name"\n}\n\n'
         'provider "aws" {\n  region = "us-east-1"\n}\n\n'
+        'provider "aws" {\n  alias  = "us_east_1"\n  region = "us-east-1"\n}\n\n'
         'resource "aws_sns_topic" "t" {\n  name = var.name\n}\n'
     )
-    (workdir / "local_override.tf").write_text(
-        local_override(moto.url, {"appautoscaling": TAG_PROXIES[moto.url]})
-    )
+    (workdir / "local_override.tf").write_text(local_override(moto.url))
     runner = TerraformRunner(
         workdir,
         write_cli_config(tmp / "terraform.rc"),
