@@ -5,7 +5,8 @@ test event. The body is JSON ``{"text": "…", "k": 3}`` or, with ``Content-Type
 text itself. The answer is ``{"label", "probability", "top": [{"label", "probability"}, …]}``.
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
-``LOG_LEVEL``, ``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), and the four the project declares once in ``ml/config.py`` and passes to both the local
+``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), ``LOG_LEVEL``, and the four the project declares
+once in ``ml/config.py`` and passes to both the local
 stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one
 endpoint call), ``ENDPOINT_MAX_ATTEMPTS``. They have no defaults here: a missing one is a 500 that names it.
 Transient endpoint faults (timeouts, no connection, a connection closed mid-answer, throttling, 5xx) are

@@ -1,4 +1,5 @@
-// The page's behaviour: check the text, POST it to {apiUrl}/classify and show the answer.
+// The page's behaviour: check the text, POST it to {apiUrl}/classify (empty apiUrl: its own origin) and
+// show the answer.
 // Every string that comes from the API is set with textContent (or an attribute), never innerHTML,
 // so a label or a message can never inject markup.
 "use strict";
@@ -11,7 +12,7 @@
   const config = window.CLASSIFIER_CONFIG || {};
   const apiUrl = typeof config.apiUrl === "string" ? config.apiUrl.trim().replace(/\/+$/, "") : "";
   // The Lambda's MAX_TEXT_CHARS (ml/config.py max_text_chars, through config.js); it counts code points,
-  // as Array.from does. Without it the page is not set up, as without apiUrl.
+  // as Array.from does. Without it the page is not set up.
   const MAX_CHARS = Number.isInteger(config.maxTextChars) && config.maxTextChars > 0 ? config.maxTextChars : 0;
 
   const $ = (id) => document.getElementById(id);
@@ -210,7 +211,7 @@
         + number.format(MAX_CHARS) + ". Please shorten it.");
     }
     markInput(false);
-    if (!apiUrl || !MAX_CHARS) {
+    if (!MAX_CHARS) {
       result.hidden = true;
       return setStatus("error", "This page is not set up yet: it has no classifier address (config.js).");
     }

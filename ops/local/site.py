@@ -1,8 +1,17 @@
-"""Serve ``site/`` locally, with ``config.js`` rendered from the same template Terraform renders."""
+"""The local edge: ``site/`` and ``POST /classify`` on one origin, as CloudFront serves them in AWS.
+
+Static files come from ``site/``, with ``config.js`` rendered from the same template Terraform renders;
+``/classify`` is forwarded to the local API (every header but Host, as CloudFront's origin request policy
+does), so the page calls its own origin and needs no CORS. Every answer carries the security headers of
+``terraform/security-headers.json``, the definition CloudFront's response headers policy is made from.
+"""
 
 from __future__ import annotations
 
-from functools import partial
+import json
+import urllib.error
+import urllib.request
+from functools import cache, partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -14,16 +23,45 @@ from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
 
 SITE_DIR = ROOT / "site"
 CONFIG_TEMPLATE = "config.js.tftpl"
+SECURITY_HEADERS = ROOT / "terraform" / "security-headers.json"
+API_PATH = "/classify"
+ORIGIN_READ_TIMEOUT_SECONDS = 30.0  # CloudFront's default origin read timeout
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "upgrade"}
+_NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
 
 def render_config(api_url: str, max_text_chars: int, site_dir: Path = SITE_DIR) -> str:
-    """``config.js`` for an API base URL and the Lambda's text limit (the placeholders Terraform fills)."""
+    """``config.js`` for an API base URL and the Lambda's text limit (the placeholders Terraform fills).
+
+    An empty ``api_url`` (Terraform's, and the local stack's) makes the page POST to ``/classify`` on its
+    own origin.
+    """
     template = Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8"))
     return template.substitute(api_url=api_url, max_text_chars=max_text_chars)
 
 
+@cache
+def security_headers(path: Path = SECURITY_HEADERS) -> dict[str, str]:
+    """The response headers CloudFront's policy sends, from the shared definition."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    hsts = spec["strict_transport_security"]
+    headers = {
+        "Strict-Transport-Security": f"max-age={hsts['max_age_seconds']}"
+        + ("; includeSubDomains" if hsts["include_subdomains"] else "")
+        + ("; preload" if hsts["preload"] else ""),
+        "Content-Security-Policy": spec["content_security_policy"],
+        "X-Frame-Options": spec["frame_options"],
+        "Referrer-Policy": spec["referrer_policy"],
+    }
+    if spec["content_type_options_nosniff"]:
+        headers["X-Content-Type-Options"] = "nosniff"
+    return headers
+
+
 class SiteServer(BackgroundServer):
-    """Static files from ``site/``; ``/config.js`` generated; the template itself never served."""
+    """Static files from ``site/``; ``/config.js`` generated; the template never served; ``/classify``
+    forwarded to ``upstream`` (the local API's base URL; empty: 502, as CloudFront without its origin)."""
 
     name = "site"
 
@@ -32,8 +70,9 @@ class SiteServer(BackgroundServer):
     ) -> None:
         super().__init__(address, partial(_Handler, directory=str(site_dir)), idle_timeout)
         self.site_dir = site_dir
-        self.api_url = ""
-        self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up, like no api_url)
+        self.api_url = ""  # what config.js tells the page: empty is its own origin
+        self.upstream = ""
+        self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up)
 
 
 class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
@@ -43,12 +82,18 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
         log.debug("site %s - %s", self.address_string(), format % args)
 
     def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("X-Content-Type-Options", "nosniff")
+        if not self._forwarding:
+            self.send_header("Cache-Control", "no-cache")
+        for name, value in security_headers().items():
+            self.send_header(name, value)
         super().end_headers()
 
+    _forwarding = False
+
     def do_GET(self) -> None:
-        if self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
+        if self.path.partition("?")[0] == API_PATH:
+            self._forward()
+        elif self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
             body = render_config(
                 self.server.api_url, self.server.max_text_chars, self.server.site_dir
             ).encode()
@@ -60,9 +105,58 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
         else:
             super().do_GET()
 
+    def do_POST(self) -> None:
+        if self.path.partition("?")[0] == API_PATH:
+            self._forward()
+        else:  # the site's behaviour takes GET and HEAD only, as in CloudFront
+            self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
+
+    do_OPTIONS = do_PUT = do_PATCH = do_DELETE = do_POST
+
     def send_head(self) -> Any:
         """Open the file for GET and HEAD; a template, however its path is spelled, is not found."""
         if self.translate_path(self.path).endswith(".tftpl"):  # decoded and normalised, as it is opened
             self.send_error(HTTPStatus.NOT_FOUND)
             return None
         return super().send_head()
+
+    def _forward(self) -> None:
+        """Send the request on to the API and relay its answer, with the security headers."""
+        length = self.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return
+        body = self.rfile.read(int(length))
+        if not self.server.upstream:
+            self._relay(
+                HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, b'{"message": "no API"}'
+            )
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
+        request = urllib.request.Request(
+            self.server.upstream + self.path, data=body or None, headers=headers, method=self.command
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=ORIGIN_READ_TIMEOUT_SECONDS) as response:
+                self._relay(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            self._relay(error.code, dict(error.headers), error.read())
+        except (OSError, urllib.error.URLError) as error:
+            log.warning("site: the API at %s did not answer: %s", self.server.upstream, error)
+            self._relay(
+                HTTPStatus.BAD_GATEWAY, {"Content-Type": "application/json"}, b'{"message": "Bad Gateway"}'
+            )
+
+    def _relay(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self._forwarding = True
+        try:
+            self.send_response(status)
+            ours = {name.lower() for name in security_headers()}
+            for name, value in headers.items():
+                if name.lower() not in _NOT_RELAYED | ours:  # the policy's headers override the origin's
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        finally:
+            self._forwarding = False

@@ -141,7 +141,8 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
-    site.api_url, site.max_text_chars = api.url, settings.max_text_chars
+    # The site is the local edge: the page POSTs to /classify on its own origin, which forwards to the API.
+    site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
     started: list[BackgroundServer] = []
     try:
         for server in bound:

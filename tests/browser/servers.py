@@ -92,12 +92,12 @@ def _stop(server: ThreadingHTTPServer) -> None:
 
 @contextmanager
 def site_for_api(api_url: str) -> Iterator[SiteServer]:
-    """The real ``site/`` served on a free port, its ``config.js`` pointing at ``api_url``.
+    """The real ``site/`` on a free port as the local edge: ``/classify`` on its origin goes to ``api_url``.
 
     The text limit is the settings' (``max_text_chars``), as the local stack and Terraform render it.
     """
     site = SiteServer((HOST, 0))
-    site.api_url, site.max_text_chars = api_url, load_settings().max_text_chars
+    site.api_url, site.upstream, site.max_text_chars = "", api_url, load_settings().max_text_chars
     site.start()
     try:
         yield site
@@ -107,7 +107,7 @@ def site_for_api(api_url: str) -> Iterator[SiteServer]:
 
 @contextmanager
 def scripted_api() -> Iterator[tuple[ScriptedApi, str]]:
-    """A scripted API and the URL of the real page that calls it (its origin allowed by CORS)."""
+    """A scripted API and the URL of the real page that calls it through its own origin."""
     api = ScriptedApi()
     threading.Thread(target=api.serve_forever, name="scripted-api", daemon=True).start()
     try:

@@ -17,6 +17,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from ml.config import ROOT, Settings
 from ml.pipeline import TrainOutcome
+from ops.local.site import security_headers
 from ops.local.stack import LocalStack
 from tests.helpers import WALTER_JOHNSON
 
@@ -127,7 +128,7 @@ def test_walter_johnson_text_is_classified_as_athlete_with_probability_and_runne
     expect(page.get_by_role("status")).to_have_text(
         f"Result: Athlete, {probability.inner_text()} confidence."
     )
-    posts = tab.posts_to(stack.api.url)
+    posts = tab.posts_to(stack.site.url)
     assert len(posts) == 1 and json.loads(posts[0].post_data or "") == {"text": WALTER_JOHNSON, "k": 3}
     assert tab.console_errors == [] and tab.page_errors == []
     save_screenshot(page, ARTIFACTS / "desktop-result.png")
@@ -158,7 +159,7 @@ def test_empty_input_shows_a_readable_message_and_sends_no_request(
     # THEN it is classified, and it was the only request the page ever sent
     expect(page.locator("#label")).to_have_text("Natural place")
     expect(text_box(page)).not_to_have_attribute("aria-invalid", "true")
-    assert len(tab.posts_to(stack.api.url)) == 1
+    assert len(tab.posts_to(stack.site.url)) == 1
 
 
 def test_too_long_input_is_refused_by_the_page_and_text_at_the_limit_is_classified(
@@ -190,7 +191,7 @@ def test_too_long_input_is_refused_by_the_page_and_text_at_the_limit_is_classifi
     page.get_by_role("button", name="Classify", exact=True).click()
     # THEN the real API accepts and classifies it, and that was the only request sent
     expect(page.locator("#label")).to_have_text("Athlete")
-    posts = tab.posts_to(stack.api.url)
+    posts = tab.posts_to(stack.site.url)
     assert len(posts) == 1 and len(json.loads(posts[0].post_data or "")["text"]) == limit
 
 
@@ -208,7 +209,7 @@ def test_each_example_button_fills_the_text_box_and_classifies_it(stack: LocalSt
         expect(text_box(page)).to_have_value(button.get_attribute("data-text") or "<no data-text>")
         expect(page.locator("#label")).to_have_text(topic)
         wait_until_idle(page)
-    assert len(tab.posts_to(stack.api.url)) == len(EXAMPLES)
+    assert len(tab.posts_to(stack.site.url)) == len(EXAMPLES)
 
 
 @pytest.mark.parametrize("keys", ["Control+Enter", "Meta+Enter"])
@@ -228,7 +229,7 @@ def test_ctrl_or_cmd_enter_in_the_text_box_classifies_while_enter_alone_adds_a_l
     text_box(page).press(keys)
     # THEN the text is classified, with one request
     expect(page.locator("#label")).to_have_text("Athlete")
-    assert len(tab.posts_to(stack.api.url)) == 1
+    assert len(tab.posts_to(stack.site.url)) == 1
 
 
 def test_keyboard_alone_reaches_the_text_box_and_the_button_with_a_visible_focus_ring(
@@ -284,9 +285,10 @@ def test_page_fetches_nothing_from_any_other_origin(stack: LocalStack, tab: Tab)
     expect(page.locator("#label")).to_have_text("Athlete")
     page.get_by_text("The 14 topics it knows").click()
     expect(page.locator("#classes li")).to_have_count(14)
-    # THEN every request went to the site itself or to the API
+    # THEN every request went to the site itself, /classify included: no other origin, so no CORS preflight
     origins = {f"{urlsplit(r.url).scheme}://{urlsplit(r.url).netloc}" for r in tab.requests}
-    assert origins == {stack.site.url, stack.api.url}
+    assert origins == {stack.site.url}
+    assert [r for r in tab.requests if r.method == "OPTIONS"] == []
     # AND the site's own files all loaded
     paths = {urlsplit(r.url).path for r in tab.requests if r.url.startswith(stack.site.url)}
     assert {"/", "/style.css", "/config.js", "/app.js", "/favicon.svg"} <= paths
@@ -294,14 +296,20 @@ def test_page_fetches_nothing_from_any_other_origin(stack: LocalStack, tab: Tab)
 
 # --- no API, or a scripted one --------------------------------------------------------------------------
 def test_unreachable_api_shows_a_readable_error_and_keeps_the_text(tab: Tab) -> None:
-    # GIVEN the real page whose config points at a port where no API listens
+    # GIVEN the real page on an edge whose API does not listen
     with site_for_api(closed_port_url()) as site:
         page = tab.page
         page.goto(site.url + "/")
-        # WHEN a text is classified
+        # WHEN a text is classified  THEN the edge's 502 is shown as a problem of the classifier
         submit(page, WALTER_JOHNSON)
-        # THEN a readable error is shown, no result, the text is kept and the button is usable again
         status = page.get_by_role("status")
+        expect(status).to_have_text("The classifier had a problem (HTTP 502). Please try again later.")
+        wait_until_idle(page)
+        # WHEN the page's own origin is gone too (the connection lost) and the text is sent again
+        site.shutdown()
+        site.server_close()
+        classify_button(page).click()
+        # THEN a readable error is shown, no result, the text is kept and the button is usable again
         expect(status).to_have_text(
             "The classifier cannot be reached right now. Check your connection and try again."
         )
@@ -482,3 +490,25 @@ def test_long_unbroken_api_text_wraps_on_a_phone(open_tab: OpenTab) -> None:
         expect(page.get_by_role("status")).to_contain_text("x" * 50)
         # THEN it wraps too
         assert_fits_width(page, PHONE["width"])
+
+
+def test_the_page_and_its_api_answers_carry_the_edge_security_headers(stack: LocalStack, tab: Tab) -> None:
+    """The local edge sends terraform/security-headers.json, the definition CloudFront's policy is made of."""
+    expected = security_headers()
+    page = tab.page
+    # WHEN the page loads and classifies
+    with page.expect_response(lambda r: r.url == stack.site_url) as document:
+        page.goto(stack.site_url)
+    with page.expect_response(lambda r: r.url == stack.site.url + "/classify") as answer:
+        submit(page, WALTER_JOHNSON)
+    expect(page.locator("#label")).to_have_text("Athlete")
+    # THEN both carry every security header: HSTS, a CSP that lets the page reach only its own origin and
+    # be framed by nobody, nosniff, DENY, a referrer policy; and the page ran under it without a violation
+    for response in (document.value, answer.value):
+        headers = response.all_headers()
+        assert {name.lower(): value for name, value in expected.items()}.items() <= headers.items()
+    csp = expected["Content-Security-Policy"]
+    assert "connect-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert expected["X-Content-Type-Options"] == "nosniff"
+    assert expected["Strict-Transport-Security"].startswith("max-age=")
+    assert tab.console_errors == [] and tab.page_errors == []

@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 
+from ml.config import ROOT
 from ops.infra.stack import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
 from tests.helpers import table_rows
 
 from .conftest import (
     ALARM_EMAIL,
     AUTOSCALING,
+    CLOUDFRONT_PROXIES,
     ENDPOINT,
     EXTRA_ORIGIN,
     LAMBDA_SETTINGS,
@@ -32,10 +36,12 @@ OUTPUTS = {
     "alarm_topic_arn",
     "api_url",
     "dashboard_url",
+    "distribution_id",
     "lambda_function_name",
     "lambda_role_arn",
     "site_bucket_name",
     "site_url",
+    "web_acl_arn",
 }
 ALARMS = {
     "dbpedia-classifier-api-5xx-rate",
@@ -63,7 +69,7 @@ def test_apply_creates_the_stack_and_reports_its_outputs(applied: Applied) -> No
     assert applied.result.added > 0 and (applied.result.changed, applied.result.destroyed) == (0, 0)
     assert set(outputs) == OUTPUTS
     assert re.fullmatch(r"https://[a-z0-9]+\.execute-api\.us-east-1\.amazonaws\.com", outputs["api_url"])
-    assert outputs["site_url"] == f"http://{outputs['site_bucket_name']}.s3-website-us-east-1.amazonaws.com"
+    assert re.fullmatch(r"https://[a-z0-9]+\.cloudfront\.net", outputs["site_url"])
     assert outputs["lambda_role_arn"] == "arn:aws:iam::000000000000:role/dbpedia-classifier-lambda"
 
 
@@ -109,7 +115,8 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
     assert config["Role"] == applied.result.outputs["lambda_role_arn"]
     assert config["Environment"]["Variables"] == {
         "ENDPOINT_NAME": ENDPOINT.endpoint_name,
-        "ALLOWED_ORIGINS": f"{applied.result.outputs['site_url']},{EXTRA_ORIGIN}",
+        "ALLOWED_ORIGINS": EXTRA_ORIGIN,  # the page calls its own origin: CORS only for declared others
+        "ORIGIN_VERIFY_SECRET": config["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"],  # test_edge_...
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": ENDPOINT.sagemaker_runtime_url,
         "LOG_LEVEL": "INFO",
         # what the Lambda reads, from the one declaration in ml/config.py (as the local stack sets it)
@@ -145,11 +152,11 @@ def test_api_proxies_post_classify_to_the_lambda_with_payload_2(applied: Applied
     assert ":function:dbpedia-classifier/invocations" in integration["IntegrationUri"]
 
 
-def test_api_cors_allows_the_site_origin_and_the_configured_extra_only(applied: Applied) -> None:
+def test_api_cors_allows_the_configured_extra_origin_only(applied: Applied) -> None:
     # GIVEN the stack applied with one extra origin  WHEN the API's CORS is read back
     cors = _api(applied)["CorsConfiguration"]
-    # THEN exactly the site's website origin and that extra origin may POST; no wildcard
-    assert sorted(cors["AllowOrigins"]) == sorted([applied.result.outputs["site_url"], EXTRA_ORIGIN])
+    # THEN only that origin may POST cross-origin (the page calls its own origin); no wildcard
+    assert cors["AllowOrigins"] == [EXTRA_ORIGIN]
     assert cors["AllowMethods"] == ["POST"]
     assert cors["AllowHeaders"] == ["content-type"]
 
@@ -173,27 +180,27 @@ def test_default_stage_auto_deploys_throttles_and_writes_json_access_logs(applie
     assert groups["/aws/lambda/dbpedia-classifier"]["retentionInDays"] == 14
 
 
-def test_site_bucket_is_a_website_whose_only_public_grant_is_reading_the_site_files(applied: Applied) -> None:
+def test_site_bucket_is_private_and_only_the_distribution_may_read_the_site_files(applied: Applied) -> None:
     # GIVEN the applied site bucket
     s3 = applied.client("s3")
     bucket = applied.result.outputs["site_bucket_name"]
+    distribution = applied.client("cloudfront").get_distribution(Id=applied.result.outputs["distribution_id"])
     # WHEN its website, public-access block and policy are read back
-    website = s3.get_bucket_website(Bucket=bucket)
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchWebsiteConfiguration"):
+        s3.get_bucket_website(Bucket=bucket)
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     [statement] = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
-    # THEN it serves index.html; ACLs cannot open it; the policy lets anyone only GET the uploaded keys
-    assert website["IndexDocument"] == {"Suffix": "index.html"}
-    assert block == {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": False,
-        "RestrictPublicBuckets": False,
-    }
+    # THEN no website; all four public-access blocks are on; the one grant lets CloudFront GET the uploaded
+    # keys only on behalf of this distribution
+    assert block == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+    )
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
         "Allow",
-        "*",
+        {"Service": "cloudfront.amazonaws.com"},
         "s3:GetObject",
     )
+    assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": distribution["Distribution"]["ARN"]}}
     assert sorted(statement["Resource"]) == sorted(f"arn:aws:s3:::{bucket}/{key}" for key in CONTENT_TYPES)
 
 
@@ -209,18 +216,111 @@ def test_site_files_are_uploaded_with_their_content_types_and_templates_are_not(
     assert body == SITE_FILES["index.html"]
 
 
-def test_config_js_is_rendered_with_the_api_url(applied: Applied) -> None:
+def test_config_js_is_rendered_with_a_relative_api_url(applied: Applied) -> None:
     # GIVEN the applied stack, whose site folder also holds a stale config.js
     s3 = applied.client("s3")
     bucket = applied.result.outputs["site_bucket_name"]
     # WHEN config.js is downloaded
     config = s3.get_object(Bucket=bucket, Key="config.js")
     body = config["Body"].read().decode()
-    # THEN it is the template rendered with the API URL (no trailing slash), never cached, not the stale file
-    assert f'apiUrl: "{applied.result.outputs["api_url"]}"' in body
+    # THEN it is the template rendered with an empty API URL (the page POSTs to /classify on its own
+    # origin), never cached, not the stale file
+    assert 'apiUrl: ""' in body and applied.result.outputs["api_url"] not in body
     assert f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']} " in body
     assert "${" not in body and "stale" not in body
     assert config["CacheControl"] == "no-cache"
+
+
+def test_edge_puts_one_https_distribution_with_waf_in_front_of_the_bucket_and_the_api(
+    applied: Applied,
+) -> None:
+    """The distribution, OAC and web ACL are moto's; the distribution's config is read through the gap proxy
+    (moto drops an origin's OriginAccessControlId and reshapes its behaviours: ops/infra/moto_gaps.py)."""
+    # GIVEN the applied stack  WHEN its distribution, origin access control and web ACL are read back
+    outputs = applied.result.outputs
+    cloudfront = applied.client("cloudfront")
+    [summary] = cloudfront.list_distributions()["DistributionList"]["Items"]
+    behind_proxy = _cloudfront_behind_the_gap_proxy(applied)
+    config = behind_proxy.get_distribution_config(Id=outputs["distribution_id"])["DistributionConfig"]
+    [oac] = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    [acl_summary] = applied.client("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+    acl = applied.client("wafv2").get_web_acl(
+        Name=acl_summary["Name"], Scope="CLOUDFRONT", Id=acl_summary["Id"]
+    )
+    lambda_env = applied.client("lambda").get_function_configuration(FunctionName="dbpedia-classifier")
+    # THEN it is the one distribution, serving site_url, behind the web ACL
+    assert outputs["site_url"] == f"https://{summary['DomainName']}"
+    assert config["WebACLId"] == outputs["web_acl_arn"] == acl["WebACL"]["ARN"]
+    assert (config["Enabled"], config["DefaultRootObject"]) == (True, "index.html")
+    # AND the site comes from the private bucket's REST endpoint, signed by the OAC (sigv4, always)
+    origins = {origin["Id"]: origin for origin in config["Origins"]["Items"]}
+    site, api = origins["site-bucket"], origins["http-api"]
+    assert site["DomainName"] == f"{outputs['site_bucket_name']}.s3.us-east-1.amazonaws.com"
+    assert site["OriginAccessControlId"] == oac["Id"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningProtocol"], oac["SigningBehavior"]) == (
+        "s3",
+        "sigv4",
+        "always",
+    )
+    # AND the API is the second origin, over HTTPS, with the origin-verify header the Lambda checks
+    assert f"https://{api['DomainName']}" == outputs["api_url"]
+    assert api["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    [header] = api["CustomHeaders"]["Items"]
+    assert header == {
+        "HeaderName": "x-origin-verify",
+        "HeaderValue": lambda_env["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"],
+    }
+    # AND every behaviour redirects to HTTPS, compresses and sends the security headers; static files are
+    # cached (CachingOptimized), config.js and /classify not (CachingDisabled); /classify takes POST and
+    # every viewer header but Host (AllViewerExceptHostHeader)
+    default = config["DefaultCacheBehavior"]
+    behaviours = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
+    assert set(behaviours) == {"/config.js", "/classify"}
+    for behaviour in (default, *behaviours.values()):
+        assert (behaviour["ViewerProtocolPolicy"], behaviour["Compress"]) == ("redirect-to-https", True)
+        assert behaviour["ResponseHeadersPolicyId"] == default["ResponseHeadersPolicyId"] != ""
+    assert (default["TargetOriginId"], default["CachePolicyId"]) == (
+        "site-bucket",
+        "658327ea-f89d-4fab-a63d-7e88639e58f6",
+    )
+    assert behaviours["/config.js"]["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    classify = behaviours["/classify"]
+    assert (classify["TargetOriginId"], classify["CachePolicyId"], classify["OriginRequestPolicyId"]) == (
+        "http-api",
+        "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+        "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+    )
+    assert "POST" in classify["AllowedMethods"]["Items"]
+    # AND by default there is no custom domain: the cloudfront.net name and its certificate
+    assert config["Aliases"]["Quantity"] == 0
+    assert config["ViewerCertificate"]["CloudFrontDefaultCertificate"] is True
+    # AND the web ACL allows by default and blocks a client IP over the rate limit on /classify
+    [rule] = acl["WebACL"]["Rules"]
+    assert acl["WebACL"]["DefaultAction"] == {"Allow": {}}
+    assert rule["Action"] == {"Block": {}}
+    rate = rule["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["AggregateKeyType"]) == (300, "IP")
+    assert rate["ScopeDownStatement"]["ByteMatchStatement"]["FieldToMatch"] == {"UriPath": {}}
+
+
+def test_the_response_headers_policy_is_the_shared_definition(applied: Applied) -> None:
+    """moto has no response-headers-policy API: this reads the policy back from the gap proxy
+    (ops/infra/moto_gaps.py), which keeps what the provider sent."""
+    headers = json.loads((ROOT / "terraform" / "security-headers.json").read_text())
+    cloudfront = _cloudfront_behind_the_gap_proxy(applied)
+    config = cloudfront.get_distribution_config(Id=applied.result.outputs["distribution_id"])
+    policy_id = config["DistributionConfig"]["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    policy = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
+    security = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert (
+        security["StrictTransportSecurity"]["AccessControlMaxAgeSec"]
+        == (headers["strict_transport_security"]["max_age_seconds"])
+    )
+    assert security["ContentSecurityPolicy"]["ContentSecurityPolicy"] == headers["content_security_policy"]
+    assert "frame-ancestors 'none'" in headers["content_security_policy"]
+    assert security["ContentTypeOptions"]["Override"] is True
+    assert security["FrameOptions"]["FrameOption"] == headers["frame_options"] == "DENY"
+    assert security["ReferrerPolicy"]["ReferrerPolicy"] == headers["referrer_policy"]
 
 
 def test_the_endpoint_variant_scales_between_its_instance_count_and_the_maximum(applied: Applied) -> None:
@@ -436,6 +536,10 @@ def test_destroy_with_yes_removes_the_stack_and_the_endpoint(applied: Applied) -
     assert applied.stack.runner.state_list() == []
     assert applied.client("lambda").list_functions()["Functions"] == []
     assert applied.client("apigatewayv2").get_apis()["Items"] == []
+    cloudfront = applied.client("cloudfront")
+    assert cloudfront.list_distributions()["DistributionList"].get("Items", []) == []
+    assert cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items", []) == []
+    assert applied.client("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] == []
     assert not any(
         b["Name"].startswith("dbpedia-classifier-site-")
         for b in applied.client("s3").list_buckets()["Buckets"]
@@ -485,4 +589,15 @@ def _deploy_endpoint(sagemaker) -> None:
     )
     sagemaker.create_endpoint(
         EndpointName="dbpedia-classifier", EndpointConfigName="dbpedia-classifier-config"
+    )
+
+
+def _cloudfront_behind_the_gap_proxy(applied: Applied) -> Any:
+    """A CloudFront client that talks to moto through the gap proxy, as the Terraform provider does."""
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=CLOUDFRONT_PROXIES[applied.moto.url],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )

@@ -22,7 +22,7 @@ from .conftest import Reviewed, write_endpoint_tfvars
 def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -> Settings:
     terraform_dir = tmp_path / "terraform"
     terraform_dir.mkdir()
-    for path in (ROOT / "terraform").glob("*.tf"):
+    for path in [*(ROOT / "terraform").glob("*.tf"), ROOT / "terraform" / "security-headers.json"]:
         shutil.copy(path, terraform_dir / path.name)
     if with_tfvars:
         write_endpoint_tfvars(terraform_dir)
@@ -113,7 +113,9 @@ def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_out
     assert result.added > 0 and result.changed == result.destroyed == 0
     assert "Checked: a second apply against the same emulator would change nothing." in messages
     assert result.outputs["api_url"].startswith("https://")
-    assert result.outputs["site_url"].startswith("http://") and "s3-website" in result.outputs["site_url"]
+    assert result.outputs["site_url"].startswith("https://") and result.outputs["site_url"].endswith(
+        ".cloudfront.net"
+    )
     assert result.outputs["lambda_function_name"] == "dbpedia-classifier"
 
 

@@ -15,6 +15,7 @@ import pytest
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ops.local.api import build_event
+from ops.local.site import SiteServer, security_headers
 from ops.local.stack import LocalStack, PortError, start_stack
 from tests.helpers import WALTER_JOHNSON
 
@@ -42,12 +43,12 @@ def classify(stack: LocalStack, payload: Any, origin: str | None = None) -> tupl
     return status, hdrs, json.loads(body)
 
 
-def test_site_serves_the_page_and_a_config_pointing_at_the_api(stack: LocalStack) -> None:
+def test_site_serves_the_page_and_a_config_pointing_at_its_own_origin(stack: LocalStack) -> None:
     status, headers, body = request(stack.site_url)
     assert status == 200 and headers["Content-Type"].startswith("text/html") and b"<textarea" in body
     status, headers, body = request(stack.site.url + "/config.js")
     assert status == 200 and "javascript" in headers["Content-Type"]
-    assert f'apiUrl: "{stack.api.url}"'.encode() in body
+    assert b'apiUrl: ""' in body  # the page's own origin, which forwards /classify to the API
     assert request(stack.site.url + "/config.js.tftpl")[0] == 404
 
 
@@ -258,3 +259,36 @@ def test_the_stack_with_two_endpoint_workers_classifies_and_stops_them(
             status, _, body = classify(running, {"text": WALTER_JOHNSON})
             assert status == 200 and body["label"] == "Athlete"
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_the_site_origin_forwards_classify_to_the_api_with_the_security_headers(stack: LocalStack) -> None:
+    # GIVEN the local edge  WHEN the seed example is POSTed to /classify on the site's own origin
+    status, headers, body = request(
+        stack.site.url + "/classify",
+        json.dumps({"text": WALTER_JOHNSON}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    # THEN the API's answer comes back, with the security headers of the one shared definition
+    assert status == 200 and json.loads(body)["label"] == "Athlete"
+    for name, value in security_headers().items():
+        assert headers[name] == value
+    # AND a client's mistake passes through as the API's 4xx; other paths take no POST, as in CloudFront
+    status, _, body = request(stack.site.url + "/classify", b"{}", {"Content-Type": "application/json"})
+    assert status == 400 and json.loads(body)["error"] == "bad_request"
+    assert request(stack.site.url + "/index.html", b"{}", method="POST")[0] == 405
+    assert (
+        request(stack.site.url + "/")[1]["Content-Security-Policy"]
+        == security_headers()["Content-Security-Policy"]
+    )
+
+
+def test_the_edge_answers_502_when_the_api_is_gone() -> None:
+    site = SiteServer(("127.0.0.1", 0))
+    site.upstream = "http://127.0.0.1:1"
+    site.start()
+    try:
+        status, headers, _ = request(site.url + "/classify", b"{}", {"Content-Type": "application/json"})
+    finally:
+        site.shutdown()
+        site.server_close()
+    assert status == 502 and headers["X-Frame-Options"] == "DENY"
