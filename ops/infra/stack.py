@@ -518,8 +518,13 @@ def apply_plan_file(stack: Stack, plan_file: Path, echo: Echo = print) -> ApplyR
 def apply(settings: Settings, echo: Echo = print, plan_file: Path | None = None) -> ApplyResult:
     """``invoke infra``: init and apply; for the local target, check that a second apply changes nothing.
 
-    With ``plan_file`` (``--plan-file``), apply exactly that saved plan (:func:`apply_plan_file`).
+    With ``plan_file`` (``--plan-file``), apply exactly that saved plan (:func:`apply_plan_file`); aws only.
     """
+    if plan_file is not None and settings.target == "local":
+        raise InfraError(
+            "--plan-file is for --target aws: a local plan names the emulator of the command that made it, "
+            "which stopped with it"
+        )
     with open_stack(settings) as stack:
         if plan_file is not None:
             return apply_plan_file(stack, plan_file, echo)

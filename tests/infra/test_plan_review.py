@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ml.config import load_settings
 from ops.infra import stack as infra
 from ops.infra.moto_server import MotoServer
 from ops.infra.review import COMMENT_LIMIT, show_details
@@ -92,6 +93,15 @@ def test_terraform_show_is_cut_with_a_note_to_fit_a_comment() -> None:
     assert len(block) <= 10_000 and "cut here to fit a GitHub comment" in block
     assert block.endswith("```\n\n</details>\n")
     assert "  + line 3\n" in show_details("  + line 3\n", 10_000)
+
+
+def test_a_saved_plan_is_for_the_aws_target_only(tmp_path: Path) -> None:
+    # GIVEN the local target, whose emulator lives for one command  WHEN a plan file is given to apply
+    settings = load_settings(build_dir=tmp_path / "build", target="local")
+    # THEN it is refused before anything starts
+    with pytest.raises(InfraError, match="--plan-file is for --target aws"):
+        infra.apply(settings, echo=lambda _: None, plan_file=tmp_path / "tfplan")
+    assert not settings.build_dir.exists()
 
 
 def _small_stack(moto: MotoServer, tmp: Path) -> Stack:
