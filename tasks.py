@@ -448,13 +448,15 @@ STACK = (
 )
 
 
-@settings_task(*STACK, help=VERBOSE)
-def infra(c: Context, s: Settings, verbose: bool = False) -> None:
+@settings_task(
+    *STACK, help={"plan_file": "apply exactly this saved, reviewed plan (from `invoke plan`)", **VERBOSE}
+)
+def infra(c: Context, s: Settings, plan_file: str = "", verbose: bool = False) -> None:
     """Create or update the Lambda, API, site, autoscaling and alarms with Terraform; print the outputs."""
     from ops.infra import stack as infra_ops
 
     with cli_errors():
-        result = infra_ops.apply(s)
+        result = infra_ops.apply(s, plan_file=ROOT / plan_file if plan_file else None)
     if result.has_changes:
         print(f"Applied: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
     else:
@@ -473,6 +475,8 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
         report = infra_ops.plan(s)
     print(report.markdown_path.read_text(encoding="utf-8"))
     print(f"plan: {report.plan_path}\njson: {report.json_path}\nsummary: {report.markdown_path}")
+    with cli_errors():
+        infra_ops.require_policy(report)
 
 
 @settings_task(

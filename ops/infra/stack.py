@@ -33,6 +33,7 @@ from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.errors import ProjectError
 from ml.registry import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.tables import markdown_table
+from ops.infra import policy
 from ops.infra.costs import (
     Estimate,
     StackFacts,
@@ -46,7 +47,8 @@ from ops.infra.costs import (
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
-from ops.infra.terraform import ApplyResult, TerraformRunner, write_cli_config
+from ops.infra.review import COMMENT_LIMIT, PlanFacts, review_sections, show_details
+from ops.infra.terraform import ApplyResult, TerraformError, TerraformRunner, write_cli_config
 
 SITE_DIR = ROOT / "site"
 LOCAL_OVERRIDE = "local_target_override.tf"
@@ -308,19 +310,23 @@ def summarize_plan(plan: dict[str, Any]) -> PlanSummary:
     return PlanSummary(tuple(sorted(changes, key=lambda change: change.address)))
 
 
-def render_plan_markdown(summary: PlanSummary, title: str) -> str:
-    """A pull-request-ready summary: totals, a per-type table, and every address under a fold."""
+def render_plan_markdown(summary: PlanSummary, title: str, reviewed: str = "") -> str:
+    """A pull-request-ready summary: totals, a per-type table, and every address under a fold.
+
+    ``reviewed`` (the reviewer's sections, ops/infra/review.py) goes right after the totals line.
+    """
     totals = summary.totals
     lines = [f"### {title}", ""]
     if not summary.changes:
         lines += ["**No changes.** The infrastructure matches the configuration.", ""]
-        return "\n".join(lines)
+        return "\n".join(lines + ([reviewed] if reviewed else []))
     plan_line = f"{totals['add']} to add, {totals['change']} to change, {totals['destroy']} to destroy"
     if totals["forget"]:
         plan_line += f", {totals['forget']} to forget"
     lines += [
         f"**Plan: {plan_line}.**",
         "",
+        *([reviewed, "#### Changes by resource type", ""] if reviewed else []),
         markdown_table(
             ("Resource type", "Add", "Change", "Destroy"),
             [
@@ -352,6 +358,7 @@ class PlanReport:
     summary: PlanSummary
     has_changes: bool  # terraform plan -detailed-exitcode said 2
     estimate: Estimate | None = None
+    violations: tuple[policy.Violation, ...] = ()  # of the policy rules, when the plan was reviewed
 
 
 def cost_section(plan: dict[str, Any], usage: Usage) -> tuple[Estimate | None, str]:
@@ -363,10 +370,14 @@ def cost_section(plan: dict[str, Any], usage: Usage) -> tuple[Estimate | None, s
     return result, render_markdown(result)
 
 
-def plan_stack(stack: Stack, out_dir: Path, usage: Usage | None = None) -> PlanReport:
+def plan_stack(
+    stack: Stack, out_dir: Path, usage: Usage | None = None, *, review: bool = False
+) -> PlanReport:
     """Plan without applying: write ``tfplan``, ``tfplan.json`` and ``tfplan.md`` into ``out_dir``.
 
     With ``usage``, the summary ends with what the planned stack costs at that traffic (ops/infra/costs.py).
+    With ``review``, it opens with the policy verdict and what a reviewer decides on (ops/infra/review.py),
+    the cost comes before the per-type table, and ``terraform show`` closes it, cut to fit a PR comment.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     plan_path = out_dir / "tfplan"
@@ -377,13 +388,19 @@ def plan_stack(stack: Stack, out_dir: Path, usage: Usage | None = None) -> PlanR
     summary = summarize_plan(data)
     markdown_path = out_dir / "tfplan.md"
     title = f"Terraform plan: `{stack.endpoint.endpoint_name}` stack, target `{stack.target}`"
-    markdown = render_plan_markdown(summary, title)
-    cost = None
-    if usage is not None:
-        cost, section = cost_section(data, usage)
-        markdown += "\n" + section
+    cost, section = cost_section(data, usage) if usage is not None else (None, "")
+    violations: tuple[policy.Violation, ...] = ()
+    if review:
+        facts = PlanFacts.from_plan(data)
+        violations = tuple(policy.check(facts))
+        reviewed = "\n".join([policy.render(violations), review_sections(facts), section])
+        markdown = render_plan_markdown(summary, title, reviewed)
+        show = stack.runner.show_plan_text(plan_path)
+        markdown += "\n" + show_details(show, COMMENT_LIMIT - len(markdown) - 1)
+    else:
+        markdown = render_plan_markdown(summary, title) + ("\n" + section if section else "")
     markdown_path.write_text(markdown, encoding="utf-8")
-    return PlanReport(plan_path, json_path, markdown_path, summary, has_changes, cost)
+    return PlanReport(plan_path, json_path, markdown_path, summary, has_changes, cost, violations)
 
 
 def check_no_drift(stack: Stack, out_dir: Path) -> None:
@@ -477,9 +494,40 @@ def billing_lines(addresses: Iterable[str], endpoint: EndpointResources | None) 
 # --- what the tasks call -----------------------------------------------------------------------
 
 
-def apply(settings: Settings, echo: Echo = print) -> ApplyResult:
-    """``invoke infra``: init and apply; for the local target, check that a second apply changes nothing."""
+def apply_plan_file(stack: Stack, plan_file: Path, echo: Echo = print) -> ApplyResult:
+    """Apply a saved, reviewed plan exactly: checked against the policy again, refused when stale."""
+    if not plan_file.is_file():
+        raise InfraError(
+            f"no plan file at {plan_file}: run `invoke plan` (or fetch the reviewed tfplan artifact)"
+        )
+    violations = policy.check(PlanFacts.from_plan(stack.runner.show_plan(plan_file)))
+    if violations:
+        raise policy.error(violations, str(plan_file))
+    echo(f"Applying the reviewed plan {plan_file} ({stack.target}) in {stack.runner.working_dir} ...")
+    try:
+        return stack.runner.apply(plan_file)
+    except TerraformError as exc:
+        if "Saved plan is stale" not in str(exc):
+            raise
+        raise InfraError(
+            f"{plan_file} is stale: the state changed after it was planned, so Terraform refuses it; "
+            "run `invoke plan` again and have the new plan reviewed"
+        ) from None
+
+
+def apply(settings: Settings, echo: Echo = print, plan_file: Path | None = None) -> ApplyResult:
+    """``invoke infra``: init and apply; for the local target, check that a second apply changes nothing.
+
+    With ``plan_file`` (``--plan-file``), apply exactly that saved plan (:func:`apply_plan_file`); aws only.
+    """
+    if plan_file is not None and settings.target == "local":
+        raise InfraError(
+            "--plan-file is for --target aws: a local plan names the emulator of the command that made it, "
+            "which stopped with it"
+        )
     with open_stack(settings) as stack:
+        if plan_file is not None:
+            return apply_plan_file(stack, plan_file, echo)
         echo(f"Applying the stack ({stack.target}, about a minute) in {stack.runner.working_dir} ...")
         result = stack.runner.apply()
         if stack.target == "local":
@@ -489,10 +537,19 @@ def apply(settings: Settings, echo: Echo = print) -> ApplyResult:
 
 
 def plan(settings: Settings, echo: Echo = print) -> PlanReport:
-    """``invoke plan``: write ``build/tfplan``, its JSON and its markdown summary; apply nothing."""
+    """``invoke plan``: write ``build/tfplan``, its JSON and its review (``tfplan.md``); apply nothing.
+
+    The report carries the policy's violations; :func:`require_policy` turns them into the task's failure.
+    """
     with open_stack(settings) as stack:
         echo(f"Planning the stack ({stack.target}) in {stack.runner.working_dir} ...")
-        return plan_stack(stack, settings.build_dir, Usage(settings.requests_per_month))
+        return plan_stack(stack, settings.build_dir, Usage(settings.requests_per_month), review=True)
+
+
+def require_policy(report: PlanReport) -> None:
+    """PolicyError, one line per violation, when the reviewed plan breaks a rule of ops/infra/policy.py."""
+    if report.violations:
+        raise policy.error(report.violations, str(report.markdown_path))
 
 
 def destroy(

@@ -222,6 +222,11 @@ class TerraformRunner:
         _, out = self._run("show", self._tf.cmd, "show", str(plan), json=IsFlagged, no_color=IsFlagged)
         return json.loads(out)
 
+    def show_plan_text(self, plan: Path) -> str:
+        """The saved plan as Terraform prints it for people (``terraform show -no-color``)."""
+        _, out = self._run("show", self._tf.cmd, "show", str(plan), no_color=IsFlagged)
+        return out
+
     def state_list(self) -> list[str]:
         """Addresses of the managed resources in the state (data sources left out); [] without state."""
         code, out, err = self._call(self._tf.cmd, "state list", no_color=IsFlagged)

@@ -198,3 +198,26 @@ def hcl_blocks(text: str, kind: str) -> list[tuple[str, str]]:
     """``(name, body)`` of each top-level ``kind "name" {`` block of a formatted .tf file, in file order."""
     blocks = re.findall(rf'^{kind} "([^"]+)" {{\n(.*?)^}}', text, flags=re.MULTILINE | re.DOTALL)
     return [(name, body) for name, body in blocks]
+
+
+@dataclass
+class Reviewed:
+    """``invoke plan --target local`` of the real terraform/ and site/, run once for the session."""
+
+    settings: Any
+    report: Any  # ops.infra.stack.PlanReport
+
+
+@pytest.fixture(scope="session")
+def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
+    """The plan task's function on a copy of terraform/ with train's tfvars (its own moto_server)."""
+    from ops.infra import stack as infra
+
+    tmp = tmp_path_factory.mktemp("reviewed")
+    terraform_dir = tmp / "terraform"
+    terraform_dir.mkdir()
+    for path in [*(ROOT / "terraform").glob("*.tf"), *(ROOT / "terraform").glob("*.json")]:
+        shutil.copy(path, terraform_dir / path.name)
+    write_endpoint_tfvars(terraform_dir)
+    settings = load_settings(build_dir=tmp / "build", terraform_dir=terraform_dir, target="local")
+    return Reviewed(settings, infra.plan(settings, echo=lambda _: None))

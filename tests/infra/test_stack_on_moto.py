@@ -429,10 +429,14 @@ def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
 
 def test_a_second_plan_finds_no_drift(applied: Applied, tmp_path: Path) -> None:
     # GIVEN the applied stack  WHEN it is planned again with the same inputs (-detailed-exitcode)
-    report = plan_stack(applied.stack, tmp_path)
+    report = plan_stack(applied.stack, tmp_path, review=True)
     # THEN Terraform exits 0, "no changes": a second `invoke infra` would change nothing
     assert report.has_changes is False and report.summary.changes == ()
-    assert "**No changes.**" in report.markdown_path.read_text()
+    markdown = report.markdown_path.read_text()
+    assert "**No changes.**" in markdown
+    # AND the policy, reading the applied values now (policy JSON, the API's host, the log group ARN), passes
+    assert report.violations == ()
+    assert ":log-group:/aws/lambda/dbpedia-classifier:*" in markdown
 
 
 def test_an_edited_site_file_and_a_changed_variable_show_up_as_drift_in_the_summary(

@@ -16,7 +16,7 @@ from ops.infra import stack as infra
 from ops.infra.stack import InfraError
 from tests.helpers import run_invoke
 
-from .conftest import write_endpoint_tfvars
+from .conftest import Reviewed, write_endpoint_tfvars
 
 
 def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -> Settings:
@@ -43,13 +43,11 @@ def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
 
 @pytest.mark.slow
 def test_plan_for_the_local_target_writes_the_plan_its_json_and_a_summary_and_applies_nothing(
-    terraform: str, tmp_path: Path
+    reviewed: Reviewed,
 ) -> None:
     # GIVEN train's tfvars, the real lambda/ and site/ folders, and the local target
-    settings = _settings(tmp_path)
-    messages: list[str] = []
-    # WHEN `invoke plan --target local` runs
-    report = infra.plan(settings, echo=messages.append)
+    # WHEN `invoke plan --target local` runs (the session's fixture, shared with test_plan_review.py)
+    settings, report = reviewed.settings, reviewed.report
     # THEN build/ holds the plan, its JSON and its markdown summary of a stack still to create
     build = settings.build_dir
     assert (report.plan_path, report.json_path, report.markdown_path) == (

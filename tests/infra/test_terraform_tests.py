@@ -1,0 +1,91 @@
+"""`terraform test` with a mocked AWS provider (no emulator): terraform/tests/ in one run, and the CI roles'
+module terraform/ci-role/ with its own tests."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ml.config import ROOT
+from ops.infra.terraform import write_cli_config
+
+from .conftest import make_lambda_zip
+
+TERRAFORM_DIR = ROOT / "terraform"
+
+
+def run_terraform_tests(
+    terraform: str, tmp: Path, zip_path: Path, edit: tuple[str, str, str] | None = None
+) -> str:
+    """Copy terraform/ (tests included), optionally edit one file, init from the mirror, run the tests."""
+    module = tmp / "module"
+    module.mkdir(parents=True)
+    for path in [*TERRAFORM_DIR.glob("*.tf"), *TERRAFORM_DIR.glob("*.json")]:
+        if path.name != "backend.tf":
+            shutil.copy(path, module / path.name)
+    shutil.copytree(TERRAFORM_DIR / "tests", module / "tests")
+    if edit is not None:
+        name, old, new = edit
+        text = (module / name).read_text()
+        assert old in text
+        (module / name).write_text(text.replace(old, new))
+    env = {"TF_CLI_CONFIG_FILE": str(write_cli_config(tmp / "terraform.rc")), "CHECKPOINT_DISABLE": "1"}
+    subprocess.run(
+        [terraform, "init", "-input=false", "-no-color"], cwd=module, env=env, check=True, capture_output=True
+    )
+    variables = ["-var", f"lambda_zip_path={zip_path}", "-var", f"site_dir={ROOT / 'site'}"]
+    done = subprocess.run(
+        [terraform, "test", "-no-color", *variables],
+        cwd=module,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_terraform_tests_pass_and_fail_when_the_lambda_policy_widens(terraform: str, tmp_path: Path) -> None:
+    # GIVEN every run block of terraform/tests/
+    runs = sum(
+        len(re.findall(r'^run "', p.read_text(), re.M))
+        for p in (TERRAFORM_DIR / "tests").glob("*.tftest.hcl")
+    )
+    # WHEN `terraform test` runs them against the mocked provider  THEN all pass
+    zip_path = make_lambda_zip(tmp_path)
+    output = run_terraform_tests(terraform, tmp_path / "as-is", zip_path)
+    assert f"Success! {runs} passed, 0 failed." in output, output
+    # AND a role policy widened by one action fails them, naming the broken assertion
+    widened = (
+        "iam.tf",
+        'actions   = ["sagemaker:InvokeEndpoint"]',
+        'actions   = ["sagemaker:InvokeEndpoint", "s3:*"]',
+    )
+    output = run_terraform_tests(terraform, tmp_path / "widened", zip_path, widened)
+    assert "the first statement must allow sagemaker:InvokeEndpoint on endpoint_arn only" in output, output
+
+
+@pytest.mark.slow
+def test_the_ci_roles_trust_only_this_repository_and_grant_no_wildcard_action(
+    terraform: str, tmp_path: Path
+) -> None:
+    # GIVEN a copy of terraform/ci-role/ with its tests, initialised from the mirror
+    module = tmp_path / "ci-role"
+    shutil.copytree(
+        TERRAFORM_DIR / "ci-role", module, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*")
+    )
+    env = {"TF_CLI_CONFIG_FILE": str(write_cli_config(tmp_path / "terraform.rc")), "CHECKPOINT_DISABLE": "1"}
+    subprocess.run(
+        [terraform, "init", "-input=false", "-no-color"], cwd=module, env=env, check=True, capture_output=True
+    )
+    # WHEN its tests run  THEN all of them pass
+    done = subprocess.run(
+        [terraform, "test", "-no-color"], cwd=module, env=env, capture_output=True, text=True, timeout=300
+    )
+    runs = len(re.findall(r'^run "', (module / "tests" / "roles.tftest.hcl").read_text(), re.M))
+    assert f"Success! {runs} passed, 0 failed." in done.stdout, done.stdout + done.stderr

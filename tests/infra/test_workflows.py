@@ -1,0 +1,110 @@
+"""The GitHub Actions workflows: actionlint finds nothing, and they keep the review's promises (OIDC and no
+stored keys, one PR comment, the plan kept and applied by file, destroy behind a confirmation)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml  # PyYAML comes with moto[server]
+
+from ml.config import ROOT
+
+from .conftest import require
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+ACTIONLINT = ROOT / ".venv-tools" / "bin" / "actionlint"
+
+
+def actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    """Run the tool venv's actionlint on workflow files."""
+    require(
+        "actionlint",
+        ACTIONLINT.exists(),
+        "python3 -m venv .venv-tools && .venv-tools/bin/pip install -r requirements-tools.txt",
+    )
+    return subprocess.run(
+        [str(ACTIONLINT), "-no-color", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def load(name: str) -> dict[Any, Any]:
+    """One workflow as data (PyYAML reads the ``on:`` key as True)."""
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
+    """Every step of every job."""
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+def test_actionlint_passes_the_workflows_and_catches_a_broken_one(tmp_path: Path) -> None:
+    # GIVEN the repository's workflows  WHEN actionlint checks them  THEN it finds nothing
+    done = actionlint(*sorted(WORKFLOWS.glob("*.yml")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    # AND a workflow with an unknown expression context fails it, so the check does check
+    (tmp_path / "bad.yml").write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ secretz.X }}\n"
+    )
+    bad = actionlint(tmp_path / "bad.yml")
+    assert bad.returncode == 1 and "secretz" in bad.stdout
+
+
+def test_every_aws_step_assumes_a_role_through_oidc_and_no_key_is_stored() -> None:
+    # GIVEN the three workflows  WHEN their permissions and AWS steps are read
+    for name, role in (
+        ("plan.yml", "AWS_PLAN_ROLE_ARN"),
+        ("apply.yml", "AWS_DEPLOY_ROLE_ARN"),
+        ("destroy.yml", "AWS_DEPLOY_ROLE_ARN"),
+    ):
+        workflow = load(name)
+        aws = [
+            s
+            for s in steps(workflow)
+            if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+        ]
+        # THEN each may ask for an OIDC token and assumes its role; no access key appears anywhere
+        assert workflow["permissions"]["id-token"] == "write", name
+        assert [s["with"]["role-to-assume"] for s in aws] == [f"${{{{ vars.{role} }}}}"], name
+        assert (
+            "aws-access-key-id" not in (WORKFLOWS / name).read_text()
+            and "secrets." not in (WORKFLOWS / name).read_text()
+        )
+
+
+def test_the_plan_is_made_reviewed_and_kept_as_the_readme_runs_it() -> None:
+    # GIVEN plan.yml  WHEN its trigger and steps are read
+    workflow = load("plan.yml")
+    runs = [s.get("run", "") for s in steps(workflow)]
+    comment = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/github-script@"))
+    upload = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    # THEN it runs on pull requests, plans with ./dev, updates one comment found by its marker even when the
+    # policy failed, and keeps the plan file
+    assert "pull_request" in workflow[True]
+    assert "./dev plan --target aws" in runs
+    assert comment["if"].startswith("always()") and "updateComment" in comment["with"]["script"]
+    assert "c.body.startsWith(marker)" in comment["with"]["script"]
+    assert "build/tfplan\n" in upload["with"]["path"] and upload["with"]["name"] == "tfplan"
+
+
+def test_main_applies_the_reviewed_plan_file_and_destroy_needs_its_confirmation() -> None:
+    # GIVEN apply.yml and destroy.yml
+    apply, destroy = load("apply.yml"), load("destroy.yml")
+    download = next(s for s in steps(apply) if s.get("uses", "").startswith("actions/download-artifact@"))
+    # THEN apply runs on main, downloads the plan run's artifact and applies that file, one at a time
+    assert apply[True]["push"]["branches"] == ["main"] and apply["concurrency"]["cancel-in-progress"] is False
+    assert download["with"]["name"] == "tfplan" and "run-id" in download["with"]
+    assert steps(apply)[-1]["run"] == "./dev infra --target aws --plan-file build/tfplan"
+    # AND destroy is manual, asks for a confirmation, and checks it before anything else
+    inputs = destroy[True]["workflow_dispatch"]["inputs"]
+    assert inputs["confirm"]["required"] is True
+    assert (
+        steps(destroy)[0]["name"] == "Confirmation"
+        and "destroy dbpedia-classifier" in steps(destroy)[0]["run"]
+    )
+    assert "./dev destroy --target aws --yes" in steps(destroy)[-1]["run"]
