@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         description="train channel: copies of each train row missing a random half of its tokens "
         "(0 turns them off; docs/model-quality.md)",
     )
+    max_rows_per_class: int = Field(
+        0,
+        ge=0,
+        description="train file: keep at most this many rows a class, drawn with the seed, before the "
+        "splits (0: every row; the tests train on 1000)",
+    )
 
     # --- training --------------------------------------------------------------------------------
     hyperparameters: Hyperparameters = Field(default_factory=lambda: Hyperparameters())
