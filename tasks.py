@@ -336,7 +336,7 @@ def sample(c: Context, per_class: int = 0, source: str = "../shared/data/dbpedia
     "data",
     fixed={"target": "local"},
     help={
-        "smoke": "tiny load and a 2-epoch model: checks the benchmark runs, measures nothing",
+        "smoke": "tiny load and a small 3-epoch model: checks the benchmark runs, measures nothing",
         "out": "where to write the Markdown report, its JSON beside it (default BENCHMARKS.md; "
         "with --smoke build/bench-smoke/BENCHMARKS.md)",
         **VERBOSE,
