@@ -31,7 +31,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainOutcome]:
-    """A real model trained by the pipeline on the shipped sample, with default hyperparameters."""
+    """A real model trained by the pipeline on 1,000 rows a class of the shipped data (default settings)."""
     settings = make_settings(tmp_path_factory.mktemp("trained"))
     return settings, run(settings)
 
