@@ -126,6 +126,7 @@ AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_
     *HYPERPARAMETERS,
     "seed",
     "dropout_views",
+    "max_rows_per_class",
     "threads",
     "min_accuracy",
     "endpoint_name",
@@ -313,12 +314,12 @@ def up(c: Context, s: Settings, verbose: bool = False) -> None:
 
 @task(
     help={
-        "per_class": "rows per class (default 1000)",
+        "per_class": "rows per class (default 0: every row)",
         "source": "folder with the real rows (default ../shared/data/dbpedia)",
         "seed": "sampling seed (default 42)",
     }
 )
-def sample(c: Context, per_class: int = 1000, source: str = "../shared/data/dbpedia", seed: int = 42) -> None:
+def sample(c: Context, per_class: int = 0, source: str = "../shared/data/dbpedia", seed: int = 42) -> None:
     """Maintainers: rebuild the shipped sample data/dbpedia_sample.tar.xz from the real rows."""
     from ml.sample import build_sample
 
@@ -335,7 +336,7 @@ def sample(c: Context, per_class: int = 1000, source: str = "../shared/data/dbpe
     "data",
     fixed={"target": "local"},
     help={
-        "smoke": "tiny load and a 2-epoch model: checks the benchmark runs, measures nothing",
+        "smoke": "tiny load and a small 3-epoch model: checks the benchmark runs, measures nothing",
         "out": "where to write the Markdown report, its JSON beside it (default BENCHMARKS.md; "
         "with --smoke build/bench-smoke/BENCHMARKS.md)",
         **VERBOSE,

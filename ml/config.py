@@ -54,11 +54,11 @@ class Hyperparameters:
     learning_rate: float = Field(
         default=0.3, gt=0, le=1.0, description="BlazingText learning_rate (above 1 fastText diverges)"
     )
-    vector_dim: int = Field(default=20, ge=1, le=300, description="BlazingText vector_dim")
+    vector_dim: int = Field(default=12, ge=1, le=300, description="BlazingText vector_dim")
     word_ngrams: int = Field(default=2, ge=1, le=5, description="BlazingText word_ngrams")
     min_count: int = Field(default=2, ge=1, le=100, description="BlazingText min_count")
     buckets: int = Field(
-        default=1_000_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
+        default=110_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
     )
     early_stopping: bool = Field(default=False, description="stop when validation accuracy stops improving")
     patience: int = Field(default=4, ge=1, le=100, description="early stopping: epochs without improvement")
@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         le=100,
         description="train channel: copies of each train row missing a random half of its tokens "
         "(0 turns them off; docs/model-quality.md)",
+    )
+    max_rows_per_class: int = Field(
+        0,
+        ge=0,
+        description="train file: keep at most this many rows a class, drawn with the seed, before the "
+        "splits (0: every row; the tests train on 1000)",
     )
 
     # --- training --------------------------------------------------------------------------------

@@ -246,9 +246,26 @@ def stratified_split(rows: list[Row], fraction: float, seed: int) -> tuple[list[
     return rest, held
 
 
+def cap_per_class(rows: list[Row], limit: int, seed: int) -> list[Row]:
+    """At most ``limit`` rows of every class, drawn with ``seed``, in their original order (0: all)."""
+    if not limit:
+        return rows
+    by_class: dict[int, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        by_class[row.label].append(index)
+    rng = random.Random(seed)
+    kept = sorted(
+        i for label in sorted(by_class) for i in rng.sample(by_class[label], min(limit, len(by_class[label])))
+    )
+    return [rows[i] for i in kept]
+
+
 def make_splits(dataset: Dataset, settings: Settings) -> Splits:
-    """Train / validation / test splits; the official test file is used only when it is complete."""
-    train = read_rows(dataset.train_csv)
+    """Train / validation / test splits; the official test file is used only when it is complete.
+
+    ``max_rows_per_class`` caps the train file's rows first (the official test file is kept whole).
+    """
+    train = cap_per_class(read_rows(dataset.train_csv), settings.max_rows_per_class, settings.seed)
     test_csv = dataset.test_csv
     test: list[Row] = read_rows(test_csv) if test_csv else []
     counts = Counter(row.label for row in test)

@@ -114,6 +114,7 @@ def _key(dataset: Dataset, settings: Settings) -> str:
         settings.min_test_rows_per_class,
         settings.seed,
         settings.dropout_views,
+        settings.max_rows_per_class,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 

@@ -259,6 +259,30 @@ def dump_lines(lines: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
 
 
+# BlazingText's JSON Lines contract, for batch transform and real-time inference alike (AWS, "BlazingText
+# algorithm", inference formats: https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html): a request
+# is one ``{"source": "tok tok …", "k": N}`` a line (``k`` optional, default 1), the answer one
+# ``{"prob": [...], "label": ["__label__X", ...]}`` a line, in order, under the same media type.
+JSONLINES = "application/jsonlines"
+
+
+def jsonlines_request(instances: list[str], k: int) -> bytes:
+    """A BlazingText JSON Lines request body: one ``{"source": …, "k": k}`` line per instance."""
+    return dump_lines([{"source": text, "k": k} for text in instances]).encode()
+
+
+def read_json_lines(text: str) -> list[Any]:
+    """The JSON value of every non-empty line; ValueError names the first line that is not JSON."""
+    values = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                values.append(json.loads(line))
+            except (ValueError, RecursionError) as exc:
+                raise ValueError(f"line {number} is not valid JSON ({exc})") from None
+    return values
+
+
 def partial_path(output: Path) -> Path:
     """Where an unfinished run writes: ``OUTPUT.partial``."""
     return output.with_name(output.name + ".partial")

@@ -27,9 +27,17 @@ from ml.aws.resources import find_endpoint_resources
 from ml.aws.train import SageMakerError, aws_errors, download, upload_if_changed
 from ml.config import Settings, log
 from ml.fsutil import atomic_path
-from ml.records import ClassifyError, Record, result_line, tokens_of
+from ml.records import (
+    JSONLINES,
+    ClassifyError,
+    Record,
+    jsonlines_request,
+    read_json_lines,
+    result_line,
+    tokens_of,
+)
 
-CONTENT_TYPE = "application/jsonlines"
+CONTENT_TYPE = JSONLINES
 BATCH_STRATEGY = "MultiRecord"
 MAX_PAYLOAD_MB = 6
 INPUT_NAME = "input.jsonl"
@@ -38,13 +46,9 @@ JOB_PREFIX = "bulk"
 
 def request_body(records: list[Record], k: int) -> tuple[bytes, list[int]]:
     """The job's JSON lines input and the indexes of the records it holds (texts with no word left out)."""
-    lines, sent = [], []
-    for index, record in enumerate(records):
-        tokens = tokens_of(record.text)
-        if tokens:
-            lines.append(json.dumps({"source": tokens, "k": k}, ensure_ascii=False) + "\n")
-            sent.append(index)
-    return "".join(lines).encode(), sent
+    tokens = [tokens_of(record.text) for record in records]
+    sent = [index for index, text in enumerate(tokens) if text]
+    return jsonlines_request([tokens[i] for i in sent], k), sent
 
 
 def deployed_model(client: Any, endpoint: str) -> str:
@@ -141,9 +145,8 @@ def run_job(client: Any, settings: Settings, key: str, model: str, input_uri: st
 def join_output(records: list[Record], sent: list[int], out_file: Path) -> list[dict[str, Any]]:
     """One output line per record: the job's predictions joined back to the ids by position."""
     try:
-        with out_file.open(encoding="utf-8") as fh:
-            predictions = [json.loads(line) for line in fh if line.strip()]
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        predictions = read_json_lines(out_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise SageMakerError(f"the transform output {out_file} is not JSON lines ({exc})") from None
     if len(predictions) != len(sent):
         raise SageMakerError(

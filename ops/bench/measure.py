@@ -13,6 +13,7 @@ BENCHMARKS.md and judges the goals.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
@@ -28,7 +29,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
@@ -38,7 +39,9 @@ from ml import data, lambda_src, preprocess
 from ml import registry as deploy
 from ml.config import ROOT, Settings, log
 from ml.fsutil import write_json, write_text
+from ml.package import unpack
 from ml.predict import Predictor
+from ops.bench.loadgen import percentile
 from ops.bench.report import (
     LOAD_GOAL_CLIENTS,
     LOAD_GOAL_REQUESTS,
@@ -73,6 +76,13 @@ class BenchPlan:
     # fastText seeds trained besides the pipeline's own (multi-threaded fastText is not deterministic,
     # and one run's test accuracy moves by a few rows): the quality goal is judged on the mean
     extra_seeds: tuple[int, ...] = (1, 2, 3, 4)
+    cold_starts: int = 7  # fresh handler processes, each timed on its first request
+    warm_requests: int = 500  # then requests one at a time to the last of them
+    model_loads: int = 7  # fresh processes timing fastText's load of the deployed model
+    # the smoke run's small model: rows a class and dropout copies (None: the settings' own)
+    max_rows_per_class: int | None = None
+    dropout_views: int | None = None
+    epochs: int | None = None
     smoke: bool = False
 
     @classmethod
@@ -88,6 +98,12 @@ class BenchPlan:
             load_clients=4,
             load_seconds=30.0,
             extra_seeds=(1,),
+            cold_starts=2,
+            warm_requests=20,
+            model_loads=2,
+            max_rows_per_class=150,
+            dropout_views=2,
+            epochs=3,
             smoke=True,
         )
 
@@ -147,6 +163,28 @@ def quality(settings: Settings, extra_seeds: tuple[int, ...] = ()) -> dict[str, 
         "seeds": runs,
         "mean_test_accuracy": statistics.fmean(r["test_accuracy"] for r in runs),
         "mean_validation_accuracy": statistics.fmean(r["validation_accuracy"] for r in runs),
+    }
+
+
+def model_load(settings: Settings, runs: int) -> dict[str, Any]:
+    """The deployed model's size, and fastText's load time for it in a fresh process (median of ``runs``)."""
+    archive = model_to_serve(settings)
+    model_bin = unpack(archive, settings.build_dir / "endpoint-cache")
+    code = "import sys, time, fasttext; t = time.perf_counter(); fasttext.load_model(sys.argv[1]); "
+    code += "print(time.perf_counter() - t)"
+    seconds = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code, str(model_bin)], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+    return {
+        "model_bytes": model_bin.stat().st_size,
+        "archive_bytes": archive.stat().st_size,
+        "load_ms": round(statistics.median(seconds) * 1000, 1),
+        "load_runs": runs,
     }
 
 
@@ -249,6 +287,65 @@ def load_test(api_url: str, plan: BenchPlan) -> dict[str, Any]:
     }
 
 
+def _post_ms(connection: http.client.HTTPConnection, body: bytes) -> float:
+    """One ``POST /classify`` on ``connection`` (connecting first if needed): milliseconds to the answer."""
+    started = time.perf_counter()
+    connection.request("POST", "/classify", body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"the cold-start API answered {response.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+def cold_start(plan: BenchPlan) -> dict[str, Any]:
+    """What a visitor waits for after a cold start, through the local API, and warm p50 / p99 after it.
+
+    Each run is a fresh process (``ops.bench.coldstart``) that imports the handler with the environment
+    this process has (the running local stack set it) and serves it; its first request opens a new
+    connection, as a visitor's does. The warm requests then go one at a time to the last process.
+    """
+    body = json.dumps({"text": SENTENCE}).encode()
+    runs: list[dict[str, float]] = []
+    warm: list[float] = []
+    for run in range(plan.cold_starts):
+        launched = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ops.bench.coldstart"],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdin is not None and child.stdout is not None
+        try:
+            ready = json.loads(child.stdout.readline())
+            listening = time.perf_counter()
+            connection = http.client.HTTPConnection("127.0.0.1", ready["port"], timeout=30)
+            first = _post_ms(connection, body)
+            if run == plan.cold_starts - 1:
+                warm = sorted(_post_ms(connection, body) for _ in range(plan.warm_requests))
+            connection.close()
+        finally:
+            child.stdin.close()
+            child.wait(30)
+        runs.append(
+            {
+                "init_ms": ready["init_ms"],
+                "first_request_ms": round(first, 2),
+                "visitor_wait_ms": round(ready["init_ms"] + first, 2),
+                "launch_to_answer_ms": round((listening - launched) * 1000 + first, 1),
+            }
+        )
+    return {
+        "runs": runs,
+        **{key: statistics.median(r[key] for r in runs) for key in runs[0]},
+        "warm_requests": len(warm),
+        "warm_p50_ms": round(percentile(warm, 50), 2),
+        "warm_p99_ms": round(percentile(warm, 99), 2),
+    }
+
+
 def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
     """Throughput and latency of the endpoint (1 and more processes), the bare baseline server and the API
     path; then the load test through the API."""
@@ -305,6 +402,7 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
         results["inprocess_docs_per_second"] = {
             str(b): round(_inprocess_rate(predictor, texts, b, window)) for b in plan.batches
         }
+        results["cold_start"] = cold_start(plan)
         results["load_test"] = load_test(stack.api.url + "/classify", plan)
     return results
 
@@ -436,8 +534,12 @@ def environment() -> dict[str, Any]:
 def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[str, Any]:
     """Run every benchmark with ``settings`` (its build dir is used as scratch) and write ``out``."""
     bench_settings = settings.replace(build_dir=settings.build_dir / "bench", target="local")
-    if plan.smoke:
-        bench_settings = bench_settings.replace(hyperparameters=replace(settings.hyperparameters, epochs=2))
+    small = {
+        "max_rows_per_class": plan.max_rows_per_class,
+        "dropout_views": plan.dropout_views,
+        "epochs": plan.epochs,
+    }
+    bench_settings = bench_settings.replace(**{k: v for k, v in small.items() if v is not None})
     bench_settings = bench_settings.replace(
         data=settings.data if settings.data != "auto" else choose_data(settings)
     )
@@ -446,6 +548,7 @@ def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[st
         "command": command,
         "environment": environment(),
         "quality": quality(bench_settings, plan.extra_seeds),
+        "model": model_load(bench_settings, plan.model_loads),
     }
     results["serving"] = serving(bench_settings, plan)
     results["lambda"] = lambda_costs(bench_settings, plan.smoke)

@@ -17,6 +17,7 @@ LOAD_GOAL_REQUESTS, LOAD_GOAL_CLIENTS, LOAD_GOAL_RSS_GROWTH_MB = 10_000, 16, 50.
 SIZING_PEAKS = (200, 2_000, 20_000)  # the worked example: peak single-text requests per second
 SIZING_P99_MS = 100.0  # its latency goal at the endpoint
 SIZING_HEADROOM = 0.7  # plan each instance at 70% of its measured capacity (bursts, noisy neighbours)
+MODEL_GOAL_MB = 10.0  # issue 17.2: the default model.bin at most this big
 
 
 def _goal(ok: bool | None) -> str:
@@ -195,13 +196,45 @@ def render_load_test(load: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def render_lambda(lam: dict[str, Any]) -> list[str]:
-    """The Lambda's own cost: zip size, cold import, per-request work."""
+def render_model(model: dict[str, Any] | None) -> list[str]:
+    """The deployed model's size and load time."""
+    if not model:
+        return []
+    return [
+        "## The model's size and load time",
+        "",
+        f"- `model.bin`: {model['model_bytes'] / 1e6:.1f} MB; `model.tar.gz` (what the endpoint downloads "
+        f"and every version stores): {model['archive_bytes'] / 1e6:.1f} MB.",
+        f"- fastText's `load_model` in a fresh process: {model['load_ms']} ms (median of "
+        f"{model['load_runs']}; the endpoint's model load at a cold start, download not included).",
+        "",
+    ]
+
+
+def render_cold_start(cold: dict[str, Any] | None) -> list[str]:
+    """What a visitor waits for after a cold start, and warm latency, through the local API."""
+    if not cold:
+        return []
+    return [
+        f"- After a cold start: **{cold['visitor_wait_ms']} ms** for the first visitor (median of "
+        f"{len(cold['runs'])} fresh processes): the handler's import and initialisation {cold['init_ms']} ms "
+        f"+ its first request through the local API {cold['first_request_ms']} ms (a new connection; "
+        "everything the handler does on its first call included). From launching the process to that "
+        f"answer: {cold['launch_to_answer_ms']} ms, which adds Python's start and the local API's own "
+        "imports (AWS's runtime start is not measurable here).",
+        f"- Warm, the same process afterwards: p50 {cold['warm_p50_ms']} ms, p99 {cold['warm_p99_ms']} ms "
+        f"over {cold['warm_requests']:,} requests sent one at a time.",
+    ]
+
+
+def render_lambda(lam: dict[str, Any], cold: dict[str, Any] | None = None) -> list[str]:
+    """The Lambda's own cost: zip size, cold import, cold start and warm latency, per-request work."""
     return [
         "## The Lambda's own cost",
         "",
         f"- Zip: {lam['zip_bytes']:,} bytes; cold import of `handler`: {lam['cold_import_ms']} ms "
-        "(median, fresh interpreter; boto3 is imported on the first call, not at import).",
+        "(median, fresh interpreter).",
+        *render_cold_start(cold),
         f"- Tokenize + JSON per request: {lam['tokenize_and_json_us']} µs.",
         "",
     ]
@@ -271,6 +304,15 @@ def load_goal(load: dict[str, Any] | None) -> tuple[str, str, str]:
     return goal, figure, _goal(ok)
 
 
+def model_goal(model: dict[str, Any] | None) -> tuple[str, str, str]:
+    """The model-size goal's row."""
+    goal = f"default model.bin at most {MODEL_GOAL_MB:.0f} MB"
+    if not model:
+        return goal, "not run", _goal(None)
+    mb = model["model_bytes"] / 1e6
+    return goal, f"{mb:.1f} MB, loaded in {model['load_ms']} ms", _goal(mb <= MODEL_GOAL_MB)
+
+
 def render_goals(results: dict[str, Any]) -> list[str]:
     """The goals table: each goal, its measured figure, met or not."""
     q, lam, s = results["quality"], results["lambda"], results["serving"]
@@ -304,6 +346,7 @@ def render_goals(results: dict[str, Any]) -> list[str]:
         ),
         load_goal(s.get("load_test")),
         ("Lambda zip under 100 KB", f"{zip_kb:.1f} KB", _goal(zip_kb < 100)),
+        model_goal(results.get("model")),
         ("Lambda cold import under 100 ms", f"{cold} ms", _goal(cold < 100)),
     ]
     return ["## Goals", "", markdown_table(("goal", "figure", "status"), goals), ""]
@@ -324,7 +367,8 @@ def render(results: dict[str, Any]) -> str:
             "",
             *render_serving(results),
             *render_load_test(results["serving"].get("load_test")),
-            *render_lambda(results["lambda"]),
+            *render_model(results.get("model")),
+            *render_lambda(results["lambda"], results["serving"].get("cold_start")),
             *render_bulk(results),
             *render_goals(results),
         ]

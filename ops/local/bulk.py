@@ -10,7 +10,6 @@ batches come back. Target aws: a SageMaker Batch Transform job on the deployed m
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from tqdm import tqdm
 from ml.config import Settings, log
 from ml.fsutil import write_json
 from ml.records import (
+    JSONLINES,
     ClassifyError,
     InputSpec,
     Provenance,
@@ -36,10 +36,12 @@ from ml.records import (
     dump_lines,
     finish,
     id_key,
+    jsonlines_request,
     key_path,
     local_model,
     partial_path,
     publish,
+    read_json_lines,
     result_line,
     resume,
     start,
@@ -111,10 +113,14 @@ def runtime_client(url: str, settings: Settings) -> Any:
 
 
 def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dict[str, Any]]:
-    """BlazingText predictions for ``instances``; a body over the 6 MB limit is sent in halves."""
+    """BlazingText predictions for ``instances``; a body over the 6 MB limit is sent in halves.
+
+    The request is the JSON Lines a Batch Transform job sends (``ml.records.jsonlines_request``), so the
+    local endpoint answers the very format ``--target aws`` relies on.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    body = json.dumps({"instances": instances, "configuration": {"k": k}}).encode()
+    body = jsonlines_request(instances, k)
     if len(body) > MAX_BODY_BYTES:
         if len(instances) == 1:
             raise ClassifyError(f"a text is over the endpoint's {MAX_BODY_BYTES:,}-byte request limit")
@@ -122,12 +128,12 @@ def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dic
         return invoke(client, endpoint, instances[:half], k) + invoke(client, endpoint, instances[half:], k)
     try:
         response = client.invoke_endpoint(
-            EndpointName=endpoint, ContentType="application/json", Accept="application/json", Body=body
+            EndpointName=endpoint, ContentType=JSONLINES, Accept=JSONLINES, Body=body
         )
-        answer = json.loads(response["Body"].read())
+        answer = read_json_lines(response["Body"].read().decode("utf-8"))
     except ClientError as exc:
         raise ClassifyError(f"endpoint {endpoint} refused a batch: {exc}") from None
-    except (BotoCoreError, ValueError) as exc:
+    except (BotoCoreError, UnicodeDecodeError, ValueError) as exc:
         raise ClassifyError(f"endpoint {endpoint} failed: {exc}") from None
     if not isinstance(answer, list) or len(answer) != len(instances):
         raise ClassifyError(f"endpoint {endpoint} answered {answer!r:.200} for {len(instances)} texts")

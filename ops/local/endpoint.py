@@ -6,8 +6,13 @@ Routes (threaded server on 127.0.0.1, HTTP/1.1 keep-alive):
   ``boto3.client("sagemaker-runtime", endpoint_url=...)`` works unchanged. Model errors come back as
   the runtime's ``ModelError`` (HTTP 424) with the container's status and message, as in AWS.
 
-Requests are BlazingText's: ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``; responses
-``[{"label": ["__label__X", …], "prob": [p, …]}, …]``.
+Requests are BlazingText's, in both of the container's formats (AWS, "BlazingText algorithm", inference:
+https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html):
+- ``application/json``: ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``, answered
+  ``[{"label": ["__label__X", …], "prob": [p, …]}, …]``;
+- ``application/jsonlines`` (what Batch Transform sends, ``ml.records.jsonlines_request``): one
+  ``{"source": "tok tok …", "k": N}`` a line (``k`` optional, default 1), answered one
+  ``{"prob": [...], "label": [...]}`` a line, in order, as ``application/jsonlines``.
 
 fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
 starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
@@ -36,6 +41,7 @@ from typing import Any
 from ml.config import LOCAL_ACCOUNT_ID, log
 from ml.errors import ProjectError
 from ml.predict import Predictor
+from ml.records import JSONLINES, dump_lines, read_json_lines
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
@@ -61,7 +67,8 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
     if media not in JSON_TYPES:
         raise RequestError(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-            f"content type {content_type or '(none)'!r} is not supported; use application/json",
+            f"content type {content_type or '(none)'!r} is not supported; "
+            f"use application/json or {JSONLINES}",
         )
     try:
         payload = json.loads(body.decode("utf-8"))
@@ -79,6 +86,49 @@ def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[s
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n_labels:
         raise RequestError(HTTPStatus.BAD_REQUEST, f"configuration.k must be an integer in 1..{n_labels}")
     return instances, k
+
+
+def media_type(header: str) -> str:
+    """The media type of a Content-Type or Accept header, lower-cased, without parameters."""
+    return header.split(";", 1)[0].strip().lower()
+
+
+def parse_jsonlines_request(body: bytes, accept: str, n_labels: int) -> list[tuple[str, int]]:
+    """Validate a BlazingText JSON Lines request; return (source, k) per line or raise RequestError.
+
+    The answer is JSON Lines too: an ``Accept`` naming another type is refused (406).
+    """
+    if media_type(accept) not in ("", "*/*", JSONLINES):
+        raise RequestError(
+            HTTPStatus.NOT_ACCEPTABLE, f"a {JSONLINES} request is answered in {JSONLINES}, not {accept!r}"
+        )
+    try:
+        lines = read_json_lines(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not UTF-8 JSON lines: {exc}") from None
+    if not 1 <= len(lines) <= MAX_INSTANCES:
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"the body must hold 1 to {MAX_INSTANCES} lines")
+    requests = []
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, dict) or not isinstance(line.get("source"), str):
+            raise RequestError(HTTPStatus.BAD_REQUEST, f'line {number} must be {{"source": string}}')
+        k = line.get("k", 1)
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n_labels:
+            raise RequestError(
+                HTTPStatus.BAD_REQUEST, f"line {number}: k must be an integer in 1..{n_labels}"
+            )
+        requests.append((line["source"], k))
+    return requests
+
+
+def predict_lines(predictor: Predictor, requests: list[tuple[str, int]]) -> list[dict[str, list[Any]]]:
+    """One prediction per (source, k), in order: one predict call for each distinct ``k``."""
+    answers: list[dict[str, list[Any]]] = [{} for _ in requests]
+    for k in sorted({k for _, k in requests}):
+        indexes = [i for i, (_, wanted) in enumerate(requests) if wanted == k]
+        for i, answer in zip(indexes, predictor.predict([requests[i][0] for i in indexes], k), strict=True):
+            answers[i] = {"prob": answer["prob"], "label": answer["label"]}
+    return answers
 
 
 class WorkerError(ProjectError):
@@ -256,8 +306,8 @@ class _Handler(LeanHandler):
         if method == "GET":
             return _json(HTTPStatus.NOT_FOUND, {"message": f"no route GET {path}"})
         if path == "/invocations":
-            status, answer = self._invoke(headers, body)
-            return status, "application/json", {}, answer
+            status, media, answer = self._invoke(headers, body)
+            return status, media, {}, answer
         match = _RUNTIME_PATH.match(path.split("?", 1)[0])
         if not match:
             return _json(HTTPStatus.NOT_FOUND, {"message": f"no route POST {path}"})
@@ -266,9 +316,9 @@ class _Handler(LeanHandler):
             return _json(
                 HTTPStatus.BAD_REQUEST, {"message": message}, {"x-amzn-ErrorType": "ValidationError:"}
             )
-        status, answer = self._invoke(headers, body)
+        status, media, answer = self._invoke(headers, body)
         if status == HTTPStatus.OK:
-            return status, "application/json", {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}, answer
+            return status, media, {"x-Amzn-Invoked-Production-Variant": "AllTraffic"}, answer
         original = json.loads(answer)["message"]
         side = "client" if status < 500 else "server"
         error = {
@@ -279,16 +329,20 @@ class _Handler(LeanHandler):
         }
         return _json(424, error, {"x-amzn-ErrorType": "ModelError:"})
 
-    def _invoke(self, headers: Mapping[str, str], body: bytes) -> tuple[int, bytes]:
-        """Run the container contract; return (status, body)."""
+    def _invoke(self, headers: Mapping[str, str], body: bytes) -> tuple[int, str, bytes]:
+        """Run the container contract; return (status, media type, body)."""
         predictor = self.server.predictor
         try:
             if predictor is None:
                 raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "model is not loaded")
-            instances, k = parse_request(body, headers.get("content-type", ""), len(predictor.labels))
-            return HTTPStatus.OK, json.dumps(predictor.predict(instances, k)).encode()
+            content_type = headers.get("content-type", "")
+            if media_type(content_type) == JSONLINES:
+                lines = parse_jsonlines_request(body, headers.get("accept", ""), len(predictor.labels))
+                return HTTPStatus.OK, JSONLINES, dump_lines(predict_lines(predictor, lines)).encode()
+            instances, k = parse_request(body, content_type, len(predictor.labels))
+            return HTTPStatus.OK, "application/json", json.dumps(predictor.predict(instances, k)).encode()
         except RequestError as exc:
-            return exc.status, json.dumps({"message": str(exc)}).encode()
+            return exc.status, "application/json", json.dumps({"message": str(exc)}).encode()
 
 
 def _json(status: int, data: object, headers: Mapping[str, str] | None = None) -> Response:

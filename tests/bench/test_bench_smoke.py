@@ -10,7 +10,7 @@ from tests.helpers import make_settings
 
 
 def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> None:
-    # GIVEN a tiny plan on the shipped sample WHEN the benchmark runs
+    # GIVEN a tiny plan (150 rows a class of the shipped data, a small model) WHEN the benchmark runs
     settings = make_settings(tmp_path, data="sample")
     out = tmp_path / "BENCHMARKS.md"
     results = run(settings, BenchPlan.smoke_plan(), out, "invoke bench --smoke")
@@ -30,6 +30,14 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     assert [r["seed"] for r in seeds] == [settings.seed, 1]
     assert all(0.5 < r["test_accuracy"] <= 1 and 0.5 < r["validation_accuracy"] <= 1 for r in seeds)
     assert 0 < results["lambda"]["zip_bytes"] < 200_000
+    assert results["quality"]["counts"]["train"] + results["quality"]["counts"]["validation"] < 14 * 150
+    model = results["model"]
+    assert 0 < model["archive_bytes"] < model["model_bytes"] and model["load_ms"] > 0
+    cold = results["serving"]["cold_start"]
+    assert len(cold["runs"]) == 2 and cold["warm_requests"] == 20
+    for run_ in cold["runs"]:
+        assert 0 < run_["init_ms"] < run_["visitor_wait_ms"] < run_["launch_to_answer_ms"]
+    assert 0 < cold["warm_p50_ms"] <= cold["warm_p99_ms"]
     assert all(c["docs_per_second"] > 0 for c in results["bulk"]["cases"]) and results["bulk"]["cases"]
     assert results["sizing"]["p99_ms"] > 0
     text = out.read_text()
@@ -38,6 +46,8 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
         "## Serving",
         "## Load test",
         "## The Lambda's own cost",
+        "## The model's size and load time",
+        "After a cold start:",
         "## Goals",
         "## Bulk classification and sizing",
     ):

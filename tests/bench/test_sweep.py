@@ -9,14 +9,20 @@ from ops.bench import sweep
 
 
 def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path: Path) -> None:
-    # GIVEN the shipped sample, two seeds and one variant without dropout copies
-    base = {"data": "sample", "build_dir": str(tmp_path / "build"), "epochs": "2"}
+    # GIVEN 150 rows a class of the shipped data, two seeds and one variant without dropout copies
+    base = {
+        "data": "sample",
+        "build_dir": str(tmp_path / "build"),
+        "epochs": "2",
+        "max_rows_per_class": "150",
+        "dropout_views": "4",
+    }
     out = tmp_path / "sweep.md"
     # WHEN the sweep runs with the baseline
     rows = sweep.run(base, [sweep.parse_variant("dropout_views=0")], (1, 2), True, out)
     # THEN each variant has one real run per seed, its own train channel, and both baselines
     assert [row["variant"] for row in rows] == ["current settings", "dropout_views=0"]
-    assert [row["settings"]["dropout_views"] for row in rows] == [20, 0]
+    assert [row["settings"]["dropout_views"] for row in rows] == [4, 0]
     for row in rows:
         assert [r["seed"] for r in row["runs"]] == [1, 2]
         assert all(0.5 < r["validation_accuracy"] <= 1 and 0.5 < r["test_accuracy"] <= 1 for r in row["runs"])

@@ -1,4 +1,4 @@
-"""The shipped sample: real rows, stratified over the 14 classes, attributed, and readable by the pipeline."""
+"""The shipped data: every shared real row, attributed, readable by the pipeline, cappable per class."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ml.config import load_settings
-from ml.data import N_CLASSES, read_classes, read_rows, resolve_dataset
+from ml.data import N_CLASSES, cap_per_class, read_classes, read_rows, resolve_dataset
 
 SAMPLE = load_settings().sample_archive
 
@@ -26,12 +26,24 @@ def test_sample_is_small_enough_to_ship() -> None:
     assert SAMPLE.stat().st_size < 3 * 1024 * 1024
 
 
-def test_sample_is_stratified_over_all_classes(sample_folder: Path) -> None:
-    # GIVEN the shipped sample WHEN its rows are counted by class
+def test_shipped_data_is_every_shared_row_in_every_class(sample_folder: Path, shared_data: Path) -> None:
+    # GIVEN the shipped data WHEN its rows are counted by class
     counts = Counter(row.label for row in read_rows(sample_folder / "train.csv"))
-    # THEN every class is present in equal measure
-    assert len(counts) == N_CLASSES
-    assert max(counts.values()) == min(counts.values()) >= 500
+    # THEN every class is there with all its shared rows: the quick start trains on what the bench does
+    assert len(counts) == N_CLASSES and min(counts.values()) >= 2000
+    assert counts == Counter(row.label for row in read_rows(shared_data / "train.csv"))
+
+
+def test_the_per_class_cap_draws_a_seeded_stratified_slice(sample_folder: Path) -> None:
+    # GIVEN the shipped rows WHEN capped at 300 a class (the tests cap them at 1000)
+    rows = read_rows(sample_folder / "train.csv")
+    capped = cap_per_class(rows, 300, seed=42)
+    # THEN every class has 300 of its own rows, in the file's order, the same for the same seed only
+    assert Counter(row.label for row in capped) == dict.fromkeys(range(N_CLASSES), 300)
+    positions = {id(row): i for i, row in enumerate(rows)}
+    assert [positions[id(row)] for row in capped] == sorted(positions[id(row)] for row in capped)
+    assert capped == cap_per_class(rows, 300, seed=42) != cap_per_class(rows, 300, seed=7)
+    assert cap_per_class(rows, 0, seed=42) == rows == cap_per_class(rows, 10_000, seed=42)
 
 
 def test_sample_rows_are_byte_identical_to_real_rows(sample_folder: Path, shared_data: Path) -> None:

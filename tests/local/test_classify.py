@@ -393,6 +393,39 @@ def test_a_batch_over_the_payload_limit_is_sent_in_halves(
     assert len(answer) == 2 and answer[0]["label"][0] == "__label__Athlete"
 
 
+def test_the_batch_transform_input_is_answered_by_the_local_endpoint_as_aws_joins_it(
+    settings: Settings, endpoint: EndpointServer, tmp_path: Path
+) -> None:
+    """The JSON lines `invoke classify --target aws` uploads, sent to the local endpoint instead of a job."""
+    import boto3
+
+    from ml.aws.transform import CONTENT_TYPE, join_output, request_body
+    from ml.records import read_input
+
+    # GIVEN texts (one without a word) and the very body a Batch Transform job would read
+    source = write_jsonl(tmp_path / "in.jsonl", [*many(9), {"id": "none", "text": "?!"}])
+    records = read_input(source, InputSpec())
+    body, sent = request_body(records, settings.top_k)
+    # WHEN the local endpoint answers it, through the runtime API, and the answer is joined as aws joins it
+    runtime = boto3.client(
+        "sagemaker-runtime",
+        endpoint_url=endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    response = runtime.invoke_endpoint(
+        EndpointName=settings.endpoint_name, ContentType=CONTENT_TYPE, Accept=CONTENT_TYPE, Body=body
+    )
+    out = tmp_path / "input.jsonl.out"
+    out.write_bytes(response["Body"].read())
+    joined = join_output(records, sent, out)
+    # THEN the lines equal what the local bulk path writes for the same input
+    classify(settings, source, tmp_path / "local.jsonl", InputSpec())
+    assert joined == read_lines(tmp_path / "local.jsonl") and len(joined) == 10
+    assert joined[-1]["label"] is None and joined[0]["label"] == "Athlete"
+
+
 @pytest.mark.parametrize(
     ("name", "content", "spec", "message"),
     [

@@ -405,3 +405,76 @@ def test_an_error_inside_a_request_is_a_500_for_that_request_only() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+JSONLINES = "application/jsonlines"
+
+
+@pytest.mark.parametrize("route", ["/invocations", f"/endpoints/{NAME}/invocations"])
+def test_jsonlines_is_answered_line_by_line_with_each_lines_k(endpoint: EndpointServer, route: str) -> None:
+    # GIVEN three JSON lines, as Batch Transform sends them: a k, another k, and none (BlazingText's 1)
+    sources = ["walter johnson was a baseball pitcher", "the danube is a river in europe", "a rock album"]
+    lines = [{"source": sources[0], "k": 3}, {"source": sources[1], "k": 2}, {"source": sources[2]}]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    request = urllib.request.Request(
+        endpoint.url + route, data=body, headers={"Content-Type": JSONLINES}, method="POST"
+    )
+    # WHEN they are posted to either route
+    with urllib.request.urlopen(request, timeout=10) as response:
+        media, text = response.headers["Content-Type"], response.read().decode()
+    # THEN the answer is JSON lines, one per request line in order, in the container's shape
+    assert media == JSONLINES and text.endswith("\n")
+    answers = [json.loads(line) for line in text.splitlines()]
+    assert [list(a) for a in answers] == [["prob", "label"]] * 3
+    assert [len(a["label"]) for a in answers] == [3, 2, 1]
+    # and each equals the JSON route's answer for the same text and k
+    for source, line, answer in zip(sources, lines, answers, strict=True):
+        k = line.get("k", 1)
+        code, same = post(
+            endpoint.url + "/invocations",
+            json.dumps({"instances": [source], "configuration": {"k": k}}).encode(),
+        )
+        assert code == 200 and same[0] == {"label": answer["label"], "prob": answer["prob"]}
+
+
+def test_boto3_sends_jsonlines_through_the_runtime_api(runtime: Any) -> None:
+    body = b'{"source": "the danube is a river in europe", "k": 2}\n'
+    response = runtime.invoke_endpoint(EndpointName=NAME, ContentType=JSONLINES, Accept=JSONLINES, Body=body)
+    assert response["ContentType"] == JSONLINES
+    answer = json.loads(response["Body"].read())
+    assert answer["label"][0] == "__label__NaturalPlace" and len(answer["prob"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "accept", "status", "message"),
+    [
+        (b"", "", 400, "1 to"),
+        (b"\n\n", "", 400, "1 to"),
+        (b'{"source": "a"}\nnot json\n', "", 400, "line 2 is not valid JSON"),
+        (b'["a"]\n', "", 400, 'line 1 must be {"source": string}'),
+        (b'{"text": "a"}\n', "", 400, 'line 1 must be {"source": string}'),
+        (b'{"source": 7}\n', "", 400, 'line 1 must be {"source": string}'),
+        (b'{"source": "a", "k": 0}\n', "", 400, "line 1: k must be an integer in 1..14"),
+        (b'{"source": "a"}\n{"source": "b", "k": 15}\n', "", 400, "line 2: k must be"),
+        (b'{"source": "a", "k": true}\n', "", 400, "k must be an integer"),
+        (b'{"source": "a", "k": "2"}\n', "", 400, "k must be an integer"),
+        (b'{"source": "a"}\n' * (MAX_INSTANCES + 1), "", 400, "1 to"),
+        (b"\xff\xfe", "", 400, "not UTF-8"),
+        (('{"source": "a", "k": ' + HUGE + "}\n").encode(), "", 400, "not valid JSON"),
+        (b'{"source": "a"}\n', "application/json", 406, "answered in application/jsonlines"),
+    ],
+)
+def test_bad_jsonlines_requests_are_client_errors_on_both_routes(
+    endpoint: EndpointServer, body: bytes, accept: str, status: int, message: str
+) -> None:
+    headers = {"Content-Type": JSONLINES, **({"Accept": accept} if accept else {})}
+    for route in ("/invocations", f"/endpoints/{NAME}/invocations"):
+        request = urllib.request.Request(endpoint.url + route, data=body, headers=headers, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        answer = json.loads(info.value.read())
+        if route == "/invocations":
+            assert info.value.code == status and message in answer["message"]
+        else:  # the runtime API wraps the container's refusal in a ModelError, as in AWS
+            assert info.value.code == 424 and answer["OriginalStatusCode"] == status
+            assert message in answer["OriginalMessage"]

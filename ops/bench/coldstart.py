@@ -1,0 +1,34 @@
+"""The fresh process of the cold-start measurement: the Lambda handler behind the local API, nothing warm.
+
+``python -m ops.bench.coldstart``, with the handler's environment set as the local stack sets it, imports
+the handler (timed: its module initialisation, whatever it does at import), serves it with the local API
+on a free port, prints one JSON line ``{"port": N, "init_ms": T}`` and serves until its standard input
+closes. ``ops.bench.measure.cold_start`` sends the first and the warm requests and times them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from ml import lambda_src
+from ops.local.api import LocalApi  # imported before the clock starts: AWS's runtime is not ours
+
+
+def main() -> int:
+    started = time.perf_counter()
+    handler = lambda_src.handler().lambda_handler
+    init_ms = (time.perf_counter() - started) * 1000
+    api = LocalApi(("127.0.0.1", 0), handler, [os.environ.get("ALLOWED_ORIGINS", "")])
+    api.start()
+    print(json.dumps({"port": api.server_address[1], "init_ms": round(init_ms, 1)}), flush=True)
+    sys.stdin.read()
+    api.shutdown()
+    api.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
