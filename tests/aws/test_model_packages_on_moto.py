@@ -3,15 +3,25 @@ the approval status), and the endpoint's alarms found by the metrics they watch.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import registry as packages
+from ml.aws.deploy import deploy, resource_names
+from ml.aws.train import SageMakerError
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.rollout import APPROVED, PENDING, REJECTED, find
 from ops.infra.moto_server import MotoServer
+from tests.helpers import make_settings
 
-from .conftest import IMAGE
+from .conftest import IMAGE, ROLE_ARN, Hooks
 
 GROUP = "dbpedia-classifier"
 DATA = "s3://bucket/dbpedia-classifier/output/job/output/model.tar.gz"
@@ -87,3 +97,72 @@ def test_the_endpoints_alarms_are_found_by_the_metrics_they_watch(aws: MotoServe
         "stack-endpoint-model-latency-p99",
     )
     assert packages.endpoint_alarms(cloudwatch, "none-here") == ()
+
+
+def test_rollback_puts_the_earlier_approved_package_back_through_the_guarded_update(
+    aws: MotoServer, hooks: Hooks, trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    """moto has the endpoint, packages and alarms, but no UpdateEndpoint: a ``before-call`` hook records the
+    request and answers it as SageMaker does; moto's endpoint then still serves the old config, which is
+    what SageMaker shows after an automatic rollback, so this is also the rolled-back outcome end to end."""
+    trained_settings, outcome = trained
+    settings = make_settings(tmp_path, target="aws", role_arn=ROLE_ARN)
+    client, cloudwatch = aws.client("sagemaker"), aws.client("cloudwatch")
+    # GIVEN two approved packages, A (older) and B, the endpoint serving B, and the endpoint's two alarms
+    version_a = find(trained_settings.model_dir / "versions", outcome.archive.parent.name)
+    sha_a, sha_b = version_a.manifest["model"]["sha256"], "b" * 64
+    version_b = replace(version_a, id=sha_b[:16])
+    for version, sha in ((version_a, sha_a), (version_b, sha_b)):
+        packages.register(
+            client,
+            GROUP,
+            version,
+            image=IMAGE,
+            model_data=f"{DATA}.{sha[:4]}",
+            artifact_sha256=sha,
+            approve=True,
+        )
+    deploy(
+        client,
+        settings,
+        image=IMAGE,
+        model_data=f"{DATA}.bbbb",
+        artifact_sha256=sha_b,
+        role_arn=ROLE_ARN,
+        poll_seconds=1,
+    )
+    _alarm(cloudwatch, "stack-endpoint-5xx", "Invocation5XXErrors", GROUP)
+    _alarm(cloudwatch, "stack-endpoint-model-latency-p99", "ModelLatency", GROUP)
+    updates: list[dict[str, Any]] = []
+
+    def update_endpoint(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        updates.append(json.loads(params["body"]))
+        return AWSResponse(f"{aws.url}/", 200, {}, None), {
+            "EndpointArn": f"arn:aws:sagemaker:::endpoint/{GROUP}"
+        }
+
+    hooks.on("before-call.sagemaker.UpdateEndpoint", update_endpoint)
+    created: list[dict[str, Any]] = []
+    hooks.on("provide-client-params.sagemaker.CreateModel", lambda params, **_: created.append(dict(params)))
+    # WHEN rolled back without --to
+    with pytest.raises(
+        SageMakerError, match=r"did not take the new config .* \(rolled back\) and still serves"
+    ):
+        sagemaker_pipeline.rollback(settings, None)
+    # THEN A's package (artifact, image) was sent as a blue/green update guarded by both alarms
+    model_a, config_a = resource_names(settings, sha_a)
+    (update,) = updates
+    assert update["EndpointConfigName"] == config_a
+    assert update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"] == [
+        {"AlarmName": "stack-endpoint-5xx"},
+        {"AlarmName": "stack-endpoint-model-latency-p99"},
+    ]
+    (model,) = created
+    assert model["ModelName"] == model_a
+    assert model["PrimaryContainer"] == {"Image": IMAGE, "ModelDataUrl": f"{DATA}.{sha_a[:4]}"}
+    # AND after the rollback the endpoint still serves B, A's config is gone again and B's resources stay
+    assert sagemaker_pipeline.live_id(client, GROUP) == sha_b[:16]
+    assert [c["EndpointConfigName"] for c in client.list_endpoint_configs()["EndpointConfigs"]] == [
+        resource_names(settings, sha_b)[1]
+    ]
+    assert [m["ModelName"] for m in client.list_models()["Models"]] == [resource_names(settings, sha_b)[0]]
