@@ -155,8 +155,11 @@ class EndpointServer(BackgroundServer):
         with self._lock:
             for child in self._children:
                 control = self._controls[child]
-                control.send((str(predictor.model_bin), predictor.archive_sha256))
-                answer = control.recv() if control.poll(WORKER_START_SECONDS) else "no answer"
+                try:
+                    control.send((str(predictor.model_bin), predictor.archive_sha256))
+                    answer = control.recv() if control.poll(WORKER_START_SECONDS) else "no answer"
+                except (OSError, EOFError):  # it died: the watcher replaces it, with the model set below
+                    continue
                 if answer is not True:
                     raise WorkerError(
                         f"endpoint worker {child.pid} could not load {predictor.model_bin}: {answer}"
