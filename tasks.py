@@ -106,6 +106,22 @@ def settings_task(
 VERBOSE = {"verbose": "debug logging"}
 
 
+ROLLOUT = ("gate_margin", "bake_seconds", "traffic_shift")
+ROLLOUT_FLAGS = {
+    "approve": "register the new version Approved (else PendingManualApproval; env DBP_APPROVE)",
+    "allow_unapproved": "development: deploy a version nobody approved (the default for target local; "
+    "env DBP_ALLOW_UNAPPROVED)",
+}
+
+
+def rollout_settings(s: Settings, approve: bool, allow_unapproved: bool) -> Settings:
+    """The settings with the two rollout switches a flag turned on."""
+    on = {
+        name: True for name, given in (("approve", approve), ("allow_unapproved", allow_unapproved)) if given
+    }
+    return s.replace(**on) if on else s
+
+
 HYPERPARAMETERS = (
     "epochs",
     "learning_rate",
@@ -136,14 +152,18 @@ AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_
     "endpoint_mode",
     "serverless_memory_mb",
     "serverless_max_concurrency",
-    help=VERBOSE,
+    *ROLLOUT,
+    help={**ROLLOUT_FLAGS, **VERBOSE},
 )
-def train(c: Context, s: Settings, verbose: bool = False) -> None:
-    """Get the data, train, evaluate, package model.tar.gz and deploy it to an endpoint."""
+def train(
+    c: Context, s: Settings, approve: bool = False, allow_unapproved: bool = False, verbose: bool = False
+) -> None:
+    """Get the data, train, evaluate, package model.tar.gz, register the version, deploy it past the gate."""
     from ml import pipeline
     from ml.aws import pipeline as sagemaker_pipeline
 
     with cli_errors():
+        s = rollout_settings(s, approve, allow_unapproved)
         outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
     print(
         f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
@@ -430,6 +450,97 @@ def test(c: Context, k: str = "", x: bool = False, workers: str = "auto") -> Non
     args += ["--dist", "loadscope"] if workers != "0" else []
     args += (["-k", k] if k else []) + (["-x"] if x else [])
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
+
+
+# --- model versions (docs/rollout.md) ---------------------------------------------------------
+
+
+@settings_task("target", "endpoint_name", "region", help=VERBOSE)
+def models(c: Context, s: Settings, verbose: bool = False) -> None:
+    """List the model versions: metrics, approval, and which one is live."""
+    from ml import pipeline, rollout
+    from ml.registry import read_registry
+    from ml.tables import markdown_table
+
+    with cli_errors():
+        if s.target == "aws":
+            from ml.aws.pipeline import list_packages
+
+            found, live = list_packages(s)
+            package_rows = [
+                (
+                    p.version,
+                    p.metadata.get("test_accuracy", ""),
+                    p.metadata.get("test_macro_f1", ""),
+                    p.status,
+                    "live" if p.version == live else "",
+                )
+                for p in found
+            ]
+            print(markdown_table(("version", "test accuracy", "macro-F1", "approval", ""), package_rows))
+            return
+        live_id = read_registry(s.endpoint_registry).get(s.endpoint_name, {}).get("version")
+        rows = rollout.models_table(rollout.versions(pipeline.versions_dir(s)), live_id)
+    header = ("version", "created (UTC)", "test accuracy", "macro-F1", "approval", "")
+    print(markdown_table(header, rows) if rows else "no versions yet: run `invoke train`")
+
+
+@settings_task(
+    "target",
+    "endpoint_name",
+    "region",
+    help={"version": "the version id (or its first 4+ hex digits)", "reject": "reject instead", **VERBOSE},
+)
+def approve(c: Context, s: Settings, version: str, reject: bool = False, verbose: bool = False) -> None:
+    """Approve (or reject) a model version; only approved ones are deployed."""
+    from ml import pipeline, rollout
+
+    status = rollout.REJECTED if reject else rollout.APPROVED
+    with cli_errors():
+        if s.target == "local":
+            found = rollout.find(pipeline.versions_dir(s), version)
+            rollout.set_approval(found, status)
+            print(f"version {found.id}: {status}")
+        else:
+            from ml.aws.pipeline import approve as approve_package
+
+            package = approve_package(s, version, status)
+            print(f"model package {package.arn}: {package.status}")
+
+
+@settings_task(
+    "target",
+    "endpoint_name",
+    "region",
+    "role_arn",
+    "instance_type",
+    "instance_count",
+    "endpoint_mode",
+    "serverless_memory_mb",
+    "serverless_max_concurrency",
+    "bake_seconds",
+    "traffic_shift",
+    help={
+        "to": "the version to put back (default: the one live before the current one)",
+        "allow_unapproved": ROLLOUT_FLAGS["allow_unapproved"],
+        **VERBOSE,
+    },
+)
+def rollback(
+    c: Context, s: Settings, to: str | None = None, allow_unapproved: bool = False, verbose: bool = False
+) -> None:
+    """Put the previous (or the named) approved version back on the endpoint, without training."""
+    from ml import pipeline
+
+    with cli_errors():
+        s = rollout_settings(s, False, allow_unapproved)
+        if s.target == "aws":
+            from ml.aws.pipeline import rollback as rollback_aws
+
+            version = rollback_aws(s, to).version
+        else:
+            version = pipeline.rollback_local(s, to).id
+    print(f"endpoint {s.endpoint_name} serves version {version}")
 
 
 # --- infrastructure (terraform) ---------------------------------------------------------------

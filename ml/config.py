@@ -189,6 +189,21 @@ class Settings(BaseSettings):
         5, ge=1, le=200, description="aws, serverless: concurrent requests"
     )
 
+    # --- rollout (docs/rollout.md) ----------------------------------------------------------------
+    approve: bool = Field(False, description="register the new version Approved (else PendingManualApproval)")
+    allow_unapproved: bool | None = Field(
+        None, description="deploy a version nobody approved (default: yes for target local, no for aws)"
+    )
+    gate_margin: float = Field(
+        0.01, ge=0, le=1, description="how far below the live version's test accuracy a new one may be"
+    )
+    bake_seconds: int = Field(
+        600, ge=0, le=3600, description="aws: how long each traffic step is watched by the alarms"
+    )
+    traffic_shift: Literal["canary", "linear"] = Field(
+        "canary", description="aws, 2+ instances: shift one instance's share first, or one at a time"
+    )
+
     # --- monitoring and cost (terraform/monitoring.tf, ops/infra/costs.py) --------------------------------
     alarm_email: str = Field(
         "",
@@ -275,6 +290,11 @@ class Settings(BaseSettings):
     def tfvars_path(self) -> Path:
         """The endpoint's outputs, read by Terraform."""
         return self.terraform_dir / "endpoint.auto.tfvars.json"
+
+    @property
+    def unapproved_ok(self) -> bool:
+        """Whether a version nobody approved may be deployed (``allow_unapproved``, else per target)."""
+        return self.target == "local" if self.allow_unapproved is None else self.allow_unapproved
 
     def runtime_url(self) -> str:
         """The SageMaker runtime base URL the Lambda calls for this target."""

@@ -18,14 +18,14 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import fasttext
 
-from ml import data, evaluate, package, preprocess, train
+from ml import data, evaluate, package, preprocess, rollout, train
 from ml import registry as deploy
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
@@ -232,11 +232,13 @@ def _describe(
             "sha256": dataset.sha256,
             "splits": prepared.counts,
             "test_source": prepared.test_source,
+            "test_sha256": file_digest(prepared.path("test")),  # the gate compares on the same split
         },
         "metrics": {
             "validation_accuracy": report["validation"]["accuracy"],
             "test_accuracy": report["test"]["accuracy"],
             "test_macro_f1": report["test"]["macro_f1"],
+            "test_per_class_f1": {name: m["f1"] for name, m in report["test"]["per_class"].items()},
         },
         "settings": settings_to_dict(settings),
         "versions": _versions(),
@@ -244,6 +246,47 @@ def _describe(
     write_json(folder / MANIFEST, manifest)
     log.info("packaged version %s", folder)
     return manifest
+
+
+def register_approval(settings: Settings, folder: Path) -> rollout.Version:
+    """The new version, recorded Approved when ``settings.approve`` asks (else it stays pending)."""
+    version = rollout.find(versions_dir(settings), folder.name)
+    if settings.approve and version.status != rollout.APPROVED:
+        approval = rollout.set_approval(version, rollout.APPROVED, "approved at registration (--approve)")
+        version = replace(version, approval=approval)
+    return version
+
+
+def live_version(settings: Settings) -> rollout.Version | None:
+    """The version the local registry names live for ``settings.endpoint_name``, if it is a finished one."""
+    archive = deploy.registered_archive(settings)
+    if archive is None or not (archive.parent / MANIFEST).is_file():
+        return None
+    return rollout.find(archive.parent.parent, archive.parent.name)
+
+
+def gate(
+    settings: Settings,
+    candidate: rollout.Version,
+    prepared: preprocess.Prepared,
+    live: rollout.Version | None,
+) -> None:
+    """The quality gate before a deploy (ml.rollout.check_gate). A live version measured on another test
+    split than the candidate is first evaluated on the candidate's (accuracy only, not recorded)."""
+    measured = None
+    if live is not None:
+        accuracy = live.test_accuracy
+        if live.id != candidate.id and (
+            candidate.test_split is None or live.test_split != candidate.test_split
+        ):
+            model_bin = package.unpack(live.archive, settings.build_dir / "evaluations")
+            labels = live.manifest["labels"]
+            accuracy = evaluate.evaluate_file(
+                fasttext.load_model(str(model_bin)), prepared.path("test"), labels
+            )["accuracy"]
+            log.info("live version %s evaluated on today's test split: %.4f", live.id, accuracy)
+        measured = (live.id, accuracy)
+    rollout.check_gate(candidate, measured, settings.gate_margin, settings.unapproved_ok)
 
 
 def deployed(settings: Settings, reused: bool) -> TrainOutcome:
@@ -260,6 +303,7 @@ def run(settings: Settings) -> TrainOutcome:
     dataset, prepared = prepare_data(settings)
     key = _train_key(prepared, settings)
     folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
+    gate(settings, register_approval(settings, folder), prepared, live_version(settings))
     deploy.deploy_local(settings, folder / ARCHIVE)  # the switch: one atomic write of the registry
     return deployed(settings, reused)
 
@@ -277,3 +321,30 @@ def evaluate_artifact(settings: Settings, archive: Path, source: str | None = No
     about = {"model": {"source": source or str(archive), "sha256": file_digest(archive)}}
     report = evaluate_model(model_bin, dataset, prepared, model_bin.parent, None, **about)
     return Evaluation(archive, model_bin.parent / "metrics.md", report["test"]["accuracy"])
+
+
+def rollback_target(settings: Settings, to: str | None) -> rollout.Version:
+    """The version ``to`` names, or the newest earlier live one; it must be approved (or allowed)."""
+    entry = deploy.read_registry(settings.endpoint_registry).get(settings.endpoint_name, {})
+    every = rollout.versions(versions_dir(settings))
+    target = (
+        rollout.find(versions_dir(settings), to)
+        if to
+        else rollout.rollback_target(entry, every, settings.unapproved_ok)
+    )
+    rollout.check_gate(target, None, settings.gate_margin, settings.unapproved_ok)
+    if target.manifest.get("tokenizer") != preprocess.text_tokenizer().SCHEME or not _intact(
+        target.folder, target.manifest
+    ):
+        raise rollout.GateError(
+            f"version {target.id} cannot be served: its archive changed or its tokenizer differs"
+        )
+    return target
+
+
+def rollback_local(settings: Settings, to: str | None = None) -> rollout.Version:
+    """Put an earlier version back on the local endpoint, without training (``invoke rollback``)."""
+    target = rollback_target(settings, to)
+    deploy.register_local(settings, target.archive)
+    log.info("local endpoint %r serves version %s again", settings.endpoint_name, target.id)
+    return target

@@ -17,6 +17,7 @@ from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
 from ml.fsutil import file_digest, write_json
 from ml.lambda_src import text_tokenizer
 from ml.package import MANIFEST
+from ml.rollout import with_history
 
 _CAPACITY_KEYS = {
     "instance": ("instance_type", "instance_count"),
@@ -109,17 +110,22 @@ def write_tfvars(outputs: EndpointOutputs, path: Path) -> None:
 
 
 def register_local(settings: Settings, archive: Path) -> None:
-    """Point the local endpoint ``settings.endpoint_name`` at ``archive``."""
+    """Point the local endpoint ``settings.endpoint_name`` at ``archive`` (its version folder's), keeping
+    the versions live before it (``history``: ml/rollout.py)."""
     registry = read_registry(settings.endpoint_registry)
+    previous = registry.get(settings.endpoint_name, {})
+    version = archive.resolve().parent.name
     registry[settings.endpoint_name] = {
         "model_archive": str(archive.resolve()),
         "sha256": file_digest(archive),
         "tokenizer": text_tokenizer().SCHEME,  # the model was trained on tokens of this scheme
+        "version": version,
+        "history": with_history(previous, version),
     }
     write_json(settings.endpoint_registry, registry)
 
 
-def read_registry(path: Path) -> dict[str, dict[str, str]]:
+def read_registry(path: Path) -> dict[str, dict[str, Any]]:
     """The local endpoint registry, empty when nothing was deployed yet."""
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 

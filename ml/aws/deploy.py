@@ -5,9 +5,10 @@ hosting classes do not work against the emulator the tests use). The endpoint ru
 count; Terraform adds the autoscaling) or serverless (``ServerlessConfig``: memory and concurrency), as
 ``settings.endpoint_mode`` says (docs/endpoint-capacity.md). Names derive from content: the model from
 the artifact's sha256, the endpoint config from that and the capacity. The endpoint name
-stays ``settings.endpoint_name``: a new model becomes a new endpoint config and an ``UpdateEndpoint``
-(SageMaker swaps it in without downtime), and once the endpoint is InService on it the previous config
-and models are deleted, so nothing is left behind. ``invoke destroy --target aws --endpoint``
+stays ``settings.endpoint_name``: a new model becomes a new endpoint config and a guarded ``UpdateEndpoint``
+(blue/green with a baking period, rolled back by SageMaker when one of the endpoint's alarms fires:
+docs/rollout.md), and once the endpoint is InService on it the previous config and models are deleted, so
+nothing is left behind. ``invoke destroy --target aws --endpoint``
 (ops/infra/stack.py) deletes what remains: the endpoint, its config and its model.
 """
 
@@ -66,6 +67,31 @@ def production_variant(model: str, capacity: EndpointCapacity) -> dict[str, Any]
         "InitialInstanceCount": capacity.instance_count,
         "InstanceType": capacity.instance_type,
         "InitialVariantWeight": 1.0,
+    }
+
+
+def deployment_config(
+    capacity: EndpointCapacity, alarms: tuple[str, ...], bake_seconds: int, shift: str
+) -> dict[str, Any]:
+    """Blue/green with ``bake_seconds`` of alarm watch per step, rolled back on ``alarms``: all at once on
+    one instance or serverless, else canary (one instance first) or linear (one instance at a time)."""
+    routing: dict[str, Any] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake_seconds}
+    if capacity.mode == "instance" and capacity.instance_count >= 2:
+        step = {"Type": "INSTANCE_COUNT", "Value": 1}
+        routing = (
+            {"Type": "CANARY", "CanarySize": step, "WaitIntervalInSeconds": bake_seconds}
+            if shift == "canary"
+            else {"Type": "LINEAR", "LinearStepSize": step, "WaitIntervalInSeconds": bake_seconds}
+        )
+    steps = capacity.instance_count if routing["Type"] == "LINEAR" else 2
+    timeout = min(28_800, max(600, bake_seconds * (steps + 1) + 1800))  # the steps plus time to provision
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": 0,
+            "MaximumExecutionTimeoutInSeconds": timeout,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in alarms]},
     }
 
 
@@ -152,24 +178,32 @@ def deploy(
     model_data: str,
     artifact_sha256: str,
     role_arn: str,
+    alarms: tuple[str, ...] = (),
     poll_seconds: float = 30.0,
     max_minutes: int = 60,
 ) -> Deployment:
     """Serve ``model_data`` on the endpoint ``settings.endpoint_name``, then write the tfvars.
 
-    Creates the model and endpoint config when missing, then creates the endpoint, or updates it when it
-    serves another config, waits for InService and deletes the previous config and models.
+    Creates the model and endpoint config when missing, then creates the endpoint, or updates it (guarded
+    by ``alarms``: :func:`deployment_config`) when it serves another config, waits for InService and
+    deletes the previous config and models.
 
     Raises:
-        SageMakerError: the endpoint Failed, or an update did not take (the endpoint still serves the old
-            model; the new config and model are deleted again), or it is instance-backed and the settings
-            ask for serverless (refused before anything is created).
+        SageMakerError: the endpoint Failed, or an update did not take or was rolled back (the endpoint
+            still serves the old model; the new config and model are deleted again; SageMaker's reason
+            is in the message), or it is instance-backed and the settings ask for serverless, or an update
+            has no alarms to watch it (both refused before anything is created).
     """
     name = settings.endpoint_name
     capacity = EndpointCapacity.from_settings(settings)
     previous: EndpointResources | None = find_endpoint_resources(client, name)
     check_mode_change(previous, capacity)
     model, config = resource_names(settings, artifact_sha256)
+    if previous is not None and previous.config != config and not alarms:
+        raise SageMakerError(
+            f"endpoint {name} has no alarms on its 5xx errors or model latency to guard the update: "
+            "create them with `invoke infra --target aws` first"
+        )
     if not _exists(client.describe_model, ModelName=model):
         client.create_model(
             ModelName=model,
@@ -189,9 +223,14 @@ def deploy(
     elif previous.config != config:
         # Same capacity, new model: keep the instance count autoscaling chose (not the config's floor).
         retain = previous.capacity == capacity
+        guard = deployment_config(capacity, alarms, settings.bake_seconds, settings.traffic_shift)
         client.update_endpoint(
-            EndpointName=name, EndpointConfigName=config, RetainAllVariantProperties=retain
+            EndpointName=name,
+            EndpointConfigName=config,
+            RetainAllVariantProperties=retain,
+            DeploymentConfig=guard,
         )
+        log.info("blue/green update guarded by %s", ", ".join(alarms))
         action = "updated"
     else:
         action = "unchanged"
@@ -204,7 +243,7 @@ def deploy(
         kept = previous.models if previous else ()
         _delete(client, config, () if model in kept else (model,))
         raise SageMakerError(
-            f"endpoint {name} did not take the new config {config} and still serves "
+            f"endpoint {name} did not take the new config {config} (rolled back) and still serves "
             f"{endpoint['EndpointConfigName']}: {endpoint.get('FailureReason', 'no reason given')}"
         )
     if previous is not None and previous.config != config:

@@ -1,22 +1,37 @@
 """``--target aws``: the pipeline on SageMaker, sharing data, evaluation and versions with ml/pipeline.
 
 The model comes from a SageMaker BlazingText training job (ml/aws/train.py), becomes a version like a
-local one, and goes to a SageMaker endpoint (ml/aws/deploy.py); the local endpoint registry names it
-too, so `invoke up` serves that very artifact.
+local one, is registered as a model package (ml/aws/registry.py), passes the quality gate and goes to a
+SageMaker endpoint through the guarded update (ml/aws/deploy.py); the local endpoint registry names it
+too, so `invoke up` serves that very artifact. ``rollback`` puts an earlier approved package back.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ml import registry as deploy
+from ml import rollout
 from ml.aws import deploy as sagemaker_deploy
+from ml.aws import registry as packages
 from ml.aws import train as sm
-from ml.config import Settings
+from ml.aws.resources import find_endpoint_resources
+from ml.config import Settings, log
 from ml.fsutil import file_digest
 from ml.package import ARCHIVE
-from ml.pipeline import TrainOutcome, deployed, package_version, prepare_data, remove_leftovers
+from ml.pipeline import (
+    TrainOutcome,
+    deployed,
+    gate,
+    package_version,
+    prepare_data,
+    register_approval,
+    remove_leftovers,
+    versions_dir,
+)
 
 
 def run(settings: Settings) -> TrainOutcome:
@@ -28,13 +43,27 @@ def run(settings: Settings) -> TrainOutcome:
         job = sm.train(aws, settings, prepared)
         fetch = sm.artifact_producer(aws, job, settings.model_dir / "unpacked")
         folder, _ = package_version(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
+        sha = file_digest(folder / ARCHIVE)
+        version = register_approval(settings, folder)
+        package = packages.register(
+            aws.sagemaker,
+            settings.endpoint_name,
+            version,
+            image=aws.image,
+            model_data=job.model_data,
+            artifact_sha256=sha,
+            approve=settings.approve,
+        )
+        candidate = replace(version, approval={**version.approval, "status": package.status})
+        gate(settings, candidate, prepared, live_version(aws.sagemaker, settings))
         sagemaker_deploy.deploy(
             aws.sagemaker,
             settings,
             image=aws.image,
             model_data=job.model_data,
-            artifact_sha256=file_digest(folder / ARCHIVE),
+            artifact_sha256=sha,
             role_arn=aws.role_arn,
+            alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
         )
     deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
     return deployed(settings, job.reused)
@@ -46,3 +75,82 @@ def download_artifact(settings: Settings, url: str) -> Path:
     with sm.aws_errors():
         s3 = sm.boto_session(settings.region).client("s3")
         return sm.download(s3, url, folder / "model.tar.gz")
+
+
+def live_id(client: Any, endpoint: str) -> str | None:
+    """The version the SageMaker endpoint serves: its model is named ``<endpoint>-<version id>``."""
+    resources = find_endpoint_resources(client, endpoint)
+    return resources.models[0].rsplit("-", 1)[1] if resources and resources.models else None
+
+
+def live_version(client: Any, settings: Settings) -> rollout.Version | None:
+    """The live version's local record (its folder under build/model/versions), to compare with."""
+    version_id = live_id(client, settings.endpoint_name)
+    if version_id is None:
+        return None
+    try:
+        return rollout.find(versions_dir(settings), version_id)
+    except rollout.GateError:
+        raise rollout.GateError(
+            f"the endpoint serves version {version_id}, which is not in {versions_dir(settings)}: the gate "
+            "cannot compare against it (train it here, or deploy from the machine that has it)"
+        ) from None
+
+
+def list_packages(settings: Settings) -> tuple[list[packages.Package], str | None]:
+    """The endpoint's model packages, oldest first, and the live version id (``invoke models``)."""
+    with sm.aws_errors():
+        client = sm.boto_session(settings.region).client("sagemaker")
+        return packages.packages(client, settings.endpoint_name), live_id(client, settings.endpoint_name)
+
+
+def approve(settings: Settings, version_id: str, status: str) -> packages.Package:
+    """Set a package's approval (``invoke approve --target aws``)."""
+    with sm.aws_errors():
+        client = sm.boto_session(settings.region).client("sagemaker")
+        return packages.set_status(
+            client, _package(client, settings, version_id), status, f"{status} by invoke"
+        )
+
+
+def _package(client: Any, settings: Settings, version_id: str) -> packages.Package:
+    found = packages.packages(client, settings.endpoint_name)
+    matches = [p for p in found if len(version_id) >= 4 and p.version.startswith(version_id)]
+    if len(matches) != 1:
+        known = ", ".join(p.version for p in found) or "none"
+        raise rollout.GateError(f"{version_id!r} names no single model package; versions: {known}")
+    return matches[0]
+
+
+def rollback(settings: Settings, to: str | None) -> packages.Package:
+    """Deploy the named package, or the newest approved one older than the live, through the guarded path."""
+    with sm.aws_errors():
+        aws = sm.connect(settings)
+        live = live_id(aws.sagemaker, settings.endpoint_name)
+        if to:
+            target = _package(aws.sagemaker, settings, to)
+        else:
+            found = packages.packages(aws.sagemaker, settings.endpoint_name)
+            position = next((i for i, p in enumerate(found) if p.version == live), len(found))
+            earlier = [p for p in found[:position] if p.status == rollout.APPROVED]
+            if not earlier:
+                raise rollout.GateError(
+                    "no earlier approved model package to roll back to; name one with --to"
+                )
+            target = earlier[-1]
+        if target.status != rollout.APPROVED and not settings.unapproved_ok:
+            raise rollout.GateError(f"version {target.version} is {target.status}: approve it first")
+        sagemaker_deploy.deploy(
+            aws.sagemaker,
+            settings,
+            image=target.image,
+            model_data=target.model_data,
+            artifact_sha256=target.metadata["artifact_sha256"],
+            role_arn=aws.role_arn,
+            alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
+        )
+    archive = versions_dir(settings) / target.version / ARCHIVE
+    if archive.is_file():
+        deploy.register_local(settings, archive)
+    log.info("endpoint %s serves version %s again", settings.endpoint_name, target.version)
+    return target

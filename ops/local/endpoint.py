@@ -17,7 +17,8 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html):
 fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
 starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
 ``SO_REUSEPORT``; the kernel spreads new connections over them. A worker that dies is logged and
-replaced by a new one; they all stop with the server.
+replaced by a new one; they all stop with the server. ``swap`` changes the model in every process without a
+restart: each loads the new one beside the old and switches between two requests (docs/rollout.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import threading
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -152,6 +154,7 @@ class EndpointServer(BackgroundServer):
         self.allow_reuse_port = workers > 1  # read by server_bind, before any worker joins the port
         self._joining = joining  # a worker joins its parent's port; the parent needs a free one
         self._children: list[BaseProcess] = []  # set before binding: a failed bind calls server_close
+        self._controls: dict[BaseProcess, Connection] = {}  # each worker's end for `swap`
         self._lock = threading.Lock()  # held while the worker list changes
         self._closing = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -192,16 +195,40 @@ class EndpointServer(BackgroundServer):
             self._watcher.start()
         super().start()
 
+    def swap(self, predictor: Predictor) -> None:
+        """Serve ``predictor`` from now on in every process, without a restart or a failed request.
+
+        Each worker loads it and switches; a request in flight finishes on the model it started with.
+        Returns once every process serves it. WorkerError when a worker cannot load it (the processes
+        that switched keep the new model; the old one goes on in this process and the rest).
+        """
+        with self._lock:
+            for child in self._children:
+                control = self._controls[child]
+                try:
+                    control.send((str(predictor.model_bin), predictor.archive_sha256))
+                    answer = control.recv() if control.poll(WORKER_START_SECONDS) else "no answer"
+                except (OSError, EOFError):  # it died: the watcher replaces it, with the model set below
+                    continue
+                if answer is not True:
+                    raise WorkerError(
+                        f"endpoint worker {child.pid} could not load {predictor.model_bin}: {answer}"
+                    )
+            self.predictor = predictor
+        log.info("%s now serves %s", self.name, predictor.archive_sha256[:16] or predictor.model_bin)
+
     def _start_worker(self) -> BaseProcess:
         """Spawn one extra worker and wait until it has loaded the model and joined the port."""
         assert self.predictor is not None
         ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
         host, port = self.server_address[:2]
         ready = ctx.Event()
+        control, worker_end = ctx.Pipe()
+        model = (str(self.predictor.model_bin), self.predictor.archive_sha256)
         child = ctx.Process(
             target=_worker_main,
-            args=(str(self.predictor.model_bin), self.endpoint_name, host, port, self.workers, ready),
-            kwargs={"idle_timeout": self.idle_timeout},
+            args=(model, self.endpoint_name, host, port, self.workers, ready),
+            kwargs={"idle_timeout": self.idle_timeout, "control": worker_end},
             name=f"{self.name} worker",
             daemon=True,
         )
@@ -215,6 +242,7 @@ class EndpointServer(BackgroundServer):
                     f"an endpoint worker failed to start (exit code {child.exitcode}); "
                     "try fewer --endpoint-workers"
                 )
+        self._controls[child] = control
         return child
 
     def _replace_dead_workers(self) -> None:
@@ -228,6 +256,7 @@ class EndpointServer(BackgroundServer):
                     dead = by_sentinel[sentinel]
                     dead.join()
                     self._children.remove(dead)
+                    self._controls.pop(dead).close()
                     log.warning(
                         "%s: worker process %d exited (code %s); starting a new one",
                         self.name,
@@ -256,6 +285,9 @@ class EndpointServer(BackgroundServer):
             for child in self._children:
                 child.join(10)
             self._children.clear()
+            for control in self._controls.values():
+                control.close()
+            self._controls.clear()
         if self._watcher is not None:
             self._watcher.join()
 
@@ -266,15 +298,17 @@ class EndpointServer(BackgroundServer):
 
 
 def _worker_main(
-    model_bin: str,
+    model: tuple[str, str],
     endpoint_name: str,
     host: str,
     port: int,
     workers: int,
     ready: Event,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    control: Connection | None = None,
 ) -> None:
-    """An extra worker process: load the model, join the port, serve until the parent stops or dies."""
+    """An extra worker process: load the model (model.bin, archive sha256), join the port, serve until the
+    parent stops or dies; switch to each model the parent sends on ``control``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
     parent = os.getppid()
 
@@ -284,10 +318,27 @@ def _worker_main(
         os._exit(0)
 
     threading.Thread(target=exit_when_orphaned, daemon=True).start()
-    predictor = Predictor(Path(model_bin))
+    predictor = Predictor(Path(model[0]), model[1])
     server = EndpointServer((host, port), predictor, endpoint_name, workers, idle_timeout, joining=True)
+    if control is not None:
+        threading.Thread(target=_follow_swaps, args=(server, control), daemon=True).start()
     ready.set()
     server.serve_forever()
+
+
+def _follow_swaps(server: EndpointServer, control: Connection) -> None:
+    """In a worker: load each (model.bin, sha256) the parent sends, switch to it, answer True or why not."""
+    while True:
+        try:
+            model_bin, sha256 = control.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            server.predictor = Predictor(Path(model_bin), sha256)
+        except (ValueError, OSError) as exc:
+            control.send(str(exc))
+        else:
+            control.send(True)
 
 
 class _Handler(LeanHandler):

@@ -3,13 +3,15 @@
 Everything binds to 127.0.0.1. The handler reaches the endpoint through boto3, exactly as in AWS:
 the stack only sets the environment the Lambda would get from Terraform (``ENDPOINT_NAME``,
 ``ALLOWED_ORIGINS``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``) plus placeholder credentials for
-request signing when none are configured.
+request signing when none are configured. The endpoint serves the version the registry names live, and
+follows it: a new version, approve + deploy or rollback (ml/rollout.py), is swapped in without a restart.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
 
+REGISTRY_POLL_SECONDS = 1.0  # how often the stack looks at build/endpoints.json for another live version
 PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
 
 
@@ -40,13 +43,46 @@ class LocalStack:
     api: LocalApi
     site: SiteServer
     _saved_env: dict[str, str | None] = field(default_factory=dict)
+    settings: Settings | None = None  # set: the endpoint follows the registry (see ``follow_registry``)
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     @property
     def site_url(self) -> str:
         return self.site.url + "/"
 
+    def reload(self) -> bool:
+        """Swap the endpoint to the version the registry names live, if it serves another; True if it did."""
+        assert self.settings is not None, "a stack started by start_stack"
+        archive = model_to_serve(self.settings)
+        current = self.endpoint.predictor
+        if current is not None and file_digest(archive) == current.archive_sha256:
+            return False
+        self.endpoint.swap(Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache"))
+        return True
+
+    def follow_registry(self) -> None:
+        """Until ``close``: reload whenever the registry file changes; a bad entry is logged, not served."""
+        assert self.settings is not None, "a stack started by start_stack"
+        path, seen = self.settings.endpoint_registry, None
+
+        def follow() -> None:
+            nonlocal seen
+            while not self._stop.wait(REGISTRY_POLL_SECONDS):
+                stamp = path.stat().st_mtime_ns if path.exists() else None
+                if stamp == seen:
+                    continue
+                seen = stamp
+                try:
+                    self.reload()
+                except ProjectError as exc:
+                    log.error("local endpoint keeps its model: %s", exc)
+
+        seen = path.stat().st_mtime_ns if path.exists() else None
+        threading.Thread(target=follow, name="registry follower", daemon=True).start()
+
     def close(self) -> None:
         """Stop every server and put the environment back as it was."""
+        self._stop.set()
         servers: list[BackgroundServer] = [self.site, self.api, self.endpoint]
         for server in servers:
             server.shutdown()
@@ -155,4 +191,6 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
             server.server_close()
         _restore_env(saved)
         raise
-    return LocalStack(endpoint, api, site, saved)
+    stack = LocalStack(endpoint, api, site, saved, settings)
+    stack.follow_registry()
+    return stack

@@ -1,8 +1,12 @@
-"""A new model on an existing endpoint: UpdateEndpoint to a new endpoint config, then the old ones go.
+"""A new model on an existing endpoint: a guarded UpdateEndpoint to a new endpoint config, then the old
+ones go.
 
-moto does not implement UpdateEndpoint, so these tests drive ml/aws/deploy.py with
-``botocore.stub.Stubber``: each SageMaker request must come in the order and with the parameters listed, and
-gets a recorded response shaped like SageMaker's (the Stubber checks both against the API model).
+moto does not implement UpdateEndpoint (500, NotImplementedError), with or without a DeploymentConfig, so
+these tests drive ml/aws/deploy.py with ``botocore.stub.Stubber``: each SageMaker request must come in the
+order and with the parameters listed, and gets a recorded response shaped like SageMaker's (the Stubber
+checks both against the API model). Both outcomes of a blue/green update are covered: InService on the new
+config, and SageMaker's automatic rollback (InService again on the old config, its reason in
+FailureReason). Everything moto does implement (model packages, alarms) is tested against moto instead.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ml.aws.deploy import VARIANT, deploy, resource_names
+from ml.aws.deploy import VARIANT, deploy, deployment_config, resource_names
 from ml.aws.train import SageMakerError
 from ml.config import Settings
+from ml.registry import EndpointCapacity
 from tests.helpers import make_settings
 
 from .conftest import ACCOUNT, IMAGE, REGION, ROLE_ARN
@@ -28,6 +33,19 @@ ENDPOINT_ARN = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/{NAME}"
 OLD_SHA, NEW_SHA = "a" * 64, "b" * 64
 NEW_DATA = "s3://bucket/dbpedia-classifier/output/blazingtext-new/output/model.tar.gz"
 WHEN = datetime(2025, 1, 1, tzinfo=UTC)
+ALARMS = ("dbpedia-classifier-endpoint-5xx", "dbpedia-classifier-endpoint-model-latency-p99")
+
+
+def _guarded(bake: int = 600, routing: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The DeploymentConfig SageMaker must receive: blue/green, baked, rolled back on both alarms."""
+    return {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing or {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake},
+            "TerminationWaitInSeconds": 0,
+            "MaximumExecutionTimeoutInSeconds": max(600, bake * 3 + 1800),
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in ALARMS]},
+    }
 
 
 def _arn(kind: str, name: str) -> str:
@@ -111,7 +129,7 @@ def _serving_old(stub: Stubber, settings: Settings) -> tuple[str, str]:
     return old_model, old_config
 
 
-def _deploy(client: Any, settings: Settings) -> Any:
+def _deploy(client: Any, settings: Settings, alarms: tuple[str, ...] = ALARMS) -> Any:
     return deploy(
         client,
         settings,
@@ -119,6 +137,7 @@ def _deploy(client: Any, settings: Settings) -> Any:
         model_data=NEW_DATA,
         artifact_sha256=NEW_SHA,
         role_arn=ROLE_ARN,
+        alarms=alarms,
         poll_seconds=0,
     )
 
@@ -143,11 +162,17 @@ def test_a_new_model_updates_the_endpoint_then_deletes_the_old_config_and_model(
     with Stubber(sagemaker) as stub:
         old_model, old_config = _serving_old(stub, settings)
         model, config = _creates_new_model_and_config(stub, settings)
-        # THEN the endpoint is updated in place to the new config (same name: no downtime)
+        # THEN the endpoint is updated to the new config blue/green (same name: no downtime), baked and
+        # watched by the endpoint's alarms
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": ENDPOINT_ARN},
-            {"EndpointName": NAME, "EndpointConfigName": config, "RetainAllVariantProperties": True},
+            {
+                "EndpointName": NAME,
+                "EndpointConfigName": config,
+                "RetainAllVariantProperties": True,
+                "DeploymentConfig": _guarded(),
+            },
         )
         stub.add_response("describe_endpoint", _endpoint(config, "Updating"), {"EndpointName": NAME})
         stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
@@ -166,16 +191,24 @@ def test_a_new_model_updates_the_endpoint_then_deletes_the_old_config_and_model(
 def test_an_update_that_does_not_take_keeps_the_old_model_and_removes_the_new_one(
     sagemaker: Any, settings: Settings
 ) -> None:
-    # GIVEN an update SageMaker rolls back: the endpoint is InService again, still on the old config
+    # GIVEN a guarded update SageMaker rolls back because an alarm fired during the baking period: the
+    # endpoint is InService again, still on the old config, with the reason
     with Stubber(sagemaker) as stub:
         _, old_config = _serving_old(stub, settings)
         model, config = _creates_new_model_and_config(stub, settings)
         stub.add_response(
             "update_endpoint",
             {"EndpointArn": ENDPOINT_ARN},
-            {"EndpointName": NAME, "EndpointConfigName": config, "RetainAllVariantProperties": True},
+            {
+                "EndpointName": NAME,
+                "EndpointConfigName": config,
+                "RetainAllVariantProperties": True,
+                "DeploymentConfig": _guarded(),
+            },
         )
-        reason = "The primary container for production variant AllTraffic did not pass the ping health check."
+        reason = (
+            f"The primary container rolled back: alarm {ALARMS[0]} went into ALARM during the baking period."
+        )
         rolled_back = _endpoint(old_config, reason=reason)
         stub.add_response("describe_endpoint", rolled_back, {"EndpointName": NAME})
         stub.add_response("describe_endpoint", rolled_back, {"EndpointName": NAME})
@@ -183,7 +216,9 @@ def test_an_update_that_does_not_take_keeps_the_old_model_and_removes_the_new_on
         stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": config})
         stub.add_response("delete_model", {}, {"ModelName": model})
         # WHEN the new artifact is deployed  THEN the error says the old model still serves, and why
-        with pytest.raises(SageMakerError, match=f"still serves {old_config}: The primary container"):
+        with pytest.raises(
+            SageMakerError, match=f"rolled back.*still serves {old_config}: The primary container"
+        ):
             _deploy(sagemaker, settings)
         stub.assert_no_pending_responses()
     # AND Terraform's inputs were not touched
@@ -223,3 +258,34 @@ def test_names_derive_from_the_artifact_and_the_instances_not_from_time(settings
     assert first[0] == f"{NAME}-{NEW_SHA[:16]}"
     assert other[0] == first[0] and other[1] != first[1]
     assert all(len(name) <= 63 for name in first)
+
+
+def test_an_update_without_alarms_to_guard_it_is_refused_before_anything_is_created(
+    sagemaker: Any, settings: Settings
+) -> None:
+    # GIVEN the endpoint serving an older model, and no alarms found (`invoke infra` not run yet)
+    with Stubber(sagemaker) as stub:
+        _serving_old(stub, settings)
+        # WHEN the new artifact is deployed THEN it stops with what to do; no create, update or delete
+        with pytest.raises(SageMakerError, match=r"no alarms .* `invoke infra --target aws` first"):
+            _deploy(sagemaker, settings, alarms=())
+        stub.assert_no_pending_responses()
+
+
+def test_two_or_more_instances_shift_traffic_canary_or_linear_serverless_all_at_once() -> None:
+    """The traffic routing each capacity gets (the parameters the Stubber tests above send as a whole)."""
+    two = EndpointCapacity("instance", instance_type="ml.m5.large", instance_count=3)
+    canary = deployment_config(two, ALARMS, 300, "canary")["BlueGreenUpdatePolicy"]
+    linear = deployment_config(two, ALARMS, 300, "linear")["BlueGreenUpdatePolicy"]
+    serverless = deployment_config(
+        EndpointCapacity("serverless", memory_mb=2048, max_concurrency=5), ALARMS, 300, "canary"
+    )
+    assert canary["TrafficRoutingConfiguration"] == {
+        "Type": "CANARY",
+        "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1},
+        "WaitIntervalInSeconds": 300,
+    }
+    assert linear["TrafficRoutingConfiguration"]["Type"] == "LINEAR"
+    assert linear["MaximumExecutionTimeoutInSeconds"] > canary["MaximumExecutionTimeoutInSeconds"]
+    assert serverless["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert serverless["AutoRollbackConfiguration"] == {"Alarms": [{"AlarmName": a} for a in ALARMS]}

@@ -118,6 +118,7 @@ def test_a_failed_endpoint_ends_the_task_with_the_reason_and_the_teardown_comman
     )
     hooks.on("before-call.sagemaker.DescribeEndpoint", failed)
     settings = aws_settings(tmp_path, trained)
+    monkeypatch.setenv("DBP_APPROVE", "true")  # past the gate: an AWS deploy needs an approved version
     # WHEN `invoke train --target aws` runs
     message = _train_task(settings, monkeypatch)
     # THEN the message gives the reason and how to remove the failed endpoint; the tfvars were not written

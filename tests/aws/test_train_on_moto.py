@@ -82,7 +82,7 @@ def deployed(
         hooks = Hooks(monkeypatch)
         artifact = trained[1].archive
         hooks.on("after-call.sagemaker.CreateTrainingJob", container_stand_in(moto_aws, artifact))
-        settings = aws_settings(tmp_path_factory.mktemp("aws"), trained)
+        settings = aws_settings(tmp_path_factory.mktemp("aws"), trained, approve=True)
         yield Deployed(settings, sagemaker_pipeline.run(settings), artifact, moto_aws, hooks)
 
 
@@ -254,6 +254,22 @@ def test_a_second_run_reuses_the_job_uploads_nothing_and_changes_nothing(deploye
     assert calls == []
     assert len(deployed.client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == 1
     assert _snapshot(settings.build_dir) | _snapshot(settings.terraform_dir) == before
+
+
+def test_the_trained_version_is_an_approved_model_package_and_the_live_one(deployed: Deployed) -> None:
+    # GIVEN the run with --approve  WHEN the endpoint's model package group is read from moto
+    settings = deployed.settings
+    found, live = sagemaker_pipeline.list_packages(settings)
+    # THEN it holds one package: the artifact's S3 URI and image, the version's checksums and evaluation
+    (package,) = found
+    manifest = json.loads(deployed.outcome.manifest.read_text())
+    assert package.status == "Approved" and package.version == live == deployed.outcome.archive.parent.name
+    assert package.model_data == deployed.job()["ModelArtifacts"]["S3ModelArtifacts"]
+    assert package.metadata["data_sha256"] == manifest["data"]["sha256"]
+    assert package.metadata["tokenizer"] == manifest["tokenizer"]
+    assert float(package.metadata["test_accuracy"]) == pytest.approx(manifest["metrics"]["test_accuracy"])
+    assert package.metadata["hp.epochs"] == manifest["hyperparameters"]["epochs"]
+    assert len([k for k in package.metadata if k.startswith("f1.")]) == len(manifest["labels"])
 
 
 def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed: Deployed) -> None:

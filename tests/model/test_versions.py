@@ -9,19 +9,20 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ml import preprocess
+from ml import pipeline, preprocess, rollout
 from ml import registry as deploy
 from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainError, run
 from ml.predict import Predictor
 from ops.local.endpoint import start_endpoint
-from tests.helpers import WALTER_JOHNSON, make_settings
+from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke, table_rows
 
 SMALL = {"epochs": 2, "vector_dim": 10, "buckets": 100_000, "dropout_views": 0}  # a quick, real model
 
@@ -179,3 +180,71 @@ def test_a_model_below_min_accuracy_is_kept_but_not_deployed(deployed: Settings,
         "metrics.md",
         "model.tar.gz",
     ]
+
+
+def test_approval_the_quality_gate_and_rollback_without_training(deployed: Settings) -> None:
+    """GIVEN the deployed versions WHEN a pending, an approved and a worse version are trained under the
+    strict (AWS) approval rule, then rolled back THEN only approved versions not worse than the live one
+    go live, each refusal is one line naming its figures, and a rollback walks back the history."""
+    settings, root = deployed, deployed.build_dir.parent
+    strict = {"allow_unapproved": False}
+    live = pipeline.live_version(settings)
+    assert live is not None and live.status == rollout.PENDING  # local default: pending, still deployed
+    before = {v.id for v in rollout.versions(pipeline.versions_dir(settings))}
+    # WHEN a new version is trained, pending  THEN it is registered but refused, the live one stays
+    candidate = make_settings(root, **{**SMALL, "epochs": 11}, **strict)
+    with pytest.raises(rollout.GateError, match=r"is PendingManualApproval: approve it with `invoke approve"):
+        run(candidate)
+    (new_id,) = {v.id for v in rollout.versions(pipeline.versions_dir(settings))} - before
+    assert deploy.registered_archive(settings) == live.archive
+    # WHEN it is approved and trained again THEN it is reused (not trained) and goes live; history grows
+    rollout.set_approval(rollout.find(pipeline.versions_dir(settings), new_id), rollout.APPROVED)
+    outcome = run(candidate)
+    assert outcome.reused and outcome.archive.parent.name == new_id
+    history = deploy.read_registry(settings.endpoint_registry)[settings.endpoint_name]["history"]
+    assert history[-1] == live.id
+    approved = rollout.find(pipeline.versions_dir(settings), new_id)
+    # WHEN a much worse model is trained with --approve  THEN the gate names both accuracies
+    worse = make_settings(
+        root, **{**SMALL, "epochs": 1, "vector_dim": 2, "learning_rate": 0.01}, approve=True, **strict
+    )
+    with pytest.raises(rollout.GateError) as refused:
+        run(worse)
+    assert f"the live version {new_id} {approved.test_accuracy:.4f} on the same test split" in str(
+        refused.value
+    )
+    bad = [v for v in rollout.versions(pipeline.versions_dir(settings)) if v.id not in before | {new_id}]
+    assert len(bad) == 1 and bad[0].status == rollout.APPROVED
+    assert f"has test accuracy {bad[0].test_accuracy:.4f}" in str(refused.value)
+    assert deploy.registered_archive(settings) == approved.archive
+    # AND a live version measured on an unrecorded split is re-evaluated on today's: the same figure here
+    unrecorded = replace(approved, manifest={**approved.manifest, "data": {}})
+    prepared = pipeline.prepare_data(worse)[1]
+    with pytest.raises(rollout.GateError, match=f"{approved.test_accuracy:.4f} on the same test split"):
+        pipeline.gate(worse, bad[0], prepared, unrecorded)
+    # WHEN rolled back under the strict rule  THEN the pending previous version is refused
+    with pytest.raises(rollout.GateError, match="no earlier approved version"):
+        pipeline.rollback_local(make_settings(root, **strict))
+    # AND once approved it goes back live without training, and the history is popped back to it
+    rollout.set_approval(live, rollout.APPROVED)
+    assert pipeline.rollback_local(make_settings(root, **strict)).id == live.id
+    entry = deploy.read_registry(settings.endpoint_registry)[settings.endpoint_name]
+    assert (entry["version"], entry["history"]) == (live.id, history[:-1])
+    assert deploy.registered_archive(settings) == live.archive
+    # AND the command line lists the versions and names a wrong one in one line, exit 1
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DBP_")},
+        "DBP_BUILD_DIR": str(settings.build_dir),
+        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
+    }
+    listed = run_invoke(env, "models")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row[0]: row for row in table_rows(listed.stdout)[2:]}
+    assert rows[live.id][4].startswith("Approved") and rows[live.id][5] == "live"
+    assert rows[bad[0].id][2] == f"{bad[0].test_accuracy:.4f}" and rows[bad[0].id][5] == ""
+    wrong = run_invoke(env, "rollback", "--to", "zzzz")
+    assert wrong.returncode == 1 and wrong.stderr.strip().startswith("error: 'zzzz' names no version")
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    again = run_invoke(env, "rollback", "--to", new_id[:6])
+    assert again.returncode == 0 and f"serves version {new_id}" in again.stdout
+    assert deploy.registered_archive(settings) == approved.archive

@@ -1,0 +1,152 @@
+"""Versions on AWS: a SageMaker model package group named after the endpoint, one package per artifact.
+
+Each package carries the artifact's S3 URI and the BlazingText image (``InferenceSpecification``) and, as
+``CustomerMetadataProperties``, the version id, the artifact and data checksums, the tokenizer scheme, the
+hyperparameters and the evaluation (test accuracy, macro-F1, per-class F1). It is created
+PendingManualApproval unless approved at registration; ``invoke approve --target aws`` updates it. The
+endpoint's alarms (terraform/monitoring.tf) are found by the metrics they watch, not by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ml.aws.deploy import VARIANT
+from ml.config import log
+from ml.rollout import APPROVED, PENDING, Version
+
+CONTENT_TYPES = ["application/json"]
+ALARMED_METRICS = ("Invocation5XXErrors", "ModelLatency")  # the endpoint's alarms in terraform/monitoring.tf
+
+
+@dataclass(frozen=True)
+class Package:
+    """One model package: its ARN, the version it holds, approval and where its artifact is."""
+
+    arn: str
+    version: str
+    status: str
+    model_data: str
+    image: str
+    metadata: dict[str, str]
+
+
+def metadata(version: Version, artifact_sha256: str) -> dict[str, str]:
+    """What a package records about a version (string values, at most 50 keys, as SageMaker accepts)."""
+    manifest, metrics = version.manifest, version.manifest["metrics"]
+    data = manifest.get("data", {})
+    values = {
+        "version": version.id,
+        "artifact_sha256": artifact_sha256,
+        "data_sha256": str(data.get("sha256", "")),
+        "test_sha256": str(data.get("test_sha256", "")),
+        "tokenizer": str(manifest.get("tokenizer", "")),
+        "test_accuracy": f"{metrics['test_accuracy']:.6f}",
+        "test_macro_f1": f"{metrics['test_macro_f1']:.6f}",
+        **{f"hp.{k}": str(v) for k, v in manifest.get("hyperparameters", {}).items()},
+        **{f"f1.{k}": f"{v:.6f}" for k, v in metrics.get("test_per_class_f1", {}).items()},
+    }
+    return {key[:128]: value[:256] for key, value in values.items()}
+
+
+def _package(description: dict[str, Any]) -> Package:
+    container = description.get("InferenceSpecification", {}).get("Containers", [{}])[0]
+    meta = dict(description.get("CustomerMetadataProperties") or {})
+    return Package(
+        description["ModelPackageArn"],
+        meta.get("version", ""),
+        description.get("ModelApprovalStatus", PENDING),
+        container.get("ModelDataUrl", ""),
+        container.get("Image", ""),
+        meta,
+    )
+
+
+def packages(client: Any, group: str) -> list[Package]:
+    """Every package in ``group``, oldest first (none when the group does not exist)."""
+    arns: list[str] = []
+    kwargs: dict[str, Any] = {"ModelPackageGroupName": group, "ModelPackageType": "Versioned"}
+    while True:
+        try:
+            page = client.list_model_packages(**kwargs, SortBy="CreationTime", SortOrder="Ascending")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationException":
+                return []
+            raise
+        arns += [s["ModelPackageArn"] for s in page.get("ModelPackageSummaryList", [])]
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    return [_package(client.describe_model_package(ModelPackageName=arn)) for arn in arns]
+
+
+def register(
+    client: Any,
+    group: str,
+    version: Version,
+    *,
+    image: str,
+    model_data: str,
+    artifact_sha256: str,
+    approve: bool,
+) -> Package:
+    """The package for ``version`` in ``group`` (both created when missing); approved when ``approve``."""
+    try:
+        client.describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError:
+        client.create_model_package_group(
+            ModelPackageGroupName=group, ModelPackageGroupDescription=f"versions of the endpoint {group}"
+        )
+        log.info("created model package group %s", group)
+    found = [p for p in packages(client, group) if p.metadata.get("artifact_sha256") == artifact_sha256]
+    if found:
+        package = found[0]
+    else:
+        arn = client.create_model_package(
+            ModelPackageGroupName=group,
+            ModelPackageDescription=f"version {version.id}",
+            InferenceSpecification={
+                "Containers": [{"Image": image, "ModelDataUrl": model_data}],
+                "SupportedContentTypes": CONTENT_TYPES,
+                "SupportedResponseMIMETypes": CONTENT_TYPES,
+            },
+            ModelApprovalStatus=APPROVED if approve else PENDING,
+            CustomerMetadataProperties=metadata(version, artifact_sha256),
+        )["ModelPackageArn"]
+        log.info("registered version %s as %s", version.id, arn)
+        package = _package(client.describe_model_package(ModelPackageName=arn))
+    if approve and package.status != APPROVED:
+        package = set_status(client, package, APPROVED, "approved at registration (--approve)")
+    return package
+
+
+def set_status(client: Any, package: Package, status: str, note: str) -> Package:
+    """Approve or reject a package; return it as SageMaker now describes it."""
+    client.update_model_package(
+        ModelPackageArn=package.arn, ModelApprovalStatus=status, ApprovalDescription=note[:1000]
+    )
+    return _package(client.describe_model_package(ModelPackageName=package.arn))
+
+
+def _same(found: list[dict[str, str]] | None, wanted: list[dict[str, str]]) -> bool:
+    return sorted((d["Name"], d["Value"]) for d in found or []) == sorted(
+        (d["Name"], d["Value"]) for d in wanted
+    )
+
+
+def endpoint_alarms(cloudwatch: Any, endpoint: str) -> tuple[str, ...]:
+    """The names of the alarms on the endpoint's 5xx errors and model latency (terraform/monitoring.tf)."""
+    dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": VARIANT}]
+    names: set[str] = set()
+    for metric in ALARMED_METRICS:
+        answer = cloudwatch.describe_alarms_for_metric(
+            MetricName=metric, Namespace="AWS/SageMaker", Dimensions=dimensions
+        )
+        # filtered here too: moto 5.2 answers every alarm on the metric, whatever the dimensions
+        names |= {
+            a["AlarmName"] for a in answer.get("MetricAlarms", []) if _same(a.get("Dimensions"), dimensions)
+        }
+    return tuple(sorted(names))

@@ -1,0 +1,164 @@
+"""Versions as a registry: approval, which one is live, the quality gate, rollback (docs/rollout.md).
+
+One design with docs/model-versions.md: a version is a finished folder ``build/model/versions/<id>/``
+(its manifest immutable); its approval is ``approval.json`` beside the manifest (absent: pending), written
+atomically; ``build/endpoints.json`` says which version is live and which were live before it (``history``,
+newest last), so a rollback needs no training. On AWS the same facts live in a SageMaker model package
+group (ml/aws/registry.py); this module holds what both targets share.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ml.errors import ProjectError
+from ml.fsutil import write_json
+from ml.package import ARCHIVE, MANIFEST
+
+APPROVAL = "approval.json"
+APPROVED, PENDING, REJECTED = "Approved", "PendingManualApproval", "Rejected"
+
+
+class GateError(ProjectError):
+    """A version may not be deployed: not approved, worse than the live one, or not comparable."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """A finished version: its id (16 hex of the archive's sha256), folder, manifest and approval."""
+
+    id: str
+    folder: Path
+    manifest: dict[str, Any]
+    approval: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.approval.get("status", PENDING))
+
+    @property
+    def archive(self) -> Path:
+        return self.folder / ARCHIVE
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(self.manifest["metrics"]["test_accuracy"])
+
+    @property
+    def test_split(self) -> tuple[str, str] | None:
+        """What the test accuracy was measured on: (data sha256, test file sha256); None if not recorded."""
+        data = self.manifest.get("data", {})
+        test = data.get("test_sha256")
+        return (str(data.get("sha256")), str(test)) if test else None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def versions(versions_dir: Path) -> list[Version]:
+    """Every finished version (a folder with a manifest), oldest first."""
+    found = []
+    for path in versions_dir.glob(f"*/{MANIFEST}") if versions_dir.is_dir() else []:
+        manifest = _read(path)
+        if manifest is not None:
+            folder = path.parent
+            found.append(Version(folder.name, folder, manifest, _read(folder / APPROVAL) or {}))
+    return sorted(found, key=lambda v: ((v.folder / MANIFEST).stat().st_mtime, v.id))
+
+
+def find(versions_dir: Path, version_id: str) -> Version:
+    """The version whose id starts with ``version_id`` (at least 4 hex digits); GateError otherwise."""
+    matches = [v for v in versions(versions_dir) if len(version_id) >= 4 and v.id.startswith(version_id)]
+    if len(matches) != 1:
+        known = ", ".join(v.id for v in versions(versions_dir)) or "none"
+        what = "is ambiguous" if matches else "names no version"
+        raise GateError(f"{version_id!r} {what}; versions: {known} (see `invoke models`)")
+    return matches[0]
+
+
+def set_approval(version: Version, status: str, note: str = "") -> dict[str, Any]:
+    """Record who approved (or rejected) ``version`` and when; return the record."""
+    record = {
+        "status": status,
+        "by": getpass.getuser(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if note:
+        record["note"] = note
+    write_json(version.folder / APPROVAL, record)
+    return record
+
+
+def check_gate(
+    candidate: Version, live: tuple[str, float] | None, margin: float, unapproved_ok: bool
+) -> None:
+    """Refuse (GateError) a candidate that is not approved, or whose test accuracy is more than ``margin``
+    below the live version's (``live``: its id and its accuracy on the candidate's test split, which
+    ``ml.pipeline.gate`` makes sure of); the message names both figures."""
+    if candidate.status != APPROVED and not unapproved_ok:
+        raise GateError(
+            f"version {candidate.id} is {candidate.status}: approve it with `invoke approve {candidate.id}` "
+            "(or pass --allow-unapproved for development)"
+        )
+    if live is None or live[0] == candidate.id:
+        return
+    live_id, live_accuracy = live
+    if candidate.test_accuracy < live_accuracy - margin:
+        raise GateError(
+            f"version {candidate.id} has test accuracy {candidate.test_accuracy:.4f}, the live version "
+            f"{live_id} {live_accuracy:.4f} on the same test split: more than the margin {margin:g} worse; "
+            "not deployed"
+        )
+
+
+def with_history(previous: dict[str, Any], new_version: str) -> list[str]:
+    """The ``history`` (versions live before, newest last) once ``new_version`` goes live: going back to
+    one of them pops the history back to it (so a second rollback goes further back, never to the version
+    rolled back from); any other version pushes the one it replaces."""
+    history = [v for v in previous.get("history", []) if isinstance(v, str)]
+    if new_version in history:
+        return history[: history.index(new_version)]
+    old = previous.get("version")
+    return [*history, old] if old and old != new_version else history
+
+
+def rollback_target(entry: dict[str, Any], all_versions: list[Version], unapproved_ok: bool) -> Version:
+    """The newest version in the history that may be deployed; GateError when there is none."""
+    by_id = {v.id: v for v in all_versions}
+    for version_id in reversed(entry.get("history", [])):
+        version = by_id.get(version_id)
+        if version and version.id != entry.get("version") and (version.status == APPROVED or unapproved_ok):
+            return version
+    raise GateError("no earlier approved version to roll back to; name one with --to (see `invoke models`)")
+
+
+def models_table(all_versions: list[Version], live: str | None) -> list[tuple[str, ...]]:
+    """One row per version: id, created, test accuracy, macro-F1, approval, live marker."""
+    rows: list[tuple[str, ...]] = []
+    for v in all_versions:
+        metrics = v.manifest.get("metrics", {})
+        created = datetime.fromtimestamp((v.folder / MANIFEST).stat().st_mtime, UTC).strftime(
+            "%Y-%m-%d %H:%M"
+        )
+        approval = v.status + (f" by {v.approval['by']}" if v.approval.get("by") else "")
+        rows.append(
+            (
+                v.id,
+                created,
+                f"{metrics.get('test_accuracy', 0):.4f}",
+                f"{metrics.get('test_macro_f1', 0):.4f}",
+                approval,
+                "live" if v.id == live else "",
+            )
+        )
+    return rows
