@@ -11,6 +11,7 @@ import hashlib
 from pathlib import Path
 
 from ml import registry as deploy
+from ml import vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import train as sm
 from ml.config import Settings
@@ -36,6 +37,7 @@ def run(settings: Settings) -> TrainOutcome:
             artifact_sha256=file_digest(folder / ARCHIVE),
             role_arn=aws.role_arn,
         )
+    vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache")  # the Lambda zip ships it
     deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
     return deployed(settings, job.reused)
 
