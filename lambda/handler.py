@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import json
 import logging
 import os
@@ -177,8 +178,6 @@ def vocabulary() -> frozenset[str]:
     if not name or not sha256:
         raise NotConfigured("the classifier is not set up", "VOCABULARY_FILE or MODEL_SHA256 is not set")
     if (name, sha256) not in _vocabularies:
-        import gzip
-
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
         try:
             with gzip.open(path, "rt", encoding="utf-8") as fh:
@@ -429,13 +428,15 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
-        known = sum(token in vocabulary() for token in tokens)
+        words = vocabulary()
+        known = sum(token in words for token in tokens)
         reason = unknown_reason(known, len(tokens), _setting("MIN_KNOWN_PERCENT"))
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
         body = {**answer, "top": top, "knownWords": known, "words": len(tokens), "requestId": request_id}
         result = respond(200, body, event)
-        outcome = "unknown_text" if reason else outcome
+        if reason:
+            outcome = "unknown_text"
     except HttpError as exc:
         outcome = exc.code
         if isinstance(exc, NotConfigured):

@@ -220,17 +220,21 @@ def test_only_the_classify_path_is_answered_other_paths_are_a_json_404(
 
 # --- text the model cannot judge: 200, no label, a reason, the top list --------------------------------
 def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_the_top_list(
-    lambda_env: str,
+    lambda_env: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN keyboard mashing, none of whose words is in the deployed model's vocabulary
     assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary()
-    status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
+    with caplog.at_level(logging.INFO, logger="classifier"):
+        status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
     # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
     assert status == 200 and body["label"] is None and body["probability"] is None
     assert body["reason"] == (
         "Only 0 of 3 words are ones the model learned from; it cannot tell what this text is about."
     )
     assert (body["knownWords"], body["words"], len(body["top"])) == (0, 3, 3)
+    # AND its log line counts it apart from classified requests
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
+    assert (line["status"], line["outcome"]) == (200, "unknown_text")
 
 
 def test_a_real_sentence_is_classified_with_its_known_word_count(lambda_env: str) -> None:
