@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ml.vocabulary import VOCABULARY
 from ops.infra.stack import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
 from tests.helpers import table_rows
 
@@ -112,6 +113,9 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
         "ALLOWED_ORIGINS": f"{applied.result.outputs['site_url']},{EXTRA_ORIGIN}",
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": ENDPOINT.sagemaker_runtime_url,
         "LOG_LEVEL": "INFO",
+        # the vocabulary at the zip's root, and the model it must have been derived from (the tfvars')
+        "MODEL_SHA256": ENDPOINT.model_sha256,
+        "VOCABULARY_FILE": VOCABULARY,
         # what the Lambda reads, from the one declaration in ml/config.py (as the local stack sets it)
         **{name.upper(): str(value) for name, value in LAMBDA_SETTINGS.items()},
     }
