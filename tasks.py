@@ -418,6 +418,21 @@ def sweep(
     print(f"sweep: {target}\nraw figures: {target.with_suffix('.json')}")
 
 
+@settings_task(
+    "data",
+    fixed={"target": "local"},
+    help={"out": "where to write the table (default build/unknown-text/unknown-text.md)", **VERBOSE},
+)
+def unknown_text(c: Context, s: Settings, out: str | None = None, verbose: bool = False) -> None:
+    """Measure which texts the Lambda would refuse at each known-word threshold (docs/unknown-text.md)."""
+    from ops.bench import unknown_text as measurement
+
+    target = ROOT / out if out else s.build_dir / "unknown-text" / "unknown-text.md"
+    with cli_errors():
+        measurement.run(s, target)
+    print(target.read_text(encoding="utf-8"))
+
+
 @task(help={"fix": "let ruff fix and format what it can"})
 def lint(c: Context, fix: bool = False) -> None:
     """Check style, layers and types: ruff, import contracts (.importlinter), mypy, terraform fmt."""

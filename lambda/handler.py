@@ -1,14 +1,22 @@
 """AWS Lambda handler: classify the user's text with the SageMaker endpoint, answer JSON.
 
-Accepts API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events, and a plain ``{"body": …}``
-test event. The body is JSON ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the
-text itself. The answer is ``{"label", "probability", "top": [{"label", "probability"}, …]}``.
+Answers ``POST /classify`` in API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events; another
+path is a 404, another method a 405, and an event that is not an HTTP request a 400. The body is JSON
+``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
+``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "words"}``; when fewer
+than ``MIN_KNOWN_PERCENT`` percent of the text's words are in the model's vocabulary, ``label`` and
+``probability`` are null and ``reason`` says why (the top list is still there: docs/unknown-text.md).
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
-``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), ``LOG_LEVEL``, and the four the project declares
-once in ``ml/config.py`` and passes to both the local
-stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one
-endpoint call), ``ENDPOINT_MAX_ATTEMPTS``. They have no defaults here: a missing one is a 500 that names it.
+``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), ``LOG_LEVEL``, ``VOCABULARY_FILE`` (the model's
+vocabulary: absolute, or relative to this file's folder) with
+``MODEL_SHA256`` (the model archive it must have been derived from), and the settings the project declares
+once in ``ml/config.py`` and passes to both the local stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``,
+``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one endpoint call), ``ENDPOINT_MAX_ATTEMPTS``,
+``MIN_KNOWN_PERCENT``. They have no defaults here: a missing one is a 500 that names it (in the log).
+The endpoint client and the vocabulary are made at initialisation, outside the handler, as AWS advises
+(provisioned concurrency and SnapStart then pay for them before traffic); when the environment is not
+complete yet they are made by the first request that needs them.
 Transient endpoint faults (timeouts, no connection, a connection closed mid-answer, throttling, 5xx) are
 retried with jittered exponential backoff, but only while the attempt still fits in the invocation's
 remaining time (from the Lambda context); the first attempt's timeouts are cut to that time, so the
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import hmac
 import json
 import logging
@@ -32,6 +41,7 @@ import time
 import uuid
 from typing import Any
 
+from text_tokenizer import SCHEME as TOKENIZER_SCHEME
 from text_tokenizer import tokenize
 
 LABEL_PREFIX = "__label__"
@@ -45,11 +55,14 @@ BODY_CHARS_PER_TEXT_CHAR = 12  # one character as a JSON surrogate-pair escape: 
 BODY_OVERHEAD_CHARS = 1024  # the rest of the JSON object
 DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
+ROUTE = ("POST", "/classify")
+VOCABULARY_FORMAT = "dbpedia-vocabulary/1"
 
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 _clients: dict[tuple[str, float, float], Any] = {}
+_vocabularies: dict[tuple[str, str], frozenset[str]] = {}
 
 
 class HttpError(Exception):
@@ -67,6 +80,10 @@ class HttpError(Exception):
 
 class BadRequest(HttpError):
     status, code = 400, "bad_request"
+
+
+class NotFound(HttpError):
+    status, code = 404, "not_found"
 
 
 class PayloadTooLarge(HttpError):
@@ -149,14 +166,56 @@ def sagemaker_runtime(timeouts: tuple[float, float] | None = None) -> Any:
     if key not in _clients:
         import boto3
         from botocore.config import Config
+        from botocore.exceptions import NoRegionError
 
         config = Config(
             connect_timeout=connect,
             read_timeout=read,
             retries={"mode": "standard", "total_max_attempts": 1},  # call_endpoint retries, in time
         )
-        _clients[key] = boto3.client("sagemaker-runtime", config=config)
+        try:
+            _clients[key] = boto3.client("sagemaker-runtime", config=config)
+        except NoRegionError:
+            raise NotConfigured("the classifier is not set up", "no AWS region is set") from None
     return _clients[key]
+
+
+# --- vocabulary -----------------------------------------------------------------------------------
+def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
+    """The first line of a vocabulary file: its format, the model archive's sha256, the tokenizer."""
+    return f"{VOCABULARY_FORMAT} model-sha256={model_sha256} tokenizer={tokenizer}\n"
+
+
+def vocabulary() -> frozenset[str]:
+    """The words the deployed model learned from, read once from ``VOCABULARY_FILE`` (gzip, a word a line).
+
+    A missing or unreadable file, or one derived from another model than ``MODEL_SHA256`` or with
+    another tokenizer, is NotConfigured: a vocabulary of another model would refuse the wrong texts.
+    """
+    name, sha256 = os.environ.get("VOCABULARY_FILE", ""), os.environ.get("MODEL_SHA256", "")
+    if not name or not sha256:
+        raise NotConfigured("the classifier is not set up", "VOCABULARY_FILE or MODEL_SHA256 is not set")
+    if (name, sha256) not in _vocabularies:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                header = fh.readline()
+                words = frozenset(fh.read().splitlines())
+        except (OSError, EOFError, UnicodeDecodeError) as exc:
+            raise NotConfigured("the classifier is not set up", f"vocabulary {path}: {exc}") from None
+        if header != vocabulary_header(sha256, TOKENIZER_SCHEME):
+            detail = f"vocabulary {path} starts {header.strip()!r}, not model {sha256} ({TOKENIZER_SCHEME})"
+            raise NotConfigured("the classifier is not set up", detail)
+        _vocabularies[(name, sha256)] = words
+    return _vocabularies[(name, sha256)]
+
+
+def unknown_reason(known: int, words: int, min_percent: int) -> str | None:
+    """Why the model cannot judge a text with ``known`` of ``words`` in its vocabulary; None if it can."""
+    if known * 100 >= min_percent * words:
+        return None
+    are = "word is one" if words == 1 else "words are ones"
+    return f"Only {known} of {words} {are} the model learned from; it cannot tell what this text is about."
 
 
 # --- request --------------------------------------------------------------------------------------
@@ -177,11 +236,6 @@ def _body_text(event: dict[str, Any]) -> str:
     if body is None:
         raise BadRequest('the request has no body; send {"text": "..."}')
     if not isinstance(body, str):
-        if isinstance(body, dict):  # a test event may carry the JSON object itself
-            try:
-                return json.dumps(body)
-            except (ValueError, RecursionError) as exc:
-                raise _unreadable_json(exc) from None
         raise BadRequest("the body must be a string")
     if event.get("isBase64Encoded"):
         try:
@@ -203,10 +257,20 @@ def _unreadable_json(exc: Exception) -> BadRequest:
     return BadRequest('the body is not valid JSON; send {"text": "..."}')
 
 
+def _path(event: dict[str, Any]) -> str | None:
+    """The request path of a payload-2.0 (``rawPath``) or 1.0 (``path``) event; None for a non-HTTP event."""
+    path = event.get("rawPath") if event.get("version") == "2.0" else event.get("path")
+    return path if isinstance(path, str) else None
+
+
 def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tuple[str, int]:
     """Return (text, k) from the event, or raise the HttpError that explains what is wrong."""
-    method = _method(event)
-    if method is not None and method.upper() != "POST":
+    method, path = _method(event), _path(event)
+    if method is None or path is None:
+        raise BadRequest("the event is not an HTTP request; this function answers POST /classify")
+    if path != ROUTE[1]:
+        raise NotFound(f"there is nothing at {path}; send POST /classify")
+    if method.upper() != ROUTE[0]:
         raise MethodNotAllowed(f"use POST, not {method}")
     body = _body_text(event)
     # Only a bound against huge bodies, generous for any JSON spelling of max_chars characters: the
@@ -383,8 +447,15 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
+        words = vocabulary()
+        known = sum(token in words for token in tokens)
+        reason = unknown_reason(known, len(tokens), _setting("MIN_KNOWN_PERCENT"))
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
-        result = respond(200, {**top[0], "top": top, "requestId": request_id}, event)
+        answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
+        body = {**answer, "top": top, "knownWords": known, "words": len(tokens), "requestId": request_id}
+        result = respond(200, body, event)
+        if reason:
+            outcome = "unknown_text"
     except HttpError as exc:
         outcome = exc.code
         if isinstance(exc, NotConfigured):
@@ -408,3 +479,15 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         )
     )
     return result
+
+
+def _initialise() -> None:
+    """Make the default endpoint client and read the vocabulary now, before the first request."""
+    try:
+        sagemaker_runtime()
+        vocabulary()
+    except NotConfigured as exc:  # the first request that needs them answers 500 and logs this
+        log.info("not ready at initialisation: %s", exc.detail)
+
+
+_initialise()

@@ -246,6 +246,13 @@ class Settings(BaseSettings):
     endpoint_max_attempts: int = Field(
         3, ge=1, le=10, description="the Lambda's endpoint attempts (retries of transient errors + 1)"
     )
+    min_known_percent: int = Field(
+        40,
+        ge=1,
+        le=100,
+        description="the Lambda gives no label to a text with a smaller share of words the model knows, "
+        "in percent (docs/unknown-text.md)",
+    )
 
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------
     host: str = Field("127.0.0.1", description="address the local servers listen on")
@@ -318,7 +325,13 @@ class Settings(BaseSettings):
 
 
 # The settings the Lambda reads: the local stack sets them as TOP_K etc., Terraform as the same variables.
-LAMBDA_SETTINGS = ("top_k", "max_text_chars", "endpoint_timeout_seconds", "endpoint_max_attempts")
+LAMBDA_SETTINGS = (
+    "top_k",
+    "max_text_chars",
+    "endpoint_timeout_seconds",
+    "endpoint_max_attempts",
+    "min_known_percent",
+)
 HYPERPARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparameters))
 SETTING_NAMES: tuple[str, ...] = tuple(n for n in Settings.model_fields if n != "hyperparameters")
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ml import vocabulary
 from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
 from ml.fsutil import file_digest, write_json
 from ml.lambda_src import text_tokenizer
@@ -82,6 +83,7 @@ class EndpointOutputs:
     aws_region: str
     sagemaker_runtime_url: str
     endpoint_capacity: EndpointCapacity
+    model_sha256: str = ""  # of the deployed model.tar.gz: the Lambda's vocabulary must name it
 
     def as_tfvars(self) -> dict[str, Any]:
         """The tfvars file's content."""
@@ -91,7 +93,7 @@ class EndpointOutputs:
 TEXT_VARS = tuple(sorted(f.name for f in fields(EndpointOutputs) if f.name != "endpoint_capacity"))
 
 
-def local_outputs(settings: Settings) -> EndpointOutputs:
+def local_outputs(settings: Settings, model_sha256: str = "") -> EndpointOutputs:
     """The local endpoint's outputs: an ARN-shaped id with the placeholder account, the loopback URL."""
     arn = f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name.lower()}"
     return EndpointOutputs(
@@ -100,6 +102,7 @@ def local_outputs(settings: Settings) -> EndpointOutputs:
         settings.region,
         settings.runtime_url(),
         EndpointCapacity.from_settings(settings),
+        model_sha256,
     )
 
 
@@ -161,9 +164,10 @@ def tokenizer_mismatch(settings: Settings) -> str | None:
 
 
 def deploy_local(settings: Settings, archive: Path) -> EndpointOutputs:
-    """Register the model with the local endpoint and write the tfvars; return the outputs."""
+    """Derive the model's vocabulary, register it with the local endpoint and write the tfvars."""
+    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache")
     register_local(settings, archive)
-    outputs = local_outputs(settings)
+    outputs = local_outputs(settings, file_digest(archive))
     write_tfvars(outputs, settings.tfvars_path)
     log.info(
         "deployed %s to local endpoint %r (%s); start it with `invoke up`",

@@ -17,7 +17,7 @@
 
   const $ = (id) => document.getElementById(id);
   const form = $("classify-form"), text = $("text"), button = $("classify"), count = $("count");
-  const status = $("status"), result = $("result");
+  const status = $("status"), result = $("result"), unknown = $("unknown");
   const buttonText = button.querySelector(".button-text");
   const number = new Intl.NumberFormat("en");
   const percentFormat = new Intl.NumberFormat("en", {
@@ -77,8 +77,13 @@
     else text.removeAttribute("aria-invalid");
   }
 
-  function inputError(message) {
+  function hideAnswers() {
     result.hidden = true;
+    unknown.hidden = true;
+  }
+
+  function inputError(message) {
+    hideAnswers();
     markInput(true);
     setStatus("error", message);
     text.focus();
@@ -91,6 +96,7 @@
     button.setAttribute("aria-disabled", String(busy));
     buttonText.textContent = busy ? "Classifying…" : "Classify";
     result.classList.toggle("stale", busy);
+    unknown.classList.toggle("stale", busy);
   }
 
   function updateCount() {
@@ -152,7 +158,8 @@
     let body = null;
     try { body = await response.json(); } catch (_) { /* not JSON: handled below */ }
     if (!response.ok) throw failure(response.status, body);
-    if (!body || typeof body.label !== "string") {
+    const cannotTell = body && body.label === null && typeof body.reason === "string";
+    if (!body || (typeof body.label !== "string" && !cannotTell)) {
       throw new ServiceError("The classifier gave an answer this page cannot read.");
     }
     return body;
@@ -183,7 +190,18 @@
     return li;
   }
 
+  /** The API's answer for a text the model cannot judge: no topic, the reason instead. */
+  function showUnknown(answer) {
+    const reason = sentence(answer.reason);
+    result.hidden = true;
+    $("reason").textContent = reason;
+    unknown.hidden = false;
+    setStatus("done", "I can't tell what this is about. " + reason);
+  }
+
   function showResult(answer) {
+    if (answer.label === null) return showUnknown(answer);
+    unknown.hidden = true;
     const p = probabilityOf(answer.probability);
     const name = displayName(answer.label);
     const label = $("label");
@@ -212,7 +230,7 @@
     }
     markInput(false);
     if (!MAX_CHARS) {
-      result.hidden = true;
+      hideAnswers();
       return setStatus("error", "This page is not set up yet: it has no classifier address (config.js).");
     }
     busy = true;
@@ -221,7 +239,7 @@
     try {
       showResult(await classify(value));
     } catch (error) {
-      result.hidden = true;
+      hideAnswers();
       const known = error instanceof ServiceError;
       setStatus("error", known ? error.message : "Something went wrong on this page.", known ? error.reference : "");
     } finally {

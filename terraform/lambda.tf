@@ -33,8 +33,11 @@ resource "aws_lambda_function" "classifier" {
       ENDPOINT_TIMEOUT_SECONDS           = tostring(var.lambda_settings.endpoint_timeout_seconds)
       LOG_LEVEL                          = var.log_level
       MAX_TEXT_CHARS                     = tostring(var.lambda_settings.max_text_chars)
+      MIN_KNOWN_PERCENT                  = tostring(var.lambda_settings.min_known_percent)
+      MODEL_SHA256                       = var.model_sha256
       ORIGIN_VERIFY_SECRET               = terraform_data.origin_verify.output
       TOP_K                              = tostring(var.lambda_settings.top_k)
+      VOCABULARY_FILE                    = "vocabulary.txt.gz" # the zip's root: ops/infra/lambda_zip.py
     }
   }
 

@@ -1,5 +1,5 @@
-# Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name and
-# sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
+# Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name,
+# model_sha256 and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
 # site_dir, autoscaling and alarm_email from the settings (ml/config.py).
 
 variable "alarm_email" {
@@ -176,9 +176,10 @@ variable "lambda_settings" {
     endpoint_max_attempts    = number
     endpoint_timeout_seconds = number
     max_text_chars           = number
+    min_known_percent        = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment (answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts). `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
+  description = "What the Lambda reads from its environment (answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of known words below which it gives no label). `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
 }
 
 variable "lambda_timeout_seconds" {
@@ -216,6 +217,16 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "model_sha256" {
+  type        = string
+  description = "sha256 of the deployed model.tar.gz (`invoke train` writes it): the vocabulary in the Lambda zip must name this model, or the Lambda answers 500 not_configured."
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.model_sha256))
+    error_message = "model_sha256 must be the 64 hex digits of the deployed model archive's sha256: run `invoke train`."
   }
 }
 

@@ -250,7 +250,7 @@ def deploy(
         removed = _delete(client, previous.config, tuple(m for m in previous.models if m != model))
         log.info("removed the previous %s", ", ".join(removed) or "nothing")
     outputs = EndpointOutputs(
-        name, endpoint["EndpointArn"], settings.region, settings.runtime_url(), capacity
+        name, endpoint["EndpointArn"], settings.region, settings.runtime_url(), capacity, artifact_sha256
     )
     write_tfvars(outputs, settings.tfvars_path)
     log.info("endpoint %s is InService: %s", name, outputs.endpoint_arn)

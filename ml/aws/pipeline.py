@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ml import registry as deploy
-from ml import rollout
+from ml import rollout, vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import registry as packages
 from ml.aws import train as sm
@@ -65,6 +65,7 @@ def run(settings: Settings) -> TrainOutcome:
             role_arn=aws.role_arn,
             alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
         )
+    vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache")  # the Lambda zip ships it
     deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
     return deployed(settings, job.reused)
 

@@ -31,8 +31,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.errors import ProjectError
+from ml.pipeline import versions_dir
 from ml.registry import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.tables import markdown_table
+from ml.vocabulary import VOCABULARY
 from ops.infra import policy
 from ops.infra.costs import (
     Estimate,
@@ -186,10 +188,25 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
     }
 
 
-def stack_variables(settings: Settings) -> dict[str, Any]:
-    """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'."""
+def model_vocabulary(settings: Settings, model_sha256: str) -> Path:
+    """The vocabulary of the model the tfvars name: in that model's version folder (docs/unknown-text.md)."""
+    path = versions_dir(settings) / model_sha256[:16] / VOCABULARY
+    if not model_sha256 or not path.is_file():
+        raise InfraError(
+            f"no vocabulary for the deployed model {model_sha256 or '(none named)'} at {path}: "
+            "run `invoke train` (it derives it) and try again"
+        )
+    return path
+
+
+def stack_variables(settings: Settings, model_sha256: str | None = None) -> dict[str, Any]:
+    """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'.
+
+    The zip carries the vocabulary of the model ``model_sha256`` (None: none, for a destroy).
+    """
+    vocabulary = model_vocabulary(settings, model_sha256) if model_sha256 is not None else None
     try:
-        zip_path = build_lambda_zip(settings.build_dir / "lambda.zip")
+        zip_path = build_lambda_zip(settings.build_dir / "lambda.zip", vocabulary=vocabulary)
     except FileNotFoundError as exc:
         raise InfraError(f"cannot build the Lambda zip: {exc}") from None
     return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR), **settings_variables(settings)}
@@ -207,6 +224,7 @@ def fallback_endpoint_vars(settings: Settings) -> EndpointOutputs:
         endpoint_name=settings.endpoint_name,
         sagemaker_runtime_url=f"https://runtime.sagemaker.{settings.region}.amazonaws.com",
         endpoint_capacity=EndpointCapacity.from_settings(settings),
+        model_sha256="0" * 64,  # any valid value: destroy needs none
     )
 
 
@@ -226,7 +244,7 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
         endpoint = read_endpoint_vars(settings.tfvars_path)
         if not destroying:
             check_target(endpoint, settings.target)
-    variables = {**stack_variables(settings), **fallback}
+    variables = {**stack_variables(settings, None if destroying else endpoint.model_sha256), **fallback}
     cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
     if settings.target == "aws":
         runner = TerraformRunner(settings.terraform_dir, cli_config, variables=variables)

@@ -2,9 +2,11 @@
 
 Everything binds to 127.0.0.1. The handler reaches the endpoint through boto3, exactly as in AWS:
 the stack only sets the environment the Lambda would get from Terraform (``ENDPOINT_NAME``,
-``ALLOWED_ORIGINS``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``) plus placeholder credentials for
-request signing when none are configured. The endpoint serves the version the registry names live, and
-follows it: a new version, approve + deploy or rollback (ml/rollout.py), is swapped in without a restart.
+``ALLOWED_ORIGINS``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, the deployed model's vocabulary) plus
+placeholder credentials for request signing when none are configured, and imports the handler only
+then, so that its initialisation (the endpoint client, the vocabulary) runs as in the Lambda. The endpoint
+serves the version the registry names live, and follows it: a new version, approve + deploy or rollback
+(ml/rollout.py), is swapped in without a restart.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ml import lambda_src
+from ml import lambda_src, vocabulary
 from ml.config import Settings, log
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
@@ -105,6 +108,10 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
+def _not_started(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    raise RuntimeError("the local API was called before the stack set the Lambda's environment")
+
+
 def model_to_serve(settings: Settings) -> Path:
     """The archive deployed to the local endpoint, checked against the checksum recorded at deploy time."""
     entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
@@ -145,8 +152,9 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     """
     host = settings.host
     ports = server_ports(settings, ephemeral_ports)
-    predictor = Predictor.from_archive(model_to_serve(settings), settings.build_dir / "endpoint-cache")
-    handler = lambda_src.handler().lambda_handler
+    archive = model_to_serve(settings)
+    predictor = Predictor.from_archive(archive, settings.build_dir / "endpoint-cache")
+    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache")
     bound: list[BackgroundServer] = []
     flag = "--endpoint-port"
     try:
@@ -158,7 +166,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         site = SiteServer((host, ports[flag]))
         bound.append(site)
         flag = "--api-port"
-        api = LocalApi((host, ports[flag]), handler, [site.url])
+        api = LocalApi((host, ports[flag]), _not_started, [site.url])
         bound.append(api)
     except OSError as exc:
         for server in bound:
@@ -172,11 +180,13 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
         "AWS_DEFAULT_REGION": settings.region,
         **{name.upper(): str(value) for name, value in settings.lambda_settings().items()},
+        **vocabulary.lambda_environment(archive),
     }
     if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
+    api.handler = lambda_src.handler().lambda_handler  # imported (initialised) in this environment
     # The site is the local edge: the page POSTs to /classify on its own origin, which forwards to the API.
     site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
     started: list[BackgroundServer] = []

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from ml import pipeline, preprocess
+from ml import pipeline, preprocess, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
@@ -191,14 +191,17 @@ def test_endpoint_serves_the_artifact_on_the_configured_instances(deployed: Depl
 def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deployed) -> None:
     # WHEN Terraform's input file is read
     tfvars = json.loads(deployed.settings.tfvars_path.read_text())
-    # THEN it carries the endpoint's ARN in the account, the region and the public runtime URL
+    # THEN it carries the endpoint's ARN in the account, the region, the public runtime URL and the
+    # deployed artifact's sha256, whose vocabulary (for the Lambda zip) was derived beside it
     assert tfvars == {
         "endpoint_name": "dbpedia-classifier",
         "endpoint_arn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/dbpedia-classifier",
         "aws_region": REGION,
         "sagemaker_runtime_url": f"https://runtime.sagemaker.{REGION}.amazonaws.com",
         "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
+        "model_sha256": file_digest(deployed.outcome.archive),
     }
+    assert vocabulary.path_for(deployed.outcome.archive).is_file()
     # AND `invoke infra --target aws` accepts it (it refuses the local endpoint's tfvars)
     check_target(read_endpoint_vars(deployed.settings.tfvars_path), "aws")
 

@@ -136,6 +136,31 @@ def test_walter_johnson_text_is_classified_as_athlete_with_probability_and_runne
         page.locator("main").screenshot(path=str(ROOT / "docs" / "screenshot.png"))
 
 
+@pytest.mark.parametrize("text", ["asdfgh qwerty zxcvb", "富士山は日本で最も高い山です。"])
+def test_text_the_model_cannot_judge_shows_i_cant_tell_with_the_reason_not_a_topic(
+    stack: LocalStack, tab: Tab, text: str
+) -> None:
+    # GIVEN the page on the local stack  WHEN text of words the model never learned is classified
+    page = tab.page
+    page.goto(stack.site_url)
+    submit(page, text)
+    # THEN it says it cannot tell, with the API's reason, and shows no topic
+    unknown = page.locator("#unknown")
+    expect(unknown).to_be_visible()
+    expect(unknown.get_by_role("heading")).to_have_text("I can't tell what this is about")
+    expect(page.locator("#reason")).to_have_text(
+        re.compile(r"^Only 0 of \d+ words? (is one|are ones) the model learned from; it cannot tell")
+    )
+    expect(page.locator("#result")).to_be_hidden()
+    expect(page.get_by_role("status")).to_contain_text("I can't tell what this is about.")
+    save_screenshot(page, ARTIFACTS / "cannot-tell.png")
+    # AND a real sentence afterwards shows its topic again, and the "can't tell" card goes
+    submit(page, WALTER_JOHNSON)
+    expect(page.locator("#label")).to_have_text("Athlete")
+    expect(unknown).to_be_hidden()
+    assert tab.console_errors == [] and tab.page_errors == []
+
+
 @pytest.mark.parametrize("blank", ["", "  \n\t  "], ids=["empty", "whitespace"])
 def test_empty_input_shows_a_readable_message_and_sends_no_request(
     stack: LocalStack, tab: Tab, blank: str

@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 
-from ml.config import ROOT, load_settings
+from ml import vocabulary
+from ml.config import ROOT, Settings, load_settings
+from ml.lambda_src import text_tokenizer
+from ml.pipeline import versions_dir
 from ml.registry import EndpointCapacity, EndpointOutputs
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
@@ -34,6 +37,7 @@ ENDPOINT = EndpointOutputs(
     endpoint_name="dbpedia-classifier",
     sagemaker_runtime_url="http://127.0.0.1:8080",
     endpoint_capacity=EndpointCapacity("instance", instance_type="ml.t2.medium", instance_count=1),
+    model_sha256="5e" * 32,
 )
 EXTRA_ORIGIN = "http://localhost:8000"
 AUTOSCALING = {
@@ -108,6 +112,15 @@ def write_endpoint_tfvars(workdir: Path, endpoint: EndpointOutputs = ENDPOINT) -
     """What `invoke train` writes: terraform/endpoint.auto.tfvars.json with the contract's keys."""
     path = workdir / "endpoint.auto.tfvars.json"
     path.write_text(json.dumps(endpoint.as_tfvars()), encoding="utf-8")
+    return path
+
+
+def write_model_vocabulary(settings: Settings, endpoint: EndpointOutputs = ENDPOINT) -> Path:
+    """What `invoke train` derives beside the model the tfvars name: its vocabulary (a few words here)."""
+    path = versions_dir(settings) / endpoint.model_sha256[:16] / vocabulary.VOCABULARY
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scheme = text_tokenizer().SCHEME
+    path.write_bytes(vocabulary.encode(frozenset({"river", "film"}), endpoint.model_sha256, scheme))
     return path
 
 

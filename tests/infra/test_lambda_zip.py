@@ -1,7 +1,9 @@
-"""The Lambda zip: deterministic bytes, only the function's own modules, importable as the runtime does."""
+"""The Lambda zip: deterministic bytes, the function's own modules (and vocabulary), importable as the runtime
+does."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from ml import vocabulary
+from ml.lambda_src import text_tokenizer
 from ops.infra.lambda_zip import LAMBDA_SRC, build_lambda_zip
 from tests.helpers import lambda_settings_env
 
@@ -52,21 +56,61 @@ def test_changed_source_changes_the_zip(tmp_path: Path) -> None:
     assert build_lambda_zip(tmp_path / "b.zip", src).read_bytes() != first
 
 
-def test_zip_imports_with_the_standard_library_only(tmp_path: Path) -> None:
-    # GIVEN the zip unpacked alone WHEN imported by a Python without this project's packages
+# What the Lambda Python runtime ships besides the standard library: boto3 and what it needs.
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def lambda_runtime(folder: Path) -> Path:
+    """A folder holding only the runtime's packages (links to this venv's), like the Lambda's own path."""
+    folder.mkdir()
+    for name in RUNTIME_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin, name
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (folder / source.name).symlink_to(source)
+    return folder
+
+
+def test_zip_with_a_vocabulary_holds_it_at_its_root(tmp_path: Path) -> None:
+    words = vocabulary.encode(frozenset({"river"}), "ab" * 32, text_tokenizer().SCHEME)
+    (tmp_path / "v.gz").write_bytes(words)
+    with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip", vocabulary=tmp_path / "v.gz")) as zf:
+        assert zf.namelist() == ["handler.py", "text_tokenizer.py", vocabulary.VOCABULARY]
+        assert zf.read(vocabulary.VOCABULARY) == words
+
+
+def test_zip_initialises_with_the_standard_library_and_the_runtime_s_boto3_only(tmp_path: Path) -> None:
+    # GIVEN the zip (with a vocabulary) unpacked alone, and a path of only the runtime's packages
+    model_sha256 = "ab" * 32
+    (tmp_path / "v.gz").write_bytes(
+        vocabulary.encode(frozenset({"river"}), model_sha256, text_tokenizer().SCHEME)
+    )
     out = tmp_path / "unpacked"
-    with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip")) as zf:
+    with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip", vocabulary=tmp_path / "v.gz")) as zf:
         zf.extractall(out)
-    code = "import handler, sys; print(handler.lambda_handler({'body': ''}, None)['statusCode'])"
+    code = (
+        "import handler; print(len(handler._clients), len(handler._vocabularies), "
+        "handler.lambda_handler({'body': ''}, None)['statusCode'])"
+    )
+    # WHEN a Python without this project's packages imports it, in the environment Terraform sets
     result = subprocess.run(
         [sys.executable, "-S", "-c", code],
         cwd=out,
-        env={**os.environ, **lambda_settings_env()},  # as Terraform sets them
+        env={
+            **os.environ,
+            **lambda_settings_env(),
+            "PYTHONPATH": str(lambda_runtime(tmp_path / "runtime")),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "VOCABULARY_FILE": vocabulary.VOCABULARY,
+            "MODEL_SHA256": model_sha256,
+        },
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
-    # THEN it imports (boto3 is only needed when the endpoint is called) and answers a bad request
+    # THEN its initialisation made the endpoint client and read the vocabulary, and it answers a
+    # non-HTTP event with a 400
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "400"
+    assert result.stdout.split() == ["1", "1", "400"]

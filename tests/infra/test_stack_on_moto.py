@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from ml.config import ROOT
+from ml.vocabulary import VOCABULARY
 from ops.infra.stack import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
 from tests.helpers import table_rows
 
@@ -119,6 +120,9 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
         "ORIGIN_VERIFY_SECRET": config["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"],  # test_edge_...
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": ENDPOINT.sagemaker_runtime_url,
         "LOG_LEVEL": "INFO",
+        # the vocabulary at the zip's root, and the model it must have been derived from (the tfvars')
+        "MODEL_SHA256": ENDPOINT.model_sha256,
+        "VOCABULARY_FILE": VOCABULARY,
         # what the Lambda reads, from the one declaration in ml/config.py (as the local stack sets it)
         **{name.upper(): str(value) for name, value in LAMBDA_SETTINGS.items()},
     }

@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ml.config import ROOT, Settings, load_settings
+from ml.vocabulary import VOCABULARY
 from ops.infra import stack as infra
 from ops.infra.stack import InfraError
 from tests.helpers import run_invoke
 
-from .conftest import Reviewed, write_endpoint_tfvars
+from .conftest import Reviewed, write_endpoint_tfvars, write_model_vocabulary
 
 
 def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -> Settings:
@@ -24,9 +26,11 @@ def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -
     terraform_dir.mkdir()
     for path in [*(ROOT / "terraform").glob("*.tf"), ROOT / "terraform" / "security-headers.json"]:
         shutil.copy(path, terraform_dir / path.name)
+    settings = load_settings(build_dir=tmp_path / "build", terraform_dir=terraform_dir, target=target)
     if with_tfvars:
         write_endpoint_tfvars(terraform_dir)
-    return load_settings(build_dir=tmp_path / "build", terraform_dir=terraform_dir, target=target)
+        write_model_vocabulary(settings)
+    return settings
 
 
 @pytest.mark.parametrize("operation", [infra.apply, infra.plan])
@@ -39,6 +43,19 @@ def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
     with pytest.raises(InfraError, match="run `invoke train` first"):
         operation(settings, echo=lambda _: None)
     assert not settings.build_dir.exists()
+
+
+@pytest.mark.parametrize("operation", [infra.apply, infra.plan])
+def test_without_the_deployed_model_s_vocabulary_the_tasks_stop_and_say_to_train(
+    tmp_path: Path, operation: Callable[..., object]
+) -> None:
+    # GIVEN train's tfvars naming a model whose version folder holds no vocabulary
+    settings = _settings(tmp_path)
+    shutil.rmtree(settings.model_dir)
+    # WHEN infra or plan runs  THEN it names the model and says to train, before Terraform starts
+    with pytest.raises(InfraError, match=r"no vocabulary for the deployed model 5e5e.*run `invoke train`"):
+        operation(settings, echo=lambda _: None)
+    assert not (settings.build_dir / "terraform-local").exists()
 
 
 @pytest.mark.slow
@@ -69,8 +86,10 @@ def test_plan_for_the_local_target_writes_the_plan_its_json_and_a_summary_and_ap
     assert report.estimate.lines[0].item == "SageMaker endpoint, 1 × ml.t2.medium (the autoscaling floor)"
     assert report.estimate.ceiling_per_month == pytest.approx(2 * 0.065 * 730)
     assert "#### Cost estimate" in markdown and f"**${report.estimate.per_month:,.2f}**" in markdown
-    # AND it built the Lambda zip, worked in its own copy, and applied nothing (no state was written)
-    assert (build / "lambda.zip").exists()
+    # AND it built the Lambda zip with the deployed model's vocabulary at its root, worked in its own
+    # copy, and applied nothing (no state was written)
+    with zipfile.ZipFile(build / "lambda.zip") as zf:
+        assert zf.read(VOCABULARY) == write_model_vocabulary(settings).read_bytes()
     assert (build / "terraform-local" / infra.LOCAL_OVERRIDE).exists()
     assert not (build / "terraform-local" / "terraform.tfstate").exists()
     assert not (settings.terraform_dir / ".terraform").exists()

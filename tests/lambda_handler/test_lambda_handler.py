@@ -6,6 +6,9 @@ import base64
 import contextlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from ml import lambda_src
+from ml import lambda_src, vocabulary
+from ml.config import Settings
+from ml.pipeline import TrainOutcome
 from ops.local.endpoint import EndpointServer
 from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
 
@@ -23,9 +28,11 @@ SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
 
 
 @pytest.fixture
-def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer) -> str:
-    """The environment Terraform gives the function, pointed at the local endpoint."""
-    for name, value in lambda_settings_env().items():
+def lambda_env(
+    monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer, trained: tuple[Settings, TrainOutcome]
+) -> str:
+    """The environment Terraform gives the function, pointed at the local endpoint and its model's words."""
+    for name, value in {**lambda_settings_env(), **vocabulary.lambda_environment(trained[1].archive)}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("ENDPOINT_NAME", NAME)
     monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},http://127.0.0.1:8000")
@@ -38,7 +45,8 @@ def lambda_env(monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer) -> str
 
 
 @pytest.mark.parametrize(
-    "name", ["TOP_K", "MAX_TEXT_CHARS", "ENDPOINT_TIMEOUT_SECONDS", "ENDPOINT_MAX_ATTEMPTS"]
+    "name",
+    ["TOP_K", "MAX_TEXT_CHARS", "ENDPOINT_TIMEOUT_SECONDS", "ENDPOINT_MAX_ATTEMPTS", "MIN_KNOWN_PERCENT"],
 )
 @pytest.mark.parametrize("value", [None, "", "0", "three"])
 def test_a_missing_or_bad_setting_is_a_500_naming_it_in_the_log(
@@ -48,13 +56,13 @@ def test_a_missing_or_bad_setting_is_a_500_naming_it_in_the_log(
     name: str,
     value: str | None,
 ) -> None:
-    """The four settings have no default in the handler: ml/config.py is their one home."""
+    """The settings have no default in the handler: ml/config.py is their one home."""
     if value is None:
         monkeypatch.delenv(name)
     else:
         monkeypatch.setenv(name, value)
     with caplog.at_level(logging.INFO):
-        status, _, body = call({"body": json.dumps({"text": WALTER_JOHNSON})})
+        status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
     assert (status, body["error"], body["message"]) == (500, "not_configured", "the classifier is not set up")
     assert name in caplog.text
 
@@ -81,7 +89,6 @@ def v2(body: str | None, content_type: str = "application/json", **extra: Any) -
     [
         ("apiGatewayV2Event.json", "Athlete"),
         ("apiGatewayProxyEvent.json", "NaturalPlace"),
-        ("plainTestEvent.json", "Athlete"),
     ],
 )
 def test_each_event_shape_is_classified(lambda_env: str, event_file: str, label: str) -> None:
@@ -140,14 +147,13 @@ def test_cors_header_only_for_allowed_origins(lambda_env: str, origin: str | Non
         (v2('{"text": "a river", "k": ' + "1" * 4301 + "}"), 400, "digits"),
         (v2('{"text": ' + "9" * 5000 + "}"), 400, "digits"),
         (v2('{"text": "a river", "extra": [' + "7" * 4301 + "]}"), 400, "digits"),
-        ({"body": {"text": "a river", "k": 10**4301}}, 400, "digits"),
         (v2("text", content_type="application/xml"), 415, "not supported"),
         (v2("!!!not base64!!!", isBase64Encoded=True), 400, "base64"),
         (v2(base64.b64encode(b"\xff\xfe\xfd").decode(), isBase64Encoded=True), 400, "UTF-8"),
         (v2(None), 400, "no body"),
         ({**v2(json.dumps({"text": "a"})), "requestContext": {"http": {"method": "GET"}}}, 405, "POST"),
-        ({"body": ["not", "a", "string"]}, 400, "string"),
-        ({"body": json.loads("[" * 50 + "]" * 50)}, 400, "string"),
+        ({**v2(None), "body": ["not", "a", "string"]}, 400, "string"),
+        ({**v2(None), "body": {"text": "a river"}}, 400, "string"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(
@@ -187,10 +193,101 @@ def test_json_escapes_do_not_count_against_the_text_limit(lambda_env: str, word:
                 assert "the text has 5001 characters; the limit is 5000" in answer["message"]
 
 
-@pytest.mark.parametrize("event", [None, [], "text", 42, {"unexpected": True}])
-def test_nonsense_events_never_raise(lambda_env: str, event: Any) -> None:
+@pytest.mark.parametrize(
+    "event",
+    [None, [], "text", 42, {"unexpected": True}, load_event("plainTestEvent.json"), {"version": "2.0"}],
+)
+def test_an_event_that_is_not_an_http_request_is_a_400_that_says_so(lambda_env: str, event: Any) -> None:
     code, _, body = call(event)
-    assert 400 <= code < 500 and body["message"]
+    assert (code, body["error"]) == (400, "bad_request")
+    assert body["message"] == "the event is not an HTTP request; this function answers POST /classify"
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+@pytest.mark.parametrize("path", ["/", "/classify/", "/predict", "/classify/extra"])
+def test_only_the_classify_path_is_answered_other_paths_are_a_json_404(
+    lambda_env: str, path: str, method: str
+) -> None:
+    for event in (v2(json.dumps({"text": WALTER_JOHNSON})), load_event("apiGatewayProxyEvent.json")):
+        event["rawPath" if "rawPath" in event else "path"] = path
+        event["requestContext"].setdefault("http", {})["method"] = method
+        event["httpMethod"] = method
+        code, headers, body = call(event)
+        assert (code, body["error"]) == (404, "not_found"), body
+        assert path in body["message"] and "POST /classify" in body["message"]
+        assert headers["Content-Type"].startswith("application/json")
+
+
+# --- text the model cannot judge: 200, no label, a reason, the top list --------------------------------
+def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_the_top_list(
+    lambda_env: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN keyboard mashing, none of whose words is in the deployed model's vocabulary
+    assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary()
+    with caplog.at_level(logging.INFO, logger="classifier"):
+        status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
+    # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
+    assert status == 200 and body["label"] is None and body["probability"] is None
+    assert body["reason"] == (
+        "Only 0 of 3 words are ones the model learned from; it cannot tell what this text is about."
+    )
+    assert (body["knownWords"], body["words"], len(body["top"])) == (0, 3, 3)
+    # AND its log line counts it apart from classified requests
+    (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
+    assert (line["status"], line["outcome"]) == (200, "unknown_text")
+
+
+def test_a_real_sentence_is_classified_with_its_known_word_count(lambda_env: str) -> None:
+    status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+    words = handler.tokenize(WALTER_JOHNSON)
+    assert status == 200 and body["label"] == "Athlete" and "reason" not in body
+    assert body["words"] == len(words)
+    assert body["knownWords"] == sum(w in handler.vocabulary() for w in words)
+
+
+@pytest.mark.parametrize(("min_percent", "labelled"), [("50", True), ("51", False)])
+def test_the_threshold_is_the_min_known_percent_setting(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, min_percent: str, labelled: bool
+) -> None:
+    # GIVEN a text of one known and one unknown word (50% known)
+    assert "river" in handler.vocabulary() and "qzxvbn" not in handler.vocabulary()
+    monkeypatch.setenv("MIN_KNOWN_PERCENT", min_percent)
+    status, _, body = call(v2(json.dumps({"text": "river qzxvbn"})))
+    # THEN it is labelled exactly when 50% reaches the threshold
+    assert status == 200 and (body["label"] is not None) == labelled
+    assert body.get("reason") is None or body["reason"].startswith("Only 1 of 2 words")
+
+
+def test_one_unknown_word_is_explained_in_the_singular(lambda_env: str) -> None:
+    status, _, body = call(v2(json.dumps({"text": "qzxvbn"})))
+    assert status == 200 and body["reason"].startswith("Only 0 of 1 word is one the model learned from;")
+
+
+@pytest.mark.parametrize("fault", ["other model", "no sha256", "no file", "missing file", "not gzip"])
+def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
+    lambda_env: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Any,
+    fault: str,
+) -> None:
+    # GIVEN a vocabulary derived from another model, or none, or an unreadable one
+    if fault == "other model":
+        monkeypatch.setenv("MODEL_SHA256", "0" * 64)
+    elif fault == "no sha256":
+        monkeypatch.delenv("MODEL_SHA256")
+    elif fault == "no file":
+        monkeypatch.delenv("VOCABULARY_FILE")
+    else:
+        path = tmp_path / "vocabulary.txt.gz"
+        if fault == "not gzip":
+            path.write_text("river\n")
+        monkeypatch.setenv("VOCABULARY_FILE", str(path))
+    with caplog.at_level(logging.INFO):
+        status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+    # THEN the function refuses to answer rather than refuse the wrong texts, and the log says why
+    assert (status, body["error"]) == (500, "not_configured")
+    assert "vocabulary" in caplog.text.lower() or "VOCABULARY_FILE" in caplog.text
 
 
 # --- endpoint failures: 502 / 503 / 504 -------------------------------------------------------------
@@ -425,3 +522,46 @@ def test_without_a_secret_the_origin_is_not_checked(lambda_env: str, monkeypatch
     monkeypatch.setenv("ORIGIN_VERIFY_SECRET", "")
     code, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
     assert (code, body["label"]) == (200, "Athlete")
+
+
+# --- initialisation: what a cold start pays before the first request ---------------------------------
+def _import_handler(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Import the handler in a fresh Python with only ``env`` (as the Lambda runtime's init phase does)."""
+    code = "import handler; print(len(handler._clients), len(handler._vocabularies))"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=lambda_src.LAMBDA_DIR,
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_endpoint_client_and_the_vocabulary_are_made_at_initialisation(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    # GIVEN the environment Terraform sets  WHEN the runtime imports the handler
+    env = {
+        **lambda_settings_env(),
+        **vocabulary.lambda_environment(trained[1].archive),
+        "AWS_REGION": "us-east-1",  # the Lambda runtime sets both
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "ENDPOINT_NAME": NAME,
+    }
+    result = _import_handler(env)
+    # THEN the SDK client and the vocabulary exist before any request arrives
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"]
+
+
+def test_an_incomplete_environment_does_not_break_initialisation(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    # GIVEN no region (boto3 cannot make a client)  WHEN imported  THEN the import works; the first
+    # request that needs the client answers the 500 not_configured (tested above for the settings)
+    env = {**lambda_settings_env(), **vocabulary.lambda_environment(trained[1].archive)}
+    result = _import_handler(env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "0"]

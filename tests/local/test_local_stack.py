@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -12,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ml.config import Settings
+from ml.config import ROOT, Settings
 from ml.pipeline import TrainOutcome
 from ops.local.api import build_event
 from ops.local.site import SiteServer, security_headers
@@ -56,6 +59,40 @@ def test_api_classifies_the_seed_example_as_athlete(stack: LocalStack) -> None:
     status, headers, body = classify(stack, {"text": WALTER_JOHNSON}, origin=stack.site.url)
     assert status == 200 and body["label"] == "Athlete" and len(body["top"]) == 3
     assert headers["Access-Control-Allow-Origin"] == stack.site.url
+
+
+def test_api_says_it_cannot_tell_for_words_the_deployed_model_never_learned(stack: LocalStack) -> None:
+    # GIVEN a Russian sentence and keyboard mashing, through the local API (the real handler)
+    for text in ("Река Волга является самой длинной рекой в Европе.", "asdfgh qwerty zxcvb"):
+        status, _, body = classify(stack, {"text": text}, origin=stack.site.url)
+        # THEN a 200 without a label, with a reason counting the words, and the endpoint's top list
+        assert status == 200 and body["label"] is None and len(body["top"]) == 3, body
+        assert body["reason"].startswith(f"Only {body['knownWords']} of {body['words']} words")
+        assert body["knownWords"] * 100 < 40 * body["words"]
+
+
+def test_the_stack_sets_the_lambda_environment_before_it_imports_the_handler(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    """AWS's advice, as ``invoke up`` runs it: in a fresh process, once the stack is up and before any
+    request, the handler's initialisation has made the endpoint client and read the vocabulary."""
+    settings, _ = trained
+    code = (
+        "import sys; from ml.config import load_settings; from ops.local.stack import start_stack\n"
+        "stack = start_stack(load_settings(), ephemeral_ports=True)\n"
+        "handler = sys.modules['handler']\n"
+        "print(len(handler._clients), len(handler._vocabularies)); stack.close()"
+    )
+    env = {
+        **os.environ,
+        "DBP_BUILD_DIR": str(settings.build_dir),
+        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"]
 
 
 def test_api_answers_client_mistakes_with_json_4xx(stack: LocalStack) -> None:

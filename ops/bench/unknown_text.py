@@ -1,0 +1,156 @@
+"""``invoke unknown-text``: how well the known-word share tells real topics from text the model cannot judge.
+
+Trains (or reuses) the pipeline's model on the given data with the current settings, then counts, for
+every text, the share of its tokens (the Lambda's tokenizer) that are in the model's vocabulary
+(``get_words()``, what the Lambda ships). Real texts are the rows the model never saw (validation,
+test, and the official test file when the test split was carved from the train file), each as titled
+abstract, untitled abstract, first sentence and its first words; the non-topic texts are
+``NON_TOPIC`` below plus seeded keyboard mashing. The table gives, per threshold, the share of each
+group the Lambda would refuse (docs/unknown-text.md).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterable
+from pathlib import Path
+
+from ml import data, pipeline, vocabulary
+from ml.config import Settings
+from ml.fsutil import write_text
+from ml.lambda_src import text_tokenizer
+from ml.slices import SHORT_TOKENS, first_sentence
+from ml.tables import markdown_table
+
+THRESHOLDS = (10, 20, 30, 40, 50, 60, 70, 80)  # percent of tokens known
+
+# Texts no topic of DBPedia's 14 fits, written for this measurement (not tuned against the threshold).
+# fmt: off
+NON_TOPIC: dict[str, tuple[str, ...]] = {
+    "greetings and chat": (
+        "hello", "hi", "hi there", "hey", "good morning", "good evening", "how are you?", "what's up",
+        "thanks", "thank you very much", "bye", "see you later", "yes", "no", "ok", "lol", "hello world",
+        "can you help me?", "who are you?", "what is this?", "I don't know", "nice to meet you",
+        "test", "testing 123", "asdf", "hmm", "cool", "please classify this",
+    ),
+    "code": (
+        "def f(x): return x + 1", "SELECT * FROM users WHERE id = 1;", "console.log('hello');",
+        "for (int i = 0; i < n; i++) { sum += a[i]; }", "import numpy as np", "<div class=\"row\"></div>",
+        "git commit -m 'fix'", "npm install --save-dev eslint", "if err != nil { return err }",
+        "#include <stdio.h>", "x = [i**2 for i in range(10)]", "curl -X POST http://localhost:3000",
+        "public static void main(String[] args)", "fn main() { println!(\"hi\"); }",
+        "SELECT count(*) FROM t GROUP BY k", "sudo apt-get install -y chromium",
+    ),
+    "emoji and symbols": (
+        "🎉🎉 lol", "😀 hi 😀", "👍 ok", "❤️ love it ❤️", "🔥🔥🔥 fire", "¯\\_(ツ)_/¯", "xD :) :P",
+        "🙂 thx", "omg 😱", "gg wp 🏆",
+    ),
+    "other languages": (
+        "Der Rhein ist ein Fluss, der durch Deutschland und die Niederlande fließt.",
+        "Die Stadt liegt am Ufer des Sees und hat etwa zehntausend Einwohner.",
+        "Ich habe gestern einen sehr schönen Film im Kino gesehen.",
+        "Das Unternehmen wurde im Jahr neunzehnhundert gegründet und stellt Autos her.",
+        "Le Rhin est un fleuve qui traverse la Suisse, la France et l'Allemagne.",
+        "Elle est une chanteuse française très connue pour ses chansons d'amour.",
+        "El río Ebro es el más caudaloso de España y desemboca en el mar Mediterráneo.",
+        "La empresa fue fundada por dos hermanos y hoy tiene miles de empleados.",
+        "Il fiume Po attraversa la pianura padana e sfocia nel mare Adriatico.",
+        "O rio Amazonas é o maior rio do mundo em volume de água.",
+        "De Rijn is een rivier die door Zwitserland, Duitsland en Nederland stroomt.",
+        "Floden rinner genom staden och ut i havet vid kusten.",
+        "Rzeka Wisła jest najdłuższą rzeką w Polsce.",
+        "Река Волга является самой длинной рекой в Европе.",
+        "Москва является столицей России и крупнейшим городом страны.",
+        "富士山は日本で最も高い山です。",
+        "東京は日本の首都であり、世界最大の都市の一つです。",
+        "长江是中国最长的河流。",
+        "北京是中华人民共和国的首都。",
+        "서울은 대한민국의 수도이다.",
+        "نهر النيل هو أطول نهر في العالم.",
+        "גבעת ביתא היא גבעה בירושלים.",
+        "हिमालय दुनिया की सबसे ऊँची पर्वत श्रृंखला है।",
+        "Ο Όλυμπος είναι το ψηλότερο βουνό της Ελλάδας.",
+        "Dunărea este al doilea cel mai lung fluviu din Europa.",
+        "A Duna Európa második leghosszabb folyója.",
+        "Tuna on Euroopan toiseksi pisin joki.",
+        "İstanbul Türkiye'nin en kalabalık şehridir.",
+    ),
+}
+# fmt: on
+MASHED = 200  # seeded random keyboard strings of 1-4 "words"
+
+
+def mashed(n: int, seed: int) -> list[str]:
+    """``n`` strings of random lower-case letters, like "asdfgh qwerty zxcvb" (seeded)."""
+    rng = random.Random(seed)
+    return [
+        " ".join(
+            "".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))
+            for _ in range(rng.randint(1, 4))
+        )
+        for _ in range(n)
+    ]
+
+
+def real_texts(rows: Iterable[data.Row]) -> dict[str, list[str]]:
+    """The four ways a real row can arrive: titled and untitled abstract, first sentence, first words."""
+    groups: dict[str, list[str]] = {"titled abstract": [], "untitled abstract": [], "first sentence": []}
+    groups[f"first {SHORT_TOKENS} words"] = []
+    for row in rows:
+        sentence = first_sentence(row.content)
+        groups["titled abstract"].append(row.text)
+        groups["untitled abstract"].append(row.content)
+        groups["first sentence"].append(sentence)
+        groups[f"first {SHORT_TOKENS} words"].append(" ".join(sentence.split()[:SHORT_TOKENS]))
+    return groups
+
+
+def known_percent(text: str, known: frozenset[str]) -> float | None:
+    """The share of the text's tokens the model knows, in percent; None for a text with no token."""
+    tokens = text_tokenizer().tokenize(text)
+    return 100 * sum(t in known for t in tokens) / len(tokens) if tokens else None
+
+
+def measure(settings: Settings) -> str:
+    """Train or reuse the model, measure every group; the note and Markdown table for docs/."""
+    outcome = pipeline.run(settings)
+    words = vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
+    dataset, _ = pipeline.prepare_data(settings)
+    splits = data.make_splits(dataset, settings)
+    unseen = splits.validation + splits.test
+    if dataset.test_csv:  # the official test rows, when the test split was carved from the train file
+        in_test = set(splits.test)
+        unseen += [row for row in data.read_rows(dataset.test_csv) if row not in in_test]
+    real = real_texts(unseen)
+    groups = {
+        **real,
+        **{k: list(v) for k, v in NON_TOPIC.items()},
+        "keyboard mashing": mashed(MASHED, settings.seed),
+    }
+    rows = []
+    for name, texts in groups.items():
+        shares = [known_percent(t, words) for t in texts]
+        judged = [s for s in shares if s is not None]
+        no_words = len(shares) - len(judged)  # refused already: "the text has no words" (400)
+        refused = {t: (no_words + sum(s < t for s in judged)) / len(shares) for t in THRESHOLDS}
+        kind = "real" if name in real else "non-topic"
+        rows.append(
+            [f"{name} ({kind})", f"{len(texts):,}"] + [f"{100 * refused[t]:.1f}%" for t in THRESHOLDS]
+        )
+    header = ["texts", "n", *(f"< {t}% known" for t in THRESHOLDS)]
+    table = markdown_table(header, rows)
+    note = (
+        f"Model {outcome.archive.parent.name} ({len(words):,} words), trained on {dataset.origin} "
+        f"(test split: {splits.test_source}); real texts are the {len(unseen):,} rows it never saw. "
+        "Each cell is the share refused at that threshold (texts without any word count as refused: "
+        "the Lambda answers them 400 already)."
+    )
+    return f"{note}\n\n{table}\n"
+
+
+def run(settings: Settings, out: Path) -> Path:
+    """Measure in ``build/unknown-text/`` (the deployed model stays as it is); write the table to ``out``."""
+    scratch = settings.build_dir / "unknown-text"
+    write_text(out, measure(settings.replace(build_dir=scratch, terraform_dir=scratch / "terraform")))
+    return out

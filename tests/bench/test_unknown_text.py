@@ -1,0 +1,29 @@
+"""The unknown-text measurement's parts, on a few rows (the measurement itself is `invoke unknown-text`)."""
+
+from __future__ import annotations
+
+from ml.data import Row
+from ops.bench.unknown_text import known_percent, mashed, real_texts
+
+
+def test_known_percent_counts_the_lambda_s_tokens_against_the_vocabulary() -> None:
+    known = frozenset({"river", "the"})
+    assert known_percent("The river Qzxv.", known) == 100 * 2 / 3
+    assert known_percent("?!", known) is None  # no token: the Lambda's 400, not a share
+
+
+def test_each_real_row_arrives_four_ways() -> None:
+    row = Row(7, "Elbe", "The Elbe is a river. It flows into the North Sea near Hamburg in Germany today.")
+    groups = real_texts([row])
+    assert groups == {
+        "titled abstract": [row.text],
+        "untitled abstract": [row.content],
+        "first sentence": ["The Elbe is a river."],
+        "first 9 words": ["The Elbe is a river."],
+    }
+
+
+def test_keyboard_mashing_is_seeded_lower_case_letters() -> None:
+    texts = mashed(50, seed=3)
+    assert texts == mashed(50, seed=3) != mashed(50, seed=4)
+    assert all(1 <= len(t.split()) <= 4 and t.replace(" ", "").isalpha() and t.islower() for t in texts)
