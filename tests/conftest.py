@@ -12,11 +12,9 @@ from ml.config import Settings
 from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
 from ops.local.endpoint import EndpointServer, start_endpoint
-from tests.helpers import SHARED_DATA, in_ci, make_settings
+from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings
 
-# The shipped data holds every real row (30,944); tests train on 1,000 a class of it, seeded (the rows the
-# former 1,000-a-class sample held), and so do the `invoke` processes they start, which inherit this.
-os.environ.setdefault("DBP_MAX_ROWS_PER_CLASS", "1000")
+os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # see TEST_ROWS
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,7 @@ from ml.aws import train as sagemaker_train
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import MotoServer
-from tests.helpers import make_settings
+from tests.helpers import TEST_ROWS, make_settings
 
 ACCOUNT = "123456789012"  # a realistic account id: the tfvars of a real endpoint must not look local
 REGION = "us-east-1"
@@ -52,7 +52,8 @@ def reset(moto: MotoServer) -> None:
 
 
 def point_at(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Send boto3 and the SDK to ``moto`` with dummy credentials; no caller's DBP_* variable leaks in."""
+    """Send boto3 and the SDK to ``moto`` with dummy credentials; no caller's DBP_* variable leaks in (the
+    tests' row cap is kept)."""
     for name, value in moto.aws_env(REGION).items():
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -60,6 +61,8 @@ def point_at(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setenv(name, value)
     for name in [n for n in os.environ if n.startswith("DBP_")]:
         monkeypatch.delenv(name)
+    for name, value in TEST_ROWS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     # Against moto only: the SDK's role check calls iam:SimulatePrincipalPolicy, which moto answers with 500.
     monkeypatch.setenv("SAGEMAKER_VALIDATE_ROLE", "false")

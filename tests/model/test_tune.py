@@ -107,7 +107,8 @@ def test_local_tune_writes_blazingtext_values_in_range_that_train_then_uses(
 ) -> None:
     trained_settings, _ = trained
     path = _hp_file(tmp_path, epochs=5, learning_rate=0.5, vector_dim=10, word_ngrams=1)  # a quick start
-    settings = make_settings(tmp_path, hyperparameters_file=path, tune_duration=10)
+    # 20 s: autotune must finish one fit inside it, on a loaded machine too
+    settings = make_settings(tmp_path, hyperparameters_file=path, tune_duration=20)
     shutil.copytree(trained_settings.data_dir, settings.data_dir)  # reuse the prepared sample
 
     result = tune.tune_local(settings)

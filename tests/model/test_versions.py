@@ -4,7 +4,6 @@ deployed model; the next run removes what a killed one left."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from ml.fsutil import file_digest
 from ml.pipeline import TrainError, run
 from ml.predict import Predictor
 from ops.local.endpoint import start_endpoint
-from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke, table_rows
+from tests.helpers import WALTER_JOHNSON, clean_env, make_settings, run_invoke, table_rows
 
 SMALL = {"epochs": 2, "vector_dim": 10, "buckets": 100_000, "dropout_views": 0}  # a quick, real model
 
@@ -67,7 +66,7 @@ def _killed_run(settings: Settings, step: str, overrides: dict[str, Any]) -> sub
     return subprocess.run(
         [sys.executable, "-c", _CHILD, step, json.dumps({**paths, **overrides})],
         cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("DBP_")},
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -232,11 +231,7 @@ def test_approval_the_quality_gate_and_rollback_without_training(deployed: Setti
     assert (entry["version"], entry["history"]) == (live.id, history[:-1])
     assert deploy.registered_archive(settings) == live.archive
     # AND the command line lists the versions and names a wrong one in one line, exit 1
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DBP_")},
-        "DBP_BUILD_DIR": str(settings.build_dir),
-        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
-    }
+    env = clean_env(DBP_BUILD_DIR=str(settings.build_dir), DBP_TERRAFORM_DIR=str(settings.terraform_dir))
     listed = run_invoke(env, "models")
     assert listed.returncode == 0, listed.stderr
     rows = {row[0]: row for row in table_rows(listed.stdout)[2:]}
