@@ -4,7 +4,7 @@ Answers ``POST /classify`` in API Gateway HTTP API (payload 2.0) and REST (1.0) 
 path is a 404, another method a 405, and an event that is not an HTTP request a 400. The body is JSON
 ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
 ``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "words"}``; when fewer
-than ``MIN_KNOWN_PERCENT`` percent of the text's words are in the model's vocabulary, ``label`` and
+than ``MIN_KNOWN_PERCENT`` percent of the text's words are in the model's topical vocabulary, ``label`` and
 ``probability`` are null and ``reason`` says why (the top list is still there: docs/unknown-text.md).
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
@@ -56,7 +56,7 @@ BODY_OVERHEAD_CHARS = 1024  # the rest of the JSON object
 DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
 ROUTE = ("POST", "/classify")
-VOCABULARY_FORMAT = "dbpedia-vocabulary/1"
+VOCABULARY_FORMAT = "dbpedia-vocabulary/2"  # 2: the topical words only
 
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -187,7 +187,7 @@ def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
 
 
 def vocabulary() -> frozenset[str]:
-    """The words the deployed model learned from, read once from ``VOCABULARY_FILE`` (gzip, a word a line).
+    """The words that tell the deployed model about a topic, read once from ``VOCABULARY_FILE`` (gzip).
 
     A missing or unreadable file, or one derived from another model than ``MODEL_SHA256`` or with
     another tokenizer, is NotConfigured: a vocabulary of another model would refuse the wrong texts.
@@ -214,8 +214,11 @@ def unknown_reason(known: int, words: int, min_percent: int) -> str | None:
     """Why the model cannot judge a text with ``known`` of ``words`` in its vocabulary; None if it can."""
     if known * 100 >= min_percent * words:
         return None
-    are = "word is one" if words == 1 else "words are ones"
-    return f"Only {known} of {words} {are} the model learned from; it cannot tell what this text is about."
+    tells = "tells" if 1 in (known, words) else "tell"
+    return (
+        f"Only {known} of {words} {'word' if words == 1 else 'words'} {tells} the model anything about a "
+        "topic; it cannot tell what this text is about."
+    )
 
 
 # --- request --------------------------------------------------------------------------------------

@@ -247,11 +247,11 @@ class Settings(BaseSettings):
         3, ge=1, le=10, description="the Lambda's endpoint attempts (retries of transient errors + 1)"
     )
     min_known_percent: int = Field(
-        40,
+        10,
         ge=1,
         le=100,
-        description="the Lambda gives no label to a text with a smaller share of words the model knows, "
-        "in percent (docs/unknown-text.md)",
+        description="the Lambda gives no label to a text with a smaller share of words that tell the model "
+        "about a topic, in percent (docs/unknown-text.md)",
     )
 
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------

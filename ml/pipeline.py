@@ -304,7 +304,8 @@ def run(settings: Settings) -> TrainOutcome:
     key = _train_key(prepared, settings)
     folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
-    deploy.deploy_local(settings, folder / ARCHIVE)  # the switch: one atomic write of the registry
+    train_rows = prepared.path(preprocess.BASELINE_TRAIN)  # the vocabulary's topics are counted in them
+    deploy.deploy_local(settings, folder / ARCHIVE, train_rows)  # the switch: one write of the registry
     return deployed(settings, reused)
 
 

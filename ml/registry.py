@@ -163,9 +163,9 @@ def tokenizer_mismatch(settings: Settings) -> str | None:
     )
 
 
-def deploy_local(settings: Settings, archive: Path) -> EndpointOutputs:
-    """Derive the model's vocabulary, register it with the local endpoint and write the tfvars."""
-    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache")
+def deploy_local(settings: Settings, archive: Path, train_rows: Path) -> EndpointOutputs:
+    """Derive the model's vocabulary (from its ``train_rows``), register it locally, write the tfvars."""
+    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache", train_rows)
     register_local(settings, archive)
     outputs = local_outputs(settings, file_digest(archive))
     write_tfvars(outputs, settings.tfvars_path)

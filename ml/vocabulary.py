@@ -1,24 +1,32 @@
-"""The model's vocabulary as the Lambda ships it: which tokens the model learned from.
+"""The model's topical vocabulary as the Lambda ships it: the words that tell the model about a topic.
 
 ``vocabulary.txt.gz`` sits beside the model archive in its version folder. It is gzip (fixed mtime, so
 the same model gives the same bytes) of UTF-8 lines: a header naming the model archive's sha256 and the
-tokenizer scheme, then fastText's ``get_words()`` sorted, one a line. The Lambda refuses a vocabulary
-whose header names another model than its ``MODEL_SHA256`` (docs/unknown-text.md).
+tokenizer scheme, then the topical words sorted, one a line. A word is topical when it is in the model's
+vocabulary (fastText's ``get_words()``) and the train rows that contain it lean to some classes: the
+Kullback-Leibler divergence of their class shares (shrunk towards the class prior by ``PRIOR_ROWS``
+pseudo-rows, so that a word seen in a handful of rows carries little) from the prior is at least
+``MIN_TOPIC_NATS``. "the", "how" or "und" fall out, "footballer" or "river" stay. The Lambda refuses a
+vocabulary whose header names another model than its ``MODEL_SHA256`` (docs/unknown-text.md).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import math
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import fasttext
 
 from ml.fsutil import atomic_path, file_digest
 from ml.lambda_src import handler, text_tokenizer
-from ml.package import unpack
+from ml.package import ArtifactError, unpack
 
 VOCABULARY = "vocabulary.txt.gz"  # beside model.tar.gz; the same name at the Lambda zip's root
+PRIOR_ROWS = 20  # pseudo-rows of the class prior mixed into every word's class counts
+MIN_TOPIC_NATS = 0.2  # a word whose shrunk class shares diverge less from the prior says nothing
 
 
 def path_for(archive: Path) -> Path:
@@ -32,6 +40,26 @@ def model_words(archive: Path, cache_root: Path) -> frozenset[str]:
     return frozenset(model.get_words())
 
 
+def topical_words(words: frozenset[str], train_rows: Path) -> frozenset[str]:
+    """The ``words`` whose train rows (fastText lines, one a row) lean to some classes (module docstring)."""
+    classes: Counter[str] = Counter()
+    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    with train_rows.open(encoding="utf-8") as fh:
+        for line in fh:
+            label, _, text = line.rstrip("\n").partition(" ")
+            classes[label] += 1
+            for word in set(text.split()) & words:
+                counts[word][label] += 1
+    prior = {label: n / sum(classes.values()) for label, n in classes.items()}
+
+    def nats(by_class: Counter[str]) -> float:
+        total = sum(by_class.values()) + PRIOR_ROWS
+        shares = ((by_class[c] + PRIOR_ROWS * p) / total for c, p in prior.items())
+        return sum(s * math.log(s / p) for s, p in zip(shares, prior.values(), strict=True))
+
+    return frozenset(w for w, by_class in counts.items() if nats(by_class) >= MIN_TOPIC_NATS)
+
+
 def encode(words: frozenset[str], model_sha256: str, tokenizer: str) -> bytes:
     """The file's bytes: the header the Lambda checks, then the sorted words (deterministic gzip)."""
     text = handler().vocabulary_header(model_sha256, tokenizer) + "".join(f"{w}\n" for w in sorted(words))
@@ -41,16 +69,30 @@ def encode(words: frozenset[str], model_sha256: str, tokenizer: str) -> bytes:
     return out.getvalue()
 
 
-def ensure(archive: Path, cache_root: Path) -> Path:
-    """Derive the vocabulary of ``archive`` beside it unless it is there for these exact model bytes."""
-    target, sha256, scheme = path_for(archive), file_digest(archive), text_tokenizer().SCHEME
-    if target.is_file():
-        with gzip.open(target, "rt", encoding="utf-8") as fh:
-            if fh.readline() == handler().vocabulary_header(sha256, scheme):
-                return target
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(encode(model_words(archive, cache_root), sha256, scheme))
+def is_current(archive: Path) -> bool:
+    """Whether the vocabulary beside ``archive`` was derived for these exact model bytes and tokenizer."""
+    target = path_for(archive)
+    if not target.is_file():
+        return False
+    with gzip.open(target, "rt", encoding="utf-8") as fh:
+        return fh.readline() == handler().vocabulary_header(file_digest(archive), text_tokenizer().SCHEME)
+
+
+def ensure(archive: Path, cache_root: Path, train_rows: Path) -> Path:
+    """Derive the vocabulary of ``archive`` (trained on ``train_rows``) beside it unless it is current."""
+    target = path_for(archive)
+    if not is_current(archive):
+        words = topical_words(model_words(archive, cache_root), train_rows)
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(encode(words, file_digest(archive), text_tokenizer().SCHEME))
     return target
+
+
+def require(archive: Path) -> Path:
+    """The current vocabulary of ``archive``; ArtifactError (train again) when there is none."""
+    if not is_current(archive):
+        raise ArtifactError(f"no vocabulary for {archive} at {path_for(archive)}; run `invoke train`")
+    return path_for(archive)
 
 
 def lambda_environment(archive: Path) -> dict[str, str]:

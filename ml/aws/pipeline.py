@@ -32,6 +32,7 @@ from ml.pipeline import (
     remove_leftovers,
     versions_dir,
 )
+from ml.preprocess import BASELINE_TRAIN
 
 
 def run(settings: Settings) -> TrainOutcome:
@@ -65,7 +66,8 @@ def run(settings: Settings) -> TrainOutcome:
             role_arn=aws.role_arn,
             alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
         )
-    vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache")  # the Lambda zip ships it
+    # the Lambda zip ships it
+    vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", prepared.path(BASELINE_TRAIN))
     deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
     return deployed(settings, job.reused)
 

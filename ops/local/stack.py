@@ -154,7 +154,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     ports = server_ports(settings, ephemeral_ports)
     archive = model_to_serve(settings)
     predictor = Predictor.from_archive(archive, settings.build_dir / "endpoint-cache")
-    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache")
+    vocabulary.require(archive)
     bound: list[BackgroundServer] = []
     flag = "--endpoint-port"
     try:

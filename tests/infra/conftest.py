@@ -233,4 +233,5 @@ def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Review
         shutil.copy(path, terraform_dir / path.name)
     write_endpoint_tfvars(terraform_dir)
     settings = load_settings(build_dir=tmp / "build", terraform_dir=terraform_dir, target="local")
+    write_model_vocabulary(settings)
     return Reviewed(settings, infra.plan(settings, echo=lambda _: None))

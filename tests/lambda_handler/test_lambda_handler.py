@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import json
 import logging
 import os
@@ -229,7 +230,7 @@ def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_th
     # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
     assert status == 200 and body["label"] is None and body["probability"] is None
     assert body["reason"] == (
-        "Only 0 of 3 words are ones the model learned from; it cannot tell what this text is about."
+        "Only 0 of 3 words tell the model anything about a topic; it cannot tell what this text is about."
     )
     assert (body["knownWords"], body["words"], len(body["top"])) == (0, 3, 3)
     # AND its log line counts it apart from classified requests
@@ -260,10 +261,28 @@ def test_the_threshold_is_the_min_known_percent_setting(
 
 def test_one_unknown_word_is_explained_in_the_singular(lambda_env: str) -> None:
     status, _, body = call(v2(json.dumps({"text": "qzxvbn"})))
-    assert status == 200 and body["reason"].startswith("Only 0 of 1 word is one the model learned from;")
+    assert status == 200 and body["reason"].startswith("Only 0 of 1 word tells the model anything about")
 
 
-@pytest.mark.parametrize("fault", ["other model", "no sha256", "no file", "missing file", "not gzip"])
+@pytest.mark.parametrize("text", ["hi there", "thanks", "bye", "yes"])
+def test_greetings_the_model_has_seen_tell_it_no_topic(
+    lambda_env: str, trained: tuple[Settings, TrainOutcome], text: str
+) -> None:
+    # GIVEN a greeting in the model's words, seen in train rows of many topics alike (as "the" is)
+    words = handler.tokenize(text)
+    settings, outcome = trained
+    assert set(words) <= vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
+    assert "the" not in handler.vocabulary() and "footballer" in handler.vocabulary()
+    # THEN it gets no label, and the reason counts its topical words
+    status, _, body = call(v2(json.dumps({"text": text})))
+    assert status == 200 and body["label"] is None, body
+    assert body["knownWords"] == sum(w in handler.vocabulary() for w in words)
+    assert body["knownWords"] * 100 < int(os.environ["MIN_KNOWN_PERCENT"]) * len(words)
+
+
+@pytest.mark.parametrize(
+    "fault", ["other model", "older format", "no sha256", "no file", "missing file", "not gzip"]
+)
 def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
     lambda_env: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -282,6 +301,9 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
         path = tmp_path / "vocabulary.txt.gz"
         if fault == "not gzip":
             path.write_text("river\n")
+        if fault == "older format":  # this very model's, in the format before topical words
+            header = handler.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
+            path.write_bytes(gzip.compress(header.replace("/2 ", "/1 ").encode() + b"river\n"))
         monkeypatch.setenv("VOCABULARY_FILE", str(path))
     with caplog.at_level(logging.INFO):
         status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
