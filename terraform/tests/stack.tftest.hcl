@@ -77,7 +77,9 @@ variables {
     max_text_chars           = 5000
     endpoint_timeout_seconds = 10
     endpoint_max_attempts    = 2
+    min_known_percent        = 10
   }
+  model_sha256 = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
 }
 
 run "lambda_role_invokes_its_one_endpoint_and_writes_its_own_logs" {

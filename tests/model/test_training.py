@@ -86,6 +86,7 @@ def test_local_deploy_writes_tfvars_for_terraform(trained: tuple[Settings, Train
         "aws_region": "us-east-1",
         "sagemaker_runtime_url": "http://127.0.0.1:8080",
         "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
+        "model_sha256": file_digest(outcome.archive),  # the Lambda's vocabulary must name this model
     }
     registry = json.loads(settings.endpoint_registry.read_text())
     assert Path(registry["dbpedia-classifier"]["model_archive"]) == outcome.archive.resolve()
