@@ -19,26 +19,28 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from xml.etree import ElementTree
 
 _PREFIX = "AnyScaleFrontendService."  # X-Amz-Target of Application Auto Scaling (JSON 1.1)
 _SKIP_HEADERS = {"host", "content-length", "connection", "accept-encoding"}
+_HOP_HEADERS = {"content-length", "connection", "transfer-encoding", "server", "date"}
+Reply = tuple[int, dict[str, str], bytes]
 
 
-class AppAutoScalingTagProxy:
-    """A loopback HTTP proxy to ``upstream`` (a moto_server URL) that keeps Application Auto Scaling's tags.
+class _LoopbackProxy:
+    """A loopback HTTP server in front of ``upstream`` (a moto_server URL), served on a thread.
 
-    Use it as a context manager; :attr:`url` is the endpoint to give the AWS provider.
+    Use it as a context manager; :attr:`url` is the endpoint to give the AWS provider. Subclasses give the
+    request handler (:meth:`_handler`) and answer what moto lacks; :meth:`_forward` sends the rest to moto.
     """
 
-    def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, upstream: str, host: str, thread_name: str) -> None:
         self.upstream = upstream.rstrip("/")
-        self.tags: dict[str, dict[str, str]] = {}  # scalable target ARN -> tags
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="aas-tag-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=thread_name, daemon=True)
 
     @property
     def url(self) -> str:
@@ -46,7 +48,7 @@ class AppAutoScalingTagProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> AppAutoScalingTagProxy:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -55,6 +57,40 @@ class AppAutoScalingTagProxy:
     ) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        """Send a request on to moto; its reply, an HTTP error included."""
+        forwarded = urllib.request.Request(
+            f"{self.upstream}{path}", data=body or None, headers=headers, method=method
+        )
+        try:
+            with urllib.request.urlopen(forwarded, timeout=60) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+
+def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Write ``reply`` to the client, without moto's hop-by-hop headers (the length is the body's)."""
+    status, headers, body = reply
+    handler.send_response(status)
+    for name, value in headers.items():
+        if name.lower() not in _HOP_HEADERS:
+            handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+class AppAutoScalingTagProxy(_LoopbackProxy):
+    """A loopback proxy to ``upstream`` (a moto_server URL) that keeps Application Auto Scaling's tags."""
+
+    def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
+        self.tags: dict[str, dict[str, str]] = {}  # scalable target ARN -> tags
+        super().__init__(upstream, host, "aas-tag-proxy")
 
     def answer(self, operation: str, request: dict[str, Any]) -> dict[str, Any] | None:
         """The reply to a tag operation, or None when the request is for moto."""
@@ -77,16 +113,6 @@ class AppAutoScalingTagProxy:
             with self._lock:
                 self.tags[reply["ScalableTargetARN"]] = dict(request["Tags"])
 
-    def _forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        forwarded = urllib.request.Request(
-            f"{self.upstream}{path}", data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(forwarded, timeout=60) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -97,30 +123,16 @@ class AppAutoScalingTagProxy:
                 request = json.loads(body or b"{}")
                 reply = proxy.answer(operation, request)
                 if reply is not None:
-                    self._send(
-                        200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(reply).encode()
+                    _send(
+                        self,
+                        (200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(reply).encode()),
                     )
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _SKIP_HEADERS}
-                status, reply_headers, reply_body = proxy._forward(self.path, headers, body)
+                status, reply_headers, reply_body = proxy._forward("POST", self.path, headers, body)
                 if status == 200:
                     proxy.remember(operation, request, json.loads(reply_body or b"{}"))
-                self._send(status, reply_headers, reply_body)
-
-            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in (
-                        "content-length",
-                        "connection",
-                        "transfer-encoding",
-                        "server",
-                        "date",
-                    ):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                _send(self, (status, reply_headers, reply_body))
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: moto keeps its own log of the requests."""
@@ -142,7 +154,7 @@ _POLICY_CONFIG = re.compile(
 )
 
 
-class CloudFrontGapProxy:
+class CloudFrontGapProxy(_LoopbackProxy):
     """A loopback HTTP proxy to ``upstream`` (a moto_server URL) for CloudFront's REST-XML API.
 
     Two gaps of moto 5.2 are answered here, for the local target only (docs/edge.md):
@@ -159,29 +171,9 @@ class CloudFrontGapProxy:
     """
 
     def __init__(self, upstream: str, host: str = "127.0.0.1") -> None:
-        self.upstream = upstream.rstrip("/")
         self.policies: dict[str, tuple[bytes, str]] = {}  # id -> (config's inner XML, ETag)
         self.configs: dict[str, bytes] = {}  # distribution id -> the DistributionConfig inner XML last sent
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="cf-gap-proxy", daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Base URL of the proxy, e.g. ``http://127.0.0.1:50125``."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def __enter__(self) -> CloudFrontGapProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(upstream, host, "cf-gap-proxy")
 
     def policy(self, method: str, policy_id: str | None, config_only: bool, body: bytes) -> Reply:
         """Answer a response-headers-policy request: (status, headers, body)."""
@@ -248,16 +240,6 @@ class CloudFrontGapProxy:
         merged = _DISTRIBUTION_CONFIG.sub(lambda m: _overlay(m.group(0), config), body, count=1)
         return status, headers, merged
 
-    def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        forwarded = urllib.request.Request(
-            f"{self.upstream}{path}", data=body or None, headers=headers, method=method
-        )
-        try:
-            with urllib.request.urlopen(forwarded, timeout=60) as response:
-                return response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, dict(error.headers), error.read()
-
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -272,14 +254,7 @@ class CloudFrontGapProxy:
                     reply = proxy._forward(self.command, self.path, headers, body)
                     if distribution := _DISTRIBUTION_PATH.match(path):
                         reply = proxy.distribution(self.command, distribution.group(1), body, reply)
-                status, headers, data = reply
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name.lower() not in _HOP_HEADERS:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                _send(self, reply)
 
             do_GET = do_POST = do_PUT = do_DELETE = _any
 
@@ -287,10 +262,6 @@ class CloudFrontGapProxy:
                 """Quiet: moto keeps its own log of the requests."""
 
         return Handler
-
-
-Reply = tuple[int, dict[str, str], bytes]
-_HOP_HEADERS = {"content-length", "connection", "transfer-encoding", "server", "date"}
 
 
 def _inner(pattern: re.Pattern[bytes], body: bytes, group: int = 1) -> bytes:
