@@ -299,19 +299,24 @@ def test_extra_workers_share_the_port_serve_requests_and_stop_with_the_server(
     server = start_endpoint(endpoint.predictor, NAME, workers=2)
     try:
         (child,) = server.worker_pids
-        before = _cpu_ticks(child)
         # WHEN 32 fresh connections each send a batch (the kernel spreads connections over the two sockets)
-        body = json.dumps({"instances": ["walter johnson was a baseball pitcher"] * 200}).encode()
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: post(server.url + "/invocations", body), range(32)))
         # THEN all are answered, and the spawned worker did part of the work
-        assert all(code == 200 and answer[0]["label"] == ["__label__Athlete"] for code, answer in answers)
-        assert _cpu_ticks(child) > before
+        _burst_is_shared_with(server, child)
     finally:
         server.shutdown()
         server.server_close()
     # AND closing the server stops the worker process
     assert not Path(f"/proc/{child}").exists() or _state(child) == "Z"
+
+
+def _burst_is_shared_with(server: EndpointServer, worker: int) -> None:
+    """32 fresh connections each send a batch: all are answered, and ``worker`` did part of the work."""
+    before = _cpu_ticks(worker)
+    body = json.dumps({"instances": ["walter johnson was a baseball pitcher"] * 200}).encode()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: post(server.url + "/invocations", body), range(32)))
+    assert all(code == 200 and answer[0]["label"] == ["__label__Athlete"] for code, answer in answers)
+    assert _cpu_ticks(worker) > before
 
 
 def test_a_killed_worker_is_logged_and_replaced(
@@ -335,12 +340,7 @@ def test_a_killed_worker_is_logged_and_replaced(
         assert any(f"worker process {old} exited" in m for m in messages), messages
         assert any(f"worker process {new} replaces {old}" in m for m in messages), messages
         # AND requests on fresh connections are served by both processes again
-        before = _cpu_ticks(new)
-        body = json.dumps({"instances": ["walter johnson was a baseball pitcher"] * 200}).encode()
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda _: post(server.url + "/invocations", body), range(32)))
-        assert all(code == 200 and answer[0]["label"] == ["__label__Athlete"] for code, answer in answers)
-        assert _cpu_ticks(new) > before
+        _burst_is_shared_with(server, new)
     finally:
         server.shutdown()
         server.server_close()
