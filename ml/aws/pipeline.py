@@ -66,7 +66,7 @@ def run(settings: Settings) -> TrainOutcome:
             role_arn=aws.role_arn,
             alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
         )
-    # the Lambda zip ships it
+    # the Lambda zip ships the model's topical vocabulary: derived here, beside the version
     vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", prepared.path(BASELINE_TRAIN))
     deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
     return deployed(settings, job.reused)
