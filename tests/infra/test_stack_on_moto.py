@@ -30,6 +30,7 @@ from .conftest import (
     Applied,
     zip_sha256_b64,
 )
+from .secret_scan import KNOWN_SHARED, secrets_in
 
 pytestmark = pytest.mark.slow
 
@@ -429,6 +430,23 @@ def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
     assert {"Count", "5xx", "Errors", "Throttles", "ModelLatency", "Invocation5XXErrors"} <= graphed
     assert "InvocationsPerInstance" in graphed
     assert applied.result.outputs["dashboard_url"].endswith("#dashboards/dashboard/dbpedia-classifier")
+
+
+def test_state_outputs_and_the_lambda_environment_hold_no_secret(applied: Applied) -> None:
+    # GIVEN the stack applied to moto  WHEN its outputs, state outputs and Lambda environment are scanned
+    state = json.loads((applied.stack.runner.working_dir / "terraform.tfstate").read_text(encoding="utf-8"))
+    function = applied.client("lambda").get_function_configuration(
+        FunctionName=applied.result.outputs["lambda_function_name"]
+    )
+    variables = function["Environment"]["Variables"]
+    shared = variables["ORIGIN_VERIFY_SECRET"]
+    # THEN none holds a secret: credentials come from the Lambda's role, never from configuration
+    assert secrets_in(applied.result.outputs) == []
+    assert secrets_in(state["outputs"]) == []
+    assert secrets_in({k: v for k, v in variables.items() if k not in KNOWN_SHARED}) == []
+    # AND the known shared value (KNOWN_SHARED) is a fresh random one that no output shows
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", shared)
+    assert shared not in json.dumps(applied.result.outputs) and shared not in json.dumps(state["outputs"])
 
 
 def test_a_second_plan_finds_no_drift(applied: Applied, tmp_path: Path) -> None:
