@@ -54,6 +54,9 @@ from ops.infra.terraform import ApplyResult, TerraformError, TerraformRunner, wr
 
 SITE_DIR = ROOT / "site"
 LOCAL_OVERRIDE = "local_target_override.tf"
+EDGE_RESOURCE = 'resource "aws_cloudfront_distribution" "edge"'
+# The emulator deploys a distribution at once, but the provider sleeps 30 s before it first asks.
+EDGE_NO_WAIT = f"\n{EDGE_RESOURCE} {{\n  wait_for_deployment = false\n}}\n"
 # Services the stack calls; AWS_ENDPOINT_URL in the environment catches any other.
 LOCAL_SERVICES = (
     "acm",
@@ -149,7 +152,8 @@ def prepare_local_workdir(
 ) -> Path:
     """Make ``dest`` a fresh copy of the root module (``*.tf``, ``*.tfvars``, ``*.json``) for the emulator.
 
-    The JSON files are the tfvars and what the module reads (security-headers.json).
+    The JSON files are the tfvars and what the module reads (security-headers.json). The override also
+    tells an edge distribution not to wait for its deployment (EDGE_NO_WAIT).
 
     Whatever ``dest`` held before, state included, is removed: it described an emulator that has stopped.
     """
@@ -158,7 +162,10 @@ def prepare_local_workdir(
     for path in sorted(source.iterdir()):
         if path.is_file() and path.name.endswith((".tf", ".tfvars", ".json")):
             shutil.copy2(path, dest / path.name)
-    (dest / LOCAL_OVERRIDE).write_text(local_override(endpoint_url, services), encoding="utf-8")
+    override = local_override(endpoint_url, services)
+    if any(EDGE_RESOURCE in path.read_text(encoding="utf-8") for path in dest.glob("*.tf")):
+        override += EDGE_NO_WAIT
+    (dest / LOCAL_OVERRIDE).write_text(override, encoding="utf-8")
     return dest
 
 

@@ -124,6 +124,21 @@ def test_local_workdir_is_a_fresh_copy_pointed_at_the_emulator(tmp_path: Path) -
     assert 'backend "local" {}' in override and "s3_use_path_style       = true" in override
 
 
+def test_the_local_working_copy_of_a_module_with_the_edge_does_not_wait_for_its_deployment(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a root module that declares the edge distribution
+    source = tmp_path / "terraform"
+    source.mkdir()
+    (source / "edge.tf").write_text(f"{infra.EDGE_RESOURCE} {{\n}}\n")
+    # WHEN its working copy for the emulator is prepared
+    dest = prepare_local_workdir(source, tmp_path / "local", "http://127.0.0.1:4321")
+    # THEN the override keeps the emulator's provider settings and tells the distribution not to wait
+    override = (dest / infra.LOCAL_OVERRIDE).read_text()
+    assert override.startswith(local_override("http://127.0.0.1:4321"))
+    assert override.endswith(f"{infra.EDGE_RESOURCE} {{\n  wait_for_deployment = false\n}}\n")
+
+
 def test_the_local_override_can_send_one_service_elsewhere() -> None:
     # GIVEN moto for every service but Application Auto Scaling, which goes to the tag proxy
     override = local_override("http://127.0.0.1:4321", {"appautoscaling": "http://127.0.0.1:4322"})
