@@ -19,10 +19,10 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nltk.tokenize import NLTKWordTokenizer
 from tqdm import tqdm
 
 from ml.config import Settings, log
@@ -30,6 +30,9 @@ from ml.data import Dataset, Row, Splits
 from ml.fsutil import atomic_path, remove_temps
 from ml.lambda_src import text_tokenizer
 from ml.slices import SHORT_TOKENS, first_sentence
+
+if TYPE_CHECKING:
+    from nltk.tokenize import NLTKWordTokenizer
 
 LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
@@ -39,13 +42,20 @@ VIEWS = ("text", "first_sentence", "short", "title")  # the fixed lines each tra
 DROPOUT = 0.5  # share of tokens each dropout copy drops
 _CHUNK = 2000
 
-_nltk_words = NLTKWordTokenizer()
+
+@cache
+def _nltk_words() -> NLTKWordTokenizer:
+    """NLTK's word tokenizer, imported on first use: ``import nltk`` takes about 5 s of CPU (it loads
+    scikit-learn and SciPy), which a command that stops on a bad flag or only serves should not pay."""
+    from nltk.tokenize import NLTKWordTokenizer
+
+    return NLTKWordTokenizer()
 
 
 def tokenize(text: str) -> list[str]:
     """Tokens of ``text`` for training: normalize, NLTK word tokenization, finish."""
     tt = text_tokenizer()
-    return tt.finish(_nltk_words.tokenize(tt.normalize(text)))
+    return tt.finish(_nltk_words().tokenize(tt.normalize(text)))
 
 
 def _tokenize_chunk(texts: list[str]) -> list[str]:
@@ -178,6 +188,7 @@ def _map_chunks(
     """``func(chunk, *args)`` over chunks of ``items``, results in order, with a progress bar."""
     chunks = [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
     out: list[Any] = []
+    _nltk_words()  # imported here, before the pool forks, not once in every worker
     with tqdm(total=len(items), desc=desc, unit="rows", disable=None) as bar:
         if workers > 1 and len(chunks) > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -151,3 +151,14 @@ def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path:
     assert "no model deployed yet: training one first" in err
     assert "Traceback" not in err
     assert list((tmp_path / "build" / "model" / "versions").glob("*/model.tar.gz")), "a version was trained"
+
+
+def test_the_commands_import_nltk_only_to_tokenize() -> None:
+    # GIVEN a fresh interpreter  WHEN it imports the tasks and everything a task can reach before it tokenizes
+    code = (
+        "import sys, tasks, ml.pipeline, ml.evaluate, ops.bench.sweep, ops.local.stack\n"
+        "print('nltk' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    # THEN NLTK (about 5 s of imports) is not loaded yet: a bad flag or `invoke up` does not wait for it
+    assert done.stdout.strip() == "False"
