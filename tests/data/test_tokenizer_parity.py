@@ -6,8 +6,6 @@ import csv
 import tarfile
 from pathlib import Path
 
-import pytest
-
 from ml import lambda_src, preprocess
 from ml.config import load_settings
 
@@ -33,5 +31,5 @@ def test_parity_on_every_row_of_the_shipped_sample(tmp_path: Path) -> None:
 
 
 def test_parity_on_the_shared_rows_the_sample_does_not_ship(shared_data: Path) -> None:
-    # The shipped sample's train.csv is the shared train.csv (tests/data/test_sample_data.py); its test.csv is not
+    # The shipped sample's train.csv is the shared one (tests/data/test_sample_data.py); its test.csv is not
     _assert_equal_on(_texts(shared_data / "test.csv"))
