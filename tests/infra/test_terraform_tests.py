@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ml.config import ROOT
-from ops.infra.terraform import write_cli_config
+from ops.infra.terraform import command_env, write_cli_config
 
 from .conftest import make_lambda_zip
 
@@ -33,7 +33,7 @@ def run_terraform_tests(
         text = (module / name).read_text()
         assert old in text
         (module / name).write_text(text.replace(old, new))
-    env = {"TF_CLI_CONFIG_FILE": str(write_cli_config(tmp / "terraform.rc")), "CHECKPOINT_DISABLE": "1"}
+    env = command_env(write_cli_config(tmp / "terraform.rc"))
     subprocess.run(
         [terraform, "init", "-input=false", "-no-color"], cwd=module, env=env, check=True, capture_output=True
     )
@@ -79,7 +79,7 @@ def test_the_ci_roles_trust_only_this_repository_and_grant_no_wildcard_action(
     shutil.copytree(
         TERRAFORM_DIR / "ci-role", module, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*")
     )
-    env = {"TF_CLI_CONFIG_FILE": str(write_cli_config(tmp_path / "terraform.rc")), "CHECKPOINT_DISABLE": "1"}
+    env = command_env(write_cli_config(tmp_path / "terraform.rc"))
     subprocess.run(
         [terraform, "init", "-input=false", "-no-color"], cwd=module, env=env, check=True, capture_output=True
     )

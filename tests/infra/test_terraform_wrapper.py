@@ -18,7 +18,9 @@ FAKE_TERRAFORM = f"""#!{sys.executable}
 import json, os, sys
 args = sys.argv[1:]
 var_files = [json.load(open(a.split("=", 1)[1])) for a in args if a.startswith("-var-file=")]
-watched = ("TF_CLI_CONFIG_FILE", "CHECKPOINT_DISABLE", "TF_IN_AUTOMATION", "AWS_PROFILE", "AWS_ENDPOINT_URL")
+watched = (
+    "TF_CLI_CONFIG_FILE", "CHECKPOINT_DISABLE", "TF_IN_AUTOMATION", "GOGC", "AWS_PROFILE", "AWS_ENDPOINT_URL"
+)
 with open(os.environ["FAKE_TF_LOG"], "a") as log:
     env = {{k: os.environ.get(k) for k in watched}}
     log.write(json.dumps({{"args": args, "var_files": var_files, "env": env}}) + "\\n")
@@ -149,6 +151,7 @@ def test_every_command_uses_the_mirror_only_cli_config_and_the_given_environment
 ) -> None:
     # GIVEN a developer profile in the environment and a runner told to unset it and use an emulator
     monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.delenv("GOGC", raising=False)
     before = dict(os.environ)
     runner, calls = fake(AWS_PROFILE=None, AWS_ENDPOINT_URL="http://127.0.0.1:1234")
     # WHEN a command runs
@@ -159,6 +162,7 @@ def test_every_command_uses_the_mirror_only_cli_config_and_the_given_environment
         "TF_CLI_CONFIG_FILE": str(tmp_path / "terraform.rc"),
         "CHECKPOINT_DISABLE": "1",
         "TF_IN_AUTOMATION": "1",
+        "GOGC": "400",
         "AWS_PROFILE": None,
         "AWS_ENDPOINT_URL": "http://127.0.0.1:1234",
     }
@@ -166,6 +170,14 @@ def test_every_command_uses_the_mirror_only_cli_config_and_the_given_environment
     assert f'filesystem_mirror {{\n    path = "{PLUGIN_MIRROR}"' in config and "direct" not in config
     # AND the caller's own environment is back as it was
     assert dict(os.environ) == before
+
+
+def test_a_gogc_of_the_user_s_own_is_kept(fake: MakeRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN GOGC set by the user  WHEN a command runs  THEN terraform sees theirs, not the project's 400
+    monkeypatch.setenv("GOGC", "50")
+    runner, calls = fake()
+    runner.validate()
+    assert calls()[0]["env"]["GOGC"] == "50"
 
 
 def test_state_list_is_empty_without_state_and_raises_on_other_errors(fake: MakeRunner) -> None:
