@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ml.config import Settings
-from ml.pipeline import TrainOutcome, run
+from ml.pipeline import TrainOutcome, run, versions_dir
 from ml.predict import Predictor
 from ops.local.endpoint import EndpointServer, start_endpoint
 from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings
@@ -28,9 +30,22 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainOutcome]:
-    """A real model trained by the pipeline on 1,000 rows a class of the shipped data (default settings)."""
+def trained(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[Settings, TrainOutcome]:
+    """A real model trained by the pipeline on 1,000 rows a class of the shipped data (default settings).
+
+    It is trained once a run: under xdist the first worker trains it in a folder the workers share (the
+    others wait on a lock), then each worker copies its prepared data and version and runs the pipeline in
+    its own folder, which reuses that version as a second `invoke train` would.
+    """
     settings = make_settings(tmp_path_factory.mktemp("trained"))
+    if worker_id == "master":
+        return settings, run(settings)
+    shared = make_settings(tmp_path_factory.getbasetemp().parent / "trained")
+    with (tmp_path_factory.getbasetemp().parent / "trained.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        run(shared)  # trains the first time, reuses afterwards
+    shutil.copytree(shared.data_dir, settings.data_dir)
+    shutil.copytree(versions_dir(shared), versions_dir(settings))
     return settings, run(settings)
 
 
