@@ -19,6 +19,25 @@ from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings
 os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # see TEST_ROWS
 
 
+# Session fixtures costly enough that the modules using them share one xdist worker (and one instance).
+ONE_WORKER = ("reviewed",)  # tests/infra/conftest.py: `invoke plan` of the real stack
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests for ``--dist loadgroup``: a module's tests on one worker, as ``loadscope`` does, and
+    the modules that use a fixture of ``ONE_WORKER`` together."""
+    groups: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        shared = next((f for f in ONE_WORKER if f in getattr(item, "fixturenames", ())), None)
+        groups.setdefault(module, shared or module)
+        if shared:
+            groups[module] = shared
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real DBPedia rows beside the repo; skipped where absent, an error in CI."""
