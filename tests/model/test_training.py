@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from dataclasses import replace
 from pathlib import Path
@@ -104,10 +105,13 @@ def test_second_run_with_same_inputs_changes_nothing(trained: tuple[Settings, Tr
     assert _snapshot(settings.build_dir) | _snapshot(settings.terraform_dir) == before
 
 
-def test_changed_hyperparameters_retrain_and_early_stopping_stays_in_bounds(tmp_path: Path) -> None:
+def test_changed_hyperparameters_retrain_and_early_stopping_stays_in_bounds(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
     settings = make_settings(
         tmp_path, epochs=7, min_epochs=5, patience=1, early_stopping="true", vector_dim=10, buckets=100_000
     )
+    shutil.copytree(trained[0].data_dir, settings.data_dir)  # the same prepared data: only training differs
     outcome = run(settings)
     manifest = json.loads(outcome.manifest.read_text())
     assert not outcome.reused and 5 <= manifest["trained_epochs"] <= 7
@@ -120,6 +124,7 @@ def test_corrupted_archive_is_not_trusted_and_is_rebuilt(
 ) -> None:
     # GIVEN a finished run whose model.tar.gz was later truncated (e.g. a crash while copying)
     settings = make_settings(tmp_path, epochs=2, vector_dim=10, buckets=100_000)  # a small, quick model
+    shutil.copytree(trained[0].data_dir, settings.data_dir)  # the same prepared data: only training differs
     archive = run(settings).archive
     archive.write_bytes(archive.read_bytes()[:1000])
     # WHEN the pipeline runs again THEN it does not reuse the broken artifact
