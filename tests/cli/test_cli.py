@@ -114,7 +114,12 @@ def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             ports.append(str(s.getsockname()[1]))
-    env = {**os.environ, "DBP_BUILD_DIR": str(tmp_path / "build"), "DBP_TERRAFORM_DIR": str(tmp_path / "tf")}
+    env = {
+        **os.environ,
+        "DBP_BUILD_DIR": str(tmp_path / "build"),
+        "DBP_TERRAFORM_DIR": str(tmp_path / "tf"),
+        "DBP_MAX_ROWS_PER_CLASS": "300",  # a first model in seconds; Walter Johnson is an Athlete to it too
+    }
     flags = ["--endpoint-port", ports[0], "--api-port", ports[1], "--site-port", ports[2]]
     proc = subprocess.Popen(
         [sys.executable, "-m", "invoke", "up", *flags],
