@@ -120,7 +120,7 @@ def measure(settings: Settings) -> str:
     dataset, prepared = pipeline.prepare_data(settings)
     everything = vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
     started = time.perf_counter()
-    words = vocabulary.topical_words(everything, prepared.path(BASELINE_TRAIN))
+    words = vocabulary.derive(everything, prepared.path(BASELINE_TRAIN)).topical
     seconds = time.perf_counter() - started
     splits = data.make_splits(dataset, settings)
     unseen = splits.validation + splits.test

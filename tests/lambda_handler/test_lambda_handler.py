@@ -224,7 +224,7 @@ def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_th
     lambda_env: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN keyboard mashing, none of whose words is in the deployed model's vocabulary
-    assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary()
+    assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary().topical
     with caplog.at_level(logging.INFO, logger="classifier"):
         status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
     # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
@@ -243,7 +243,7 @@ def test_a_real_sentence_is_classified_with_its_known_word_count(lambda_env: str
     words = handler.tokenize(WALTER_JOHNSON)
     assert status == 200 and body["label"] == "Athlete" and "reason" not in body
     assert body["words"] == len(words)
-    assert body["knownWords"] == sum(w in handler.vocabulary() for w in words)
+    assert body["knownWords"] == sum(w in handler.vocabulary().topical for w in words)
 
 
 @pytest.mark.parametrize(("min_percent", "labelled"), [("50", True), ("51", False)])
@@ -251,7 +251,7 @@ def test_the_threshold_is_the_min_known_percent_setting(
     lambda_env: str, monkeypatch: pytest.MonkeyPatch, min_percent: str, labelled: bool
 ) -> None:
     # GIVEN a text of one known and one unknown word (50% known)
-    assert "river" in handler.vocabulary() and "qzxvbn" not in handler.vocabulary()
+    assert "river" in handler.vocabulary().topical and "qzxvbn" not in handler.vocabulary().topical
     monkeypatch.setenv("MIN_KNOWN_PERCENT", min_percent)
     status, _, body = call(v2(json.dumps({"text": "river qzxvbn"})))
     # THEN it is labelled exactly when 50% reaches the threshold
@@ -272,16 +272,26 @@ def test_greetings_the_model_has_seen_tell_it_no_topic(
     words = handler.tokenize(text)
     settings, outcome = trained
     assert set(words) <= vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
-    assert "the" not in handler.vocabulary() and "footballer" in handler.vocabulary()
+    assert "the" not in handler.vocabulary().topical and "footballer" in handler.vocabulary().topical
     # THEN it gets no label, and the reason counts its topical words
     status, _, body = call(v2(json.dumps({"text": text})))
     assert status == 200 and body["label"] is None, body
-    assert body["knownWords"] == sum(w in handler.vocabulary() for w in words)
+    assert body["knownWords"] == sum(w in handler.vocabulary().topical for w in words)
     assert body["knownWords"] * 100 < int(os.environ["MIN_KNOWN_PERCENT"]) * len(words)
 
 
 @pytest.mark.parametrize(
-    "fault", ["other model", "older format", "no sha256", "no file", "missing file", "not gzip"]
+    "fault",
+    [
+        "other model",
+        "format 1",
+        "format 2",
+        "untagged word",
+        "no sha256",
+        "no file",
+        "missing file",
+        "not gzip",
+    ],
 )
 def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
     lambda_env: str,
@@ -290,7 +300,7 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
     tmp_path: Any,
     fault: str,
 ) -> None:
-    # GIVEN a vocabulary derived from another model, or none, or an unreadable one
+    # GIVEN a vocabulary derived from another model or in an older format, or none, or an unreadable one
     if fault == "other model":
         monkeypatch.setenv("MODEL_SHA256", "0" * 64)
     elif fault == "no sha256":
@@ -301,9 +311,12 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
         path = tmp_path / "vocabulary.txt.gz"
         if fault == "not gzip":
             path.write_text("river\n")
-        if fault == "older format":  # this very model's, in the format before topical words
-            header = handler.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
-            path.write_bytes(gzip.compress(header.replace("/2 ", "/1 ").encode() + b"river\n"))
+        header = handler.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
+        if fault.startswith("format "):  # this very model's, in a format before common words: a word a line
+            old = header.replace(handler.VOCABULARY_FORMAT, f"dbpedia-vocabulary/{fault[-1]}")
+            path.write_bytes(gzip.compress(old.encode() + b"river\n"))
+        if fault == "untagged word":  # today's header, then a line that is not "topical …" or "common …"
+            path.write_bytes(gzip.compress(header.encode() + b"topical river\nfilm\n"))
         monkeypatch.setenv("VOCABULARY_FILE", str(path))
     with caplog.at_level(logging.INFO):
         status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
