@@ -3,8 +3,9 @@
 Answers ``POST /classify`` in API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events; another
 path is a 404, another method a 405, and an event that is not an HTTP request a 400. The body is JSON
 ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
-``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "words"}``; when fewer
-than ``MIN_KNOWN_PERCENT`` percent of the text's words are in the model's topical vocabulary, ``label`` and
+``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "commonWords", "words"}``;
+when a text of at least ``MIN_WORDS_FOR_LANGUAGE`` words has none of the model's common English words, or
+fewer than ``MIN_KNOWN_PERCENT`` percent of its words are in the model's topical vocabulary, ``label`` and
 ``probability`` are null and ``reason`` says why (the top list is still there: docs/unknown-text.md).
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
@@ -57,6 +58,7 @@ DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): th
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
 ROUTE = ("POST", "/classify")
 VOCABULARY_FORMAT = "dbpedia-vocabulary/3"  # 3: the topical and the common words, each line tagged
+MIN_WORDS_FOR_LANGUAGE = 6  # a text this long without a common word is not English (docs/unknown-text.md)
 
 
 class Vocabulary(NamedTuple):
@@ -225,8 +227,14 @@ def vocabulary() -> Vocabulary:
     return _vocabularies[(name, sha256)]
 
 
-def unknown_reason(known: int, words: int, min_percent: int) -> str | None:
-    """Why the model cannot judge a text with ``known`` of ``words`` in its vocabulary; None if it can."""
+def unknown_reason(known: int, common: int, words: int, min_percent: int) -> str | None:
+    """Why the model cannot judge a text of ``words`` tokens, ``known`` of them topical and ``common`` of
+    them common English words; None if it can. Not English is the clearer reason, so it comes first."""
+    if common == 0 and words >= MIN_WORDS_FOR_LANGUAGE:
+        return (
+            f"None of its {words} words is a common English word: the model only knows English text, "
+            "so it cannot tell what this is about."
+        )
     if known * 100 >= min_percent * words:
         return None
     tells = "tells" if 1 in (known, words) else "tell"
@@ -467,10 +475,12 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             raise BadRequest("the text has no words to classify")
         words = vocabulary()
         known = sum(token in words.topical for token in tokens)
-        reason = unknown_reason(known, len(tokens), _setting("MIN_KNOWN_PERCENT"))
+        common = sum(token in words.common for token in tokens)
+        reason = unknown_reason(known, common, len(tokens), _setting("MIN_KNOWN_PERCENT"))
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
-        body = {**answer, "top": top, "knownWords": known, "words": len(tokens), "requestId": request_id}
+        counts = {"knownWords": known, "commonWords": common, "words": len(tokens)}
+        body = {**answer, "top": top, **counts, "requestId": request_id}
         result = respond(200, body, event)
         if reason:
             outcome = "unknown_text"

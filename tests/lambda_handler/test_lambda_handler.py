@@ -232,18 +232,61 @@ def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_th
     assert body["reason"] == (
         "Only 0 of 3 words tell the model anything about a topic; it cannot tell what this text is about."
     )
-    assert (body["knownWords"], body["words"], len(body["top"])) == (0, 3, 3)
+    assert (body["knownWords"], body["commonWords"], body["words"], len(body["top"])) == (0, 0, 3, 3)
     # AND its log line counts it apart from classified requests
     (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
     assert (line["status"], line["outcome"]) == (200, "unknown_text")
 
 
-def test_a_real_sentence_is_classified_with_its_known_word_count(lambda_env: str) -> None:
+def test_a_real_sentence_is_classified_with_its_known_and_common_word_counts(lambda_env: str) -> None:
     status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
     words = handler.tokenize(WALTER_JOHNSON)
     assert status == 200 and body["label"] == "Athlete" and "reason" not in body
     assert body["words"] == len(words)
     assert body["knownWords"] == sum(w in handler.vocabulary().topical for w in words)
+    assert body["commonWords"] == sum(w in handler.vocabulary().common for w in words) > 0
+
+
+RHINE_DE = "Der Rhein ist ein Fluss, der durch Deutschland und die Niederlande fließt."
+
+
+def test_a_sentence_in_another_language_gets_no_label_but_the_language_reason_and_the_top_list(
+    lambda_env: str,
+) -> None:
+    # GIVEN the German sentence of the issue: long enough, and none of its words a common English word
+    words = handler.tokenize(RHINE_DE)
+    assert len(words) >= handler.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
+    status, _, body = call(v2(json.dumps({"text": RHINE_DE})))
+    # THEN a 200 that names no topic, says the text is not English (the clearer reason, whatever its
+    # topical words), and still has the top list
+    assert status == 200 and body["label"] is None and body["probability"] is None
+    assert body["reason"] == (
+        f"None of its {len(words)} words is a common English word: the model only knows English text, "
+        "so it cannot tell what this is about."
+    )
+    assert (body["commonWords"], body["words"], len(body["top"])) == (0, len(words), 3)
+    assert body["top"][0]["label"] and body["top"][0]["probability"] > 0
+
+
+def test_a_short_text_without_a_common_word_is_judged_by_its_topical_words_only(lambda_env: str) -> None:
+    # GIVEN a name, shorter than the language rule's reach, without a common word but with a topical one
+    words = handler.tokenize("Walter Johnson")
+    assert len(words) < handler.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
+    assert set(words) & handler.vocabulary().topical
+    status, _, body = call(v2(json.dumps({"text": "Walter Johnson"})))
+    # THEN it is classified
+    assert status == 200 and body["label"] is not None and "reason" not in body, body
+
+
+@pytest.mark.parametrize("extra", [-1, 0])
+def test_the_language_rule_starts_at_min_words_for_language(lambda_env: str, extra: int) -> None:
+    # GIVEN "river" again and again: topical, and no common word
+    assert "river" in handler.vocabulary().topical and "river" not in handler.vocabulary().common
+    words = handler.MIN_WORDS_FOR_LANGUAGE + extra
+    status, _, body = call(v2(json.dumps({"text": " ".join(["river"] * words)})))
+    # THEN it is classified below the limit, and refused as not English from it on
+    assert status == 200 and (body["label"] is None) == (extra == 0), body
+    assert body.get("reason") is None or body["reason"].startswith(f"None of its {words} words is a common")
 
 
 @pytest.mark.parametrize(("min_percent", "labelled"), [("50", True), ("51", False)])
