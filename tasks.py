@@ -424,7 +424,7 @@ def sweep(
     help={"out": "where to write the table (default build/unknown-text/unknown-text.md)", **VERBOSE},
 )
 def unknown_text(c: Context, s: Settings, out: str | None = None, verbose: bool = False) -> None:
-    """Measure which texts the Lambda would refuse at each known-word threshold (docs/unknown-text.md)."""
+    """Measure which texts the Lambda would refuse, by topical and common words (docs/unknown-text.md)."""
     from ops.bench import unknown_text as measurement
 
     target = ROOT / out if out else s.build_dir / "unknown-text" / "unknown-text.md"

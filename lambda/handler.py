@@ -3,8 +3,9 @@
 Answers ``POST /classify`` in API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events; another
 path is a 404, another method a 405, and an event that is not an HTTP request a 400. The body is JSON
 ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
-``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "words"}``; when fewer
-than ``MIN_KNOWN_PERCENT`` percent of the text's words are in the model's topical vocabulary, ``label`` and
+``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "commonWords", "words"}``;
+when a text of at least ``MIN_WORDS_FOR_LANGUAGE`` words has none of the model's common English words, or
+fewer than ``MIN_KNOWN_PERCENT`` percent of its words are in the model's topical vocabulary, ``label`` and
 ``probability`` are null and ``reason`` says why (the top list is still there: docs/unknown-text.md).
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
@@ -39,7 +40,7 @@ import random
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from text_tokenizer import SCHEME as TOKENIZER_SCHEME
 from text_tokenizer import tokenize
@@ -56,13 +57,22 @@ BODY_OVERHEAD_CHARS = 1024  # the rest of the JSON object
 DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
 ROUTE = ("POST", "/classify")
-VOCABULARY_FORMAT = "dbpedia-vocabulary/2"  # 2: the topical words only
+VOCABULARY_FORMAT = "dbpedia-vocabulary/3"  # 3: the topical and the common words, each line tagged
+MIN_WORDS_FOR_LANGUAGE = 6  # a text this long without a common word is not English (docs/unknown-text.md)
+
+
+class Vocabulary(NamedTuple):
+    """The deployed model's words that tell it about a topic, and its common (English) words."""
+
+    topical: frozenset[str]
+    common: frozenset[str]
+
 
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 _clients: dict[tuple[str, float, float], Any] = {}
-_vocabularies: dict[tuple[str, str], frozenset[str]] = {}
+_vocabularies: dict[tuple[str, str], Vocabulary] = {}
 
 
 class HttpError(Exception):
@@ -186,11 +196,11 @@ def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
     return f"{VOCABULARY_FORMAT} model-sha256={model_sha256} tokenizer={tokenizer}\n"
 
 
-def vocabulary() -> frozenset[str]:
-    """The words that tell the deployed model about a topic, read once from ``VOCABULARY_FILE`` (gzip).
+def vocabulary() -> Vocabulary:
+    """The deployed model's topical and common words, read once from ``VOCABULARY_FILE`` (gzip).
 
-    A missing or unreadable file, or one derived from another model than ``MODEL_SHA256`` or with
-    another tokenizer, is NotConfigured: a vocabulary of another model would refuse the wrong texts.
+    A missing or unreadable file, or one of another format, derived from another model than
+    ``MODEL_SHA256`` or with another tokenizer, is NotConfigured: it would refuse the wrong texts.
     """
     name, sha256 = os.environ.get("VOCABULARY_FILE", ""), os.environ.get("MODEL_SHA256", "")
     if not name or not sha256:
@@ -200,18 +210,31 @@ def vocabulary() -> frozenset[str]:
         try:
             with gzip.open(path, "rt", encoding="utf-8") as fh:
                 header = fh.readline()
-                words = frozenset(fh.read().splitlines())
+                lines = fh.read().splitlines()
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise NotConfigured("the classifier is not set up", f"vocabulary {path}: {exc}") from None
-        if header != vocabulary_header(sha256, TOKENIZER_SCHEME):
-            detail = f"vocabulary {path} starts {header.strip()!r}, not model {sha256} ({TOKENIZER_SCHEME})"
+        expected = vocabulary_header(sha256, TOKENIZER_SCHEME)
+        if header != expected:
+            detail = f"vocabulary {path} starts {header.strip()!r}, not {expected.strip()!r}"
             raise NotConfigured("the classifier is not set up", detail)
-        _vocabularies[(name, sha256)] = words
+        tagged: dict[str, set[str]] = {"topical": set(), "common": set()}
+        for line in lines:
+            tag, _, word = line.partition(" ")
+            if tag not in tagged or not word:
+                raise NotConfigured("the classifier is not set up", f"vocabulary {path}: line {line!r}")
+            tagged[tag].add(word)
+        _vocabularies[(name, sha256)] = Vocabulary(frozenset(tagged["topical"]), frozenset(tagged["common"]))
     return _vocabularies[(name, sha256)]
 
 
-def unknown_reason(known: int, words: int, min_percent: int) -> str | None:
-    """Why the model cannot judge a text with ``known`` of ``words`` in its vocabulary; None if it can."""
+def unknown_reason(known: int, common: int, words: int, min_percent: int) -> str | None:
+    """Why the model cannot judge a text of ``words`` tokens, ``known`` of them topical and ``common`` of
+    them common English words; None if it can. Not English is the clearer reason, so it comes first."""
+    if common == 0 and words >= MIN_WORDS_FOR_LANGUAGE:
+        return (
+            f"None of its {words} words is a common English word: the model only knows English text, "
+            "so it cannot tell what this is about."
+        )
     if known * 100 >= min_percent * words:
         return None
     tells = "tells" if 1 in (known, words) else "tell"
@@ -451,11 +474,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if not tokens:
             raise BadRequest("the text has no words to classify")
         words = vocabulary()
-        known = sum(token in words for token in tokens)
-        reason = unknown_reason(known, len(tokens), _setting("MIN_KNOWN_PERCENT"))
+        known = sum(token in words.topical for token in tokens)
+        common = sum(token in words.common for token in tokens)
+        reason = unknown_reason(known, common, len(tokens), _setting("MIN_KNOWN_PERCENT"))
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
-        body = {**answer, "top": top, "knownWords": known, "words": len(tokens), "requestId": request_id}
+        counts = {"knownWords": known, "commonWords": common, "words": len(tokens)}
+        body = {**answer, "top": top, **counts, "requestId": request_id}
         result = respond(200, body, event)
         if reason:
             outcome = "unknown_text"

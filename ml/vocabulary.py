@@ -1,13 +1,16 @@
-"""The model's topical vocabulary as the Lambda ships it: the words that tell the model about a topic.
+"""The model's vocabulary as the Lambda ships it: the words that tell it about a topic, and its common words.
 
 ``vocabulary.txt.gz`` sits beside the model archive in its version folder. It is gzip (fixed mtime, so
-the same model gives the same bytes) of UTF-8 lines: a header naming the model archive's sha256 and the
-tokenizer scheme, then the topical words sorted, one a line. A word is topical when it is in the model's
-vocabulary (fastText's ``get_words()``) and the train rows that contain it lean to some classes: the
-Kullback-Leibler divergence of their class shares (shrunk towards the class prior by ``PRIOR_ROWS``
-pseudo-rows, so that a word seen in a handful of rows carries little) from the prior is at least
-``MIN_TOPIC_NATS``. "the", "how" or "und" fall out, "footballer" or "river" stay. The Lambda refuses a
-vocabulary whose header names another model than its ``MODEL_SHA256`` (docs/unknown-text.md).
+the same model gives the same bytes) of UTF-8 lines: a header naming the format, the model archive's
+sha256 and the tokenizer scheme, then one line a word, ``topical <word>`` or ``common <word>``, sorted.
+A word is topical when it is in the model's vocabulary (fastText's ``get_words()``) and the train rows
+that contain it lean to some classes: the Kullback-Leibler divergence of their class shares (shrunk
+towards the class prior by ``PRIOR_ROWS`` pseudo-rows, so that a word seen in a handful of rows carries
+little) from the prior is at least ``MIN_TOPIC_NATS``. "the", "how" or "und" fall out, "footballer" or
+"river" stay. The common words are the ``COMMON_WORDS`` non-topical model words in the most train rows:
+"the", "is", "of", "was"; a long text with none of them is not in the model's language. The Lambda
+refuses a vocabulary whose header names another format or model than its ``MODEL_SHA256``
+(docs/unknown-text.md).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import io
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import fasttext
 
@@ -27,6 +31,14 @@ from ml.package import ArtifactError, unpack
 VOCABULARY = "vocabulary.txt.gz"  # beside model.tar.gz; the same name at the Lambda zip's root
 PRIOR_ROWS = 20  # pseudo-rows of the class prior mixed into every word's class counts
 MIN_TOPIC_NATS = 0.2  # a word whose shrunk class shares diverge less from the prior says nothing
+COMMON_WORDS = 30  # the other words in the most train rows: "the", "is", "of" (docs/unknown-text.md)
+
+
+class Vocabulary(NamedTuple):
+    """A model's two word lists, as the Lambda reads them back (``handler.vocabulary()``)."""
+
+    topical: frozenset[str]
+    common: frozenset[str]
 
 
 def path_for(archive: Path) -> Path:
@@ -40,8 +52,8 @@ def model_words(archive: Path, cache_root: Path) -> frozenset[str]:
     return frozenset(model.get_words())
 
 
-def topical_words(words: frozenset[str], train_rows: Path) -> frozenset[str]:
-    """The ``words`` whose train rows (fastText lines, one a row) lean to some classes (module docstring)."""
+def derive(words: frozenset[str], train_rows: Path) -> Vocabulary:
+    """The topical and the common ``words``, counted in the train rows (fastText lines, one a row)."""
     classes: Counter[str] = Counter()
     counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     with train_rows.open(encoding="utf-8") as fh:
@@ -57,32 +69,40 @@ def topical_words(words: frozenset[str], train_rows: Path) -> frozenset[str]:
         shares = ((by_class[c] + PRIOR_ROWS * p) / total for c, p in prior.items())
         return sum(s * math.log(s / p) for s, p in zip(shares, prior.values(), strict=True))
 
-    return frozenset(w for w, by_class in counts.items() if nats(by_class) >= MIN_TOPIC_NATS)
+    topical = frozenset(w for w, by_class in counts.items() if nats(by_class) >= MIN_TOPIC_NATS)
+    by_rows = sorted(counts.keys() - topical, key=lambda w: (-counts[w].total(), w))
+    return Vocabulary(topical, frozenset(by_rows[:COMMON_WORDS]))
 
 
-def encode(words: frozenset[str], model_sha256: str, tokenizer: str) -> bytes:
-    """The file's bytes: the header the Lambda checks, then the sorted words (deterministic gzip)."""
-    text = handler().vocabulary_header(model_sha256, tokenizer) + "".join(f"{w}\n" for w in sorted(words))
+def encode(words: Vocabulary, model_sha256: str, tokenizer: str) -> bytes:
+    """The file's bytes: the header the Lambda checks, then the tagged words sorted (deterministic gzip)."""
+    lines = sorted([f"topical {w}\n" for w in words.topical] + [f"common {w}\n" for w in words.common])
+    text = handler().vocabulary_header(model_sha256, tokenizer) + "".join(lines)
     out = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
         gz.write(text.encode("utf-8"))
     return out.getvalue()
 
 
+def is_for(path: Path, model_sha256: str) -> bool:
+    """Whether ``path`` is a vocabulary the Lambda reads (this format) of that model and this tokenizer."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            return fh.readline() == handler().vocabulary_header(model_sha256, text_tokenizer().SCHEME)
+    except (OSError, EOFError, UnicodeDecodeError):  # none, or not gzip: nothing the Lambda can read
+        return False
+
+
 def is_current(archive: Path) -> bool:
     """Whether the vocabulary beside ``archive`` was derived for these exact model bytes and tokenizer."""
-    target = path_for(archive)
-    if not target.is_file():
-        return False
-    with gzip.open(target, "rt", encoding="utf-8") as fh:
-        return fh.readline() == handler().vocabulary_header(file_digest(archive), text_tokenizer().SCHEME)
+    return is_for(path_for(archive), file_digest(archive))
 
 
 def ensure(archive: Path, cache_root: Path, train_rows: Path) -> Path:
     """Derive the vocabulary of ``archive`` (trained on ``train_rows``) beside it unless it is current."""
     target = path_for(archive)
     if not is_current(archive):
-        words = topical_words(model_words(archive, cache_root), train_rows)
+        words = derive(model_words(archive, cache_root), train_rows)
         with atomic_path(target) as tmp:
             tmp.write_bytes(encode(words, file_digest(archive), text_tokenizer().SCHEME))
     return target
@@ -91,7 +111,10 @@ def ensure(archive: Path, cache_root: Path, train_rows: Path) -> Path:
 def require(archive: Path) -> Path:
     """The current vocabulary of ``archive``; ArtifactError (train again) when there is none."""
     if not is_current(archive):
-        raise ArtifactError(f"no vocabulary for {archive} at {path_for(archive)}; run `invoke train`")
+        raise ArtifactError(
+            f"no current vocabulary for {archive} at {path_for(archive)} (none, or one of an older format "
+            "or tokenizer); run `invoke train`"
+        )
     return path_for(archive)
 
 

@@ -1,12 +1,13 @@
-"""``invoke unknown-text``: how well the topical-word share tells real topics from text the model can't judge.
+"""``invoke unknown-text``: how well the Lambda's two rules tell real topics from text the model can't judge.
 
 Trains (or reuses) the pipeline's model on the given data with the current settings, then counts, for
-every text, the share of its tokens (the Lambda's tokenizer) that are topical words of that model
+every text, its tokens (the Lambda's tokenizer) that are topical words and common words of that model
 (``ml/vocabulary.py``, what the Lambda ships). Real texts are the rows the model never saw (validation,
 test, and the official test file when the test split was carved from the train file), each as titled
 abstract, untitled abstract, first sentence and its first words; the non-topic texts are
-``NON_TOPIC`` below plus seeded keyboard mashing. The table gives, per threshold, the share of each
-group the Lambda would refuse (docs/unknown-text.md).
+``NON_TOPIC`` below plus seeded keyboard mashing. The table gives the share of each group the Lambda
+would refuse: by the topical-word share alone at each threshold, by the common-word rule alone, and by
+both as the handler applies them at the shipped threshold (docs/unknown-text.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from ml import data, pipeline, vocabulary
 from ml.config import Settings
 from ml.fsutil import write_text
-from ml.lambda_src import text_tokenizer
+from ml.lambda_src import handler, text_tokenizer
 from ml.preprocess import BASELINE_TRAIN
 from ml.slices import SHORT_TOKENS, first_sentence
 from ml.tables import markdown_table
@@ -108,10 +109,12 @@ def real_texts(rows: Iterable[data.Row]) -> dict[str, list[str]]:
     return groups
 
 
-def known_percent(text: str, known: frozenset[str]) -> float | None:
-    """The share of the text's tokens the model knows, in percent; None for a text with no token."""
+def word_counts(text: str, words: vocabulary.Vocabulary) -> tuple[int, int, int] | None:
+    """The text's topical, common and all tokens, as the Lambda counts them; None for a text with no token."""
     tokens = text_tokenizer().tokenize(text)
-    return 100 * sum(t in known for t in tokens) / len(tokens) if tokens else None
+    if not tokens:
+        return None
+    return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)
 
 
 def measure(settings: Settings) -> str:
@@ -120,8 +123,10 @@ def measure(settings: Settings) -> str:
     dataset, prepared = pipeline.prepare_data(settings)
     everything = vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
     started = time.perf_counter()
-    words = vocabulary.topical_words(everything, prepared.path(BASELINE_TRAIN))
+    words = vocabulary.derive(everything, prepared.path(BASELINE_TRAIN))
     seconds = time.perf_counter() - started
+    lambda_handler, shipped = handler(), settings.min_known_percent
+    min_words = lambda_handler.MIN_WORDS_FOR_LANGUAGE
     splits = data.make_splits(dataset, settings)
     unseen = splits.validation + splits.test
     if dataset.test_csv:  # the official test rows, when the test split was carved from the train file
@@ -133,26 +138,38 @@ def measure(settings: Settings) -> str:
         **{k: list(v) for k, v in NON_TOPIC.items()},
         "keyboard mashing": mashed(MASHED, settings.seed),
     }
-    rows = []
+    rows, answered = [], []
     for name, texts in groups.items():
-        shares = [known_percent(t, words) for t in texts]
-        judged = [s for s in shares if s is not None]
-        no_words = len(shares) - len(judged)  # refused already: "the text has no words" (400)
-        refused = {t: (no_words + sum(s < t for s in judged)) / len(shares) for t in THRESHOLDS}
+        counted = [word_counts(t, words) for t in texts]
+        judged = [c for c in counted if c is not None]
+        no_words = len(counted) - len(judged)  # refused already: "the text has no words" (400)
+        topical = [sum(known * 100 < t * n for known, _, n in judged) for t in THRESHOLDS]
+        foreign = sum(common == 0 and n >= min_words for _, common, n in judged)
+        refused = [c is None or lambda_handler.unknown_reason(*c, shipped) is not None for c in counted]
         kind = "real" if name in real else "non-topic"
-        rows.append(
-            [f"{name} ({kind})", f"{len(texts):,}"] + [f"{100 * refused[t]:.1f}%" for t in THRESHOLDS]
-        )
-    header = ["texts", "n", *(f"< {t}% topical" for t in THRESHOLDS)]
+        cells = [no_words + n for n in (*topical, foreign)] + [sum(refused)]
+        rows.append([f"{name} ({kind})", f"{len(texts):,}"] + [f"{100 * n / len(texts):.1f}%" for n in cells])
+        if name in NON_TOPIC:
+            answered += [t for t, no in zip(texts, refused, strict=True) if not no]
+    header = ["texts", "n", *(f"< {t}% topical" for t in THRESHOLDS), "no common word", f"both at {shipped}%"]
     table = markdown_table(header, rows)
     note = (
-        f"Model {outcome.archive.parent.name} ({len(words):,} topical of {len(everything):,} words, "
-        f"derived in {seconds:.1f} s), trained on {dataset.origin} "
+        f"Model {outcome.archive.parent.name} ({len(words.topical):,} topical and {len(words.common):,} "
+        f"common of {len(everything):,} words, derived in {seconds:.1f} s), trained on {dataset.origin} "
         f"(test split: {splits.test_source}); real texts are the {len(unseen):,} rows it never saw. "
-        "Each cell is the share refused at that threshold (texts without any word count as refused: "
+        f"Constants: PRIOR_ROWS {vocabulary.PRIOR_ROWS}, MIN_TOPIC_NATS {vocabulary.MIN_TOPIC_NATS}, "
+        f"COMMON_WORDS {vocabulary.COMMON_WORDS}, MIN_WORDS_FOR_LANGUAGE {min_words}, "
+        f"min_known_percent {shipped}. Each cell is the share refused: by the topical-word share alone "
+        f"below each threshold, by the common-word rule alone (at least {min_words} words, none "
+        "common), and by both as the handler applies them (texts without any word count as refused: "
         "the Lambda answers them 400 already)."
     )
-    return f"{note}\n\n{table}\n"
+    common = ", ".join(sorted(words.common))
+    still = "\n".join(f"- {t}" for t in answered)
+    return (
+        f"{note}\n\n{table}\n\nThe common words: {common}.\n\n"
+        f"Non-topic texts both rules still answer with a topic:\n\n{still}\n"
+    )
 
 
 def run(settings: Settings, out: Path) -> Path:

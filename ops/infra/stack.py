@@ -34,7 +34,7 @@ from ml.errors import ProjectError
 from ml.pipeline import versions_dir
 from ml.registry import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.tables import markdown_table
-from ml.vocabulary import VOCABULARY
+from ml.vocabulary import VOCABULARY, is_for
 from ops.infra import policy
 from ops.infra.costs import (
     Estimate,
@@ -198,10 +198,10 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
 def model_vocabulary(settings: Settings, model_sha256: str) -> Path:
     """The vocabulary of the model the tfvars name: in that model's version folder (docs/unknown-text.md)."""
     path = versions_dir(settings) / model_sha256[:16] / VOCABULARY
-    if not model_sha256 or not path.is_file():
+    if not model_sha256 or not is_for(path, model_sha256):
         raise InfraError(
-            f"no vocabulary for the deployed model {model_sha256 or '(none named)'} at {path}: "
-            "run `invoke train` (it derives it) and try again"
+            f"no current vocabulary for the deployed model {model_sha256 or '(none named)'} at {path} "
+            "(none, or one of an older format): run `invoke train` (it derives it) and try again"
         )
     return path
 

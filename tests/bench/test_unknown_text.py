@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ml.data import Row
-from ops.bench.unknown_text import known_percent, mashed, real_texts
+from ml.vocabulary import Vocabulary
+from ops.bench.unknown_text import mashed, real_texts, word_counts
 
 
-def test_known_percent_counts_the_lambda_s_tokens_against_the_vocabulary() -> None:
-    known = frozenset({"river", "the"})
-    assert known_percent("The river Qzxv.", known) == 100 * 2 / 3
-    assert known_percent("?!", known) is None  # no token: the Lambda's 400, not a share
+def test_word_counts_count_the_lambda_s_tokens_against_both_lists() -> None:
+    words = Vocabulary(topical=frozenset({"river", "elbe"}), common=frozenset({"the", "is"}))
+    assert word_counts("The river Qzxv is the Elbe's.", words) == (2, 3, 7)  # the river qzxv is the elbe 's
+    assert word_counts("?!", words) is None  # no token: the Lambda's 400, not a count
 
 
 def test_each_real_row_arrives_four_ways() -> None:

@@ -120,7 +120,8 @@ def write_model_vocabulary(settings: Settings, endpoint: EndpointOutputs = ENDPO
     path = versions_dir(settings) / endpoint.model_sha256[:16] / vocabulary.VOCABULARY
     path.parent.mkdir(parents=True, exist_ok=True)
     scheme = text_tokenizer().SCHEME
-    path.write_bytes(vocabulary.encode(frozenset({"river", "film"}), endpoint.model_sha256, scheme))
+    words = vocabulary.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
+    path.write_bytes(vocabulary.encode(words, endpoint.model_sha256, scheme))
     return path
 
 

@@ -56,6 +56,7 @@ def test_changed_source_changes_the_zip(tmp_path: Path) -> None:
     assert build_lambda_zip(tmp_path / "b.zip", src).read_bytes() != first
 
 
+RIVER = vocabulary.Vocabulary(frozenset({"river"}), frozenset({"the"}))  # a model's words, a few of them
 # What the Lambda Python runtime ships besides the standard library: boto3 and what it needs.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -73,7 +74,7 @@ def lambda_runtime(folder: Path) -> Path:
 
 
 def test_zip_with_a_vocabulary_holds_it_at_its_root(tmp_path: Path) -> None:
-    words = vocabulary.encode(frozenset({"river"}), "ab" * 32, text_tokenizer().SCHEME)
+    words = vocabulary.encode(RIVER, "ab" * 32, text_tokenizer().SCHEME)
     (tmp_path / "v.gz").write_bytes(words)
     with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip", vocabulary=tmp_path / "v.gz")) as zf:
         assert zf.namelist() == ["handler.py", "text_tokenizer.py", vocabulary.VOCABULARY]
@@ -83,9 +84,7 @@ def test_zip_with_a_vocabulary_holds_it_at_its_root(tmp_path: Path) -> None:
 def test_zip_initialises_with_the_standard_library_and_the_runtime_s_boto3_only(tmp_path: Path) -> None:
     # GIVEN the zip (with a vocabulary) unpacked alone, and a path of only the runtime's packages
     model_sha256 = "ab" * 32
-    (tmp_path / "v.gz").write_bytes(
-        vocabulary.encode(frozenset({"river"}), model_sha256, text_tokenizer().SCHEME)
-    )
+    (tmp_path / "v.gz").write_bytes(vocabulary.encode(RIVER, model_sha256, text_tokenizer().SCHEME))
     out = tmp_path / "unpacked"
     with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip", vocabulary=tmp_path / "v.gz")) as zf:
         zf.extractall(out)

@@ -3,6 +3,7 @@ copy; for --target aws only where no AWS call is needed."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -45,15 +46,24 @@ def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
     assert not settings.build_dir.exists()
 
 
+@pytest.mark.parametrize("older", [False, True])
 @pytest.mark.parametrize("operation", [infra.apply, infra.plan])
 def test_without_the_deployed_model_s_vocabulary_the_tasks_stop_and_say_to_train(
-    tmp_path: Path, operation: Callable[..., object]
+    tmp_path: Path, operation: Callable[..., object], older: bool
 ) -> None:
-    # GIVEN train's tfvars naming a model whose version folder holds no vocabulary
+    # GIVEN train's tfvars naming a model whose version folder holds no vocabulary, or one of format 2
+    # (a version trained before common words, put back by a rollback), which the Lambda would refuse
     settings = _settings(tmp_path)
-    shutil.rmtree(settings.model_dir)
+    path = write_model_vocabulary(settings)
+    if older:  # this model's, from before common words: the format-2 header, then a word a line
+        header = gzip.decompress(path.read_bytes()).decode().splitlines()[0]
+        path.write_bytes(gzip.compress(header.replace("/3 ", "/2 ").encode() + b"\nriver\nfilm\n"))
+    else:
+        shutil.rmtree(settings.model_dir)
     # WHEN infra or plan runs  THEN it names the model and says to train, before Terraform starts
-    with pytest.raises(InfraError, match=r"no vocabulary for the deployed model 5e5e.*run `invoke train`"):
+    with pytest.raises(
+        InfraError, match=r"no current vocabulary for the deployed model 5e5e.*run `invoke train`"
+    ):
         operation(settings, echo=lambda _: None)
     assert not (settings.build_dir / "terraform-local").exists()
 

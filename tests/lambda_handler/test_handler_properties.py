@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,10 +89,11 @@ def answer(event: Any) -> tuple[int, dict[str, Any]]:
     assert reply["headers"]["Content-Type"].startswith("application/json")
     body = json.loads(reply["body"])
     status = reply["statusCode"]
-    if status == 200 and body["label"] is None:  # words the model cannot judge: a reason, the top list
-        assert body["reason"].startswith("Only ") and body["top"][0]["label"] in CLASSES
-    elif status == 200:
-        assert body["label"] in CLASSES and body["top"][0]["label"] == body["label"]
+    if status == 200:  # a reason exactly when the handler's rules refuse the counted words
+        counts = body["knownWords"], body["commonWords"], body["words"]
+        reason = handler.unknown_reason(*counts, int(os.environ["MIN_KNOWN_PERCENT"]))
+        assert body.get("reason") == reason and body["top"][0]["label"] in CLASSES
+        assert body["label"] is None if reason else body["label"] == body["top"][0]["label"]
     else:
         assert status in CLIENT_STATUSES, body
         assert body["error"] and body["message"] and body["requestId"]

@@ -224,7 +224,7 @@ def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_th
     lambda_env: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN keyboard mashing, none of whose words is in the deployed model's vocabulary
-    assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary()
+    assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary().topical
     with caplog.at_level(logging.INFO, logger="classifier"):
         status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
     # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
@@ -232,18 +232,61 @@ def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_th
     assert body["reason"] == (
         "Only 0 of 3 words tell the model anything about a topic; it cannot tell what this text is about."
     )
-    assert (body["knownWords"], body["words"], len(body["top"])) == (0, 3, 3)
+    assert (body["knownWords"], body["commonWords"], body["words"], len(body["top"])) == (0, 0, 3, 3)
     # AND its log line counts it apart from classified requests
     (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
     assert (line["status"], line["outcome"]) == (200, "unknown_text")
 
 
-def test_a_real_sentence_is_classified_with_its_known_word_count(lambda_env: str) -> None:
+def test_a_real_sentence_is_classified_with_its_known_and_common_word_counts(lambda_env: str) -> None:
     status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
     words = handler.tokenize(WALTER_JOHNSON)
     assert status == 200 and body["label"] == "Athlete" and "reason" not in body
     assert body["words"] == len(words)
-    assert body["knownWords"] == sum(w in handler.vocabulary() for w in words)
+    assert body["knownWords"] == sum(w in handler.vocabulary().topical for w in words)
+    assert body["commonWords"] == sum(w in handler.vocabulary().common for w in words) > 0
+
+
+RHINE_DE = "Der Rhein ist ein Fluss, der durch Deutschland und die Niederlande fließt."
+
+
+def test_a_sentence_in_another_language_gets_no_label_but_the_language_reason_and_the_top_list(
+    lambda_env: str,
+) -> None:
+    # GIVEN the German sentence of the issue: long enough, and none of its words a common English word
+    words = handler.tokenize(RHINE_DE)
+    assert len(words) >= handler.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
+    status, _, body = call(v2(json.dumps({"text": RHINE_DE})))
+    # THEN a 200 that names no topic, says the text is not English (the clearer reason, whatever its
+    # topical words), and still has the top list
+    assert status == 200 and body["label"] is None and body["probability"] is None
+    assert body["reason"] == (
+        f"None of its {len(words)} words is a common English word: the model only knows English text, "
+        "so it cannot tell what this is about."
+    )
+    assert (body["commonWords"], body["words"], len(body["top"])) == (0, len(words), 3)
+    assert body["top"][0]["label"] and body["top"][0]["probability"] > 0
+
+
+def test_a_short_text_without_a_common_word_is_judged_by_its_topical_words_only(lambda_env: str) -> None:
+    # GIVEN a name, shorter than the language rule's reach, without a common word but with a topical one
+    words = handler.tokenize("Walter Johnson")
+    assert len(words) < handler.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
+    assert set(words) & handler.vocabulary().topical
+    status, _, body = call(v2(json.dumps({"text": "Walter Johnson"})))
+    # THEN it is classified
+    assert status == 200 and body["label"] is not None and "reason" not in body, body
+
+
+@pytest.mark.parametrize("extra", [-1, 0])
+def test_the_language_rule_starts_at_min_words_for_language(lambda_env: str, extra: int) -> None:
+    # GIVEN "river" again and again: topical, and no common word
+    assert "river" in handler.vocabulary().topical and "river" not in handler.vocabulary().common
+    words = handler.MIN_WORDS_FOR_LANGUAGE + extra
+    status, _, body = call(v2(json.dumps({"text": " ".join(["river"] * words)})))
+    # THEN it is classified below the limit, and refused as not English from it on
+    assert status == 200 and (body["label"] is None) == (extra == 0), body
+    assert body.get("reason") is None or body["reason"].startswith(f"None of its {words} words is a common")
 
 
 @pytest.mark.parametrize(("min_percent", "labelled"), [("50", True), ("51", False)])
@@ -251,7 +294,7 @@ def test_the_threshold_is_the_min_known_percent_setting(
     lambda_env: str, monkeypatch: pytest.MonkeyPatch, min_percent: str, labelled: bool
 ) -> None:
     # GIVEN a text of one known and one unknown word (50% known)
-    assert "river" in handler.vocabulary() and "qzxvbn" not in handler.vocabulary()
+    assert "river" in handler.vocabulary().topical and "qzxvbn" not in handler.vocabulary().topical
     monkeypatch.setenv("MIN_KNOWN_PERCENT", min_percent)
     status, _, body = call(v2(json.dumps({"text": "river qzxvbn"})))
     # THEN it is labelled exactly when 50% reaches the threshold
@@ -272,16 +315,26 @@ def test_greetings_the_model_has_seen_tell_it_no_topic(
     words = handler.tokenize(text)
     settings, outcome = trained
     assert set(words) <= vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
-    assert "the" not in handler.vocabulary() and "footballer" in handler.vocabulary()
+    assert "the" not in handler.vocabulary().topical and "footballer" in handler.vocabulary().topical
     # THEN it gets no label, and the reason counts its topical words
     status, _, body = call(v2(json.dumps({"text": text})))
     assert status == 200 and body["label"] is None, body
-    assert body["knownWords"] == sum(w in handler.vocabulary() for w in words)
+    assert body["knownWords"] == sum(w in handler.vocabulary().topical for w in words)
     assert body["knownWords"] * 100 < int(os.environ["MIN_KNOWN_PERCENT"]) * len(words)
 
 
 @pytest.mark.parametrize(
-    "fault", ["other model", "older format", "no sha256", "no file", "missing file", "not gzip"]
+    "fault",
+    [
+        "other model",
+        "format 1",
+        "format 2",
+        "untagged word",
+        "no sha256",
+        "no file",
+        "missing file",
+        "not gzip",
+    ],
 )
 def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
     lambda_env: str,
@@ -290,7 +343,7 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
     tmp_path: Any,
     fault: str,
 ) -> None:
-    # GIVEN a vocabulary derived from another model, or none, or an unreadable one
+    # GIVEN a vocabulary derived from another model or in an older format, or none, or an unreadable one
     if fault == "other model":
         monkeypatch.setenv("MODEL_SHA256", "0" * 64)
     elif fault == "no sha256":
@@ -301,9 +354,12 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
         path = tmp_path / "vocabulary.txt.gz"
         if fault == "not gzip":
             path.write_text("river\n")
-        if fault == "older format":  # this very model's, in the format before topical words
-            header = handler.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
-            path.write_bytes(gzip.compress(header.replace("/2 ", "/1 ").encode() + b"river\n"))
+        header = handler.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
+        if fault.startswith("format "):  # this very model's, in a format before common words: a word a line
+            old = header.replace(handler.VOCABULARY_FORMAT, f"dbpedia-vocabulary/{fault[-1]}")
+            path.write_bytes(gzip.compress(old.encode() + b"river\n"))
+        if fault == "untagged word":  # today's header, then a line that is not "topical …" or "common …"
+            path.write_bytes(gzip.compress(header.encode() + b"topical river\nfilm\n"))
         monkeypatch.setenv("VOCABULARY_FILE", str(path))
     with caplog.at_level(logging.INFO):
         status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))

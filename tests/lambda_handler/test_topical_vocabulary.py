@@ -1,13 +1,25 @@
-"""Which of a model's words count as topical: counted in the train rows (ml/vocabulary.py)."""
+"""Which of a model's words count as topical and as common, counted in the train rows, and the file the
+Lambda reads them from (ml/vocabulary.py)."""
 
 from __future__ import annotations
 
+import gzip
 import itertools
 from pathlib import Path
 
-from ml.vocabulary import PRIOR_ROWS, topical_words
+import pytest
+
+from ml import lambda_src
+from ml.vocabulary import COMMON_WORDS, PRIOR_ROWS, derive, encode
 
 LABELS = [f"__label__C{n}" for n in range(14)]
+MORE_WORDS = [f"w{k}" for k in range(COMMON_WORDS + 10)]  # w0 in the most rows, then ever fewer
+
+
+def write_rows(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "train_rows.txt"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
 
 
 def test_a_word_is_topical_when_its_rows_lean_to_a_class_and_there_are_enough_of_them(tmp_path: Path) -> None:
@@ -18,7 +30,48 @@ def test_a_word_is_topical_when_its_rows_lean_to_a_class_and_there_are_enough_of
         + (" rhein" if n == 0 and label == LABELS[3] else "")
         for n, label in itertools.product(range(PRIOR_ROWS), LABELS)
     ]
-    path = tmp_path / "train_rows.txt"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    path = write_rows(tmp_path, rows)
     # THEN only the word whose many rows lean to one class is topical
-    assert topical_words(frozenset({"the", "river", "town", "rhein", "asdf"}), path) == {"river"}
+    assert derive(frozenset({"the", "river", "town", "rhein", "asdf"}), path).topical == {"river"}
+
+
+def rows_of_common_and_topical_words() -> list[str]:
+    """700 rows of 14 balanced classes: "the" in every row, "river" in the 50 rows of one class, and
+    word ``w<k>`` in the first 2 × (40 - k) rows, whatever their class (so in ever fewer rows)."""
+    rows = []
+    for i in range(14 * 50):
+        label = LABELS[i % 14]
+        more = [w for k, w in enumerate(MORE_WORDS) if i < 2 * (len(MORE_WORDS) - k)]
+        rows.append(" ".join([label, "the", *(["river"] if label == LABELS[3] else []), *more]))
+    return rows
+
+
+def test_the_common_words_are_the_words_in_the_most_rows_that_are_not_topical(tmp_path: Path) -> None:
+    path = write_rows(tmp_path, rows_of_common_and_topical_words())
+    words = derive(frozenset({"the", "river", "asdf", *MORE_WORDS}), path)
+    # GIVEN "river", topical, in more rows than the last words that make the cut
+    assert words.topical == {"river"}
+    # THEN the common words are the COMMON_WORDS words in the most rows, "river" left out
+    assert words.common == {"the", *MORE_WORDS[: COMMON_WORDS - 1]}
+
+
+def test_the_file_is_deterministic_format_3_and_the_lambda_reads_both_lists_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the words of the rows above, encoded for a model
+    handler, scheme, sha256 = lambda_src.handler(), lambda_src.text_tokenizer().SCHEME, "cd" * 32
+    words = derive(
+        frozenset({"the", "river", *MORE_WORDS}), write_rows(tmp_path, rows_of_common_and_topical_words())
+    )
+    data = encode(words, sha256, scheme)
+    # THEN the same words give the same bytes (gzip of mtime 0), a format-3 header and one tagged word a line
+    assert data == encode(words, sha256, scheme) and data[4:8] == b"\0\0\0\0"
+    header, *lines = gzip.decompress(data).decode().splitlines()
+    assert header == f"dbpedia-vocabulary/3 model-sha256={sha256} tokenizer={scheme}"
+    assert lines == sorted(lines) and "common the" in lines and "topical river" in lines
+    assert len(lines) == len(words.topical) + len(words.common)
+    # AND the Lambda reads back exactly these two lists
+    (tmp_path / "v.gz").write_bytes(data)
+    monkeypatch.setenv("VOCABULARY_FILE", str(tmp_path / "v.gz"))
+    monkeypatch.setenv("MODEL_SHA256", sha256)
+    assert handler.vocabulary() == (words.topical, words.common)
