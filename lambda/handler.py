@@ -515,7 +515,8 @@ def _initialise() -> None:
         sagemaker_runtime()
         vocabulary()
     except NotConfigured as exc:  # the first request that needs them answers 500 and logs this
-        log.info("not ready at initialisation: %s", exc.detail)
+        # debug: training imports this module for its shared definitions, without the Lambda's environment
+        log.debug("not ready at initialisation: %s", exc.detail)
 
 
 _initialise()

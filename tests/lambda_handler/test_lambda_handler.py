@@ -643,3 +643,16 @@ def test_an_incomplete_environment_does_not_break_initialisation(
     result = _import_handler(env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "0"]
+
+
+def test_importing_the_handler_without_its_environment_logs_nothing_at_info() -> None:
+    # GIVEN a fresh interpreter without the Lambda's environment, as `invoke train` imports the handler for
+    # its shared definitions, logging at INFO
+    env = {k: v for k, v in os.environ.items() if k not in lambda_settings_env() and k != "VOCABULARY_FILE"}
+    code = "import logging, sys; logging.basicConfig(level=logging.INFO); sys.path.insert(0, 'lambda')\n"
+    code += "import handler"
+    # WHEN it imports the handler  THEN nothing is logged: the not-configured state waits for a request
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=lambda_src.ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stderr == ""
