@@ -289,8 +289,12 @@ def _path(event: dict[str, Any]) -> str | None:
     return path if isinstance(path, str) else None
 
 
-def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tuple[str, int]:
-    """Return (text, k) from the event, or raise the HttpError that explains what is wrong."""
+def check_route(event: dict[str, Any]) -> None:
+    """BadRequest for an event that is not an HTTP request, NotFound or MethodNotAllowed off the route.
+
+    Checked before the origin (:func:`check_origin`): what kind of call this is does not depend on where
+    it came from.
+    """
     method, path = _method(event), _path(event)
     if method is None or path is None:
         raise BadRequest("the event is not an HTTP request; this function answers POST /classify")
@@ -298,6 +302,10 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
         raise NotFound(f"there is nothing at {path}; send POST /classify")
     if method.upper() != ROUTE[0]:
         raise MethodNotAllowed(f"use POST, not {method}")
+
+
+def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tuple[str, int]:
+    """Return (text, k) from an event on the route, or raise the HttpError that explains what is wrong."""
     body = _body_text(event)
     # Only a bound against huge bodies, generous for any JSON spelling of max_chars characters: the
     # limit itself is on the decoded text's characters (checked below), however the JSON spells them.
@@ -468,6 +476,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     event = event if isinstance(event, dict) else {}
     outcome = "ok"
     try:
+        check_route(event)
         check_origin(event)
         text, k = parse_request(event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"))
         tokens = tokenize(text)

@@ -596,6 +596,21 @@ def test_with_a_secret_only_requests_carrying_it_reach_the_endpoint(
         assert body["label"] == "Athlete"
 
 
+def test_with_a_secret_the_route_is_still_judged_first(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the secret set, as Terraform always sets it, and calls without the header
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET", "s3cret-value")
+    elsewhere = v2(json.dumps({"text": WALTER_JOHNSON}))
+    elsewhere["rawPath"] = "/predict"
+    fetched = v2(json.dumps({"text": WALTER_JOHNSON}))
+    fetched["requestContext"]["http"]["method"] = "GET"
+    # WHEN a non-HTTP event, another path and another method arrive  THEN each gets its own answer, not 403
+    assert call(load_event("plainTestEvent.json"))[0] == 400
+    assert call(elsewhere)[0] == 404
+    assert call(fetched)[0] == 405
+
+
 def test_without_a_secret_the_origin_is_not_checked(lambda_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORIGIN_VERIFY_SECRET", "")
     code, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON})))
