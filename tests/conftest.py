@@ -63,8 +63,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[S
     with (tmp_path_factory.getbasetemp().parent / "trained.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         run(shared)  # trains the first time, reuses afterwards
-    shutil.copytree(shared.data_dir, settings.data_dir)
-    shutil.copytree(versions_dir(shared), versions_dir(settings))
+        shutil.copytree(shared.data_dir, settings.data_dir)  # under the lock: no run writes there meanwhile
+        shutil.copytree(versions_dir(shared), versions_dir(settings))
     return settings, run(settings)
 
 
