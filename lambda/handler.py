@@ -227,6 +227,11 @@ def vocabulary() -> Vocabulary:
     return _vocabularies[(name, sha256)]
 
 
+def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:
+    """How many of ``tokens`` are topical words, how many common words, and how many there are."""
+    return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)
+
+
 def unknown_reason(known: int, common: int, words: int, min_percent: int) -> str | None:
     """Why the model cannot judge a text of ``words`` tokens, ``known`` of them topical and ``common`` of
     them common English words; None if it can. Not English is the clearer reason, so it comes first."""
@@ -482,13 +487,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
-        words = vocabulary()
-        known = sum(token in words.topical for token in tokens)
-        common = sum(token in words.common for token in tokens)
-        reason = unknown_reason(known, common, len(tokens), _setting("MIN_KNOWN_PERCENT"))
+        known, common, words = word_counts(tokens, vocabulary())
+        reason = unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT"))
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
-        counts = {"knownWords": known, "commonWords": common, "words": len(tokens)}
+        counts = {"knownWords": known, "commonWords": common, "words": words}
         body = {**answer, "top": top, **counts, "requestId": request_id}
         result = respond(200, body, event)
         if reason:

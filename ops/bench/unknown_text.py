@@ -112,9 +112,8 @@ def real_texts(rows: Iterable[data.Row]) -> dict[str, list[str]]:
 def word_counts(text: str, words: vocabulary.Vocabulary) -> tuple[int, int, int] | None:
     """The text's topical, common and all tokens, as the Lambda counts them; None for a text with no token."""
     tokens = text_tokenizer().tokenize(text)
-    if not tokens:
-        return None
-    return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)
+    counts: tuple[int, int, int] | None = handler().word_counts(tokens, words) if tokens else None
+    return counts
 
 
 def measure(settings: Settings) -> str:
