@@ -74,6 +74,11 @@ def versions_dir(settings: Settings) -> Path:
     return settings.model_dir / "versions"
 
 
+def version_folder(settings: Settings, archive_sha256: str) -> Path:
+    """The folder of the version whose model archive has this sha256: named by its first 16 digits."""
+    return versions_dir(settings) / archive_sha256[:16]
+
+
 def _intact(folder: Path, manifest: dict[str, Any]) -> bool:
     archive = folder / ARCHIVE
     return archive.is_file() and manifest.get("model", {}).get("sha256") == file_digest(archive)
@@ -163,7 +168,7 @@ def _train_locally(settings: Settings, prepared: preprocess.Prepared) -> Produce
 def _place(settings: Settings, archive: Path) -> tuple[Path, dict[str, Any] | None]:
     """Move a new archive into its version folder; return the folder and, when a finished version of
     these exact bytes is already there (left as it is: versions are immutable), its manifest."""
-    folder = versions_dir(settings) / file_digest(archive)[:16]
+    folder = version_folder(settings, file_digest(archive))
     manifest = _read_manifest(folder)
     if manifest is not None and _intact(folder, manifest):
         log.info("this model is already version %s", folder)

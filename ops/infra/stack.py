@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.errors import ProjectError
-from ml.pipeline import versions_dir
+from ml.pipeline import version_folder
 from ml.registry import TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.tables import markdown_table
 from ml.vocabulary import VOCABULARY, is_for
@@ -197,7 +197,7 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
 
 def model_vocabulary(settings: Settings, model_sha256: str) -> Path:
     """The vocabulary of the model the tfvars name: in that model's version folder (docs/unknown-text.md)."""
-    path = versions_dir(settings) / model_sha256[:16] / VOCABULARY
+    path = version_folder(settings, model_sha256) / VOCABULARY
     if not model_sha256 or not is_for(path, model_sha256):
         raise InfraError(
             f"no current vocabulary for the deployed model {model_sha256 or '(none named)'} at {path} "

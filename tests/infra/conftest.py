@@ -22,7 +22,7 @@ import pytest
 from ml import vocabulary
 from ml.config import ROOT, Settings, load_settings
 from ml.lambda_src import text_tokenizer
-from ml.pipeline import versions_dir
+from ml.pipeline import version_folder
 from ml.registry import EndpointCapacity, EndpointOutputs
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
@@ -117,7 +117,7 @@ def write_endpoint_tfvars(workdir: Path, endpoint: EndpointOutputs = ENDPOINT) -
 
 def write_model_vocabulary(settings: Settings, endpoint: EndpointOutputs = ENDPOINT) -> Path:
     """What `invoke train` derives beside the model the tfvars name: its vocabulary (a few words here)."""
-    path = versions_dir(settings) / endpoint.model_sha256[:16] / vocabulary.VOCABULARY
+    path = version_folder(settings, endpoint.model_sha256) / vocabulary.VOCABULARY
     path.parent.mkdir(parents=True, exist_ok=True)
     scheme = text_tokenizer().SCHEME
     words = vocabulary.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
