@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
@@ -55,6 +56,14 @@ class BackgroundServer(ThreadingHTTPServer):
         connection, client = super().get_request()
         connection.settimeout(self.idle_timeout)
         return connection, client
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer was written is a debug line; any other error is logged with its
+        traceback (the stdlib prints every one of them to stderr, a client's disconnect included)."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            log.debug("%s: %s went away before its answer was sent", self.name, client_address)
+            return
+        log.exception("%s: error while answering %s", self.name, client_address)
 
     @property
     def url(self) -> str:

@@ -231,3 +231,30 @@ def test_the_site_renders_config_js_however_its_path_is_spelled(
     for path in ("/config.js", "/config%2ejs", "/./config.js?v=1"):
         answer = exchange(server, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         assert answer.split(b" ", 2)[1] == b"200" and b'"http://127.0.0.1:3000"' in answer, path
+
+
+def test_a_client_gone_mid_answer_is_no_traceback_and_other_errors_are_logged(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a server whose handler meets a client that went away, then one that fails on its own
+    from http.server import BaseHTTPRequestHandler
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            raise BrokenPipeError if self.path == "/gone" else ValueError("a bug")
+
+    server = BackgroundServer(("127.0.0.1", 0), Failing)
+    server.start()
+    try:
+        # WHEN each path is requested (the server closes the connection without an answer)
+        for path in ("/gone", "/bug"):
+            with socket.create_connection(server.server_address[:2], timeout=5) as conn:
+                conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                assert conn.recv(1024) == b""
+    finally:
+        server.shutdown()
+        server.server_close()
+    # THEN nothing reached stderr, the disconnect is no error and the bug is logged with its traceback
+    assert "Traceback" not in capfd.readouterr().err
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].exc_info is not None and "ValueError" in caplog.text
