@@ -6,7 +6,8 @@ service (``ListServiceQuotas`` is missing, ``ListAWSDefaultServiceQuotas`` refus
 ``AWS_ENDPOINT_URL_IAM`` and ``AWS_ENDPOINT_URL_SERVICE_QUOTAS`` at :class:`PreflightGapProxy` (``env``) and
 it answers exactly those: a simulation evaluates the role's own policies, read from moto, with moto's own
 evaluator (``moto.iam.access_control``), statement by statement; SageMaker's quotas come from the tables the
-caller sets (:attr:`applied`, :attr:`defaults`). Every other request goes to moto unchanged.
+caller sets (:attr:`applied`, :attr:`defaults`). Every other request goes to moto unchanged, with the Host
+the client signed, so it also works with moto's IAM enforcement on (give it an admin's ``credentials`` then).
 """
 
 from __future__ import annotations
@@ -30,8 +31,17 @@ _IAM_NS = "https://iam.amazonaws.com/doc/2010-05-08/"
 class PreflightGapProxy(_LoopbackProxy):
     """A loopback proxy to ``upstream`` (a moto_server URL) for IAM and Service Quotas; see the module."""
 
-    def __init__(self, upstream: str, region: str = "us-east-1", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        upstream: str,
+        region: str = "us-east-1",
+        host: str = "127.0.0.1",
+        credentials: tuple[str, str] = ("testing", "testing"),
+    ) -> None:
         self.region = region
+        self.credentials = (
+            credentials  # whose keys read the role's policies (an admin's under IAM enforcement)
+        )
         self.applied: dict[str, float] = {}  # quota name -> the account's value (ListServiceQuotas)
         self.defaults: dict[str, float] = {}  # quota name -> AWS's default (ListAWSDefaultServiceQuotas)
         super().__init__(upstream, host, "preflight-gap-proxy")
@@ -49,8 +59,8 @@ class PreflightGapProxy(_LoopbackProxy):
             "iam",
             region_name=self.region,
             endpoint_url=self.upstream,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self.credentials[0],
+            aws_secret_access_key=self.credentials[1],
         )
         try:
             iam.get_role(RoleName=role_name)
@@ -151,8 +161,11 @@ class PreflightGapProxy(_LoopbackProxy):
                     reply = proxy.quotas(target.removeprefix(_QUOTAS), json.loads(body or b"{}"))
                 elif b"Action=SimulatePrincipalPolicy" in body:
                     reply = proxy.simulate(parse_qs(body.decode()))
-                if reply is None:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _SKIP_HEADERS}
+                if (
+                    reply is None
+                ):  # the Host the client signed is kept: moto checks SigV4 under IAM enforcement
+                    skip = _SKIP_HEADERS - {"host"}
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
                     reply = proxy._forward(self.command, self.path, headers, body)
                 _send(self, reply)
 
