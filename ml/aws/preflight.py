@@ -145,19 +145,19 @@ def project_needs(settings: Settings, bucket: str, account: str) -> list[tuple[l
     ]
 
 
-def get_role(iam: Any, name: str, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any] | None:
-    """The role ``name``, waiting a little while IAM propagates a new one; None when it never shows."""
-    for delay in (*ROLE_RETRY_SECONDS, None):
+def get_role(iam: Any, name: str, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """The role ``name``, looked for again while IAM may be propagating a new one (ClientError after that)."""
+    for delay in ROLE_RETRY_SECONDS:
         try:
             return dict(iam.get_role(RoleName=name)["Role"])
         except ClientError as exc:
-            if _code(exc) not in ("NoSuchEntity", "NoSuchEntityException") or delay is None:
+            if _code(exc) not in ("NoSuchEntity", "NoSuchEntityException"):
                 raise
             log.info(
                 "role %s not found (yet?): IAM may still be propagating it; retrying in %gs", name, delay
             )
             sleep(delay)
-    return None
+    return dict(iam.get_role(RoleName=name)["Role"])  # the last look: its error is the caller's
 
 
 def trusts_sagemaker(role: dict[str, Any]) -> bool:
@@ -204,7 +204,7 @@ def execution_role(
             hint = "pass --role-arn with yours" if settings.role_arn else f"{BOOTSTRAP}, or pass --role-arn"
             return [Check("execution role", False, f"{role_arn} does not exist: {hint}")]
         raise
-    if role is None or not trusts_sagemaker(role):
+    if not trusts_sagemaker(role):
         return [Check("execution role", False, f"{role_arn} does not trust {SERVICE}: {BOOTSTRAP}")]
     bucket = settings.bucket or f"sagemaker-{settings.region}-{identity['Account']}"
     asks = [(sdk_role_check_actions(), None), *project_needs(settings, bucket, identity["Account"])]
@@ -224,7 +224,10 @@ def execution_role(
         ]
     if missing:
         named = ", ".join(f"{a}" + (f" on {r}" if r else "") for a, r in missing)
-        return [Check("execution role", False, f"{role_arn} is denied {named}: {BOOTSTRAP} again")]
+        fix = (
+            "grant them (terraform/bootstrap's role has them)" if settings.role_arn else f"{BOOTSTRAP} again"
+        )
+        return [Check("execution role", False, f"{role_arn} is denied {named}: {fix}")]
     return [
         Check(
             "execution role",
@@ -278,13 +281,20 @@ def quota_needs(settings: Settings, commands: Iterable[str]) -> list[Need]:
     return needs
 
 
-def quota_values(client: Any) -> dict[str, float]:
-    """SageMaker's quotas for this account and region by name: the applied ones over AWS's defaults."""
+def quota_values(client: Any) -> dict[str, float] | None:
+    """SageMaker's quotas for this account and region by name, the applied ones over AWS's defaults; None
+    when Service Quotas refuses both lists."""
     values: dict[str, float] = {}
+    refused = 0
     for operation in ("list_aws_default_service_quotas", "list_service_quotas"):
-        for page in client.get_paginator(operation).paginate(ServiceCode="sagemaker"):
-            values |= {q["QuotaName"]: float(q["Value"]) for q in page["Quotas"]}
-    return values
+        try:
+            for page in client.get_paginator(operation).paginate(ServiceCode="sagemaker"):
+                values |= {q["QuotaName"]: float(q["Value"]) for q in page["Quotas"]}
+        except ClientError as exc:
+            if not _denied(exc):
+                raise
+            refused += 1
+    return None if refused == 2 else values
 
 
 def quotas(session: Any, settings: Settings, commands: Iterable[str]) -> list[Check]:
@@ -292,16 +302,11 @@ def quotas(session: Any, settings: Settings, commands: Iterable[str]) -> list[Ch
     needs = quota_needs(settings, commands)
     if not needs:
         return []
-    try:
-        values = quota_values(session.client("service-quotas"))
-    except ClientError as exc:
-        if not _denied(exc):
-            raise
+    values = quota_values(session.client("service-quotas"))
+    if values is None:
         names = "; ".join(f"'{n.quota}' at least {n.count}" for n in needs)
         return [
-            Check(
-                "quotas", None, f"cannot read Service Quotas (refused): check {names} in the {QUOTAS_CONSOLE}"
-            )
+            Check("quota", None, f"Service Quotas refused the lists: check {names} in the {QUOTAS_CONSOLE}")
         ]
     checks = []
     for need in needs:

@@ -45,32 +45,37 @@ NAMES: tuple[tuple[str, str, int], ...] = (
     # ml/aws/deploy.py cuts a longer name, and the ML engineer's grant on model/<name>-* then misses it.
     ("SageMaker model", "{}-" + SHA16, 63),
 )
-MAX_STACK_NAME = min(limit - len(pattern.format("")) for _, pattern, limit in NAMES)  # 31: the bucket prefix
+# What training and deploying the endpoint name without a stack: the default role, the endpoint, the models.
+SAGEMAKER_NAMES = tuple(n for n in NAMES if n[0].startswith("SageMaker"))
 CLOUDFRONT_NOTE = (
     "CloudFront needs a verified account: a new account may get AccessDenied from CreateDistribution until "
     "AWS Support verifies it (open a case before the first `invoke infra --target aws`)"
 )
 
 
-def name_checks(stack: str) -> list[Check]:
-    """Every name derived from the stack name against its AWS limit; one line when all fit."""
+def name_checks(stack: str, names: tuple[tuple[str, str, int], ...] = NAMES) -> list[Check]:
+    """The names made from the stack name against their AWS limits; one line when all fit.
+
+    With every name (the stack's), the stack name must also be what terraform/ accepts as ``name``.
+    """
     problems = [
         f"{what} {pattern.format(stack)!r} has {len(pattern.format(stack))} characters, at most {limit}"
-        for what, pattern, limit in NAMES
+        for what, pattern, limit in names
         if len(pattern.format(stack)) > limit
     ]
-    if not STACK_NAME.match(stack):
+    if names == NAMES and not STACK_NAME.match(stack):
         problems.insert(0, f"{stack!r} is not 3-31 lower-case letters, digits and hyphens")
     if problems:
+        longest = min(limit - len(pattern.format("")) for _, pattern, limit in names)
         return [
             Check(
                 "names",
                 False,
                 f"stack name {stack!r}: {'; '.join(problems)}: pass --endpoint-name with one of at most "
-                f"{MAX_STACK_NAME} lower-case letters, digits and hyphens",
+                f"{longest} lower-case letters, digits and hyphens",
             )
         ]
-    return [Check("names", True, f"every name derived from {stack!r} fits its AWS limit")]
+    return [Check("names", True, f"every name made from {stack!r} fits its AWS limit")]
 
 
 def backend(terraform_dir: Path) -> dict[str, str] | None:
@@ -173,6 +178,6 @@ def run(settings: Settings, commands: Iterable[str], echo: Echo = print) -> list
     if commands & {"plan", "infra"} and identity is not None:
         found += stack_checks(settings, session)
     elif identity is not None:
-        found += name_checks(settings.endpoint_name)
+        found += name_checks(settings.endpoint_name, SAGEMAKER_NAMES)
     sagemaker_checks.report(found, echo)
     return found

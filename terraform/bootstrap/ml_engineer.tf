@@ -2,7 +2,7 @@
 # classify / preflight --target aws` call (ml/aws/*.py, ml/aws/preflight.py, and the SageMaker SDK's
 # ModelTrainer, HyperparameterTuner and Session underneath). No wildcard action; each grant on the resources
 # the tasks name after the stack, except the calls AWS authorizes only on "*" (the List calls,
-# s3:ListAllMyBuckets, cloudwatch:DescribeAlarmsForMetric, servicequotas:ListServiceQuotas).
+# s3:ListAllMyBuckets, cloudwatch:DescribeAlarmsForMetric, the Service Quotas lists).
 
 locals {
   # sid => actions and resources.
@@ -97,7 +97,7 @@ locals {
       resources = [local.role_arn]
     }
     Quotas = {
-      actions   = ["servicequotas:ListServiceQuotas"]
+      actions   = ["servicequotas:ListAWSDefaultServiceQuotas", "servicequotas:ListServiceQuotas"]
       resources = ["*"]
     }
   }

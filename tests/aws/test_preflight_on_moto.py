@@ -253,7 +253,7 @@ def engineer_calls(settings: Settings) -> list[tuple[str, str]]:
             f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:dbpedia-classifier-endpoint-5xx",
         ),
         *[(a, ROLE_ARN) for a in ("iam:GetRole", "iam:SimulatePrincipalPolicy")],
-        ("servicequotas:ListServiceQuotas", "*"),
+        *[(f"servicequotas:{a}", "*") for a in ("ListServiceQuotas", "ListAWSDefaultServiceQuotas")],
     ]
 
 
@@ -314,8 +314,9 @@ def test_a_role_lacking_one_action_the_sdk_simulates_fails_naming_it(
     lines, error = run(settings(tmp_path, role_arn=role), "train")
     # THEN it fails with one line naming the action, and the task's error says nothing was started
     assert error is not None and "nothing was started" in str(error)
-    assert f"FAIL execution role: {role} is denied ec2:DescribeVpcs: apply terraform/bootstrap" in "\n".join(
-        lines
+    assert (
+        f"FAIL execution role: {role} is denied ec2:DescribeVpcs: grant them (terraform/bootstrap's role"
+        in "\n".join(lines)
     )
 
 
