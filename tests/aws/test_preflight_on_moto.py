@@ -479,3 +479,28 @@ def test_invoke_preflight_and_train_print_one_line_a_check_and_exit_1_on_a_failu
     buckets = [b["Name"] for b in aws_env.client("s3").list_buckets()["Buckets"]]
     assert f"sagemaker-{REGION}-{ACCOUNT}" not in buckets
     assert not (tmp_path / "build" / "data").exists()
+
+
+def test_plan_and_infra_on_aws_stop_at_the_preflight_before_terraform_runs(
+    aws_env: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tasks
+
+    # GIVEN an S3 backend whose state bucket is missing
+    terraform_dir = tmp_path / "tf"
+    terraform_dir.mkdir()
+    (terraform_dir / "backend.tf").write_text(
+        'terraform {\n  backend "s3" {\n    bucket = "missing-tfstate"\n'
+        '    key    = "s/terraform.tfstate"\n  }\n}\n'
+    )
+    monkeypatch.setenv("DBP_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("DBP_TERRAFORM_DIR", str(terraform_dir))
+    # WHEN `invoke plan --target aws` and `invoke infra --target aws` run
+    for task in (tasks.plan, tasks.infra):
+        with pytest.raises(Exit) as stopped:
+            task(Context(), target="aws")
+        # THEN each stops with the preflight's one line, naming the bucket
+        assert stopped.value.code == 1 and "preflight: 1 of" in str(stopped.value.message)
+        assert "FAIL state: bucket missing-tfstate does not exist" in capsys.readouterr().out
+    # AND Terraform was never initialised
+    assert not (terraform_dir / ".terraform").exists()
