@@ -632,6 +632,43 @@ def destroy(
         print(f"Removed {len(report.listed)} resources.")
 
 
+@settings_task(
+    "target",
+    "site_port",
+    help={
+        "url": "the site to check (default: aws, the stack's site_url output; local, `invoke up`'s site)",
+        "api_url": "the HTTP API's own URL (default: aws, the stack's api_url output)",
+        "bucket_url": "the site bucket's own S3 URL (default: aws, from the stack's site_bucket_name)",
+        **VERBOSE,
+    },
+)
+def smoke(
+    c: Context, s: Settings, url: str = "", api_url: str = "", bucket_url: str = "", verbose: bool = False
+) -> None:
+    """Check a running stack from outside: HTTPS, security headers, /classify, API and bucket closed."""
+    from ops.local import smoke as checks
+
+    with cli_errors():
+        if url:
+            targets = checks.Targets.given(url, api_url, bucket_url)
+        elif s.target == "aws":
+            from ops.infra.outputs import deployed_urls
+
+            deployed = deployed_urls(s)
+            targets = checks.Targets(
+                deployed.site_url, api_url or deployed.api_url, bucket_url or deployed.bucket_url
+            )
+        else:
+            targets = checks.Targets.given(f"http://{s.host}:{s.site_port}/", api_url, bucket_url)
+        results = checks.run(targets)
+    for result in results:
+        print(result.line())
+    failed = sum(result.failed for result in results)
+    if failed:
+        raise Exit(f"smoke: {failed} of {len(results)} checks failed at {targets.site_url}", code=1)
+    print(f"smoke: no check failed at {targets.site_url}")
+
+
 # --- mutation testing (not CI) ----------------------------------------------------------------
 
 

@@ -99,7 +99,7 @@ def test_main_applies_the_reviewed_plan_file_and_destroy_needs_its_confirmation(
     # THEN apply runs on main, downloads the plan run's artifact and applies that file, one at a time
     assert apply[True]["push"]["branches"] == ["main"] and apply["concurrency"]["cancel-in-progress"] is False
     assert download["with"]["name"] == "tfplan" and "run-id" in download["with"]
-    assert steps(apply)[-1]["run"] == "./dev infra --target aws --plan-file build/tfplan"
+    assert "./dev infra --target aws --plan-file build/tfplan" in [s.get("run") for s in steps(apply)]
     # AND destroy is manual, asks for a confirmation, and checks it before anything else
     inputs = destroy[True]["workflow_dispatch"]["inputs"]
     assert inputs["confirm"]["required"] is True
@@ -108,3 +108,11 @@ def test_main_applies_the_reviewed_plan_file_and_destroy_needs_its_confirmation(
         and "destroy dbpedia-classifier" in steps(destroy)[0]["run"]
     )
     assert "./dev destroy --target aws --yes" in steps(destroy)[-1]["run"]
+
+
+def test_apply_smoke_tests_the_stack_it_applied() -> None:
+    # GIVEN apply.yml  WHEN its run steps are read in order
+    runs = [s.get("run", "") for s in steps(load("apply.yml"))]
+    applied = runs.index("./dev infra --target aws --plan-file build/tfplan")
+    # THEN the last step smoke-tests the deployed stack, at the URLs of its outputs, after the apply
+    assert runs[-1] == "./dev smoke --target aws" and applied < len(runs) - 1
