@@ -635,31 +635,21 @@ def destroy(
 @settings_task(
     "target",
     "site_port",
-    help={
-        "url": "the site to check (default: aws, the stack's site_url output; local, `invoke up`'s site)",
-        "api_url": "the HTTP API's own URL (default: aws, the stack's api_url output)",
-        "bucket_url": "the site bucket's own S3 URL (default: aws, from the stack's site_bucket_name)",
-        **VERBOSE,
-    },
+    aliases={"url": "smoke_url", "api_url": "smoke_api_url", "bucket_url": "smoke_bucket_url"},
+    help=VERBOSE,
 )
-def smoke(
-    c: Context, s: Settings, url: str = "", api_url: str = "", bucket_url: str = "", verbose: bool = False
-) -> None:
+def smoke(c: Context, s: Settings, verbose: bool = False) -> None:
     """Check a running stack from outside: HTTPS, security headers, /classify, API and bucket closed."""
     from ops.local import smoke as checks
 
     with cli_errors():
-        if url:
-            targets = checks.Targets.given(url, api_url, bucket_url)
-        elif s.target == "aws":
+        site, api, bucket = s.smoke_url, s.smoke_api_url, s.smoke_bucket_url
+        if not site and s.target == "aws":
             from ops.infra.outputs import deployed_urls
 
             deployed = deployed_urls(s)
-            targets = checks.Targets(
-                deployed.site_url, api_url or deployed.api_url, bucket_url or deployed.bucket_url
-            )
-        else:
-            targets = checks.Targets.given(f"http://{s.host}:{s.site_port}/", api_url, bucket_url)
+            site, api, bucket = deployed.site_url, api or deployed.api_url, bucket or deployed.bucket_url
+        targets = checks.Targets.given(site or f"http://{s.host}:{s.site_port}/", api, bucket)
         results = checks.run(targets)
     for result in results:
         print(result.line())

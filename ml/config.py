@@ -83,6 +83,9 @@ class Hyperparameters:
         return values
 
 
+HTTP_URL = r"^(https?://[^\s/?#]+(/\S*)?)?$"  # an http(s) URL with a host, or empty
+
+
 def _port(default: int, what: str) -> Any:
     return Field(default, ge=1, le=65535, description=f"{what} port")
 
@@ -252,6 +255,21 @@ class Settings(BaseSettings):
         le=100,
         description="the Lambda gives no label to a text with a smaller share of words that tell the model "
         "about a topic, in percent (docs/unknown-text.md)",
+    )
+
+    # --- smoke test (`invoke smoke`): empty is the stack's outputs (aws) or `invoke up`'s site (local)
+    smoke_url: str = Field(
+        "",
+        pattern=HTTP_URL,
+        description="the site to check (aws: the stack's site_url output; local: `invoke up`'s site)",
+    )
+    smoke_api_url: str = Field(
+        "", pattern=HTTP_URL, description="the HTTP API's own URL (aws: the stack's api_url output)"
+    )
+    smoke_bucket_url: str = Field(
+        "",
+        pattern=HTTP_URL,
+        description="the site bucket's own S3 URL (aws: https://<site_bucket_name>.s3.<region>.amazonaws.com)",
     )
 
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------

@@ -1,5 +1,6 @@
 """``invoke smoke --target aws`` takes its URLs from the stack's outputs in Terraform's state: a real
-``terraform apply`` of a root module with the stack's output names, and a stack never applied (one line)."""
+``terraform apply`` of a root module with the stack's output names, and a stack never applied (one line).
+The checks themselves run against real servers in tests/local/test_smoke.py."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from pathlib import Path
 from ml.config import ROOT
 from ops.infra.outputs import DeployedUrls, deployed_urls
 from ops.infra.terraform import TerraformRunner, write_cli_config
+from tests.browser.servers import closed_port_url
 from tests.helpers import clean_env, make_settings, run_invoke
 
 from .conftest import ENDPOINT, write_endpoint_tfvars
 
 OUTPUTS = {
-    "site_url": "https://d111abcdef8.cloudfront.net",
+    "site_url": closed_port_url(),  # where nothing answers: `invoke smoke` then names the URL it took
     "api_url": "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
     "site_bucket_name": "dbpedia-classifier-site-20260101000000000000000001",
 }
@@ -40,6 +42,12 @@ def test_the_urls_are_the_outputs_and_the_bucket_is_addressed_in_the_stack_regio
         OUTPUTS["api_url"],
         f"https://{OUTPUTS['site_bucket_name']}.s3.eu-west-1.amazonaws.com",
     )
+    # AND `invoke smoke --target aws` goes to the site_url of the state
+    env = clean_env(DBP_TERRAFORM_DIR=str(settings.terraform_dir), DBP_BUILD_DIR=str(settings.build_dir))
+    done = run_invoke(env, "smoke", "--target", "aws")
+    assert done.returncode == 1 and done.stderr.startswith(
+        f"error: nothing answers at {OUTPUTS['site_url']}/ (Connection refused)"
+    ), done.stderr
 
 
 def test_smoke_of_a_stack_never_applied_is_one_line(terraform: str, tmp_path: Path) -> None:
