@@ -26,7 +26,8 @@ from ml.errors import ProjectError
 
 _EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 # A run step that needs GitHub itself: its API (gh) or a pull request's refs.
-_GITHUB_ONLY = re.compile(r"(^|[\s;(|&$])gh\s|refs/pull/")
+GITHUB_ONLY = (re.compile(r"(^|[\s;(|&$])gh\s|refs/pull/"), "it needs GitHub's API or a pull request's refs")
+Skip = tuple[re.Pattern[str], str]  # a run step matching the pattern is skipped, for the reason
 STEP_TIMEOUT = 900  # seconds: a stuck step fails the rehearsal instead of hanging it
 
 
@@ -88,9 +89,9 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     return _EXPRESSION.sub(value, text)
 
 
-def github_only(step: Step) -> bool:
-    """True for a run step that needs GitHub itself (its API or a pull request's refs)."""
-    return bool(step.run and _GITHUB_ONLY.search(step.run))
+def skipped(step: Step, skips: tuple[Skip, ...]) -> str | None:
+    """Why a run step is skipped (the reason of the first pattern its script matches), or None."""
+    return next((reason for pattern, reason in skips if step.run and pattern.search(step.run)), None)
 
 
 def step_outputs(path: Path) -> dict[str, str]:
@@ -109,7 +110,8 @@ class WorkflowRun:
     """One job of a workflow run in ``checkout``: the context, the environment, what each step printed.
 
     ``env`` is the environment every run step starts from (the AWS credentials of the role the job has
-    assumed go in it); ``actions`` answers ``uses:`` steps by action name.
+    assumed go in it); ``actions`` answers ``uses:`` steps by action name; ``skips`` says which run steps
+    cannot run here and why (those that need GitHub itself, and what the caller adds).
     """
 
     checkout: Path
@@ -118,6 +120,7 @@ class WorkflowRun:
     actions: Mapping[str, Action]
     log: Path
     echo: Callable[[str], None] = print
+    skips: tuple[Skip, ...] = (GITHUB_ONLY,)
 
     def run(self, workflow: Path) -> None:
         """Run every step of ``workflow`` in order; WorkflowError at the first failure."""
@@ -136,8 +139,9 @@ class WorkflowRun:
                     "teach ops/rehearsal/ what it stands for"
                 )
             return action(step, self)
-        if github_only(step):
-            return "skipped: it needs GitHub's API or a pull request's refs"
+        reason = skipped(step, self.skips)
+        if reason:
+            return f"skipped: {reason}"
         assert step.run is not None
         outputs = self.log.with_name(f"{self.log.stem}.{len(self.context['steps'])}.out")
         outputs.unlink(missing_ok=True)

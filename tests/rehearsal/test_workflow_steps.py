@@ -4,6 +4,7 @@ and anything it cannot stand for refused."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,15 @@ import pytest
 
 from ml.config import ROOT
 from ops.rehearsal.workflow import (
+    GITHUB_ONLY,
     Step,
     WorkflowError,
     WorkflowRun,
     base_env,
     copy_paths,
-    github_only,
     load_steps,
     render,
+    skipped,
 )
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -50,11 +52,11 @@ def test_the_repositorys_workflows_are_read_step_by_step_with_what_each_runs() -
 def test_only_the_steps_that_need_github_itself_count_as_github_only() -> None:
     # GIVEN apply.yml  WHEN each run step is judged  THEN the PR lookup (gh) and the pull-ref fetch need
     # GitHub, and the stack inputs and the apply do not
-    judged = {s.name: github_only(s) for s in load_steps(WORKFLOWS / "apply.yml") if s.run}
-    assert judged["Find the reviewed plan run"] is True
-    assert judged["Refuse a plan of other code than main's"] is True
-    assert judged["Stack inputs (the deployed endpoint, the state backend)"] is False
-    assert not any(ok for name, ok in judged.items() if "./dev infra" in name)
+    judged = {s.name: skipped(s, (GITHUB_ONLY,)) for s in load_steps(WORKFLOWS / "apply.yml") if s.run}
+    assert judged["Find the reviewed plan run"] == GITHUB_ONLY[1]
+    assert judged["Refuse a plan of other code than main's"] == GITHUB_ONLY[1]
+    assert judged["Stack inputs (the deployed endpoint, the state backend)"] is None
+    assert not any(reason for name, reason in judged.items() if "./dev infra" in name)
 
 
 def test_expressions_are_filled_from_the_context_and_an_unknown_one_is_refused() -> None:
@@ -139,7 +141,14 @@ def test_artifact_files_are_kept_relative_to_their_common_folder_as_upload_artif
     assert sorted(p.name for p in (tmp_path / "artifact").iterdir()) == ["tfplan", "tfplan.md"]
 
 
-def test_a_step_needing_github_is_skipped_with_the_reason(tmp_path: Path) -> None:
-    step = Step(name="comment", run='gh api "repos/x/y/pulls" --jq .number')
-    run = WorkflowRun(tmp_path, {"steps": {}}, base_env(), {}, tmp_path / "wf.log")
-    assert run.step(step) == "skipped: it needs GitHub's API or a pull request's refs"
+def test_a_step_needing_github_or_matching_the_callers_rule_is_skipped_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    rule = (re.compile(r"\./dev smoke"), "the emulator serves no traffic")
+    run = WorkflowRun(tmp_path, {"steps": {}}, base_env(), {}, tmp_path / "wf.log", skips=(GITHUB_ONLY, rule))
+    assert run.step(Step(name="pr", run='gh api "repos/x/y/pulls"')) == f"skipped: {GITHUB_ONLY[1]}"
+    assert (
+        run.step(Step(name="smoke", run="./dev smoke --target aws"))
+        == "skipped: the emulator serves no traffic"
+    )
+    assert run.step(Step(name="other", run="touch ran")) == "ok" and (tmp_path / "ran").exists()
