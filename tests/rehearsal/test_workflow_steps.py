@@ -26,12 +26,17 @@ from ops.rehearsal.workflow import (
 WORKFLOWS = ROOT / ".github" / "workflows"
 
 
-def run_in(tmp_path: Path, workflow: str, context: dict[str, Any] | None = None, **actions: Any) -> list[str]:
+def run_in(
+    tmp_path: Path,
+    workflow: str,
+    context: dict[str, Any] | None = None,
+    actions: dict[str, Any] | None = None,
+) -> list[str]:
     """Run ``workflow`` (YAML text) in ``tmp_path``; the lines the run printed."""
     path = tmp_path / "wf.yml"
     path.write_text(workflow, encoding="utf-8")
     printed: list[str] = []
-    run = WorkflowRun(tmp_path, context or {}, base_env(), actions, tmp_path / "wf.log", printed.append)
+    run = WorkflowRun(tmp_path, context or {}, base_env(), actions or {}, tmp_path / "wf.log", printed.append)
     run.run(path)
     return printed
 
@@ -124,7 +129,7 @@ jobs:
     with pytest.raises(
         WorkflowError, match="uses some-org/deploy-everything, which the rehearsal cannot run"
     ):
-        run_in(tmp_path, workflow, **{"actions/checkout": lambda step, run: "the clone"})
+        run_in(tmp_path, workflow, actions={"actions/checkout": lambda step, run: "the clone"})
 
 
 def test_artifact_files_are_kept_relative_to_their_common_folder_as_upload_artifact_does(
