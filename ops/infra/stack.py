@@ -15,6 +15,7 @@ that says what to do next; the tasks print it and exit 1.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from collections import Counter
@@ -74,7 +75,8 @@ LOCAL_SERVICES = (
     "wafv2",
 )
 # The provider configurations of versions.tf: the default one and the us-east-1 alias (CloudFront's ACM, WAF).
-PROVIDER_ALIASES = (None, "us_east_1")
+PROVIDER_ALIASES: tuple[str | None, ...] = (None, "us_east_1")
+_ALIAS = re.compile(r'^\s*alias\s*=\s*"([^"]+)"', re.MULTILINE)
 
 Echo = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -125,10 +127,15 @@ def check_target(endpoint: EndpointOutputs, target: str) -> None:
 # --- where terraform runs ----------------------------------------------------------------------
 
 
-def local_override(endpoint_url: str, services: dict[str, str] | None = None) -> str:
+def local_override(
+    endpoint_url: str,
+    services: dict[str, str] | None = None,
+    aliases: tuple[str | None, ...] = PROVIDER_ALIASES,
+) -> str:
     """An override file that sends the AWS provider to ``endpoint_url`` and keeps the state local.
 
-    ``services`` sends single services elsewhere (Application Auto Scaling, CloudFront: moto_gaps.py).
+    ``services`` sends single services elsewhere (Application Auto Scaling, CloudFront: moto_gaps.py);
+    ``aliases`` are the provider configurations the module declares (None: the default one).
     """
     urls = {service: endpoint_url for service in LOCAL_SERVICES} | (services or {})
     endpoints = "\n".join(f"    {service:<14} = {json.dumps(url)}" for service, url in sorted(urls.items()))
@@ -139,7 +146,7 @@ def local_override(endpoint_url: str, services: dict[str, str] | None = None) ->
         "  skip_metadata_api_check = true\n\n"
         f"  endpoints {{\n{endpoints}\n  }}\n"
         "}\n"
-        for alias in PROVIDER_ALIASES
+        for alias in aliases
     )
     return (
         "# Written by ops/infra/stack.py for --target local: the provider talks to moto_server, state here.\n"
@@ -162,7 +169,9 @@ def prepare_local_workdir(
     for path in sorted(source.iterdir()):
         if path.is_file() and path.name.endswith((".tf", ".tfvars", ".json")):
             shutil.copy2(path, dest / path.name)
-    override = local_override(endpoint_url, services)
+    sources = [path.read_text(encoding="utf-8") for path in dest.glob("*.tf")]
+    aliases = (None, *sorted({alias for source in sources for alias in _ALIAS.findall(source)}))
+    override = local_override(endpoint_url, services, aliases)
     if any(EDGE_RESOURCE in path.read_text(encoding="utf-8") for path in dest.glob("*.tf")):
         override += EDGE_NO_WAIT
     (dest / LOCAL_OVERRIDE).write_text(override, encoding="utf-8")
