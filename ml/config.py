@@ -73,13 +73,16 @@ class Hyperparameters:
         return self
 
     def as_blazingtext(self) -> dict[str, str]:
-        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode)."""
+        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode).
+
+        Early stopping is sent only when on, with its patience and min_epochs; off, none of the three is.
+        """
         values: dict[str, str] = {"mode": "supervised"}
         for name, value in dataclasses.asdict(self).items():
             values[name] = str(value).lower() if isinstance(value, bool) else str(value)
         if not self.early_stopping:
-            values.pop("patience")
-            values.pop("min_epochs")
+            for name in ("early_stopping", "patience", "min_epochs"):
+                values.pop(name)
         return values
 
 

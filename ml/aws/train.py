@@ -193,7 +193,8 @@ class JobSpec:
 
     def key(self, prepared_key: str) -> str:
         """The content key in the job's name: prepared data, hyperparameters and image."""
-        parts = [prepared_key, self.hyperparameters, self.image]
+        # early stopping off was sent as "false" before it was left out: the same key, so such jobs are reused
+        parts = [prepared_key, {"early_stopping": "false"} | self.hyperparameters, self.image]
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def matches(self, job: dict[str, Any]) -> bool:
@@ -204,9 +205,14 @@ class JobSpec:
         }
         return (
             job["AlgorithmSpecification"].get("TrainingImage") == self.image
-            and job.get("HyperParameters", {}) == self.hyperparameters
+            and _without_stopping_off(job.get("HyperParameters", {})) == self.hyperparameters
             and channels == {name: (uri, CONTENT_TYPE) for name, uri in self.channels.items()}
         )
+
+
+def _without_stopping_off(hyperparameters: dict[str, str]) -> dict[str, str]:
+    """A job's hyperparameters without ``early_stopping: "false"``, which older runs sent (the default)."""
+    return {k: v for k, v in hyperparameters.items() if (k, v) != ("early_stopping", "false")}
 
 
 @dataclass(frozen=True)

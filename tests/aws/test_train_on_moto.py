@@ -121,7 +121,6 @@ def test_training_job_runs_blazingtext_with_the_local_hyperparameters_and_text_c
         "word_ngrams": str(hyperparameters.word_ngrams),
         "min_count": str(hyperparameters.min_count),
         "buckets": str(hyperparameters.buckets),
-        "early_stopping": "false",
     }
     assert job["HyperParameters"] == hyperparameters.as_blazingtext()
     # AND read the uploaded prefixes as text/plain channels
