@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     traffic_shift: Literal["canary", "linear"] = Field(
         "canary", description="aws, 2+ instances: shift one instance's share first, or one at a time"
     )
+    ignore_alarms: tuple[str, ...] = Field(
+        (), description="aws: alarms in ALARM that may not stop a guarded update (it does not watch them)"
+    )
 
     # --- monitoring and cost (terraform/monitoring.tf, ops/infra/costs.py) --------------------------------
     alarm_email: str = Field(

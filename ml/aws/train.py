@@ -136,7 +136,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def upload_if_changed(s3: Any, path: Path, uri: str) -> bool:
+def upload_if_changed(s3: Any, path: Path, uri: str, content_type: str = CONTENT_TYPE) -> bool:
     """Upload ``path`` to ``uri`` unless the object there carries the same sha256; True when uploaded."""
     bucket, key = split_s3_uri(uri)
     digest = file_digest(path)
@@ -150,7 +150,7 @@ def upload_if_changed(s3: Any, path: Path, uri: str) -> bool:
         log.info("unchanged, not uploaded: %s", uri)
         return False
     s3.upload_file(
-        str(path), bucket, key, ExtraArgs={"ContentType": CONTENT_TYPE, "Metadata": {"sha256": digest}}
+        str(path), bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": {"sha256": digest}}
     )
     log.info("uploaded %s (%s bytes)", uri, f"{path.stat().st_size:,}")
     return True

@@ -31,10 +31,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.errors import ProjectError
-from ml.pipeline import version_folder
-from ml.registry import TEXT_VARS, EndpointCapacity, EndpointOutputs
+from ml.registry import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.tables import markdown_table
-from ml.vocabulary import VOCABULARY, is_for
 from ops.infra import policy
 from ops.infra.costs import (
     Estimate,
@@ -47,6 +45,7 @@ from ops.infra.costs import (
     render_markdown,
 )
 from ops.infra.lambda_zip import build_lambda_zip
+from ops.infra.model_inputs import model_vocabulary
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
 from ops.infra.review import COMMENT_LIMIT, PlanFacts, review_sections, show_details
@@ -106,7 +105,8 @@ def read_endpoint_vars(path: Path) -> EndpointOutputs:
         capacity = EndpointCapacity.from_tfvars(data["endpoint_capacity"])
     except ValueError as exc:
         raise InfraError(f"{path}: {exc}: run `invoke train` again") from None
-    return EndpointOutputs(**{key: data[key] for key in TEXT_VARS}, endpoint_capacity=capacity)
+    optional = {key: data[key] for key in OPTIONAL_VARS if isinstance(data.get(key), str)}
+    return EndpointOutputs(**{key: data[key] for key in TEXT_VARS}, **optional, endpoint_capacity=capacity)
 
 
 def check_target(endpoint: EndpointOutputs, target: str) -> None:
@@ -195,23 +195,12 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
     }
 
 
-def model_vocabulary(settings: Settings, model_sha256: str) -> Path:
-    """The vocabulary of the model the tfvars name: in that model's version folder (docs/unknown-text.md)."""
-    path = version_folder(settings, model_sha256) / VOCABULARY
-    if not model_sha256 or not is_for(path, model_sha256):
-        raise InfraError(
-            f"no current vocabulary for the deployed model {model_sha256 or '(none named)'} at {path} "
-            "(none, or one of an older format): run `invoke train` (it derives it) and try again"
-        )
-    return path
-
-
-def stack_variables(settings: Settings, model_sha256: str | None = None) -> dict[str, Any]:
+def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None) -> dict[str, Any]:
     """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'.
 
-    The zip carries the vocabulary of the model ``model_sha256`` (None: none, for a destroy).
+    The zip carries the vocabulary of the model ``endpoint`` names (None: none, for a destroy).
     """
-    vocabulary = model_vocabulary(settings, model_sha256) if model_sha256 is not None else None
+    vocabulary = model_vocabulary(settings, endpoint) if endpoint is not None else None
     try:
         zip_path = build_lambda_zip(settings.build_dir / "lambda.zip", vocabulary=vocabulary)
     except FileNotFoundError as exc:
@@ -251,7 +240,7 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
         endpoint = read_endpoint_vars(settings.tfvars_path)
         if not destroying:
             check_target(endpoint, settings.target)
-    variables = {**stack_variables(settings, None if destroying else endpoint.model_sha256), **fallback}
+    variables = {**stack_variables(settings, None if destroying else endpoint), **fallback}
     cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
     if settings.target == "aws":
         runner = TerraformRunner(settings.terraform_dir, cli_config, variables=variables)

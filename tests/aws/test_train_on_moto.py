@@ -9,6 +9,8 @@ into the job's CloudWatch log stream. The tests run in file order; the last one 
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,20 +21,21 @@ import pytest
 
 from ml import pipeline, preprocess, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
+from ml.aws import store
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
-from ml.config import Settings
+from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.registry import EndpointCapacity, registered_archive
 from ops.infra import stack as infra
 from ops.infra.moto_server import MotoServer
-from ops.infra.stack import check_target, read_endpoint_vars
+from ops.infra.stack import check_target, prepare_local_workdir, read_endpoint_vars
 from ops.infra.terraform import terraform_binary
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import model_to_serve
-from tests.helpers import WALTER_JOHNSON, in_ci
+from tests.helpers import WALTER_JOHNSON, in_ci, make_settings
 
 from .conftest import (
     ACCOUNT,
@@ -199,6 +202,7 @@ def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deploy
         "sagemaker_runtime_url": f"https://runtime.sagemaker.{REGION}.amazonaws.com",
         "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
         "model_sha256": file_digest(deployed.outcome.archive),
+        "model_store_uri": f"s3://{BUCKET}/{PREFIX}/models",
     }
     assert vocabulary.path_for(deployed.outcome.archive).is_file()
     # AND `invoke infra --target aws` accepts it (it refuses the local endpoint's tfvars)
@@ -272,6 +276,54 @@ def test_the_trained_version_is_an_approved_model_package_and_the_live_one(deplo
     assert float(package.metadata["test_accuracy"]) == pytest.approx(manifest["metrics"]["test_accuracy"])
     assert package.metadata["hp.epochs"] == manifest["hyperparameters"]["epochs"]
     assert len([k for k in package.metadata if k.startswith("f1.")]) == len(manifest["labels"])
+
+
+def test_the_version_s_deploy_inputs_are_stored_beside_the_artifact_and_named_in_its_package(
+    deployed: Deployed,
+) -> None:
+    # GIVEN the run's version  WHEN its folder in the bucket and its model package are read
+    folder, sha = deployed.outcome.archive.parent, file_digest(deployed.outcome.archive)
+    s3 = deployed.client("s3")
+    (package,) = sagemaker_pipeline.list_packages(deployed.settings)[0]
+    # THEN the archive, the vocabulary and the manifest (with the metrics) are under models/<sha256>/ beside
+    # the project's other objects, byte for byte with their sha256, and the package names that folder
+    for name in store.FILES:
+        stored = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/models/{sha}/{name}")
+        assert stored["Body"].read() == (folder / name).read_bytes()
+        assert stored["Metadata"] == {"sha256": file_digest(folder / name)}
+    assert package.metadata["deploy_inputs"] == f"s3://{BUCKET}/{PREFIX}/models/{sha}/"
+
+
+@pytest.mark.slow
+def test_a_clean_checkout_plans_the_model_trained_elsewhere_by_fetching_its_inputs(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    if terraform_binary() is None:
+        (pytest.fail if in_ci() else pytest.skip)("terraform is not on PATH")
+    # GIVEN a checkout without build/ (a CI runner's), its terraform/ pointed at the emulator, holding the
+    # tfvars the training machine wrote (what .github/stack-inputs.sh writes from ENDPOINT_TFVARS_JSON)
+    checkout = tmp_path / "ci-checkout"
+    prepare_local_workdir(ROOT / "terraform", checkout / "terraform", deployed.moto.url)
+    shutil.copy(deployed.settings.tfvars_path, checkout / "terraform" / "endpoint.auto.tfvars.json")
+    settings = make_settings(checkout, target="aws")
+    calls = deployed.hooks.count("before-call.s3")  # every S3 operation (botocore's event hierarchy)
+    # WHEN `invoke plan --target aws` runs there
+    report = infra.plan(settings, echo=lambda _: None)
+    # THEN the model's files were fetched by the tfvars' sha256 into its version folder, with one GetObject
+    # each and no other S3 call
+    sha = file_digest(deployed.outcome.archive)
+    fetched = pipeline.version_folder(settings, sha)
+    for name in store.FILES:
+        assert (fetched / name).read_bytes() == (deployed.outcome.archive.parent / name).read_bytes()
+    assert calls == ["before-call.s3.GetObject"] * len(store.FILES)
+    # AND the planned Lambda ships that model's vocabulary and names the model; the policy passes
+    with zipfile.ZipFile(settings.build_dir / "lambda.zip") as zf:
+        assert zf.read(vocabulary.VOCABULARY) == (fetched / vocabulary.VOCABULARY).read_bytes()
+    planned = json.loads(report.json_path.read_text())
+    assert planned["variables"]["model_sha256"]["value"] == sha  # the Lambda's MODEL_SHA256
+    [function] = [c for c in planned["resource_changes"] if c["address"] == "aws_lambda_function.classifier"]
+    assert function["change"]["after"]["filename"] == str(settings.build_dir / "lambda.zip")
+    assert report.has_changes and report.violations == ()
 
 
 def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed: Deployed) -> None:
