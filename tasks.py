@@ -627,8 +627,12 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
 
 @settings_task(
     "target",
+    "bucket",
+    "s3_prefix",
     help={
         "endpoint": "also delete the SageMaker endpoint with its endpoint config and model (aws)",
+        "all_": "aws: the endpoint too, and the model packages and their group, everything under the "
+        "bucket's s3_prefix, and a 14-day retention on SageMaker's log groups",
         "yes": "remove without asking",
         "dry_run": "only list what would be removed",
         **VERBOSE,
@@ -638,15 +642,16 @@ def destroy(
     c: Context,
     s: Settings,
     endpoint: bool = False,
+    all_: bool = False,
     yes: bool = False,
     dry_run: bool = False,
     verbose: bool = False,
 ) -> None:
-    """Remove the stack (and with --endpoint the SageMaker endpoint) so nothing keeps billing."""
+    """Remove the stack (and with --endpoint the SageMaker endpoint; --all everything) so nothing bills."""
     from ops.infra import stack as infra_ops
 
     with cli_errors():
-        report = infra_ops.destroy(s, endpoint=endpoint, dry_run=dry_run, yes=yes)
+        report = infra_ops.destroy(s, endpoint=endpoint, everything=all_, dry_run=dry_run, yes=yes)
     if report.removed:
         print(f"Removed {len(report.listed)} resources.")
 

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ml.aws import cleanup
+from ml.aws import train as sagemaker_train
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.errors import ProjectError
@@ -356,9 +357,6 @@ def render_plan_markdown(summary: PlanSummary, title: str, reviewed: str = "") -
     return "\n".join(lines)
 
 
-# --- the SageMaker endpoint --------------------------------------------------------------------
-
-
 # --- the three operations on a stack -----------------------------------------------------------
 
 
@@ -449,12 +447,14 @@ def destroy_stack(
     stack: Stack,
     *,
     sagemaker: Any | None = None,
+    leftovers: cleanup.Leftovers | None = None,
     dry_run: bool = False,
     yes: bool = False,
     confirm: Confirm = ask,
     echo: Echo = print,
 ) -> DestroyReport:
-    """List the stack's resources (and, given a ``sagemaker`` client, the endpoint's), ask, then remove them.
+    """List the stack's resources (and, given a ``sagemaker`` client, the endpoint's; given ``leftovers``,
+    the project's other AWS resources: ml/aws/cleanup.py), ask, then remove them.
 
     Nothing is removed on ``dry_run``; without ``yes`` the ``confirm`` callback must answer True, else
     InfraError ("cancelled").
@@ -462,7 +462,9 @@ def destroy_stack(
     addresses = stack.runner.state_list()
     endpoint = find_endpoint_resources(sagemaker, stack.endpoint.endpoint_name) if sagemaker else None
     listed = tuple(
-        [f"terraform {address}" for address in addresses] + (endpoint.describe() if endpoint else [])
+        [f"terraform {address}" for address in addresses]
+        + (endpoint.describe() if endpoint else [])
+        + (leftovers.describe() if leftovers else [])
     )
     if not listed:
         echo(
@@ -490,6 +492,8 @@ def destroy_stack(
         stack.runner.destroy()
     if endpoint:
         delete_endpoint_resources(sagemaker, endpoint)
+    if leftovers:
+        cleanup.remove(leftovers)
     return DestroyReport(listed, removed=True, billing=billing)
 
 
@@ -570,12 +574,15 @@ def destroy(
     settings: Settings,
     *,
     endpoint: bool = False,
+    everything: bool = False,
     dry_run: bool = False,
     yes: bool = False,
     confirm: Confirm = ask,
     echo: Echo = print,
 ) -> DestroyReport:
-    """``invoke destroy``: remove the stack and, with ``endpoint``, the SageMaker endpoint.
+    """``invoke destroy``: remove the stack and, with ``endpoint``, the SageMaker endpoint; ``everything``
+    (``--all``) also the model packages, the project's S3 prefix, and sets the SageMaker log groups'
+    retention (ml/aws/cleanup.py).
 
     The local target keeps nothing between commands (its emulator stopped with ``invoke infra``), so there
     it only clears ``build/terraform-local/``.
@@ -589,15 +596,14 @@ def destroy(
         )
         return DestroyReport((), removed=False)
     with open_stack(settings, destroying=True) as stack:
-        client = None
-        if endpoint:
-            config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-            client = boto3.client("sagemaker", region_name=stack.endpoint.aws_region, config=config)
+        config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+        boto = sagemaker_train.boto_session(stack.endpoint.aws_region)
         try:
+            client = boto.client("sagemaker", config=config) if endpoint or everything else None
+            name, bucket, prefix = stack.endpoint.endpoint_name, settings.bucket, settings.s3_prefix
+            found = cleanup.find(boto, name, bucket, prefix) if everything else None
             return destroy_stack(
-                stack, sagemaker=client, dry_run=dry_run, yes=yes, confirm=confirm, echo=echo
+                stack, sagemaker=client, leftovers=found, dry_run=dry_run, yes=yes, confirm=confirm, echo=echo
             )
         except (BotoCoreError, ClientError) as exc:
-            raise InfraError(
-                f"SageMaker refused or could not be reached ({exc}): check AWS credentials"
-            ) from None
+            raise InfraError(f"AWS refused or could not be reached ({exc}): check AWS credentials") from None

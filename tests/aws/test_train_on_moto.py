@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from ml import pipeline, preprocess, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
@@ -345,3 +346,52 @@ def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed:
     assert sagemaker.list_endpoints()["Endpoints"] == []
     assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
     assert sagemaker.list_models()["Models"] == []
+
+
+def test_destroy_all_lists_then_removes_the_packages_and_the_s3_prefix_and_sets_log_retention(
+    deployed: Deployed,
+) -> None:
+    # GIVEN what train left besides the endpoint: its model package and group, the objects under the
+    # project's prefix (channels, job output, the model's deploy inputs), the training jobs' log group
+    # (as SageMaker makes it: no retention), and an object of someone else beside the prefix
+    s3, logs = deployed.client("s3"), deployed.client("logs")
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}-other/keep.txt", Body=b"not the project's")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")["Contents"]]
+    (package,) = sagemaker_pipeline.list_packages(deployed.settings)[0]
+    # (moto 5.2 implements neither DeleteModelPackage nor DeleteModelPackageGroup: those two requests are
+    # recorded and answered as SageMaker does, with an empty 200)
+    deletes: list[tuple[str, dict[str, Any]]] = []
+
+    def answered(params: dict[str, Any], model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        deletes.append((model.name, json.loads(params["body"])))
+        return AWSResponse(deployed.moto.url, 200, {}, None), {}
+
+    for operation in ("DeleteModelPackage", "DeleteModelPackageGroup"):
+        deployed.hooks.on(f"before-call.sagemaker.{operation}", answered)
+    # WHEN `invoke destroy --target aws --all --dry-run` runs, then the same without --dry-run, declined
+    said: list[str] = []
+    listed = infra.destroy(deployed.settings, everything=True, dry_run=True, echo=said.append)
+    with pytest.raises(infra.InfraError, match="cancelled"):
+        infra.destroy(deployed.settings, everything=True, confirm=lambda _: False, echo=said.append)
+    # THEN it listed each and removed nothing
+    assert f"model package {package.arn}" in listed.listed
+    assert "model package group dbpedia-classifier" in listed.listed
+    assert any(line.startswith(f"s3://{BUCKET}/{PREFIX}/: {len(keys)} objects") for line in listed.listed)
+    assert any(line.startswith("log group /aws/sagemaker/TrainingJobs: kept") for line in listed.listed)
+    assert len(s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")["Contents"]) == len(keys)
+    assert deletes == []
+    # AND with --yes it removes them: the package, then its group, nothing under the prefix (the neighbour
+    # stays), and the training jobs' logs now expire
+    removed = infra.destroy(deployed.settings, everything=True, yes=True, echo=said.append)
+    assert removed.removed
+    assert deletes == [
+        ("DeleteModelPackage", {"ModelPackageName": package.arn}),
+        ("DeleteModelPackageGroup", {"ModelPackageGroupName": "dbpedia-classifier"}),
+    ]
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")
+    assert s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}-other/keep.txt")["Body"].read() == b"not the project's"
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/TrainingJobs")["logGroups"]
+    assert group["retentionInDays"] == 14
+    # AND a second run finds no object and no log group left to do (moto still lists the package)
+    again = infra.destroy(deployed.settings, everything=True, dry_run=True, echo=said.append).listed
+    assert not [line for line in again if line.startswith(("s3://", "log group"))]
