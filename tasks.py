@@ -128,6 +128,14 @@ def rollout_settings(
     return s.replace(**on) if on else s
 
 
+def aws_preflight(s: Settings, *commands: str) -> None:
+    """Before train, tune, plan or infra on AWS start anything: `invoke preflight`'s checks."""
+    if s.target == "aws" and s.preflight:
+        from ops.infra import preflight as checks
+
+        checks.run(s, commands)
+
+
 HYPERPARAMETERS = (
     "epochs",
     "learning_rate",
@@ -176,6 +184,7 @@ def train(
 
     with cli_errors():
         s = rollout_settings(s, approve, allow_unapproved, ignore_alarm)
+        aws_preflight(s, "train")
         outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
     print(
         f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
@@ -208,6 +217,7 @@ def train(
 def tune(c: Context, s: Settings, verbose: bool = False) -> None:
     """Tune BlazingText hyperparameters on the validation split; the winner goes to hyperparameters.json."""
     with cli_errors():
+        aws_preflight(s, "tune")
         if s.target == "aws":
             from ml.aws.tune import tune_aws
 
@@ -479,6 +489,30 @@ def test(c: Context, k: str = "", x: bool = False, workers: str = "auto") -> Non
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
 
 
+@settings_task(
+    "target",
+    "endpoint_name",
+    *AWS_TRAINING,
+    "instance_type",
+    "instance_count",
+    "endpoint_mode",
+    "transform_instance_type",
+    "transform_instance_count",
+    aliases={"max_parallel_jobs": "tune_max_parallel_jobs"},
+    help=VERBOSE,
+)
+def preflight(c: Context, s: Settings, verbose: bool = False) -> None:
+    """Check what AWS would refuse before anything bills: credentials, region, role, quotas, state, names."""
+    from ops.infra import preflight as checks
+
+    if s.target != "aws":
+        print("nothing to check for --target local: the preflight checks AWS (--target aws)")
+        return
+    with cli_errors():
+        checks.run(s, ("train", "tune", "classify", "plan", "infra"))
+    print("preflight: every check passed")
+
+
 # --- model versions (docs/rollout.md) ---------------------------------------------------------
 
 
@@ -602,6 +636,7 @@ def infra(c: Context, s: Settings, plan_file: str = "", verbose: bool = False) -
     from ops.infra import stack as infra_ops
 
     with cli_errors():
+        aws_preflight(s, "infra")
         result = infra_ops.apply(s, plan_file=ROOT / plan_file if plan_file else None)
     if result.has_changes:
         print(f"Applied: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
@@ -618,6 +653,7 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
     from ops.infra import stack as infra_ops
 
     with cli_errors():
+        aws_preflight(s, "plan")
         report = infra_ops.plan(s)
     print(report.markdown_path.read_text(encoding="utf-8"))
     print(f"plan: {report.plan_path}\njson: {report.json_path}\nsummary: {report.markdown_path}")

@@ -169,7 +169,16 @@ class Settings(BaseSettings):
     )
 
     # --- SageMaker (target aws) ------------------------------------------------------------------
-    role_arn: str = Field("", description="aws: the SageMaker execution role ARN (required for aws)")
+    preflight: bool = Field(
+        True,
+        description="aws: check credentials, region, role, quotas, state and names before train, tune, plan "
+        "and infra start anything (`invoke preflight`)",
+    )
+    role_arn: str = Field(
+        "",
+        description="aws: the SageMaker execution role ARN (empty: <endpoint_name>-sagemaker-execution in "
+        "the caller's account, as terraform/bootstrap creates it)",
+    )
     bucket: str = Field(
         "", description="aws: S3 bucket for channels and job outputs (empty: sagemaker-<region>-<account>)"
     )

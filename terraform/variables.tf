@@ -246,9 +246,10 @@ variable "name" {
   description = "Name of the function, role, API and log groups, and prefix of the site bucket."
   default     = "dbpedia-classifier"
 
+  # The site bucket's bucket_prefix "<name>-site-" may have 37 characters (S3's 63 less Terraform's 26).
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
-    error_message = "name must be 3-40 lower-case letters, digits and hyphens (it prefixes an S3 bucket name)."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,29}[a-z0-9]$", var.name))
+    error_message = "name must be 3-31 lower-case letters, digits and hyphens (the site bucket's prefix <name>-site- has at most 37 characters)."
   }
 }
 

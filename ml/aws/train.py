@@ -37,6 +37,7 @@ CHANNELS = ("train", "validation")
 CONTENT_TYPE = "text/plain"
 JOB_PREFIX = "blazingtext"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+EXECUTION_ROLE_SUFFIX = "sagemaker-execution"  # the role terraform/bootstrap creates: <endpoint name>-<this>
 _ACCURACY_LINE = re.compile(r"#(train|validation)_accuracy:\s*([0-9.]+)")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
@@ -84,35 +85,70 @@ class Aws:
         return "/".join([f"s3://{self.bucket}", self.prefix, *parts])
 
 
+def check_role_arn(role_arn: str) -> None:
+    """ConfigError unless ``role_arn`` is empty (the default role) or an IAM role ARN."""
+    if role_arn and not _ROLE_ARN.match(role_arn):
+        raise ConfigError(
+            "setting 'role_arn' must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
+            f"not {role_arn!r}"
+        )
+
+
+def execution_role_arn(role_arn: str, endpoint_name: str, caller_arn: str) -> str:
+    """``role_arn``, else the role terraform/bootstrap creates, ``<endpoint_name>-sagemaker-execution``, in
+    the caller's account and partition (``caller_arn`` is STS's answer)."""
+    if role_arn:
+        return role_arn
+    partition, account = caller_arn.split(":")[1], caller_arn.split(":")[4]
+    return f"arn:{partition}:iam::{account}:role/{endpoint_name}-{EXECUTION_ROLE_SUFFIX}"
+
+
+def blazingtext_image(region: str) -> str:
+    """The BlazingText image of ``region`` (the SDK's table, offline); SageMakerError where there is none."""
+    from sagemaker.core import image_uris
+
+    try:
+        return str(image_uris.retrieve("blazingtext", region))
+    except ValueError:
+        raise SageMakerError(
+            f"region {region} has no SageMaker BlazingText image (sagemaker {metadata.version('sagemaker')} "
+            "knows none there): pass --region with one that has it, e.g. us-east-1 or eu-west-1"
+        ) from None
+
+
 def connect(settings: Settings) -> Aws:
-    """Check the role and region, find the account, make sure the bucket exists, resolve the image.
+    """Check the region, find the account and the role, make sure the bucket exists, resolve the image.
+
+    The role is ``settings.role_arn``, else the stack's ``<endpoint_name>-sagemaker-execution`` in the
+    caller's account (terraform/bootstrap creates it).
 
     Raises:
-        ConfigError: no role ARN, a malformed one, or no region.
+        ConfigError: a malformed role ARN, or no region.
+        SageMakerError: the region has no BlazingText image.
         NoCredentialsError / ClientError: no credentials, or AWS refused (see :func:`aws_errors`).
     """
-    if not settings.role_arn:
-        raise ConfigError(
-            "setting 'role_arn' is required for --target aws: set DBP_ROLE_ARN or pass --role-arn"
-        )
-    if not _ROLE_ARN.match(settings.role_arn):
-        raise ConfigError(
-            f"setting 'role_arn' must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
-            f"not {settings.role_arn!r}"
-        )
+    check_role_arn(settings.role_arn)
     if not settings.region:
         raise ConfigError("setting 'region' is required for --target aws: set DBP_REGION or pass --region")
-    from sagemaker.core import image_uris
+    image = blazingtext_image(settings.region)
     from sagemaker.core.helper.session_helper import Session
 
     boto = boto_session(settings.region)
-    account = boto.client("sts").get_caller_identity()["Account"]
+    caller = boto.client("sts").get_caller_identity()
+    account = caller["Account"]
+    role_arn = execution_role_arn(settings.role_arn, settings.endpoint_name, caller["Arn"])
     bucket = settings.bucket or f"sagemaker-{settings.region}-{account}"
     # An explicit default bucket: the SDK would otherwise ask STS at the real regional URL for the account.
     session = Session(boto_session=boto, default_bucket=bucket)
     session.default_bucket()  # creates the bucket when it does not exist yet
-    image = image_uris.retrieve("blazingtext", settings.region)
-    log.info("AWS account %s, region %s, bucket %s, image %s", account, settings.region, bucket, image)
+    log.info(
+        "AWS account %s, region %s, bucket %s, role %s, image %s",
+        account,
+        settings.region,
+        bucket,
+        role_arn,
+        image,
+    )
     return Aws(
         boto=boto,
         session=session,
@@ -120,7 +156,7 @@ def connect(settings: Settings) -> Aws:
         s3=boto.client("s3"),
         bucket=bucket,
         prefix=settings.s3_prefix.strip("/"),
-        role_arn=settings.role_arn,
+        role_arn=role_arn,
         image=image,
     )
 

@@ -144,6 +144,16 @@ run "stage_throttles_above_zero" {
   }
 }
 
+run "a_name_too_long_for_the_site_bucket_prefix_is_refused" {
+  command = plan
+
+  variables {
+    name = "a-stack-name-of-thirty-two-chars"
+  }
+
+  expect_failures = [var.name]
+}
+
 run "zero_throttling_is_refused" {
   command = plan
 
