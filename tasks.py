@@ -111,14 +111,20 @@ ROLLOUT_FLAGS = {
     "approve": "register the new version Approved (else PendingManualApproval; env DBP_APPROVE)",
     "allow_unapproved": "development: deploy a version nobody approved (the default for target local; "
     "env DBP_ALLOW_UNAPPROVED)",
+    "ignore_alarm": "aws: an endpoint alarm already in ALARM that may not stop the guarded update, which "
+    "then does not watch it (repeat for more; env DBP_IGNORE_ALARMS, a JSON list)",
 }
 
 
-def rollout_settings(s: Settings, approve: bool, allow_unapproved: bool) -> Settings:
-    """The settings with the two rollout switches a flag turned on."""
-    on = {
+def rollout_settings(
+    s: Settings, approve: bool, allow_unapproved: bool, ignore_alarm: list[str] | None = None
+) -> Settings:
+    """The settings with the rollout switches a flag turned on, and the alarms ``--ignore-alarm`` names."""
+    on: dict[str, Any] = {
         name: True for name, given in (("approve", approve), ("allow_unapproved", allow_unapproved)) if given
     }
+    if ignore_alarm:
+        on["ignore_alarms"] = tuple(ignore_alarm)
     return s.replace(**on) if on else s
 
 
@@ -161,17 +167,23 @@ AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_
     "serverless_memory_mb",
     "serverless_max_concurrency",
     *ROLLOUT,
+    iterable=["ignore_alarm"],
     help={**ROLLOUT_FLAGS, **VERBOSE},
 )
 def train(
-    c: Context, s: Settings, approve: bool = False, allow_unapproved: bool = False, verbose: bool = False
+    c: Context,
+    s: Settings,
+    approve: bool = False,
+    allow_unapproved: bool = False,
+    ignore_alarm: list[str] | None = None,
+    verbose: bool = False,
 ) -> None:
     """Get the data, train, evaluate, package model.tar.gz, register the version, deploy it past the gate."""
     from ml import pipeline
     from ml.aws import pipeline as sagemaker_pipeline
 
     with cli_errors():
-        s = rollout_settings(s, approve, allow_unapproved)
+        s = rollout_settings(s, approve, allow_unapproved, ignore_alarm)
         aws_preflight(s, "train")
         outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
     print(
@@ -569,20 +581,27 @@ def approve(c: Context, s: Settings, version: str, reject: bool = False, verbose
     "serverless_max_concurrency",
     "bake_seconds",
     "traffic_shift",
+    iterable=["ignore_alarm"],
     help={
         "to": "the version to put back (default: the one live before the current one)",
         "allow_unapproved": ROLLOUT_FLAGS["allow_unapproved"],
+        "ignore_alarm": ROLLOUT_FLAGS["ignore_alarm"],
         **VERBOSE,
     },
 )
 def rollback(
-    c: Context, s: Settings, to: str | None = None, allow_unapproved: bool = False, verbose: bool = False
+    c: Context,
+    s: Settings,
+    to: str | None = None,
+    allow_unapproved: bool = False,
+    ignore_alarm: list[str] | None = None,
+    verbose: bool = False,
 ) -> None:
     """Put the previous (or the named) approved version back on the endpoint, without training."""
     from ml import pipeline
 
     with cli_errors():
-        s = rollout_settings(s, False, allow_unapproved)
+        s = rollout_settings(s, False, allow_unapproved, ignore_alarm)
         if s.target == "aws":
             from ml.aws.pipeline import rollback as rollback_aws
 
@@ -644,8 +663,12 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
 
 @settings_task(
     "target",
+    "bucket",
+    "s3_prefix",
     help={
         "endpoint": "also delete the SageMaker endpoint with its endpoint config and model (aws)",
+        "all_": "aws: the endpoint too, and the model packages and their group, everything under the "
+        "bucket's s3_prefix, and a 14-day retention on SageMaker's log groups",
         "yes": "remove without asking",
         "dry_run": "only list what would be removed",
         **VERBOSE,
@@ -655,17 +678,45 @@ def destroy(
     c: Context,
     s: Settings,
     endpoint: bool = False,
+    all_: bool = False,
     yes: bool = False,
     dry_run: bool = False,
     verbose: bool = False,
 ) -> None:
-    """Remove the stack (and with --endpoint the SageMaker endpoint) so nothing keeps billing."""
+    """Remove the stack (and with --endpoint the SageMaker endpoint; --all everything) so nothing bills."""
     from ops.infra import stack as infra_ops
 
     with cli_errors():
-        report = infra_ops.destroy(s, endpoint=endpoint, dry_run=dry_run, yes=yes)
+        report = infra_ops.destroy(s, endpoint=endpoint, everything=all_, dry_run=dry_run, yes=yes)
     if report.removed:
         print(f"Removed {len(report.listed)} resources.")
+
+
+@settings_task(
+    "target",
+    "site_port",
+    aliases={"url": "smoke_url", "api_url": "smoke_api_url", "bucket_url": "smoke_bucket_url"},
+    help=VERBOSE,
+)
+def smoke(c: Context, s: Settings, verbose: bool = False) -> None:
+    """Check a running stack from outside: HTTPS, security headers, /classify, API and bucket closed."""
+    from ops.local import smoke as checks
+
+    with cli_errors():
+        site, api, bucket = s.smoke_url, s.smoke_api_url, s.smoke_bucket_url
+        if not site and s.target == "aws":
+            from ops.infra.outputs import deployed_urls
+
+            deployed = deployed_urls(s)
+            site, api, bucket = deployed.site_url, api or deployed.api_url, bucket or deployed.bucket_url
+        targets = checks.Targets.given(site or f"http://{s.host}:{s.site_port}/", api, bucket)
+        results = checks.run(targets)
+    for result in results:
+        print(result.line())
+    failed = sum(result.failed for result in results)
+    if failed:
+        raise Exit(f"smoke: {failed} of {len(results)} checks failed at {targets.site_url}", code=1)
+    print(f"smoke: no check failed at {targets.site_url}")
 
 
 # --- mutation testing (not CI) ----------------------------------------------------------------

@@ -73,14 +73,20 @@ class Hyperparameters:
         return self
 
     def as_blazingtext(self) -> dict[str, str]:
-        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode)."""
+        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode).
+
+        Early stopping is sent only when on, with its patience and min_epochs; off, none of the three is.
+        """
         values: dict[str, str] = {"mode": "supervised"}
         for name, value in dataclasses.asdict(self).items():
             values[name] = str(value).lower() if isinstance(value, bool) else str(value)
         if not self.early_stopping:
-            values.pop("patience")
-            values.pop("min_epochs")
+            for name in ("early_stopping", "patience", "min_epochs"):
+                values.pop(name)
         return values
+
+
+HTTP_URL = r"^(https?://[^\s/?#]+(/\S*)?)?$"  # an http(s) URL with a host, or empty
 
 
 def _port(default: int, what: str) -> Any:
@@ -212,6 +218,9 @@ class Settings(BaseSettings):
     traffic_shift: Literal["canary", "linear"] = Field(
         "canary", description="aws, 2+ instances: shift one instance's share first, or one at a time"
     )
+    ignore_alarms: tuple[str, ...] = Field(
+        (), description="aws: alarms in ALARM that may not stop a guarded update (it does not watch them)"
+    )
 
     # --- monitoring and cost (terraform/monitoring.tf, ops/infra/costs.py) --------------------------------
     alarm_email: str = Field(
@@ -261,6 +270,21 @@ class Settings(BaseSettings):
         le=100,
         description="the Lambda gives no label to a text with a smaller share of words that tell the model "
         "about a topic, in percent (docs/unknown-text.md)",
+    )
+
+    # --- smoke test (`invoke smoke`): empty is the stack's outputs (aws) or `invoke up`'s site (local)
+    smoke_url: str = Field(
+        "",
+        pattern=HTTP_URL,
+        description="the site to check (aws: the stack's site_url output; local: `invoke up`'s site)",
+    )
+    smoke_api_url: str = Field(
+        "", pattern=HTTP_URL, description="the HTTP API's own URL (aws: the stack's api_url output)"
+    )
+    smoke_bucket_url: str = Field(
+        "",
+        pattern=HTTP_URL,
+        description="the site bucket's own S3 URL (aws: https://<site_bucket_name>.s3.<region>.amazonaws.com)",
     )
 
     # --- local stack (all on 127.0.0.1) ----------------------------------------------------------

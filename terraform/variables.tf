@@ -1,5 +1,5 @@
 # Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name,
-# model_sha256 and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
+# model_sha256, model_store_uri and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
 # site_dir, autoscaling and alarm_email from the settings (ml/config.py).
 
 variable "alarm_email" {
@@ -227,6 +227,17 @@ variable "model_sha256" {
   validation {
     condition     = can(regex("^[0-9a-f]{64}$", var.model_sha256))
     error_message = "model_sha256 must be the 64 hex digits of the deployed model archive's sha256: run `invoke train`."
+  }
+}
+
+variable "model_store_uri" {
+  type        = string
+  description = "Where `invoke train --target aws` stored the model's deploy inputs (s3://BUCKET/PREFIX/models; `invoke plan` and `invoke infra` fetch <model_sha256>/vocabulary.txt.gz from there when build/ lacks it, as on a CI runner). Read by those tasks, not by a resource; empty for the local target."
+  default     = ""
+
+  validation {
+    condition     = var.model_store_uri == "" || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*$", var.model_store_uri))
+    error_message = "model_store_uri must be an S3 folder such as s3://my-bucket/dbpedia-classifier/models (no trailing slash), or empty."
   }
 }
 

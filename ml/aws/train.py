@@ -172,7 +172,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def upload_if_changed(s3: Any, path: Path, uri: str) -> bool:
+def upload_if_changed(s3: Any, path: Path, uri: str, content_type: str = CONTENT_TYPE) -> bool:
     """Upload ``path`` to ``uri`` unless the object there carries the same sha256; True when uploaded."""
     bucket, key = split_s3_uri(uri)
     digest = file_digest(path)
@@ -186,7 +186,7 @@ def upload_if_changed(s3: Any, path: Path, uri: str) -> bool:
         log.info("unchanged, not uploaded: %s", uri)
         return False
     s3.upload_file(
-        str(path), bucket, key, ExtraArgs={"ContentType": CONTENT_TYPE, "Metadata": {"sha256": digest}}
+        str(path), bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": {"sha256": digest}}
     )
     log.info("uploaded %s (%s bytes)", uri, f"{path.stat().st_size:,}")
     return True
@@ -229,7 +229,8 @@ class JobSpec:
 
     def key(self, prepared_key: str) -> str:
         """The content key in the job's name: prepared data, hyperparameters and image."""
-        parts = [prepared_key, self.hyperparameters, self.image]
+        # early stopping off was sent as "false" before it was left out: the same key, so such jobs are reused
+        parts = [prepared_key, {"early_stopping": "false"} | self.hyperparameters, self.image]
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def matches(self, job: dict[str, Any]) -> bool:
@@ -240,9 +241,14 @@ class JobSpec:
         }
         return (
             job["AlgorithmSpecification"].get("TrainingImage") == self.image
-            and job.get("HyperParameters", {}) == self.hyperparameters
+            and _without_stopping_off(job.get("HyperParameters", {})) == self.hyperparameters
             and channels == {name: (uri, CONTENT_TYPE) for name, uri in self.channels.items()}
         )
+
+
+def _without_stopping_off(hyperparameters: dict[str, str]) -> dict[str, str]:
+    """A job's hyperparameters without ``early_stopping: "false"``, which older runs sent (the default)."""
+    return {k: v for k, v in hyperparameters.items() if (k, v) != ("early_stopping", "false")}
 
 
 @dataclass(frozen=True)

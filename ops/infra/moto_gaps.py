@@ -1,4 +1,4 @@
-"""What moto_server lacks for the stack, filled in in front of it: Application Auto Scaling's tag operations,
+"""What moto_server lacks, filled in in front of it: Application Auto Scaling's tag operations,
 and CloudFront's response headers policies and distribution configs (:class:`CloudFrontGapProxy`).
 
 moto 5.2 emulates scalable targets and scaling policies, but answers ``ListTagsForResource``,
@@ -14,13 +14,20 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from xml.etree import ElementTree
+
+from ml.config import Hyperparameters
+from ml.package import pack
+from ml.train import train
 
 _PREFIX = "AnyScaleFrontendService."  # X-Amz-Target of Application Auto Scaling (JSON 1.1)
 _SKIP_HEADERS = {"host", "content-length", "connection", "accept-encoding"}
@@ -299,3 +306,78 @@ def _cf_error(status: int, code: str, message: str) -> Reply:
         f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>local</RequestId></ErrorResponse>"
     )
     return status, {"Content-Type": "text/xml"}, xml.encode()
+
+
+# --- SageMaker training ---------------------------------------------------------------------------
+
+_SAGEMAKER_TARGET = "SageMaker."  # X-Amz-Target of SageMaker (JSON 1.1)
+_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+class TrainingContainerProxy(_LoopbackProxy):
+    """A loopback proxy to ``upstream`` for SageMaker that runs what a BlazingText training job would.
+
+    moto marks a training job Completed the moment it is created and writes nothing. Here, once moto has
+    accepted a ``CreateTrainingJob``, the job really trains: fastText on the job's own ``train`` and
+    ``validation`` channels read from S3, with the job's hyperparameters (BlazingText's names, as
+    ``ml/train.py`` maps them), packed as BlazingText packs it, written where SageMaker puts the job's
+    artifact, with BlazingText's final accuracy lines in the job's CloudWatch log stream. It does this as
+    ``clients`` (the account administrator's, standing in for SageMaker's service role),
+    before it answers, so the caller sees the job Completed with its artifact. Every request is forwarded
+    with its own Host header, so signatures stay valid when moto enforces IAM.
+    """
+
+    def __init__(
+        self, upstream: str, clients: Callable[[str], Any], workdir: Path, host: str = "127.0.0.1"
+    ) -> None:
+        self.clients = clients  # service name -> a boto3 client of the stand-in's own (straight to moto)
+        self.workdir = workdir
+        self.trained: list[str] = []  # names of the jobs it trained
+        super().__init__(upstream, host, "training-container")
+
+    def train(self, job_name: str) -> None:
+        """Train the job ``job_name`` from its channels and put its artifact and log lines in place."""
+        sagemaker, s3, logs = (self.clients(name) for name in ("sagemaker", "s3", "logs"))
+        job = sagemaker.describe_training_job(TrainingJobName=job_name)
+        folder = self.workdir / job_name
+        folder.mkdir(parents=True, exist_ok=True)
+        channels = {}
+        for channel in job["InputDataConfig"]:
+            bucket, _, prefix = channel["DataSource"]["S3DataSource"]["S3Uri"][5:].partition("/")
+            key = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]["Key"]
+            channels[channel["ChannelName"]] = folder / f"{channel['ChannelName']}.txt"
+            s3.download_file(bucket, key, str(channels[channel["ChannelName"]]))
+        values = {k: v for k, v in job["HyperParameters"].items() if k != "mode"}
+        result = train(
+            channels["train"], channels["validation"], folder / "model.bin", Hyperparameters(**values), 2, 42
+        )
+        archive = pack(result.model_path, folder / "model.tar.gz")
+        bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
+        s3.upload_file(str(archive), bucket, key)
+        stream = f"{job_name}/algo-1-0000000000"
+        if not logs.describe_log_groups(logGroupNamePrefix=_TRAINING_LOG_GROUP)["logGroups"]:
+            logs.create_log_group(logGroupName=_TRAINING_LOG_GROUP)
+        logs.create_log_stream(logGroupName=_TRAINING_LOG_GROUP, logStreamName=stream)
+        lines = [f"#validation_accuracy: {result.validation_accuracy:.4f}"]
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+        logs.put_log_events(logGroupName=_TRAINING_LOG_GROUP, logStreamName=stream, logEvents=events)
+        self.trained.append(job_name)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+                reply = proxy._forward("POST", self.path, headers, body)
+                operation = self.headers.get("X-Amz-Target", "").removeprefix(_SAGEMAKER_TARGET)
+                if operation == "CreateTrainingJob" and reply[0] == 200:
+                    proxy.train(json.loads(body)["TrainingJobName"])
+                _send(self, reply)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: moto keeps its own log of the requests."""
+
+        return Handler

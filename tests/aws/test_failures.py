@@ -166,3 +166,28 @@ def test_uploads_skip_files_whose_checksum_is_already_in_s3(aws: MotoServer, tmp
     stored = s3.get_object(Bucket="channels-bucket", Key="p/data/k/train/train.txt")
     assert stored["Body"].read() == path.read_bytes()
     assert stored["Metadata"]["sha256"] == file_digest(path)
+
+
+def test_a_job_an_older_run_sent_early_stopping_false_is_reused_under_the_same_key(
+    hooks: Hooks, aws: MotoServer, trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    # GIVEN a finished job for these inputs as an older run started it: early stopping off sent as "false"
+    # (moto's answer to DescribeTrainingJob carries it, as SageMaker's would)
+    settings = aws_settings(tmp_path, trained)
+    _, prepared = pipeline.prepare_data(settings)
+    first = sm.train(sm.connect(settings), settings, prepared)
+    sent_false = recorded(
+        aws,
+        "DescribeTrainingJob",
+        lambda r: r | {"HyperParameters": {**r["HyperParameters"], "early_stopping": "false"}},
+    )
+    hooks.on("before-call.sagemaker.DescribeTrainingJob", sent_false)
+    creates = hooks.count("before-call.sagemaker.CreateTrainingJob")
+    # WHEN training runs again, leaving early stopping out
+    hyperparameters = settings.hyperparameters.as_blazingtext()
+    again = sm.train(sm.connect(settings), settings, prepared)
+    # THEN the job is reused: its key is what the older spec's was, and its "false" is the same training
+    older = sm.JobSpec(sm.connect(settings).image, {**hyperparameters, "early_stopping": "false"}, {})
+    assert "early_stopping" not in hyperparameters
+    assert older.key(prepared.key) == first.key == again.key
+    assert creates == [] and (again.name, again.reused) == (first.name, True)

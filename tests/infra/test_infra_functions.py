@@ -99,6 +99,7 @@ def test_local_workdir_is_a_fresh_copy_pointed_at_the_emulator(tmp_path: Path) -
     source.mkdir()
     for name in ("main.tf", "endpoint.auto.tfvars.json", "dev.tfvars", "README.md"):
         (source / name).write_text("# " + name)
+    (source / "main.tf").write_text('provider "aws" {\n  alias  = "us_east_1"\n  region = "us-east-1"\n}\n')
     dest = tmp_path / "build" / "terraform-local"
     dest.mkdir(parents=True)
     (dest / "terraform.tfstate").write_text("{}")
@@ -135,8 +136,23 @@ def test_the_local_working_copy_of_a_module_with_the_edge_does_not_wait_for_its_
     dest = prepare_local_workdir(source, tmp_path / "local", "http://127.0.0.1:4321")
     # THEN the override keeps the emulator's provider settings and tells the distribution not to wait
     override = (dest / infra.LOCAL_OVERRIDE).read_text()
-    assert override.startswith(local_override("http://127.0.0.1:4321"))
+    assert override.startswith(local_override("http://127.0.0.1:4321", aliases=(None,)))
     assert override.endswith(f"{infra.EDGE_RESOURCE} {{\n  wait_for_deployment = false\n}}\n")
+
+
+def test_the_override_of_a_module_without_provider_aliases_configures_only_the_default_provider(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a root module with one provider configuration (as terraform/ci-role and terraform/bootstrap)
+    source = tmp_path / "ci-role"
+    source.mkdir()
+    (source / "versions.tf").write_text('provider "aws" {\n  region = var.aws_region\n}\n')
+    # WHEN its working copy for the emulator is prepared
+    override = (
+        prepare_local_workdir(source, tmp_path / "w", "http://127.0.0.1:4321") / infra.LOCAL_OVERRIDE
+    ).read_text()
+    # THEN it overrides that one provider only: an override of an undeclared alias fails `terraform init`
+    assert override.count('provider "aws" {') == 1 and "alias" not in override
 
 
 def test_the_local_override_can_send_one_service_elsewhere() -> None:
