@@ -141,40 +141,20 @@ class MotoServer:
         self._log.close()
 
 
-def sign_empty_bodies_as_empty() -> None:
-    """Make moto's signature check hash an empty body as the empty string, as AWS and every SDK do.
-
-    With IAM enforcement on (``/moto-api/reset-auth``), moto 5.2 recomputes each request's SigV4 signature
-    over ``body or data``. A form POST (the query protocol: IAM, STS, SNS, CloudWatch) reaches it with an
-    empty body and its form as ``data``, which is right; but a request without a body (a REST ``GET``:
-    Lambda, Route 53, CloudFront, API Gateway reads) has as ``data`` its query string, or without one its
-    headers, so moto's signature never matches the client's and every such call fails with
-    SignatureDoesNotMatch. Without enforcement nothing changes.
-    """
-    from moto.iam.access_control import IAMRequestBase
-
-    create = IAMRequestBase._create_aws_request
-
-    def create_aws_request(self: IAMRequestBase) -> Any:
-        request = create(self)
-        form = "x-www-form-urlencoded" in self._headers.get("Content-Type", "")
-        if not self._body and not form:
-            request.data = b""
-        return request
-
-    IAMRequestBase._create_aws_request = create_aws_request  # type: ignore[method-assign]
-
-
 def serve(host: str) -> None:
     """The child: moto on ``host`` and a port the OS picks; print the port, serve until stdin closes.
 
     stdin is a pipe from the parent, so the child also ends when the parent dies without stopping it.
+    The fixes of moto's IAM enforcement (ops/infra/moto_auth.py) go in after the bind, so a bind error is
+    reported at once, and before the port is printed, so no request can come before them.
     """
     from moto.server import ThreadedMotoServer
 
-    sign_empty_bodies_as_empty()
+    from ops.infra.moto_auth import fix_enforcement
+
     server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
+    fix_enforcement()
     print(server.get_host_and_port()[1], flush=True)
     sys.stdin.read()
     server.stop()
