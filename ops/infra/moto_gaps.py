@@ -30,7 +30,8 @@ from ml.package import pack
 from ml.train import train
 
 _PREFIX = "AnyScaleFrontendService."  # X-Amz-Target of Application Auto Scaling (JSON 1.1)
-_SKIP_HEADERS = {"host", "content-length", "connection", "accept-encoding"}
+# Host goes on as the client sent it: it is part of the SigV4 signature moto checks when IAM is enforced.
+_SKIP_HEADERS = {"content-length", "connection", "accept-encoding"}
 _HOP_HEADERS = {"content-length", "connection", "transfer-encoding", "server", "date"}
 Reply = tuple[int, dict[str, str], bytes]
 

@@ -145,11 +145,16 @@ def serve(host: str) -> None:
     """The child: moto on ``host`` and a port the OS picks; print the port, serve until stdin closes.
 
     stdin is a pipe from the parent, so the child also ends when the parent dies without stopping it.
+    The fixes of moto's IAM enforcement (ops/infra/moto_auth.py) go in after the bind, so a bind error is
+    reported at once, and before the port is printed, so no request can come before them.
     """
     from moto.server import ThreadedMotoServer
 
+    from ops.infra.moto_auth import fix_enforcement
+
     server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
+    fix_enforcement()
     print(server.get_host_and_port()[1], flush=True)
     sys.stdin.read()
     server.stop()

@@ -1,6 +1,8 @@
 # Two roles that GitHub Actions assumes through OIDC (no stored keys): `plan` for pull requests (reads the
 # stack, takes the state lock, changes nothing) and `deploy` for main (applies and destroys). Each grant names
 # its actions one by one (no wildcard action) on resources named after the stack wherever the service allows.
+# Neither role may change either role: the deploy role's IAM grant names the Lambda's role only, and an
+# explicit Deny on the two CI roles holds even if a later grant matches them (tests/iam/ proves both).
 
 data "aws_caller_identity" "current" {}
 
@@ -14,7 +16,7 @@ locals {
     LambdaRole = {
       read      = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:ListRoleTags"]
       write     = ["iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:TagRole", "iam:UntagRole"]
-      resources = ["arn:aws:iam::${local.account}:role/${var.name}-*"]
+      resources = [local.lambda_role_arn]
     }
     Lambda = {
       read      = ["lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:GetFunctionCodeSigningConfig", "lambda:GetFunctionConcurrency", "lambda:GetPolicy", "lambda:ListVersionsByFunction", "lambda:ListTags"]
@@ -25,6 +27,13 @@ locals {
       read      = ["apigateway:GET"]
       write     = ["apigateway:POST", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"]
       resources = ["arn:aws:apigateway:${local.region}::/apis", "arn:aws:apigateway:${local.region}::/apis/*", "arn:aws:apigateway:${local.region}::/tags/*"]
+    }
+    # The stage's access logs: API Gateway delivers them through CloudWatch Logs' log delivery, with the
+    # caller's rights (API Gateway's "http-api-logging" page); these actions take no resource but "*".
+    HttpApiAccessLogs = {
+      read      = ["logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:DescribeResourcePolicies"]
+      write     = ["logs:CreateLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy"]
+      resources = ["*"]
     }
     LogGroups = {
       read      = ["logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"]
@@ -47,9 +56,25 @@ locals {
       resources = ["arn:aws:s3:::${var.name}-site-*", "arn:aws:s3:::${var.name}-site-*/*"]
     }
     EndpointScaling = {
-      read      = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:ListTagsForResource", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"]
+      read      = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:ListTagsForResource"]
       write     = ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:TagResource", "application-autoscaling:UntagResource"]
-      resources = ["arn:aws:application-autoscaling:${local.region}:${local.account}:scalable-target/*", "arn:aws:sagemaker:${local.region}:${local.account}:endpoint/${var.name}*", "arn:aws:sagemaker:${local.region}:${local.account}:endpoint-config/${var.name}*"]
+      resources = ["arn:aws:application-autoscaling:${local.region}:${local.account}:scalable-target/*"]
+    }
+    # Target tracking creates and removes its own alarms with the caller's rights (SageMaker's
+    # "endpoint-auto-scaling-prerequisites" page): TargetTracking-endpoint/<name>/variant/<variant>-AlarmHigh-<id>.
+    EndpointScalingAlarms = {
+      read      = ["cloudwatch:DescribeAlarms"]
+      write     = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms"]
+      resources = ["arn:aws:cloudwatch:${local.region}:${local.account}:alarm:TargetTracking-endpoint/${var.name}/*"]
+    }
+    # The endpoint `invoke train` deploys: scaled through Application Auto Scaling (which needs the caller
+    # to be allowed UpdateEndpointWeightsAndCapacities) and removed by destroy.yml with `endpoint: true`
+    # (ml/aws/resources.py: describe the endpoint and its config, delete endpoint, config, models).
+    # SageMaker ARNs name resources in lower case.
+    Endpoint = {
+      read      = ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"]
+      write     = ["sagemaker:UpdateEndpointWeightsAndCapacities", "sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel"]
+      resources = ["arn:aws:sagemaker:${local.region}:${local.account}:endpoint/${lower(var.name)}", "arn:aws:sagemaker:${local.region}:${local.account}:endpoint-config/${lower(var.name)}-*", "arn:aws:sagemaker:${local.region}:${local.account}:model/${lower(var.name)}-*"]
     }
     Edge = {
       read      = ["cloudfront:GetDistribution", "cloudfront:GetDistributionConfig", "cloudfront:ListTagsForResource", "cloudfront:GetOriginAccessControl", "cloudfront:GetResponseHeadersPolicy"]
@@ -67,6 +92,12 @@ locals {
       resources = ["arn:aws:acm:us-east-1:${local.account}:certificate/*", "arn:aws:route53:::hostedzone/*", "arn:aws:route53:::change/*"]
     }
   }
+
+  lambda_role_arn = "arn:aws:iam::${local.account}:role/${var.name}-lambda"
+  # The CI roles themselves: no grant may let either change them (aws_iam_role.plan/deploy's names).
+  ci_role_arns = [for purpose in ["plan", "deploy"] : "arn:aws:iam::${local.account}:role/${var.name}-ci-${purpose}"]
+  # Every IAM action that changes a role or what it may do.
+  role_changes = ["iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription"]
 
   state_bucket_arn = "arn:aws:s3:::${var.state_bucket}"
   state_object_arn = "arn:aws:s3:::${var.state_bucket}/${var.state_key}"
@@ -161,9 +192,16 @@ data "aws_iam_policy_document" "deploy" {
   }
 
   statement {
+    sid       = "NeverTheCIRoles"
+    effect    = "Deny"
+    actions   = local.role_changes
+    resources = local.ci_role_arns
+  }
+
+  statement {
     sid       = "PassTheLambdaRole"
     actions   = ["iam:PassRole"]
-    resources = ["arn:aws:iam::${local.account}:role/${var.name}-lambda"]
+    resources = [local.lambda_role_arn]
 
     condition {
       test     = "StringEquals"

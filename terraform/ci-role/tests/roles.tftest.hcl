@@ -75,3 +75,50 @@ run "no_wildcard_action_and_the_plan_role_only_reads" {
     error_message = "the plan role must not pass roles"
   }
 }
+
+run "the_deploy_role_cannot_change_the_ci_roles" {
+  command = plan
+
+  assert {
+    condition = flatten([
+      for s in data.aws_iam_policy_document.deploy.statement : tolist(s.resources)
+      if anytrue([for a in s.actions : startswith(a, "iam:") && a != "iam:PassRole" && a != "iam:CreateServiceLinkedRole"]) && s.effect != "Deny"
+    ]) == ["arn:aws:iam::123456789012:role/dbpedia-classifier-lambda"]
+    error_message = "the deploy role may change the Lambda's role only (a pattern like role/NAME-* matches its own name)"
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.deploy.statement :
+      s.effect == "Deny"
+      && toset(s.resources) == toset(["arn:aws:iam::123456789012:role/dbpedia-classifier-ci-plan", "arn:aws:iam::123456789012:role/dbpedia-classifier-ci-deploy"])
+      && length(setsubtract(["iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePermissionsBoundary"], s.actions)) == 0
+    ])
+    error_message = "an explicit Deny must keep the deploy role from changing either CI role or its policies"
+  }
+}
+
+run "the_deploy_role_has_what_the_stack_and_destroy_yml_call" {
+  command = plan
+
+  assert {
+    condition = length(setsubtract(
+      ["sagemaker:DeleteEndpoint", "sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:UpdateEndpointWeightsAndCapacities"],
+      flatten([for s in data.aws_iam_policy_document.deploy.statement : tolist(s.actions) if s.sid == "ChangeEndpoint"])
+    )) == 0
+    error_message = "destroy.yml's endpoint removal and endpoint autoscaling need these SageMaker actions"
+  }
+  assert {
+    condition = length(setsubtract(
+      ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies"],
+      flatten([for s in data.aws_iam_policy_document.deploy.statement : tolist(s.actions)])
+    )) == 0
+    error_message = "the HTTP API's access logs need CloudWatch Logs' log-delivery actions"
+  }
+  assert {
+    condition = length(setsubtract(
+      ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms"],
+      flatten([for s in data.aws_iam_policy_document.deploy.statement : tolist(s.actions) if s.sid == "ChangeEndpointScalingAlarms"])
+    )) == 0
+    error_message = "target tracking creates its alarms with the caller's rights"
+  }
+}
