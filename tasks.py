@@ -111,15 +111,29 @@ ROLLOUT_FLAGS = {
     "approve": "register the new version Approved (else PendingManualApproval; env DBP_APPROVE)",
     "allow_unapproved": "development: deploy a version nobody approved (the default for target local; "
     "env DBP_ALLOW_UNAPPROVED)",
+    "ignore_alarm": "aws: an endpoint alarm already in ALARM that may not stop the guarded update, which "
+    "then does not watch it (repeat for more; env DBP_IGNORE_ALARMS, a JSON list)",
 }
 
 
-def rollout_settings(s: Settings, approve: bool, allow_unapproved: bool) -> Settings:
-    """The settings with the two rollout switches a flag turned on."""
-    on = {
+def rollout_settings(
+    s: Settings, approve: bool, allow_unapproved: bool, ignore_alarm: list[str] | None = None
+) -> Settings:
+    """The settings with the rollout switches a flag turned on, and the alarms ``--ignore-alarm`` names."""
+    on: dict[str, Any] = {
         name: True for name, given in (("approve", approve), ("allow_unapproved", allow_unapproved)) if given
     }
+    if ignore_alarm:
+        on["ignore_alarms"] = tuple(ignore_alarm)
     return s.replace(**on) if on else s
+
+
+def aws_preflight(s: Settings, *commands: str) -> None:
+    """Before train, tune, plan or infra on AWS start anything: `invoke preflight`'s checks."""
+    if s.target == "aws" and s.preflight:
+        from ops.infra import preflight as checks
+
+        checks.run(s, commands)
 
 
 HYPERPARAMETERS = (
@@ -153,17 +167,24 @@ AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_
     "serverless_memory_mb",
     "serverless_max_concurrency",
     *ROLLOUT,
+    iterable=["ignore_alarm"],
     help={**ROLLOUT_FLAGS, **VERBOSE},
 )
 def train(
-    c: Context, s: Settings, approve: bool = False, allow_unapproved: bool = False, verbose: bool = False
+    c: Context,
+    s: Settings,
+    approve: bool = False,
+    allow_unapproved: bool = False,
+    ignore_alarm: list[str] | None = None,
+    verbose: bool = False,
 ) -> None:
     """Get the data, train, evaluate, package model.tar.gz, register the version, deploy it past the gate."""
     from ml import pipeline
     from ml.aws import pipeline as sagemaker_pipeline
 
     with cli_errors():
-        s = rollout_settings(s, approve, allow_unapproved)
+        s = rollout_settings(s, approve, allow_unapproved, ignore_alarm)
+        aws_preflight(s, "train")
         outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
     print(
         f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
@@ -196,6 +217,7 @@ def train(
 def tune(c: Context, s: Settings, verbose: bool = False) -> None:
     """Tune BlazingText hyperparameters on the validation split; the winner goes to hyperparameters.json."""
     with cli_errors():
+        aws_preflight(s, "tune")
         if s.target == "aws":
             from ml.aws.tune import tune_aws
 
@@ -467,6 +489,30 @@ def test(c: Context, k: str = "", x: bool = False, workers: str = "auto") -> Non
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
 
 
+@settings_task(
+    "target",
+    "endpoint_name",
+    *AWS_TRAINING,
+    "instance_type",
+    "instance_count",
+    "endpoint_mode",
+    "transform_instance_type",
+    "transform_instance_count",
+    aliases={"max_parallel_jobs": "tune_max_parallel_jobs"},
+    help=VERBOSE,
+)
+def preflight(c: Context, s: Settings, verbose: bool = False) -> None:
+    """Check what AWS would refuse before anything bills: credentials, region, role, quotas, state, names."""
+    from ops.infra import preflight as checks
+
+    if s.target != "aws":
+        print("nothing to check for --target local: the preflight checks AWS (--target aws)")
+        return
+    with cli_errors():
+        checks.run(s, ("train", "tune", "classify", "plan", "infra"))
+    print("preflight: every check passed")
+
+
 # --- model versions (docs/rollout.md) ---------------------------------------------------------
 
 
@@ -535,20 +581,27 @@ def approve(c: Context, s: Settings, version: str, reject: bool = False, verbose
     "serverless_max_concurrency",
     "bake_seconds",
     "traffic_shift",
+    iterable=["ignore_alarm"],
     help={
         "to": "the version to put back (default: the one live before the current one)",
         "allow_unapproved": ROLLOUT_FLAGS["allow_unapproved"],
+        "ignore_alarm": ROLLOUT_FLAGS["ignore_alarm"],
         **VERBOSE,
     },
 )
 def rollback(
-    c: Context, s: Settings, to: str | None = None, allow_unapproved: bool = False, verbose: bool = False
+    c: Context,
+    s: Settings,
+    to: str | None = None,
+    allow_unapproved: bool = False,
+    ignore_alarm: list[str] | None = None,
+    verbose: bool = False,
 ) -> None:
     """Put the previous (or the named) approved version back on the endpoint, without training."""
     from ml import pipeline
 
     with cli_errors():
-        s = rollout_settings(s, False, allow_unapproved)
+        s = rollout_settings(s, False, allow_unapproved, ignore_alarm)
         if s.target == "aws":
             from ml.aws.pipeline import rollback as rollback_aws
 
@@ -583,6 +636,7 @@ def infra(c: Context, s: Settings, plan_file: str = "", verbose: bool = False) -
     from ops.infra import stack as infra_ops
 
     with cli_errors():
+        aws_preflight(s, "infra")
         result = infra_ops.apply(s, plan_file=ROOT / plan_file if plan_file else None)
     if result.has_changes:
         print(f"Applied: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
@@ -599,6 +653,7 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
     from ops.infra import stack as infra_ops
 
     with cli_errors():
+        aws_preflight(s, "plan")
         report = infra_ops.plan(s)
     print(report.markdown_path.read_text(encoding="utf-8"))
     print(f"plan: {report.plan_path}\njson: {report.json_path}\nsummary: {report.markdown_path}")
@@ -608,8 +663,12 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
 
 @settings_task(
     "target",
+    "bucket",
+    "s3_prefix",
     help={
         "endpoint": "also delete the SageMaker endpoint with its endpoint config and model (aws)",
+        "all_": "aws: the endpoint too, and the model packages and their group, everything under the "
+        "bucket's s3_prefix, and a 14-day retention on SageMaker's log groups",
         "yes": "remove without asking",
         "dry_run": "only list what would be removed",
         **VERBOSE,
@@ -619,15 +678,16 @@ def destroy(
     c: Context,
     s: Settings,
     endpoint: bool = False,
+    all_: bool = False,
     yes: bool = False,
     dry_run: bool = False,
     verbose: bool = False,
 ) -> None:
-    """Remove the stack (and with --endpoint the SageMaker endpoint) so nothing keeps billing."""
+    """Remove the stack (and with --endpoint the SageMaker endpoint; --all everything) so nothing bills."""
     from ops.infra import stack as infra_ops
 
     with cli_errors():
-        report = infra_ops.destroy(s, endpoint=endpoint, dry_run=dry_run, yes=yes)
+        report = infra_ops.destroy(s, endpoint=endpoint, everything=all_, dry_run=dry_run, yes=yes)
     if report.removed:
         print(f"Removed {len(report.listed)} resources.")
 

@@ -73,13 +73,16 @@ class Hyperparameters:
         return self
 
     def as_blazingtext(self) -> dict[str, str]:
-        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode)."""
+        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode).
+
+        Early stopping is sent only when on, with its patience and min_epochs; off, none of the three is.
+        """
         values: dict[str, str] = {"mode": "supervised"}
         for name, value in dataclasses.asdict(self).items():
             values[name] = str(value).lower() if isinstance(value, bool) else str(value)
         if not self.early_stopping:
-            values.pop("patience")
-            values.pop("min_epochs")
+            for name in ("early_stopping", "patience", "min_epochs"):
+                values.pop(name)
         return values
 
 
@@ -166,7 +169,16 @@ class Settings(BaseSettings):
     )
 
     # --- SageMaker (target aws) ------------------------------------------------------------------
-    role_arn: str = Field("", description="aws: the SageMaker execution role ARN (required for aws)")
+    preflight: bool = Field(
+        True,
+        description="aws: check credentials, region, role, quotas, state and names before train, tune, plan "
+        "and infra start anything (`invoke preflight`)",
+    )
+    role_arn: str = Field(
+        "",
+        description="aws: the SageMaker execution role ARN (empty: <endpoint_name>-sagemaker-execution in "
+        "the caller's account, as terraform/bootstrap creates it)",
+    )
     bucket: str = Field(
         "", description="aws: S3 bucket for channels and job outputs (empty: sagemaker-<region>-<account>)"
     )
@@ -205,6 +217,9 @@ class Settings(BaseSettings):
     )
     traffic_shift: Literal["canary", "linear"] = Field(
         "canary", description="aws, 2+ instances: shift one instance's share first, or one at a time"
+    )
+    ignore_alarms: tuple[str, ...] = Field(
+        (), description="aws: alarms in ALARM that may not stop a guarded update (it does not watch them)"
     )
 
     # --- monitoring and cost (terraform/monitoring.tf, ops/infra/costs.py) --------------------------------

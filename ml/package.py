@@ -1,5 +1,7 @@
 """Package and unpack ``model.tar.gz`` exactly as BlazingText writes it: one member, ``model.bin``.
 
+An archive SageMaker wrote may name it ``./model.bin``: unpacking finds it by its base name.
+
 The manifest (hyperparameters, data checksum, tokenizer, metrics) sits beside the archive as
 ``manifest.json`` in the model's version folder (docs/model-versions.md), so the archive itself stays
 byte-compatible with a SageMaker training artifact.
@@ -10,7 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ml.errors import ProjectError
 from ml.fsutil import atomic_path, brief, file_digest
@@ -48,7 +50,7 @@ def unpack(archive: Path, cache_root: Path) -> Path:
         return target
     try:
         with tarfile.open(archive, "r:*") as tar:
-            member = tar.getmember(MODEL_MEMBER)
+            member = model_member(tar)
             source = tar.extractfile(member)
             if source is None:
                 raise KeyError(MODEL_MEMBER)
@@ -62,6 +64,14 @@ def unpack(archive: Path, cache_root: Path) -> Path:
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
         raise ArtifactError(f"{archive} is not a readable model archive ({brief(exc)})") from None
     return target
+
+
+def model_member(tar: tarfile.TarFile) -> tarfile.TarInfo:
+    """The regular file named ``model.bin`` by its base name (``./model.bin`` too); KeyError if none."""
+    for member in tar.getmembers():
+        if member.isfile() and PurePosixPath(member.name).name == MODEL_MEMBER:
+            return member
+    raise KeyError(MODEL_MEMBER)
 
 
 def members(archive: Path) -> list[str]:

@@ -84,13 +84,19 @@ class EndpointOutputs:
     sagemaker_runtime_url: str
     endpoint_capacity: EndpointCapacity
     model_sha256: str = ""  # of the deployed model.tar.gz: the Lambda's vocabulary must name it
+    # s3://<bucket>/<prefix>/models: where plan / infra fetch the model's inputs by model_sha256 when build/
+    # lacks them (ml/aws/store.py); "" for the local target, whose models stay local
+    model_store_uri: str = ""
 
     def as_tfvars(self) -> dict[str, Any]:
         """The tfvars file's content."""
         return {**asdict(self), "endpoint_capacity": self.endpoint_capacity.as_tfvars()}
 
 
-TEXT_VARS = tuple(sorted(f.name for f in fields(EndpointOutputs) if f.name != "endpoint_capacity"))
+OPTIONAL_VARS = ("model_store_uri",)  # tfvars written before it have none: ""
+TEXT_VARS = tuple(
+    sorted(f.name for f in fields(EndpointOutputs) if f.name not in ("endpoint_capacity", *OPTIONAL_VARS))
+)
 
 
 def local_outputs(settings: Settings, model_sha256: str = "") -> EndpointOutputs:

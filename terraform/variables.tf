@@ -1,5 +1,5 @@
 # Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name,
-# model_sha256 and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
+# model_sha256, model_store_uri and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
 # site_dir, autoscaling and alarm_email from the settings (ml/config.py).
 
 variable "alarm_email" {
@@ -230,14 +230,26 @@ variable "model_sha256" {
   }
 }
 
+variable "model_store_uri" {
+  type        = string
+  description = "Where `invoke train --target aws` stored the model's deploy inputs (s3://BUCKET/PREFIX/models; `invoke plan` and `invoke infra` fetch <model_sha256>/vocabulary.txt.gz from there when build/ lacks it, as on a CI runner). Read by those tasks, not by a resource; empty for the local target."
+  default     = ""
+
+  validation {
+    condition     = var.model_store_uri == "" || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^/]+)*$", var.model_store_uri))
+    error_message = "model_store_uri must be an S3 folder such as s3://my-bucket/dbpedia-classifier/models (no trailing slash), or empty."
+  }
+}
+
 variable "name" {
   type        = string
   description = "Name of the function, role, API and log groups, and prefix of the site bucket."
   default     = "dbpedia-classifier"
 
+  # The site bucket's bucket_prefix "<name>-site-" may have 37 characters (S3's 63 less Terraform's 26).
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", var.name))
-    error_message = "name must be 3-40 lower-case letters, digits and hyphens (it prefixes an S3 bucket name)."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,29}[a-z0-9]$", var.name))
+    error_message = "name must be 3-31 lower-case letters, digits and hyphens (the site bucket's prefix <name>-site- has at most 37 characters)."
   }
 }
 

@@ -5,7 +5,8 @@
 # runs a throwaway copy of this folder against moto_server and never touches either state.
 
 terraform {
-  required_version = ">= 1.10.0, < 2.0.0"
+  # 1.11: the S3 backend's use_lockfile (backend.tf.example) is GA from this version.
+  required_version = ">= 1.11.0, < 2.0.0"
 
   required_providers {
     aws = {

@@ -119,6 +119,37 @@ def check_mode_change(previous: EndpointResources | None, capacity: EndpointCapa
         )
 
 
+def guarding_alarms(
+    endpoint: str, alarms: tuple[str, ...], firing: tuple[str, ...], ignored: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The alarms that guard an update of ``endpoint``: its ``alarms`` less the ``ignored`` ones.
+
+    SageMakerError when one of them is in ALARM already (SageMaker would roll this update back at once, and
+    every later one, until it clears), when an ignored name is none of the endpoint's alarms, or when no
+    alarm is left to guard the update.
+    """
+    unknown = sorted(set(ignored) - set(alarms))
+    if unknown:
+        raise SageMakerError(
+            f"--ignore-alarm {', '.join(unknown)}: endpoint {endpoint} has no such alarm "
+            f"(its alarms: {', '.join(alarms) or 'none'})"
+        )
+    guard = tuple(name for name in alarms if name not in ignored)
+    blocking = [name for name in firing if name in guard]
+    if blocking:
+        raise SageMakerError(
+            f"alarm {', '.join(blocking)} of endpoint {endpoint} is in ALARM already: the guarded update "
+            "would be rolled back as soon as it starts; fix what fires it, or pass "
+            f"{' '.join(f'--ignore-alarm {name}' for name in blocking)} to update without watching it"
+        )
+    if not guard:
+        raise SageMakerError(
+            f"endpoint {endpoint} has no alarms on its 5xx errors or model latency to guard the update: "
+            + ("create them with `invoke infra --target aws` first" if not alarms else "all are ignored")
+        )
+    return guard
+
+
 def _missing(exc: ClientError) -> bool:
     """SageMaker answers a missing model, config or endpoint with ValidationException "Could not find ..."."""
     error = exc.response.get("Error", {})
@@ -179,31 +210,32 @@ def deploy(
     artifact_sha256: str,
     role_arn: str,
     alarms: tuple[str, ...] = (),
+    firing: tuple[str, ...] = (),
+    model_store: str = "",
     poll_seconds: float = 30.0,
     max_minutes: int = 60,
 ) -> Deployment:
-    """Serve ``model_data`` on the endpoint ``settings.endpoint_name``, then write the tfvars.
+    """Serve ``model_data`` on the endpoint ``settings.endpoint_name``, then write the tfvars (naming
+    ``model_store``, where the model's deploy inputs are: ml/aws/store.py).
 
     Creates the model and endpoint config when missing, then creates the endpoint, or updates it (guarded
-    by ``alarms``: :func:`deployment_config`) when it serves another config, waits for InService and
-    deletes the previous config and models.
+    by ``alarms``, less ``settings.ignore_alarms``: :func:`deployment_config`) when it serves another
+    config, waits for InService and deletes the previous config and models. ``firing``: those of
+    ``alarms`` in ALARM now (:func:`guarding_alarms`).
 
     Raises:
         SageMakerError: the endpoint Failed, or an update did not take or was rolled back (the endpoint
             still serves the old model; the new config and model are deleted again; SageMaker's reason
             is in the message), or it is instance-backed and the settings ask for serverless, or an update
-            has no alarms to watch it (both refused before anything is created).
+            has no alarms to watch it or one of them fires already (refused before anything is created).
     """
     name = settings.endpoint_name
     capacity = EndpointCapacity.from_settings(settings)
     previous: EndpointResources | None = find_endpoint_resources(client, name)
     check_mode_change(previous, capacity)
     model, config = resource_names(settings, artifact_sha256)
-    if previous is not None and previous.config != config and not alarms:
-        raise SageMakerError(
-            f"endpoint {name} has no alarms on its 5xx errors or model latency to guard the update: "
-            "create them with `invoke infra --target aws` first"
-        )
+    if previous is not None and previous.config != config:
+        alarms = guarding_alarms(name, alarms, firing, settings.ignore_alarms)
     if not _exists(client.describe_model, ModelName=model):
         client.create_model(
             ModelName=model,
@@ -250,7 +282,13 @@ def deploy(
         removed = _delete(client, previous.config, tuple(m for m in previous.models if m != model))
         log.info("removed the previous %s", ", ".join(removed) or "nothing")
     outputs = EndpointOutputs(
-        name, endpoint["EndpointArn"], settings.region, settings.runtime_url(), capacity, artifact_sha256
+        name,
+        endpoint["EndpointArn"],
+        settings.region,
+        settings.runtime_url(),
+        capacity,
+        artifact_sha256,
+        model_store,
     )
     write_tfvars(outputs, settings.tfvars_path)
     log.info("endpoint %s is InService: %s", name, outputs.endpoint_arn)

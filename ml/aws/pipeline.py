@@ -17,6 +17,7 @@ from ml import registry as deploy
 from ml import rollout, vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import registry as packages
+from ml.aws import store
 from ml.aws import train as sm
 from ml.aws.resources import find_endpoint_resources
 from ml.config import Settings, log
@@ -45,6 +46,10 @@ def run(settings: Settings) -> TrainOutcome:
         fetch = sm.artifact_producer(aws, job, settings.model_dir / "unpacked")
         folder, _ = package_version(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
         sha = file_digest(folder / ARCHIVE)
+        # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
+        train_rows = prepared.path(BASELINE_TRAIN)
+        vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", train_rows)
+        inputs = store.upload(aws.s3, folder, aws.uri(store.MODELS))
         version = register_approval(settings, folder)
         package = packages.register(
             aws.sagemaker,
@@ -54,9 +59,11 @@ def run(settings: Settings) -> TrainOutcome:
             model_data=job.model_data,
             artifact_sha256=sha,
             approve=settings.approve,
+            deploy_inputs=inputs,
         )
         candidate = replace(version, approval={**version.approval, "status": package.status})
         gate(settings, candidate, prepared, live_version(aws.sagemaker, settings))
+        alarms, firing = packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name)
         sagemaker_deploy.deploy(
             aws.sagemaker,
             settings,
@@ -64,10 +71,10 @@ def run(settings: Settings) -> TrainOutcome:
             model_data=job.model_data,
             artifact_sha256=sha,
             role_arn=aws.role_arn,
-            alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
+            alarms=alarms,
+            firing=firing,
+            model_store=aws.uri(store.MODELS),
         )
-    # the Lambda zip ships the model's topical vocabulary: derived here, beside the version
-    vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", prepared.path(BASELINE_TRAIN))
     deploy.register_local(settings, folder / ARCHIVE)  # `invoke up` serves the SageMaker artifact as is
     return deployed(settings, job.reused)
 
@@ -125,6 +132,17 @@ def _package(client: Any, settings: Settings, version_id: str) -> packages.Packa
     return matches[0]
 
 
+def _deploy_inputs(aws: sm.Aws, settings: Settings, package: packages.Package) -> str:
+    """Where a package's deploy inputs are: as it names them; for one registered before they were stored,
+    uploaded now from its version folder when that is complete here; else ""."""
+    if package.metadata.get("deploy_inputs"):
+        return package.metadata["deploy_inputs"]
+    folder = versions_dir(settings) / package.version
+    if all((folder / name).is_file() for name in store.FILES) and vocabulary.is_current(folder / ARCHIVE):
+        return store.upload(aws.s3, folder, aws.uri(store.MODELS))
+    return ""
+
+
 def rollback(settings: Settings, to: str | None) -> packages.Package:
     """Deploy the named package, or the newest approved one older than the live, through the guarded path."""
     with sm.aws_errors():
@@ -143,6 +161,7 @@ def rollback(settings: Settings, to: str | None) -> packages.Package:
             target = earlier[-1]
         if target.status != rollout.APPROVED and not settings.unapproved_ok:
             raise rollout.GateError(f"version {target.version} is {target.status}: approve it first")
+        alarms, firing = packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name)
         sagemaker_deploy.deploy(
             aws.sagemaker,
             settings,
@@ -150,7 +169,9 @@ def rollback(settings: Settings, to: str | None) -> packages.Package:
             model_data=target.model_data,
             artifact_sha256=target.metadata["artifact_sha256"],
             role_arn=aws.role_arn,
-            alarms=packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name),
+            alarms=alarms,
+            firing=firing,
+            model_store=store.store_of(_deploy_inputs(aws, settings, target)),
         )
     archive = versions_dir(settings) / target.version / ARCHIVE
     if archive.is_file():

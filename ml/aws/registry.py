@@ -2,7 +2,8 @@
 
 Each package carries the artifact's S3 URI and the BlazingText image (``InferenceSpecification``) and, as
 ``CustomerMetadataProperties``, the version id, the artifact and data checksums, the tokenizer scheme, the
-hyperparameters and the evaluation (test accuracy, macro-F1, per-class F1). It is created
+hyperparameters, the evaluation (test accuracy, macro-F1, per-class F1) and ``deploy_inputs``, the S3 folder
+of the version's deploy inputs (ml/aws/store.py). It is created
 PendingManualApproval unless approved at registration; ``invoke approve --target aws`` updates it. The
 endpoint's alarms (terraform/monitoring.tf) are found by the metrics they watch, not by name.
 """
@@ -34,7 +35,7 @@ class Package:
     metadata: dict[str, str]
 
 
-def metadata(version: Version, artifact_sha256: str) -> dict[str, str]:
+def metadata(version: Version, artifact_sha256: str, deploy_inputs: str = "") -> dict[str, str]:
     """What a package records about a version (string values, at most 50 keys, as SageMaker accepts)."""
     manifest, metrics = version.manifest, version.manifest["metrics"]
     data = manifest.get("data", {})
@@ -46,6 +47,7 @@ def metadata(version: Version, artifact_sha256: str) -> dict[str, str]:
         "tokenizer": str(manifest.get("tokenizer", "")),
         "test_accuracy": f"{metrics['test_accuracy']:.6f}",
         "test_macro_f1": f"{metrics['test_macro_f1']:.6f}",
+        **({"deploy_inputs": deploy_inputs} if deploy_inputs else {}),
         **{f"hp.{k}": str(v) for k, v in manifest.get("hyperparameters", {}).items()},
         **{f"f1.{k}": f"{v:.6f}" for k, v in metrics.get("test_per_class_f1", {}).items()},
     }
@@ -92,8 +94,12 @@ def register(
     model_data: str,
     artifact_sha256: str,
     approve: bool,
+    deploy_inputs: str = "",
 ) -> Package:
-    """The package for ``version`` in ``group`` (both created when missing); approved when ``approve``."""
+    """The package for ``version`` in ``group`` (both created when missing); approved when ``approve``.
+
+    A package registered before its deploy inputs were stored gets ``deploy_inputs`` added.
+    """
     try:
         client.describe_model_package_group(ModelPackageGroupName=group)
     except ClientError:
@@ -114,10 +120,14 @@ def register(
                 "SupportedResponseMIMETypes": CONTENT_TYPES,
             },
             ModelApprovalStatus=APPROVED if approve else PENDING,
-            CustomerMetadataProperties=metadata(version, artifact_sha256),
+            CustomerMetadataProperties=metadata(version, artifact_sha256, deploy_inputs),
         )["ModelPackageArn"]
         log.info("registered version %s as %s", version.id, arn)
         package = _package(client.describe_model_package(ModelPackageName=arn))
+    if deploy_inputs and package.metadata.get("deploy_inputs") != deploy_inputs:
+        meta = {**package.metadata, "deploy_inputs": deploy_inputs}  # all of it: moto replaces, AWS merges
+        client.update_model_package(ModelPackageArn=package.arn, CustomerMetadataProperties=meta)
+        package = _package(client.describe_model_package(ModelPackageName=package.arn))
     if approve and package.status != APPROVED:
         package = set_status(client, package, APPROVED, "approved at registration (--approve)")
     return package
@@ -137,16 +147,26 @@ def _same(found: list[dict[str, str]] | None, wanted: list[dict[str, str]]) -> b
     )
 
 
-def endpoint_alarms(cloudwatch: Any, endpoint: str) -> tuple[str, ...]:
-    """The names of the alarms on the endpoint's 5xx errors and model latency (terraform/monitoring.tf)."""
+def endpoint_alarm_states(cloudwatch: Any, endpoint: str) -> dict[str, str]:
+    """The alarms on the endpoint's 5xx errors and model latency (terraform/monitoring.tf): name → state
+    (``OK``, ``ALARM``, ``INSUFFICIENT_DATA``), sorted by name."""
     dimensions = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": VARIANT}]
-    names: set[str] = set()
+    states: dict[str, str] = {}
     for metric in ALARMED_METRICS:
         answer = cloudwatch.describe_alarms_for_metric(
             MetricName=metric, Namespace="AWS/SageMaker", Dimensions=dimensions
         )
         # filtered here too: moto 5.2 answers every alarm on the metric, whatever the dimensions
-        names |= {
-            a["AlarmName"] for a in answer.get("MetricAlarms", []) if _same(a.get("Dimensions"), dimensions)
+        states |= {
+            a["AlarmName"]: a.get("StateValue", "")
+            for a in answer.get("MetricAlarms", [])
+            if _same(a.get("Dimensions"), dimensions)
         }
-    return tuple(sorted(names))
+    return dict(sorted(states.items()))
+
+
+def endpoint_alarms(cloudwatch: Any, endpoint: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the endpoint's alarms and of those among them in ALARM now (``deploy``'s ``alarms``
+    and ``firing``)."""
+    states = endpoint_alarm_states(cloudwatch, endpoint)
+    return tuple(states), tuple(name for name, state in states.items() if state == "ALARM")

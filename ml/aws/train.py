@@ -37,6 +37,7 @@ CHANNELS = ("train", "validation")
 CONTENT_TYPE = "text/plain"
 JOB_PREFIX = "blazingtext"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+EXECUTION_ROLE_SUFFIX = "sagemaker-execution"  # the role terraform/bootstrap creates: <endpoint name>-<this>
 _ACCURACY_LINE = re.compile(r"#(train|validation)_accuracy:\s*([0-9.]+)")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
@@ -84,35 +85,70 @@ class Aws:
         return "/".join([f"s3://{self.bucket}", self.prefix, *parts])
 
 
+def check_role_arn(role_arn: str) -> None:
+    """ConfigError unless ``role_arn`` is empty (the default role) or an IAM role ARN."""
+    if role_arn and not _ROLE_ARN.match(role_arn):
+        raise ConfigError(
+            "setting 'role_arn' must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
+            f"not {role_arn!r}"
+        )
+
+
+def execution_role_arn(role_arn: str, endpoint_name: str, caller_arn: str) -> str:
+    """``role_arn``, else the role terraform/bootstrap creates, ``<endpoint_name>-sagemaker-execution``, in
+    the caller's account and partition (``caller_arn`` is STS's answer)."""
+    if role_arn:
+        return role_arn
+    partition, account = caller_arn.split(":")[1], caller_arn.split(":")[4]
+    return f"arn:{partition}:iam::{account}:role/{endpoint_name}-{EXECUTION_ROLE_SUFFIX}"
+
+
+def blazingtext_image(region: str) -> str:
+    """The BlazingText image of ``region`` (the SDK's table, offline); SageMakerError where there is none."""
+    from sagemaker.core import image_uris
+
+    try:
+        return str(image_uris.retrieve("blazingtext", region))
+    except ValueError:
+        raise SageMakerError(
+            f"region {region} has no SageMaker BlazingText image (sagemaker {metadata.version('sagemaker')} "
+            "knows none there): pass --region with one that has it, e.g. us-east-1 or eu-west-1"
+        ) from None
+
+
 def connect(settings: Settings) -> Aws:
-    """Check the role and region, find the account, make sure the bucket exists, resolve the image.
+    """Check the region, find the account and the role, make sure the bucket exists, resolve the image.
+
+    The role is ``settings.role_arn``, else the stack's ``<endpoint_name>-sagemaker-execution`` in the
+    caller's account (terraform/bootstrap creates it).
 
     Raises:
-        ConfigError: no role ARN, a malformed one, or no region.
+        ConfigError: a malformed role ARN, or no region.
+        SageMakerError: the region has no BlazingText image.
         NoCredentialsError / ClientError: no credentials, or AWS refused (see :func:`aws_errors`).
     """
-    if not settings.role_arn:
-        raise ConfigError(
-            "setting 'role_arn' is required for --target aws: set DBP_ROLE_ARN or pass --role-arn"
-        )
-    if not _ROLE_ARN.match(settings.role_arn):
-        raise ConfigError(
-            f"setting 'role_arn' must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
-            f"not {settings.role_arn!r}"
-        )
+    check_role_arn(settings.role_arn)
     if not settings.region:
         raise ConfigError("setting 'region' is required for --target aws: set DBP_REGION or pass --region")
-    from sagemaker.core import image_uris
+    image = blazingtext_image(settings.region)
     from sagemaker.core.helper.session_helper import Session
 
     boto = boto_session(settings.region)
-    account = boto.client("sts").get_caller_identity()["Account"]
+    caller = boto.client("sts").get_caller_identity()
+    account = caller["Account"]
+    role_arn = execution_role_arn(settings.role_arn, settings.endpoint_name, caller["Arn"])
     bucket = settings.bucket or f"sagemaker-{settings.region}-{account}"
     # An explicit default bucket: the SDK would otherwise ask STS at the real regional URL for the account.
     session = Session(boto_session=boto, default_bucket=bucket)
     session.default_bucket()  # creates the bucket when it does not exist yet
-    image = image_uris.retrieve("blazingtext", settings.region)
-    log.info("AWS account %s, region %s, bucket %s, image %s", account, settings.region, bucket, image)
+    log.info(
+        "AWS account %s, region %s, bucket %s, role %s, image %s",
+        account,
+        settings.region,
+        bucket,
+        role_arn,
+        image,
+    )
     return Aws(
         boto=boto,
         session=session,
@@ -120,7 +156,7 @@ def connect(settings: Settings) -> Aws:
         s3=boto.client("s3"),
         bucket=bucket,
         prefix=settings.s3_prefix.strip("/"),
-        role_arn=settings.role_arn,
+        role_arn=role_arn,
         image=image,
     )
 
@@ -136,7 +172,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def upload_if_changed(s3: Any, path: Path, uri: str) -> bool:
+def upload_if_changed(s3: Any, path: Path, uri: str, content_type: str = CONTENT_TYPE) -> bool:
     """Upload ``path`` to ``uri`` unless the object there carries the same sha256; True when uploaded."""
     bucket, key = split_s3_uri(uri)
     digest = file_digest(path)
@@ -150,7 +186,7 @@ def upload_if_changed(s3: Any, path: Path, uri: str) -> bool:
         log.info("unchanged, not uploaded: %s", uri)
         return False
     s3.upload_file(
-        str(path), bucket, key, ExtraArgs={"ContentType": CONTENT_TYPE, "Metadata": {"sha256": digest}}
+        str(path), bucket, key, ExtraArgs={"ContentType": content_type, "Metadata": {"sha256": digest}}
     )
     log.info("uploaded %s (%s bytes)", uri, f"{path.stat().st_size:,}")
     return True
@@ -193,7 +229,8 @@ class JobSpec:
 
     def key(self, prepared_key: str) -> str:
         """The content key in the job's name: prepared data, hyperparameters and image."""
-        parts = [prepared_key, self.hyperparameters, self.image]
+        # early stopping off was sent as "false" before it was left out: the same key, so such jobs are reused
+        parts = [prepared_key, {"early_stopping": "false"} | self.hyperparameters, self.image]
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
     def matches(self, job: dict[str, Any]) -> bool:
@@ -204,9 +241,14 @@ class JobSpec:
         }
         return (
             job["AlgorithmSpecification"].get("TrainingImage") == self.image
-            and job.get("HyperParameters", {}) == self.hyperparameters
+            and _without_stopping_off(job.get("HyperParameters", {})) == self.hyperparameters
             and channels == {name: (uri, CONTENT_TYPE) for name, uri in self.channels.items()}
         )
+
+
+def _without_stopping_off(hyperparameters: dict[str, str]) -> dict[str, str]:
+    """A job's hyperparameters without ``early_stopping: "false"``, which older runs sent (the default)."""
+    return {k: v for k, v in hyperparameters.items() if (k, v) != ("early_stopping", "false")}
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ml.aws import cleanup
+from ml.aws import train as sagemaker_train
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.errors import ProjectError
-from ml.pipeline import version_folder
-from ml.registry import TEXT_VARS, EndpointCapacity, EndpointOutputs
+from ml.registry import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ml.tables import markdown_table
-from ml.vocabulary import VOCABULARY, is_for
 from ops.infra import policy
 from ops.infra.costs import (
     Estimate,
@@ -48,6 +47,7 @@ from ops.infra.costs import (
     render_markdown,
 )
 from ops.infra.lambda_zip import build_lambda_zip
+from ops.infra.model_inputs import model_vocabulary
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
 from ops.infra.review import COMMENT_LIMIT, PlanFacts, review_sections, show_details
@@ -108,7 +108,8 @@ def read_endpoint_vars(path: Path) -> EndpointOutputs:
         capacity = EndpointCapacity.from_tfvars(data["endpoint_capacity"])
     except ValueError as exc:
         raise InfraError(f"{path}: {exc}: run `invoke train` again") from None
-    return EndpointOutputs(**{key: data[key] for key in TEXT_VARS}, endpoint_capacity=capacity)
+    optional = {key: data[key] for key in OPTIONAL_VARS if isinstance(data.get(key), str)}
+    return EndpointOutputs(**{key: data[key] for key in TEXT_VARS}, **optional, endpoint_capacity=capacity)
 
 
 def check_target(endpoint: EndpointOutputs, target: str) -> None:
@@ -204,23 +205,12 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
     }
 
 
-def model_vocabulary(settings: Settings, model_sha256: str) -> Path:
-    """The vocabulary of the model the tfvars name: in that model's version folder (docs/unknown-text.md)."""
-    path = version_folder(settings, model_sha256) / VOCABULARY
-    if not model_sha256 or not is_for(path, model_sha256):
-        raise InfraError(
-            f"no current vocabulary for the deployed model {model_sha256 or '(none named)'} at {path} "
-            "(none, or one of an older format): run `invoke train` (it derives it) and try again"
-        )
-    return path
-
-
-def stack_variables(settings: Settings, model_sha256: str | None = None) -> dict[str, Any]:
+def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None) -> dict[str, Any]:
     """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'.
 
-    The zip carries the vocabulary of the model ``model_sha256`` (None: none, for a destroy).
+    The zip carries the vocabulary of the model ``endpoint`` names (None: none, for a destroy).
     """
-    vocabulary = model_vocabulary(settings, model_sha256) if model_sha256 is not None else None
+    vocabulary = model_vocabulary(settings, endpoint) if endpoint is not None else None
     try:
         zip_path = build_lambda_zip(settings.build_dir / "lambda.zip", vocabulary=vocabulary)
     except FileNotFoundError as exc:
@@ -260,7 +250,7 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
         endpoint = read_endpoint_vars(settings.tfvars_path)
         if not destroying:
             check_target(endpoint, settings.target)
-    variables = {**stack_variables(settings, None if destroying else endpoint.model_sha256), **fallback}
+    variables = {**stack_variables(settings, None if destroying else endpoint), **fallback}
     cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
     if settings.target == "aws":
         runner = TerraformRunner(settings.terraform_dir, cli_config, variables=variables)
@@ -376,9 +366,6 @@ def render_plan_markdown(summary: PlanSummary, title: str, reviewed: str = "") -
     return "\n".join(lines)
 
 
-# --- the SageMaker endpoint --------------------------------------------------------------------
-
-
 # --- the three operations on a stack -----------------------------------------------------------
 
 
@@ -469,12 +456,14 @@ def destroy_stack(
     stack: Stack,
     *,
     sagemaker: Any | None = None,
+    leftovers: cleanup.Leftovers | None = None,
     dry_run: bool = False,
     yes: bool = False,
     confirm: Confirm = ask,
     echo: Echo = print,
 ) -> DestroyReport:
-    """List the stack's resources (and, given a ``sagemaker`` client, the endpoint's), ask, then remove them.
+    """List the stack's resources (and, given a ``sagemaker`` client, the endpoint's; given ``leftovers``,
+    the project's other AWS resources: ml/aws/cleanup.py), ask, then remove them.
 
     Nothing is removed on ``dry_run``; without ``yes`` the ``confirm`` callback must answer True, else
     InfraError ("cancelled").
@@ -482,7 +471,9 @@ def destroy_stack(
     addresses = stack.runner.state_list()
     endpoint = find_endpoint_resources(sagemaker, stack.endpoint.endpoint_name) if sagemaker else None
     listed = tuple(
-        [f"terraform {address}" for address in addresses] + (endpoint.describe() if endpoint else [])
+        [f"terraform {address}" for address in addresses]
+        + (endpoint.describe() if endpoint else [])
+        + (leftovers.describe() if leftovers else [])
     )
     if not listed:
         echo(
@@ -510,6 +501,8 @@ def destroy_stack(
         stack.runner.destroy()
     if endpoint:
         delete_endpoint_resources(sagemaker, endpoint)
+    if leftovers:
+        cleanup.remove(leftovers)
     return DestroyReport(listed, removed=True, billing=billing)
 
 
@@ -590,12 +583,15 @@ def destroy(
     settings: Settings,
     *,
     endpoint: bool = False,
+    everything: bool = False,
     dry_run: bool = False,
     yes: bool = False,
     confirm: Confirm = ask,
     echo: Echo = print,
 ) -> DestroyReport:
-    """``invoke destroy``: remove the stack and, with ``endpoint``, the SageMaker endpoint.
+    """``invoke destroy``: remove the stack and, with ``endpoint``, the SageMaker endpoint; ``everything``
+    (``--all``) also the model packages, the project's S3 prefix, and sets the SageMaker log groups'
+    retention (ml/aws/cleanup.py).
 
     The local target keeps nothing between commands (its emulator stopped with ``invoke infra``), so there
     it only clears ``build/terraform-local/``.
@@ -609,15 +605,14 @@ def destroy(
         )
         return DestroyReport((), removed=False)
     with open_stack(settings, destroying=True) as stack:
-        client = None
-        if endpoint:
-            config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-            client = boto3.client("sagemaker", region_name=stack.endpoint.aws_region, config=config)
+        config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
+        boto = sagemaker_train.boto_session(stack.endpoint.aws_region)
         try:
+            client = boto.client("sagemaker", config=config) if endpoint or everything else None
+            name, bucket, prefix = stack.endpoint.endpoint_name, settings.bucket, settings.s3_prefix
+            found = cleanup.find(boto, name, bucket, prefix) if everything else None
             return destroy_stack(
-                stack, sagemaker=client, dry_run=dry_run, yes=yes, confirm=confirm, echo=echo
+                stack, sagemaker=client, leftovers=found, dry_run=dry_run, yes=yes, confirm=confirm, echo=echo
             )
         except (BotoCoreError, ClientError) as exc:
-            raise InfraError(
-                f"SageMaker refused or could not be reached ({exc}): check AWS credentials"
-            ) from None
+            raise InfraError(f"AWS refused or could not be reached ({exc}): check AWS credentials") from None

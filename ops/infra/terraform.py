@@ -150,7 +150,7 @@ class TerraformRunner:
         binary = terraform_binary()
         if binary is None:
             raise TerraformError(
-                "terraform is not on PATH: install Terraform 1.10+ (see terraform/README.md)"
+                "terraform is not on PATH: install Terraform 1.11+ (see terraform/README.md)"
             )
         if not cli_config.exists():
             write_cli_config(cli_config)

@@ -1,9 +1,10 @@
 # Tests of the root module with a mocked AWS provider: no emulator, no credentials, seconds. `apply` here
 # applies to the mock only, so values computed by AWS are known (generated) and can be asserted on.
 # What they hold: the Lambda role's statements, throttling and timeouts, the outputs, the edge's privacy (private
-# bucket read by CloudFront only, WAF with a rate rule, HTTPS). Run by tests/infra/test_terraform_tests.py
-# (so `./dev test`), which passes lambda_zip_path and site_dir:
-#   terraform -chdir=terraform init && terraform -chdir=terraform test -var lambda_zip_path=... -var site_dir=...
+# bucket read by CloudFront only, WAF with a rate rule, HTTPS). Plain `terraform test` runs them (no -var
+# needed: the Lambda zip and the site folder are the fixtures in tests/fixtures/, paths relative to terraform/):
+#   terraform -chdir=terraform init && terraform -chdir=terraform test
+# tests/infra/test_terraform_tests.py runs exactly that (so `./dev test`).
 # Mocked data sources return random values for computed attributes (an aws_iam_policy_document's json among
 # them), so these tests assert the statements the configuration passes in, not the rendered JSON.
 
@@ -80,6 +81,9 @@ variables {
     min_known_percent        = 10
   }
   model_sha256 = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
+  # Fixtures (the mock never runs the zip): a stand-in handler, and a page with the real config.js template.
+  lambda_zip_path = "tests/fixtures/lambda.zip"
+  site_dir        = "tests/fixtures/site"
 }
 
 run "lambda_role_invokes_its_one_endpoint_and_writes_its_own_logs" {
@@ -138,6 +142,16 @@ run "stage_throttles_above_zero" {
     condition     = aws_lambda_function.classifier.timeout <= 30 && aws_apigatewayv2_integration.lambda.timeout_milliseconds <= 30000
     error_message = "the Lambda and the integration must time out within the HTTP API's 30 s"
   }
+}
+
+run "a_name_too_long_for_the_site_bucket_prefix_is_refused" {
+  command = plan
+
+  variables {
+    name = "a-stack-name-of-thirty-two-chars"
+  }
+
+  expect_failures = [var.name]
 }
 
 run "zero_throttling_is_refused" {

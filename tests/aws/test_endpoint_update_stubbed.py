@@ -129,7 +129,9 @@ def _serving_old(stub: Stubber, settings: Settings) -> tuple[str, str]:
     return old_model, old_config
 
 
-def _deploy(client: Any, settings: Settings, alarms: tuple[str, ...] = ALARMS) -> Any:
+def _deploy(
+    client: Any, settings: Settings, alarms: tuple[str, ...] = ALARMS, firing: tuple[str, ...] = ()
+) -> Any:
     return deploy(
         client,
         settings,
@@ -138,6 +140,7 @@ def _deploy(client: Any, settings: Settings, alarms: tuple[str, ...] = ALARMS) -
         artifact_sha256=NEW_SHA,
         role_arn=ROLE_ARN,
         alarms=alarms,
+        firing=firing,
         poll_seconds=0,
     )
 
@@ -269,6 +272,72 @@ def test_an_update_without_alarms_to_guard_it_is_refused_before_anything_is_crea
         # WHEN the new artifact is deployed THEN it stops with what to do; no create, update or delete
         with pytest.raises(SageMakerError, match=r"no alarms .* `invoke infra --target aws` first"):
             _deploy(sagemaker, settings, alarms=())
+        stub.assert_no_pending_responses()
+
+
+def test_an_alarm_already_in_alarm_stops_the_update_with_its_name_before_anything_is_created(
+    sagemaker: Any, settings: Settings
+) -> None:
+    # GIVEN the endpoint serving an older model, and its latency alarm in ALARM already (SageMaker would roll
+    # the update back as soon as it starts: every deploy would fail until it clears)
+    with Stubber(sagemaker) as stub:
+        _serving_old(stub, settings)
+        # WHEN the new artifact is deployed  THEN it stops naming the alarm and the flag; nothing is created
+        with pytest.raises(SageMakerError, match=rf"alarm {ALARMS[1]} .* in ALARM already.*--ignore-alarm"):
+            _deploy(sagemaker, settings, firing=(ALARMS[1],))
+        stub.assert_no_pending_responses()
+
+
+def test_an_ignored_alarm_in_alarm_lets_the_update_go_unwatched_by_it(
+    sagemaker: Any, settings: Settings
+) -> None:
+    # GIVEN the latency alarm in ALARM, ignored with `--ignore-alarm` (the task's flag, into the settings)
+    from tasks import rollout_settings
+
+    settings = rollout_settings(settings, False, False, [ALARMS[1]])
+    with Stubber(sagemaker) as stub:
+        old_model, old_config = _serving_old(stub, settings)
+        model, config = _creates_new_model_and_config(stub, settings)
+        # THEN the update is guarded by the other alarm only
+        guard = _guarded()
+        guard["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": ALARMS[0]}]}
+        stub.add_response(
+            "update_endpoint",
+            {"EndpointArn": ENDPOINT_ARN},
+            {
+                "EndpointName": NAME,
+                "EndpointConfigName": config,
+                "RetainAllVariantProperties": True,
+                "DeploymentConfig": guard,
+            },
+        )
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        stub.add_response("describe_endpoint", _endpoint(config), {"EndpointName": NAME})
+        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": old_config})
+        stub.add_response("delete_model", {}, {"ModelName": old_model})
+        # WHEN the new artifact is deployed
+        deployment = _deploy(sagemaker, settings, firing=(ALARMS[1],))
+        stub.assert_no_pending_responses()
+    assert (deployment.action, deployment.model) == ("updated", model)
+
+
+@pytest.mark.parametrize(
+    ("ignored", "message"),
+    [
+        (("dbpedia-classifier-typo",), "--ignore-alarm dbpedia-classifier-typo: .* has no such alarm"),
+        (ALARMS, "no alarms .* all are ignored"),
+    ],
+)
+def test_ignoring_an_unknown_alarm_or_every_alarm_is_refused(
+    sagemaker: Any, settings: Settings, ignored: tuple[str, ...], message: str
+) -> None:
+    # GIVEN an update, and --ignore-alarm naming no alarm of the endpoint, or all of them
+    settings = settings.replace(ignore_alarms=ignored)
+    with Stubber(sagemaker) as stub:
+        _serving_old(stub, settings)
+        # WHEN / THEN it stops before anything is created
+        with pytest.raises(SageMakerError, match=message):
+            _deploy(sagemaker, settings, firing=ALARMS)
         stub.assert_no_pending_responses()
 
 

@@ -21,9 +21,9 @@ from ml.config import ConfigError, Settings, load_settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import MotoServer
-from tests.helpers import run_invoke
+from tests.helpers import make_settings, run_invoke
 
-from .conftest import ROLE_ARN, Hooks, aws_settings, container_stand_in, recorded
+from .conftest import ACCOUNT, ROLE_ARN, Hooks, aws_settings, container_stand_in, recorded
 
 
 def _train_task(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
@@ -40,18 +40,13 @@ def _train_task(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> str:
     return message
 
 
-def test_without_a_role_train_stops_at_once_naming_both_ways_to_set_it(
+def test_without_a_role_connect_uses_the_stack_s_bootstrap_role_in_the_caller_s_account(
     aws: MotoServer, tmp_path: Path
 ) -> None:
-    # GIVEN no DBP_ROLE_ARN and no --role-arn
-    env = {**os.environ, "DBP_BUILD_DIR": str(tmp_path / "build"), "DBP_TERRAFORM_DIR": str(tmp_path / "tf")}
-    # WHEN `invoke train --target aws` runs
-    result = run_invoke(env, "train", "--target", "aws")
-    # THEN one clear line, exit 1, no traceback, and nothing was prepared
-    assert result.returncode == 1
-    assert "set DBP_ROLE_ARN or pass --role-arn" in result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert not (tmp_path / "build").exists()
+    # GIVEN no DBP_ROLE_ARN and no --role-arn, and a stack named other-stack
+    settings = make_settings(tmp_path, target="aws", endpoint_name="other-stack")
+    # WHEN connecting  THEN the role is the one terraform/bootstrap creates for that stack, in STS's account
+    assert sm.connect(settings).role_arn == f"arn:aws:iam::{ACCOUNT}:role/other-stack-sagemaker-execution"
 
 
 def test_without_credentials_train_says_how_to_configure_them(aws: MotoServer, tmp_path: Path) -> None:
@@ -171,3 +166,28 @@ def test_uploads_skip_files_whose_checksum_is_already_in_s3(aws: MotoServer, tmp
     stored = s3.get_object(Bucket="channels-bucket", Key="p/data/k/train/train.txt")
     assert stored["Body"].read() == path.read_bytes()
     assert stored["Metadata"]["sha256"] == file_digest(path)
+
+
+def test_a_job_an_older_run_sent_early_stopping_false_is_reused_under_the_same_key(
+    hooks: Hooks, aws: MotoServer, trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    # GIVEN a finished job for these inputs as an older run started it: early stopping off sent as "false"
+    # (moto's answer to DescribeTrainingJob carries it, as SageMaker's would)
+    settings = aws_settings(tmp_path, trained)
+    _, prepared = pipeline.prepare_data(settings)
+    first = sm.train(sm.connect(settings), settings, prepared)
+    sent_false = recorded(
+        aws,
+        "DescribeTrainingJob",
+        lambda r: r | {"HyperParameters": {**r["HyperParameters"], "early_stopping": "false"}},
+    )
+    hooks.on("before-call.sagemaker.DescribeTrainingJob", sent_false)
+    creates = hooks.count("before-call.sagemaker.CreateTrainingJob")
+    # WHEN training runs again, leaving early stopping out
+    hyperparameters = settings.hyperparameters.as_blazingtext()
+    again = sm.train(sm.connect(settings), settings, prepared)
+    # THEN the job is reused: its key is what the older spec's was, and its "false" is the same training
+    older = sm.JobSpec(sm.connect(settings).image, {**hyperparameters, "early_stopping": "false"}, {})
+    assert "early_stopping" not in hyperparameters
+    assert older.key(prepared.key) == first.key == again.key
+    assert creates == [] and (again.name, again.reused) == (first.name, True)

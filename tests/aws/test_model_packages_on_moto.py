@@ -84,6 +84,35 @@ def test_a_version_becomes_a_pending_package_that_is_listed_approved_and_rejecte
     assert packages.packages(client, "no-such-group") == []
 
 
+def test_a_package_registered_before_its_deploy_inputs_were_stored_gets_them_named(
+    aws: MotoServer, trained: tuple[Settings, TrainOutcome]
+) -> None:
+    # GIVEN a package registered without deploy inputs (before the model store existed)
+    settings, outcome = trained
+    version = find(settings.model_dir / "versions", outcome.archive.parent.name)
+    sha = version.manifest["model"]["sha256"]
+    client = aws.client("sagemaker")
+    first = packages.register(
+        client, GROUP, version, image=IMAGE, model_data=DATA, artifact_sha256=sha, approve=True
+    )
+    assert "deploy_inputs" not in first.metadata
+    # WHEN the same version is registered with them
+    inputs = f"s3://bucket/dbpedia-classifier/models/{sha}/"
+    again = packages.register(
+        client,
+        GROUP,
+        version,
+        image=IMAGE,
+        model_data=DATA,
+        artifact_sha256=sha,
+        approve=True,
+        deploy_inputs=inputs,
+    )
+    # THEN the one package names them, and keeps what it recorded before
+    assert again.arn == first.arn and again.metadata == {**first.metadata, "deploy_inputs": inputs}
+    assert [p.metadata.get("deploy_inputs") for p in packages.packages(client, GROUP)] == [inputs]
+
+
 def test_the_endpoints_alarms_are_found_by_the_metrics_they_watch(aws: MotoServer) -> None:
     # GIVEN the two endpoint alarms monitoring.tf creates, and alarms on another endpoint and metric
     cloudwatch = aws.client("cloudwatch")
@@ -93,10 +122,13 @@ def test_the_endpoints_alarms_are_found_by_the_metrics_they_watch(aws: MotoServe
     _alarm(cloudwatch, "stack-invocations", "Invocations", GROUP)
     # WHEN the deploy looks for the alarms guarding the endpoint THEN it finds exactly those two
     assert packages.endpoint_alarms(cloudwatch, GROUP) == (
-        "stack-endpoint-5xx",
-        "stack-endpoint-model-latency-p99",
+        ("stack-endpoint-5xx", "stack-endpoint-model-latency-p99"),
+        (),
     )
-    assert packages.endpoint_alarms(cloudwatch, "none-here") == ()
+    assert packages.endpoint_alarms(cloudwatch, "none-here") == ((), ())
+    # AND one of them in ALARM is named as firing (what stops a guarded update: ml/aws/deploy.py)
+    cloudwatch.set_alarm_state(AlarmName="stack-endpoint-5xx", StateValue="ALARM", StateReason="test")
+    assert packages.endpoint_alarms(cloudwatch, GROUP)[1] == ("stack-endpoint-5xx",)
 
 
 def test_rollback_puts_the_earlier_approved_package_back_through_the_guarded_update(

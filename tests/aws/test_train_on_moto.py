@@ -9,6 +9,8 @@ into the job's CloudWatch log stream. The tests run in file order; the last one 
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,23 +18,25 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from ml import pipeline, preprocess, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
+from ml.aws import store
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
-from ml.config import Settings
+from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.registry import EndpointCapacity, registered_archive
 from ops.infra import stack as infra
 from ops.infra.moto_server import MotoServer
-from ops.infra.stack import check_target, read_endpoint_vars
+from ops.infra.stack import check_target, prepare_local_workdir, read_endpoint_vars
 from ops.infra.terraform import terraform_binary
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import model_to_serve
-from tests.helpers import WALTER_JOHNSON, in_ci
+from tests.helpers import WALTER_JOHNSON, in_ci, make_settings
 
 from .conftest import (
     ACCOUNT,
@@ -121,7 +125,6 @@ def test_training_job_runs_blazingtext_with_the_local_hyperparameters_and_text_c
         "word_ngrams": str(hyperparameters.word_ngrams),
         "min_count": str(hyperparameters.min_count),
         "buckets": str(hyperparameters.buckets),
-        "early_stopping": "false",
     }
     assert job["HyperParameters"] == hyperparameters.as_blazingtext()
     # AND read the uploaded prefixes as text/plain channels
@@ -200,6 +203,7 @@ def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deploy
         "sagemaker_runtime_url": f"https://runtime.sagemaker.{REGION}.amazonaws.com",
         "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
         "model_sha256": file_digest(deployed.outcome.archive),
+        "model_store_uri": f"s3://{BUCKET}/{PREFIX}/models",
     }
     assert vocabulary.path_for(deployed.outcome.archive).is_file()
     # AND `invoke infra --target aws` accepts it (it refuses the local endpoint's tfvars)
@@ -275,6 +279,54 @@ def test_the_trained_version_is_an_approved_model_package_and_the_live_one(deplo
     assert len([k for k in package.metadata if k.startswith("f1.")]) == len(manifest["labels"])
 
 
+def test_the_version_s_deploy_inputs_are_stored_beside_the_artifact_and_named_in_its_package(
+    deployed: Deployed,
+) -> None:
+    # GIVEN the run's version  WHEN its folder in the bucket and its model package are read
+    folder, sha = deployed.outcome.archive.parent, file_digest(deployed.outcome.archive)
+    s3 = deployed.client("s3")
+    (package,) = sagemaker_pipeline.list_packages(deployed.settings)[0]
+    # THEN the archive, the vocabulary and the manifest (with the metrics) are under models/<sha256>/ beside
+    # the project's other objects, byte for byte with their sha256, and the package names that folder
+    for name in store.FILES:
+        stored = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/models/{sha}/{name}")
+        assert stored["Body"].read() == (folder / name).read_bytes()
+        assert stored["Metadata"] == {"sha256": file_digest(folder / name)}
+    assert package.metadata["deploy_inputs"] == f"s3://{BUCKET}/{PREFIX}/models/{sha}/"
+
+
+@pytest.mark.slow
+def test_a_clean_checkout_plans_the_model_trained_elsewhere_by_fetching_its_inputs(
+    deployed: Deployed, tmp_path: Path
+) -> None:
+    if terraform_binary() is None:
+        (pytest.fail if in_ci() else pytest.skip)("terraform is not on PATH")
+    # GIVEN a checkout without build/ (a CI runner's), its terraform/ pointed at the emulator, holding the
+    # tfvars the training machine wrote (what .github/stack-inputs.sh writes from ENDPOINT_TFVARS_JSON)
+    checkout = tmp_path / "ci-checkout"
+    prepare_local_workdir(ROOT / "terraform", checkout / "terraform", deployed.moto.url)
+    shutil.copy(deployed.settings.tfvars_path, checkout / "terraform" / "endpoint.auto.tfvars.json")
+    settings = make_settings(checkout, target="aws")
+    calls = deployed.hooks.count("before-call.s3")  # every S3 operation (botocore's event hierarchy)
+    # WHEN `invoke plan --target aws` runs there
+    report = infra.plan(settings, echo=lambda _: None)
+    # THEN the model's files were fetched by the tfvars' sha256 into its version folder, with one GetObject
+    # each and no other S3 call
+    sha = file_digest(deployed.outcome.archive)
+    fetched = pipeline.version_folder(settings, sha)
+    for name in store.FILES:
+        assert (fetched / name).read_bytes() == (deployed.outcome.archive.parent / name).read_bytes()
+    assert calls == ["before-call.s3.GetObject"] * len(store.FILES)
+    # AND the planned Lambda ships that model's vocabulary and names the model; the policy passes
+    with zipfile.ZipFile(settings.build_dir / "lambda.zip") as zf:
+        assert zf.read(vocabulary.VOCABULARY) == (fetched / vocabulary.VOCABULARY).read_bytes()
+    planned = json.loads(report.json_path.read_text())
+    assert planned["variables"]["model_sha256"]["value"] == sha  # the Lambda's MODEL_SHA256
+    [function] = [c for c in planned["resource_changes"] if c["address"] == "aws_lambda_function.classifier"]
+    assert function["change"]["after"]["filename"] == str(settings.build_dir / "lambda.zip")
+    assert report.has_changes and report.violations == ()
+
+
 def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed: Deployed) -> None:
     # GIVEN what `invoke destroy --target aws --endpoint` finds: exactly what train created
     sagemaker = deployed.client("sagemaker")
@@ -294,3 +346,52 @@ def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed:
     assert sagemaker.list_endpoints()["Endpoints"] == []
     assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
     assert sagemaker.list_models()["Models"] == []
+
+
+def test_destroy_all_lists_then_removes_the_packages_and_the_s3_prefix_and_sets_log_retention(
+    deployed: Deployed,
+) -> None:
+    # GIVEN what train left besides the endpoint: its model package and group, the objects under the
+    # project's prefix (channels, job output, the model's deploy inputs), the training jobs' log group
+    # (as SageMaker makes it: no retention), and an object of someone else beside the prefix
+    s3, logs = deployed.client("s3"), deployed.client("logs")
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}-other/keep.txt", Body=b"not the project's")
+    keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")["Contents"]]
+    (package,) = sagemaker_pipeline.list_packages(deployed.settings)[0]
+    # (moto 5.2 implements neither DeleteModelPackage nor DeleteModelPackageGroup: those two requests are
+    # recorded and answered as SageMaker does, with an empty 200)
+    deletes: list[tuple[str, dict[str, Any]]] = []
+
+    def answered(params: dict[str, Any], model: Any, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        deletes.append((model.name, json.loads(params["body"])))
+        return AWSResponse(deployed.moto.url, 200, {}, None), {}
+
+    for operation in ("DeleteModelPackage", "DeleteModelPackageGroup"):
+        deployed.hooks.on(f"before-call.sagemaker.{operation}", answered)
+    # WHEN `invoke destroy --target aws --all --dry-run` runs, then the same without --dry-run, declined
+    said: list[str] = []
+    listed = infra.destroy(deployed.settings, everything=True, dry_run=True, echo=said.append)
+    with pytest.raises(infra.InfraError, match="cancelled"):
+        infra.destroy(deployed.settings, everything=True, confirm=lambda _: False, echo=said.append)
+    # THEN it listed each and removed nothing
+    assert f"model package {package.arn}" in listed.listed
+    assert "model package group dbpedia-classifier" in listed.listed
+    assert any(line.startswith(f"s3://{BUCKET}/{PREFIX}/: {len(keys)} objects") for line in listed.listed)
+    assert any(line.startswith("log group /aws/sagemaker/TrainingJobs: kept") for line in listed.listed)
+    assert len(s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")["Contents"]) == len(keys)
+    assert deletes == []
+    # AND with --yes it removes them: the package, then its group, nothing under the prefix (the neighbour
+    # stays), and the training jobs' logs now expire
+    removed = infra.destroy(deployed.settings, everything=True, yes=True, echo=said.append)
+    assert removed.removed
+    assert deletes == [
+        ("DeleteModelPackage", {"ModelPackageName": package.arn}),
+        ("DeleteModelPackageGroup", {"ModelPackageGroupName": "dbpedia-classifier"}),
+    ]
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}/")
+    assert s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}-other/keep.txt")["Body"].read() == b"not the project's"
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/TrainingJobs")["logGroups"]
+    assert group["retentionInDays"] == 14
+    # AND a second run finds no object and no log group left to do (moto still lists the package)
+    again = infra.destroy(deployed.settings, everything=True, dry_run=True, echo=said.append).listed
+    assert not [line for line in again if line.startswith(("s3://", "log group"))]

@@ -101,7 +101,7 @@ def test_tuning_job_request_and_best_values_written(
     }
     assert [r["Name"] for r in config["ParameterRanges"]["ContinuousParameterRanges"]] == ["learning_rate"]
     definition = job["TrainingJobDefinition"]
-    assert definition["StaticHyperParameters"] == {"mode": "supervised", "early_stopping": "false"}
+    assert definition["StaticHyperParameters"] == {"mode": "supervised"}
     assert definition["AlgorithmSpecification"]["TrainingImage"] == IMAGE
     assert definition["RoleArn"] == ROLE_ARN
     assert definition["ResourceConfig"]["InstanceType"] == settings.training_instance_type

@@ -82,7 +82,7 @@ def terraform() -> str:
     require(
         "terraform",
         path is not None,
-        "install Terraform 1.10+ with the AWS provider mirror in /opt/tf-plugins",
+        "install Terraform 1.11+ with the AWS provider mirror in /opt/tf-plugins",
     )
     assert path is not None
     return path

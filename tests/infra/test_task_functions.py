@@ -16,6 +16,7 @@ import pytest
 from ml.config import ROOT, Settings, load_settings
 from ml.vocabulary import VOCABULARY
 from ops.infra import stack as infra
+from ops.infra.model_inputs import ModelInputsError
 from ops.infra.stack import InfraError
 from tests.helpers import run_invoke
 
@@ -62,7 +63,7 @@ def test_without_the_deployed_model_s_vocabulary_the_tasks_stop_and_say_to_train
         shutil.rmtree(settings.model_dir)
     # WHEN infra or plan runs  THEN it names the model and says to train, before Terraform starts
     with pytest.raises(
-        InfraError, match=r"no current vocabulary for the deployed model 5e5e.*run `invoke train`"
+        ModelInputsError, match=r"no current vocabulary for the deployed model 5e5e.*run `invoke train`"
     ):
         operation(settings, echo=lambda _: None)
     assert not (settings.build_dir / "terraform-local").exists()

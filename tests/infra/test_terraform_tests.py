@@ -1,5 +1,6 @@
-"""`terraform test` with a mocked AWS provider (no emulator): terraform/tests/ in one run, and the CI roles'
-module terraform/ci-role/ with its own tests."""
+"""`terraform test` with a mocked AWS provider (no emulator): terraform/tests/ in one run, as a platform
+engineer runs it (no -var: its fixtures are in terraform/tests/fixtures/), and the CI roles' module
+terraform/ci-role/ with its own tests."""
 
 from __future__ import annotations
 
@@ -13,15 +14,12 @@ import pytest
 from ml.config import ROOT
 from ops.infra.terraform import command_env, write_cli_config
 
-from .conftest import make_lambda_zip
-
 TERRAFORM_DIR = ROOT / "terraform"
 
 
-def run_terraform_tests(
-    terraform: str, tmp: Path, zip_path: Path, edit: tuple[str, str, str] | None = None
-) -> str:
-    """Copy terraform/ (tests included), optionally edit one file, init from the mirror, run the tests."""
+def run_terraform_tests(terraform: str, tmp: Path, edit: tuple[str, str, str] | None = None) -> str:
+    """Copy terraform/ (tests and fixtures included), optionally edit one file, init from the mirror, run
+    plain `terraform test` in it."""
     module = tmp / "module"
     module.mkdir(parents=True)
     for path in [*TERRAFORM_DIR.glob("*.tf"), *TERRAFORM_DIR.glob("*.json")]:
@@ -37,9 +35,8 @@ def run_terraform_tests(
     subprocess.run(
         [terraform, "init", "-input=false", "-no-color"], cwd=module, env=env, check=True, capture_output=True
     )
-    variables = ["-var", f"lambda_zip_path={zip_path}", "-var", f"site_dir={ROOT / 'site'}"]
     done = subprocess.run(
-        [terraform, "test", "-no-color", *variables],
+        [terraform, "test", "-no-color"],
         cwd=module,
         env=env,
         capture_output=True,
@@ -57,8 +54,7 @@ def test_terraform_tests_pass_and_fail_when_the_lambda_policy_widens(terraform: 
         for p in (TERRAFORM_DIR / "tests").glob("*.tftest.hcl")
     )
     # WHEN `terraform test` runs them against the mocked provider  THEN all pass
-    zip_path = make_lambda_zip(tmp_path)
-    output = run_terraform_tests(terraform, tmp_path / "as-is", zip_path)
+    output = run_terraform_tests(terraform, tmp_path / "as-is")
     assert f"Success! {runs} passed, 0 failed." in output, output
     # AND a role policy widened by one action fails them, naming the broken assertion
     widened = (
@@ -66,8 +62,15 @@ def test_terraform_tests_pass_and_fail_when_the_lambda_policy_widens(terraform: 
         'actions   = ["sagemaker:InvokeEndpoint"]',
         'actions   = ["sagemaker:InvokeEndpoint", "s3:*"]',
     )
-    output = run_terraform_tests(terraform, tmp_path / "widened", zip_path, widened)
+    output = run_terraform_tests(terraform, tmp_path / "widened", widened)
     assert "the first statement must allow sagemaker:InvokeEndpoint on endpoint_arn only" in output, output
+
+
+def test_the_terraform_test_site_fixture_renders_the_real_config_template() -> None:
+    # GIVEN the site folder `terraform test` uses  THEN its config.js template is the site's own, not a copy
+    # that could drift from what Terraform renders in a real apply
+    fixture = TERRAFORM_DIR / "tests" / "fixtures" / "site" / "config.js.tftpl"
+    assert fixture.read_bytes() == (ROOT / "site" / "config.js.tftpl").read_bytes()
 
 
 @pytest.mark.slow

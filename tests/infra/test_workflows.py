@@ -3,6 +3,8 @@ stored keys, one PR comment, the plan kept and applied by file, destroy behind a
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -116,3 +118,59 @@ def test_apply_smoke_tests_the_stack_it_applied() -> None:
     applied = runs.index("./dev infra --target aws --plan-file build/tfplan")
     # THEN the last step smoke-tests the deployed stack, at the URLs of its outputs, after the apply
     assert runs[-1] == "./dev smoke --target aws" and applied < len(runs) - 1
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_terraform_is_pinned_where_the_backend_s_use_lockfile_needs_it() -> None:
+    # GIVEN the opt-in backend (S3-native locking: use_lockfile is GA from Terraform 1.11)
+    backend = (ROOT / "terraform" / "backend.tf.example").read_text()
+    assert re.search(r"^\s*use_lockfile\s*=\s*true", backend, re.M)
+    # WHEN the root module's required_version and the workflows' Terraform are read
+    required = re.search(
+        r'required_version = ">= ([0-9.]+),', (ROOT / "terraform" / "versions.tf").read_text()
+    )
+    assert required is not None
+    floor = _version(required.group(1))
+    pinned = {
+        name: step["with"]["terraform_version"]
+        for name in ("plan.yml", "apply.yml", "destroy.yml")
+        for step in steps(load(name))
+        if step.get("uses", "").startswith("hashicorp/setup-terraform@")
+    }
+    # THEN the module refuses a Terraform older than 1.11, and every workflow installs one it accepts
+    assert floor >= (1, 11), required.group(0)
+    assert set(pinned) == {"plan.yml", "apply.yml", "destroy.yml"}
+    assert all(_version(version) >= floor for version in pinned.values()), pinned
+    assert "Terraform >= 1.11" in backend
+
+
+def _stack_inputs(tmp: Path, **env: str) -> str:
+    """Run .github/stack-inputs.sh in a copy of the repository's two files it reads; return backend.tf."""
+    (tmp / ".github").mkdir(parents=True)
+    (tmp / "terraform").mkdir()
+    shutil.copy(ROOT / ".github" / "stack-inputs.sh", tmp / ".github" / "stack-inputs.sh")
+    shutil.copy(ROOT / "terraform" / "backend.tf.example", tmp / "terraform" / "backend.tf.example")
+    variables = {
+        "PATH": "/usr/bin:/bin",
+        "ENDPOINT_TFVARS_JSON": "{}",
+        "TF_STATE_BUCKET": "acme-state",
+        **env,
+    }
+    subprocess.run(["bash", str(tmp / ".github" / "stack-inputs.sh")], env=variables, check=True, timeout=30)
+    return (tmp / "terraform" / "backend.tf").read_text()
+
+
+def test_the_workflows_backend_takes_the_state_bucket_and_its_region(tmp_path: Path) -> None:
+    # GIVEN the repository variables a workflow passes, and the region configure-aws-credentials exports
+    # WHEN the stack inputs are written
+    backend = _stack_inputs(tmp_path / "stack", AWS_REGION="eu-west-1")
+    # THEN backend.tf names the bucket and that region, with nothing left to fill in
+    assert re.search(r'^\s*bucket\s*= "acme-state"$', backend, re.M)
+    assert re.search(r'^\s*region\s*= "eu-west-1"$', backend, re.M)
+    assert "CHANGE-ME" not in backend
+    # AND a state bucket in another region is named by TF_STATE_REGION
+    other = _stack_inputs(tmp_path / "other", AWS_REGION="eu-west-1", TF_STATE_REGION="us-west-2")
+    assert re.search(r'^\s*region\s*= "us-west-2"$', other, re.M)

@@ -100,6 +100,24 @@ def test_each_event_shape_is_classified(lambda_env: str, event_file: str, label:
     assert len(body["top"]) == 3 and headers["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.parametrize("secret", ["", "s3cret-value"])
+def test_the_seed_s_lambda_console_test_event_is_answered_as_post_classify(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    # GIVEN the test event the seed's tutorial has its readers type in the Lambda console: a body, no route,
+    # no method (whether or not the function checks the edge's origin header: the console is not the API)
+    monkeypatch.setenv("ORIGIN_VERIFY_SECRET", secret)
+    event = load_event("plainTestEvent.json")
+    assert set(event) == {"body"}
+    # WHEN it is invoked with it, and with the same text as JSON
+    for sent in (event, {"body": json.dumps({"text": event["body"], "k": 2})}):
+        status, headers, body = call(sent)
+        # THEN it answers 200 with the prediction, as POST /classify would
+        assert (status, body["label"]) == (200, "Athlete"), body
+        assert headers["Content-Type"].startswith("application/json")
+    assert len(body["top"]) == 2
+
+
 def test_k_selects_how_many_runner_ups_are_returned(lambda_env: str) -> None:
     status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON, "k": 5})))
     assert status == 200 and len(body["top"]) == 5
@@ -196,7 +214,16 @@ def test_json_escapes_do_not_count_against_the_text_limit(lambda_env: str, word:
 
 @pytest.mark.parametrize(
     "event",
-    [None, [], "text", 42, {"unexpected": True}, load_event("plainTestEvent.json"), {"version": "2.0"}],
+    [
+        None,
+        [],
+        "text",
+        42,
+        {"unexpected": True},
+        {"version": "2.0"},
+        {"body": 42},
+        {"body": "a text", "requestContext": {}},  # something routed, but not an HTTP request
+    ],
 )
 def test_an_event_that_is_not_an_http_request_is_a_400_that_says_so(lambda_env: str, event: Any) -> None:
     code, _, body = call(event)
@@ -606,7 +633,7 @@ def test_with_a_secret_the_route_is_still_judged_first(
     fetched = v2(json.dumps({"text": WALTER_JOHNSON}))
     fetched["requestContext"]["http"]["method"] = "GET"
     # WHEN a non-HTTP event, another path and another method arrive  THEN each gets its own answer, not 403
-    assert call(load_event("plainTestEvent.json"))[0] == 400
+    assert call({"unexpected": True})[0] == 400
     assert call(elsewhere)[0] == 404
     assert call(fetched)[0] == 405
 

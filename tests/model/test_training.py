@@ -14,7 +14,7 @@ from ml import preprocess, train
 from ml import registry as deploy
 from ml.config import Settings
 from ml.fsutil import file_digest
-from ml.package import MODEL_MEMBER, members
+from ml.package import MODEL_MEMBER, ArtifactError, members, unpack
 from ml.pipeline import TrainError, TrainOutcome, run
 from ml.predict import Predictor
 from tests.helpers import WALTER_JOHNSON, make_settings
@@ -32,6 +32,40 @@ def test_seed_example_is_classified_athlete(trained: tuple[Settings, TrainOutcom
     predictor = Predictor.from_archive(outcome.archive, settings.build_dir / "cache")
     answer = predictor.predict([" ".join(preprocess.tokenize(WALTER_JOHNSON))], k=1)
     assert answer[0]["label"] == ["__label__Athlete"]
+
+
+def _repack(model_bin: Path, out: Path, name: str) -> Path:
+    """An archive of ``model_bin`` as ``name`` (SageMaker may write ``./model.bin``) and a folder entry."""
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(model_bin.parent, arcname=".", recursive=False)
+        tar.add(model_bin, arcname=name)
+    return out
+
+
+@pytest.mark.parametrize("name", ["./model.bin", "model.bin"])
+def test_a_sagemaker_archive_with_dot_slash_model_bin_is_unpacked_and_served(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path, name: str
+) -> None:
+    # GIVEN the trained model repacked as SageMaker may store it: a "." entry and the model under `name`
+    settings, outcome = trained
+    model_bin = Predictor.from_archive(outcome.archive, settings.build_dir / "cache").model_bin
+    archive = _repack(model_bin, tmp_path / "model.tar.gz", name)
+    # WHEN the local endpoint's predictor loads it
+    predictor = Predictor.from_archive(archive, tmp_path / "cache")
+    # THEN model.bin was found by its base name and the seed's example is an Athlete
+    assert predictor.model_bin.read_bytes() == model_bin.read_bytes()
+    answer = predictor.predict([" ".join(preprocess.tokenize(WALTER_JOHNSON))], k=1)
+    assert answer[0]["label"] == ["__label__Athlete"]
+
+
+def test_an_archive_without_model_bin_is_refused_in_one_line(tmp_path: Path) -> None:
+    # GIVEN an archive whose only file is another one, and one with model.bin as a folder
+    other = tmp_path / "notes.txt"
+    other.write_text("not a model")
+    archive = _repack(other, tmp_path / "model.tar.gz", "model.bin.txt")
+    # WHEN / THEN unpacking says what is missing
+    with pytest.raises(ArtifactError, match=r"holds no model\.bin"):
+        unpack(archive, tmp_path / "cache")
 
 
 def test_archive_has_blazingtext_layout_and_manifest_describes_it(

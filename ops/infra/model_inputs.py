@@ -1,0 +1,46 @@
+"""The deployed model's inputs for the stack: its vocabulary, from ``build/`` or fetched from the model store.
+
+The Lambda zip ships the vocabulary of the model the tfvars name (``model_sha256``). On the machine that
+trained it, it is in that version's folder; anywhere else (a CI runner's fresh checkout) it is fetched with
+the version's archive and manifest from the store the tfvars name (``model_store_uri``, ml/aws/store.py),
+each file checked against ``model_sha256``. The only AWS calls: one ``s3:GetObject`` a missing file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ml.aws import store
+from ml.aws import train as sm
+from ml.config import Settings, log
+from ml.errors import ProjectError
+from ml.pipeline import version_folder
+from ml.registry import EndpointOutputs
+from ml.vocabulary import VOCABULARY, is_for
+
+
+class ModelInputsError(ProjectError):
+    """The deployed model's vocabulary is neither in ``build/`` nor in a store the tfvars name."""
+
+
+def model_vocabulary(settings: Settings, endpoint: EndpointOutputs) -> Path:
+    """The vocabulary of the model the tfvars name: in its version folder, fetched there when missing."""
+    sha = endpoint.model_sha256
+    folder = version_folder(settings, sha)
+    path = folder / VOCABULARY
+    if sha and is_for(path, sha):
+        return path
+    if not sha or not endpoint.model_store_uri:
+        raise ModelInputsError(
+            f"no current vocabulary for the deployed model {sha or '(none named)'} at {path} "
+            "(none, or one of an older format), and the tfvars name no model store (model_store_uri): "
+            "run `invoke train` (it derives it; with --target aws it also uploads it and names the store) "
+            "and try again"
+        )
+    log.info(
+        "fetching the deployed model %s from %s", sha[:16], store.version_uri(endpoint.model_store_uri, sha)
+    )
+    with sm.aws_errors():
+        s3 = sm.boto_session(endpoint.aws_region).client("s3")
+        store.fetch(s3, endpoint.model_store_uri, sha, folder)
+    return path
