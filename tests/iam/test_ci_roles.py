@@ -49,15 +49,15 @@ class Applied:
 
 
 @pytest.fixture(scope="module")
-def applied(account: Account) -> Applied:
+def applied(iam_account: Account) -> Applied:
     """plan.yml's `invoke plan --target aws` as the plan role on the empty state, then apply.yml's
     `invoke infra --target aws --plan-file build/tfplan` as the deploy role: the one apply the tests share."""
-    settings = account.settings()
-    with acting_as(account.emulator.become(PLAN_ROLE)):
+    settings = iam_account.settings()
+    with acting_as(iam_account.emulator.become(PLAN_ROLE)):
         planned = infra.plan(settings, echo=lambda _: None)
-    with acting_as(account.emulator.become(DEPLOY_ROLE)):
+    with acting_as(iam_account.emulator.become(DEPLOY_ROLE)):
         result = infra.apply(settings, echo=lambda _: None, plan_file=planned.plan_path)
-    return Applied(account, planned, result, state(account))
+    return Applied(iam_account, planned, result, state(iam_account))
 
 
 def test_the_plan_role_plans_a_new_stack_and_the_deploy_role_applies_that_plan(applied: Applied) -> None:
