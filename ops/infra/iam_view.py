@@ -3,13 +3,14 @@
 moto 5.2 with IAM enforcement (../shared/docs/FACTS.md) checks each call's action against the caller's
 policies, but:
 
-- it evaluates resources for S3 only: every other call is checked against resource ``*``, so an Allow
-  scoped to ARNs never matches there. The view widens non-S3 resources to ``*``; what the ARNs allow is
-  checked apart, against the ORIGINAL policy (:func:`refused`, :func:`uncovered_resources`);
+- it evaluates resources for S3, for IAM calls naming an existing role (against that role's ARN) and for
+  ``sts:AssumeRole``; every other call is checked against resource ``*``, so an Allow scoped to ARNs never
+  matches there. The view widens non-S3 Allow resources to ``*``; what the ARNs allow is checked apart,
+  against the ORIGINAL policy (:func:`refused`, :func:`uncovered_resources`);
 - it has no request context: a statement with a ``Condition`` counts as an explicit Deny. The view drops
   conditions (``iam:PassedToService``, ``iam:AWSServiceName``), which the emulator then does not check;
-- an ARN-scoped Deny of a non-S3 service never matches (moto checks ``*``): the view keeps Deny statements
-  as written, so they take effect on the emulator for S3 only; the resource check evaluates them;
+- the view keeps Deny statements as written: they take effect on the emulator where it evaluates resources
+  (S3, IAM calls on an existing role), never elsewhere; the resource check evaluates them everywhere;
 - it names some actions its own way: CloudWatch's as ``monitoring:<Operation>`` (the API's signing name),
   API Gateway v2's as ``apigateway:<Operation>`` where IAM has the HTTP verbs (``apigateway:POST``), and a
   few of S3's (``MOTO_S3_NAMES``; a bucket sub-resource moto does not know is named after the method:

@@ -1,8 +1,8 @@
 """An emulated account with IAM enforced (ops/infra/iam_emulator.py), the CI roles applied from the repo,
 the endpoint `invoke train` would have deployed, and the aws target's working copy of terraform/.
 
-One account and one apply serve every test of the module (fixtures below): the stack's apply costs tens of
-seconds, so the deploy role applies it once and the tests share it, in file order.
+One account serves the session and one apply every test of test_ci_roles.py: the stack's apply costs tens
+of seconds, so the deploy role applies it once and the tests share it, in file order.
 """
 
 from __future__ import annotations
@@ -103,9 +103,12 @@ def deploy_endpoint(sagemaker: Any, role_arn: str) -> None:
     sagemaker.create_endpoint(EndpointName=NAME, EndpointConfigName=CONFIG)
 
 
-@pytest.fixture(scope="module")
-def account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
-    """The account, with the CI roles (terraform/ci-role/, applied as the administrator) and the endpoint."""
+@pytest.fixture(scope="session")
+def iam_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
+    """The account, with the CI roles (terraform/ci-role/, applied as the administrator) and the endpoint.
+
+    One for the session: a module that uses it too should share test_ci_roles.py's xdist worker (add the
+    fixture to ONE_WORKER in tests/conftest.py) and leave the stack as it found it."""
     if terraform_binary() is None:
         if in_ci():
             pytest.fail("CI=true but terraform is missing")

@@ -3,7 +3,8 @@
 Each role holds exactly its policy from the repo, in the emulator's view (ops/infra/iam_view.py: moto checks
 actions, and resources for S3 and for IAM calls on an existing role only); the ARNs the commands used are
 checked against the original policy in-process. The tests share one account and one apply, in file order:
-the deploy role applies, the plan role plans, then the deploy role destroys stack and endpoint last.
+the plan role plans the new stack, the deploy role applies that plan, both plan again, and the deploy
+role destroys stack and endpoint last.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from botocore.exceptions import ClientError
 
 from ops.infra import stack as infra
 from ops.infra.iam_view import Call, CallRecorder, refused, state_arns, uncovered_resources
-from ops.infra.stack import InfraError
+from ops.infra.stack import InfraError, PlanReport
 from ops.infra.terraform import ApplyResult, TerraformError
-from tests.iam.conftest import (
+
+from .conftest import (
     ACCOUNT,
     CONFIG,
     DEPLOY_ROLE,
@@ -38,24 +40,35 @@ pytestmark = pytest.mark.slow
 
 @dataclass
 class Applied:
-    """The stack as the deploy role applied it, with the account it lives in."""
+    """The stack as the workflows make it: planned by the plan role, that plan applied by the deploy role."""
 
     account: Account
+    planned: PlanReport
     result: ApplyResult
     state: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def applied(account: Account) -> Applied:
-    """`invoke infra --target aws` (apply.yml's apply) as the deploy role: the one apply the tests share."""
-    with acting_as(account.emulator.become(DEPLOY_ROLE)):
-        result = infra.apply(account.settings(), echo=lambda _: None)
-    return Applied(account, result, state(account))
+def applied(iam_account: Account) -> Applied:
+    """plan.yml's `invoke plan --target aws` as the plan role on the empty state, then apply.yml's
+    `invoke infra --target aws --plan-file build/tfplan` as the deploy role: the one apply the tests share."""
+    settings = iam_account.settings()
+    with acting_as(iam_account.emulator.become(PLAN_ROLE)):
+        planned = infra.plan(settings, echo=lambda _: None)
+    with acting_as(iam_account.emulator.become(DEPLOY_ROLE)):
+        result = infra.apply(settings, echo=lambda _: None, plan_file=planned.plan_path)
+    return Applied(iam_account, planned, result, state(iam_account))
 
 
-def test_the_deploy_role_applies_the_stack_and_a_second_plan_has_no_changes(applied: Applied) -> None:
-    """apply.yml as the deploy role: the whole stack is created, then a plan as the same role is empty."""
-    assert applied.result.added > 20
+def test_the_plan_role_plans_a_new_stack_and_the_deploy_role_applies_that_plan(applied: Applied) -> None:
+    """The first pull request's plan (nothing to read yet: the state, its lock) and main's apply of it."""
+    assert applied.planned.has_changes and applied.planned.violations == ()
+    assert applied.result.added == applied.planned.summary.totals["add"] > 20
+    assert lock_files(applied.account) == []
+
+
+def test_a_second_plan_as_the_deploy_role_has_no_changes(applied: Applied) -> None:
+    """After the apply, a plan as the deploy role (it refreshes every resource) would change nothing."""
     with acting_as(applied.account.emulator.become(DEPLOY_ROLE)):
         report = infra.plan(applied.account.settings(), echo=lambda _: None)
     assert not report.has_changes, report.markdown_path.read_text()
@@ -80,6 +93,13 @@ def test_every_resource_the_deploy_role_created_matches_its_policy(applied: Appl
     assert uncovered_resources(applied.account.emulator.become(DEPLOY_ROLE).policies, applied.state) == []
 
 
+@pytest.mark.parametrize("role", [PLAN_ROLE, DEPLOY_ROLE])
+def test_each_policy_fits_iams_inline_limit(applied: Applied, role: str) -> None:
+    """AWS refuses a role whose inline policies exceed 10,240 characters (whitespace aside); moto does not."""
+    policies = applied.account.emulator.become(role).policies
+    assert sum(len(json.dumps(policy, separators=(",", ":"))) for policy in policies) <= 10_240
+
+
 def test_the_resource_check_finds_a_resource_outside_the_policy(applied: Applied) -> None:
     """The check above is not vacuous: a log group's ARN in another account matches no pattern."""
     tampered = json.loads(
@@ -89,9 +109,9 @@ def test_the_resource_check_finds_a_resource_outside_the_policy(applied: Applied
     assert missing and all(":999999999999:log-group:" in line for line in missing)
 
 
-def test_the_plan_role_plans_the_stack_with_the_state_lock(applied: Applied) -> None:
-    """plan.yml as the plan role: it refreshes every resource (read rights) and takes and frees the lock
-    (moto checks S3 by resource: the lock object and the state key)."""
+def test_the_plan_role_plans_the_applied_stack_with_the_state_lock(applied: Applied) -> None:
+    """The next pull request's plan: it refreshes every resource (the read rights) and takes and frees the
+    lock (moto checks S3 by resource: the lock object and the state key)."""
     with acting_as(applied.account.emulator.become(PLAN_ROLE)):
         report = infra.plan(applied.account.settings(), echo=lambda _: None)
     assert not report.has_changes
