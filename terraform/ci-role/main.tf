@@ -10,6 +10,8 @@ locals {
   account = data.aws_caller_identity.current.account_id
   region  = var.aws_region
   oidc    = "token.actions.githubusercontent.com"
+  # Where `invoke train --target aws` stores a model's deploy inputs (ml/aws/store.py), read by plan and infra.
+  model_bucket = var.bucket != "" ? var.bucket : "sagemaker-${local.region}-${local.account}"
 
   # sid => what the plan role may read, what the deploy role may also change, and on which resources.
   grants = {
@@ -49,6 +51,11 @@ locals {
       read      = ["sns:GetTopicAttributes", "sns:ListTagsForResource", "sns:ListSubscriptionsByTopic", "sns:GetSubscriptionAttributes"]
       write     = ["sns:CreateTopic", "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Subscribe", "sns:Unsubscribe", "sns:TagResource", "sns:UntagResource"]
       resources = ["arn:aws:sns:${local.region}:${local.account}:${var.name}-*"]
+    }
+    ModelInputs = {
+      read      = ["s3:GetObject"]
+      write     = []
+      resources = ["arn:aws:s3:::${local.model_bucket}/${var.s3_prefix}/models/*"]
     }
     SiteBucket = {
       read      = ["s3:ListBucket", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetBucketVersioning", "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging", "s3:GetBucketOwnershipControls", "s3:GetBucketPublicAccessBlock", "s3:GetObject", "s3:GetObjectTagging"]

@@ -6,6 +6,17 @@ variable "aws_region" {
   default     = "us-east-1"
 }
 
+variable "bucket" {
+  type        = string
+  description = "The bucket `invoke train --target aws` stores models in (DBP_BUCKET; terraform/bootstrap `bucket`); empty: the SDK's default sagemaker-<region>-<account>."
+  default     = ""
+
+  validation {
+    condition     = var.bucket == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket))
+    error_message = "bucket must be an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens), or empty."
+  }
+}
+
 variable "create_oidc_provider" {
   type        = bool
   description = "Create the account's GitHub OIDC provider (token.actions.githubusercontent.com); false when the account has one already."
@@ -26,6 +37,17 @@ variable "name" {
   type        = string
   description = "The stack's name (terraform/variables.tf `name`): the roles may touch only resources named after it."
   default     = "dbpedia-classifier"
+}
+
+variable "s3_prefix" {
+  type        = string
+  description = "The key prefix `invoke train --target aws` writes under (DBP_S3_PREFIX; terraform/bootstrap `s3_prefix`): the roles read its models/."
+  default     = "dbpedia-classifier"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.s3_prefix)) && !strcontains(var.s3_prefix, "*")
+    error_message = "s3_prefix must be a key prefix without leading or trailing slashes or wildcards."
+  }
 }
 
 variable "state_bucket" {

@@ -122,3 +122,36 @@ run "the_deploy_role_has_what_the_stack_and_destroy_yml_call" {
     error_message = "target tracking creates its alarms with the caller's rights"
   }
 }
+
+run "both_roles_read_the_models_deploy_inputs_and_nothing_else_of_the_bucket" {
+  command = plan
+
+  assert {
+    condition = flatten([
+      for s in data.aws_iam_policy_document.plan.statement : tolist(s.resources) if s.sid == "ReadModelInputs"
+    ]) == ["arn:aws:s3:::sagemaker-us-east-1-123456789012/dbpedia-classifier/models/*"]
+    error_message = "the plan role reads the models/ prefix of the SDK's default bucket (invoke plan fetches a model's inputs)"
+  }
+  assert {
+    condition = flatten([
+      for s in data.aws_iam_policy_document.deploy.statement : tolist(s.actions) if s.sid == "ChangeModelInputs"
+    ]) == ["s3:GetObject"]
+    error_message = "the deploy role only reads a model's inputs"
+  }
+}
+
+run "a_named_bucket_and_prefix_are_the_ones_read" {
+  command = plan
+
+  variables {
+    bucket    = "ml-artifacts"
+    s3_prefix = "teams/nlp"
+  }
+
+  assert {
+    condition = flatten([
+      for s in data.aws_iam_policy_document.plan.statement : tolist(s.resources) if s.sid == "ReadModelInputs"
+    ]) == ["arn:aws:s3:::ml-artifacts/teams/nlp/models/*"]
+    error_message = "the bucket and prefix variables name what the roles read"
+  }
+}
