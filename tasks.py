@@ -136,6 +136,20 @@ def aws_preflight(s: Settings, *commands: str) -> None:
         checks.run(s, commands)
 
 
+def approval_prompt(version: Any) -> bool:
+    """Show a pending version's metrics and ask whether to approve and deploy it (``train --target aws``)."""
+    metrics = version.manifest["metrics"]
+    worst = min(metrics.get("test_per_class_f1", {}).items(), key=lambda item: item[1], default=None)
+    print(
+        f"\nversion {version.id} is trained: test accuracy {metrics['test_accuracy']:.4f}, macro-F1 "
+        f"{metrics['test_macro_f1']:.4f}"
+        + (f", lowest class F1 {worst[0]} {worst[1]:.4f}" if worst else "")
+        + f"\nreport: {version.archive.with_name('metrics.md')}"
+    )
+    answer = input("Approve it and deploy it to the endpoint, which bills every hour it runs? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
 HYPERPARAMETERS = (
     "epochs",
     "learning_rate",
@@ -185,7 +199,8 @@ def train(
     with cli_errors():
         s = rollout_settings(s, approve, allow_unapproved, ignore_alarm)
         aws_preflight(s, "train")
-        outcome = sagemaker_pipeline.run(s) if s.target == "aws" else pipeline.run(s)
+        review = approval_prompt if sys.stdin.isatty() else None
+        outcome = sagemaker_pipeline.run(s, review) if s.target == "aws" else pipeline.run(s)
     print(
         f"\nmodel:    {outcome.archive}\nmanifest: {outcome.manifest}\nreport:   {outcome.report}"
         f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
@@ -737,3 +752,4 @@ def mutate(c: Context, only: list[str] | None = None, workers: int = 1) -> None:
         report = mutation.run(list(only or []), workers)
     print(report.read_text(encoding="utf-8"))
     print(f"report: {report}\nlogs: {report.parent}")
+

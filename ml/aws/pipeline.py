@@ -9,6 +9,7 @@ too, so `invoke up` serves that very artifact. ``rollback`` puts an earlier appr
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,16 @@ from ml.pipeline import (
 )
 from ml.preprocess import BASELINE_TRAIN
 
+Review = Callable[[rollout.Version], bool]  # shown a pending version, says whether to approve it
 
-def run(settings: Settings) -> TrainOutcome:
-    """Upload, train on SageMaker, evaluate locally, register the version and deploy the endpoint."""
+
+def run(settings: Settings, review: Review | None = None) -> TrainOutcome:
+    """Upload, train on SageMaker, evaluate locally, register the version and deploy the endpoint.
+
+    A version registered pending (no ``--approve``) is shown to ``review`` (the task's prompt, on a
+    terminal); approved there, it goes on to the gate. Without a review it stops before any deploy, with
+    the commands that finish the run: the training is done and paid, and a re-run reuses its job.
+    """
     with sm.aws_errors():
         aws = sm.connect(settings)  # first: a missing role or credentials stop the run at once
         remove_leftovers(settings)
@@ -62,6 +70,16 @@ def run(settings: Settings) -> TrainOutcome:
             deploy_inputs=inputs,
         )
         candidate = replace(version, approval={**version.approval, "status": package.status})
+        if candidate.status != rollout.APPROVED and not settings.unapproved_ok:
+            if review is None or not review(candidate):
+                raise rollout.GateError(
+                    f"version {version.id} is {candidate.status} (trained and paid for; nothing deployed): "
+                    f"approve it with `invoke approve {version.id} --target aws`, then run "
+                    "`invoke train --target aws` again (it reuses the finished job), or train with --approve"
+                )
+            note = "approved at the prompt of invoke train"
+            package = packages.set_status(aws.sagemaker, package, rollout.APPROVED, note)
+            candidate = replace(version, approval=rollout.set_approval(version, rollout.APPROVED, note))
         gate(settings, candidate, prepared, live_version(aws.sagemaker, settings))
         alarms, firing = packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name)
         sagemaker_deploy.deploy(
