@@ -125,8 +125,12 @@ def register(
         log.info("registered version %s as %s", version.id, arn)
         package = _package(client.describe_model_package(ModelPackageName=arn))
     if deploy_inputs and package.metadata.get("deploy_inputs") != deploy_inputs:
-        meta = {**package.metadata, "deploy_inputs": deploy_inputs}  # all of it: moto replaces, AWS merges
-        client.update_model_package(ModelPackageArn=package.arn, CustomerMetadataProperties=meta)
+        # all the metadata and the status, which AWS keeps: moto replaces the one and clears the other
+        client.update_model_package(
+            ModelPackageArn=package.arn,
+            ModelApprovalStatus=package.status,
+            CustomerMetadataProperties={**package.metadata, "deploy_inputs": deploy_inputs},
+        )
         package = _package(client.describe_model_package(ModelPackageName=package.arn))
     if approve and package.status != APPROVED:
         package = set_status(client, package, APPROVED, "approved at registration (--approve)")
