@@ -753,3 +753,27 @@ def mutate(c: Context, only: list[str] | None = None, workers: int = 1) -> None:
     print(report.read_text(encoding="utf-8"))
     print(f"report: {report}\nlogs: {report.parent}")
 
+
+# --- the first real deployment, rehearsed (docs/first-deploy.md) -----------------------------------
+
+
+@settings_task(
+    "data",
+    help={
+        "workdir": "where the clones, logs and artifacts go (default build/rehearsal; a folder of an earlier "
+        "rehearsal is replaced, any other non-empty one refused)",
+        "rows_per_class": "rows a class the ML engineer's training uses (0: every row; default 100 keeps the "
+        "rehearsal to minutes)",
+        **VERBOSE,
+    },
+)
+def rehearse(
+    c: Context, s: Settings, workdir: str = "", rows_per_class: int = 100, verbose: bool = False
+) -> None:
+    """Rehearse a first AWS deployment on the emulator, IAM enforced, each step as its principal."""
+    from ops.rehearsal.rehearse import rehearse as run
+
+    folder = Path(workdir).resolve() if workdir else s.build_dir / "rehearsal"
+    with cli_errors():
+        result = run(folder, s.data, rows_per_class)
+    print(f"\nrehearsal passed: {len(result.lines)} steps in {result.seconds:.0f} s; logs in {folder}")

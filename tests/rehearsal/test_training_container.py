@@ -61,9 +61,13 @@ def test_a_training_job_through_the_proxy_trains_on_its_channels(
             ResourceConfig={"InstanceType": "ml.c5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5},
             StoppingCondition={"MaxRuntimeInSeconds": 3600},
         )
-        # THEN the job's artifact is a real model: it has learnt the lines it was trained on (14 classes,
-        # chance is 7%)
+        # THEN the job completes (it is InProgress while it trains: the next test)
+        sagemaker.get_waiter("training_job_completed_or_stopped").wait(  # type: ignore[attr-defined]
+            TrainingJobName="bt-1", WaiterConfig={"Delay": 1, "MaxAttempts": 600}
+        )
         job = sagemaker.describe_training_job(TrainingJobName="bt-1")  # type: ignore[attr-defined]
+        assert job["TrainingJobStatus"] == "Completed"
+        # AND its artifact is a real model: it has learnt the lines it was trained on (14 classes, chance 7%)
         _, _, key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
         s3.download_file(BUCKET, key, str(tmp_path / "model.tar.gz"))  # type: ignore[attr-defined]
         predictor = Predictor.from_archive(tmp_path / "model.tar.gz", tmp_path / "cache")
@@ -78,3 +82,21 @@ def test_a_training_job_through_the_proxy_trains_on_its_channels(
         )["events"]
         assert any(e["message"].startswith("#validation_accuracy: ") for e in events)
         assert proxy.trained == ["bt-1"]
+
+
+def test_a_job_training_here_is_in_progress_and_a_failed_one_says_why(tmp_path: Path) -> None:
+    # GIVEN the stand-in with one job training and one that failed (moto says Completed for both)
+    with MotoServer() as moto, TrainingContainerProxy(moto.url, partial(client, moto.url), tmp_path) as proxy:
+        proxy.running.add("training")
+        proxy.failed["broken"] = "AlgorithmError: no train channel"
+        completed = {"TrainingJobStatus": "Completed", "SecondaryStatus": "Completed"}
+        # WHEN their descriptions pass through it  THEN they say what the container does
+        assert proxy.status({"TrainingJobName": "training", **completed})["TrainingJobStatus"] == "InProgress"
+        broken = proxy.status({"TrainingJobName": "broken", **completed})
+        assert broken["TrainingJobStatus"] == "Failed" and broken["FailureReason"].endswith(
+            "no train channel"
+        )
+        assert proxy.status({"TrainingJobName": "other", **completed}) == {
+            "TrainingJobName": "other",
+            **completed,
+        }
