@@ -2,21 +2,23 @@
 
 Target local: batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambda makes in
 AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
-a free port. Several threads send batches; lines are appended to ``OUTPUT.partial`` in input order as
-batches come back. Target aws: a SageMaker Batch Transform job on the deployed model
-(``ml/aws/transform.py``), its lines published the same way. Formats, provenance and resume:
-``ml/records.py``.
+a free port. Worker processes (one per core by default) each tokenize a batch, send it and turn the answer
+into output lines, so tokenizing, the dominant cost, runs on every core; this process only reads the input
+and appends the lines to ``OUTPUT.partial`` in input order as batches come back. Target aws: a SageMaker
+Batch Transform job on the deployed model (``ml/aws/transform.py``), its lines published the same way.
+Formats, provenance and resume: ``ml/records.py``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -99,7 +101,7 @@ def runtime_client(url: str, settings: Settings) -> Any:
     config = Config(
         connect_timeout=5,
         read_timeout=60,
-        max_pool_connections=max(10, settings.classify_workers),
+        max_pool_connections=10,
         retries={"mode": "standard", "max_attempts": 3},
     )
     return boto3.client(
@@ -147,6 +149,28 @@ def classify_batch(client: Any, endpoint: str, batch: list[Record], k: int) -> l
     return [result_line(r.id, next(answer) if t else None) for r, t in zip(batch, tokens, strict=True)]
 
 
+def worker_count(settings: Settings) -> int:
+    """Worker processes for a run: ``classify_workers``, or one per core when it is 0."""
+    return settings.classify_workers or os.cpu_count() or 1
+
+
+# One runtime client per worker process, made by _start_worker: (client, endpoint name, k).
+_WORKER: tuple[Any, str, int] | None = None
+
+
+def _start_worker(url: str, settings: Settings) -> None:
+    global _WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    _WORKER = (runtime_client(url, settings), settings.endpoint_name, settings.top_k)
+
+
+def _classify_in_worker(batch: list[Record]) -> tuple[int, str]:
+    """In a worker process: a batch's output lines, as the text appended to the output file."""
+    assert _WORKER is not None, "the worker process was not started by _start_worker"
+    client, endpoint, k = _WORKER
+    return len(batch), dump_lines(classify_batch(client, endpoint, batch, k))
+
+
 def classify_local(
     settings: Settings,
     records: list[Record],
@@ -157,42 +181,32 @@ def classify_local(
     """Classify ``records`` through the local endpoint into ``output``; return (classified, resumed).
 
     ``on_batch`` is called with the number of batches written so far, after each one is on disk.
+    Workers come from a fork server that has imported this module: no thread of this process (the
+    in-process endpoint's, say) is forked, and a worker starts in milliseconds, not seconds.
     """
     partial = partial_path(output)
-    size, workers = settings.classify_batch_size, settings.classify_workers
+    size = settings.classify_batch_size
     with local_endpoint(settings) as url:
         done = resume(partial, provenance)
         write_json(key_path(partial), asdict(provenance))
         pending = [r for r in records if id_key(r.id) not in done]
-        batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
-        client = runtime_client(url, settings)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="classify")
-        inflight: deque[Future[list[dict[str, Any]]]] = deque()
-
-        def submit_next() -> None:
-            batch = next(batches, None)
-            if batch:
-                inflight.append(
-                    pool.submit(classify_batch, client, settings.endpoint_name, batch, settings.top_k)
-                )
-
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
+        workers = min(worker_count(settings), max(1, len(batches)))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        pool = ProcessPoolExecutor(workers, context, _start_worker, (url, settings))
         try:
             with (
                 partial.open("a", encoding="utf-8") as out,
                 tqdm(total=len(records), initial=len(done), unit="text", desc=output.name) as bar,
             ):
-                for _ in range(2 * workers):
-                    submit_next()
-                written = 0
-                while inflight:
-                    lines = inflight.popleft().result()  # in submission order: the file stays in input order
-                    out.write(dump_lines(lines))
+                # in submission order: the file stays in input order
+                for written, (count, lines) in enumerate(pool.map(_classify_in_worker, batches), start=1):
+                    out.write(lines)
                     out.flush()
-                    bar.update(len(lines))
-                    written += 1
+                    bar.update(count)
                     if on_batch:
                         on_batch(written)
-                    submit_next()
                 os.fsync(out.fileno())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
