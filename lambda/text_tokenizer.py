@@ -18,7 +18,7 @@ Speed (the Lambda and bulk classification tokenize every text; docs/tokenization
 case folding and NFKD act on each character alone and the only characters NFKD reorders are combining
 marks, which are dropped; ``word_tokenize`` skips each rule whose characters the text does not hold; digits
 are written ``0`` before word tokenization, as no rule tells one digit from another. The straightforward
-version is kept as the test oracle (``tests/lambda_handler/tokenizer_oracle.py``), and a property test
+version is kept as the test oracle (``ops/bench/reference_tokenizer.py``), and a property test
 proves both equal on arbitrary text.
 """
 

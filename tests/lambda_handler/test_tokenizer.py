@@ -1,5 +1,5 @@
 """Tokenizer behaviour, parity between the Lambda's port and NLTK on generated text, and the fast tokenizer
-against the straightforward one it replaced (``tokenizer_oracle.py``) on arbitrary text."""
+against the straightforward one it replaced (``ops/bench/reference_tokenizer.py``) on arbitrary text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ml import lambda_src, preprocess
-from tests.lambda_handler import tokenizer_oracle as oracle
+from ops.bench import reference_tokenizer as oracle
 
 tt = lambda_src.text_tokenizer()
 

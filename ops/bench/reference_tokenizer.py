@@ -1,8 +1,9 @@
-"""The tokenizer as it was before it was made faster (commit 6fb0ca3), kept unchanged as a test oracle.
+"""The tokenizer as it was before it was made faster (commit 6fb0ca3), kept unchanged: the reference.
 
-``tests/lambda_handler/test_tokenizer.py`` checks that ``lambda/text_tokenizer.py`` gives exactly these
-outputs on arbitrary text: the straightforward version (one ``unicodedata`` call per character, every
-regular expression of NLTK's port run on every text) is the specification, the fast one the implementation.
+Two uses. ``tests/lambda_handler/test_tokenizer.py`` checks that ``lambda/text_tokenizer.py`` gives exactly
+these outputs on arbitrary text (the straightforward version, one ``unicodedata`` call per character and
+every regular expression of NLTK's port run on every text, is the specification); ``invoke bench``
+measures both on the same texts for the tokenizer's speed goal (``ops/bench/speed.py``).
 """
 
 from __future__ import annotations
