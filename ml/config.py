@@ -232,7 +232,9 @@ class Settings(BaseSettings):
     )
 
     # --- bulk classification (`invoke classify`) -------------------------------------------------
-    classify_batch_size: int = Field(100, ge=1, le=1000, description="local: texts per endpoint request")
+    classify_batch_size: int = Field(
+        1000, ge=1, le=1000, description="local: texts per endpoint request (1,000: the fastest measured)"
+    )
     classify_workers: int = Field(
         0, ge=0, le=64, description="local: processes that tokenize and send batches (0: one per core)"
     )

@@ -122,8 +122,9 @@ def bulk(settings: Settings, texts: list[str], batches: tuple[int, ...], repeats
             for run in range(repeats):
                 output = folder / f"output-{batch}-{run}.jsonl"
                 output.unlink(missing_ok=True)
-                with multiprocessing.get_context("spawn").Pool(1) as pool:
-                    runs.append(pool.apply(_bulk_child, (client, source, output)))
+                # a process of its own, not a daemon: classify starts worker processes
+                with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as pool:
+                    runs.append(pool.submit(_bulk_child, client, source, output).result())
             seconds = statistics.median(runs)
             cases.append(
                 {
