@@ -208,6 +208,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {n: metadata.version(n) for n in ("fasttext-community", "numpy", "nltk", "scikit-learn")},
         "date": time.strftime("%Y-%m-%d"),
+        "load_average": round(os.getloadavg()[0], 1),  # another load on the machine shows here
     }
 
 
@@ -235,6 +236,7 @@ def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[st
     results["speed"] = speed(bench_settings, plan.speed_texts, plan.bulk_batches, plan.speed_repeats)
     results["sizing"] = sizing(results["serving"])
     results["json_name"] = out.with_suffix(".json").name
+    results["environment"]["load_average_end"] = round(os.getloadavg()[0], 1)
     write_json(bench_settings.build_dir / "results.json", results)
     write_json(out.with_suffix(".json"), results)
     write_text(out, render(results))

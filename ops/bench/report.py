@@ -421,6 +421,25 @@ def render_goals(results: dict[str, Any]) -> list[str]:
     return ["## Goals", "", markdown_table(("goal", "figure", "status"), goals), ""]
 
 
+def render_load_average(env: dict[str, Any]) -> list[str]:
+    """How busy the machine was: a load average above its cores means other work shared it."""
+    if "load_average" not in env:
+        return []
+    cores = int(env["machine"].split(", ")[1].split()[0])
+    start, end = env["load_average"], env.get("load_average_end", env["load_average"])
+    shared = max(start, end) > cores
+    return [
+        f"Load average (1 min) at the start and the end of the run: {start} and {end} on {cores} cores"
+        + (
+            ": **the machine was shared** with other work, so every timing here is lower and noisier than "
+            "on a quiet machine; ratios measured in the same run suffer less than absolute figures."
+            if shared
+            else "."
+        ),
+        "",
+    ]
+
+
 def render(results: dict[str, Any]) -> str:
     """BENCHMARKS.md."""
     env = results["environment"]
@@ -432,6 +451,7 @@ def render(results: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}" for k, v in env["versions"].items())
             + f". Raw figures: `{results['json_name']}`.",
             "",
+            *render_load_average(env),
             *render_quality(results),
             "",
             *render_serving(results),
