@@ -41,6 +41,7 @@ from ops.bench.report import (
     SIZING_P99_MS,
     SIZING_PEAKS,
     render,
+    render_goals,
 )
 from ops.bench.serving import SENTENCE, serving
 from ops.bench.speed import speed
@@ -240,5 +241,6 @@ def run(settings: Settings, plan: BenchPlan, out: Path, command: str) -> dict[st
     write_json(bench_settings.build_dir / "results.json", results)
     write_json(out.with_suffix(".json"), results)
     write_text(out, render(results))
+    print("\n".join(render_goals(results)))  # each goal with its figure, met or not
     log.info("benchmarks written to %s", out)
     return results

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ops.bench.measure import BenchPlan, run
 from tests.helpers import make_settings
 
 
-def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> None:
+def test_benchmark_runs_end_to_end_and_reports_every_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN a tiny plan (150 rows a class of the shipped data, a small model) WHEN the benchmark runs
     settings = make_settings(tmp_path, data="sample")
     out = tmp_path / "BENCHMARKS.md"
@@ -72,5 +76,7 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
         assert heading in text
     assert "sample" in text and "carved from the train file" in text
     assert f"Over 2 fastText seeds ({settings.seed}, 1;" in text
+    printed = capsys.readouterr().out  # the goals table, on the terminal too
+    assert "## Goals" in printed and "tokenizer ≥ 2× the one it replaced" in printed
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
     assert saved["serving"]["cases"] == cases
