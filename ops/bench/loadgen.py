@@ -4,6 +4,12 @@
 keep-alive connections from ``concurrency`` threads until ``requests`` were sent or ``seconds`` passed,
 and prints one JSON line: count, errors, requests/s, latency percentiles (ms). Loopback only.
 
+Closed loop by default: each connection sends its next request when the answer came, so a slow server
+slows the load down and its queue never grows (a closed loop hides queueing). ``--rate R`` makes it an
+open loop: request n is due at n / R seconds after the start (the connections take turns), sent then or,
+when its connection is still busy, as soon as it is free; its latency counts from when it was due, so
+time spent waiting behind earlier requests is in the percentiles.
+
 The client is a minimal HTTP/1.1 one over a raw socket: the request bytes are built once, the response's
 status line and ``Content-Length`` are parsed and the body read in full. ``http.client`` parses every
 response's headers with the ``email`` package, which costs the load generator as much CPU as a small
@@ -13,6 +19,7 @@ request costs the server; on a 2-core machine that CPU is taken from the server 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import socket
 import sys
@@ -92,8 +99,9 @@ def run(
     requests: int,
     seconds: float,
     content_type: str = "application/json",
+    rate: float = 0.0,
 ) -> dict[str, float]:
-    """Send the load and return its statistics."""
+    """Send the load and return its statistics; ``rate`` > 0: open loop at that many requests/s."""
     parts = urlsplit(url)
     if parts.hostname not in ALLOWED_HOSTS or parts.port is None:
         raise ValueError(f"load is only sent to a port on this machine, not {parts.netloc}")
@@ -103,19 +111,23 @@ def run(
     latencies: list[float] = []
     errors = 0
     sent = 0
-    deadline = time.perf_counter() + seconds
+    begin = time.perf_counter()
+    deadline = begin + seconds
 
-    def worker() -> None:
+    def worker(index: int) -> None:
         nonlocal errors, sent
         client = HttpClient(host, port, request)
         mine: list[float] = []
         failed = 0
-        while True:
+        for n in itertools.count(index, concurrency):  # this connection's turns in the schedule
+            due = begin + n / rate if rate else 0.0
+            if rate and due > time.perf_counter():
+                time.sleep(due - time.perf_counter())
             with lock:
                 if sent >= requests or time.perf_counter() > deadline:
                     break
                 sent += 1
-            started = time.perf_counter()
+            started = due if rate else time.perf_counter()
             try:
                 ok = client.post() == 200
             except (OSError, ValueError, IndexError):
@@ -128,13 +140,12 @@ def run(
             latencies.extend(mine)
             errors += failed
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - begin
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -153,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests/s (0: closed loop)")
     args = parser.parse_args(argv)
     with open(args.body_file, "rb") as fh:
         body = fh.read()
-    print(json.dumps(run(args.url, body, args.concurrency, args.requests, args.seconds)))
+    print(json.dumps(run(args.url, body, args.concurrency, args.requests, args.seconds, rate=args.rate)))
     return 0
 
 

@@ -2,21 +2,24 @@
 
 Target local: batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambda makes in
 AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
-a free port. Several threads send batches; lines are appended to ``OUTPUT.partial`` in input order as
-batches come back. Target aws: a SageMaker Batch Transform job on the deployed model
-(``ml/aws/transform.py``), its lines published the same way. Formats, provenance and resume:
-``ml/records.py``.
+a free port. Worker processes (one per core by default) tokenize the batches, so tokenizing, the dominant
+cost, runs on every core; threads of this process send each tokenized batch and turn the answer into
+lines, appended to ``OUTPUT.partial`` in input order as batches come back. Target aws: a SageMaker
+Batch Transform job on the deployed model (``ml/aws/transform.py``), its lines published the same way.
+Formats, provenance and resume: ``ml/records.py``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import time
 import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -50,6 +53,7 @@ from ml.records import (
 from ops.local.endpoint import MODEL_HEADER
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (the local endpoint's too)
+SENDERS = 2  # threads sending batches: one can wait on the endpoint while the other reads its answer
 
 
 # --- target local -----------------------------------------------------------------------------------------
@@ -99,7 +103,7 @@ def runtime_client(url: str, settings: Settings) -> Any:
     config = Config(
         connect_timeout=5,
         read_timeout=60,
-        max_pool_connections=max(10, settings.classify_workers),
+        max_pool_connections=SENDERS,
         retries={"mode": "standard", "max_attempts": 3},
     )
     return boto3.client(
@@ -140,11 +144,26 @@ def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dic
     return answer
 
 
-def classify_batch(client: Any, endpoint: str, batch: list[Record], k: int) -> list[dict[str, Any]]:
-    """Tokenize a batch, send the texts that have words, and return one output line per record."""
-    tokens = [tokens_of(r.text) for r in batch]
+def send_batch(
+    client: Any, endpoint: str, batch: list[Record], tokens: list[str], k: int
+) -> list[dict[str, Any]]:
+    """Send a tokenized batch's texts that have words; return one output line per record."""
     answer = iter(invoke(client, endpoint, [t for t in tokens if t], k) if any(tokens) else [])
     return [result_line(r.id, next(answer) if t else None) for r, t in zip(batch, tokens, strict=True)]
+
+
+def worker_count(settings: Settings) -> int:
+    """Tokenizing processes for a run: ``classify_workers``, or one per core when it is 0."""
+    return settings.classify_workers or os.cpu_count() or 1
+
+
+def _ignore_interrupt() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+
+
+def _tokenize_batch(texts: list[str]) -> list[str]:
+    """In a worker process: the instances of a batch's texts (empty for a text without words)."""
+    return [tokens_of(text) for text in texts]
 
 
 def classify_local(
@@ -156,35 +175,35 @@ def classify_local(
 ) -> tuple[int, int]:
     """Classify ``records`` through the local endpoint into ``output``; return (classified, resumed).
 
-    ``on_batch`` is called with the number of batches written so far, after each one is on disk.
+    A pipeline: worker processes tokenize the batches (the dominant cost, on every core), SENDERS threads
+    send each tokenized batch and turn the answer into lines, and this thread writes them in input
+    order. ``on_batch`` is called with the number of batches written so far, after each one is on disk.
+    Workers come from a fork server that has imported this module: no thread of this process (the
+    in-process endpoint's, say) is forked.
     """
     partial = partial_path(output)
-    size, workers = settings.classify_batch_size, settings.classify_workers
+    size = settings.classify_batch_size
     with local_endpoint(settings) as url:
         done = resume(partial, provenance)
         write_json(key_path(partial), asdict(provenance))
         pending = [r for r in records if id_key(r.id) not in done]
-        batches = iter([pending[i : i + size] for i in range(0, len(pending), size)])
+        batches = [pending[i : i + size] for i in range(0, len(pending), size)]
         client = runtime_client(url, settings)
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="classify")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        workers = min(worker_count(settings), max(1, len(batches)))
+        tokenizers = ProcessPoolExecutor(workers, context, _ignore_interrupt)
+        senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="classify")
         inflight: deque[Future[list[dict[str, Any]]]] = deque()
-
-        def submit_next() -> None:
-            batch = next(batches, None)
-            if batch:
-                inflight.append(
-                    pool.submit(classify_batch, client, settings.endpoint_name, batch, settings.top_k)
-                )
-
         try:
             with (
                 partial.open("a", encoding="utf-8") as out,
                 tqdm(total=len(records), initial=len(done), unit="text", desc=output.name) as bar,
             ):
-                for _ in range(2 * workers):
-                    submit_next()
                 written = 0
-                while inflight:
+
+                def write_next() -> None:
+                    nonlocal written
                     lines = inflight.popleft().result()  # in submission order: the file stays in input order
                     out.write(dump_lines(lines))
                     out.flush()
@@ -192,10 +211,21 @@ def classify_local(
                     written += 1
                     if on_batch:
                         on_batch(written)
-                    submit_next()
+
+                tokenized = tokenizers.map(_tokenize_batch, [[r.text for r in b] for b in batches])
+                for batch, tokens in zip(batches, tokenized, strict=True):
+                    send = senders.submit(
+                        send_batch, client, settings.endpoint_name, batch, tokens, settings.top_k
+                    )
+                    inflight.append(send)
+                    while len(inflight) > 2 * SENDERS or (inflight and inflight[0].done()):
+                        write_next()
+                while inflight:
+                    write_next()
                 os.fsync(out.fileno())
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            senders.shutdown(wait=True, cancel_futures=True)
+            tokenizers.shutdown(wait=True, cancel_futures=True)
     finish(output, provenance)
     return len(pending), len(done)
 

@@ -5,23 +5,35 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ops.bench.measure import BenchPlan, run
 from tests.helpers import make_settings
 
 
-def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> None:
+def test_benchmark_runs_end_to_end_and_reports_every_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # GIVEN a tiny plan (150 rows a class of the shipped data, a small model) WHEN the benchmark runs
     settings = make_settings(tmp_path, data="sample")
     out = tmp_path / "BENCHMARKS.md"
     results = run(settings, BenchPlan.smoke_plan(), out, "invoke bench --smoke")
     # THEN every section has figures from real servers and a real model
     cases = results["serving"]["cases"]
-    assert {c["target"] for c in cases} == {"endpoint", "bare server", "API (Lambda handler)"}
+    assert {c["target"] for c in cases} == {
+        "endpoint",
+        "endpoint, real texts",
+        "bare server",
+        "API (Lambda handler)",
+    }
     assert {c["workers"] for c in cases if c["target"] == "endpoint"} == {1, 2}
     assert all(c["requests"] > 0 and c["errors"] == 0 for c in cases)
     load = results["serving"]["load_test"]
     assert load["requests"] == 200 and load["clients"] == 4 and load["errors"] == 0
     assert load["rss_after_mb"] > 0
+    opened = load["open_loop"]
+    assert opened["requests"] == 200 and opened["errors"] == 0 and opened["rate"] > 0
+    assert results["serving"]["inprocess_real_docs_per_second"] > 0
     assert results["quality"]["report"]["baseline"]["accuracy"] > 0.5
     assert results["quality"]["peak_memory_mb"] > 0
     assert results["quality"]["pipeline_seconds"] > results["quality"]["train_seconds"] > 0
@@ -38,7 +50,11 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
     for run_ in cold["runs"]:
         assert 0 < run_["init_ms"] < run_["visitor_wait_ms"] < run_["launch_to_answer_ms"]
     assert 0 < cold["warm_p50_ms"] <= cold["warm_p99_ms"]
-    assert all(c["docs_per_second"] > 0 for c in results["bulk"]["cases"]) and results["bulk"]["cases"]
+    speed = results["speed"]
+    assert speed["tokenizer"]["current"] > 0 and speed["tokenizer"]["reference"] > 0
+    assert speed["inprocess"]["all_cores"] > 0 and speed["inprocess"]["one_core"] > 0
+    assert [c["batch"] for c in speed["bulk"]["cases"]] == [25, settings.classify_batch_size]
+    assert all(c["docs_per_second"] > 0 and c["docs"] == 60 for c in speed["bulk"]["cases"])
     assert results["sizing"]["p99_ms"] > 0
     text = out.read_text()
     for heading in (
@@ -49,10 +65,18 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(tmp_path: Path) -> 
         "## The model's size and load time",
         "After a cold start:",
         "## Goals",
-        "## Bulk classification and sizing",
+        "## Bulk classification and the tokenizer",
+        "## Sizing",
+        "`invoke classify` ≥ 70% of in-process tokenize + predict on all cores",
+        "tokenizer ≥ 2× the one it replaced",
+        "endpoint ≥ 60% of in-process predict",
+        "p99 ≤ 30 ms through the API at 16 clients",
+        "Open loop (requests sent on a schedule",
     ):
         assert heading in text
     assert "sample" in text and "carved from the train file" in text
     assert f"Over 2 fastText seeds ({settings.seed}, 1;" in text
+    printed = capsys.readouterr().out  # the goals table, on the terminal too
+    assert "## Goals" in printed and "tokenizer ≥ 2× the one it replaced" in printed
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
     assert saved["serving"]["cases"] == cases

@@ -1,4 +1,5 @@
-"""Tokenizer behaviour, and parity between the Lambda's port and NLTK on generated text."""
+"""Tokenizer behaviour, parity between the Lambda's port and NLTK on generated text, and the fast tokenizer
+against the straightforward one it replaced (``ops/bench/reference_tokenizer.py``) on arbitrary text."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ml import lambda_src, preprocess
+from ops.bench import reference_tokenizer as oracle
 
 tt = lambda_src.text_tokenizer()
 
@@ -114,3 +116,31 @@ def test_tokens_ignore_case_and_extra_whitespace(text: str) -> None:
 def test_trailing_punctuation_does_not_change_tokens() -> None:
     base = "The red fox is a mammal"
     assert all(tt.tokenize(base + end) == tt.tokenize(base) for end in (".", "!", "?", " .", "...", "!?"))
+
+
+# --- the fast tokenizer against the oracle: the same output on any text ---------------------------------
+any_text = st.one_of(tricky, st.text(max_size=80), st.text(st.characters(codec="utf-8"), max_size=300))
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_text)
+@example("x 'TIS gonna İt ſo WANNA can\u0131 d'YE More'N 't was 'twas")
+@example("a. b.. \"c\" ''d'' (e.) f . \n")
+@example("")
+@example(" \t ")
+def test_fast_tokenizer_equals_the_oracle(text: str) -> None:
+    assert tt.normalize(text) == oracle.normalize(text)
+    assert tt.word_tokenize(text) == oracle.word_tokenize(text)
+    assert tt.word_tokenize(tt.normalize(text)) == oracle.word_tokenize(oracle.normalize(text))
+    assert tt.finish(text.split()) == oracle.finish(text.split())
+    assert tt.tokenize(text) == oracle.tokenize(text)
+
+
+def test_character_table_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text of many distinct characters is normalized correctly without growing the table past its bound."""
+    table = type(tt._NORMALIZE)(zero_digits=False)
+    monkeypatch.setattr(tt, "_NORMALIZE", table)
+    monkeypatch.setattr(tt, "_TABLE_MAX", 100)
+    text = "".join(chr(c) for c in range(0x20, 0x3000))
+    assert tt.normalize(text) == oracle.normalize(text)
+    assert len(table) == 100

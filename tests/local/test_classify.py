@@ -27,7 +27,7 @@ from ml.predict import Predictor
 from ml.records import ClassifyError, InputSpec, Provenance, is_complete, read_input, read_key
 from ml.registry import read_registry, register_local
 from ops.infra.moto_server import free_port
-from ops.local.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client
+from ops.local.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client, worker_count
 from ops.local.endpoint import EndpointServer, start_endpoint
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
@@ -526,3 +526,8 @@ def test_sizing_uses_the_best_single_text_endpoint_case_within_the_p99_goal() ->
     per = 900.0 * SIZING_HEADROOM
     assert result["instances"] == {str(p): max(1, math.ceil(p / per)) for p in SIZING_PEAKS}
     assert sizing(serving, p99_ms=1.0)["case"] is None
+
+
+def test_workers_default_to_one_per_core(tmp_path: Path) -> None:
+    assert worker_count(make_settings(tmp_path)) == (os.cpu_count() or 1)
+    assert worker_count(make_settings(tmp_path, classify_workers=3)) == 3
