@@ -2,7 +2,7 @@
 
 - ``title``: the title alone (often a name: "Walter Johnson");
 - ``first_sentence``: the first sentence of the content (how people describe a thing);
-- ``short``: that first sentence cut to at most 8 tokens (what people type first; issue 28's "first 8 tokens");
+- ``short``: that first sentence cut to at most 8 tokens (what people type first: issue 28's slice);
 - ``content``: the content without the title.
 """
 

@@ -96,9 +96,11 @@ def slice_scores(predict: Any, sliced: Sliced) -> dict[str, float]:
     }
 
 
-def seed_runs(settings: Settings, seeds: tuple[int, ...], sliced: Sliced) -> list[dict[str, Any]]:
-    """Validation and test accuracy (whole and by slice) of a model trained with ``settings`` once per
-    fastText seed.
+def seed_runs(
+    settings: Settings, seeds: tuple[int, ...], sliced: Sliced | None = None
+) -> list[dict[str, Any]]:
+    """Validation and test accuracy of a model trained with ``settings`` once per fastText seed, and with
+    ``sliced`` its accuracy on those slices.
 
     The data, its split and the train channel stay those of ``settings`` (its ``seed``); only the seed
     fastText trains with changes.
@@ -125,7 +127,8 @@ def seed_runs(settings: Settings, seeds: tuple[int, ...], sliced: Sliced) -> lis
             record: dict[str, Any] = {"seed": seed}
             for name, rows in splits.items():  # scored as the evaluation report scores
                 record[f"{name}_accuracy"] = accuracy(rows.labels, evaluate.predict_labels(model, rows.texts))
-            record["slices"] = slice_scores(partial(evaluate.predict_labels, model), sliced)
+            if sliced is not None:
+                record["slices"] = slice_scores(partial(evaluate.predict_labels, model), sliced)
             record.update(train_seconds=round(result.seconds, 2), size_bytes=model_bin.stat().st_size)
             runs.append(record)
             model_bin.unlink()
