@@ -54,9 +54,9 @@ class Hyperparameters:
     learning_rate: float = Field(
         default=0.3, gt=0, le=1.0, description="BlazingText learning_rate (above 1 fastText diverges)"
     )
-    vector_dim: int = Field(default=12, ge=1, le=300, description="BlazingText vector_dim")
+    vector_dim: int = Field(default=14, ge=1, le=300, description="BlazingText vector_dim")
     word_ngrams: int = Field(default=2, ge=1, le=5, description="BlazingText word_ngrams")
-    min_count: int = Field(default=2, ge=1, le=100, description="BlazingText min_count")
+    min_count: int = Field(default=25, ge=1, le=100, description="BlazingText min_count")
     buckets: int = Field(
         default=110_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
     )

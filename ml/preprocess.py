@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
 BASELINE_TRAIN = "train_rows"  # the train split one line a row, without the extra views: the baseline's input
-FORMAT = 7  # bump when the prepared folder's contents change
+FORMAT = 8  # bump when the prepared folder's contents change
 VIEWS = ("text", "first_sentence", "short", "title")  # the fixed lines each train row gives
 DROPOUT = 0.5  # share of tokens each dropout copy drops
 _CHUNK = 2000

@@ -2,7 +2,7 @@
 
 - ``title``: the title alone (often a name: "Walter Johnson");
 - ``first_sentence``: the first sentence of the content (how people describe a thing);
-- ``short``: that first sentence cut to at most 9 tokens (texts under 10 tokens);
+- ``short``: that first sentence cut to at most 8 tokens (what people type first: issue 28's slice);
 - ``content``: the content without the title.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ml.data import Row
 
-SHORT_TOKENS = 9
+SHORT_TOKENS = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 

@@ -3,9 +3,11 @@
 Each variant is a set of setting overrides (``dropout_views=10,epochs=15``) on top of the current
 settings; the current settings themselves are always the first row. Every variant prepares its data
 (reused when only hyperparameters differ), trains once per seed, and optionally fits the peer baseline
-on the train rows and on our train channel. Choose on validation accuracy; test accuracy is there to
-report, not to tune. The table lands in ``build/sweep/sweep.md`` (+ ``.json``), so the tables in
-docs/model-quality.md can be re-run.
+on the train rows and on our train channel. Each model (and the peer fitted on the train rows) is also
+scored on the slices of validation and test that look like what people type (``SLICES``: the titled
+abstract, the abstract alone, its first sentence, that sentence's first words, the title alone).
+Choose on validation accuracy; test accuracy is there to report, not to tune. The tables land in
+``build/sweep/sweep.md`` (+ ``.json``), so the tables in docs/model-quality.md can be re-run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,18 @@ from ml import evaluate, preprocess
 from ml.config import ConfigError, Settings, load_settings, log, settings_to_dict
 from ml.fsutil import write_json, write_text
 from ml.report import accuracy
+from ml.slices import SHORT_TOKENS, slice_texts
 from ml.tables import markdown_table
+
+# slice name -> its heading; "titled" is the split file itself (title and abstract, one line a row)
+SLICES = {
+    "titled": "titled",
+    "content": "untitled",
+    "first_sentence": "first sentence",
+    "short": f"first {SHORT_TOKENS} tokens",
+    "title": "title alone",
+}
+Sliced = dict[str, tuple[list[str], dict[str, list[str]]]]  # split -> (gold labels, slice -> token strings)
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,38 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return seeds
 
 
-def seed_runs(settings: Settings, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
-    """Validation and test accuracy of a model trained with ``settings`` once per fastText seed.
+def sliced_splits(settings: Settings) -> Sliced:
+    """The gold labels and every slice's token strings of the validation and test splits of ``settings``."""
+    from ml import data, pipeline
+
+    dataset, prepared = pipeline.prepare_data(settings)
+    splits = data.make_splits(dataset, settings)
+    out: Sliced = {}
+    for name in ("validation", "test"):
+        rows = prepared.test_rows() if name == "test" else splits.validation
+        titled = evaluate.read_fasttext_file(prepared.path(name))
+        texts = slice_texts(rows, preprocess.tokenize)
+        out[name] = (
+            titled.labels,
+            {"titled": titled.texts, **{k: texts[k] for k in SLICES if k != "titled"}},
+        )
+    return out
+
+
+def slice_scores(predict: Any, sliced: Sliced) -> dict[str, float]:
+    """``{"validation:titled": accuracy, …}``: ``predict`` (token strings → labels) on every slice."""
+    return {
+        f"{split}:{name}": accuracy(gold, predict(texts))
+        for split, (gold, by_slice) in sliced.items()
+        for name, texts in by_slice.items()
+    }
+
+
+def seed_runs(
+    settings: Settings, seeds: tuple[int, ...], sliced: Sliced | None = None
+) -> list[dict[str, Any]]:
+    """Validation and test accuracy of a model trained with ``settings`` once per fastText seed, and with
+    ``sliced`` its accuracy on those slices.
 
     The data, its split and the train channel stay those of ``settings`` (its ``seed``); only the seed
     fastText trains with changes.
@@ -83,14 +127,19 @@ def seed_runs(settings: Settings, seeds: tuple[int, ...]) -> list[dict[str, Any]
             record: dict[str, Any] = {"seed": seed}
             for name, rows in splits.items():  # scored as the evaluation report scores
                 record[f"{name}_accuracy"] = accuracy(rows.labels, evaluate.predict_labels(model, rows.texts))
+            if sliced is not None:
+                record["slices"] = slice_scores(partial(evaluate.predict_labels, model), sliced)
             record.update(train_seconds=round(result.seconds, 2), size_bytes=model_bin.stat().st_size)
             runs.append(record)
             model_bin.unlink()
     return runs
 
 
-def baseline_run(settings: Settings, train_file: str = preprocess.BASELINE_TRAIN) -> dict[str, Any]:
-    """The peer baseline fitted on one prepared train file of ``settings``: validation and test accuracy.
+def baseline_run(
+    settings: Settings, train_file: str = preprocess.BASELINE_TRAIN, sliced: Sliced | None = None
+) -> dict[str, Any]:
+    """The peer baseline fitted on one prepared train file of ``settings``: validation and test accuracy,
+    and with ``sliced`` its accuracy on those slices.
 
     ``train_file`` is the train rows one line each (what the evaluation report fits it on), or ``"train"``
     for our whole train channel with its extra views (slower, but the same input our model gets).
@@ -107,6 +156,8 @@ def baseline_run(settings: Settings, train_file: str = preprocess.BASELINE_TRAIN
     for split in ("validation", "test"):
         rows = evaluate.read_fasttext_file(prepared.path(split))
         out[f"{split}_accuracy"] = accuracy(rows.labels, peer.predict(rows.texts))
+    if sliced is not None:
+        out["slices"] = slice_scores(peer.predict, sliced)
     return out
 
 
@@ -114,18 +165,41 @@ def _mean(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.fmean(r[key] for r in runs)
 
 
+def _mean_slices(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {key: statistics.fmean(r["slices"][key] for r in runs) for key in runs[0]["slices"]}
+
+
+def _split_digest(settings: Settings) -> str:
+    """What the peer and the slices depend on: the train rows, validation and test files of ``settings``."""
+    from ml import pipeline
+    from ml.fsutil import file_digest
+
+    _, prepared = pipeline.prepare_data(settings)
+    return "".join(file_digest(prepared.path(n)) for n in (preprocess.BASELINE_TRAIN, "validation", "test"))
+
+
 def run(
     base: dict[str, Any], variants: list[Variant], seeds: tuple[int, ...], with_baseline: bool, out: Path
 ) -> list[dict[str, Any]]:
-    """Sweep: the settings ``base`` gives, then each variant on top of them; write ``out`` (+ JSON)."""
+    """Sweep: the settings ``base`` gives, then each variant on top of them; write ``out`` (+ JSON).
+
+    The peer fitted on the train rows is always scored (whole splits and slices), once per distinct split;
+    ``with_baseline`` adds the peer fitted on each variant's train channel.
+    """
     from ml import pipeline
 
     rows = []
-    fitted: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # baselines by prepared-data key
+    on_channel: dict[str, dict[str, Any]] = {}  # the peer fitted on a train channel, by prepared-data key
+    by_split: dict[str, tuple[Sliced, dict[str, Any]]] = {}  # slices and the peer on the rows, by split
     for variant in [Variant("current settings", {}), *variants]:
         settings = load_settings(**{**base, **variant.overrides})
         log.info("sweep: %s (%d seeds)", variant.name, len(seeds))
-        runs = seed_runs(settings, seeds)
+        split = _split_digest(settings)
+        if split not in by_split:
+            sliced = sliced_splits(settings)
+            by_split[split] = (sliced, baseline_run(settings, sliced=sliced))
+        sliced, peer = by_split[split]
+        runs = seed_runs(settings, seeds, sliced)
         row = {
             "variant": variant.name,
             "settings": {
@@ -135,13 +209,15 @@ def run(
             "runs": runs,
             "mean_validation_accuracy": _mean(runs, "validation_accuracy"),
             "mean_test_accuracy": _mean(runs, "test_accuracy"),
+            "mean_slices": _mean_slices(runs),
             "mean_train_seconds": round(_mean(runs, "train_seconds"), 2),
+            "baseline": peer,
         }
         if with_baseline:
             key = pipeline.prepare_data(settings)[1].key
-            if key not in fitted:
-                fitted[key] = (baseline_run(settings), baseline_run(settings, "train"))
-            row["baseline"], row["baseline_on_channel"] = fitted[key]
+            if key not in on_channel:
+                on_channel[key] = baseline_run(settings, "train")
+            row["baseline_on_channel"] = on_channel[key]
         rows.append(row)
         log.info(
             "sweep: %s: validation %.4f, test %.4f (means)",
@@ -155,14 +231,15 @@ def run(
 
 
 def render(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> str:
-    """The sweep as a Markdown table: one row per variant, means over the seeds, the baseline beside."""
+    """The sweep as Markdown: one row per variant (means over the seeds, the baseline beside), then the
+    slices of validation and test, each variant against the peer fitted on the train rows."""
     headers = (
         "variant",
         "validation",
         "test",
         "test per seed",
         "train time",
-        "model",
+        "model.bin",
         "baseline on the rows: validation / test",
         "baseline on our channel: validation / test",
     )
@@ -173,7 +250,7 @@ def render(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> str:
             f"{row['mean_test_accuracy']:.4f}",
             " / ".join(f"{r['test_accuracy']:.4f}" for r in row["runs"]),
             f"{row['mean_train_seconds']} s",
-            f"{row['runs'][0]['size_bytes'] / 1e6:.0f} MB",
+            f"{row['runs'][0]['size_bytes'] / 1e6:.2f} MB",
             *(
                 f"{b['validation_accuracy']:.4f} / {b['test_accuracy']:.4f}" if b else ""
                 for b in (row.get("baseline"), row.get("baseline_on_channel"))
@@ -182,4 +259,11 @@ def render(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> str:
         for row in rows
     ]
     intro = f"Means over fastText seeds {', '.join(map(str, seeds))} (choose on validation)."
-    return f"{intro}\n\n{markdown_table(headers, table)}\n"
+    parts = [f"{intro}\n\n{markdown_table(headers, table)}\n"]
+    for split in ("validation", "test"):
+        peer = rows[0]["baseline"]["slices"]
+        lines = [("peer (TF-IDF 1-2-grams + LinearSVC, train rows)", *(peer[f"{split}:{k}"] for k in SLICES))]
+        lines += [(row["variant"], *(row["mean_slices"][f"{split}:{k}"] for k in SLICES)) for row in rows]
+        cells = [(name, *(f"{v:.4f}" for v in values)) for name, *values in lines]
+        parts.append(f"Slices of {split}:\n\n{markdown_table(('model', *SLICES.values()), cells)}\n")
+    return "\n".join(parts)

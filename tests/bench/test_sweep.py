@@ -23,11 +23,19 @@ def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path:
     # THEN each variant has one real run per seed, its own train channel, and both baselines
     assert [row["variant"] for row in rows] == ["current settings", "dropout_views=0"]
     assert [row["settings"]["dropout_views"] for row in rows] == [4, 0]
+    keys = {f"{split}:{name}" for split in ("validation", "test") for name in sweep.SLICES}
     for row in rows:
         assert [r["seed"] for r in row["runs"]] == [1, 2]
         assert all(0.5 < r["validation_accuracy"] <= 1 and 0.5 < r["test_accuracy"] <= 1 for r in row["runs"])
         assert row["baseline"]["train_file"] == "train_rows"
         assert row["baseline_on_channel"]["train_file"] == "train"
+        # every run and the peer are scored on every slice; the titled slice is the split file itself
+        assert all(set(r["slices"]) == keys for r in row["runs"])
+        assert set(row["baseline"]["slices"]) == keys
+        for r in row["runs"]:
+            assert r["slices"]["test:titled"] == r["test_accuracy"]
+            assert r["slices"]["validation:titled"] == r["validation_accuracy"]
+        assert row["mean_slices"]["test:content"] == sum(r["slices"]["test:content"] for r in row["runs"]) / 2
     # the two variants share the train rows (the report's baseline input) but not the train channel
     folders = list((tmp_path / "build" / "data" / "prepared").iterdir())
     assert len(folders) == 2
@@ -36,6 +44,7 @@ def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path:
     assert rows[0]["baseline"]["size_bytes"] == rows[1]["baseline"]["size_bytes"]
     assert rows[0]["baseline_on_channel"]["size_bytes"] > rows[1]["baseline_on_channel"]["size_bytes"] > 0
     table = out.read_text(encoding="utf-8").splitlines()
-    assert [line.split("|")[1].strip() for line in table[4:]] == ["current settings", "dropout_views=0"]
+    assert [line.split("|")[1].strip() for line in table[4:6]] == ["current settings", "dropout_views=0"]
+    assert "Slices of validation:" in table and "Slices of test:" in table
     saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert saved["rows"] == json.loads(json.dumps(rows))

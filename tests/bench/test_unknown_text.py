@@ -20,7 +20,7 @@ def test_each_real_row_arrives_four_ways() -> None:
         "titled abstract": [row.text],
         "untitled abstract": [row.content],
         "first sentence": ["The Elbe is a river."],
-        "first 9 words": ["The Elbe is a river."],
+        "first 8 words": ["The Elbe is a river."],
     }
 
 
@@ -28,3 +28,19 @@ def test_keyboard_mashing_is_seeded_lower_case_letters() -> None:
     texts = mashed(50, seed=3)
     assert texts == mashed(50, seed=3) != mashed(50, seed=4)
     assert all(1 <= len(t.split()) <= 4 and t.replace(" ", "").isalpha() and t.islower() for t in texts)
+
+
+def test_the_non_topic_texts_come_from_shipped_text_in_two_disjoint_seeded_halves() -> None:
+    from ops.bench import non_topic
+
+    groups = non_topic.gather()
+    assert groups == non_topic.gather(), "the same draw every time"
+    assert len(groups) == 7
+    for name, halves in groups.items():
+        choose, report = set(halves["choose"]), set(halves["report"])
+        assert choose and report and not choose & report, name
+        assert len(choose) + len(report) <= non_topic.PER_GROUP
+    code = groups["code (Python stdlib, matplotlib JS)"]["report"]
+    assert all(any(c in line for c in "=(){}[];:") for line in code)
+    markup = groups["markup (IDLE help, matplotlib HTML)"]["report"]
+    assert all("<" in line and ">" in line for line in markup)

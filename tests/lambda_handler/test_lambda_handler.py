@@ -338,10 +338,12 @@ def test_one_unknown_word_is_explained_in_the_singular(lambda_env: str) -> None:
 def test_greetings_the_model_has_seen_tell_it_no_topic(
     lambda_env: str, trained: tuple[Settings, TrainOutcome], text: str
 ) -> None:
-    # GIVEN a greeting in the model's words, seen in train rows of many topics alike (as "the" is)
+    # GIVEN a greeting: words seen in train rows of many topics alike (as "the" is), or too rarely for the
+    # model to keep them (min_count prunes words of one or two rows: "bye" is in one)
     words = handler.tokenize(text)
     settings, outcome = trained
-    assert set(words) <= vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
+    model_words = vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
+    assert "there" in model_words, "a greeting word the model kept, and not topical"
     assert "the" not in handler.vocabulary().topical and "footballer" in handler.vocabulary().topical
     # THEN it gets no label, and the reason counts its topical words
     status, _, body = call(v2(json.dumps({"text": text})))
