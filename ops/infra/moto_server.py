@@ -50,7 +50,7 @@ class MotoServer:
         startup_timeout: seconds to wait for the child to report its port.
     """
 
-    def __init__(self, account_id: str = LOCAL_ACCOUNT_ID, startup_timeout: float = 30.0) -> None:
+    def __init__(self, account_id: str = LOCAL_ACCOUNT_ID, startup_timeout: float = 120.0) -> None:
         self.account_id = account_id
         self.startup_timeout = startup_timeout
         self.port = 0

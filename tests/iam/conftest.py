@@ -72,7 +72,8 @@ def copy_for_aws_target(dest: Path, state_bucket: str) -> Path:
         shutil.copy(path, dest / path.name)
     example = (ROOT / "terraform" / "backend.tf.example").read_text(encoding="utf-8")
     (dest / "backend.tf").write_text(
-        example.replace("CHANGE-ME-terraform-state", state_bucket), encoding="utf-8"
+        example.replace("CHANGE-ME-terraform-state", state_bucket).replace("CHANGE-ME-region", REGION),
+        encoding="utf-8",
     )
     (dest / "emulator_override.tf").write_text(EDGE_NO_WAIT, encoding="utf-8")
     write_endpoint_tfvars(dest, ENDPOINT)

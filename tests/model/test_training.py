@@ -122,6 +122,7 @@ def test_local_deploy_writes_tfvars_for_terraform(trained: tuple[Settings, Train
         "sagemaker_runtime_url": "http://127.0.0.1:8080",
         "endpoint_capacity": {"mode": "instance", "instance_type": "ml.t2.medium", "instance_count": 1},
         "model_sha256": file_digest(outcome.archive),  # the Lambda's vocabulary must name this model
+        "model_store_uri": "",  # a local model's inputs stay in build/: nothing to fetch
     }
     registry = json.loads(settings.endpoint_registry.read_text())
     assert Path(registry["dbpedia-classifier"]["model_archive"]) == outcome.archive.resolve()
