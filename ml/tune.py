@@ -34,7 +34,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "learning_rate": (0.01, 1.0),
     "vector_dim": (10, 40),
     "word_ngrams": (1, 3),
-    "min_count": (1, 5),
+    "min_count": (1, 50),
     "buckets": (100_000, 1_000_000),
 }
 # What autotune searches, under BlazingText's names (min_count it does not search).

@@ -138,17 +138,25 @@ def iam_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Account]:
 @contextmanager
 def acting_as(principal: Principal, recorder: CallRecorder | None = None) -> Iterator[None]:
     """Run the project's functions as ``principal``: its env in os.environ (Terraform and boto3 read it)
-    and a fresh default boto3 session (one made before would keep another principal's credentials)."""
+    and a fresh default boto3 session (one made before would keep another principal's credentials).
+
+    A ``recorder`` watches every boto3 session made meanwhile, the default one and those the code makes
+    itself (``boto3.Session(region_name=...)``), so no call escapes it."""
     with pytest.MonkeyPatch.context() as patch:
         for key, value in principal.env.items():
             if value is None:
                 patch.delenv(key, raising=False)
             else:
                 patch.setenv(key, value)
-        boto3.setup_default_session()
         if recorder is not None:
-            assert boto3.DEFAULT_SESSION is not None
-            recorder.watch(boto3.DEFAULT_SESSION.events)
+            init = boto3.session.Session.__init__
+
+            def watched(self: boto3.session.Session, *args: Any, **kwargs: Any) -> None:
+                init(self, *args, **kwargs)
+                recorder.watch(self.events)
+
+            patch.setattr(boto3.session.Session, "__init__", watched)
+        boto3.setup_default_session()
         try:
             yield
         finally:
