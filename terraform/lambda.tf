@@ -24,21 +24,20 @@ resource "aws_lambda_function" "classifier" {
   memory_size      = var.lambda_memory_mb
   timeout          = var.lambda_timeout_seconds
 
+  # Each of var.lambda_settings as its upper-cased name (TOP_K ...), then what the stack itself supplies.
   environment {
-    variables = {
-      ALLOWED_ORIGINS                    = join(",", local.allowed_origins)
-      AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = var.sagemaker_runtime_url
-      ENDPOINT_MAX_ATTEMPTS              = tostring(var.lambda_settings.endpoint_max_attempts)
-      ENDPOINT_NAME                      = var.endpoint_name
-      ENDPOINT_TIMEOUT_SECONDS           = tostring(var.lambda_settings.endpoint_timeout_seconds)
-      LOG_LEVEL                          = var.log_level
-      MAX_TEXT_CHARS                     = tostring(var.lambda_settings.max_text_chars)
-      MIN_KNOWN_PERCENT                  = tostring(var.lambda_settings.min_known_percent)
-      MODEL_SHA256                       = var.model_sha256
-      ORIGIN_VERIFY_SECRET               = terraform_data.origin_verify.output
-      TOP_K                              = tostring(var.lambda_settings.top_k)
-      VOCABULARY_FILE                    = "vocabulary.txt.gz" # the zip's root: ops/infra/lambda_zip.py
-    }
+    variables = merge(
+      { for name, value in var.lambda_settings : upper(name) => tostring(value) },
+      {
+        ALLOWED_ORIGINS                    = join(",", local.allowed_origins)
+        AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = var.sagemaker_runtime_url
+        ENDPOINT_NAME                      = var.endpoint_name
+        LOG_LEVEL                          = var.log_level
+        MODEL_SHA256                       = var.model_sha256
+        ORIGIN_VERIFY_SECRET               = terraform_data.origin_verify.output
+        VOCABULARY_FILE                    = "vocabulary.txt.gz" # the zip's root: ops/infra/lambda_zip.py
+      },
+    )
   }
 
   # Logs go to /aws/lambda/<function_name>: that group must exist with its retention, and the role must

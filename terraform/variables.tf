@@ -179,7 +179,7 @@ variable "lambda_settings" {
     min_known_percent        = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment (answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label). `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
+  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label. `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
 }
 
 variable "lambda_timeout_seconds" {

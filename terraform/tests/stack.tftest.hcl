@@ -122,6 +122,17 @@ run "lambda_role_invokes_its_one_endpoint_and_writes_its_own_logs" {
     condition     = aws_lambda_permission.api.principal == "apigateway.amazonaws.com" && endswith(aws_lambda_permission.api.source_arn, "/*/POST/classify")
     error_message = "only the HTTP API, on POST /classify, may invoke the Lambda"
   }
+  assert {
+    condition = (
+      aws_lambda_function.classifier.environment[0].variables["TOP_K"] == "3" &&
+      aws_lambda_function.classifier.environment[0].variables["MAX_TEXT_CHARS"] == "5000" &&
+      aws_lambda_function.classifier.environment[0].variables["ENDPOINT_TIMEOUT_SECONDS"] == "10" &&
+      aws_lambda_function.classifier.environment[0].variables["ENDPOINT_MAX_ATTEMPTS"] == "2" &&
+      aws_lambda_function.classifier.environment[0].variables["MIN_KNOWN_PERCENT"] == "10" &&
+      aws_lambda_function.classifier.environment[0].variables["ENDPOINT_NAME"] == var.endpoint_name
+    )
+    error_message = "the Lambda's environment must hold each of lambda_settings under its upper-cased name, and the endpoint"
+  }
 }
 
 run "stage_throttles_above_zero" {
