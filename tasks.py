@@ -648,7 +648,7 @@ STACK = (
 )
 def infra(c: Context, s: Settings, plan_file: str = "", verbose: bool = False) -> None:
     """Create or update the Lambda, API, site, autoscaling and alarms with Terraform; print the outputs."""
-    from ops.infra import stack as infra_ops
+    from ops.infra import apply as infra_ops
 
     with cli_errors():
         aws_preflight(s, "infra")
@@ -665,7 +665,7 @@ def infra(c: Context, s: Settings, plan_file: str = "", verbose: bool = False) -
 @settings_task(*STACK, help=VERBOSE)
 def plan(c: Context, s: Settings, verbose: bool = False) -> None:
     """Plan without applying: build/tfplan, its JSON and build/tfplan.md (changes, cost) for the PR."""
-    from ops.infra import stack as infra_ops
+    from ops.infra import plan as infra_ops
 
     with cli_errors():
         aws_preflight(s, "plan")
@@ -699,7 +699,7 @@ def destroy(
     verbose: bool = False,
 ) -> None:
     """Remove the stack (and with --endpoint the SageMaker endpoint; --all everything) so nothing bills."""
-    from ops.infra import stack as infra_ops
+    from ops.infra import destroy as infra_ops
 
     with cli_errors():
         report = infra_ops.destroy(s, endpoint=endpoint, everything=all_, dry_run=dry_run, yes=yes)

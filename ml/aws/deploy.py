@@ -9,7 +9,7 @@ stays ``settings.endpoint_name``: a new model becomes a new endpoint config and 
 (blue/green with a baking period, rolled back by SageMaker when one of the endpoint's alarms fires:
 docs/rollout.md), and once the endpoint is InService on it the previous config and models are deleted, so
 nothing is left behind. ``invoke destroy --target aws --endpoint``
-(ops/infra/stack.py) deletes what remains: the endpoint, its config and its model.
+(ops/infra/destroy.py) deletes what remains: the endpoint, its config and its model.
 """
 
 from __future__ import annotations

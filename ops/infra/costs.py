@@ -15,6 +15,7 @@ from typing import Any
 
 from ml.registry import EndpointCapacity
 from ml.tables import markdown_table
+from ops.infra.plan_json import Plan
 
 PRICES = Path(__file__).with_name("prices.json")
 GIB = 1024**3
@@ -69,11 +70,11 @@ class StackFacts:
     waf_rules: int = 0
 
     @classmethod
-    def from_plan(cls, plan: dict[str, Any]) -> StackFacts:
-        """Read the facts from ``terraform show -json`` of a plan."""
-        variables = {name: item.get("value") for name, item in plan.get("variables", {}).items()}
-        resources = plan.get("planned_values", {}).get("root_module", {}).get("resources", [])
-        alarms = [r.get("values", {}) for r in resources if r["type"] == "aws_cloudwatch_metric_alarm"]
+    def from_plan(cls, plan: Plan) -> StackFacts:
+        """Read the facts from a plan: its variables and the resources that exist after apply."""
+        variables = plan.variables
+        alarms = [r.after for r in plan.of_type("aws_cloudwatch_metric_alarm")]
+        acls = [r.after for r in plan.of_type("aws_wafv2_web_acl")]
         return cls(
             capacity=EndpointCapacity.from_tfvars(variables["endpoint_capacity"]),
             max_instances=int(variables["autoscaling"]["max_instances"]),
@@ -83,11 +84,9 @@ class StackFacts:
                 max(1, sum(1 for query in alarm.get("metric_query") or [] if query.get("metric")))
                 for alarm in alarms
             ),
-            dashboards=sum(1 for r in resources if r["type"] == "aws_cloudwatch_dashboard"),
-            distributions=sum(1 for r in resources if r["type"] == "aws_cloudfront_distribution"),
-            web_acls=len(
-                acls := [r.get("values", {}) for r in resources if r["type"] == "aws_wafv2_web_acl"]
-            ),
+            dashboards=len(plan.of_type("aws_cloudwatch_dashboard")),
+            distributions=len(plan.of_type("aws_cloudfront_distribution")),
+            web_acls=len(acls),
             waf_rules=sum(len(acl.get("rule") or []) for acl in acls),
         )
 

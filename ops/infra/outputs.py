@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml.config import Settings
-from ops.infra.stack import InfraError, read_endpoint_vars
+from ops.infra.errors import InfraError
+from ops.infra.inputs import read_endpoint_vars
 from ops.infra.terraform import TerraformRunner, write_cli_config
 
 NEEDED = ("site_url", "api_url", "site_bucket_name")

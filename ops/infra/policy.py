@@ -1,8 +1,9 @@
 """The rules a plan must pass before it is applied: one file, plain Python, run by ``invoke plan``.
 
-A rule is a function of the plan's facts (ops/infra/review.py) that yields one readable reason per
-violation; ``@rule`` registers it under an id. To add one, write a function here with ``@rule("my-id")``
-and a test in tests/infra/test_policy.py that plans a configuration breaking it (docs/plan-review.md).
+A rule is a function of the plan (ops/infra/plan_json.py; its IAM statements: ops/infra/review.py) that
+yields one readable reason per violation; ``@rule`` registers it under an id. To add one, write a function
+here with ``@rule("my-id")`` and a test in tests/infra/test_policy.py that plans a configuration breaking it
+(docs/plan-review.md).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ml.errors import ProjectError
-from ops.infra.review import PlanFacts, Resource, Statement, references, waf_rate_rules
+from ops.infra.plan_json import Plan, ResourceChange, references
+from ops.infra.review import Statement, statements, waf_rate_rules
 
-Rule = Callable[[PlanFacts], Iterator[str]]
+Rule = Callable[[Plan], Iterator[str]]
 RULES: dict[str, Rule] = {}
 
 # What the Lambda's role may do: invoke the one endpoint, write its own log streams.
@@ -47,9 +49,9 @@ def rule(rule_id: str) -> Callable[[Rule], Rule]:
     return register
 
 
-def check(facts: PlanFacts) -> list[Violation]:
+def check(plan: Plan) -> list[Violation]:
     """Every violation of every rule, in rule order."""
-    return [Violation(rule_id, reason) for rule_id, check in RULES.items() for reason in check(facts)]
+    return [Violation(rule_id, reason) for rule_id, check in RULES.items() for reason in check(plan)]
 
 
 def error(violations: Sequence[Violation], report: str) -> PolicyError:
@@ -74,9 +76,9 @@ def _wildcard(action: str) -> bool:
 
 
 @rule("no-wildcard-actions")
-def no_wildcard_actions(facts: PlanFacts) -> Iterator[str]:
+def no_wildcard_actions(plan: Plan) -> Iterator[str]:
     """No Allow statement grants an action with a wildcard, or everything but some (NotAction)."""
-    for s in facts.statements():
+    for s in statements(plan):
         if s.effect != "Allow":
             continue
         wild = [a for a in s.actions if _wildcard(a)]
@@ -86,7 +88,7 @@ def no_wildcard_actions(facts: PlanFacts) -> Iterator[str]:
             yield f"{s.source} allows every action but some (NotAction)"
 
 
-def _role_address(resource: Resource, attribute: str) -> str | None:
+def _role_address(resource: ResourceChange, attribute: str) -> str | None:
     """The ``aws_iam_role`` whose attribute sets ``attribute`` of ``resource``."""
     for source in resource.expressions.get(attribute, {}).get("references", []):
         if source.startswith("aws_iam_role.") and source.count(".") == 1:
@@ -95,10 +97,10 @@ def _role_address(resource: Resource, attribute: str) -> str | None:
 
 
 @rule("lambda-role-least-privilege")
-def lambda_role_least_privilege(facts: PlanFacts) -> Iterator[str]:
+def lambda_role_least_privilege(plan: Plan) -> Iterator[str]:
     """A Lambda's role may only invoke the ``endpoint_arn`` endpoint and write to the function's log group."""
-    endpoint = facts.variables.get("endpoint_arn")
-    for fn in facts.of_type("aws_lambda_function"):
+    endpoint = plan.variables.get("endpoint_arn")
+    for fn in plan.of_type("aws_lambda_function"):
         role = _role_address(fn, "role")
         if role is None:
             yield f"{fn.address}: its role is not a role of this plan, so it cannot be checked"
@@ -106,15 +108,15 @@ def lambda_role_least_privilege(facts: PlanFacts) -> Iterator[str]:
         name = fn.after.get("function_name")
         log_groups = {
             g.address
-            for g in facts.of_type("aws_cloudwatch_log_group")
+            for g in plan.of_type("aws_cloudwatch_log_group")
             if g.after.get("name") == f"/aws/lambda/{name}"
         }
-        for attachment in facts.of_type("aws_iam_role_policy_attachment"):
+        for attachment in plan.of_type("aws_iam_role_policy_attachment"):
             if attachment.refers_to("role", role) or attachment.after.get("role") == role.split(".")[1]:
                 yield f"{attachment.address} attaches {attachment.after.get('policy_arn')} to {role}"
-        for policy in facts.of_type("aws_iam_role_policy"):
+        for policy in plan.of_type("aws_iam_role_policy"):
             if policy.refers_to("role", role):
-                for s in facts.statements():
+                for s in statements(plan):
                     if s.source == policy.address:
                         yield from _lambda_statement(s, role, endpoint, name, log_groups)
 
@@ -141,7 +143,7 @@ def _lambda_statement(
         yield f"{s.source} grants {role} {', '.join(extra)}: only the endpoint and its own logs are allowed"
 
 
-def _fronted(api: Resource, facts: PlanFacts) -> bool:
+def _fronted(api: ResourceChange, plan: Plan) -> bool:
     """True when a CloudFront distribution of this plan has a custom origin that is (or may be) this API.
 
     At the first plan both the API's host and the origin's domain are known only after apply; the origin
@@ -149,9 +151,9 @@ def _fronted(api: Resource, facts: PlanFacts) -> bool:
     """
     endpoint = api.value("api_endpoint")
     host = endpoint.removeprefix("https://") if isinstance(endpoint, str) else None
-    for dist in facts.of_type("aws_cloudfront_distribution"):
+    for dist in plan.of_type("aws_cloudfront_distribution"):
         origins = dist.after.get("origin") or []
-        unknown = dist.unknown.get("origin") or []
+        unknown = dist.after_unknown.get("origin") or []
         for i, origin in enumerate(origins):
             if not origin.get("custom_origin_config"):
                 continue
@@ -163,15 +165,15 @@ def _fronted(api: Resource, facts: PlanFacts) -> bool:
 
 
 @rule("nothing-public-but-the-edge")
-def nothing_public_but_the_edge(facts: PlanFacts) -> Iterator[str]:
+def nothing_public_but_the_edge(plan: Plan) -> Iterator[str]:
     """Only a CloudFront distribution with a WAF web ACL faces the public: no S3 website, no public bucket
     policy or open public-access block, no open Lambda URL or permission, no open route outside the edge."""
-    for dist in facts.of_type("aws_cloudfront_distribution"):
+    for dist in plan.of_type("aws_cloudfront_distribution"):
         if not dist.value("web_acl_id"):
             yield f"{dist.address} has no WAF web ACL"
-    for site in facts.of_type("aws_s3_bucket_website_configuration"):
+    for site in plan.of_type("aws_s3_bucket_website_configuration"):
         yield f"{site.address} serves a bucket as a public S3 website"
-    for block in facts.of_type("aws_s3_bucket_public_access_block"):
+    for block in plan.of_type("aws_s3_bucket_public_access_block"):
         for name in (
             "block_public_acls",
             "block_public_policy",
@@ -180,17 +182,17 @@ def nothing_public_but_the_edge(facts: PlanFacts) -> Iterator[str]:
         ):
             if block.after.get(name) is False:
                 yield f"{block.address} sets {name} = false"
-    for s in facts.statements():
+    for s in statements(plan):
         if s.kind == "resource" and s.public:
             yield f"{s.source} grants {', '.join(s.actions)} to anyone (principal *)"
-    for url in facts.of_type("aws_lambda_function_url"):
+    for url in plan.of_type("aws_lambda_function_url"):
         if url.after.get("authorization_type") == "NONE":
             yield f"{url.address} is a Lambda URL without authorization"
-    apis = {api.address: api for api in facts.of_type("aws_apigatewayv2_api")}
-    for route in facts.of_type("aws_apigatewayv2_route"):
+    apis = {api.address: api for api in plan.of_type("aws_apigatewayv2_api")}
+    for route in plan.of_type("aws_apigatewayv2_route"):
         api = next((apis[r] for r in references(route.expressions.get("api_id")) if r in apis), None)
         open_route = (route.after.get("authorization_type") or "NONE") == "NONE"
-        if open_route and not route.after.get("api_key_required") and not (api and _fronted(api, facts)):
+        if open_route and not route.after.get("api_key_required") and not (api and _fronted(api, plan)):
             yield (
                 f"{route.address} ({route.after.get('route_key')}) is open to anyone and no CloudFront "
                 "distribution of this plan fronts its API"
@@ -198,10 +200,10 @@ def nothing_public_but_the_edge(facts: PlanFacts) -> Iterator[str]:
 
 
 @rule("limits-above-zero")
-def limits_above_zero(facts: PlanFacts) -> Iterator[str]:
+def limits_above_zero(plan: Plan) -> Iterator[str]:
     """Every API stage is throttled above zero, every WAF rate rule limits above zero, no Lambda is frozen
     at zero reserved concurrency."""
-    for stage in facts.of_type("aws_apigatewayv2_stage"):
+    for stage in plan.of_type("aws_apigatewayv2_stage"):
         settings = stage.after.get("default_route_settings") or []
         if not settings:
             yield f"{stage.address} has no throttling"
@@ -209,13 +211,13 @@ def limits_above_zero(facts: PlanFacts) -> Iterator[str]:
             for name in ("throttling_burst_limit", "throttling_rate_limit"):
                 if not (s.get(name) or 0) > 0:
                     yield f"{stage.address} sets {name} = {s.get(name)}"
-    for acl in facts.of_type("aws_wafv2_web_acl"):
+    for acl in plan.of_type("aws_wafv2_web_acl"):
         rates = waf_rate_rules(acl)
         if not rates:
             yield f"{acl.address} has no rate-based rule"
         for waf_rule, rate in rates:
             if not (rate.get("limit") or 0) > 0:
                 yield f"{acl.address} rule {waf_rule.get('name')} has rate limit {rate.get('limit')}"
-    for fn in facts.of_type("aws_lambda_function"):
+    for fn in plan.of_type("aws_lambda_function"):
         if fn.after.get("reserved_concurrent_executions") == 0:
             yield f"{fn.address} reserves 0 concurrent executions (it could never run)"

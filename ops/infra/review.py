@@ -1,21 +1,22 @@
-"""What a security reviewer must decide on, read from a plan's JSON (``terraform show -json``).
+"""What a security reviewer must decide on, read from a plan (ops/infra/plan_json.py).
 
 Everything here is generic over resource types and attributes: IAM statements come from any policy-bearing
 attribute (known JSON, or the ``aws_iam_policy_document`` it references when the JSON is known only after
 apply); what is public, and the limits, from the resource types that expose or bound the stack. A value
 known only after apply is shown as what it is computed from (``<aws_cloudwatch_log_group.lambda.arn>``).
-The policy rules (ops/infra/policy.py) judge the same facts.
+The policy rules (ops/infra/policy.py) judge the same plan and statements.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ml.tables import markdown_table
+from ops.infra.plan_json import Plan, ResourceChange, Unknown, references
 
 # GitHub refuses comment bodies longer than 65,536 characters; the report keeps a margin below it.
 COMMENT_LIMIT = 65_000
@@ -31,129 +32,6 @@ POLICY_ATTRIBUTES = {
     "aws_sns_topic_policy": ("policy", "resource"),
     "aws_sqs_queue_policy": ("policy", "resource"),
 }
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One managed resource as planned: its address, type, values after the change and how they are set."""
-
-    address: str
-    type: str
-    actions: tuple[str, ...]
-    after: dict[str, Any]
-    unknown: dict[str, Any]
-    expressions: dict[str, Any]
-
-    def value(self, name: str) -> Any:
-        """The planned value of attribute ``name``, or an :class:`Unknown` naming its sources until apply."""
-        if self.unknown.get(name) is True:
-            return Unknown(tuple(references(self.expressions.get(name))))
-        return self.after.get(name)
-
-    def refers_to(self, name: str, address: str) -> bool:
-        """True when attribute ``name`` is set from ``address`` (a resource's attribute or the resource)."""
-        return address in references(self.expressions.get(name))
-
-
-@dataclass(frozen=True)
-class Unknown:
-    """A value known only after apply, with what it is computed from."""
-
-    sources: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        attributes = [s for s in self.sources if s.count(".") >= 2 or s.startswith("var.")] or list(
-            self.sources
-        )
-        return "<" + ", ".join(attributes) + ">" if attributes else "<known after apply>"
-
-
-def references(expression: Any) -> list[str]:
-    """Every reference in one configuration expression (nested blocks included), in order."""
-    if isinstance(expression, list):
-        return [ref for item in expression for ref in references(item)]
-    if not isinstance(expression, dict):
-        return []
-    found = list(expression.get("references", []))
-    for key, item in expression.items():
-        if key not in ("references", "constant_value"):
-            found += references(item)
-    return found
-
-
-def _module_resources(module: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    for item in module.get("resources", []):
-        yield prefix + item["address"], item
-    for name, call in module.get("module_calls", {}).items():
-        yield from _module_resources(call.get("module", {}), f"{prefix}module.{name}.")
-
-
-@dataclass
-class PlanFacts:
-    """The plan's resources (managed ones, then data sources read at apply) and its variables."""
-
-    resources: list[Resource]
-    data: dict[str, Resource]
-    variables: dict[str, Any]
-    deleted: list[tuple[str, str]] = field(default_factory=list)  # (address, replace | delete)
-
-    @classmethod
-    def from_plan(cls, plan: dict[str, Any]) -> PlanFacts:
-        """Read ``terraform show -json`` of a saved plan."""
-        config = dict(_module_resources(plan.get("configuration", {}).get("root_module", {})))
-        managed, data, deleted = [], {}, []
-        for item in plan.get("resource_changes", []):
-            change = item["change"]
-            actions = tuple(change["actions"])
-            address = item["address"]
-            config_address = address.split("[", 1)[0]
-            expressions = config.get(config_address, {}).get("expressions", {})
-            resource = Resource(
-                address,
-                item["type"],
-                actions,
-                change.get("after") or {},
-                change.get("after_unknown") or {},
-                expressions,
-            )
-            if item.get("mode") == "data":
-                data[address] = resource
-                continue
-            if "delete" in actions:
-                deleted.append((address, "replace" if "create" in actions else "delete"))
-            if actions != ("delete",):
-                managed.append(resource)
-        variables = {name: item.get("value") for name, item in plan.get("variables", {}).items()}
-        return cls(managed, data, variables, deleted)
-
-    def of_type(self, *types: str) -> list[Resource]:
-        """The resources (not deleted) of these types, in plan order."""
-        return [r for r in self.resources if r.type in types]
-
-    def statements(self) -> list[Statement]:
-        """Every policy statement the plan sets: identity, trust and resource policies, Lambda permissions."""
-        found: list[Statement] = []
-        for resource in self.resources:
-            if resource.type in POLICY_ATTRIBUTES:
-                attribute, kind = POLICY_ATTRIBUTES[resource.type]
-                found += self._policy_statements(resource, attribute, kind)
-            elif resource.type == "aws_lambda_permission":
-                found.append(_permission_statement(resource))
-        return found
-
-    def _policy_statements(self, resource: Resource, attribute: str, kind: str) -> list[Statement]:
-        value = resource.value(attribute)
-        if isinstance(value, str) and value:
-            document = json.loads(value)
-            items = document.get("Statement", [])
-            return [
-                _json_statement(resource, kind, s) for s in (items if isinstance(items, list) else [items])
-            ]
-        for source in references(resource.expressions.get(attribute)):
-            document_address = source.rsplit(".", 1)[0] if source.endswith(".json") else ""
-            if document_address in self.data:
-                return _document_statements(resource, kind, self.data[document_address])
-        return [Statement(resource.address, kind, "?", (str(value),), (str(value),), (str(value),), ())]
 
 
 @dataclass(frozen=True)
@@ -175,11 +53,36 @@ class Statement:
         return self.effect == "Allow" and bool({"*", "AWS:*"} & set(self.principals)) and not self.conditions
 
 
+def statements(plan: Plan) -> list[Statement]:
+    """Every policy statement the plan sets: identity, trust and resource policies, Lambda permissions."""
+    found: list[Statement] = []
+    for resource in plan.resources:
+        if resource.type in POLICY_ATTRIBUTES:
+            attribute, kind = POLICY_ATTRIBUTES[resource.type]
+            found += _policy_statements(plan, resource, attribute, kind)
+        elif resource.type == "aws_lambda_permission":
+            found.append(_permission_statement(resource))
+    return found
+
+
+def _policy_statements(plan: Plan, resource: ResourceChange, attribute: str, kind: str) -> list[Statement]:
+    value = resource.value(attribute)
+    if isinstance(value, str) and value:
+        document = json.loads(value)
+        items = document.get("Statement", [])
+        return [_json_statement(resource, kind, s) for s in (items if isinstance(items, list) else [items])]
+    for source in references(resource.expressions.get(attribute)):
+        data = plan.data_source(source.rsplit(".", 1)[0]) if source.endswith(".json") else None
+        if data is not None:
+            return _document_statements(resource, kind, data)
+    return [Statement(resource.address, kind, "?", (str(value),), (str(value),), (str(value),), ())]
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def _json_statement(resource: Resource, kind: str, item: dict[str, Any]) -> Statement:
+def _json_statement(resource: ResourceChange, kind: str, item: dict[str, Any]) -> Statement:
     principal = item.get("Principal")
     principals = (
         ["*"]
@@ -219,10 +122,10 @@ def _known(values: Any, unknown: Any, expression: Any) -> list[str]:
     return [f"{v} ({counts[v]} values)" if counts[v] > 1 else v for v in dict.fromkeys(found)]
 
 
-def _document_statements(resource: Resource, kind: str, document: Resource) -> list[Statement]:
+def _document_statements(resource: ResourceChange, kind: str, document: ResourceChange) -> list[Statement]:
     """The statements of an ``aws_iam_policy_document`` data source read at apply."""
     blocks = document.after.get("statement") or []
-    unknown_blocks = document.unknown.get("statement") or []
+    unknown_blocks = document.after_unknown.get("statement") or []
     expression_blocks = document.expressions.get("statement") or []
     statements = []
     for i, block in enumerate(blocks):
@@ -270,7 +173,7 @@ def _nth(blocks: Any, index: int, key: str) -> Any:
     return None
 
 
-def _permission_statement(resource: Resource) -> Statement:
+def _permission_statement(resource: ResourceChange) -> Statement:
     """An ``aws_lambda_permission`` as the resource-policy statement it adds to the function."""
     conditions = [
         f"{name} = {resource.value(attribute)}"
@@ -296,12 +199,12 @@ def _cell(values: Sequence[str]) -> str:
     return "<br>".join(f"`{v}`" for v in values) if values else "—"
 
 
-def _blocks(resource: Resource, name: str) -> list[dict[str, Any]]:
+def _blocks(resource: ResourceChange, name: str) -> list[dict[str, Any]]:
     value = resource.after.get(name)
     return [block for block in value if isinstance(block, dict)] if isinstance(value, list) else []
 
 
-def iam_section(facts: PlanFacts) -> str:
+def iam_section(plan: Plan) -> str:
     """Every IAM statement as a table: where it is set, effect, principals, actions, resources, conditions."""
     rows = [
         (
@@ -312,16 +215,16 @@ def iam_section(facts: PlanFacts) -> str:
             _cell(s.resources),
             _cell(s.conditions),
         )
-        for s in facts.statements()
+        for s in statements(plan)
     ]
     table = markdown_table(("Set by", "Effect", "Principals", "Actions", "Resources", "Conditions"), rows)
     return "#### IAM statements\n\n" + (table if rows else "None.") + "\n"
 
 
-def public_lines(facts: PlanFacts) -> list[str]:
+def public_lines(plan: Plan) -> list[str]:
     """What the plan makes reachable from the internet, one line each."""
     lines = []
-    for dist in facts.of_type("aws_cloudfront_distribution"):
+    for dist in plan.of_type("aws_cloudfront_distribution"):
         origins = [str(o.get("domain_name") or o.get("origin_id")) for o in _blocks(dist, "origin")]
         aliases = _as_list(dist.value("aliases"))
         waf = dist.value("web_acl_id")
@@ -330,9 +233,9 @@ def public_lines(facts: PlanFacts) -> list[str]:
             f"CloudFront distribution `{dist.address}` ({names}), origins "
             f"{', '.join(f'`{o}`' for o in origins) or '—'}, WAF web ACL: {'yes' if waf else '**none**'}"
         )
-    for site in facts.of_type("aws_s3_bucket_website_configuration"):
+    for site in plan.of_type("aws_s3_bucket_website_configuration"):
         lines.append(f"S3 website endpoint `{site.address}` (HTTP, no WAF)")
-    for block in facts.of_type("aws_s3_bucket_public_access_block"):
+    for block in plan.of_type("aws_s3_bucket_public_access_block"):
         open_settings = [
             name
             for name in (
@@ -345,7 +248,7 @@ def public_lines(facts: PlanFacts) -> list[str]:
         ]
         if open_settings:
             lines.append(f"S3 public access block `{block.address}` leaves off: {', '.join(open_settings)}")
-    for api in facts.of_type("aws_apigatewayv2_api"):
+    for api in plan.of_type("aws_apigatewayv2_api"):
         default_endpoint = "disabled" if api.after.get("disable_execute_api_endpoint") else "enabled"
         kind = api.after.get("protocol_type")
         lines.append(f"{kind} API `{api.address}`, default execute-api endpoint {default_endpoint}")
@@ -353,19 +256,19 @@ def public_lines(facts: PlanFacts) -> list[str]:
             expression = _nth(api.expressions.get("cors_configuration"), 0, "allow_origins")
             origins = _known(
                 cors.get("allow_origins"),
-                _nth(api.unknown.get("cors_configuration"), 0, "allow_origins"),
+                _nth(api.after_unknown.get("cors_configuration"), 0, "allow_origins"),
                 expression,
             )
             lines.append(f"  CORS origins of `{api.address}`: {', '.join(f'`{o}`' for o in origins)}")
-    for route in facts.of_type("aws_apigatewayv2_route"):
+    for route in plan.of_type("aws_apigatewayv2_route"):
         auth = route.after.get("authorization_type") or "NONE"
         key = " + API key" if route.after.get("api_key_required") else ""
         lines.append(f"route `{route.after.get('route_key')}` (`{route.address}`): authorization {auth}{key}")
-    for url in facts.of_type("aws_lambda_function_url"):
+    for url in plan.of_type("aws_lambda_function_url"):
         lines.append(
             f"Lambda function URL `{url.address}`: authorization {url.after.get('authorization_type')}"
         )
-    for s in facts.statements():
+    for s in statements(plan):
         if s.kind == "resource":
             who = "**anyone**" if s.public else ", ".join(f"`{p}`" for p in s.principals)
             narrowed = f" when {'; '.join(s.conditions)}" if s.conditions else ""
@@ -375,10 +278,10 @@ def public_lines(facts: PlanFacts) -> list[str]:
     return lines
 
 
-def limit_lines(facts: PlanFacts) -> list[str]:
+def limit_lines(plan: Plan) -> list[str]:
     """Throttling, WAF rate rules, Lambda concurrency and timeouts, scaling bounds, one line each."""
     lines = []
-    for stage in facts.of_type("aws_apigatewayv2_stage"):
+    for stage in plan.of_type("aws_apigatewayv2_stage"):
         settings = _blocks(stage, "default_route_settings")
         if not settings:
             lines.append(f"stage `{stage.address}`: **no throttling**")
@@ -392,25 +295,25 @@ def limit_lines(facts: PlanFacts) -> list[str]:
                 f"  route `{s.get('route_key')}`: burst {s.get('throttling_burst_limit')}, "
                 f"rate {s.get('throttling_rate_limit')} requests/s"
             )
-    for acl in facts.of_type("aws_wafv2_web_acl"):
+    for acl in plan.of_type("aws_wafv2_web_acl"):
         for rule, rate in waf_rate_rules(acl):
             window = rate.get("evaluation_window_sec") or 300
             lines.append(
                 f"WAF `{acl.address}` rule `{rule.get('name')}`: {rate.get('limit')} requests per {window} s "
                 f"per {rate.get('aggregate_key_type') or 'IP'}"
             )
-    for fn in facts.of_type("aws_lambda_function"):
+    for fn in plan.of_type("aws_lambda_function"):
         reserved = fn.after.get("reserved_concurrent_executions")
         concurrency = "unreserved (the account's pool)" if reserved in (None, -1) else f"reserved {reserved}"
         lines.append(
             f"Lambda `{fn.address}`: timeout {fn.after.get('timeout')} s, {fn.after.get('memory_size')} MB, "
             f"concurrency {concurrency}"
         )
-    for integration in facts.of_type("aws_apigatewayv2_integration"):
+    for integration in plan.of_type("aws_apigatewayv2_integration"):
         lines.append(
             f"integration `{integration.address}`: timeout {integration.after.get('timeout_milliseconds')} ms"
         )
-    for target in facts.of_type("aws_appautoscaling_target"):
+    for target in plan.of_type("aws_appautoscaling_target"):
         lines.append(
             f"autoscaling `{target.address}`: {target.after.get('min_capacity')} to "
             f"{target.after.get('max_capacity')} (`{target.after.get('scalable_dimension')}`)"
@@ -418,7 +321,7 @@ def limit_lines(facts: PlanFacts) -> list[str]:
     return lines
 
 
-def waf_rate_rules(acl: Resource) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+def waf_rate_rules(acl: ResourceChange) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """``(rule, rate_based_statement)`` of each rate-based rule of a WAFv2 web ACL."""
     found = []
     for rule in _blocks(acl, "rule"):
@@ -428,14 +331,18 @@ def waf_rate_rules(acl: Resource) -> list[tuple[dict[str, Any], dict[str, Any]]]
     return found
 
 
-def review_sections(facts: PlanFacts) -> str:
+def review_sections(plan: Plan) -> str:
     """The reviewer's sections: replaced or destroyed, IAM, public, limits."""
-    gone = [f"- **{action}** `{address}`" for address, action in facts.deleted]
+    gone = [
+        f"- **{c.action}** `{c.address}`"
+        for c in plan.changes
+        if c.mode == "managed" and "delete" in c.actions
+    ]
     parts = [
         "#### Replaced or destroyed\n\n" + ("\n".join(gone) if gone else "Nothing.") + "\n",
-        iam_section(facts),
-        "#### Reachable from the internet\n\n" + _bullets(public_lines(facts)),
-        "#### Limits\n\n" + _bullets(limit_lines(facts)),
+        iam_section(plan),
+        "#### Reachable from the internet\n\n" + _bullets(public_lines(plan)),
+        "#### Limits\n\n" + _bullets(limit_lines(plan)),
     ]
     return "\n".join(parts)
 

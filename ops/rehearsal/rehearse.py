@@ -35,9 +35,9 @@ from ml.aws.preflight import quota_needs
 from ml.config import ROOT, load_settings
 from ml.errors import ProjectError
 from ops.infra.iam_emulator import IamEmulator, Principal, managed_policy
+from ops.infra.local_workdir import EDGE_NO_WAIT
 from ops.infra.moto_gaps import TrainingContainerProxy
 from ops.infra.preflight_gaps import PreflightGapProxy
-from ops.infra.stack import EDGE_NO_WAIT
 from ops.rehearsal.checkouts import fresh_clone, head
 from ops.rehearsal.workflow import GITHUB_ONLY, Step, WorkflowRun, base_env, copy_paths, render
 

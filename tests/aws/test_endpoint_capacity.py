@@ -18,8 +18,8 @@ from ml.aws.resources import find_endpoint_resources
 from ml.aws.train import SageMakerError
 from ml.config import ConfigError, Settings
 from ml.registry import EndpointCapacity
+from ops.infra.inputs import read_endpoint_vars
 from ops.infra.moto_server import MotoServer
-from ops.infra.stack import read_endpoint_vars
 from tests.helpers import make_settings
 
 from .conftest import IMAGE, ROLE_ARN

@@ -34,10 +34,14 @@ from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.registry import EndpointCapacity, registered_archive
-from ops.infra import stack as infra
+from ops.infra.apply import apply
+from ops.infra.destroy import destroy
+from ops.infra.errors import InfraError
+from ops.infra.inputs import check_target, read_endpoint_vars
+from ops.infra.local_workdir import prepare_local_workdir
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
-from ops.infra.stack import check_target, prepare_local_workdir, read_endpoint_vars
+from ops.infra.plan import plan
 from ops.infra.terraform import terraform_binary
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import model_to_serve
@@ -318,7 +322,7 @@ def test_a_clean_checkout_plans_and_applies_the_model_trained_elsewhere_by_fetch
         settings = make_settings(checkout, target="aws")
         calls = deployed.hooks.count("before-call.s3")  # every S3 operation (botocore's event hierarchy)
         # WHEN `invoke plan --target aws` runs there (plan.yml)
-        report = infra.plan(settings, echo=lambda _: None)
+        report = plan(settings, echo=lambda _: None)
         # THEN the model's files were fetched by the tfvars' sha256 into its version folder, with one
         # GetObject each and no other S3 call
         sha = file_digest(deployed.outcome.archive)
@@ -338,7 +342,7 @@ def test_a_clean_checkout_plans_and_applies_the_model_trained_elsewhere_by_fetch
         shutil.rmtree(settings.build_dir)
         report.plan_path.parent.mkdir(parents=True)
         report.plan_path.write_bytes(saved)
-        result = infra.apply(settings, echo=lambda _: None, plan_file=report.plan_path)
+        result = apply(settings, echo=lambda _: None, plan_file=report.plan_path)
     # THEN it fetched the model again and rebuilt the very zip that was planned: the plan applied, and the
     # function runs it with the model's sha256
     assert result.added > 0 and calls == ["before-call.s3.GetObject"] * 2 * len(store.FILES)
@@ -360,7 +364,7 @@ def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed:
         (pytest.fail if in_ci() else pytest.skip)("terraform is not on PATH (the task runs terraform init)")
     # WHEN the task's function runs for the aws target (no stack was applied: an empty state)
     said: list[str] = []
-    report = infra.destroy(deployed.settings, endpoint=True, yes=True, echo=said.append)
+    report = destroy(deployed.settings, endpoint=True, yes=True, echo=said.append)
     # THEN it listed the endpoint, its config and model with the endpoint's hourly cost, and removed them
     assert report.removed and any(config_name in line for line in report.listed)
     assert any("dbpedia-classifier" in line and "an hour" in line for line in report.billing), report.billing
@@ -391,9 +395,9 @@ def test_destroy_all_lists_then_removes_the_packages_and_the_s3_prefix_and_sets_
         deployed.hooks.on(f"before-call.sagemaker.{operation}", answered)
     # WHEN `invoke destroy --target aws --all --dry-run` runs, then the same without --dry-run, declined
     said: list[str] = []
-    listed = infra.destroy(deployed.settings, everything=True, dry_run=True, echo=said.append)
-    with pytest.raises(infra.InfraError, match="cancelled"):
-        infra.destroy(deployed.settings, everything=True, confirm=lambda _: False, echo=said.append)
+    listed = destroy(deployed.settings, everything=True, dry_run=True, echo=said.append)
+    with pytest.raises(InfraError, match="cancelled"):
+        destroy(deployed.settings, everything=True, confirm=lambda _: False, echo=said.append)
     # THEN it listed each and removed nothing
     assert f"model package {package.arn}" in listed.listed
     assert "model package group dbpedia-classifier" in listed.listed
@@ -403,7 +407,7 @@ def test_destroy_all_lists_then_removes_the_packages_and_the_s3_prefix_and_sets_
     assert deletes == []
     # AND with --yes it removes them: the package, then its group, nothing under the prefix (the neighbour
     # stays), and the training jobs' logs now expire
-    removed = infra.destroy(deployed.settings, everything=True, yes=True, echo=said.append)
+    removed = destroy(deployed.settings, everything=True, yes=True, echo=said.append)
     assert removed.removed
     assert deletes == [
         ("DeleteModelPackage", {"ModelPackageName": package.arn}),
@@ -414,5 +418,5 @@ def test_destroy_all_lists_then_removes_the_packages_and_the_s3_prefix_and_sets_
     [group] = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/TrainingJobs")["logGroups"]
     assert group["retentionInDays"] == 14
     # AND a second run finds no object and no log group left to do (moto still lists the package)
-    again = infra.destroy(deployed.settings, everything=True, dry_run=True, echo=said.append).listed
+    again = destroy(deployed.settings, everything=True, dry_run=True, echo=said.append).listed
     assert not [line for line in again if line.startswith(("s3://", "log group"))]

@@ -22,7 +22,7 @@ from ml.config import ROOT, Settings, load_settings
 from ml.registry import EndpointCapacity, EndpointOutputs
 from ops.infra.iam_emulator import IamEmulator, Principal
 from ops.infra.iam_view import CallRecorder
-from ops.infra.stack import EDGE_NO_WAIT
+from ops.infra.local_workdir import EDGE_NO_WAIT
 from ops.infra.terraform import terraform_binary
 from tests.helpers import in_ci
 from tests.infra.conftest import write_endpoint_tfvars, write_model_vocabulary

@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from ops.infra import stack as infra
+from ops.infra.apply import apply
+from ops.infra.destroy import destroy
+from ops.infra.errors import InfraError
 from ops.infra.iam_view import Call, CallRecorder, refused, state_arns, uncovered_resources
-from ops.infra.stack import InfraError, PlanReport
+from ops.infra.plan import PlanReport, plan
 from ops.infra.terraform import ApplyResult, TerraformError
 
 from .conftest import (
@@ -54,9 +56,9 @@ def applied(iam_account: Account) -> Applied:
     `invoke infra --target aws --plan-file build/tfplan` as the deploy role: the one apply the tests share."""
     settings = iam_account.settings()
     with acting_as(iam_account.emulator.become(PLAN_ROLE)):
-        planned = infra.plan(settings, echo=lambda _: None)
+        planned = plan(settings, echo=lambda _: None)
     with acting_as(iam_account.emulator.become(DEPLOY_ROLE)):
-        result = infra.apply(settings, echo=lambda _: None, plan_file=planned.plan_path)
+        result = apply(settings, echo=lambda _: None, plan_file=planned.plan_path)
     return Applied(iam_account, planned, result, state(iam_account))
 
 
@@ -70,7 +72,7 @@ def test_the_plan_role_plans_a_new_stack_and_the_deploy_role_applies_that_plan(a
 def test_a_second_plan_as_the_deploy_role_has_no_changes(applied: Applied) -> None:
     """After the apply, a plan as the deploy role (it refreshes every resource) would change nothing."""
     with acting_as(applied.account.emulator.become(DEPLOY_ROLE)):
-        report = infra.plan(applied.account.settings(), echo=lambda _: None)
+        report = plan(applied.account.settings(), echo=lambda _: None)
     assert not report.has_changes, report.markdown_path.read_text()
     assert lock_files(applied.account) == []
 
@@ -113,7 +115,7 @@ def test_the_plan_role_plans_the_applied_stack_with_the_state_lock(applied: Appl
     """The next pull request's plan: it refreshes every resource (the read rights) and takes and frees the
     lock (moto checks S3 by resource: the lock object and the state key)."""
     with acting_as(applied.account.emulator.become(PLAN_ROLE)):
-        report = infra.plan(applied.account.settings(), echo=lambda _: None)
+        report = plan(applied.account.settings(), echo=lambda _: None)
     assert not report.has_changes
     assert report.summary.changes == ()
     assert lock_files(applied.account) == []
@@ -125,14 +127,14 @@ def test_the_plan_role_without_one_read_fails_naming_it(applied: Applied) -> Non
         acting_as(applied.account.emulator.become(PLAN_ROLE, without=("iam:GetRole",))),
         pytest.raises(TerraformError, match="is not authorized to perform: iam:GetRole"),
     ):
-        infra.plan(applied.account.settings(), echo=lambda _: None)
+        plan(applied.account.settings(), echo=lambda _: None)
 
 
 def test_the_plan_role_cannot_write(applied: Applied) -> None:
     """The plan role's policy has no write: an apply as the plan role is refused at its first change."""
-    plan = applied.account.emulator.become(PLAN_ROLE)
+    plan_role = applied.account.emulator.become(PLAN_ROLE)
     with pytest.raises(ClientError, match="is not authorized to perform: sns:CreateTopic"):
-        applied.account.emulator.client("sns", plan.env).create_topic(Name=f"{NAME}-alarms-2")
+        applied.account.emulator.client("sns", plan_role.env).create_topic(Name=f"{NAME}-alarms-2")
 
 
 ROLE_CHANGES = {
@@ -175,7 +177,7 @@ def test_destroy_without_one_action_fails_naming_it_and_removes_nothing(applied:
         acting_as(applied.account.emulator.become(DEPLOY_ROLE, without=("sagemaker:DescribeEndpoint",))),
         pytest.raises(InfraError, match="is not authorized to perform: sagemaker:DescribeEndpoint"),
     ):
-        infra.destroy(applied.account.settings(), endpoint=True, yes=True, echo=lambda _: None)
+        destroy(applied.account.settings(), endpoint=True, yes=True, echo=lambda _: None)
     assert state(applied.account)["resources"] == before
 
 
@@ -187,7 +189,7 @@ def test_the_deploy_role_destroys_the_stack_and_the_endpoint(applied: Applied) -
     """
     recorder = CallRecorder(REGION, ACCOUNT)
     with acting_as(applied.account.emulator.become(DEPLOY_ROLE), recorder):
-        report = infra.destroy(applied.account.settings(), endpoint=True, yes=True, echo=lambda _: None)
+        report = destroy(applied.account.settings(), endpoint=True, yes=True, echo=lambda _: None)
     assert report.removed
     assert state(applied.account)["resources"] == []
     sagemaker = applied.account.emulator.client("sagemaker")

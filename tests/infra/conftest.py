@@ -25,9 +25,10 @@ from ml.lambda_src import text_tokenizer
 from ml.pipeline import version_folder
 from ml.registry import EndpointCapacity, EndpointOutputs
 from ops.infra.lambda_zip import build_lambda_zip
+from ops.infra.local_workdir import prepare_local_workdir
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import LOCAL_ACCOUNT_ID, MotoServer
-from ops.infra.stack import Stack, prepare_local_workdir
+from ops.infra.stack import Stack
 from ops.infra.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
 
 REGION = "us-east-1"
@@ -219,13 +220,13 @@ class Reviewed:
     """``invoke plan --target local`` of the real terraform/ and site/, run once for the session."""
 
     settings: Any
-    report: Any  # ops.infra.stack.PlanReport
+    report: Any  # ops.infra.plan.PlanReport
 
 
 @pytest.fixture(scope="session")
 def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
     """The plan task's function on a copy of terraform/ with train's tfvars (its own moto_server)."""
-    from ops.infra import stack as infra
+    from ops.infra.plan import plan
 
     tmp = tmp_path_factory.mktemp("reviewed")
     terraform_dir = tmp / "terraform"
@@ -235,4 +236,4 @@ def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Review
     write_endpoint_tfvars(terraform_dir)
     settings = load_settings(build_dir=tmp / "build", terraform_dir=terraform_dir, target="local")
     write_model_vocabulary(settings)
-    return Reviewed(settings, infra.plan(settings, echo=lambda _: None))
+    return Reviewed(settings, plan(settings, echo=lambda _: None))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from ops.infra.costs import (
     load_prices,
     render_markdown,
 )
+from ops.infra.plan_json import Plan
 
 PRICES = {
     "as_of": "2026-11-30",
@@ -106,6 +108,12 @@ def test_the_markdown_states_the_traffic_the_prices_date_and_the_total() -> None
     assert "`ops/infra/prices.json` (2026-11-30" in markdown
 
 
+def _planned(address: str, after: dict[str, Any] | None, actions: tuple[str, ...] = ("create",)) -> Any:
+    """One managed resource change of `terraform show -json`: its values after the change."""
+    change = {"actions": actions, "after": after}
+    return {"address": address, "mode": "managed", "type": address.split(".")[0], "change": change}
+
+
 def test_facts_are_read_from_the_plan() -> None:
     # GIVEN the parts of `terraform show -json` the estimate reads
     plan = {
@@ -117,22 +125,18 @@ def test_facts_are_read_from_the_plan() -> None:
             "lambda_memory_mb": {"value": 256},
             "log_retention_days": {"value": 14},
         },
-        "planned_values": {
-            "root_module": {
-                "resources": [
-                    {"type": "aws_cloudwatch_metric_alarm", "values": {"metric_query": []}},
-                    {
-                        "type": "aws_cloudwatch_metric_alarm",
-                        "values": {"metric_query": [{"expression": "e"}, {"metric": [{}]}, {"metric": [{}]}]},
-                    },
-                    {"type": "aws_cloudwatch_dashboard", "values": {}},
-                    {"type": "aws_lambda_function", "values": {}},
-                ]
-            }
-        },
+        "resource_changes": [
+            _planned("aws_cloudwatch_metric_alarm.a", {"metric_query": []}),
+            _planned(
+                "aws_cloudwatch_metric_alarm.b",
+                {"metric_query": [{"expression": "e"}, {"metric": [{}]}, {"metric": [{}]}]},
+            ),
+            _planned("aws_cloudwatch_dashboard.d", {}),
+            _planned("aws_lambda_function.f", {}),
+        ],
     }
     # THEN a plain alarm counts one metric, a metric-math alarm one per metric it reads
-    assert StackFacts.from_plan(plan) == replace(INSTANCE, alarm_metrics=3)
+    assert StackFacts.from_plan(Plan.read(plan)) == replace(INSTANCE, alarm_metrics=3)
 
 
 def test_the_price_table_is_dated_and_sourced() -> None:
@@ -185,16 +189,13 @@ def test_the_edge_is_read_from_the_plan_and_named_by_destroy() -> None:
             "lambda_memory_mb": {"value": 256},
             "log_retention_days": {"value": 14},
         },
-        "planned_values": {
-            "root_module": {
-                "resources": [
-                    {"type": "aws_cloudfront_distribution", "values": {}},
-                    {"type": "aws_wafv2_web_acl", "values": {"rule": [{"name": "a"}, {"name": "b"}]}},
-                ]
-            }
-        },
+        "resource_changes": [
+            _planned("aws_cloudfront_distribution.edge", {}),
+            _planned("aws_wafv2_web_acl.edge", {"rule": [{"name": "a"}, {"name": "b"}]}),
+            _planned("aws_wafv2_web_acl.gone", None, actions=("delete",)),
+        ],
     }
-    facts = StackFacts.from_plan(plan)
+    facts = StackFacts.from_plan(Plan.read(plan))
     assert (facts.distributions, facts.web_acls, facts.waf_rules) == (1, 1, 2)
     assert billing_note("aws_cloudfront_distribution.edge") is not None
     assert billing_note("aws_wafv2_web_acl.edge") is not None

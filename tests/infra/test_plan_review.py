@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from ml.config import load_settings
-from ops.infra import stack as infra
+from ops.infra.apply import apply, apply_plan_file
+from ops.infra.errors import InfraError
+from ops.infra.local_workdir import local_override
 from ops.infra.moto_server import MotoServer
 from ops.infra.review import COMMENT_LIMIT, show_details
-from ops.infra.stack import InfraError, Stack, local_override
+from ops.infra.stack import Stack
 from ops.infra.terraform import TerraformRunner, write_cli_config
 from tests.helpers import table_rows
 
@@ -100,7 +102,7 @@ def test_a_saved_plan_is_for_the_aws_target_only(tmp_path: Path) -> None:
     settings = load_settings(build_dir=tmp_path / "build", target="local")
     # THEN it is refused before anything starts
     with pytest.raises(InfraError, match="--plan-file is for --target aws"):
-        infra.apply(settings, echo=lambda _: None, plan_file=tmp_path / "tfplan")
+        apply(settings, echo=lambda _: None, plan_file=tmp_path / "tfplan")
     assert not settings.build_dir.exists()
 
 
@@ -137,16 +139,16 @@ def test_a_saved_plan_is_applied_exactly_and_a_stale_one_is_refused_in_one_line(
     try:
         # WHEN the first plan is applied  THEN Terraform refuses it and the task says so in one line
         with pytest.raises(InfraError, match=r"stale\.tfplan is stale: the state changed") as refused:
-            infra.apply_plan_file(stack, stale, echo=lambda _: None)
+            apply_plan_file(stack, stale, echo=lambda _: None)
         assert "\n" not in str(refused.value)
         # AND a fresh plan is applied as it is: the topic replaced, nothing else
         fresh = tmp_path / "fresh.tfplan"
         stack.runner.variables["name"] = "review-c"
         stack.runner.plan(out=fresh)
-        result = infra.apply_plan_file(stack, fresh, echo=lambda _: None)
+        result = apply_plan_file(stack, fresh, echo=lambda _: None)
         assert (result.added, result.changed, result.destroyed) == (1, 0, 1)
         # AND a missing file is named
         with pytest.raises(InfraError, match="no plan file at"):
-            infra.apply_plan_file(stack, tmp_path / "missing.tfplan", echo=lambda _: None)
+            apply_plan_file(stack, tmp_path / "missing.tfplan", echo=lambda _: None)
     finally:
         stack.runner.destroy()

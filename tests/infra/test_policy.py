@@ -6,10 +6,11 @@ import pytest
 from invoke.exceptions import Exit
 
 from ops.infra import policy
-from ops.infra import stack as infra
+from ops.infra.apply import apply_plan_file
 from ops.infra.moto_server import MotoServer
+from ops.infra.plan import PlanReport, plan_stack, require_policy
 from ops.infra.policy import PolicyError
-from ops.infra.stack import PlanReport, Stack, plan_stack
+from ops.infra.stack import Stack
 from tasks import cli_errors
 
 from .conftest import Reviewed, local_stack
@@ -106,7 +107,7 @@ def test_the_stack_with_its_edge_passes_every_rule(reviewed: Reviewed) -> None:
     # GIVEN the plan of the stack as it is (private bucket behind CloudFront + WAF)  WHEN the rules run
     # THEN none is broken, and the review says so
     assert reviewed.report.violations == ()
-    infra.require_policy(reviewed.report)
+    require_policy(reviewed.report)
     rules = ", ".join(f"`{rule}`" for rule in policy.RULES)
     assert f"All {len(policy.RULES)} rules pass: {rules}." in reviewed.report.markdown_path.read_text()
 
@@ -162,7 +163,7 @@ def test_the_task_fails_with_one_line_per_violation_and_no_traceback(bad: tuple[
     # GIVEN the reviewed plan with violations  WHEN the plan task checks the policy
     report = bad[1]
     with pytest.raises(Exit) as ended, cli_errors():
-        infra.require_policy(report)
+        require_policy(report)
     # THEN it exits 1 with a count, where the report is, and one line per violation
     lines = str(ended.value.message).splitlines()
     assert ended.value.code == 1
@@ -176,5 +177,5 @@ def test_a_plan_file_breaking_the_rules_is_never_applied(bad: tuple[Stack, PlanR
     stack, report = bad
     # THEN the policy refuses it before Terraform applies anything
     with pytest.raises(PolicyError, match="policy violation"):
-        infra.apply_plan_file(stack, report.plan_path, echo=lambda _: None)
+        apply_plan_file(stack, report.plan_path, echo=lambda _: None)
     assert stack.runner.state_list() == []

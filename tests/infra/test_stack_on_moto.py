@@ -14,9 +14,13 @@ from typing import Any
 import boto3
 import pytest
 
+from ml.aws.resources import find_endpoint_resources
 from ml.config import ROOT
 from ml.vocabulary import VOCABULARY
-from ops.infra.stack import InfraError, check_no_drift, destroy_stack, find_endpoint_resources, plan_stack
+from ops.infra.apply import check_no_drift
+from ops.infra.destroy import destroy_stack
+from ops.infra.errors import InfraError
+from ops.infra.plan import plan_stack
 from tests.helpers import table_rows
 
 from .conftest import (

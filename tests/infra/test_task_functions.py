@@ -15,9 +15,12 @@ import pytest
 
 from ml.config import ROOT, Settings, load_settings
 from ml.vocabulary import VOCABULARY
-from ops.infra import stack as infra
+from ops.infra.apply import apply
+from ops.infra.destroy import destroy
+from ops.infra.errors import InfraError
+from ops.infra.local_workdir import LOCAL_OVERRIDE
 from ops.infra.model_inputs import ModelInputsError
-from ops.infra.stack import InfraError
+from ops.infra.plan import plan
 from tests.helpers import run_invoke
 
 from .conftest import Reviewed, write_endpoint_tfvars, write_model_vocabulary
@@ -35,7 +38,7 @@ def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -
     return settings
 
 
-@pytest.mark.parametrize("operation", [infra.apply, infra.plan])
+@pytest.mark.parametrize("operation", [apply, plan])
 def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
     tmp_path: Path, operation: Callable[..., object]
 ) -> None:
@@ -48,7 +51,7 @@ def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
 
 
 @pytest.mark.parametrize("older", [False, True])
-@pytest.mark.parametrize("operation", [infra.apply, infra.plan])
+@pytest.mark.parametrize("operation", [apply, plan])
 def test_without_the_deployed_model_s_vocabulary_the_tasks_stop_and_say_to_train(
     tmp_path: Path, operation: Callable[..., object], older: bool
 ) -> None:
@@ -101,7 +104,7 @@ def test_plan_for_the_local_target_writes_the_plan_its_json_and_a_summary_and_ap
     # copy, and applied nothing (no state was written)
     with zipfile.ZipFile(build / "lambda.zip") as zf:
         assert zf.read(VOCABULARY) == write_model_vocabulary(settings).read_bytes()
-    assert (build / "terraform-local" / infra.LOCAL_OVERRIDE).exists()
+    assert (build / "terraform-local" / LOCAL_OVERRIDE).exists()
     assert not (build / "terraform-local" / "terraform.tfstate").exists()
     assert not (settings.terraform_dir / ".terraform").exists()
 
@@ -114,20 +117,11 @@ def test_destroy_on_aws_works_without_train_s_tfvars_and_an_empty_state_needs_no
     settings = _settings(tmp_path, with_tfvars=False, target="aws")
     messages: list[str] = []
     # WHEN destroy runs (no credentials are needed to find out that the state is empty)
-    report = infra.destroy(settings, yes=True, echo=messages.append)
+    report = destroy(settings, yes=True, echo=messages.append)
     # THEN Terraform was initialised with variables from the settings, and there was nothing to remove
     assert (settings.terraform_dir / ".terraform").is_dir()
     assert report.listed == () and not report.removed
     assert messages == ["Nothing to remove: the state is empty."]
-
-
-def test_fallback_variables_for_destroy_point_at_the_settings_region() -> None:
-    # GIVEN the default settings  WHEN destroy needs variables without a tfvars file
-    endpoint = infra.fallback_endpoint_vars(load_settings(region="eu-west-1"))
-    # THEN they name the region the provider must look in, in the shapes variables.tf accepts
-    assert endpoint.aws_region == "eu-west-1"
-    assert endpoint.endpoint_arn == "arn:aws:sagemaker:eu-west-1:000000000000:endpoint/dbpedia-classifier"
-    assert endpoint.sagemaker_runtime_url == "https://runtime.sagemaker.eu-west-1.amazonaws.com"
 
 
 @pytest.mark.slow
@@ -138,7 +132,7 @@ def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_out
     settings = _settings(tmp_path)
     messages: list[str] = []
     # WHEN `invoke infra --target local` runs
-    result = infra.apply(settings, echo=messages.append)
+    result = apply(settings, echo=messages.append)
     # THEN it created the stack, planned again against the same emulator (no drift), and has the outputs
     assert result.added > 0 and result.changed == result.destroyed == 0
     assert "Checked: a second apply against the same emulator would change nothing." in messages
