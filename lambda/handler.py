@@ -24,8 +24,10 @@ retried with jittered exponential backoff, but only while the attempt still fits
 remaining time (from the Lambda context); the first attempt's timeouts are cut to that time, so the
 caller always gets a JSON answer before the function times out. The SageMaker
 runtime URL comes from boto3's own ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`` when set (the local endpoint),
-so no code path differs between local and AWS. Standard library and boto3 only (boto3 ships with
-the Lambda runtime).
+so no code path differs between local and AWS. The BlazingText request and answer, the vocabulary file
+and the unknown-text rule are the wire contract's (``contract.py``, shared with training and bulk
+classification); this module handles the event and calls the endpoint. Standard library and boto3 only
+(boto3 ships with the Lambda runtime).
 """
 
 from __future__ import annotations
@@ -41,13 +43,12 @@ import random
 import sys
 import time
 import uuid
-from typing import Any, NamedTuple
+from typing import Any
 
+import contract
 from text_tokenizer import SCHEME as TOKENIZER_SCHEME
 from text_tokenizer import tokenize
 
-LABEL_PREFIX = "__label__"
-N_CLASSES = 14
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 CONNECT_TIMEOUT_SECONDS = 2.0
 BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS = 0.2, 2.0
@@ -58,22 +59,12 @@ BODY_OVERHEAD_CHARS = 1024  # the rest of the JSON object
 DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
 ROUTE = ("POST", "/classify")
-VOCABULARY_FORMAT = "dbpedia-vocabulary/3"  # 3: the topical and the common words, each line tagged
-MIN_WORDS_FOR_LANGUAGE = 6  # a text this long without a common word is not English (docs/unknown-text.md)
-
-
-class Vocabulary(NamedTuple):
-    """The deployed model's words that tell it about a topic, and its common (English) words."""
-
-    topical: frozenset[str]
-    common: frozenset[str]
-
 
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 _clients: dict[tuple[str, float, float], Any] = {}
-_vocabularies: dict[tuple[str, str], Vocabulary] = {}
+_vocabularies: dict[tuple[str, str], contract.Vocabulary] = {}
 
 
 class HttpError(Exception):
@@ -192,12 +183,7 @@ def sagemaker_runtime(timeouts: tuple[float, float] | None = None) -> Any:
 
 
 # --- vocabulary -----------------------------------------------------------------------------------
-def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
-    """The first line of a vocabulary file: its format, the model archive's sha256, the tokenizer."""
-    return f"{VOCABULARY_FORMAT} model-sha256={model_sha256} tokenizer={tokenizer}\n"
-
-
-def vocabulary() -> Vocabulary:
+def vocabulary() -> contract.Vocabulary:
     """The deployed model's topical and common words, read once from ``VOCABULARY_FILE`` (gzip).
 
     A missing or unreadable file, or one of another format, derived from another model than
@@ -214,40 +200,15 @@ def vocabulary() -> Vocabulary:
                 lines = fh.read().splitlines()
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             raise NotConfigured("the classifier is not set up", f"vocabulary {path}: {exc}") from None
-        expected = vocabulary_header(sha256, TOKENIZER_SCHEME)
+        expected = contract.vocabulary_header(sha256, TOKENIZER_SCHEME)
         if header != expected:
             detail = f"vocabulary {path} starts {header.strip()!r}, not {expected.strip()!r}"
             raise NotConfigured("the classifier is not set up", detail)
-        tagged: dict[str, set[str]] = {"topical": set(), "common": set()}
-        for line in lines:
-            tag, _, word = line.partition(" ")
-            if tag not in tagged or not word:
-                raise NotConfigured("the classifier is not set up", f"vocabulary {path}: line {line!r}")
-            tagged[tag].add(word)
-        _vocabularies[(name, sha256)] = Vocabulary(frozenset(tagged["topical"]), frozenset(tagged["common"]))
+        try:
+            _vocabularies[(name, sha256)] = contract.read_vocabulary(lines)
+        except ValueError as exc:
+            raise NotConfigured("the classifier is not set up", f"vocabulary {path}: {exc}") from None
     return _vocabularies[(name, sha256)]
-
-
-def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:
-    """How many of ``tokens`` are topical words, how many common words, and how many there are."""
-    return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)
-
-
-def unknown_reason(known: int, common: int, words: int, min_percent: int) -> str | None:
-    """Why the model cannot judge a text of ``words`` tokens, ``known`` of them topical and ``common`` of
-    them common English words; None if it can. Not English is the clearer reason, so it comes first."""
-    if common == 0 and words >= MIN_WORDS_FOR_LANGUAGE:
-        return (
-            f"None of its {words} words is a common English word: the model only knows English text, "
-            "so it cannot tell what this is about."
-        )
-    if known * 100 >= min_percent * words:
-        return None
-    tells = "tells" if 1 in (known, words) else "tell"
-    return (
-        f"Only {known} of {words} {'word' if words == 1 else 'words'} {tells} the model anything about a "
-        "topic; it cannot tell what this text is about."
-    )
 
 
 # --- request --------------------------------------------------------------------------------------
@@ -343,8 +304,8 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
         text, k = payload.get("text"), payload.get("k", default_k)
     if not isinstance(text, str):
         raise BadRequest('"text" must be a string')
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= N_CLASSES:
-        raise BadRequest(f'"k" must be an integer from 1 to {N_CLASSES}')
+    if not contract.valid_k(k, contract.N_CLASSES):
+        raise BadRequest(f'"k" must be an integer from 1 to {contract.N_CLASSES}')
     if not text.strip():
         raise BadRequest("the text is empty; type a sentence to classify")
     if len(text) > max_chars:
@@ -373,10 +334,10 @@ def invoke_endpoint(tokens: str, k: int, timeouts: tuple[float, float]) -> list[
     name = os.environ.get("ENDPOINT_NAME", "")
     if not name:
         raise ServiceUnavailable("the service is not configured (ENDPOINT_NAME is not set)")
-    request = json.dumps({"instances": [tokens], "configuration": {"k": k}})
+    request = contract.json_request([tokens], k)
     try:
         response = sagemaker_runtime(timeouts).invoke_endpoint(
-            EndpointName=name, ContentType="application/json", Accept="application/json", Body=request
+            EndpointName=name, ContentType=contract.JSON, Accept=contract.JSON, Body=request
         )
         answer = json.loads(response["Body"].read())
     except (ReadTimeoutError, ConnectTimeoutError) as exc:
@@ -398,7 +359,10 @@ def invoke_endpoint(tokens: str, k: int, timeouts: tuple[float, float]) -> list[
         raise BadGateway("the model endpoint failed to classify the text", detail, transient) from None
     except (BotoCoreError, ValueError) as exc:
         raise BadGateway("the model endpoint gave an unreadable answer", str(exc)) from None
-    return validate_answer(answer)
+    try:
+        return contract.read_answer(answer)
+    except ValueError as exc:
+        raise BadGateway(str(exc)) from None
 
 
 def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list[dict[str, Any]]:
@@ -449,22 +413,6 @@ def _deadline(context: Any) -> float:
     return time.monotonic() + seconds - ANSWER_MARGIN_SECONDS
 
 
-def validate_answer(answer: Any) -> list[dict[str, Any]]:
-    """Check the endpoint's BlazingText answer and return its first prediction as label/probability pairs."""
-    try:
-        first = answer[0]
-        labels, probs = first["label"], first["prob"]
-        pairs = [
-            {"label": str(label).removeprefix(LABEL_PREFIX), "probability": round(float(p), 6)}
-            for label, p in zip(labels, probs, strict=True)
-        ]
-    except (LookupError, TypeError, ValueError):
-        raise BadGateway("the model endpoint gave an unreadable answer") from None
-    if not pairs:
-        raise BadGateway("the model endpoint returned no prediction")
-    return pairs
-
-
 # --- response -------------------------------------------------------------------------------------
 def cors_headers(event: dict[str, Any]) -> dict[str, str]:
     """CORS headers for an allowed ``Origin`` (from ALLOWED_ORIGINS); none for any other origin."""
@@ -499,8 +447,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
-        known, common, words = word_counts(tokens, vocabulary())
-        reason = unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT"))
+        known, common, words = contract.word_counts(tokens, vocabulary())
+        reason = contract.unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT"))
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
         counts = {"knownWords": known, "commonWords": common, "words": words}
@@ -539,7 +487,7 @@ def _initialise() -> None:
         sagemaker_runtime()
         vocabulary()
     except NotConfigured as exc:  # the first request that needs them answers 500 and logs this
-        # debug: training imports this module for its shared definitions, without the Lambda's environment
+        # debug: importing the handler without the Lambda's environment (tests, tools) stays quiet
         log.debug("not ready at initialisation: %s", exc.detail)
 
 

@@ -22,9 +22,10 @@ from tqdm import tqdm
 from ml.config import Settings, log
 from ml.errors import ProjectError
 from ml.fsutil import atomic_path, brief, file_digest
+from ml.lambda_src import contract
 
 ARCHIVE_NAME = "dbpedia_csv.tar.gz"
-N_CLASSES = 14
+N_CLASSES = contract.N_CLASSES  # DBPedia's classes, the Lambda's bound on k: one definition
 
 
 class DataError(ProjectError):

@@ -12,7 +12,7 @@ from typing import Any
 
 from ml.config import log
 from ml.fsutil import atomic_path, write_json, write_text
-from ml.preprocess import LABEL_PREFIX
+from ml.lambda_src import contract
 from ml.tables import markdown_table
 
 
@@ -29,7 +29,7 @@ def read_fasttext_file(path: Path) -> Labelled:
     labels, texts = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         label, _, text = line.partition(" ")
-        labels.append(label.removeprefix(LABEL_PREFIX))
+        labels.append(label.removeprefix(contract.LABEL_PREFIX))
         texts.append(text)
     return Labelled(labels, texts)
 
@@ -37,7 +37,7 @@ def read_fasttext_file(path: Path) -> Labelled:
 def predict_labels(model: Any, texts: list[str]) -> list[str]:
     """Top-1 label names (prefix removed) for token strings."""
     predicted, _ = model.predict(texts, k=1)
-    return [p[0].removeprefix(LABEL_PREFIX) if p else "" for p in predicted]
+    return [p[0].removeprefix(contract.LABEL_PREFIX) if p else "" for p in predicted]
 
 
 def classification_metrics(gold: list[str], predicted: list[str], classes: list[str]) -> dict[str, Any]:

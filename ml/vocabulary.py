@@ -8,9 +8,9 @@ that contain it lean to some classes: the Kullback-Leibler divergence of their c
 towards the class prior by ``PRIOR_ROWS`` pseudo-rows, so that a word seen in a handful of rows carries
 little) from the prior is at least ``MIN_TOPIC_NATS``. "the", "how" or "und" fall out, "footballer" or
 "river" stay. The common words are the ``COMMON_WORDS`` non-topical model words in the most train rows:
-"the", "is", "of", "was"; a long text with none of them is not in the model's language. The Lambda
-refuses a vocabulary whose header names another format or model than its ``MODEL_SHA256``
-(docs/unknown-text.md).
+"the", "is", "of", "was"; a long text with none of them is not in the model's language. The file's format
+is the wire contract's (``lambda/contract.py``); the Lambda refuses a vocabulary whose header names another
+format or model than its ``MODEL_SHA256`` (docs/unknown-text.md).
 """
 
 from __future__ import annotations
@@ -20,25 +20,17 @@ import io
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import NamedTuple
 
 import fasttext
 
 from ml.fsutil import atomic_path, file_digest
-from ml.lambda_src import handler, text_tokenizer
+from ml.lambda_src import contract, text_tokenizer
 from ml.package import ArtifactError, unpack
 
 VOCABULARY = "vocabulary.txt.gz"  # beside model.tar.gz; the same name at the Lambda zip's root
 PRIOR_ROWS = 20  # pseudo-rows of the class prior mixed into every word's class counts
 MIN_TOPIC_NATS = 0.2  # a word whose shrunk class shares diverge less from the prior says nothing
 COMMON_WORDS = 30  # the other words in the most train rows: "the", "is", "of" (docs/unknown-text.md)
-
-
-class Vocabulary(NamedTuple):
-    """A model's two word lists, as the Lambda reads them back (``handler.vocabulary()``)."""
-
-    topical: frozenset[str]
-    common: frozenset[str]
 
 
 def path_for(archive: Path) -> Path:
@@ -52,7 +44,7 @@ def model_words(archive: Path, cache_root: Path) -> frozenset[str]:
     return frozenset(model.get_words())
 
 
-def derive(words: frozenset[str], train_rows: Path) -> Vocabulary:
+def derive(words: frozenset[str], train_rows: Path) -> contract.Vocabulary:
     """The topical and the common ``words``, counted in the train rows (fastText lines, one a row)."""
     classes: Counter[str] = Counter()
     counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -71,13 +63,13 @@ def derive(words: frozenset[str], train_rows: Path) -> Vocabulary:
 
     topical = frozenset(w for w, by_class in counts.items() if nats(by_class) >= MIN_TOPIC_NATS)
     by_rows = sorted(counts.keys() - topical, key=lambda w: (-counts[w].total(), w))
-    return Vocabulary(topical, frozenset(by_rows[:COMMON_WORDS]))
+    return contract.Vocabulary(topical, frozenset(by_rows[:COMMON_WORDS]))
 
 
-def encode(words: Vocabulary, model_sha256: str, tokenizer: str) -> bytes:
-    """The file's bytes: the header the Lambda checks, then the tagged words sorted (deterministic gzip)."""
-    lines = sorted([f"topical {w}\n" for w in words.topical] + [f"common {w}\n" for w in words.common])
-    text = handler().vocabulary_header(model_sha256, tokenizer) + "".join(lines)
+def encode(words: contract.Vocabulary, model_sha256: str, tokenizer: str) -> bytes:
+    """The file's bytes: the contract's text (the header the Lambda checks, the tagged words sorted), in a
+    deterministic gzip."""
+    text = contract.vocabulary_text(words, model_sha256, tokenizer)
     out = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
         gz.write(text.encode("utf-8"))
@@ -88,7 +80,7 @@ def is_for(path: Path, model_sha256: str) -> bool:
     """Whether ``path`` is a vocabulary the Lambda reads (this format) of that model and this tokenizer."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as fh:
-            return fh.readline() == handler().vocabulary_header(model_sha256, text_tokenizer().SCHEME)
+            return fh.readline() == contract.vocabulary_header(model_sha256, text_tokenizer().SCHEME)
     except (OSError, EOFError, UnicodeDecodeError):  # none, or not gzip: nothing the Lambda can read
         return False
 

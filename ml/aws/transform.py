@@ -27,17 +27,11 @@ from ml.aws.resources import find_endpoint_resources
 from ml.aws.train import SageMakerError, aws_errors, download, upload_if_changed
 from ml.config import Settings, log
 from ml.fsutil import atomic_path
-from ml.records import (
-    JSONLINES,
-    ClassifyError,
-    Record,
-    jsonlines_request,
-    read_json_lines,
-    result_line,
-    tokens_of,
-)
+from ml.lambda_src import contract
+from ml.records import ClassifyError, Record, tokens_of
+from ml.results import result_line
 
-CONTENT_TYPE = JSONLINES
+CONTENT_TYPE = contract.JSONLINES
 BATCH_STRATEGY = "MultiRecord"
 MAX_PAYLOAD_MB = 6
 INPUT_NAME = "input.jsonl"
@@ -48,7 +42,7 @@ def request_body(records: list[Record], k: int) -> tuple[bytes, list[int]]:
     """The job's JSON lines input and the indexes of the records it holds (texts with no word left out)."""
     tokens = [tokens_of(record.text) for record in records]
     sent = [index for index, text in enumerate(tokens) if text]
-    return jsonlines_request([tokens[i] for i in sent], k), sent
+    return contract.jsonlines_request([tokens[i] for i in sent], k), sent
 
 
 def deployed_model(client: Any, endpoint: str) -> str:
@@ -145,7 +139,7 @@ def run_job(client: Any, settings: Settings, key: str, model: str, input_uri: st
 def join_output(records: list[Record], sent: list[int], out_file: Path) -> list[dict[str, Any]]:
     """One output line per record: the job's predictions joined back to the ids by position."""
     try:
-        predictions = read_json_lines(out_file.read_text(encoding="utf-8"))
+        predictions = contract.read_json_lines(out_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise SageMakerError(f"the transform output {out_file} is not JSON lines ({exc})") from None
     if len(predictions) != len(sent):

@@ -1,7 +1,8 @@
 """The fresh process of the cold-start measurement: the Lambda handler behind the local API, nothing warm.
 
 ``python -m ops.bench.coldstart``, with the handler's environment set as the local stack sets it, imports
-the handler (timed: its module initialisation, whatever it does at import), serves it with the local API
+the handler (timed: its module initialisation, whatever it does at import; of the Lambda's modules only
+the small wire contract, which the settings import too, is loaded before), serves it with the local API
 on a free port, prints one JSON line ``{"port": N, "init_ms": T}`` and serves until its standard input
 closes. ``ops.bench.measure.cold_start`` sends the first and the warm requests and times them.
 """
@@ -13,13 +14,12 @@ import os
 import sys
 import time
 
-from ml import lambda_src
-from ops.local.api import LocalApi  # imported before the clock starts: AWS's runtime is not ours
+from ops.local.api import LocalApi, deployed_handler  # imported before the clock: AWS's runtime is not ours
 
 
 def main() -> int:
     started = time.perf_counter()
-    handler = lambda_src.handler().lambda_handler
+    handler = deployed_handler()
     init_ms = (time.perf_counter() - started) * 1000
     api = LocalApi(("127.0.0.1", 0), handler, [os.environ.get("ALLOWED_ORIGINS", "")])
     api.start()

@@ -180,7 +180,7 @@ def lambda_costs(settings: Settings, smoke: bool) -> dict[str, Any]:
     started = time.perf_counter()
     for _ in range(n):
         tokens = tokenizer.tokenize(json.loads(body)["text"])
-        json.dumps({"instances": [" ".join(tokens)], "configuration": {"k": 3}})
+        lambda_src.contract.json_request([" ".join(tokens)], 3)
     per_request = (time.perf_counter() - started) / n
     return {
         "zip_bytes": zip_path.stat().st_size,

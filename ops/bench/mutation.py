@@ -50,13 +50,17 @@ SCOPES: dict[str, Scope] = {
         ("tests/lambda_handler/test_lambda_handler.py", "tests/lambda_handler/test_handler_properties.py"),
         ("check_route", "parse_request", "_method", "_headers", "_body_text", "_unreadable_json"),
     ),
-    "endpoint": Scope(
-        "ops/local/endpoint.py",
-        ("tests/local/test_endpoint_server.py", "tests/lambda_handler/test_handler_properties.py"),
-        ("parse_request",),
+    "endpoint": Scope(  # the endpoint's request parser, and the handler's bound on k: the wire contract's
+        "lambda/contract.py",
+        (
+            "tests/local/test_endpoint_server.py",
+            "tests/lambda_handler/test_handler_properties.py",
+            "tests/lambda_handler/test_contract.py",
+        ),
+        ("valid_k", "parse_json_request"),
     ),
     "bulk": Scope(
-        "ml/records.py",
+        "ml/results.py",
         ("tests/local/test_classify.py",),
         ("read_key", "not_made_by", "is_complete", "finish", "resume", "start", "publish"),
     ),

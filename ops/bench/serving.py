@@ -227,7 +227,7 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
             targets.append(("bare server", 0, f"http://127.0.0.1:{bare.server_address[1]}/invocations", top))
             for name, workers, url, concurrencies in targets:
                 for batch in plan.batches:
-                    body = json.dumps({"instances": texts[:batch]}).encode()
+                    body = lambda_src.contract.json_request(texts[:batch], 1).encode()
                     for concurrency in concurrencies:
                         stats = _load(url, body, concurrency, plan.requests, plan.seconds)
                         stats.update(
@@ -247,7 +247,7 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
                             stats["requests_per_second"],
                         )
             # the goal's case: real texts, the biggest batch, one endpoint process
-            body = json.dumps({"instances": real}).encode()
+            body = lambda_src.contract.json_request(real, 1).encode()
             for concurrency in plan.concurrency:
                 stats = _load(single, body, concurrency, plan.requests, plan.seconds)
                 stats.update(

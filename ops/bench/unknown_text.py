@@ -24,7 +24,7 @@ from pathlib import Path
 from ml import data, pipeline, vocabulary
 from ml.config import Settings
 from ml.fsutil import write_text
-from ml.lambda_src import handler, text_tokenizer
+from ml.lambda_src import contract, text_tokenizer
 from ml.preprocess import BASELINE_TRAIN
 from ml.slices import SHORT_TOKENS, first_sentence
 from ml.tables import markdown_table
@@ -59,11 +59,10 @@ def real_texts(rows: Iterable[data.Row]) -> dict[str, list[str]]:
     return groups
 
 
-def word_counts(text: str, words: vocabulary.Vocabulary) -> tuple[int, int, int] | None:
+def word_counts(text: str, words: contract.Vocabulary) -> tuple[int, int, int] | None:
     """The text's topical, common and all tokens, as the Lambda counts them; None for a text with no token."""
     tokens = text_tokenizer().tokenize(text)
-    counts: tuple[int, int, int] | None = handler().word_counts(tokens, words) if tokens else None
-    return counts
+    return contract.word_counts(tokens, words) if tokens else None
 
 
 def measure(settings: Settings) -> str:
@@ -74,8 +73,7 @@ def measure(settings: Settings) -> str:
     started = time.perf_counter()
     words = vocabulary.derive(everything, prepared.path(BASELINE_TRAIN))
     seconds = time.perf_counter() - started
-    lambda_handler, shipped = handler(), settings.min_known_percent
-    min_words = lambda_handler.MIN_WORDS_FOR_LANGUAGE
+    shipped, min_words = settings.min_known_percent, contract.MIN_WORDS_FOR_LANGUAGE
     splits = data.make_splits(dataset, settings)
     reported = list(splits.test)
     if dataset.test_csv:  # the official test rows, when the test split was carved from the train file
@@ -94,7 +92,7 @@ def measure(settings: Settings) -> str:
             no_words = len(counted) - len(judged)  # refused already: "the text has no words" (400)
             topical = [sum(known * 100 < t * n for known, _, n in judged) for t in THRESHOLDS]
             foreign = sum(common == 0 and n >= min_words for _, common, n in judged)
-            refused = [c is None or lambda_handler.unknown_reason(*c, shipped) is not None for c in counted]
+            refused = [c is None or contract.unknown_reason(*c, shipped) is not None for c in counted]
             kind = "real" if name in real_texts([]) else "non-topic"
             cells = [no_words + n for n in (*topical, foreign)] + [sum(refused)]
             label = f"{name} ({kind}, {half})"

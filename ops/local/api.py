@@ -81,6 +81,20 @@ def build_event(
     return event
 
 
+def deployed_handler() -> Handler:
+    """The function Terraform deploys, ``handler.lambda_handler``, imported as the Lambda runtime imports it
+    from the zip's root: the one import of the handler outside ``lambda/`` (``.importlinter``).
+
+    The handler initialises on the first call, in this process's environment then (``ops/local/stack.py``
+    sets the Lambda's first).
+    """
+    from ml import lambda_src  # noqa: F401  (lambda/ on the import path, as the runtime puts the zip root)
+
+    import handler
+
+    return handler.lambda_handler
+
+
 class LocalApi(BackgroundServer):
     """Routes ``POST /classify`` to a Lambda handler function, in-process."""
 

@@ -6,7 +6,7 @@ a free port. Worker processes (one per core by default) tokenize the batches, so
 cost, runs on every core; threads of this process send each tokenized batch and turn the answer into
 lines, appended to ``OUTPUT.partial`` in input order as batches come back. Target aws: a SageMaker
 Batch Transform job on the deployed model (``ml/aws/transform.py``), its lines published the same way.
-Formats, provenance and resume: ``ml/records.py``.
+Formats: ``ml/records.py``; provenance and resume: ``ml/results.py``.
 """
 
 from __future__ import annotations
@@ -29,26 +29,19 @@ from tqdm import tqdm
 
 from ml.config import Settings, log
 from ml.fsutil import write_json
-from ml.records import (
-    JSONLINES,
-    ClassifyError,
-    InputSpec,
+from ml.lambda_src import contract
+from ml.records import ClassifyError, InputSpec, Record, id_key, tokens_of
+from ml.results import (
     Provenance,
-    Record,
     Summary,
-    dump_lines,
     finish,
-    id_key,
-    jsonlines_request,
     key_path,
     local_model,
     partial_path,
     publish,
-    read_json_lines,
     result_line,
     resume,
     start,
-    tokens_of,
 )
 from ops.local.endpoint import MODEL_HEADER
 
@@ -119,12 +112,12 @@ def runtime_client(url: str, settings: Settings) -> Any:
 def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dict[str, Any]]:
     """BlazingText predictions for ``instances``; a body over the 6 MB limit is sent in halves.
 
-    The request is the JSON Lines a Batch Transform job sends (``ml.records.jsonlines_request``), so the
+    The request is the JSON Lines a Batch Transform job sends (``contract.jsonlines_request``), so the
     local endpoint answers the very format ``--target aws`` relies on.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    body = jsonlines_request(instances, k)
+    body = contract.jsonlines_request(instances, k)
     if len(body) > MAX_BODY_BYTES:
         if len(instances) == 1:
             raise ClassifyError(f"a text is over the endpoint's {MAX_BODY_BYTES:,}-byte request limit")
@@ -132,9 +125,9 @@ def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dic
         return invoke(client, endpoint, instances[:half], k) + invoke(client, endpoint, instances[half:], k)
     try:
         response = client.invoke_endpoint(
-            EndpointName=endpoint, ContentType=JSONLINES, Accept=JSONLINES, Body=body
+            EndpointName=endpoint, ContentType=contract.JSONLINES, Accept=contract.JSONLINES, Body=body
         )
-        answer = read_json_lines(response["Body"].read().decode("utf-8"))
+        answer = contract.read_json_lines(response["Body"].read().decode("utf-8"))
     except ClientError as exc:
         raise ClassifyError(f"endpoint {endpoint} refused a batch: {exc}") from None
     except (BotoCoreError, UnicodeDecodeError, ValueError) as exc:
@@ -205,7 +198,7 @@ def classify_local(
                 def write_next() -> None:
                     nonlocal written
                     lines = inflight.popleft().result()  # in submission order: the file stays in input order
-                    out.write(dump_lines(lines))
+                    out.write(contract.dump_json_lines(lines))
                     out.flush()
                     bar.update(len(lines))
                     written += 1
@@ -239,7 +232,7 @@ def classify(
     on_batch: Callable[[int], None] | None = None,
     force: bool = False,
 ) -> Summary:
-    """Classify every text of ``source`` into ``output`` on ``settings.target``; see ``ml/records.py``.
+    """Classify every text of ``source`` into ``output`` on ``settings.target``; see ``ml/results.py``.
 
     ``force`` classifies again and replaces ``output`` whatever made it (a partial run of the same
     provenance is still resumed: its lines are the ones a fresh run writes).

@@ -6,13 +6,9 @@ Routes (threaded server on 127.0.0.1, HTTP/1.1 keep-alive):
   ``boto3.client("sagemaker-runtime", endpoint_url=...)`` works unchanged. Model errors come back as
   the runtime's ``ModelError`` (HTTP 424) with the container's status and message, as in AWS.
 
-Requests are BlazingText's, in both of the container's formats (AWS, "BlazingText algorithm", inference:
-https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html):
-- ``application/json``: ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``, answered
-  ``[{"label": ["__label__X", …], "prob": [p, …]}, …]``;
-- ``application/jsonlines`` (what Batch Transform sends, ``ml.records.jsonlines_request``): one
-  ``{"source": "tok tok …", "k": N}`` a line (``k`` optional, default 1), answered one
-  ``{"prob": [...], "label": [...]}`` a line, in order, as ``application/jsonlines``.
+Requests are BlazingText's, in both of the container's formats, ``application/json`` and
+``application/jsonlines`` (what Batch Transform sends), read and answered as the wire contract
+(``lambda/contract.py``) defines them; this module adds the container's limits and HTTP statuses.
 
 fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
 starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
@@ -42,13 +38,12 @@ from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
 from ml.errors import ProjectError
+from ml.lambda_src import contract
 from ml.predict import Predictor
-from ml.records import JSONLINES, dump_lines, read_json_lines
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
 MAX_INSTANCES = 1000
-JSON_TYPES = ("application/json",)
 WORKER_START_SECONDS = 60.0
 _RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 Response = tuple[int, str, Mapping[str, str], bytes]
@@ -65,29 +60,16 @@ class RequestError(Exception):
 
 def parse_request(body: bytes, content_type: str, n_labels: int) -> tuple[list[str], int]:
     """Validate a BlazingText JSON request; return (instances, k) or raise RequestError."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media not in JSON_TYPES:
+    if media_type(content_type) != contract.JSON:
         raise RequestError(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
             f"content type {content_type or '(none)'!r} is not supported; "
-            f"use application/json or {JSONLINES}",
+            f"use {contract.JSON} or {contract.JSONLINES}",
         )
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError) as exc:  # also an integer over Python's int-string digit limit
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not valid UTF-8 JSON: {exc}") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
-        raise RequestError(HTTPStatus.BAD_REQUEST, 'body must be {"instances": [string, …]}')
-    instances = payload["instances"]
-    if not 1 <= len(instances) <= MAX_INSTANCES:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"instances must hold 1 to {MAX_INSTANCES} strings")
-    if not set(map(type, instances)) <= {str}:  # JSON strings decode to exactly str
-        raise RequestError(HTTPStatus.BAD_REQUEST, "every instance must be a string")
-    configuration = payload.get("configuration", {})
-    k = configuration.get("k", 1) if isinstance(configuration, dict) else None
-    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n_labels:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"configuration.k must be an integer in 1..{n_labels}")
-    return instances, k
+        return contract.parse_json_request(body, n_labels, MAX_INSTANCES)
+    except ValueError as exc:
+        raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
 
 
 def media_type(header: str) -> str:
@@ -100,27 +82,15 @@ def parse_jsonlines_request(body: bytes, accept: str, n_labels: int) -> list[tup
 
     The answer is JSON Lines too: an ``Accept`` naming another type is refused (406).
     """
-    if media_type(accept) not in ("", "*/*", JSONLINES):
+    jsonlines = contract.JSONLINES
+    if media_type(accept) not in ("", "*/*", jsonlines):
         raise RequestError(
-            HTTPStatus.NOT_ACCEPTABLE, f"a {JSONLINES} request is answered in {JSONLINES}, not {accept!r}"
+            HTTPStatus.NOT_ACCEPTABLE, f"a {jsonlines} request is answered in {jsonlines}, not {accept!r}"
         )
     try:
-        lines = read_json_lines(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"body is not UTF-8 JSON lines: {exc}") from None
-    if not 1 <= len(lines) <= MAX_INSTANCES:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"the body must hold 1 to {MAX_INSTANCES} lines")
-    requests = []
-    for number, line in enumerate(lines, start=1):
-        if not isinstance(line, dict) or not isinstance(line.get("source"), str):
-            raise RequestError(HTTPStatus.BAD_REQUEST, f'line {number} must be {{"source": string}}')
-        k = line.get("k", 1)
-        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= n_labels:
-            raise RequestError(
-                HTTPStatus.BAD_REQUEST, f"line {number}: k must be an integer in 1..{n_labels}"
-            )
-        requests.append((line["source"], k))
-    return requests
+        return contract.parse_jsonlines_request(body, n_labels, MAX_INSTANCES)
+    except ValueError as exc:
+        raise RequestError(HTTPStatus.BAD_REQUEST, str(exc)) from None
 
 
 def predict_lines(predictor: Predictor, requests: list[tuple[str, int]]) -> list[dict[str, list[Any]]]:
@@ -387,11 +357,12 @@ class _Handler(LeanHandler):
             if predictor is None:
                 raise RequestError(HTTPStatus.SERVICE_UNAVAILABLE, "model is not loaded")
             content_type = headers.get("content-type", "")
-            if media_type(content_type) == JSONLINES:
+            if media_type(content_type) == contract.JSONLINES:
                 lines = parse_jsonlines_request(body, headers.get("accept", ""), len(predictor.labels))
-                return HTTPStatus.OK, JSONLINES, dump_lines(predict_lines(predictor, lines)).encode()
+                answer = contract.dump_json_lines(predict_lines(predictor, lines)).encode()
+                return HTTPStatus.OK, contract.JSONLINES, answer
             instances, k = parse_request(body, content_type, len(predictor.labels))
-            return HTTPStatus.OK, "application/json", json.dumps(predictor.predict(instances, k)).encode()
+            return HTTPStatus.OK, contract.JSON, json.dumps(predictor.predict(instances, k)).encode()
         except RequestError as exc:
             return exc.status, "application/json", json.dumps({"message": str(exc)}).encode()
 

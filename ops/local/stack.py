@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml import lambda_src, vocabulary
+from ml import vocabulary
 from ml.config import Settings, log
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
 from ml.registry import read_registry, tokenizer_mismatch
-from ops.local.api import LocalApi
+from ops.local.api import LocalApi, deployed_handler
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
@@ -186,7 +186,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
-    api.handler = lambda_src.handler().lambda_handler  # imported (initialised) in this environment
+    api.handler = deployed_handler()  # imported (initialised) in this environment
     # The site is the local edge: the page POSTs to /classify on its own origin, which forwards to the API.
     site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
     started: list[BackgroundServer] = []

@@ -19,7 +19,7 @@ import pytest
 from ml import vocabulary
 from ml.aws import store
 from ml.fsutil import file_digest
-from ml.lambda_src import text_tokenizer
+from ml.lambda_src import contract, text_tokenizer
 from ml.package import ARCHIVE, MANIFEST
 from ml.pipeline import version_folder
 from ml.registry import EndpointCapacity, EndpointOutputs
@@ -38,7 +38,7 @@ def make_version(folder: Path, archive: bytes = b"model bytes") -> str:
     folder.mkdir(parents=True)
     (folder / ARCHIVE).write_bytes(archive)
     sha = file_digest(folder / ARCHIVE)
-    words = vocabulary.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
+    words = contract.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
     (folder / vocabulary.VOCABULARY).write_bytes(vocabulary.encode(words, sha, text_tokenizer().SCHEME))
     (folder / MANIFEST).write_text(json.dumps({"model": {"sha256": sha}, "metrics": {"test_accuracy": 0.97}}))
     return sha

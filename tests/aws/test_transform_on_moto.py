@@ -21,7 +21,8 @@ from ml.aws.transform import INPUT_NAME, endpoint_model, join_output, transform
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ml.records import ClassifyError, InputSpec, Record, read_key, tokens_of
+from ml.records import ClassifyError, InputSpec, Record, tokens_of
+from ml.results import read_key
 from ops.infra.moto_server import MotoServer
 from ops.local.bulk import classify
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke

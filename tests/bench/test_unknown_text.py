@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ml.data import Row
-from ml.vocabulary import Vocabulary
+from ml.lambda_src import contract
 from ops.bench.unknown_text import mashed, real_texts, word_counts
 
 
 def test_word_counts_count_the_lambda_s_tokens_against_both_lists() -> None:
-    words = Vocabulary(topical=frozenset({"river", "elbe"}), common=frozenset({"the", "is"}))
+    words = contract.Vocabulary(topical=frozenset({"river", "elbe"}), common=frozenset({"the", "is"}))
     assert word_counts("The river Qzxv is the Elbe's.", words) == (2, 3, 7)  # the river qzxv is the elbe 's
     assert word_counts("?!", words) is None  # no token: the Lambda's 400, not a count
 

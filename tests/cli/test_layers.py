@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import ast
 import configparser
+import json
+import os
+import shutil
 import sys
+from pathlib import Path
 
-from ml.config import ROOT
+import pytest
+
+from ml.config import ROOT, Settings
+from ml.lambda_src import LAMBDA_DIR
+from ml.pipeline import TrainOutcome
+from ops.infra.moto_server import free_port
+from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 
-def _imports(path: str) -> set[str]:
-    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     return {name.split(".")[0] for name in names}
@@ -25,10 +35,52 @@ def test_every_model_module_is_under_the_model_contract() -> None:
     assert modules == listed
 
 
-def test_the_lambda_imports_only_the_standard_library_and_boto3() -> None:
-    for path in ("lambda/handler.py", "lambda/text_tokenizer.py"):
+def test_the_lambda_imports_only_the_standard_library_boto3_and_its_own_modules() -> None:
+    for path in LAMBDA_DIR.glob("*.py"):
         outside = _imports(path) - set(sys.stdlib_module_names) - {"__future__", "boto3", "botocore"}
-        assert outside <= {"text_tokenizer"}, f"{path} imports {sorted(outside)}"
+        assert outside <= {"contract", "text_tokenizer"}, f"{path.name} imports {sorted(outside)}"
+
+
+@pytest.mark.parametrize("name", ["contract", "text_tokenizer"])
+def test_what_the_rest_shares_with_the_lambda_imports_only_the_standard_library(name: str) -> None:
+    """Settings, training, bulk and the local endpoint import these: no boto3 or handler comes with them."""
+    assert _imports(LAMBDA_DIR / f"{name}.py") - set(sys.stdlib_module_names) <= {"__future__"}
+
+
+def test_nothing_outside_the_lambda_imports_the_handler_but_the_local_api_that_runs_it() -> None:
+    """.importlinter checks ml/ and ops/ (the handler contract); this covers tasks.py too."""
+    sources = [
+        ROOT / "tasks.py",
+        *(path for folder in ("ml", "ops") for path in (ROOT / folder).rglob("*.py")),
+    ]
+    importers = [str(path.relative_to(ROOT)) for path in sources if "handler" in _imports(path)]
+    assert importers == ["ops/local/api.py"]
+
+
+@pytest.mark.slow
+def test_training_and_bulk_classification_do_not_import_the_handler(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    # GIVEN a build folder holding the tests' model, as after `invoke train`, and no endpoint running
+    settings = make_settings(tmp_path, endpoint_port=free_port())
+    shutil.copytree(trained[0].data_dir, settings.data_dir)
+    shutil.copytree(trained[0].model_dir, settings.model_dir)
+    env = {
+        **os.environ,
+        "DBP_BUILD_DIR": str(settings.build_dir),
+        "DBP_TERRAFORM_DIR": str(settings.terraform_dir),
+        "DBP_ENDPOINT_PORT": str(settings.endpoint_port),
+        "PYTHONPROFILEIMPORTTIME": "1",  # every process (the tokenizing workers too) lists what it imports
+    }
+    (tmp_path / "in.jsonl").write_text(json.dumps({"id": 1, "text": WALTER_JOHNSON}) + "\n", encoding="utf-8")
+    # WHEN `invoke train` runs, then `invoke classify` (serving the model in-process for the run)
+    for args in (["train"], ["classify", str(tmp_path / "in.jsonl"), str(tmp_path / "out.jsonl")]):
+        done = run_invoke(env, *args)
+        assert done.returncode == 0, done.stderr[-3000:]
+        imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if "|" in line}
+        # THEN they used the Lambda's contract and tokenizer, and never imported its handler
+        assert {"contract", "text_tokenizer"} <= imported and "handler" not in imported, args
+    assert json.loads((tmp_path / "out.jsonl").read_text(encoding="utf-8"))["label"] == "Athlete"
 
 
 def test_only_ml_lambda_src_imports_from_lambda() -> None:

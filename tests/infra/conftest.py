@@ -21,7 +21,7 @@ import pytest
 
 from ml import vocabulary
 from ml.config import ROOT, Settings, load_settings
-from ml.lambda_src import text_tokenizer
+from ml.lambda_src import contract, text_tokenizer
 from ml.pipeline import version_folder
 from ml.registry import EndpointCapacity, EndpointOutputs
 from ops.infra.lambda_zip import build_lambda_zip
@@ -121,7 +121,7 @@ def write_model_vocabulary(settings: Settings, endpoint: EndpointOutputs = ENDPO
     path = version_folder(settings, endpoint.model_sha256) / vocabulary.VOCABULARY
     path.parent.mkdir(parents=True, exist_ok=True)
     scheme = text_tokenizer().SCHEME
-    words = vocabulary.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
+    words = contract.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
     path.write_bytes(vocabulary.encode(words, endpoint.model_sha256, scheme))
     return path
 

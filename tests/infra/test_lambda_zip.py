@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from ml import vocabulary
-from ml.lambda_src import text_tokenizer
+from ml.lambda_src import contract, text_tokenizer
 from ops.infra.lambda_zip import LAMBDA_SRC, build_lambda_zip
 from tests.helpers import lambda_settings_env
 
@@ -34,7 +34,7 @@ def test_zip_holds_only_the_handler_modules(tmp_path: Path) -> None:
     with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip")) as zf:
         names = zf.namelist()
         modes = {info.external_attr >> 16 for info in zf.infolist()}
-    assert names == sorted(names) == ["handler.py", "text_tokenizer.py"]
+    assert names == sorted(names) == ["contract.py", "handler.py", "text_tokenizer.py"]
     assert modes == {0o100644}
 
 
@@ -56,7 +56,7 @@ def test_changed_source_changes_the_zip(tmp_path: Path) -> None:
     assert build_lambda_zip(tmp_path / "b.zip", src).read_bytes() != first
 
 
-RIVER = vocabulary.Vocabulary(frozenset({"river"}), frozenset({"the"}))  # a model's words, a few of them
+RIVER = contract.Vocabulary(frozenset({"river"}), frozenset({"the"}))  # a model's words, a few of them
 # What the Lambda Python runtime ships besides the standard library: boto3 and what it needs.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
@@ -77,7 +77,7 @@ def test_zip_with_a_vocabulary_holds_it_at_its_root(tmp_path: Path) -> None:
     words = vocabulary.encode(RIVER, "ab" * 32, text_tokenizer().SCHEME)
     (tmp_path / "v.gz").write_bytes(words)
     with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip", vocabulary=tmp_path / "v.gz")) as zf:
-        assert zf.namelist() == ["handler.py", "text_tokenizer.py", vocabulary.VOCABULARY]
+        assert zf.namelist() == ["contract.py", "handler.py", "text_tokenizer.py", vocabulary.VOCABULARY]
         assert zf.read(vocabulary.VOCABULARY) == words
 
 

@@ -17,11 +17,13 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ml import lambda_src, vocabulary
+from ml import vocabulary
 from ops.local.endpoint import MAX_INSTANCES, RequestError, parse_request
 from tests.helpers import lambda_settings_env, load_event
 
-handler = lambda_src.handler()
+import contract
+import handler
+
 CLIENT_STATUSES = {400, 404, 405, 413, 415}
 CLASSES = {
     "Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder", "MeanOfTransportation",
@@ -91,7 +93,7 @@ def answer(event: Any) -> tuple[int, dict[str, Any]]:
     status = reply["statusCode"]
     if status == 200:  # a reason exactly when the handler's rules refuse the counted words
         counts = body["knownWords"], body["commonWords"], body["words"]
-        reason = handler.unknown_reason(*counts, int(os.environ["MIN_KNOWN_PERCENT"]))
+        reason = contract.unknown_reason(*counts, int(os.environ["MIN_KNOWN_PERCENT"]))
         assert body.get("reason") == reason and body["top"][0]["label"] in CLASSES
         assert body["label"] is None if reason else body["label"] == body["top"][0]["label"]
     else:

@@ -18,12 +18,14 @@ from typing import Any
 import pytest
 
 from ml import lambda_src, vocabulary
-from ml.config import Settings
+from ml.config import ROOT, Settings
 from ml.pipeline import TrainOutcome
 from ops.local.endpoint import EndpointServer
 from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
 
-handler = lambda_src.handler()
+import contract
+import handler
+
 NAME = "dbpedia-classifier"
 SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
 
@@ -282,7 +284,7 @@ def test_a_sentence_in_another_language_gets_no_label_but_the_language_reason_an
 ) -> None:
     # GIVEN the German sentence of the issue: long enough, and none of its words a common English word
     words = handler.tokenize(RHINE_DE)
-    assert len(words) >= handler.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
+    assert len(words) >= contract.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
     status, _, body = call(v2(json.dumps({"text": RHINE_DE})))
     # THEN a 200 that names no topic, says the text is not English (the clearer reason, whatever its
     # topical words), and still has the top list
@@ -298,7 +300,7 @@ def test_a_sentence_in_another_language_gets_no_label_but_the_language_reason_an
 def test_a_short_text_without_a_common_word_is_judged_by_its_topical_words_only(lambda_env: str) -> None:
     # GIVEN a name, shorter than the language rule's reach, without a common word but with a topical one
     words = handler.tokenize("Walter Johnson")
-    assert len(words) < handler.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
+    assert len(words) < contract.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
     assert set(words) & handler.vocabulary().topical
     status, _, body = call(v2(json.dumps({"text": "Walter Johnson"})))
     # THEN it is classified
@@ -309,7 +311,7 @@ def test_a_short_text_without_a_common_word_is_judged_by_its_topical_words_only(
 def test_the_language_rule_starts_at_min_words_for_language(lambda_env: str, extra: int) -> None:
     # GIVEN "river" again and again: topical, and no common word
     assert "river" in handler.vocabulary().topical and "river" not in handler.vocabulary().common
-    words = handler.MIN_WORDS_FOR_LANGUAGE + extra
+    words = contract.MIN_WORDS_FOR_LANGUAGE + extra
     status, _, body = call(v2(json.dumps({"text": " ".join(["river"] * words)})))
     # THEN it is classified below the limit, and refused as not English from it on
     assert status == 200 and (body["label"] is None) == (extra == 0), body
@@ -383,9 +385,9 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
         path = tmp_path / "vocabulary.txt.gz"
         if fault == "not gzip":
             path.write_text("river\n")
-        header = handler.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
+        header = contract.vocabulary_header(os.environ["MODEL_SHA256"], handler.TOKENIZER_SCHEME)
         if fault.startswith("format "):  # this very model's, in a format before common words: a word a line
-            old = header.replace(handler.VOCABULARY_FORMAT, f"dbpedia-vocabulary/{fault[-1]}")
+            old = header.replace(contract.VOCABULARY_FORMAT, f"dbpedia-vocabulary/{fault[-1]}")
             path.write_bytes(gzip.compress(old.encode() + b"river\n"))
         if fault == "untagged word":  # today's header, then a line that is not "topical …" or "common …"
             path.write_bytes(gzip.compress(header.encode() + b"topical river\nfilm\n"))
@@ -690,13 +692,13 @@ def test_an_incomplete_environment_does_not_break_initialisation(
 
 
 def test_importing_the_handler_without_its_environment_logs_nothing_at_info() -> None:
-    # GIVEN a fresh interpreter without the Lambda's environment, as `invoke train` imports the handler for
-    # its shared definitions, logging at INFO
+    # GIVEN a fresh interpreter without the Lambda's environment, as the tests and tools import the handler,
+    # logging at INFO
     env = {k: v for k, v in os.environ.items() if k not in lambda_settings_env() and k != "VOCABULARY_FILE"}
     code = "import logging, sys; logging.basicConfig(level=logging.INFO); sys.path.insert(0, 'lambda')\n"
     code += "import handler"
     # WHEN it imports the handler  THEN nothing is logged: the not-configured state waits for a request
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=lambda_src.ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert done.stderr == ""

@@ -12,6 +12,8 @@ import pytest
 from ml import lambda_src
 from ml.vocabulary import COMMON_WORDS, PRIOR_ROWS, derive, encode
 
+import handler
+
 LABELS = [f"__label__C{n}" for n in range(14)]
 MORE_WORDS = [f"w{k}" for k in range(COMMON_WORDS + 10)]  # w0 in the most rows, then ever fewer
 
@@ -59,7 +61,7 @@ def test_the_file_is_deterministic_format_3_and_the_lambda_reads_both_lists_back
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the words of the rows above, encoded for a model
-    handler, scheme, sha256 = lambda_src.handler(), lambda_src.text_tokenizer().SCHEME, "cd" * 32
+    scheme, sha256 = lambda_src.text_tokenizer().SCHEME, "cd" * 32
     words = derive(
         frozenset({"the", "river", *MORE_WORDS}), write_rows(tmp_path, rows_of_common_and_topical_words())
     )

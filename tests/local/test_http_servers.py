@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ml import lambda_src
-from ops.local.api import LocalApi
+from ops.local.api import LocalApi, deployed_handler
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
@@ -38,8 +37,7 @@ def make_server(endpoint: EndpointServer) -> Iterator[Callable[[str, float], Bac
         if kind == "endpoint":
             server = EndpointServer(address, endpoint.predictor, NAME, idle_timeout=idle_timeout)
         elif kind == "api":
-            handler = lambda_src.handler().lambda_handler
-            server = LocalApi(address, handler, [ORIGIN], idle_timeout=idle_timeout)
+            server = LocalApi(address, deployed_handler(), [ORIGIN], idle_timeout=idle_timeout)
         else:
             server = SiteServer(address, idle_timeout=idle_timeout)
         made.append(server)

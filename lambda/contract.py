@@ -1,0 +1,185 @@
+"""The Lambda's wire contract: what the handler, training, bulk classification and the local endpoint share.
+
+Standard library only, shipped in the Lambda zip beside the handler, which imports it as ``contract`` from
+the zip's root; the rest of the project reaches it through ``ml/lambda_src.py``. One definition of:
+
+- the labels: ``LABEL_PREFIX`` before every class name, and ``N_CLASSES`` (the bound on a request's ``k``);
+- BlazingText's inference formats (AWS, "BlazingText algorithm", inference formats:
+  https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html), both ways: ``application/json``
+  ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``, answered ``[{"label": ["__label__X", …],
+  "prob": [p, …]}, …]``; and ``application/jsonlines`` (what Batch Transform sends), one ``{"source": "tok
+  tok …", "k": N}`` a line (``k`` optional, default 1), answered one ``{"prob": [...], "label": [...]}`` a
+  line, in order, under the same media type;
+- the vocabulary file the handler reads (``ml/vocabulary.py`` writes it): a header naming the format, the
+  model archive's sha256 and the tokenizer, then one ``topical <word>`` or ``common <word>`` line a word;
+- the unknown-text rule the handler applies with it (docs/unknown-text.md).
+
+A request or answer that breaks the contract is a ValueError whose message says why.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, NamedTuple, TypeGuard
+
+LABEL_PREFIX = "__label__"
+N_CLASSES = 14
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
+VOCABULARY_FORMAT = "dbpedia-vocabulary/3"  # 3: the topical and the common words, each line tagged
+MIN_WORDS_FOR_LANGUAGE = 6  # a text this long without a common word is not English (docs/unknown-text.md)
+
+
+# --- requests -------------------------------------------------------------------------------------
+def valid_k(k: Any, n_labels: int) -> TypeGuard[int]:
+    """Whether ``k`` labels can be asked of a model of ``n_labels``: an integer (not bool) in 1..n_labels."""
+    return isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= n_labels
+
+
+def json_request(instances: list[str], k: int) -> str:
+    """A BlazingText JSON request: the top ``k`` labels of each instance (space-separated tokens)."""
+    return json.dumps({"instances": instances, "configuration": {"k": k}})
+
+
+def jsonlines_request(instances: list[str], k: int) -> bytes:
+    """A BlazingText JSON Lines request body: one ``{"source": …, "k": k}`` line per instance."""
+    return dump_json_lines({"source": text, "k": k} for text in instances).encode()
+
+
+def dump_json_lines(values: Iterable[Any]) -> str:
+    """JSON Lines: one JSON value a line, non-ASCII characters kept as they are."""
+    return "".join(json.dumps(value, ensure_ascii=False) + "\n" for value in values)
+
+
+def read_json_lines(text: str) -> list[Any]:
+    """The JSON value of every non-empty line; ValueError names the first line that is not JSON.
+
+    Lines end at ``\n`` only: a JSON string may hold U+2028 or U+0085 as they are, where
+    ``str.splitlines`` would also cut.
+    """
+    values = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            try:
+                values.append(json.loads(line))
+            except (ValueError, RecursionError) as exc:
+                raise ValueError(f"line {number} is not valid JSON ({exc})") from None
+    return values
+
+
+def parse_json_request(body: bytes, n_labels: int, max_instances: int) -> tuple[list[str], int]:
+    """(instances, k) of a JSON request to a model of ``n_labels`` labels."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # also an integer over Python's int-string digit limit
+        raise ValueError(f"body is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
+        raise ValueError('body must be {"instances": [string, …]}')
+    instances = payload["instances"]
+    if not 1 <= len(instances) <= max_instances:
+        raise ValueError(f"instances must hold 1 to {max_instances} strings")
+    if not set(map(type, instances)) <= {str}:  # JSON strings decode to exactly str
+        raise ValueError("every instance must be a string")
+    configuration = payload.get("configuration", {})
+    k = configuration.get("k", 1) if isinstance(configuration, dict) else None
+    if not valid_k(k, n_labels):
+        raise ValueError(f"configuration.k must be an integer in 1..{n_labels}")
+    return instances, k
+
+
+def parse_jsonlines_request(body: bytes, n_labels: int, max_instances: int) -> list[tuple[str, int]]:
+    """(source, k) of each line of a JSON Lines request to a model of ``n_labels`` labels."""
+    try:
+        lines = read_json_lines(body.decode("utf-8"))
+    except ValueError as exc:  # also not UTF-8
+        raise ValueError(f"body is not UTF-8 JSON lines: {exc}") from None
+    if not 1 <= len(lines) <= max_instances:
+        raise ValueError(f"the body must hold 1 to {max_instances} lines")
+    requests = []
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, dict) or not isinstance(line.get("source"), str):
+            raise ValueError(f'line {number} must be {{"source": string}}')
+        k = line.get("k", 1)
+        if not valid_k(k, n_labels):
+            raise ValueError(f"line {number}: k must be an integer in 1..{n_labels}")
+        requests.append((line["source"], k))
+    return requests
+
+
+# --- answers --------------------------------------------------------------------------------------
+def read_prediction(prediction: Any) -> list[dict[str, Any]]:
+    """One BlazingText prediction ``{"label": [...], "prob": [...]}`` as label/probability pairs, in its
+    order, each label without ``LABEL_PREFIX``."""
+    try:
+        labels, probs = prediction["label"], prediction["prob"]
+        pairs = [
+            {"label": str(label).removeprefix(LABEL_PREFIX), "probability": round(float(p), 6)}
+            for label, p in zip(labels, probs, strict=True)
+        ]
+    except (LookupError, TypeError, ValueError):
+        raise ValueError("the model endpoint gave an unreadable answer") from None
+    if not pairs:
+        raise ValueError("the model endpoint returned no prediction")
+    return pairs
+
+
+def read_answer(answer: Any) -> list[dict[str, Any]]:
+    """The first prediction of a JSON answer, read as :func:`read_prediction` reads one."""
+    try:
+        first = answer[0]
+    except (LookupError, TypeError):
+        raise ValueError("the model endpoint gave an unreadable answer") from None
+    return read_prediction(first)
+
+
+# --- vocabulary and the unknown-text rule ---------------------------------------------------------
+class Vocabulary(NamedTuple):
+    """The deployed model's words that tell it about a topic, and its common (English) words."""
+
+    topical: frozenset[str]
+    common: frozenset[str]
+
+
+def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
+    """The first line of a vocabulary file: its format, the model archive's sha256, the tokenizer."""
+    return f"{VOCABULARY_FORMAT} model-sha256={model_sha256} tokenizer={tokenizer}\n"
+
+
+def vocabulary_text(words: Vocabulary, model_sha256: str, tokenizer: str) -> str:
+    """A vocabulary file's text: the header, then the tagged words, sorted."""
+    lines = sorted([f"topical {w}\n" for w in words.topical] + [f"common {w}\n" for w in words.common])
+    return vocabulary_header(model_sha256, tokenizer) + "".join(lines)
+
+
+def read_vocabulary(lines: Iterable[str]) -> Vocabulary:
+    """The words of a vocabulary file's lines after its header; ValueError names a line that is not tagged."""
+    tagged: dict[str, set[str]] = {"topical": set(), "common": set()}
+    for line in lines:
+        tag, _, word = line.partition(" ")
+        if tag not in tagged or not word:
+            raise ValueError(f"line {line!r}")
+        tagged[tag].add(word)
+    return Vocabulary(frozenset(tagged["topical"]), frozenset(tagged["common"]))
+
+
+def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:
+    """How many of ``tokens`` are topical words, how many common words, and how many there are."""
+    return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)
+
+
+def unknown_reason(known: int, common: int, words: int, min_percent: int) -> str | None:
+    """Why the model cannot judge a text of ``words`` tokens, ``known`` of them topical and ``common`` of
+    them common English words; None if it can. Not English is the clearer reason, so it comes first."""
+    if common == 0 and words >= MIN_WORDS_FOR_LANGUAGE:
+        return (
+            f"None of its {words} words is a common English word: the model only knows English text, "
+            "so it cannot tell what this is about."
+        )
+    if known * 100 >= min_percent * words:
+        return None
+    tells = "tells" if 1 in (known, words) else "tell"
+    return (
+        f"Only {known} of {words} {'word' if words == 1 else 'words'} {tells} the model anything about a "
+        "topic; it cannot tell what this text is about."
+    )
