@@ -28,13 +28,13 @@ from tqdm import tqdm
 from ml.config import Settings, log
 from ml.data import Dataset, Row, Splits
 from ml.fsutil import atomic_path, remove_temps
+from ml.labels import LABEL_PREFIX
 from ml.lambda_src import text_tokenizer
 from ml.slices import SHORT_TOKENS, first_sentence
 
 if TYPE_CHECKING:
     from nltk.tokenize import NLTKWordTokenizer
 
-LABEL_PREFIX = "__label__"
 SPLIT_NAMES = ("train", "validation", "test")
 BASELINE_TRAIN = "train_rows"  # the train split one line a row, without the extra views: the baseline's input
 FORMAT = 8  # bump when the prepared folder's contents change
