@@ -162,11 +162,13 @@ HYPERPARAMETERS = (
     "min_epochs",
 )
 AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_type")
+OWN_DATA = ("test_data", "label_column", "text_column", "min_rows_per_class")  # docs/own-data.md
 
 
 @settings_task(
     "target",
     "data",
+    *OWN_DATA,
     *HYPERPARAMETERS,
     "seed",
     "dropout_views",
@@ -219,6 +221,7 @@ def train(
 @settings_task(
     "target",
     "data",
+    *OWN_DATA,
     "seed",
     "threads",
     *AWS_TRAINING,
@@ -257,6 +260,7 @@ def tune(c: Context, s: Settings, verbose: bool = False) -> None:
 
 @settings_task(
     "data",
+    *OWN_DATA,
     "region",
     help={
         "model": "model.tar.gz to evaluate: a path or an s3:// URL (e.g. a SageMaker job's output)",

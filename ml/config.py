@@ -113,7 +113,8 @@ class Settings(BaseSettings):
         "auto",
         min_length=1,
         description="dataset: auto (the full archive if downloaded before, else the shipped sample), "
-        "sample, full (download, resumable, md5-checked), or a path to an archive or folder",
+        "sample, full (download, resumable, md5-checked), a path to an archive or folder, or your own "
+        "labelled CSV, JSON Lines or fastText file or folder (docs/own-data.md)",
     )
     data_url: str = Field(
         "https://github.com/saurabh3949/Text-Classification-Datasets/raw/master/dbpedia_csv.tar.gz",
@@ -144,6 +145,14 @@ class Settings(BaseSettings):
         description="train file: keep at most this many rows a class, drawn with the seed, before the "
         "splits (0: every row; the tests train on 1000)",
     )
+    test_data: str = Field("", description="own data: a separate test file (docs/own-data.md)")
+    label_column: str = Field("label", min_length=1, description="own data: CSV column / JSON key of labels")
+    text_column: str = Field(
+        "text",
+        pattern=r"^[^,]+(,[^,]+)*$",
+        description="own data: CSV column / JSON key of the text (several, comma-separated, are joined)",
+    )
+    min_rows_per_class: int = Field(10, ge=3, description="own data: fewest train rows a label may have")
 
     # --- training --------------------------------------------------------------------------------
     hyperparameters: Hyperparameters = Field(default_factory=lambda: Hyperparameters())

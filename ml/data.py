@@ -2,7 +2,8 @@
 
 The original archive ``dbpedia_csv.tar.gz`` holds ``dbpedia_csv/{classes.txt,train.csv,test.csv}``;
 CSV rows are ``class_index,"title","content"`` with ``class_index`` 1..14 in the order of
-``classes.txt``. The sample shipped in ``data/`` has the same layout (train rows only).
+``classes.txt``. The sample shipped in ``data/`` has the same layout (train rows only). Any other
+``--data PATH`` is the user's own labelled text (``ml/own_data.py``), split the same way.
 """
 
 from __future__ import annotations
@@ -19,17 +20,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ml import own_data
 from ml.config import Settings, log
-from ml.errors import ProjectError
 from ml.fsutil import atomic_path, brief, file_digest
 from ml.lambda_src import contract
+from ml.readers import DataError
 
 ARCHIVE_NAME = "dbpedia_csv.tar.gz"
 N_CLASSES = contract.N_CLASSES  # DBPedia's classes, the Lambda's bound on k: one definition
-
-
-class DataError(ProjectError):
-    """The dataset cannot be obtained or read; the message says what to do."""
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,7 @@ class Dataset:
     classes: list[str]
     origin: str  # "sample", "full archive", or the path given by the user
     sha256: str  # of the archive, or of the files in the folder
+    own: own_data.OwnData | None = None  # the user's own data (else DBPedia's layout)
 
     @property
     def train_csv(self) -> Path:
@@ -163,6 +163,14 @@ def _data_folder(root: Path) -> Path:
     raise DataError(f"{root} has no classes.txt and train.csv (expected the dbpedia_csv layout)")
 
 
+def _dbpedia_layout(path: Path) -> bool:
+    """Whether ``path`` is DBPedia's archive (named or read as a tar) or folder (classes.txt, here or one
+    level below)."""
+    if path.is_dir():
+        return any((p / "classes.txt").is_file() for p in [path, *path.iterdir()] if p.is_dir())
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES) or tarfile.is_tarfile(path)
+
+
 def folder_digest(folder: Path) -> str:
     """SHA-256 over the dataset files of a folder (names and contents), for the manifest."""
     parts = [
@@ -207,6 +215,13 @@ def resolve_dataset(settings: Settings) -> Dataset:
     raw = settings.data_dir / "raw"
     archive = raw / ARCHIVE_NAME
     choice = settings.data
+    if choice not in ("auto", "sample", "full"):
+        path = Path(choice).expanduser()
+        if path.exists() and not _dbpedia_layout(path):
+            own = own_data.resolve(path, settings)
+            return Dataset(own.train.path.parent, own.classes, choice, own.sha256, own)
+    if settings.test_data:
+        raise DataError("--test-data goes with --data PATH of your own data, not with DBPedia")
     if choice == "auto":
         choice = "full" if archive.exists() else "sample"
     if choice == "sample":
@@ -266,6 +281,8 @@ def make_splits(dataset: Dataset, settings: Settings) -> Splits:
 
     ``max_rows_per_class`` caps the train file's rows first (the official test file is kept whole).
     """
+    if dataset.own is not None:
+        return _own_splits(dataset.own, settings)
     train = cap_per_class(read_rows(dataset.train_csv), settings.max_rows_per_class, settings.seed)
     test_csv = dataset.test_csv
     test: list[Row] = read_rows(test_csv) if test_csv else []
@@ -285,5 +302,24 @@ def make_splits(dataset: Dataset, settings: Settings) -> Splits:
             f"carved from the train file: {settings.test_fraction:.0%} of every class, seed "
             f"{settings.seed} (official test file {why})"
         )
+    train, validation = stratified_split(train, settings.validation_fraction, settings.seed + 1)
+    return Splits(train, validation, test, source)
+
+
+def _own_splits(own: own_data.OwnData, settings: Settings) -> Splits:
+    """The splits of the user's own data: its test file whole, else a stratified carve of the train rows;
+    test rows whose text is also among the train rows are counted and reported."""
+    train = [Row(*row) for row in own.train_rows(settings.max_rows_per_class, settings.seed)]
+    if own.test is not None:
+        test = [Row(*row) for row in own.test_rows()]
+        source = f"test file {own.test.path} ({len(test)} rows)"
+    else:
+        train, test = stratified_split(train, settings.test_fraction, settings.seed)
+        source = (
+            f"carved from the train file: {settings.test_fraction:.0%} of every class, seed {settings.seed}"
+        )
+    if shared := own_data.shared_rows((row.text for row in train), (row.text for row in test)):
+        log.warning("%d of %d test rows also appear in the train rows: accuracy flatters", shared, len(test))
+        source += f"; {shared} of its {len(test)} rows also appear in the train rows"
     train, validation = stratified_split(train, settings.validation_fraction, settings.seed + 1)
     return Splits(train, validation, test, source)

@@ -29,6 +29,7 @@ from ml import data, evaluate, package, preprocess, rollout, train
 from ml import registry as deploy
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
+from ml.labels import label_names
 from ml.package import ARCHIVE, MANIFEST, MODEL_MEMBER
 from ml.report import build_report
 from ml.train import TrainError
@@ -231,6 +232,7 @@ def _describe(
         "hyperparameters": settings.hyperparameters.as_blazingtext(),
         **details,
         "labels": dataset.classes,
+        "label_names": label_names(dataset.classes),  # token -> the user's label (ml/labels.py)
         "tokenizer": preprocess.text_tokenizer().SCHEME,
         "data": {
             "origin": dataset.origin,

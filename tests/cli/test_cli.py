@@ -41,7 +41,10 @@ def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("classify", "in.csv", "out.jsonl", "--batch-size", "0"), "--batch-size 0: must be at least 1"),
         (("train", "--data", "/no/such/archive.tar.gz"), "no such file or folder"),
         (("train", "--early-stopping", "maybe"), "--early-stopping maybe: must be true or false"),
-        (("train", "--data", "README.md"), "README.md is not a readable tar archive"),
+        (("train", "--data", "README.md"), "README.md: cannot tell its format"),
+        (("train", "--data", "data/dbpedia_sample.tar.xz", "--test-data", "x.csv"), "--test-data goes with"),
+        (("train", "--text-column", "title,"), "--text-column title,: is not valid"),
+        (("train", "--min-rows-per-class", "2"), "--min-rows-per-class 2: must be at least 3"),
         (("evaluate", "--model", "README.md"), "README.md is not a readable model archive"),
         (("train", "--dropout-views", "-1"), "--dropout-views -1: must be at least 0"),
         (("sweep", "--variant", "epochs"), "write name=value pairs separated by commas"),
@@ -54,6 +57,24 @@ def test_bad_flags_fail_cleanly(tmp_path: Path, args: tuple[str, ...], message: 
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert message in last and last.startswith("error: "), "the error is the last line, on its own"
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("label,text\nok,fine\nok,très bien\n".encode("cp1252"), "reviews.csv: not UTF-8 text ("),
+        (b"label,text\n" + b"a,x\nb,y\n" * 10 + b"a,x,z\n", "reviews.csv:22: 3 fields where the header has"),
+        (b"label,body\na,x\n", "reviews.csv: no column 'text' in the header (columns found: label, body)"),
+    ],
+)
+def test_a_bad_file_of_your_own_fails_cleanly(tmp_path: Path, content: bytes, message: str) -> None:
+    data = tmp_path / "reviews.csv"
+    data.write_bytes(content)
+    result = invoke(tmp_path, "train", "--data", str(data))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {data}") and message in last, "the file, the line and what is wrong"
     assert "Traceback" not in result.stderr + result.stdout
 
 
