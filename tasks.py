@@ -206,7 +206,7 @@ def train(
         f"\ntest accuracy: {outcome.test_accuracy:.4f}\ntfvars:   {s.tfvars_path}"
     )
     if s.target == "aws":
-        from ml.registry import EndpointCapacity
+        from ml.deploy import EndpointCapacity
 
         capacity = EndpointCapacity.from_settings(s)
         bills = "per request" if capacity.mode == "serverless" else "every hour it runs"
@@ -338,7 +338,7 @@ def classify(
 def up(c: Context, s: Settings, verbose: bool = False) -> None:
     """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed."""
     from ml import pipeline
-    from ml.registry import registered_archive, tokenizer_mismatch
+    from ml.deploy import registered_archive, tokenizer_mismatch
     from ops.local.stack import PortError, server_ports, start_stack
 
     with cli_errors():
@@ -535,7 +535,7 @@ def preflight(c: Context, s: Settings, verbose: bool = False) -> None:
 def models(c: Context, s: Settings, verbose: bool = False) -> None:
     """List the model versions: metrics, approval, and which one is live."""
     from ml import pipeline, rollout
-    from ml.registry import read_registry
+    from ml.deploy import live_entry
     from ml.tables import markdown_table
 
     with cli_errors():
@@ -555,7 +555,7 @@ def models(c: Context, s: Settings, verbose: bool = False) -> None:
             ]
             print(markdown_table(("version", "test accuracy", "macro-F1", "approval", ""), package_rows))
             return
-        live_id = read_registry(s.endpoint_registry).get(s.endpoint_name, {}).get("version")
+        live_id = (live_entry(s) or {}).get("version")
         rows = rollout.models_table(rollout.versions(pipeline.versions_dir(s)), live_id)
     header = ("version", "created (UTC)", "test accuracy", "macro-F1", "approval", "")
     print(markdown_table(header, rows) if rows else "no versions yet: run `invoke train`")

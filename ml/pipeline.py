@@ -26,7 +26,7 @@ from typing import Any
 import fasttext
 
 from ml import data, evaluate, package, preprocess, rollout, train
-from ml import registry as deploy
+from ml import deploy
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.package import ARCHIVE, MANIFEST, MODEL_MEMBER
@@ -331,7 +331,7 @@ def evaluate_artifact(settings: Settings, archive: Path, source: str | None = No
 
 def rollback_target(settings: Settings, to: str | None) -> rollout.Version:
     """The version ``to`` names, or the newest earlier live one; it must be approved (or allowed)."""
-    entry = deploy.read_registry(settings.endpoint_registry).get(settings.endpoint_name, {})
+    entry = deploy.live_entry(settings) or {}
     every = rollout.versions(versions_dir(settings))
     target = (
         rollout.find(versions_dir(settings), to)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ml.aws.registry import packages
-from ml.aws.train import LOG_GROUP, SageMakerError
+from ml.aws.session import SageMakerError
+from ml.aws.train import LOG_GROUP
 
 LOG_RETENTION_DAYS = 14  # as the stack's own log groups (terraform/variables.tf log_retention_days)
 DELETE_BATCH = 1000  # keys a DeleteObjects request takes

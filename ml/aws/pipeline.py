@@ -14,12 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ml import registry as deploy
+from ml import deploy
 from ml import rollout, vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import registry as packages
 from ml.aws import store
-from ml.aws import train as sm
+from ml.aws import session
+from ml.aws import train as sagemaker_train
 from ml.aws.resources import find_endpoint_resources
 from ml.config import Settings, log
 from ml.fsutil import file_digest
@@ -46,12 +47,12 @@ def run(settings: Settings, review: Review | None = None) -> TrainOutcome:
     terminal); approved there, it goes on to the gate. Without a review it stops before any deploy, with
     the commands that finish the run: the training is done and paid, and a re-run reuses its job.
     """
-    with sm.aws_errors():
-        aws = sm.connect(settings)  # first: a missing role or credentials stop the run at once
+    with session.aws_errors():
+        aws = session.connect(settings)  # first: a missing role or credentials stop the run at once
         remove_leftovers(settings)
         dataset, prepared = prepare_data(settings)
-        job = sm.train(aws, settings, prepared)
-        fetch = sm.artifact_producer(aws, job, settings.model_dir / "unpacked")
+        job = sagemaker_train.train(aws, settings, prepared)
+        fetch = sagemaker_train.artifact_producer(aws, job, settings.model_dir / "unpacked")
         folder, _ = package_version(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
         sha = file_digest(folder / ARCHIVE)
         # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
@@ -100,9 +101,9 @@ def run(settings: Settings, review: Review | None = None) -> TrainOutcome:
 def download_artifact(settings: Settings, url: str) -> Path:
     """Download an ``s3://`` model archive once into ``build/downloads/<hash of the URL>/model.tar.gz``."""
     folder = settings.build_dir / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:16]
-    with sm.aws_errors():
-        s3 = sm.boto_session(settings.region).client("s3")
-        return sm.download(s3, url, folder / "model.tar.gz")
+    with session.aws_errors():
+        s3 = session.boto_session(settings.region).client("s3")
+        return session.download(s3, url, folder / "model.tar.gz")
 
 
 def live_id(client: Any, endpoint: str) -> str | None:
@@ -127,15 +128,15 @@ def live_version(client: Any, settings: Settings) -> rollout.Version | None:
 
 def list_packages(settings: Settings) -> tuple[list[packages.Package], str | None]:
     """The endpoint's model packages, oldest first, and the live version id (``invoke models``)."""
-    with sm.aws_errors():
-        client = sm.boto_session(settings.region).client("sagemaker")
+    with session.aws_errors():
+        client = session.boto_session(settings.region).client("sagemaker")
         return packages.packages(client, settings.endpoint_name), live_id(client, settings.endpoint_name)
 
 
 def approve(settings: Settings, version_id: str, status: str) -> packages.Package:
     """Set a package's approval (``invoke approve --target aws``)."""
-    with sm.aws_errors():
-        client = sm.boto_session(settings.region).client("sagemaker")
+    with session.aws_errors():
+        client = session.boto_session(settings.region).client("sagemaker")
         return packages.set_status(
             client, _package(client, settings, version_id), status, f"{status} by invoke"
         )
@@ -150,7 +151,7 @@ def _package(client: Any, settings: Settings, version_id: str) -> packages.Packa
     return matches[0]
 
 
-def _deploy_inputs(aws: sm.Aws, settings: Settings, package: packages.Package) -> str:
+def _deploy_inputs(aws: session.Aws, settings: Settings, package: packages.Package) -> str:
     """Where a package's deploy inputs are: as it names them; for one registered before they were stored,
     uploaded now from its version folder when that is complete here; else ""."""
     if package.metadata.get("deploy_inputs"):
@@ -163,8 +164,8 @@ def _deploy_inputs(aws: sm.Aws, settings: Settings, package: packages.Package) -
 
 def rollback(settings: Settings, to: str | None) -> packages.Package:
     """Deploy the named package, or the newest approved one older than the live, through the guarded path."""
-    with sm.aws_errors():
-        aws = sm.connect(settings)
+    with session.aws_errors():
+        aws = session.connect(settings)
         live = live_id(aws.sagemaker, settings.endpoint_name)
         if to:
             target = _package(aws.sagemaker, settings, to)

@@ -22,9 +22,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from ml.aws import train as sagemaker_train
+from ml.aws import session
 from ml.aws.resources import find_endpoint_resources
-from ml.aws.train import SageMakerError, aws_errors, download, upload_if_changed
+from ml.aws.session import SageMakerError, aws_errors, download, upload_if_changed
 from ml.config import Settings, log
 from ml.fsutil import atomic_path
 from ml.records import (
@@ -65,7 +65,7 @@ def deployed_model(client: Any, endpoint: str) -> str:
 def endpoint_model(settings: Settings) -> str:
     """The SageMaker model ``settings.endpoint_name`` serves (its name holds the archive's sha256 prefix)."""
     with aws_errors():
-        client = sagemaker_train.boto_session(settings.region).client("sagemaker")
+        client = session.boto_session(settings.region).client("sagemaker")
         return deployed_model(client, settings.endpoint_name)
 
 
@@ -185,9 +185,9 @@ def transform(settings: Settings, records: list[Record], model: str) -> list[dic
     with atomic_path(local / INPUT_NAME) as tmp:
         tmp.write_bytes(body)
     with aws_errors():
-        session = sagemaker_train.boto_session(settings.region)
-        sagemaker, s3 = session.client("sagemaker"), session.client("s3")
-        bucket = bucket_name(session, settings)
+        boto = session.boto_session(settings.region)
+        sagemaker, s3 = boto.client("sagemaker"), boto.client("s3")
+        bucket = bucket_name(boto, settings)
         try:
             s3.head_bucket(Bucket=bucket)
         except ClientError:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ml import data, lambda_src
-from ml import registry as deploy
+from ml import deploy
 from ml.config import ROOT, Settings, log
 from ml.fsutil import write_json, write_text
 from ml.package import unpack

@@ -28,6 +28,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ml.config import Settings, log
+from ml.deploy import live_entry
 from ml.fsutil import write_json
 from ml.records import (
     JSONLINES,
@@ -41,7 +42,6 @@ from ml.records import (
     id_key,
     jsonlines_request,
     key_path,
-    local_model,
     partial_path,
     publish,
     read_json_lines,
@@ -69,7 +69,15 @@ def _answers_ping(url: str) -> str | None:
 def served_model(settings: Settings) -> str:
     """The model that will answer: the one the running local endpoint names, else the deployed one."""
     named = _answers_ping(settings.runtime_url())
-    return named or local_model(settings.endpoint_registry, settings.endpoint_name)
+    if named:
+        return named
+    entry = live_entry(settings)  # `invoke up` and the in-process fallback serve it, checked when loaded
+    if not entry or not entry.get("sha256"):
+        raise ClassifyError(
+            f"nothing is deployed to the local endpoint {settings.endpoint_name!r} "
+            f"({settings.endpoint_registry}): run `invoke train` first"
+        )
+    return str(entry["sha256"])
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
-from ml.registry import read_registry, tokenizer_mismatch
+from ml.deploy import live_entry, tokenizer_mismatch
 from ops.local.api import LocalApi
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
@@ -114,7 +114,7 @@ def _not_started(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def model_to_serve(settings: Settings) -> Path:
     """The archive deployed to the local endpoint, checked against the checksum recorded at deploy time."""
-    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    entry = live_entry(settings)
     if entry is None:
         raise ArtifactError(
             f"nothing is deployed to the local endpoint {settings.endpoint_name!r}; run `invoke train` first"

@@ -21,9 +21,9 @@ import pytest
 from botocore.stub import Stubber
 
 from ml.aws.deploy import VARIANT, deploy, deployment_config, resource_names
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from tests.helpers import make_settings
 
 from .conftest import ACCOUNT, IMAGE, REGION, ROLE_ARN

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSResponse
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import registry as packages
 from ml.aws.deploy import deploy, resource_names
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.rollout import APPROVED, PENDING, REJECTED, find

@@ -33,7 +33,7 @@ from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ml.registry import EndpointCapacity, registered_archive
+from ml.deploy import EndpointCapacity, registered_archive
 from ops.infra import stack as infra
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ml.aws.train import SageMakerError, split_s3_uri
+from ml.aws.session import SageMakerError, split_s3_uri
 from ml.aws.transform import INPUT_NAME, endpoint_model, join_output, transform
 from ml.config import Settings
 from ml.pipeline import TrainOutcome

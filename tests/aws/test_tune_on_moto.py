@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ml.aws import tune as sagemaker_tune
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings, load_settings
 from ml.pipeline import TrainOutcome
 from ml.tune import RANGES

@@ -12,7 +12,7 @@ from ml.data import read_rows
 from ml.lambda_src import text_tokenizer
 from ml.pipeline import TrainOutcome
 from ml.records import InputSpec
-from ml.registry import register_local
+from ml.deploy import register_local
 from ops.local.bulk import classify
 from ops.local.endpoint import EndpointServer
 from tests.helpers import make_settings

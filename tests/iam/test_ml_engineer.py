@@ -16,8 +16,8 @@ import boto3
 import pytest
 
 from ml.aws import pipeline as sagemaker_pipeline
-from ml.aws import train as sagemaker_train
-from ml.aws.train import SageMakerError
+from ml.aws import session as aws_session
+from ml.aws.session import SageMakerError
 from ml.config import ROOT, Settings, load_settings
 from ml.rollout import APPROVED
 from ops.infra.iam_emulator import IamEmulator, managed_policy
@@ -76,14 +76,14 @@ def test_the_ml_engineer_lists_and_approves_a_version_with_the_bootstrap_policy(
     # GIVEN a principal holding exactly the ML engineer's policy, the calls of the SageMaker layer recorded
     engineer = bootstrapped.emulator.become(ENGINEER, [bootstrapped.policy])
     recorder = CallRecorder(REGION, ACCOUNT)
-    opened = sagemaker_train.boto_session
+    opened = aws_session.boto_session
 
     def recorded(region: str) -> boto3.Session:
         session = opened(region)
         recorder.watch(session.events)
         return session
 
-    monkeypatch.setattr(sagemaker_train, "boto_session", recorded)
+    monkeypatch.setattr(aws_session, "boto_session", recorded)
     # WHEN `invoke models --target aws` and `invoke approve VERSION --target aws` run as it
     with acting_as(engineer):
         listed, _ = sagemaker_pipeline.list_packages(bootstrapped.settings)

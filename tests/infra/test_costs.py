@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from ops.infra.costs import (
     StackFacts,
     Usage,

@@ -13,7 +13,7 @@ import pytest
 
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import load_settings
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from ops.infra import stack as infra
 from ops.infra.moto_server import MotoServer
 from ops.infra.stack import (

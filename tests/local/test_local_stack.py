@@ -259,7 +259,7 @@ def test_a_changed_deployed_archive_is_refused(
     import shutil
 
     from ml.package import ArtifactError
-    from ml.registry import register_local
+    from ml.deploy import register_local
 
     settings = trained[0].replace(build_dir=tmp_path / "build")
     archive = tmp_path / "model.tar.gz"
@@ -276,7 +276,7 @@ def test_a_model_trained_on_another_tokenizer_is_refused(tmp_path: Path, recorde
     from ml.config import load_settings
     from ml.lambda_src import text_tokenizer
     from ml.package import ArtifactError
-    from ml.registry import register_local, tokenizer_mismatch
+    from ml.deploy import register_local, tokenizer_mismatch
 
     settings = load_settings(build_dir=str(tmp_path / "build"))
     archive = tmp_path / "model.tar.gz"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ml import pipeline, preprocess, rollout
-from ml import registry as deploy
+from ml import deploy
 from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainError, run
@@ -32,7 +32,7 @@ _CHILD = """
 import json, os, signal, sys
 import fasttext
 from ml import evaluate, fsutil, pipeline, preprocess
-from ml import registry as deploy
+from ml import deploy
 from ml.config import load_settings
 
 def die(*_args, **_kwargs):
@@ -200,7 +200,7 @@ def test_approval_the_quality_gate_and_rollback_without_training(deployed: Setti
     rollout.set_approval(rollout.find(pipeline.versions_dir(settings), new_id), rollout.APPROVED)
     outcome = run(candidate)
     assert outcome.reused and outcome.archive.parent.name == new_id
-    history = deploy.read_registry(settings.endpoint_registry)[settings.endpoint_name]["history"]
+    history = (deploy.live_entry(settings) or {})["history"]
     assert history[-1] == live.id
     approved = rollout.find(pipeline.versions_dir(settings), new_id)
     # WHEN a much worse model is trained with --approve  THEN the gate names both accuracies
@@ -227,7 +227,7 @@ def test_approval_the_quality_gate_and_rollback_without_training(deployed: Setti
     # AND once approved it goes back live without training, and the history is popped back to it
     rollout.set_approval(live, rollout.APPROVED)
     assert pipeline.rollback_local(make_settings(root, **strict)).id == live.id
-    entry = deploy.read_registry(settings.endpoint_registry)[settings.endpoint_name]
+    entry = deploy.live_entry(settings) or {}
     assert (entry["version"], entry["history"]) == (live.id, history[:-1])
     assert deploy.registered_archive(settings) == live.archive
     # AND the command line lists the versions and names a wrong one in one line, exit 1
