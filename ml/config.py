@@ -3,8 +3,8 @@
 Precedence, lowest first: the defaults below, the tracked hyperparameters file (``hyperparameters.json``,
 written by ``invoke tune``; hyperparameters only), ``DBP_<NAME>`` environment variables (upper-case names,
 e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag. The tasks take
-their flags, defaults and help text from these declarations (``describe``). Nothing here touches the disk
-or the network at import time.
+their flags, defaults and help text from these declarations (``commands/cli.py``). Nothing here touches the
+disk or the network at import time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any, Literal, get_args
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ml.errors import ProjectError
@@ -382,54 +381,6 @@ def declaration(name: str) -> FieldInfo:
     raise KeyError(name)
 
 
-def _bounds(info: FieldInfo) -> str:
-    limits = {
-        key: getattr(item, key)
-        for item in info.metadata
-        for key in ("ge", "gt", "le", "lt")
-        if getattr(item, key, None) is not None
-    }
-    if "ge" in limits and "le" in limits:
-        return f"{_number(limits['ge'])}..{_number(limits['le'])}"
-    words = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
-    return ", ".join(f"{words[key]} {_number(value)}" for key, value in limits.items())
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def describe(name: str) -> str:
-    """Help text for a setting, all from its declaration: what, bounds or choices, default, variable."""
-    info = declaration(name)
-    default = info.default if info.default is not PydanticUndefined else None
-    choices = get_args(info.annotation) if getattr(info.annotation, "__origin__", None) is Literal else ()
-    parts = [", ".join(choices) if choices else _bounds(info)]
-    if name in HYPERPARAMETER_NAMES:
-        parts.append(
-            f"default {_shown(default)}, or {Settings.model_fields['hyperparameters_file'].default.name}"
-        )
-    elif name != "threads":
-        parts.append(f"default {_shown(default)}")
-    else:
-        parts.append("default: all cores")
-    parts.append(f"env {ENV_PREFIX}{name.upper()}")
-    return f"{info.description} ({'; '.join(p for p in parts if p)})"
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Path):
-        try:
-            return str(value.relative_to(ROOT))
-        except ValueError:
-            return str(value)
-    if value == "":
-        return "none"
-    return f"{value:,}".replace(",", "") if isinstance(value, int) else str(value)
-
-
 def read_hyperparameters_file(path: Path) -> dict[str, Any]:
     """The hyperparameters a ``hyperparameters.json`` sets; ConfigError when it cannot be used."""
     hint = "restore it (`git checkout hyperparameters.json`), or point DBP_HYPERPARAMETERS_FILE at one"
@@ -467,13 +418,18 @@ _MESSAGES = {
 }
 
 
+def number_text(value: float) -> str:
+    """A bound or value as messages and help show it: ``0.3``, ``1e-05``, ``14``."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _first_error(exc: ValidationError, where: Callable[[str], str]) -> str:
     """One line for pydantic's first error, naming the setting the way the user gave it."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"] if part != "hyperparameters"]
     template = _MESSAGES.get(error["type"])
     ctx = {
-        k: _number(v) if isinstance(v, float) else str(v).replace("'", "")
+        k: number_text(v) if isinstance(v, float) else str(v).replace("'", "")
         for k, v in error.get("ctx", {}).items()
     }
     message = template.format(**ctx) if template else str(error["msg"]).removeprefix("Value error, ")
@@ -532,17 +488,6 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
         return Settings(**top, hyperparameters=hp)
     except ValidationError as exc:
         raise ConfigError(_first_error(exc, where)) from None
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Log ``HH:MM:SS level message`` lines to stderr (DEBUG with ``verbose``)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("botocore", "boto3", "urllib3", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:

@@ -19,8 +19,8 @@ Provenance: ``FILE.key`` beside ``OUTPUT.partial`` and ``OUTPUT`` records what m
 sha256 and how it was read, ``k``, the tokenizer and the model; for ``OUTPUT`` also its own sha256). A
 partial file of another provenance is discarded; an ``OUTPUT`` of this provenance means nothing to do; any
 other ``OUTPUT`` is refused unless ``force``. An output that is the input (or a file beside it that classify
-writes) is refused before anything is written. Who answers (the local endpoint, a Batch Transform job)
-is the callers' business: ``ops/local/bulk.py`` and ``ml/aws/transform.py``.
+writes) is refused before anything is written. A run goes as ``ml/bulk.py`` says; who answers (the local
+endpoint, a Batch Transform job) is the target's: ``ops/local/bulk.py``, ``ml/aws/transform.py``.
 """
 
 from __future__ import annotations

@@ -59,6 +59,11 @@ class TuneResult:
         """The hyperparameters that are in the file after the run."""
         return self.tuned if self.written else self.current
 
+    @property
+    def summary(self) -> str:
+        """What the search found, in words (as ``invoke tune`` shows it)."""
+        return f"validation accuracy: tuned {self.tuned_accuracy:.4f}, current {self.current_accuracy:.4f}"
+
 
 def clamp(values: dict[str, Any], base: Hyperparameters) -> Hyperparameters:
     """``base`` with ``values`` (BlazingText names) clamped into ``RANGES`` and cast to the field types."""
@@ -153,7 +158,7 @@ def autotune(
     return result
 
 
-def tune_local(settings: Settings) -> TuneResult:
+def tune(settings: Settings) -> TuneResult:
     """Autotune on the prepared validation split; write the winner to ``settings.hyperparameters_file``."""
     from ml.pipeline import prepare_data
 

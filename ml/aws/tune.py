@@ -33,6 +33,15 @@ class AwsTuneResult:
     best_training_job: str
     objective: float
     tuned: Hyperparameters
+    written: bool = True  # the tuning job's best values always go to the file
+
+    @property
+    def summary(self) -> str:
+        """What the search found, in words (as ``invoke tune`` shows it)."""
+        return (
+            f"tuning job: {self.tuning_job}\nbest job:   {self.best_training_job} "
+            f"({OBJECTIVE} {self.objective:.4f})"
+        )
 
 
 def parameter_ranges() -> dict[str, Any]:
@@ -73,7 +82,7 @@ def best_hyperparameters(job: dict[str, Any], base: Hyperparameters) -> tuple[st
     return best["TrainingJobName"], objective, clamp(tuned, base)
 
 
-def tune_aws(settings: Settings) -> AwsTuneResult:
+def tune(settings: Settings) -> AwsTuneResult:
     """Run the tuning job on SageMaker, wait for it, and write its best hyperparameters to the config file.
 
     Raises:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.aws import store
-from ml.aws import session
+from ml.aws import session, store
 from ml.config import Settings, log
-from ml.errors import ProjectError
-from ml.pipeline import version_folder
 from ml.deploy import EndpointOutputs
+from ml.errors import ProjectError
+from ml.versions import version_folder
 from ml.vocabulary import VOCABULARY, is_for
 
 

@@ -32,8 +32,8 @@ from ml.aws import cleanup
 from ml.aws import session as aws_session
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
-from ml.errors import ProjectError
 from ml.deploy import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
+from ml.errors import ProjectError
 from ml.tables import markdown_table
 from ops.infra import policy
 from ops.infra.costs import (

@@ -6,7 +6,7 @@ the stack only sets the environment the Lambda would get from Terraform (``ENDPO
 placeholder credentials for request signing when none are configured, and imports the handler only
 then, so that its initialisation (the endpoint client, the vocabulary) runs as in the Lambda. The endpoint
 serves the version the registry names live, and follows it: a new version, approve + deploy or rollback
-(ml/rollout.py), is swapped in without a restart.
+(ml/versions.py), is swapped in without a restart.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 from ml import lambda_src, vocabulary
 from ml.config import Settings, log
+from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
-from ml.deploy import live_entry, tokenizer_mismatch
 from ops.local.api import LocalApi
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer

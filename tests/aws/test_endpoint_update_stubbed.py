@@ -292,7 +292,7 @@ def test_an_ignored_alarm_in_alarm_lets_the_update_go_unwatched_by_it(
     sagemaker: Any, settings: Settings
 ) -> None:
     # GIVEN the latency alarm in ALARM, ignored with `--ignore-alarm` (the task's flag, into the settings)
-    from tasks import rollout_settings
+    from commands.model import rollout_settings
 
     settings = rollout_settings(settings, False, False, [ALARMS[1]])
     with Stubber(sagemaker) as stub:

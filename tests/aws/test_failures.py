@@ -47,7 +47,10 @@ def test_without_a_role_connect_uses_the_stack_s_bootstrap_role_in_the_caller_s_
     # GIVEN no DBP_ROLE_ARN and no --role-arn, and a stack named other-stack
     settings = make_settings(tmp_path, target="aws", endpoint_name="other-stack")
     # WHEN connecting  THEN the role is the one terraform/bootstrap creates for that stack, in STS's account
-    assert aws_session.connect(settings).role_arn == f"arn:aws:iam::{ACCOUNT}:role/other-stack-sagemaker-execution"
+    assert (
+        aws_session.connect(settings).role_arn
+        == f"arn:aws:iam::{ACCOUNT}:role/other-stack-sagemaker-execution"
+    )
 
 
 def test_without_credentials_train_says_how_to_configure_them(aws: MotoServer, tmp_path: Path) -> None:
@@ -188,7 +191,9 @@ def test_a_job_an_older_run_sent_early_stopping_false_is_reused_under_the_same_k
     hyperparameters = settings.hyperparameters.as_blazingtext()
     again = sm.train(aws_session.connect(settings), settings, prepared)
     # THEN the job is reused: its key is what the older spec's was, and its "false" is the same training
-    older = sm.JobSpec(aws_session.connect(settings).image, {**hyperparameters, "early_stopping": "false"}, {})
+    older = sm.JobSpec(
+        aws_session.connect(settings).image, {**hyperparameters, "early_stopping": "false"}, {}
+    )
     assert "early_stopping" not in hyperparameters
     assert older.key(prepared.key) == first.key == again.key
     assert creates == [] and (again.name, again.reused) == (first.name, True)

@@ -424,7 +424,9 @@ def test_a_region_without_blazingtext_fails_in_preflight_and_in_connect(
     assert region_line.startswith("FAIL region: region ap-southeast-7 has no SageMaker BlazingText image")
     assert not any("quota" in line or "execution role" in line for line in lines)
     # AND connect (train without the preflight) says the same instead of the SDK's ValueError traceback
-    with pytest.raises(aws_session.SageMakerError, match="region ap-southeast-7 has no SageMaker BlazingText image"):
+    with pytest.raises(
+        aws_session.SageMakerError, match="region ap-southeast-7 has no SageMaker BlazingText image"
+    ):
         aws_session.connect(chosen)
 
 

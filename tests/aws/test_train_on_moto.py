@@ -30,10 +30,10 @@ from ml.aws import store
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
 from ml.config import ROOT, Settings
+from ml.deploy import EndpointCapacity, registered_archive
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ml.deploy import EndpointCapacity, registered_archive
 from ops.infra import stack as infra
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from invoke.exceptions import Exit
 
+from commands.cli import cli_errors
 from ops.infra import policy
 from ops.infra import stack as infra
 from ops.infra.moto_server import MotoServer
 from ops.infra.policy import PolicyError
 from ops.infra.stack import PlanReport, Stack, plan_stack
-from tasks import cli_errors
 
 from .conftest import Reviewed, local_stack
 

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from ml.config import Settings
+from ml.deploy import live_entry, register_local
 from ml.fsutil import write_json
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.records import ClassifyError, InputSpec, Provenance, is_complete, read_input, read_key
-from ml.deploy import live_entry, register_local
 from ops.infra.moto_server import free_port
 from ops.local.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client, worker_count
 from ops.local.endpoint import EndpointServer, start_endpoint
