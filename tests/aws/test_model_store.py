@@ -22,7 +22,7 @@ from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.fsutil import file_digest
 from ml.lambda_src import text_tokenizer
 from ml.package import ARCHIVE, MANIFEST
-from ml.pipeline import version_folder
+from ml.versions import version_folder
 from ops.infra.model_inputs import ModelInputsError, model_vocabulary
 from ops.infra.moto_server import MotoServer
 from tests.helpers import make_settings

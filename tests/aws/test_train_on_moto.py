@@ -24,7 +24,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from ml import pipeline, preprocess, vocabulary
+from ml import pipeline, preprocess, versions, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import store
 from ml.aws.deploy import resource_names
@@ -322,7 +322,7 @@ def test_a_clean_checkout_plans_and_applies_the_model_trained_elsewhere_by_fetch
         # THEN the model's files were fetched by the tfvars' sha256 into its version folder, with one
         # GetObject each and no other S3 call
         sha = file_digest(deployed.outcome.archive)
-        fetched = pipeline.version_folder(settings, sha)
+        fetched = versions.version_folder(settings, sha)
         for name in store.FILES:
             assert (fetched / name).read_bytes() == (deployed.outcome.archive.parent / name).read_bytes()
         assert calls == ["before-call.s3.GetObject"] * len(store.FILES)

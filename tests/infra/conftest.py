@@ -23,7 +23,7 @@ from ml import vocabulary
 from ml.config import ROOT, Settings, load_settings
 from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.lambda_src import text_tokenizer
-from ml.pipeline import version_folder
+from ml.versions import version_folder
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import LOCAL_ACCOUNT_ID, MotoServer
