@@ -19,7 +19,6 @@ from pydantic_core import PydanticUndefined
 
 from ml.config import (
     ENV_PREFIX,
-    HYPERPARAMETER_NAMES,
     ROOT,
     Settings,
     declaration,
@@ -27,6 +26,7 @@ from ml.config import (
     number_text,
 )
 from ml.errors import ProjectError
+from ml.hyperparameters import HYPERPARAMETER_NAMES
 
 if TYPE_CHECKING:
     from ops.targets import Target

@@ -23,9 +23,10 @@ from typing import Any
 from tqdm import tqdm
 
 from ml import train
-from ml.config import Hyperparameters, Settings, log
+from ml.config import Settings, log
 from ml.errors import ProjectError
 from ml.fsutil import write_json
+from ml.hyperparameters import Hyperparameters
 
 # BlazingText name -> (low, high). Local autotune results are clamped into these; the SageMaker tuning job
 # searches them. Why they differ from AWS's recommended ranges: docs/tuning.md.

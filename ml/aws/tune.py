@@ -15,8 +15,9 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ml.config import Hyperparameters, Settings, log
+from ml.config import Settings, log
 from ml.fsutil import write_json
+from ml.hyperparameters import Hyperparameters
 from ml.tune import RANGES, clamp, write_hyperparameters
 
 OBJECTIVE = "validation:accuracy"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ConfigError, Hyperparameters, declaration, load_settings
+from ml.config import ConfigError, declaration, load_settings
+from ml.hyperparameters import Hyperparameters
 
 
 def test_defaults_then_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ml import tune
-from ml.config import ConfigError, Hyperparameters, load_settings
+from ml.config import ConfigError, load_settings
+from ml.hyperparameters import Hyperparameters
 from tests.helpers import make_settings, run_invoke
 
 BLAZINGTEXT_NAMES = {f.name for f in fields(Hyperparameters)}
