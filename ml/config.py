@@ -3,8 +3,8 @@
 Precedence, lowest first: the defaults below, the tracked hyperparameters file (``hyperparameters.json``,
 written by ``invoke tune``; hyperparameters only), ``DBP_<NAME>`` environment variables (upper-case names,
 e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag. The tasks take
-their flags, defaults and help text from these declarations (``describe``). Nothing here touches the disk
-or the network at import time.
+their flags, defaults and help text from these declarations (``commands/cli.py``). Nothing here touches the
+disk or the network at import time.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
-from pydantic.dataclasses import dataclass
+from pydantic import Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ml.errors import ProjectError
+from ml.hyperparameters import HYPERPARAMETER_NAMES, Hyperparameters
 from ml.lambda_src import contract
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,51 +39,6 @@ log = logging.getLogger("dbpedia")
 
 class ConfigError(ProjectError, ValueError):
     """A setting has a value that cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
-class Hyperparameters:
-    """BlazingText supervised-mode hyperparameters, under BlazingText's own names.
-
-    The local trainer maps them onto fastText's; SageMaker receives them as they are. The bounds are
-    the values BlazingText accepts that also train here (the tuning ranges lie inside them: docs/tuning.md).
-    """
-
-    # Measured choice on the shared DBPedia rows (docs/model-quality.md); hyperparameters.json repeats it.
-    epochs: int = Field(default=10, ge=1, le=100, description="BlazingText epochs")
-    learning_rate: float = Field(
-        default=0.3, gt=0, le=1.0, description="BlazingText learning_rate (above 1 fastText diverges)"
-    )
-    vector_dim: int = Field(default=14, ge=1, le=300, description="BlazingText vector_dim")
-    word_ngrams: int = Field(default=2, ge=1, le=5, description="BlazingText word_ngrams")
-    min_count: int = Field(default=25, ge=1, le=100, description="BlazingText min_count")
-    buckets: int = Field(
-        default=110_000, ge=1, le=10_000_000, description="BlazingText buckets for word n-gram hashing"
-    )
-    early_stopping: bool = Field(default=False, description="stop when validation accuracy stops improving")
-    patience: int = Field(default=4, ge=1, le=100, description="early stopping: epochs without improvement")
-    min_epochs: int = Field(
-        default=5, ge=1, le=100, description="early stopping: epochs before the first check"
-    )
-
-    @model_validator(mode="after")
-    def _min_epochs_within_epochs(self) -> Hyperparameters:
-        if self.early_stopping and self.min_epochs > self.epochs:
-            raise ValueError("{min_epochs} must be at most {epochs} when {early_stopping} is on")
-        return self
-
-    def as_blazingtext(self) -> dict[str, str]:
-        """Return the hyperparameters as SageMaker's BlazingText expects them (strings, supervised mode).
-
-        Early stopping is sent only when on, with its patience and min_epochs; off, none of the three is.
-        """
-        values: dict[str, str] = {"mode": "supervised"}
-        for name, value in dataclasses.asdict(self).items():
-            values[name] = str(value).lower() if isinstance(value, bool) else str(value)
-        if not self.early_stopping:
-            for name in ("early_stopping", "patience", "min_epochs"):
-                values.pop(name)
-        return values
 
 
 HTTP_URL = r"^(https?://[^\s/?#]+(/\S*)?)?$"  # an http(s) URL with a host, or empty
@@ -379,7 +333,6 @@ LAMBDA_SETTINGS = (
     "endpoint_max_attempts",
     "min_known_percent",
 )
-HYPERPARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparameters))
 SETTING_NAMES: tuple[str, ...] = tuple(n for n in Settings.model_fields if n != "hyperparameters")
 
 
@@ -390,54 +343,6 @@ def declaration(name: str) -> FieldInfo:
     if name in SETTING_NAMES:
         return Settings.model_fields[name]
     raise KeyError(name)
-
-
-def _bounds(info: FieldInfo) -> str:
-    limits = {
-        key: getattr(item, key)
-        for item in info.metadata
-        for key in ("ge", "gt", "le", "lt")
-        if getattr(item, key, None) is not None
-    }
-    if "ge" in limits and "le" in limits:
-        return f"{_number(limits['ge'])}..{_number(limits['le'])}"
-    words = {"ge": "at least", "gt": "above", "le": "at most", "lt": "below"}
-    return ", ".join(f"{words[key]} {_number(value)}" for key, value in limits.items())
-
-
-def _number(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def describe(name: str) -> str:
-    """Help text for a setting, all from its declaration: what, bounds or choices, default, variable."""
-    info = declaration(name)
-    default = info.default if info.default is not PydanticUndefined else None
-    choices = get_args(info.annotation) if getattr(info.annotation, "__origin__", None) is Literal else ()
-    parts = [", ".join(choices) if choices else _bounds(info)]
-    if name in HYPERPARAMETER_NAMES:
-        parts.append(
-            f"default {_shown(default)}, or {Settings.model_fields['hyperparameters_file'].default.name}"
-        )
-    elif name != "threads":
-        parts.append(f"default {_shown(default)}")
-    else:
-        parts.append("default: all cores")
-    parts.append(f"env {ENV_PREFIX}{name.upper()}")
-    return f"{info.description} ({'; '.join(p for p in parts if p)})"
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, Path):
-        try:
-            return str(value.relative_to(ROOT))
-        except ValueError:
-            return str(value)
-    if value == "":
-        return "none"
-    return f"{value:,}".replace(",", "") if isinstance(value, int) else str(value)
 
 
 def read_hyperparameters_file(path: Path) -> dict[str, Any]:
@@ -477,13 +382,18 @@ _MESSAGES = {
 }
 
 
+def number_text(value: float) -> str:
+    """A bound or value as messages and help show it: ``0.3``, ``1e-05``, ``14``."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _first_error(exc: ValidationError, where: Callable[[str], str]) -> str:
     """One line for pydantic's first error, naming the setting the way the user gave it."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"] if part != "hyperparameters"]
     template = _MESSAGES.get(error["type"])
     ctx = {
-        k: _number(v) if isinstance(v, float) else str(v).replace("'", "")
+        k: number_text(v) if isinstance(v, float) else str(v).replace("'", "")
         for k, v in error.get("ctx", {}).items()
     }
     message = template.format(**ctx) if template else str(error["msg"]).removeprefix("Value error, ")
@@ -542,17 +452,6 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
         return Settings(**top, hyperparameters=hp)
     except ValidationError as exc:
         raise ConfigError(_first_error(exc, where)) from None
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Log ``HH:MM:SS level message`` lines to stderr (DEBUG with ``verbose``)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)-7s %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("botocore", "boto3", "urllib3", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:

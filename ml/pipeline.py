@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import shutil
 import tempfile
@@ -25,8 +24,7 @@ from typing import Any
 
 import fasttext
 
-from ml import data, evaluate, package, preprocess, rollout, train
-from ml import registry as deploy
+from ml import data, deploy, evaluate, package, preprocess, train, versions
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.labels import label_names
@@ -70,45 +68,13 @@ def _train_key(prepared: preprocess.Prepared, settings: Settings) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def versions_dir(settings: Settings) -> Path:
-    """Where the model versions live, one folder each (docs/model-versions.md)."""
-    return settings.model_dir / "versions"
-
-
-def version_folder(settings: Settings, archive_sha256: str) -> Path:
-    """The folder of the version whose model archive has this sha256: named by its first 16 digits."""
-    return versions_dir(settings) / archive_sha256[:16]
-
-
-def _intact(folder: Path, manifest: dict[str, Any]) -> bool:
-    archive = folder / ARCHIVE
-    return archive.is_file() and manifest.get("model", {}).get("sha256") == file_digest(archive)
-
-
-def _read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) else None
-
-
-def _find_version(settings: Settings, key: str) -> tuple[Path, dict[str, Any]] | None:
-    """The finished version of this exact training whose archive is intact (folder, manifest), if any."""
-    for path in sorted(versions_dir(settings).glob(f"*/{MANIFEST}")):
-        manifest = _read_manifest(path.parent)
-        if manifest and manifest.get("train_key") == key and _intact(path.parent, manifest):
-            return path.parent, manifest
-    return None
-
-
 def remove_leftovers(settings: Settings) -> list[Path]:
     """Remove what killed runs left: temporary entries and version folders without a manifest.
 
     Runs before a training run writes anything. Two ``invoke train`` runs on one build folder at the same
     time are not supported: each would remove the other's unfinished version.
     """
-    root = versions_dir(settings)
+    root = versions.versions_dir(settings)
     removed = remove_temps(root) + remove_temps(settings.model_dir)
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
         if folder.is_dir() and not (folder / MANIFEST).exists():
@@ -166,20 +132,6 @@ def _train_locally(settings: Settings, prepared: preprocess.Prepared) -> Produce
     return produce
 
 
-def _place(settings: Settings, archive: Path) -> tuple[Path, dict[str, Any] | None]:
-    """Move a new archive into its version folder; return the folder and, when a finished version of
-    these exact bytes is already there (left as it is: versions are immutable), its manifest."""
-    folder = version_folder(settings, file_digest(archive))
-    manifest = _read_manifest(folder)
-    if manifest is not None and _intact(folder, manifest):
-        log.info("this model is already version %s", folder)
-        return folder, manifest
-    shutil.rmtree(folder, ignore_errors=True)  # a damaged version of these bytes
-    folder.mkdir()
-    os.replace(archive, folder / ARCHIVE)
-    return folder, None
-
-
 def package_version(
     settings: Settings, dataset: data.Dataset, prepared: preprocess.Prepared, key: str, produce: Producer
 ) -> tuple[Path, bool]:
@@ -187,16 +139,16 @@ def package_version(
 
     Returns the version folder and whether it was reused; nothing is deployed here.
     """
-    found = _find_version(settings, key)
+    found = versions.find_trained(settings, key)
     if found is not None:
         folder, manifest = found
         log.info("model is up to date (%s); nothing to train", folder)
     else:
-        versions_dir(settings).mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".run.", dir=versions_dir(settings)))
+        versions.versions_dir(settings).mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".run.", dir=versions.versions_dir(settings)))
         try:
             model_bin, details = produce(scratch / ARCHIVE)
-            folder, existing = _place(settings, scratch / ARCHIVE)
+            folder, existing = versions.place(settings, scratch / ARCHIVE)
             manifest = existing or _describe(settings, dataset, prepared, key, folder, model_bin, details)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -255,30 +207,30 @@ def _describe(
     return manifest
 
 
-def register_approval(settings: Settings, folder: Path) -> rollout.Version:
+def register_approval(settings: Settings, folder: Path) -> versions.Version:
     """The new version, recorded Approved when ``settings.approve`` asks (else it stays pending)."""
-    version = rollout.find(versions_dir(settings), folder.name)
-    if settings.approve and version.status != rollout.APPROVED:
-        approval = rollout.set_approval(version, rollout.APPROVED, "approved at registration (--approve)")
+    version = versions.find(versions.versions_dir(settings), folder.name)
+    if settings.approve and version.status != versions.APPROVED:
+        approval = versions.set_approval(version, versions.APPROVED, "approved at registration (--approve)")
         version = replace(version, approval=approval)
     return version
 
 
-def live_version(settings: Settings) -> rollout.Version | None:
+def live_version(settings: Settings) -> versions.Version | None:
     """The version the local registry names live for ``settings.endpoint_name``, if it is a finished one."""
     archive = deploy.registered_archive(settings)
     if archive is None or not (archive.parent / MANIFEST).is_file():
         return None
-    return rollout.find(archive.parent.parent, archive.parent.name)
+    return versions.find(archive.parent.parent, archive.parent.name)
 
 
 def gate(
     settings: Settings,
-    candidate: rollout.Version,
+    candidate: versions.Version,
     prepared: preprocess.Prepared,
-    live: rollout.Version | None,
+    live: versions.Version | None,
 ) -> None:
-    """The quality gate before a deploy (ml.rollout.check_gate). A live version measured on another test
+    """The quality gate before a deploy (ml.versions.check_gate). A live version measured on another test
     split than the candidate is first evaluated on the candidate's (accuracy only, not recorded)."""
     measured = None
     if live is not None:
@@ -293,7 +245,7 @@ def gate(
             )["accuracy"]
             log.info("live version %s evaluated on today's test split: %.4f", live.id, accuracy)
         measured = (live.id, accuracy)
-    rollout.check_gate(candidate, measured, settings.gate_margin, settings.unapproved_ok)
+    versions.check_gate(candidate, measured, settings.gate_margin, settings.unapproved_ok)
 
 
 def deployed(settings: Settings, reused: bool) -> TrainOutcome:
@@ -331,28 +283,41 @@ def evaluate_artifact(settings: Settings, archive: Path, source: str | None = No
     return Evaluation(archive, model_bin.parent / "metrics.md", report["test"]["accuracy"])
 
 
-def rollback_target(settings: Settings, to: str | None) -> rollout.Version:
+def rollback_target(settings: Settings, to: str | None) -> versions.Version:
     """The version ``to`` names, or the newest earlier live one; it must be approved (or allowed)."""
-    entry = deploy.read_registry(settings.endpoint_registry).get(settings.endpoint_name, {})
-    every = rollout.versions(versions_dir(settings))
+    entry = deploy.live_entry(settings) or {}
+    every = versions.versions(versions.versions_dir(settings))
     target = (
-        rollout.find(versions_dir(settings), to)
+        versions.find(versions.versions_dir(settings), to)
         if to
-        else rollout.rollback_target(entry, every, settings.unapproved_ok)
+        else versions.rollback_target(entry, every, settings.unapproved_ok)
     )
-    rollout.check_gate(target, None, settings.gate_margin, settings.unapproved_ok)
-    if target.manifest.get("tokenizer") != preprocess.text_tokenizer().SCHEME or not _intact(
+    versions.check_gate(target, None, settings.gate_margin, settings.unapproved_ok)
+    if target.manifest.get("tokenizer") != preprocess.text_tokenizer().SCHEME or not versions.intact(
         target.folder, target.manifest
     ):
-        raise rollout.GateError(
+        raise versions.GateError(
             f"version {target.id} cannot be served: its archive changed or its tokenizer differs"
         )
     return target
 
 
-def rollback_local(settings: Settings, to: str | None = None) -> rollout.Version:
-    """Put an earlier version back on the local endpoint, without training (``invoke rollback``)."""
+def rollback(settings: Settings, to: str | None = None) -> str:
+    """Put an earlier version back on the local endpoint, without training (``invoke rollback``); its id."""
     target = rollback_target(settings, to)
     deploy.register_local(settings, target.archive)
     log.info("local endpoint %r serves version %s again", settings.endpoint_name, target.id)
-    return target
+    return target.id
+
+
+def list_versions(settings: Settings) -> list[versions.Listed]:
+    """Every local version, oldest first, and which one the local endpoint serves (``invoke models``)."""
+    live = (deploy.live_entry(settings) or {}).get("version")
+    return versions.listed(versions.versions(versions.versions_dir(settings)), live)
+
+
+def approve(settings: Settings, version_id: str, status: str) -> str:
+    """Approve or reject a local version (``invoke approve``); what now holds which status, in words."""
+    found = versions.find(versions.versions_dir(settings), version_id)
+    versions.set_approval(found, status)
+    return f"version {found.id}: {status}"

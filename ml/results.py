@@ -26,7 +26,6 @@ from ml.config import log
 from ml.fsutil import file_digest, write_json, write_text
 from ml.lambda_src import contract, text_tokenizer
 from ml.records import ClassifyError, InputSpec, Record, id_key, input_format, read_input
-from ml.registry import read_registry
 
 NO_WORDS = "the text has no words to classify"
 
@@ -168,23 +167,6 @@ def resume(partial: Path, provenance: Provenance) -> set[str]:
         fh.truncate(good)
     log.info("resuming: %d texts already classified in %s", len(done), partial)
     return done
-
-
-def local_model(registry: Path, endpoint_name: str) -> str:
-    """The sha256 of the archive deployed to the local endpoint ``endpoint_name`` (``build/endpoints.json``).
-
-    ``invoke up`` and the in-process fallback serve that archive, both checked against it when they load it.
-    """
-    try:
-        entry = read_registry(registry).get(endpoint_name)
-    except (UnicodeDecodeError, ValueError):
-        raise ClassifyError(f"{registry} is not readable JSON: run `invoke train` to deploy again") from None
-    if not entry or not entry.get("sha256"):
-        raise ClassifyError(
-            f"nothing is deployed to the local endpoint {endpoint_name!r} ({registry}): "
-            "run `invoke train` first"
-        )
-    return str(entry["sha256"])
 
 
 def start(

@@ -23,9 +23,10 @@ from typing import Any
 import fasttext
 from tqdm import tqdm
 
-from ml.config import Hyperparameters, log
+from ml.config import log
 from ml.errors import ProjectError
 from ml.fsutil import brief
+from ml.hyperparameters import Hyperparameters
 
 
 class TrainError(ProjectError):

@@ -23,9 +23,10 @@ from typing import Any
 from tqdm import tqdm
 
 from ml import train
-from ml.config import Hyperparameters, Settings, log
+from ml.config import Settings, log
 from ml.errors import ProjectError
 from ml.fsutil import write_json
+from ml.hyperparameters import Hyperparameters
 
 # BlazingText name -> (low, high). Local autotune results are clamped into these; the SageMaker tuning job
 # searches them. Why they differ from AWS's recommended ranges: docs/tuning.md.
@@ -58,6 +59,11 @@ class TuneResult:
     def winner(self) -> Hyperparameters:
         """The hyperparameters that are in the file after the run."""
         return self.tuned if self.written else self.current
+
+    @property
+    def summary(self) -> str:
+        """What the search found, in words (as ``invoke tune`` shows it)."""
+        return f"validation accuracy: tuned {self.tuned_accuracy:.4f}, current {self.current_accuracy:.4f}"
 
 
 def clamp(values: dict[str, Any], base: Hyperparameters) -> Hyperparameters:
@@ -153,7 +159,7 @@ def autotune(
     return result
 
 
-def tune_local(settings: Settings) -> TuneResult:
+def tune(settings: Settings) -> TuneResult:
     """Autotune on the prepared validation split; write the winner to ``settings.hyperparameters_file``."""
     from ml.pipeline import prepare_data
 

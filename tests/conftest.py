@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from ml.config import Settings
-from ml.pipeline import TrainOutcome, run, versions_dir
+from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
+from ml.versions import versions_dir
 from ops.local.endpoint import EndpointServer, start_endpoint
 from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings
 

@@ -1,6 +1,6 @@
 """What ``invoke destroy --target aws --all`` takes beyond the stack and the endpoint (README, AWS costs).
 
-The endpoint's model packages and their group (ml/aws/registry.py), everything under the project's S3
+The endpoint's model packages and their group (ml/aws/versions.py), everything under the project's S3
 prefix (``s3://<bucket>/<s3_prefix>/``: channels, training output, Batch Transform, the models' deploy
 inputs) and, as SageMaker creates its log groups without one, a retention on them: they are kept (their
 logs may still be wanted) but expire. Listed first (:func:`find`), removed by :func:`remove`.
@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ml.aws.registry import packages
-from ml.aws.train import LOG_GROUP, SageMakerError
+from ml.aws.session import SageMakerError
+from ml.aws.train import LOG_GROUP
+from ml.aws.versions import packages
 
 LOG_RETENTION_DAYS = 14  # as the stack's own log groups (terraform/variables.tf log_retention_days)
 DELETE_BATCH = 1000  # keys a DeleteObjects request takes

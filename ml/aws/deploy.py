@@ -23,9 +23,9 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ml.aws.resources import EndpointResources, find_endpoint_resources
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings, log
-from ml.registry import EndpointCapacity, EndpointOutputs, write_tfvars
+from ml.deploy import EndpointCapacity, EndpointOutputs, write_tfvars
 
 VARIANT = "AllTraffic"
 _NAME_MAX = 63

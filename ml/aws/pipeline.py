@@ -1,25 +1,25 @@
 """``--target aws``: the pipeline on SageMaker, sharing data, evaluation and versions with ml/pipeline.
 
 The model comes from a SageMaker BlazingText training job (ml/aws/train.py), becomes a version like a
-local one, is registered as a model package (ml/aws/registry.py), passes the quality gate and goes to a
+local one, is registered as a model package (ml/aws/versions.py), passes the quality gate and goes to a
 SageMaker endpoint through the guarded update (ml/aws/deploy.py); the local endpoint registry names it
-too, so `invoke up` serves that very artifact. ``rollback`` puts an earlier approved package back.
+too, so `invoke up` serves that very artifact. ``rollback`` puts an earlier approved package back. The
+functions have the names and return types of ml/pipeline.py's: ``run``, ``list_versions``, ``approve``,
+``rollback``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ml import registry as deploy
-from ml import rollout, vocabulary
+from ml import deploy, versions, vocabulary
 from ml.aws import deploy as sagemaker_deploy
-from ml.aws import registry as packages
-from ml.aws import store
-from ml.aws import train as sm
+from ml.aws import session, store
+from ml.aws import train as sagemaker_train
+from ml.aws import versions as packages
 from ml.aws.resources import find_endpoint_resources
 from ml.config import Settings, log
 from ml.fsutil import file_digest
@@ -32,26 +32,23 @@ from ml.pipeline import (
     prepare_data,
     register_approval,
     remove_leftovers,
-    versions_dir,
 )
 from ml.preprocess import BASELINE_TRAIN
 
-Review = Callable[[rollout.Version], bool]  # shown a pending version, says whether to approve it
 
-
-def run(settings: Settings, review: Review | None = None) -> TrainOutcome:
+def run(settings: Settings, review: versions.Review | None = None) -> TrainOutcome:
     """Upload, train on SageMaker, evaluate locally, register the version and deploy the endpoint.
 
     A version registered pending (no ``--approve``) is shown to ``review`` (the task's prompt, on a
     terminal); approved there, it goes on to the gate. Without a review it stops before any deploy, with
     the commands that finish the run: the training is done and paid, and a re-run reuses its job.
     """
-    with sm.aws_errors():
-        aws = sm.connect(settings)  # first: a missing role or credentials stop the run at once
+    with session.aws_errors():
+        aws = session.connect(settings)  # first: a missing role or credentials stop the run at once
         remove_leftovers(settings)
         dataset, prepared = prepare_data(settings)
-        job = sm.train(aws, settings, prepared)
-        fetch = sm.artifact_producer(aws, job, settings.model_dir / "unpacked")
+        job = sagemaker_train.train(aws, settings, prepared)
+        fetch = sagemaker_train.artifact_producer(aws, job, settings.model_dir / "unpacked")
         folder, _ = package_version(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
         sha = file_digest(folder / ARCHIVE)
         # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
@@ -70,16 +67,16 @@ def run(settings: Settings, review: Review | None = None) -> TrainOutcome:
             deploy_inputs=inputs,
         )
         candidate = replace(version, approval={**version.approval, "status": package.status})
-        if candidate.status != rollout.APPROVED and not settings.unapproved_ok:
+        if candidate.status != versions.APPROVED and not settings.unapproved_ok:
             if review is None or not review(candidate):
-                raise rollout.GateError(
+                raise versions.GateError(
                     f"version {version.id} is {candidate.status} (trained and paid for; nothing deployed): "
                     f"approve it with `invoke approve {version.id} --target aws`, then run "
                     "`invoke train --target aws` again (it reuses the finished job), or train with --approve"
                 )
             note = "approved at the prompt of invoke train"
-            package = packages.set_status(aws.sagemaker, package, rollout.APPROVED, note)
-            candidate = replace(version, approval=rollout.set_approval(version, rollout.APPROVED, note))
+            package = packages.set_status(aws.sagemaker, package, versions.APPROVED, note)
+            candidate = replace(version, approval=versions.set_approval(version, versions.APPROVED, note))
         gate(settings, candidate, prepared, live_version(aws.sagemaker, settings))
         alarms, firing = packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name)
         sagemaker_deploy.deploy(
@@ -100,9 +97,9 @@ def run(settings: Settings, review: Review | None = None) -> TrainOutcome:
 def download_artifact(settings: Settings, url: str) -> Path:
     """Download an ``s3://`` model archive once into ``build/downloads/<hash of the URL>/model.tar.gz``."""
     folder = settings.build_dir / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:16]
-    with sm.aws_errors():
-        s3 = sm.boto_session(settings.region).client("s3")
-        return sm.download(s3, url, folder / "model.tar.gz")
+    with session.aws_errors():
+        s3 = session.boto_session(settings.region).client("s3")
+        return session.download(s3, url, folder / "model.tar.gz")
 
 
 def live_id(client: Any, endpoint: str) -> str | None:
@@ -111,34 +108,42 @@ def live_id(client: Any, endpoint: str) -> str | None:
     return resources.models[0].rsplit("-", 1)[1] if resources and resources.models else None
 
 
-def live_version(client: Any, settings: Settings) -> rollout.Version | None:
+def live_version(client: Any, settings: Settings) -> versions.Version | None:
     """The live version's local record (its folder under build/model/versions), to compare with."""
     version_id = live_id(client, settings.endpoint_name)
     if version_id is None:
         return None
+    where = versions.versions_dir(settings)
     try:
-        return rollout.find(versions_dir(settings), version_id)
-    except rollout.GateError:
-        raise rollout.GateError(
-            f"the endpoint serves version {version_id}, which is not in {versions_dir(settings)}: the gate "
+        return versions.find(where, version_id)
+    except versions.GateError:
+        raise versions.GateError(
+            f"the endpoint serves version {version_id}, which is not in {where}: the gate "
             "cannot compare against it (train it here, or deploy from the machine that has it)"
         ) from None
 
 
 def list_packages(settings: Settings) -> tuple[list[packages.Package], str | None]:
     """The endpoint's model packages, oldest first, and the live version id (``invoke models``)."""
-    with sm.aws_errors():
-        client = sm.boto_session(settings.region).client("sagemaker")
+    with session.aws_errors():
+        client = session.boto_session(settings.region).client("sagemaker")
         return packages.packages(client, settings.endpoint_name), live_id(client, settings.endpoint_name)
 
 
-def approve(settings: Settings, version_id: str, status: str) -> packages.Package:
-    """Set a package's approval (``invoke approve --target aws``)."""
-    with sm.aws_errors():
-        client = sm.boto_session(settings.region).client("sagemaker")
-        return packages.set_status(
+def list_versions(settings: Settings) -> list[versions.Listed]:
+    """The endpoint's model packages as versions, oldest first, the live one marked (``invoke models``)."""
+    found, live = list_packages(settings)
+    return [packages.listed(p, live) for p in found]
+
+
+def approve(settings: Settings, version_id: str, status: str) -> str:
+    """Set a package's approval (``invoke approve --target aws``); what now holds which status, in words."""
+    with session.aws_errors():
+        client = session.boto_session(settings.region).client("sagemaker")
+        package = packages.set_status(
             client, _package(client, settings, version_id), status, f"{status} by invoke"
         )
+    return f"model package {package.arn}: {package.status}"
 
 
 def _package(client: Any, settings: Settings, version_id: str) -> packages.Package:
@@ -146,39 +151,40 @@ def _package(client: Any, settings: Settings, version_id: str) -> packages.Packa
     matches = [p for p in found if len(version_id) >= 4 and p.version.startswith(version_id)]
     if len(matches) != 1:
         known = ", ".join(p.version for p in found) or "none"
-        raise rollout.GateError(f"{version_id!r} names no single model package; versions: {known}")
+        raise versions.GateError(f"{version_id!r} names no single model package; versions: {known}")
     return matches[0]
 
 
-def _deploy_inputs(aws: sm.Aws, settings: Settings, package: packages.Package) -> str:
+def _deploy_inputs(aws: session.Aws, settings: Settings, package: packages.Package) -> str:
     """Where a package's deploy inputs are: as it names them; for one registered before they were stored,
     uploaded now from its version folder when that is complete here; else ""."""
     if package.metadata.get("deploy_inputs"):
         return package.metadata["deploy_inputs"]
-    folder = versions_dir(settings) / package.version
+    folder = versions.versions_dir(settings) / package.version
     if all((folder / name).is_file() for name in store.FILES) and vocabulary.is_current(folder / ARCHIVE):
         return store.upload(aws.s3, folder, aws.uri(store.MODELS))
     return ""
 
 
-def rollback(settings: Settings, to: str | None) -> packages.Package:
-    """Deploy the named package, or the newest approved one older than the live, through the guarded path."""
-    with sm.aws_errors():
-        aws = sm.connect(settings)
+def rollback(settings: Settings, to: str | None = None) -> str:
+    """Deploy the named package, or the newest approved one older than the live, through the guarded path;
+    its version id."""
+    with session.aws_errors():
+        aws = session.connect(settings)
         live = live_id(aws.sagemaker, settings.endpoint_name)
         if to:
             target = _package(aws.sagemaker, settings, to)
         else:
             found = packages.packages(aws.sagemaker, settings.endpoint_name)
             position = next((i for i, p in enumerate(found) if p.version == live), len(found))
-            earlier = [p for p in found[:position] if p.status == rollout.APPROVED]
+            earlier = [p for p in found[:position] if p.status == versions.APPROVED]
             if not earlier:
-                raise rollout.GateError(
+                raise versions.GateError(
                     "no earlier approved model package to roll back to; name one with --to"
                 )
             target = earlier[-1]
-        if target.status != rollout.APPROVED and not settings.unapproved_ok:
-            raise rollout.GateError(f"version {target.version} is {target.status}: approve it first")
+        if target.status != versions.APPROVED and not settings.unapproved_ok:
+            raise versions.GateError(f"version {target.version} is {target.status}: approve it first")
         alarms, firing = packages.endpoint_alarms(aws.boto.client("cloudwatch"), settings.endpoint_name)
         sagemaker_deploy.deploy(
             aws.sagemaker,
@@ -191,8 +197,8 @@ def rollback(settings: Settings, to: str | None) -> packages.Package:
             firing=firing,
             model_store=store.store_of(_deploy_inputs(aws, settings, target)),
         )
-    archive = versions_dir(settings) / target.version / ARCHIVE
+    archive = versions.versions_dir(settings) / target.version / ARCHIVE
     if archive.is_file():
         deploy.register_local(settings, archive)
     log.info("endpoint %s serves version %s again", settings.endpoint_name, target.version)
-    return target
+    return target.version

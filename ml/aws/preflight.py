@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from ml.aws.train import SageMakerError, blazingtext_image, execution_role_arn
+from ml.aws.session import SageMakerError, blazingtext_image, execution_role_arn
 from ml.config import Settings, log
 from ml.errors import ProjectError
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 
 
 @dataclass(frozen=True)

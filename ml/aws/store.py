@@ -4,7 +4,7 @@
 trained it had in ``build/``: its ``vocabulary.txt.gz`` (the Lambda zip ships it). ``invoke train --target
 aws`` uploads the version's ``model.tar.gz``, ``vocabulary.txt.gz`` and ``manifest.json`` (hyperparameters,
 checksums, metrics) to ``s3://<bucket>/<s3_prefix>/models/<artifact sha256>/``, each with its sha256 in the
-object's metadata (:func:`ml.aws.train.upload_if_changed`), names that folder in the model package
+object's metadata (:func:`ml.aws.session.upload_if_changed`), names that folder in the model package
 (``deploy_inputs``) and the store in the tfvars (``model_store_uri``). A fresh checkout (CI) then fetches
 them by the ``model_sha256`` the tfvars name, with ``s3:GetObject`` only (one GetObject a file, no listing),
 and checks each: the archive's sha256 is ``model_sha256``, the vocabulary is that model's, the manifest
@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml import vocabulary
-from ml.aws.train import split_s3_uri, upload_if_changed
+from ml.aws.session import split_s3_uri, upload_if_changed
 from ml.errors import ProjectError
 from ml.fsutil import atomic_path, file_digest
 from ml.package import ARCHIVE, MANIFEST

@@ -1,4 +1,4 @@
-"""Bulk classification with a SageMaker Batch Transform job on the deployed model (``--target aws``).
+"""``invoke classify --target aws``: a SageMaker Batch Transform job on the deployed model.
 
 The texts are tokenized by the Lambda's tokenizer and written as the JSON lines BlazingText takes in batch
 transform, ``{"source": "tok tok …", "k": 3}``; the job reads them with ``ContentType`` and ``Accept``
@@ -8,7 +8,7 @@ to ``<input name>.out``, which is downloaded and joined back to the ids by posit
 
 Layout: ``s3://<bucket>/<prefix>/transform/<input sha>/input/input.jsonl`` and ``.../output/<job>/``. The
 model is the one the endpoint serves (DescribeEndpoint → DescribeEndpointConfig, :func:`endpoint_model`),
-which ``ml.classify`` also records in the output's key. The job's name holds a key of the input, model and
+which :func:`classify` also records in the output's key. The job's name holds a key of the input, model and
 instances, so a re-run reuses a Completed job (or waits for a running one) and uploads nothing again.
 """
 
@@ -22,14 +22,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
-from ml.aws import train as sagemaker_train
+from ml.aws import session
 from ml.aws.resources import find_endpoint_resources
-from ml.aws.train import SageMakerError, aws_errors, download, upload_if_changed
+from ml.aws.session import SageMakerError, aws_errors, download, upload_if_changed
+from ml.bulk import classify_file
 from ml.config import Settings, log
 from ml.fsutil import atomic_path
 from ml.lambda_src import contract
-from ml.records import ClassifyError, Record, tokens_of
-from ml.results import result_line
+from ml.records import ClassifyError, InputSpec, Record, tokens_of
+from ml.results import Provenance, Summary, publish, result_line
 
 CONTENT_TYPE = contract.JSONLINES
 BATCH_STRATEGY = "MultiRecord"
@@ -59,7 +60,7 @@ def deployed_model(client: Any, endpoint: str) -> str:
 def endpoint_model(settings: Settings) -> str:
     """The SageMaker model ``settings.endpoint_name`` serves (its name holds the archive's sha256 prefix)."""
     with aws_errors():
-        client = sagemaker_train.boto_session(settings.region).client("sagemaker")
+        client = session.boto_session(settings.region).client("sagemaker")
         return deployed_model(client, settings.endpoint_name)
 
 
@@ -179,9 +180,9 @@ def transform(settings: Settings, records: list[Record], model: str) -> list[dic
     with atomic_path(local / INPUT_NAME) as tmp:
         tmp.write_bytes(body)
     with aws_errors():
-        session = sagemaker_train.boto_session(settings.region)
-        sagemaker, s3 = session.client("sagemaker"), session.client("s3")
-        bucket = bucket_name(session, settings)
+        boto = session.boto_session(settings.region)
+        sagemaker, s3 = boto.client("sagemaker"), boto.client("s3")
+        bucket = bucket_name(boto, settings)
         try:
             s3.head_bucket(Bucket=bucket)
         except ClientError:
@@ -194,3 +195,20 @@ def transform(settings: Settings, records: list[Record], model: str) -> list[dic
         output = run_job(sagemaker, settings, key, model, f"{root}/input/", f"{root}/output/")
         out_file = download(s3, output + INPUT_NAME + ".out", local / f"{key}.out")
     return join_output(records, sent, out_file)
+
+
+def classify(settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool = False) -> Summary:
+    """Classify every text of ``source`` into ``output`` with a Batch Transform job (ml/bulk.py says how).
+
+    Raises:
+        ClassifyError: unreadable input, or an output that is refused.
+        SageMakerError: an AWS call or the transform job failed.
+    """
+
+    def answer(records: list[Record], provenance: Provenance) -> tuple[int, int]:
+        publish(output, provenance, transform(settings, records, provenance.model))
+        return len(records), 0
+
+    return classify_file(
+        source, output, spec, settings.top_k, lambda: endpoint_model(settings), answer, force
+    )

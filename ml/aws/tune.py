@@ -15,8 +15,9 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ml.config import Hyperparameters, Settings, log
+from ml.config import Settings, log
 from ml.fsutil import write_json
+from ml.hyperparameters import Hyperparameters
 from ml.tune import RANGES, clamp, write_hyperparameters
 
 OBJECTIVE = "validation:accuracy"
@@ -33,6 +34,15 @@ class AwsTuneResult:
     best_training_job: str
     objective: float
     tuned: Hyperparameters
+    written: bool = True  # the tuning job's best values always go to the file
+
+    @property
+    def summary(self) -> str:
+        """What the search found, in words (as ``invoke tune`` shows it)."""
+        return (
+            f"tuning job: {self.tuning_job}\nbest job:   {self.best_training_job} "
+            f"({OBJECTIVE} {self.objective:.4f})"
+        )
 
 
 def parameter_ranges() -> dict[str, Any]:
@@ -55,7 +65,7 @@ def best_hyperparameters(job: dict[str, Any], base: Hyperparameters) -> tuple[st
     Raises:
         SageMakerError: the tuning job did not complete, or has no best training job.
     """
-    from ml.aws.train import SageMakerError
+    from ml.aws.session import SageMakerError
 
     name, status = job["HyperParameterTuningJobName"], job["HyperParameterTuningJobStatus"]
     if status != "Completed":
@@ -73,20 +83,21 @@ def best_hyperparameters(job: dict[str, Any], base: Hyperparameters) -> tuple[st
     return best["TrainingJobName"], objective, clamp(tuned, base)
 
 
-def tune_aws(settings: Settings) -> AwsTuneResult:
+def tune(settings: Settings) -> AwsTuneResult:
     """Run the tuning job on SageMaker, wait for it, and write its best hyperparameters to the config file.
 
     Raises:
         ConfigError: no or a malformed role ARN, no region.
         SageMakerError: AWS refused a call, or the tuning job failed or found nothing.
     """
-    from ml.aws import train as sm
+    from ml.aws import train as sagemaker_train
+    from ml.aws.session import aws_errors, connect
     from ml.pipeline import prepare_data
 
-    with sm.aws_errors():
-        aws = sm.connect(settings)
+    with aws_errors():
+        aws = connect(settings)
         _, prepared = prepare_data(settings)
-        channels = sm.upload_channels(aws, prepared)
+        channels = sagemaker_train.upload_channels(aws, prepared)
         tuner = _tuner(aws, settings)
         log.info(
             "starting a tuning job: %d training jobs (%d at once) on %s, objective %s",
@@ -98,7 +109,7 @@ def tune_aws(settings: Settings) -> AwsTuneResult:
         from sagemaker.core.utils.exceptions import FailedStatusError
 
         with suppress(FailedStatusError):  # the job's own description says why; see best_hyperparameters()
-            tuner.tune(inputs=sm.input_channels(channels), wait=True)
+            tuner.tune(inputs=sagemaker_train.input_channels(channels), wait=True)
         name = tuner.latest_tuning_job.hyper_parameter_tuning_job_name
         job = aws.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     best_job, objective, tuned = best_hyperparameters(job, settings.hyperparameters)

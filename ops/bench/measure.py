@@ -30,8 +30,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ml import data, lambda_src
-from ml import registry as deploy
+from ml import data, deploy, lambda_src
 from ml.config import ROOT, Settings, log
 from ml.fsutil import write_json, write_text
 from ml.package import unpack

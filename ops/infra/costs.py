@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from ml.tables import markdown_table
 from ops.infra.plan_json import Plan
 

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ml.aws import cleanup
-from ml.aws import train as sagemaker_train
+from ml.aws import session as aws_session
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import Settings
 from ops.infra.costs import billing_note, endpoint_billing, load_prices
@@ -134,7 +134,7 @@ def destroy(
         return DestroyReport((), removed=False)
     with open_stack(settings, destroying=True) as stack:
         config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
-        boto = sagemaker_train.boto_session(stack.endpoint.aws_region)
+        boto = aws_session.boto_session(stack.endpoint.aws_region)
         try:
             client = boto.client("sagemaker", config=config) if endpoint or everything else None
             name, bucket, prefix = stack.endpoint.endpoint_name, settings.bucket, settings.s3_prefix

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.aws import store
-from ml.aws import train as sm
+from ml.aws import session, store
 from ml.config import Settings, log
+from ml.deploy import EndpointOutputs
 from ml.errors import ProjectError
-from ml.pipeline import version_folder
-from ml.registry import EndpointOutputs
+from ml.versions import version_folder
 from ml.vocabulary import VOCABULARY, is_for
 
 
@@ -40,7 +39,7 @@ def model_vocabulary(settings: Settings, endpoint: EndpointOutputs) -> Path:
     log.info(
         "fetching the deployed model %s from %s", sha[:16], store.version_uri(endpoint.model_store_uri, sha)
     )
-    with sm.aws_errors():
-        s3 = sm.boto_session(endpoint.aws_region).client("s3")
+    with session.aws_errors():
+        s3 = session.boto_session(endpoint.aws_region).client("s3")
         store.fetch(s3, endpoint.model_store_uri, sha, folder)
     return path

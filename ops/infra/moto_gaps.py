@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any, Self
 from xml.etree import ElementTree
 
-from ml.config import Hyperparameters
+from ml.hyperparameters import Hyperparameters
 from ml.package import pack
 from ml.train import train
 

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ml.aws import preflight as sagemaker_checks
 from ml.aws.preflight import Check
-from ml.aws.train import EXECUTION_ROLE_SUFFIX
+from ml.aws.session import EXECUTION_ROLE_SUFFIX
 from ml.config import Settings
 
 Echo = Callable[[str], None]

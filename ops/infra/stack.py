@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ml.config import Settings
-from ml.registry import EndpointOutputs
+from ml.deploy import EndpointOutputs
 from ops.infra.inputs import check_target, fallback_endpoint_vars, read_endpoint_vars, stack_variables
 from ops.infra.local_workdir import prepare_local_workdir
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy

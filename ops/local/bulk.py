@@ -1,12 +1,11 @@
-"""``invoke classify``: bulk classification through the local endpoint, or a Batch Transform job (aws).
+"""``invoke classify --target local``: bulk classification through the local endpoint.
 
-Target local: batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambda makes in
+Batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambda makes in
 AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
 a free port. Worker processes (one per core by default) tokenize the batches, so tokenizing, the dominant
 cost, runs on every core; threads of this process send each tokenized batch and turn the answer into
-lines, appended to ``OUTPUT.partial`` in input order as batches come back. Target aws: a SageMaker
-Batch Transform job on the deployed model (``ml/aws/transform.py``), its lines published the same way.
-Formats: ``ml/records.py``; provenance and resume: ``ml/results.py``.
+lines, appended to ``OUTPUT.partial`` in input order as batches come back. Formats: ``ml/records.py``;
+provenance and resume: ``ml/results.py``; target aws: ``ml/aws/transform.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import time
 import urllib.error
 import urllib.request
 from collections import deque
@@ -27,7 +25,9 @@ from typing import Any
 
 from tqdm import tqdm
 
+from ml.bulk import classify_file
 from ml.config import Settings, log
+from ml.deploy import live_entry
 from ml.fsutil import write_json
 from ml.lambda_src import contract
 from ml.records import ClassifyError, InputSpec, Record, id_key, tokens_of
@@ -36,12 +36,9 @@ from ml.results import (
     Summary,
     finish,
     key_path,
-    local_model,
     partial_path,
-    publish,
     result_line,
     resume,
-    start,
 )
 from ops.local.endpoint import MODEL_HEADER
 
@@ -49,7 +46,6 @@ MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (the loc
 SENDERS = 2  # threads sending batches: one can wait on the endpoint while the other reads its answer
 
 
-# --- target local -----------------------------------------------------------------------------------------
 def _answers_ping(url: str) -> str | None:
     """The sha256 of the model the endpoint at ``url`` serves ("" if it does not say); None: no answer."""
     try:
@@ -62,7 +58,15 @@ def _answers_ping(url: str) -> str | None:
 def served_model(settings: Settings) -> str:
     """The model that will answer: the one the running local endpoint names, else the deployed one."""
     named = _answers_ping(settings.runtime_url())
-    return named or local_model(settings.endpoint_registry, settings.endpoint_name)
+    if named:
+        return named
+    entry = live_entry(settings)  # `invoke up` and the in-process fallback serve it, checked when loaded
+    if not entry or not entry.get("sha256"):
+        raise ClassifyError(
+            f"nothing is deployed to the local endpoint {settings.endpoint_name!r} "
+            f"({settings.endpoint_registry}): run `invoke train` first"
+        )
+    return str(entry["sha256"])
 
 
 @contextmanager
@@ -223,7 +227,6 @@ def classify_local(
     return len(pending), len(done)
 
 
-# --- both targets -----------------------------------------------------------------------------------------
 def classify(
     settings: Settings,
     source: Path,
@@ -232,34 +235,17 @@ def classify(
     on_batch: Callable[[int], None] | None = None,
     force: bool = False,
 ) -> Summary:
-    """Classify every text of ``source`` into ``output`` on ``settings.target``; see ``ml/results.py``.
-
-    ``force`` classifies again and replaces ``output`` whatever made it (a partial run of the same
-    provenance is still resumed: its lines are the ones a fresh run writes).
+    """Classify every text of ``source`` into ``output`` through the local endpoint (ml/bulk.py says how).
 
     Raises:
         ClassifyError: unreadable input, an output that is refused, or the endpoint failed.
-        SageMakerError: target aws, an AWS call or the transform job failed.
     """
-    started = time.perf_counter()
-    if settings.target == "aws":
-        from ml.aws.transform import endpoint_model, transform
-
-        def model() -> str:
-            return endpoint_model(settings)
-    else:
-
-        def model() -> str:
-            return served_model(settings)
-
-    records, provenance, done = start(source, output, spec, settings.top_k, model, force)
-    if done:
-        return Summary(output, len(records), 0, 0, 0.0, up_to_date=True)
-    if settings.target == "aws":
-        publish(output, provenance, transform(settings, records, provenance.model))
-        classified, resumed = len(records), 0
-    else:
-        classified, resumed = classify_local(settings, records, output, provenance, on_batch)
-    seconds = time.perf_counter() - started
-    log.info("classified %d texts into %s in %.1f s", classified, output, seconds)
-    return Summary(output, len(records), classified, resumed, seconds, up_to_date=False)
+    return classify_file(
+        source,
+        output,
+        spec,
+        settings.top_k,
+        lambda: served_model(settings),
+        lambda records, provenance: classify_local(settings, records, output, provenance, on_batch),
+        force,
+    )

@@ -6,7 +6,7 @@ the stack only sets the environment the Lambda would get from Terraform (``ENDPO
 placeholder credentials for request signing when none are configured, and imports the handler only
 then, so that its initialisation (the endpoint client, the vocabulary) runs as in the Lambda. The endpoint
 serves the version the registry names live, and follows it: a new version, approve + deploy or rollback
-(ml/rollout.py), is swapped in without a restart.
+(ml/versions.py), is swapped in without a restart.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any
 
 from ml import vocabulary
 from ml.config import Settings, log
+from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
-from ml.registry import read_registry, tokenizer_mismatch
 from ops.local.api import LocalApi, deployed_handler
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
@@ -114,7 +114,7 @@ def _not_started(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def model_to_serve(settings: Settings) -> Path:
     """The archive deployed to the local endpoint, checked against the checksum recorded at deploy time."""
-    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    entry = live_entry(settings)
     if entry is None:
         raise ArtifactError(
             f"nothing is deployed to the local endpoint {settings.endpoint_name!r}; run `invoke train` first"

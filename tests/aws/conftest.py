@@ -4,7 +4,7 @@ moto lacks.
 
 moto marks a training job Completed the moment it is created and writes no artifact, and it cannot fail a job
 or an endpoint. The hooks below attach to every boto3 session the code under test opens (through
-``ml.aws.train.boto_session``): ``after-call`` hooks stand in for the training container, and
+``ml.aws.session.boto_session``): ``after-call`` hooks stand in for the training container, and
 ``before-call`` hooks answer an operation with moto's own answer, changed (a recorded-response test). Each
 test that uses one says so.
 """
@@ -25,6 +25,7 @@ import pytest
 from botocore import xform_name
 from botocore.awsrequest import AWSResponse
 
+from ml.aws import session as aws_session
 from ml.aws import train as sagemaker_train
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
@@ -76,7 +77,7 @@ class Hooks:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self._handlers: list[tuple[str, Handler]] = []
-        original = sagemaker_train.boto_session
+        original = aws_session.boto_session
 
         def hooked(region: str) -> boto3.Session:
             session = original(region)
@@ -84,7 +85,7 @@ class Hooks:
                 session.events.register(event, handler)
             return session
 
-        monkeypatch.setattr(sagemaker_train, "boto_session", hooked)
+        monkeypatch.setattr(aws_session, "boto_session", hooked)
 
     def on(self, event: str, handler: Handler) -> None:
         """Register ``handler`` for ``event`` (e.g. ``after-call.sagemaker.CreateTrainingJob``)."""
@@ -109,7 +110,7 @@ def container_stand_in(moto: MotoServer, archive: Path) -> Handler:
     def handler(parsed: dict[str, Any], **_: Any) -> None:
         name = parsed["TrainingJobArn"].rsplit("/", 1)[1]
         uri = sagemaker.describe_training_job(TrainingJobName=name)["ModelArtifacts"]["S3ModelArtifacts"]
-        bucket, key = sagemaker_train.split_s3_uri(uri)
+        bucket, key = aws_session.split_s3_uri(uri)
         s3.upload_file(str(archive), bucket, key)
         group, stream = sagemaker_train.LOG_GROUP, f"{name}/algo-1-1700000000"
         if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:

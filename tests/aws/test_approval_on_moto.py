@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ml.aws import pipeline as sagemaker_pipeline
-from ml.aws import registry as packages
+from ml.aws import versions as packages
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
-from ml.rollout import APPROVED, PENDING, GateError, Version
+from ml.versions import APPROVED, PENDING, GateError, Version
 from ops.infra.moto_server import MotoServer
 
 from .conftest import Hooks, aws_settings, container_stand_in
@@ -70,8 +70,8 @@ def test_the_prompt_shows_the_versions_metrics_and_approves_only_on_yes(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import tasks
-    from ml.rollout import find
+    from commands import model as tasks
+    from ml.versions import find
 
     settings, outcome = trained
     version = find(settings.model_dir / "versions", outcome.archive.parent.name)

@@ -21,9 +21,9 @@ import pytest
 from botocore.stub import Stubber
 
 from ml.aws.deploy import VARIANT, deploy, deployment_config, resource_names
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from tests.helpers import make_settings
 
 from .conftest import ACCOUNT, IMAGE, REGION, ROLE_ARN
@@ -292,7 +292,7 @@ def test_an_ignored_alarm_in_alarm_lets_the_update_go_unwatched_by_it(
     sagemaker: Any, settings: Settings
 ) -> None:
     # GIVEN the latency alarm in ALARM, ignored with `--ignore-alarm` (the task's flag, into the settings)
-    from tasks import rollout_settings
+    from commands.model import rollout_settings
 
     settings = rollout_settings(settings, False, False, [ALARMS[1]])
     with Stubber(sagemaker) as stub:

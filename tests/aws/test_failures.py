@@ -16,6 +16,7 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from ml import pipeline
+from ml.aws import session as aws_session
 from ml.aws import train as sm
 from ml.config import ConfigError, Settings, load_settings
 from ml.fsutil import file_digest
@@ -46,7 +47,10 @@ def test_without_a_role_connect_uses_the_stack_s_bootstrap_role_in_the_caller_s_
     # GIVEN no DBP_ROLE_ARN and no --role-arn, and a stack named other-stack
     settings = make_settings(tmp_path, target="aws", endpoint_name="other-stack")
     # WHEN connecting  THEN the role is the one terraform/bootstrap creates for that stack, in STS's account
-    assert sm.connect(settings).role_arn == f"arn:aws:iam::{ACCOUNT}:role/other-stack-sagemaker-execution"
+    assert (
+        aws_session.connect(settings).role_arn
+        == f"arn:aws:iam::{ACCOUNT}:role/other-stack-sagemaker-execution"
+    )
 
 
 def test_without_credentials_train_says_how_to_configure_them(aws: MotoServer, tmp_path: Path) -> None:
@@ -72,7 +76,7 @@ def test_without_credentials_train_says_how_to_configure_them(aws: MotoServer, t
 def test_a_role_that_is_not_a_role_arn_is_refused_before_any_aws_call(role: str) -> None:
     # GIVEN a role name or a user ARN  WHEN connecting  THEN a ConfigError says what is expected
     with pytest.raises(ConfigError, match=r"must be an IAM role ARN \(arn:aws:iam::<account>:role/<name>\)"):
-        sm.connect(load_settings(target="aws", role_arn=role))
+        aws_session.connect(load_settings(target="aws", role_arn=role))
 
 
 def test_a_failed_training_job_ends_the_task_with_sagemaker_s_reason(
@@ -136,7 +140,7 @@ def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
     # its answer to the first DescribeTrainingJob is marked InProgress, later ones pass unchanged)
     settings = aws_settings(tmp_path, trained)
     _, prepared = pipeline.prepare_data(settings)
-    first = sm.train(sm.connect(settings), settings, prepared)
+    first = sm.train(aws_session.connect(settings), settings, prepared)
     statuses = iter(["InProgress"])
     running = recorded(
         aws, "DescribeTrainingJob", lambda r: r | {"TrainingJobStatus": next(statuses, "Completed")}
@@ -145,7 +149,7 @@ def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
     creates = hooks.count("before-call.sagemaker.CreateTrainingJob")
     # WHEN training runs again
     with caplog.at_level(logging.INFO, logger="dbpedia"):
-        again = sm.train(sm.connect(settings), settings, prepared)
+        again = sm.train(aws_session.connect(settings), settings, prepared)
     # THEN it waited for that job and started none
     assert f"training job {first.name} has the same inputs and is running: waiting" in caplog.text
     assert creates == []
@@ -159,10 +163,10 @@ def test_uploads_skip_files_whose_checksum_is_already_in_s3(aws: MotoServer, tmp
     path, uri = tmp_path / "train.txt", "s3://channels-bucket/p/data/k/train/train.txt"
     path.write_text("__label__Company acme builds rockets\n", encoding="utf-8")
     # WHEN it is uploaded twice, then changed  THEN only the first and the changed upload happen
-    assert sm.upload_if_changed(s3, path, uri) is True
-    assert sm.upload_if_changed(s3, path, uri) is False
+    assert aws_session.upload_if_changed(s3, path, uri) is True
+    assert aws_session.upload_if_changed(s3, path, uri) is False
     path.write_text("__label__Artist someone paints\n", encoding="utf-8")
-    assert sm.upload_if_changed(s3, path, uri) is True
+    assert aws_session.upload_if_changed(s3, path, uri) is True
     stored = s3.get_object(Bucket="channels-bucket", Key="p/data/k/train/train.txt")
     assert stored["Body"].read() == path.read_bytes()
     assert stored["Metadata"]["sha256"] == file_digest(path)
@@ -175,7 +179,7 @@ def test_a_job_an_older_run_sent_early_stopping_false_is_reused_under_the_same_k
     # (moto's answer to DescribeTrainingJob carries it, as SageMaker's would)
     settings = aws_settings(tmp_path, trained)
     _, prepared = pipeline.prepare_data(settings)
-    first = sm.train(sm.connect(settings), settings, prepared)
+    first = sm.train(aws_session.connect(settings), settings, prepared)
     sent_false = recorded(
         aws,
         "DescribeTrainingJob",
@@ -185,9 +189,11 @@ def test_a_job_an_older_run_sent_early_stopping_false_is_reused_under_the_same_k
     creates = hooks.count("before-call.sagemaker.CreateTrainingJob")
     # WHEN training runs again, leaving early stopping out
     hyperparameters = settings.hyperparameters.as_blazingtext()
-    again = sm.train(sm.connect(settings), settings, prepared)
+    again = sm.train(aws_session.connect(settings), settings, prepared)
     # THEN the job is reused: its key is what the older spec's was, and its "false" is the same training
-    older = sm.JobSpec(sm.connect(settings).image, {**hyperparameters, "early_stopping": "false"}, {})
+    older = sm.JobSpec(
+        aws_session.connect(settings).image, {**hyperparameters, "early_stopping": "false"}, {}
+    )
     assert "early_stopping" not in hyperparameters
     assert older.key(prepared.key) == first.key == again.key
     assert creates == [] and (again.name, again.reused) == (first.name, True)

@@ -12,12 +12,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from ml.aws import pipeline as sagemaker_pipeline
-from ml.aws import registry as packages
+from ml.aws import versions as packages
 from ml.aws.deploy import deploy, resource_names
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
-from ml.rollout import APPROVED, PENDING, REJECTED, find
+from ml.versions import APPROVED, PENDING, REJECTED, find
 from ops.infra.moto_server import MotoServer
 from tests.helpers import make_settings
 

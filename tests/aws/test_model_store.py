@@ -18,11 +18,11 @@ import pytest
 
 from ml import vocabulary
 from ml.aws import store
+from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.fsutil import file_digest
 from ml.lambda_src import contract, text_tokenizer
 from ml.package import ARCHIVE, MANIFEST
-from ml.pipeline import version_folder
-from ml.registry import EndpointCapacity, EndpointOutputs
+from ml.versions import version_folder
 from ops.infra.model_inputs import ModelInputsError, model_vocabulary
 from ops.infra.moto_server import MotoServer
 from tests.helpers import make_settings

@@ -24,6 +24,7 @@ from invoke.exceptions import Exit
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from ml.aws import preflight as sm_preflight
+from ml.aws import session as aws_session
 from ml.aws import train as sm
 from ml.aws.deploy import resource_names
 from ml.aws.preflight import PreflightError
@@ -423,8 +424,10 @@ def test_a_region_without_blazingtext_fails_in_preflight_and_in_connect(
     assert region_line.startswith("FAIL region: region ap-southeast-7 has no SageMaker BlazingText image")
     assert not any("quota" in line or "execution role" in line for line in lines)
     # AND connect (train without the preflight) says the same instead of the SDK's ValueError traceback
-    with pytest.raises(sm.SageMakerError, match="region ap-southeast-7 has no SageMaker BlazingText image"):
-        sm.connect(chosen)
+    with pytest.raises(
+        aws_session.SageMakerError, match="region ap-southeast-7 has no SageMaker BlazingText image"
+    ):
+        aws_session.connect(chosen)
 
 
 def test_the_state_bucket_and_its_lock_are_checked_when_there_is_an_s3_backend(

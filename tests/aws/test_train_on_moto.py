@@ -24,16 +24,16 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from ml import pipeline, preprocess, vocabulary
+from ml import pipeline, preprocess, versions, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import store
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
 from ml.config import ROOT, Settings
+from ml.deploy import EndpointCapacity, registered_archive
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ml.registry import EndpointCapacity, registered_archive
 from ops.infra.apply import apply
 from ops.infra.destroy import destroy
 from ops.infra.errors import InfraError
@@ -326,7 +326,7 @@ def test_a_clean_checkout_plans_and_applies_the_model_trained_elsewhere_by_fetch
         # THEN the model's files were fetched by the tfvars' sha256 into its version folder, with one
         # GetObject each and no other S3 call
         sha = file_digest(deployed.outcome.archive)
-        fetched = pipeline.version_folder(settings, sha)
+        fetched = versions.version_folder(settings, sha)
         for name in store.FILES:
             assert (fetched / name).read_bytes() == (deployed.outcome.archive.parent / name).read_bytes()
         assert calls == ["before-call.s3.GetObject"] * len(store.FILES)

@@ -16,15 +16,14 @@ from typing import Any
 
 import pytest
 
-from ml.aws.train import SageMakerError, split_s3_uri
-from ml.aws.transform import INPUT_NAME, endpoint_model, join_output, transform
+from ml.aws.session import SageMakerError, split_s3_uri
+from ml.aws.transform import INPUT_NAME, classify, endpoint_model, join_output, transform
 from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.records import ClassifyError, InputSpec, Record, tokens_of
 from ml.results import read_key
 from ops.infra.moto_server import MotoServer
-from ops.local.bulk import classify
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 from .conftest import BUCKET, IMAGE, REGION, ROLE_ARN, Hooks

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ml.aws import tune as sagemaker_tune
-from ml.aws.train import SageMakerError
+from ml.aws.session import SageMakerError
 from ml.config import Settings, load_settings
 from ml.pipeline import TrainOutcome
 from ml.tune import RANGES
@@ -76,7 +76,7 @@ def test_tuning_job_request_and_best_values_written(
     settings = _settings(tmp_path, trained)
 
     # WHEN the tuning runs
-    result = sagemaker_tune.tune_aws(settings)
+    result = sagemaker_tune.tune(settings)
 
     # THEN the request searched BlazingText's ranges for validation:accuracy on the uploaded channels
     sagemaker = aws.client("sagemaker")
@@ -138,5 +138,5 @@ def test_failed_tuning_job_stops_with_the_reason_and_leaves_the_file(
     settings = _settings(tmp_path, trained)
     before = settings.hyperparameters_file.read_bytes()
     with pytest.raises(SageMakerError, match=r"ended Failed: All training jobs failed\."):
-        sagemaker_tune.tune_aws(settings)
+        sagemaker_tune.tune(settings)
     assert settings.hyperparameters_file.read_bytes() == before

@@ -117,7 +117,8 @@ def test_one_short_flag_policy_v_is_verbose_everywhere() -> None:
 def test_setting_flags_take_help_and_default_from_the_declaration() -> None:
     """GIVEN a settings flag WHEN its help is shown THEN it is the declaration's text, with its default."""
     import tasks
-    from ml.config import declaration, describe
+    from commands.cli import describe
+    from ml.config import declaration
 
     helps = {a.name: a.help for a in arguments(tasks.train)}
     for name in ("epochs", "learning_rate", "dropout_views", "instance_count", "target"):
@@ -126,6 +127,15 @@ def test_setting_flags_take_help_and_default_from_the_declaration() -> None:
         assert f"DBP_{name.upper()}" in helps[name]
     classify = {a.name: a.help for a in arguments(tasks.classify)}
     assert classify["k"] == describe("top_k") and classify["batch_size"] == describe("classify_batch_size")
+
+
+def test_help_comes_from_the_declaration() -> None:
+    from commands.cli import describe
+
+    assert describe("epochs") == (
+        "BlazingText epochs (1..100; default 10, or hyperparameters.json; env DBP_EPOCHS)"
+    )
+    assert describe("target").endswith("(local, aws; default local; env DBP_TARGET)")
 
 
 def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import ast
 import configparser
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -91,5 +92,19 @@ def test_only_ml_lambda_src_imports_from_lambda() -> None:
         for folder in ("ml", "ops")
         for path in (ROOT / folder).rglob("*.py")
         if path.name != "lambda_src.py" and any(t in path.read_text(encoding="utf-8") for t in tricks)
+    ]
+    assert offenders == []
+
+
+def test_the_target_is_looked_at_in_one_place() -> None:
+    """GIVEN the tasks and the local stand-ins WHEN one needs to know local or aws THEN it asks
+    ops/targets.py: no ``target ==`` branch of their own (docs/targets.md)."""
+    branch = re.compile(r"\btarget\s*[!=]=|[!=]=\s*\S*\btarget\b")
+    paths = [ROOT / "tasks.py", *(ROOT / "commands").rglob("*.py"), *(ROOT / "ops" / "local").rglob("*.py")]
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in paths
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if branch.search(line)
     ]
     assert offenders == []

@@ -9,10 +9,10 @@ import boto3
 
 from ml.config import Settings
 from ml.data import read_rows
+from ml.deploy import register_local
 from ml.lambda_src import text_tokenizer
 from ml.pipeline import TrainOutcome
 from ml.records import InputSpec
-from ml.registry import register_local
 from ops.local.bulk import classify
 from ops.local.endpoint import EndpointServer
 from tests.helpers import make_settings

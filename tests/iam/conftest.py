@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from ml.config import ROOT, Settings, load_settings
-from ml.registry import EndpointCapacity, EndpointOutputs
+from ml.deploy import EndpointCapacity, EndpointOutputs
 from ops.infra.iam_emulator import IamEmulator, Principal
 from ops.infra.iam_view import CallRecorder
 from ops.infra.local_workdir import EDGE_NO_WAIT

@@ -16,10 +16,10 @@ import boto3
 import pytest
 
 from ml.aws import pipeline as sagemaker_pipeline
-from ml.aws import train as sagemaker_train
-from ml.aws.train import SageMakerError
+from ml.aws import session as aws_session
+from ml.aws.session import SageMakerError
 from ml.config import ROOT, Settings, load_settings
-from ml.rollout import APPROVED
+from ml.versions import APPROVED
 from ops.infra.iam_emulator import IamEmulator, managed_policy
 from ops.infra.iam_view import CallRecorder, Policy, refused
 from ops.infra.terraform import terraform_binary
@@ -76,20 +76,20 @@ def test_the_ml_engineer_lists_and_approves_a_version_with_the_bootstrap_policy(
     # GIVEN a principal holding exactly the ML engineer's policy, the calls of the SageMaker layer recorded
     engineer = bootstrapped.emulator.become(ENGINEER, [bootstrapped.policy])
     recorder = CallRecorder(REGION, ACCOUNT)
-    opened = sagemaker_train.boto_session
+    opened = aws_session.boto_session
 
     def recorded(region: str) -> boto3.Session:
         session = opened(region)
         recorder.watch(session.events)
         return session
 
-    monkeypatch.setattr(sagemaker_train, "boto_session", recorded)
+    monkeypatch.setattr(aws_session, "boto_session", recorded)
     # WHEN `invoke models --target aws` and `invoke approve VERSION --target aws` run as it
     with acting_as(engineer):
         listed, _ = sagemaker_pipeline.list_packages(bootstrapped.settings)
-        package = sagemaker_pipeline.approve(bootstrapped.settings, VERSIONS[0][:8], APPROVED)
+        said = sagemaker_pipeline.approve(bootstrapped.settings, VERSIONS[0][:8], APPROVED)
     # THEN both versions are listed and the one approved, and every call's ARN is allowed by the original
-    assert [p.version for p in listed] == list(VERSIONS) and package.status == APPROVED
+    assert [p.version for p in listed] == list(VERSIONS) and said.endswith(f": {APPROVED}")
     assert recorder.calls and refused(engineer.policies, recorder.calls) == []
 
 

@@ -21,9 +21,9 @@ import pytest
 
 from ml import vocabulary
 from ml.config import ROOT, Settings, load_settings
+from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.lambda_src import contract, text_tokenizer
-from ml.pipeline import version_folder
-from ml.registry import EndpointCapacity, EndpointOutputs
+from ml.versions import version_folder
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.local_workdir import prepare_local_workdir
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from ops.infra.costs import (
     StackFacts,
     Usage,

@@ -10,7 +10,7 @@ import pytest
 
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.config import load_settings
-from ml.registry import EndpointCapacity
+from ml.deploy import EndpointCapacity
 from ops.infra.destroy import ask, destroy
 from ops.infra.errors import InfraError
 from ops.infra.moto_server import MotoServer

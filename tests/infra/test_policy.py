@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from invoke.exceptions import Exit
 
+from commands.cli import cli_errors
 from ops.infra import policy
 from ops.infra.apply import apply_plan_file
 from ops.infra.moto_server import MotoServer
 from ops.infra.plan import PlanReport, plan_stack, require_policy
 from ops.infra.policy import PolicyError
 from ops.infra.stack import Stack
-from tasks import cli_errors
 
 from .conftest import Reviewed, local_stack
 

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from ml.config import Settings
+from ml.deploy import live_entry, register_local
 from ml.fsutil import write_json
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.records import ClassifyError, InputSpec, read_input
-from ml.registry import read_registry, register_local
 from ml.results import Provenance, is_complete, read_key
 from ops.infra.moto_server import free_port
 from ops.local.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client, worker_count
@@ -51,9 +51,8 @@ def settings(trained: tuple[Settings, TrainOutcome], tmp_path: Path, endpoint: E
 
 def deploy_other_model(settings: Settings, sha256: str = "f" * 64) -> None:
     """Record another model as deployed (another checksum in the registry)."""
-    registry = read_registry(settings.endpoint_registry)
-    registry[settings.endpoint_name]["sha256"] = sha256
-    write_json(settings.endpoint_registry, registry)
+    entry = live_entry(settings)
+    write_json(settings.endpoint_registry, {settings.endpoint_name: {**(entry or {}), "sha256": sha256}})
 
 
 def write_jsonl(path: Path, items: list[dict[str, Any]]) -> Path:
@@ -196,7 +195,7 @@ def test_a_second_run_changes_nothing_and_calls_no_endpoint(settings: Settings, 
     before = (out.read_bytes(), os.stat(out).st_mtime_ns)
     # nothing listens on this port and the deployed archive (same checksum) is gone: a call would fail
     offline = settings.replace(endpoint_port=free_port(), build_dir=tmp_path / "offline")
-    entry = read_registry(settings.endpoint_registry)[settings.endpoint_name]
+    entry = live_entry(settings) or {}
     gone = {**entry, "model_archive": str(tmp_path / "gone.tar.gz")}
     write_json(offline.endpoint_registry, {settings.endpoint_name: gone})
     summary = classify(offline, source, out, InputSpec())
@@ -288,7 +287,7 @@ def test_without_a_running_endpoint_the_model_is_the_deployed_one(settings: Sett
     offline = settings.replace(endpoint_port=free_port())
     source = write_jsonl(tmp_path / "in.jsonl", many(5))
     classify(offline, source, tmp_path / "out.jsonl", InputSpec())
-    deployed = read_registry(settings.endpoint_registry)[settings.endpoint_name]["sha256"]
+    deployed = (live_entry(settings) or {})["sha256"]
     assert read_key(tmp_path / "out.jsonl")["model"] == deployed
     deploy_other_model(offline)
     with pytest.raises(ClassifyError, match="made with another model"):

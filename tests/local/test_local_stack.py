@@ -258,8 +258,8 @@ def test_a_changed_deployed_archive_is_refused(
 ) -> None:
     import shutil
 
+    from ml.deploy import register_local
     from ml.package import ArtifactError
-    from ml.registry import register_local
 
     settings = trained[0].replace(build_dir=tmp_path / "build")
     archive = tmp_path / "model.tar.gz"
@@ -274,9 +274,9 @@ def test_a_changed_deployed_archive_is_refused(
 def test_a_model_trained_on_another_tokenizer_is_refused(tmp_path: Path, recorded: str | None) -> None:
     """GIVEN a registry entry from another tokenizer scheme (or from before schemes were recorded)."""
     from ml.config import load_settings
+    from ml.deploy import register_local, tokenizer_mismatch
     from ml.lambda_src import text_tokenizer
     from ml.package import ArtifactError
-    from ml.registry import register_local, tokenizer_mismatch
 
     settings = load_settings(build_dir=str(tmp_path / "build"))
     archive = tmp_path / "model.tar.gz"

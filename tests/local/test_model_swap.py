@@ -10,8 +10,7 @@ from pathlib import Path
 
 import fasttext
 
-from ml import package
-from ml import registry as deploy
+from ml import deploy, package
 from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome

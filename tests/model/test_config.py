@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ConfigError, Hyperparameters, declaration, describe, load_settings
+from ml.config import ConfigError, declaration, load_settings
+from ml.hyperparameters import Hyperparameters
 
 
 def test_defaults_then_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,13 +73,6 @@ def test_errors_name_what_the_user_typed(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("DBP_EPOCHS", "0")
     with pytest.raises(ConfigError, match=r"^DBP_EPOCHS=0: must be at least 1$"):
         load_settings()
-
-
-def test_help_comes_from_the_declaration() -> None:
-    assert describe("epochs") == (
-        "BlazingText epochs (1..100; default 10, or hyperparameters.json; env DBP_EPOCHS)"
-    )
-    assert describe("target").endswith("(local, aws; default local; env DBP_TARGET)")
 
 
 def test_replace_validates_like_loading() -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ml import preprocess, train
-from ml import registry as deploy
+from ml import deploy, preprocess, train
 from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.package import MODEL_MEMBER, ArtifactError, members, unpack

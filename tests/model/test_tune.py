@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ml import tune
-from ml.config import ConfigError, Hyperparameters, load_settings
+from ml.config import ConfigError, load_settings
+from ml.hyperparameters import Hyperparameters
 from tests.helpers import make_settings, run_invoke
 
 BLAZINGTEXT_NAMES = {f.name for f in fields(Hyperparameters)}
@@ -108,7 +109,7 @@ def test_local_tune_writes_blazingtext_values_in_range_that_train_then_uses(tmp_
         tmp_path, hyperparameters_file=path, tune_duration=10, max_rows_per_class=200, dropout_views=1
     )
 
-    result = tune.tune_local(settings)
+    result = tune.tune(settings)
 
     written = json.loads(path.read_text(encoding="utf-8"))
     assert result.written == (result.tuned_accuracy > result.current_accuracy)

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from ml import pipeline, preprocess, rollout
-from ml import registry as deploy
+from ml import deploy, pipeline, preprocess, versions
 from ml.config import ROOT, Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainError, run
@@ -32,7 +31,7 @@ _CHILD = """
 import json, os, signal, sys
 import fasttext
 from ml import evaluate, fsutil, pipeline, preprocess
-from ml import registry as deploy
+from ml import deploy
 from ml.config import load_settings
 
 def die(*_args, **_kwargs):
@@ -188,46 +187,48 @@ def test_approval_the_quality_gate_and_rollback_without_training(deployed: Setti
     settings, root = deployed, deployed.build_dir.parent
     strict = {"allow_unapproved": False}
     live = pipeline.live_version(settings)
-    assert live is not None and live.status == rollout.PENDING  # local default: pending, still deployed
-    before = {v.id for v in rollout.versions(pipeline.versions_dir(settings))}
+    assert live is not None and live.status == versions.PENDING  # local default: pending, still deployed
+    before = {v.id for v in versions.versions(versions.versions_dir(settings))}
     # WHEN a new version is trained, pending  THEN it is registered but refused, the live one stays
     candidate = make_settings(root, **{**SMALL, "epochs": 11}, **strict)
-    with pytest.raises(rollout.GateError, match=r"is PendingManualApproval: approve it with `invoke approve"):
+    with pytest.raises(
+        versions.GateError, match=r"is PendingManualApproval: approve it with `invoke approve"
+    ):
         run(candidate)
-    (new_id,) = {v.id for v in rollout.versions(pipeline.versions_dir(settings))} - before
+    (new_id,) = {v.id for v in versions.versions(versions.versions_dir(settings))} - before
     assert deploy.registered_archive(settings) == live.archive
     # WHEN it is approved and trained again THEN it is reused (not trained) and goes live; history grows
-    rollout.set_approval(rollout.find(pipeline.versions_dir(settings), new_id), rollout.APPROVED)
+    versions.set_approval(versions.find(versions.versions_dir(settings), new_id), versions.APPROVED)
     outcome = run(candidate)
     assert outcome.reused and outcome.archive.parent.name == new_id
-    history = deploy.read_registry(settings.endpoint_registry)[settings.endpoint_name]["history"]
+    history = (deploy.live_entry(settings) or {})["history"]
     assert history[-1] == live.id
-    approved = rollout.find(pipeline.versions_dir(settings), new_id)
+    approved = versions.find(versions.versions_dir(settings), new_id)
     # WHEN a much worse model is trained with --approve  THEN the gate names both accuracies
     worse = make_settings(
         root, **{**SMALL, "epochs": 1, "vector_dim": 2, "learning_rate": 0.01}, approve=True, **strict
     )
-    with pytest.raises(rollout.GateError) as refused:
+    with pytest.raises(versions.GateError) as refused:
         run(worse)
     assert f"the live version {new_id} {approved.test_accuracy:.4f} on the same test split" in str(
         refused.value
     )
-    bad = [v for v in rollout.versions(pipeline.versions_dir(settings)) if v.id not in before | {new_id}]
-    assert len(bad) == 1 and bad[0].status == rollout.APPROVED
+    bad = [v for v in versions.versions(versions.versions_dir(settings)) if v.id not in before | {new_id}]
+    assert len(bad) == 1 and bad[0].status == versions.APPROVED
     assert f"has test accuracy {bad[0].test_accuracy:.4f}" in str(refused.value)
     assert deploy.registered_archive(settings) == approved.archive
     # AND a live version measured on an unrecorded split is re-evaluated on today's: the same figure here
     unrecorded = replace(approved, manifest={**approved.manifest, "data": {}})
     prepared = pipeline.prepare_data(worse)[1]
-    with pytest.raises(rollout.GateError, match=f"{approved.test_accuracy:.4f} on the same test split"):
+    with pytest.raises(versions.GateError, match=f"{approved.test_accuracy:.4f} on the same test split"):
         pipeline.gate(worse, bad[0], prepared, unrecorded)
     # WHEN rolled back under the strict rule  THEN the pending previous version is refused
-    with pytest.raises(rollout.GateError, match="no earlier approved version"):
-        pipeline.rollback_local(make_settings(root, **strict))
+    with pytest.raises(versions.GateError, match="no earlier approved version"):
+        pipeline.rollback(make_settings(root, **strict))
     # AND once approved it goes back live without training, and the history is popped back to it
-    rollout.set_approval(live, rollout.APPROVED)
-    assert pipeline.rollback_local(make_settings(root, **strict)).id == live.id
-    entry = deploy.read_registry(settings.endpoint_registry)[settings.endpoint_name]
+    versions.set_approval(live, versions.APPROVED)
+    assert pipeline.rollback(make_settings(root, **strict)) == live.id
+    entry = deploy.live_entry(settings) or {}
     assert (entry["version"], entry["history"]) == (live.id, history[:-1])
     assert deploy.registered_archive(settings) == live.archive
     # AND the command line lists the versions and names a wrong one in one line, exit 1

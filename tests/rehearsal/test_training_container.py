@@ -8,7 +8,8 @@ from pathlib import Path
 
 import boto3
 
-from ml.config import Hyperparameters, Settings
+from ml.config import Settings
+from ml.hyperparameters import Hyperparameters
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ops.infra.moto_gaps import TrainingContainerProxy

@@ -2,8 +2,9 @@
 
 The local endpoint registry (``build/endpoints.json``) maps endpoint names to model archives (each in its
 version folder, beside its manifest: docs/model-versions.md); the endpoint server serves what it names,
-and rewriting it (atomically) is what switches the deployed model. ``terraform/endpoint.auto.tfvars.json``
-carries the endpoint's name, ARN, region, runtime URL and capacity, for either target.
+and rewriting it (atomically) is what switches the deployed model. :func:`live_entry` is the one way to
+read what an endpoint serves. ``terraform/endpoint.auto.tfvars.json`` carries the endpoint's name, ARN,
+region, runtime URL and capacity, for either target.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 
 from ml import vocabulary
 from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
+from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json
 from ml.lambda_src import text_tokenizer
 from ml.package import MANIFEST
-from ml.rollout import with_history
 
 _CAPACITY_KEYS = {
     "instance": ("instance_type", "instance_count"),
@@ -118,10 +119,39 @@ def write_tfvars(outputs: EndpointOutputs, path: Path) -> None:
     log.info("endpoint outputs %s %s", "written to" if changed else "unchanged in", path)
 
 
+class RegistryError(ProjectError):
+    """The local endpoint registry cannot be read; the message says how to get a good one."""
+
+
+def _read_registry(path: Path) -> dict[str, dict[str, Any]]:
+    """The local endpoint registry, empty when nothing was deployed yet."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (UnicodeDecodeError, ValueError):
+        raise RegistryError(f"{path} is not readable JSON: run `invoke train` to deploy again") from None
+
+
+def live_entry(settings: Settings) -> dict[str, Any] | None:
+    """What the local endpoint ``settings.endpoint_name`` serves: its registry entry (``model_archive``,
+    ``sha256``, ``tokenizer``, ``version``, ``history``), None when nothing is deployed there."""
+    return _read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+
+
+def with_history(previous: dict[str, Any], new_version: str) -> list[str]:
+    """The ``history`` (versions live before, newest last) once ``new_version`` goes live: going back to
+    one of them pops the history back to it (so a second rollback goes further back, never to the version
+    rolled back from); any other version pushes the one it replaces."""
+    history = [v for v in previous.get("history", []) if isinstance(v, str)]
+    if new_version in history:
+        return history[: history.index(new_version)]
+    old = previous.get("version")
+    return [*history, old] if old and old != new_version else history
+
+
 def register_local(settings: Settings, archive: Path) -> None:
     """Point the local endpoint ``settings.endpoint_name`` at ``archive`` (its version folder's), keeping
-    the versions live before it (``history``: ml/rollout.py)."""
-    registry = read_registry(settings.endpoint_registry)
+    the versions live before it (``history``)."""
+    registry = _read_registry(settings.endpoint_registry)
     previous = registry.get(settings.endpoint_name, {})
     version = archive.resolve().parent.name
     registry[settings.endpoint_name] = {
@@ -134,14 +164,9 @@ def register_local(settings: Settings, archive: Path) -> None:
     write_json(settings.endpoint_registry, registry)
 
 
-def read_registry(path: Path) -> dict[str, dict[str, Any]]:
-    """The local endpoint registry, empty when nothing was deployed yet."""
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-
-
 def registered_archive(settings: Settings) -> Path | None:
     """The model archive the local endpoint ``settings.endpoint_name`` serves, if any."""
-    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    entry = live_entry(settings)
     return Path(entry["model_archive"]) if entry else None
 
 
@@ -157,7 +182,7 @@ def tokenizer_mismatch(settings: Settings) -> str | None:
     None when nothing is registered or the schemes agree. Entries written before the registry recorded
     the scheme are from ``nfkd-lower-nltkword-v1``, the only scheme there was.
     """
-    entry = read_registry(settings.endpoint_registry).get(settings.endpoint_name)
+    entry = live_entry(settings)
     if entry is None:
         return None
     trained, current = entry.get("tokenizer", "nfkd-lower-nltkword-v1"), text_tokenizer().SCHEME

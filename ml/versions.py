@@ -1,23 +1,28 @@
-"""Versions as a registry: approval, which one is live, the quality gate, rollback (docs/rollout.md).
+"""Model versions: where they are stored, their approval, the quality gate, rollback (docs/rollout.md).
 
 One design with docs/model-versions.md: a version is a finished folder ``build/model/versions/<id>/``
-(its manifest immutable); its approval is ``approval.json`` beside the manifest (absent: pending), written
-atomically; ``build/endpoints.json`` says which version is live and which were live before it (``history``,
-newest last), so a rollback needs no training. On AWS the same facts live in a SageMaker model package
-group (ml/aws/registry.py); this module holds what both targets share.
+(``id``: the first 16 hex of its archive's sha256; its manifest, written last, immutable); its approval is
+``approval.json`` beside the manifest (absent: pending), written atomically. Which version is live, and
+which were live before it, is the deploy's (ml/deploy.py), so a rollback needs no training. On AWS the same
+facts live in a SageMaker model package group (ml/aws/versions.py); this module holds what both targets
+share, and :class:`Listed` is how either lists its versions.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
+import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ml.config import Settings, log
 from ml.errors import ProjectError
-from ml.fsutil import write_json
+from ml.fsutil import file_digest, write_json
 from ml.package import ARCHIVE, MANIFEST
 
 APPROVAL = "approval.json"
@@ -57,12 +62,59 @@ class Version:
         return (str(data.get("sha256")), str(test)) if test else None
 
 
+Review = Callable[[Version], bool]  # shown a pending version, says whether to approve it (a person's prompt)
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def versions_dir(settings: Settings) -> Path:
+    """Where the model versions live, one folder each (docs/model-versions.md)."""
+    return settings.model_dir / "versions"
+
+
+def version_folder(settings: Settings, archive_sha256: str) -> Path:
+    """The folder of the version whose model archive has this sha256: named by its first 16 digits."""
+    return versions_dir(settings) / archive_sha256[:16]
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of the version in ``folder``; None when it has none (unfinished) or it is unreadable."""
+    return _read(folder / MANIFEST)
+
+
+def intact(folder: Path, manifest: dict[str, Any]) -> bool:
+    """Whether the archive in ``folder`` is there and is the one its manifest describes."""
+    archive = folder / ARCHIVE
+    return archive.is_file() and manifest.get("model", {}).get("sha256") == file_digest(archive)
+
+
+def find_trained(settings: Settings, key: str) -> tuple[Path, dict[str, Any]] | None:
+    """The finished version of this exact training whose archive is intact (folder, manifest), if any."""
+    for path in sorted(versions_dir(settings).glob(f"*/{MANIFEST}")):
+        manifest = read_manifest(path.parent)
+        if manifest and manifest.get("train_key") == key and intact(path.parent, manifest):
+            return path.parent, manifest
+    return None
+
+
+def place(settings: Settings, archive: Path) -> tuple[Path, dict[str, Any] | None]:
+    """Move a new archive into its version folder; return the folder and, when a finished version of
+    these exact bytes is already there (left as it is: versions are immutable), its manifest."""
+    folder = version_folder(settings, file_digest(archive))
+    manifest = read_manifest(folder)
+    if manifest is not None and intact(folder, manifest):
+        log.info("this model is already version %s", folder)
+        return folder, manifest
+    shutil.rmtree(folder, ignore_errors=True)  # a damaged version of these bytes
+    folder.mkdir()
+    os.replace(archive, folder / ARCHIVE)
+    return folder, None
 
 
 def versions(versions_dir: Path) -> list[Version]:
@@ -121,17 +173,6 @@ def check_gate(
         )
 
 
-def with_history(previous: dict[str, Any], new_version: str) -> list[str]:
-    """The ``history`` (versions live before, newest last) once ``new_version`` goes live: going back to
-    one of them pops the history back to it (so a second rollback goes further back, never to the version
-    rolled back from); any other version pushes the one it replaces."""
-    history = [v for v in previous.get("history", []) if isinstance(v, str)]
-    if new_version in history:
-        return history[: history.index(new_version)]
-    old = previous.get("version")
-    return [*history, old] if old and old != new_version else history
-
-
 def rollback_target(entry: dict[str, Any], all_versions: list[Version], unapproved_ok: bool) -> Version:
     """The newest version in the history that may be deployed; GateError when there is none."""
     by_id = {v.id: v for v in all_versions}
@@ -142,23 +183,25 @@ def rollback_target(entry: dict[str, Any], all_versions: list[Version], unapprov
     raise GateError("no earlier approved version to roll back to; name one with --to (see `invoke models`)")
 
 
-def models_table(all_versions: list[Version], live: str | None) -> list[tuple[str, ...]]:
-    """One row per version: id, created, test accuracy, macro-F1, approval, live marker."""
-    rows: list[tuple[str, ...]] = []
+@dataclass(frozen=True)
+class Listed:
+    """A version as ``invoke models`` lists it, on either target."""
+
+    id: str
+    created: datetime | None
+    test_accuracy: float | None
+    macro_f1: float | None
+    approval: str  # the status, and who set it when known
+    live: bool
+
+
+def listed(all_versions: list[Version], live: str | None) -> list[Listed]:
+    """The local versions as listed, oldest first; ``live`` is the live version's id."""
+    rows = []
     for v in all_versions:
         metrics = v.manifest.get("metrics", {})
-        created = datetime.fromtimestamp((v.folder / MANIFEST).stat().st_mtime, UTC).strftime(
-            "%Y-%m-%d %H:%M"
-        )
+        created = datetime.fromtimestamp((v.folder / MANIFEST).stat().st_mtime, UTC)
         approval = v.status + (f" by {v.approval['by']}" if v.approval.get("by") else "")
-        rows.append(
-            (
-                v.id,
-                created,
-                f"{metrics.get('test_accuracy', 0):.4f}",
-                f"{metrics.get('test_macro_f1', 0):.4f}",
-                approval,
-                "live" if v.id == live else "",
-            )
-        )
+        accuracy, macro_f1 = metrics.get("test_accuracy", 0), metrics.get("test_macro_f1", 0)
+        rows.append(Listed(v.id, created, accuracy, macro_f1, approval, v.id == live))
     return rows

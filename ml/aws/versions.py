@@ -11,13 +11,14 @@ endpoint's alarms (terraform/monitoring.tf) are found by the metrics they watch,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ml.aws.deploy import VARIANT
 from ml.config import log
-from ml.rollout import APPROVED, PENDING, Version
+from ml.versions import APPROVED, PENDING, Listed, Version
 
 CONTENT_TYPES = ["application/json"]
 ALARMED_METRICS = ("Invocation5XXErrors", "ModelLatency")  # the endpoint's alarms in terraform/monitoring.tf
@@ -25,7 +26,7 @@ ALARMED_METRICS = ("Invocation5XXErrors", "ModelLatency")  # the endpoint's alar
 
 @dataclass(frozen=True)
 class Package:
-    """One model package: its ARN, the version it holds, approval and where its artifact is."""
+    """One model package: its ARN, the version it holds, approval, where its artifact is, when it was made."""
 
     arn: str
     version: str
@@ -33,6 +34,7 @@ class Package:
     model_data: str
     image: str
     metadata: dict[str, str]
+    created: datetime | None = None
 
 
 def metadata(version: Version, artifact_sha256: str, deploy_inputs: str = "") -> dict[str, str]:
@@ -64,6 +66,27 @@ def _package(description: dict[str, Any]) -> Package:
         container.get("ModelDataUrl", ""),
         container.get("Image", ""),
         meta,
+        description.get("CreationTime"),
+    )
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def listed(package: Package, live: str | None) -> Listed:
+    """A package as ``invoke models`` lists a version (``live``: the version the endpoint serves)."""
+    metrics = package.metadata
+    return Listed(
+        package.version,
+        package.created,
+        _number(metrics.get("test_accuracy")),
+        _number(metrics.get("test_macro_f1")),
+        package.status,
+        package.version == live,
     )
 
 

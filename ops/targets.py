@@ -1,0 +1,193 @@
+"""The one switch between this machine and AWS: :func:`select` picks the target the ``target`` setting names.
+
+Both targets do the same jobs under the same names and return types, and the tasks call only these
+(docs/targets.md). Local: ml/pipeline.py, ml/tune.py and the local endpoint (ops/local/bulk.py), with
+nothing to check first. AWS: ml/aws/pipeline.py, ml/aws/tune.py and Batch Transform (ml/aws/transform.py),
+checked first by the preflight (ops/infra/preflight.py), its site found in the applied stack
+(ops/infra/outputs.py). Each method imports what it runs when it runs: the SageMaker SDK takes seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+from ml.config import Settings
+
+if TYPE_CHECKING:  # the targets' own modules are imported when a method runs
+    from ml.pipeline import TrainOutcome
+    from ml.records import InputSpec, Summary
+    from ml.versions import Listed, Review
+
+
+class SiteUrls(NamedTuple):
+    """Where the site, its API and its bucket answer ("" where there is no such thing)."""
+
+    site: str
+    api: str
+    bucket: str
+
+
+class Tuned(Protocol):
+    """What a tuning run found (``summary``, in words) and whether it rewrote the hyperparameters file."""
+
+    @property
+    def written(self) -> bool: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
+class Target(Protocol):
+    """Where models are trained, versioned, deployed and asked: this machine or AWS."""
+
+    def check(self, settings: Settings, commands: Iterable[str]) -> bool:
+        """Check what ``commands`` (train, tune, classify, plan, infra) need before anything bills; False
+        when there is nothing to check. Raises PreflightError when a check failed."""
+        ...
+
+    def train(self, settings: Settings, review: Review | None) -> TrainOutcome:
+        """Train, evaluate, register and deploy a version past the gate (``review``: a person's prompt)."""
+        ...
+
+    def billing(self, settings: Settings) -> str:
+        """What the deployed endpoint bills, in words ("" when nothing does)."""
+        ...
+
+    def tune(self, settings: Settings) -> Tuned:
+        """Search the hyperparameters; the winner goes to the hyperparameters file."""
+        ...
+
+    def list_versions(self, settings: Settings) -> list[Listed]:
+        """The versions, oldest first, and which one is live."""
+        ...
+
+    def approve(self, settings: Settings, version_id: str, status: str) -> str:
+        """Set a version's approval; what now holds which status, in words."""
+        ...
+
+    def rollback(self, settings: Settings, to: str | None) -> str:
+        """Put ``to`` (else the version live before) back on the endpoint without training; its id."""
+        ...
+
+    def classify(
+        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool
+    ) -> Summary:
+        """Classify a file of texts into JSON lines (ml/bulk.py)."""
+        ...
+
+    def site_urls(self, settings: Settings) -> SiteUrls:
+        """Where the deployed site, its API and its bucket answer, for ``invoke smoke``."""
+        ...
+
+
+class LocalTarget:
+    """This machine: fastText, the versions under build/, the local endpoint."""
+
+    def check(self, settings: Settings, commands: Iterable[str]) -> bool:
+        return False
+
+    def train(self, settings: Settings, review: Review | None) -> TrainOutcome:
+        from ml import pipeline
+
+        return pipeline.run(settings)  # a pending version is deployed or refused by unapproved_ok alone
+
+    def billing(self, settings: Settings) -> str:
+        return ""
+
+    def tune(self, settings: Settings) -> Tuned:
+        from ml import tune
+
+        return tune.tune(settings)
+
+    def list_versions(self, settings: Settings) -> list[Listed]:
+        from ml import pipeline
+
+        return pipeline.list_versions(settings)
+
+    def approve(self, settings: Settings, version_id: str, status: str) -> str:
+        from ml import pipeline
+
+        return pipeline.approve(settings, version_id, status)
+
+    def rollback(self, settings: Settings, to: str | None) -> str:
+        from ml import pipeline
+
+        return pipeline.rollback(settings, to)
+
+    def classify(
+        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool
+    ) -> Summary:
+        from ops.local import bulk
+
+        return bulk.classify(settings, source, output, spec, force=force)
+
+    def site_urls(self, settings: Settings) -> SiteUrls:
+        return SiteUrls(f"http://{settings.host}:{settings.site_port}/", "", "")
+
+
+class AwsTarget:
+    """AWS: SageMaker training, tuning, model packages, the endpoint's guarded update, Batch Transform."""
+
+    def check(self, settings: Settings, commands: Iterable[str]) -> bool:
+        from ops.infra import preflight
+
+        preflight.run(settings, commands)
+        return True
+
+    def train(self, settings: Settings, review: Review | None) -> TrainOutcome:
+        from ml.aws import pipeline
+
+        return pipeline.run(settings, review)
+
+    def billing(self, settings: Settings) -> str:
+        from ml.deploy import EndpointCapacity
+
+        capacity = EndpointCapacity.from_settings(settings)
+        bills = "per request" if capacity.mode == "serverless" else "every hour it runs"
+        return (
+            f"endpoint: {settings.endpoint_name} ({capacity.describe()}, {settings.region}) bills {bills}; "
+            "remove it with `invoke destroy --target aws --endpoint`"
+        )
+
+    def tune(self, settings: Settings) -> Tuned:
+        from ml.aws import tune
+
+        return tune.tune(settings)
+
+    def list_versions(self, settings: Settings) -> list[Listed]:
+        from ml.aws import pipeline
+
+        return pipeline.list_versions(settings)
+
+    def approve(self, settings: Settings, version_id: str, status: str) -> str:
+        from ml.aws import pipeline
+
+        return pipeline.approve(settings, version_id, status)
+
+    def rollback(self, settings: Settings, to: str | None) -> str:
+        from ml.aws import pipeline
+
+        return pipeline.rollback(settings, to)
+
+    def classify(
+        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool
+    ) -> Summary:
+        from ml.aws import transform
+
+        return transform.classify(settings, source, output, spec, force)
+
+    def site_urls(self, settings: Settings) -> SiteUrls:
+        from ops.infra.outputs import deployed_urls
+
+        deployed = deployed_urls(settings)
+        return SiteUrls(deployed.site_url, deployed.api_url, deployed.bucket_url)
+
+
+TARGETS: dict[str, Callable[[], Target]] = {"local": LocalTarget, "aws": AwsTarget}
+
+
+def select(settings: Settings) -> Target:
+    """The target ``settings.target`` names (``--target``, ``DBP_TARGET``): the one place it is looked at."""
+    return TARGETS[settings.target]()
