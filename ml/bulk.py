@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ml.config import log
-from ml.records import InputSpec, Provenance, Record, Summary, start
+from ml.records import InputSpec, Record
+from ml.results import Provenance, Summary, start
 
 Answer = Callable[[list[Record], Provenance], tuple[int, int]]
 

@@ -17,7 +17,8 @@ from ml.config import Settings
 
 if TYPE_CHECKING:  # the targets' own modules are imported when a method runs
     from ml.pipeline import TrainOutcome
-    from ml.records import InputSpec, Summary
+    from ml.records import InputSpec
+    from ml.results import Summary
     from ml.versions import Listed, Review
 
 
