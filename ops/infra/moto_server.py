@@ -105,10 +105,9 @@ class MotoServer:
         ready, _, _ = select.select([self._proc.stdout], [], [], self.startup_timeout)
         line = self._proc.stdout.readline().strip() if ready else b""
         if not line.isdigit():
+            how = "exited" if ready and not line else f"did not answer within {self.startup_timeout:g} s"
             self.stop()
-            raise MotoServerError(
-                f"moto_server did not start on {HOST} within {self.startup_timeout:g} s:\n{self._log_tail()}"
-            )
+            raise MotoServerError(f"moto_server did not start on {HOST} ({how}):\n{self._log_tail()}")
         self.port = int(line)
         return self
 
@@ -152,6 +151,8 @@ def serve(host: str) -> None:
 
     from ops.infra.moto_auth import fix_enforcement
 
+    with socket.socket() as probe:  # ThreadedMotoServer.start waits forever when its thread cannot bind:
+        probe.bind((host, 0))  # an address no interface has fails here, at once, with the OS's reason
     server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
     fix_enforcement()
