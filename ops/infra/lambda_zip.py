@@ -13,19 +13,18 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ml.config import ROOT
+from ml.lambda_src import LAMBDA_DIR
 from ml.vocabulary import VOCABULARY
 
-LAMBDA_SRC = ROOT / "lambda"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 
 
-def lambda_sources(source_dir: Path = LAMBDA_SRC) -> list[Path]:
+def lambda_sources(source_dir: Path = LAMBDA_DIR) -> list[Path]:
     """The files that belong in the zip: the top-level Python modules, sorted by name."""
     return sorted(p for p in source_dir.glob("*.py") if p.is_file())
 
 
-def build_lambda_zip(out: Path, source_dir: Path = LAMBDA_SRC, vocabulary: Path | None = None) -> Path:
+def build_lambda_zip(out: Path, source_dir: Path = LAMBDA_DIR, vocabulary: Path | None = None) -> Path:
     """Write the zip to ``out`` atomically and return its path; rewrite only when the bytes change.
 
     ``vocabulary`` (a ``vocabulary.txt.gz``) goes in at the root under that name, beside the handler.

@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 from ml import vocabulary
-from ml.lambda_src import contract, text_tokenizer
-from ops.infra.lambda_zip import LAMBDA_SRC, build_lambda_zip
+from ml.lambda_src import LAMBDA_DIR, contract, text_tokenizer
+from ops.infra.lambda_zip import build_lambda_zip
 from tests.helpers import lambda_settings_env
 
 
@@ -49,7 +49,7 @@ def test_unchanged_rebuild_does_not_touch_the_file(tmp_path: Path) -> None:
 def test_changed_source_changes_the_zip(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    for path in LAMBDA_SRC.glob("*.py"):
+    for path in LAMBDA_DIR.glob("*.py"):
         (src / path.name).write_bytes(path.read_bytes())
     first = build_lambda_zip(tmp_path / "a.zip", src).read_bytes()
     (src / "handler.py").write_text((src / "handler.py").read_text() + "\n# changed\n")
