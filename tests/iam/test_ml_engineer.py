@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
 
 from ml.aws import pipeline as sagemaker_pipeline
-from ml.aws import session as aws_session
 from ml.aws.session import SageMakerError
 from ml.config import ROOT, Settings, load_settings
 from ml.versions import APPROVED
@@ -71,21 +69,13 @@ def bootstrapped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bootstrap
 
 
 def test_the_ml_engineer_lists_and_approves_a_version_with_the_bootstrap_policy(
-    bootstrapped: Bootstrapped, monkeypatch: pytest.MonkeyPatch
+    bootstrapped: Bootstrapped,
 ) -> None:
     # GIVEN a principal holding exactly the ML engineer's policy, the calls of the SageMaker layer recorded
     engineer = bootstrapped.emulator.become(ENGINEER, [bootstrapped.policy])
     recorder = CallRecorder(REGION, ACCOUNT)
-    opened = aws_session.boto_session
-
-    def recorded(region: str) -> boto3.Session:
-        session = opened(region)
-        recorder.watch(session.events)
-        return session
-
-    monkeypatch.setattr(aws_session, "boto_session", recorded)
     # WHEN `invoke models --target aws` and `invoke approve VERSION --target aws` run as it
-    with acting_as(engineer):
+    with acting_as(engineer, recorder):
         listed, _ = sagemaker_pipeline.list_packages(bootstrapped.settings)
         said = sagemaker_pipeline.approve(bootstrapped.settings, VERSIONS[0][:8], APPROVED)
     # THEN both versions are listed and the one approved, and every call's ARN is allowed by the original
