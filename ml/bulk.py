@@ -1,10 +1,10 @@
 """Classify a file of texts on either target: check and read it, ask who answers, have it answered, sum up.
 
-What is read: ml/records.py; what is written, and how an interrupted run resumes: ml/results.py. Who answers
-is the target's:
-the local endpoint (ops/local/bulk.py) or a Batch Transform job (ml/aws/transform.py). Each passes
-``model``, the model that will answer (recorded in the output's key), and ``answer``, which classifies the
-records into the output and returns how many it classified and how many an interrupted run had kept.
+What is read: ml/records.py; what is written, and how an interrupted run resumes: ml/results.py. Who
+answers is the target's: the local endpoint (ops/local/bulk.py) or a Batch Transform job
+(ml/aws/transform.py). Each passes ``model``, the model that will answer (recorded in the output's key),
+and ``answer``, which classifies the records into the output and returns how many it classified and how
+many an interrupted run had kept.
 """
 
 from __future__ import annotations
