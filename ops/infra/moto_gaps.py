@@ -14,20 +14,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from xml.etree import ElementTree
-
-from ml.hyperparameters import Hyperparameters
-from ml.package import pack
-from ml.train import train
 
 _PREFIX = "AnyScaleFrontendService."  # X-Amz-Target of Application Auto Scaling (JSON 1.1)
 # Host goes on as the client sent it: it is part of the SigV4 signature moto checks when IAM is enforced.
@@ -307,116 +300,3 @@ def _cf_error(status: int, code: str, message: str) -> Reply:
         f"<Code>{code}</Code><Message>{message}</Message></Error><RequestId>local</RequestId></ErrorResponse>"
     )
     return status, {"Content-Type": "text/xml"}, xml.encode()
-
-
-# --- SageMaker training ---------------------------------------------------------------------------
-
-_SAGEMAKER_TARGET = "SageMaker."  # X-Amz-Target of SageMaker (JSON 1.1)
-_TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-
-
-class TrainingContainerProxy(_LoopbackProxy):
-    """A loopback proxy to ``upstream`` for SageMaker that runs what a BlazingText training job would.
-
-    moto marks a training job Completed the moment it is created and writes nothing. Here, once moto has
-    accepted a ``CreateTrainingJob``, the job really trains, on a thread as a container would: fastText on
-    the job's own ``train`` and ``validation`` channels read from S3, with the job's hyperparameters
-    (BlazingText's names, as ``ml/train.py`` maps them), packed as BlazingText packs it, written where
-    SageMaker puts the job's artifact, with BlazingText's accuracy line in the job's CloudWatch log stream.
-    Until it is done, ``DescribeTrainingJob`` and ``ListTrainingJobs`` answer InProgress (then Completed,
-    or Failed with the reason). It works as ``clients`` (the account administrator's, standing in for
-    SageMaker's service role). Every request is forwarded with its own Host header, so signatures stay
-    valid when moto enforces IAM.
-    """
-
-    def __init__(
-        self, upstream: str, clients: Callable[[str], Any], workdir: Path, host: str = "127.0.0.1"
-    ) -> None:
-        self.clients = clients  # service name -> a boto3 client of the stand-in's own (straight to moto)
-        self.workdir = workdir
-        self.trained: list[str] = []  # names of the jobs it trained
-        self.running: set[str] = set()
-        self.failed: dict[str, str] = {}  # job name -> why
-        super().__init__(upstream, host, "training-container")
-
-    def start(self, job_name: str) -> None:
-        """Train ``job_name`` on a thread; until it ends the job is InProgress."""
-        with self._lock:
-            if job_name in self.running or job_name in self.trained:
-                return  # a retried CreateTrainingJob: the job is the same
-            self.running.add(job_name)
-        threading.Thread(target=self._run, args=(job_name,), name=f"train-{job_name}", daemon=True).start()
-
-    def _run(self, job_name: str) -> None:
-        try:
-            self.train(job_name)
-        except Exception as exc:  # any failure is the job's, as SageMaker reports it
-            with self._lock:
-                self.failed[job_name] = f"AlgorithmError: {exc}"
-        finally:
-            with self._lock:
-                self.running.discard(job_name)
-
-    def train(self, job_name: str) -> None:
-        """Train the job ``job_name`` from its channels and put its artifact and log lines in place."""
-        sagemaker, s3, logs = (self.clients(name) for name in ("sagemaker", "s3", "logs"))
-        job = sagemaker.describe_training_job(TrainingJobName=job_name)
-        folder = self.workdir / job_name
-        folder.mkdir(parents=True, exist_ok=True)
-        channels = {}
-        for channel in job["InputDataConfig"]:
-            bucket, _, prefix = channel["DataSource"]["S3DataSource"]["S3Uri"][5:].partition("/")
-            key = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"][0]["Key"]
-            channels[channel["ChannelName"]] = folder / f"{channel['ChannelName']}.txt"
-            s3.download_file(bucket, key, str(channels[channel["ChannelName"]]))
-        values = {k: v for k, v in job["HyperParameters"].items() if k != "mode"}
-        result = train(
-            channels["train"], channels["validation"], folder / "model.bin", Hyperparameters(**values), 1, 42
-        )
-        archive = pack(result.model_path, folder / "model.tar.gz")
-        bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
-        s3.upload_file(str(archive), bucket, key)
-        stream = f"{job_name}/algo-1-0000000000"
-        if not logs.describe_log_groups(logGroupNamePrefix=_TRAINING_LOG_GROUP)["logGroups"]:
-            logs.create_log_group(logGroupName=_TRAINING_LOG_GROUP)
-        logs.create_log_stream(logGroupName=_TRAINING_LOG_GROUP, logStreamName=stream)
-        lines = [f"#validation_accuracy: {result.validation_accuracy:.4f}"]
-        now = int(time.time() * 1000)
-        events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
-        logs.put_log_events(logGroupName=_TRAINING_LOG_GROUP, logStreamName=stream, logEvents=events)
-        with self._lock:
-            self.trained.append(job_name)
-
-    def status(self, job: dict[str, Any]) -> dict[str, Any]:
-        """A job (description or summary) with the status of its training here, not moto's."""
-        name = job.get("TrainingJobName", "")
-        with self._lock:
-            if name in self.running:
-                return job | {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"}
-            if name in self.failed:
-                return job | {"TrainingJobStatus": "Failed", "FailureReason": self.failed[name]}
-        return job
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-                status, reply_headers, reply_body = proxy._forward("POST", self.path, headers, body)
-                operation = self.headers.get("X-Amz-Target", "").removeprefix(_SAGEMAKER_TARGET)
-                if status == 200 and operation == "CreateTrainingJob":
-                    proxy.start(json.loads(body)["TrainingJobName"])
-                elif status == 200 and operation == "DescribeTrainingJob":
-                    reply_body = json.dumps(proxy.status(json.loads(reply_body))).encode()
-                elif status == 200 and operation == "ListTrainingJobs":
-                    listed = json.loads(reply_body)
-                    listed["TrainingJobSummaries"] = [proxy.status(j) for j in listed["TrainingJobSummaries"]]
-                    reply_body = json.dumps(listed).encode()
-                _send(self, (status, reply_headers, reply_body))
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: moto keeps its own log of the requests."""
-
-        return Handler

@@ -6,16 +6,18 @@ it on AWS, holding exactly the policy the repository gives it, in its emulator v
 1. the administrator creates the state bucket, applies the bootstrap modules (``terraform/bootstrap``,
    ``terraform/ci-role``) and raises the quotas a first run needs;
 2. the ML engineer runs ``./dev train --target aws --approve`` in their own clone (the training job really
-   trains: ops/infra/moto_gaps.py ``TrainingContainerProxy``);
+   trains: ops/infra/sagemaker_standin.py);
 3. in a fresh clone without ``build/``, the ``run:`` steps of ``plan.yml`` as the CI plan role, then those
    of ``apply.yml`` with the saved plan as the CI deploy role, read from the workflow files;
-4. ``destroy.yml``'s steps as the deploy role, the endpoint included;
-5. a check, as the administrator, that nothing billable is left.
+4. the ML engineer's next model: ``train --approve`` again (a blue/green update guarded by the stack's
+   alarms), ``rollback`` to the first, and ``classify --target aws`` (a Batch Transform job);
+5. ``destroy.yml``'s steps as the deploy role, the endpoint included;
+6. a check, as the administrator, that nothing billable is left.
 
 moto's own gaps are answered in front of it: SimulatePrincipalPolicy and SageMaker's quotas
-(ops/infra/preflight_gaps.py), training jobs that write nothing (``TrainingContainerProxy``). Steps that
-need GitHub itself, and apply.yml's smoke test of the live site, are skipped with the reason. One line
-per step; the first failure stops the rehearsal with the step's log named.
+(ops/infra/preflight_gaps.py), jobs that run no container and the missing UpdateEndpoint
+(``SageMakerStandIn``). Steps that need GitHub itself, and apply.yml's smoke test of the live site, are
+skipped with the reason. One line per step; the first failure stops the rehearsal with the step's log named.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from ml.config import ROOT, load_settings
 from ml.errors import ProjectError
 from ops.infra.iam_emulator import IamEmulator, Principal, managed_policy
 from ops.infra.local_workdir import EDGE_NO_WAIT
-from ops.infra.moto_gaps import TrainingContainerProxy
 from ops.infra.preflight_gaps import PreflightGapProxy
+from ops.infra.sagemaker_standin import SageMakerStandIn
 from ops.rehearsal.checkouts import fresh_clone, head
 from ops.rehearsal.workflow import GITHUB_ONLY, Step, WorkflowRun, base_env, copy_paths, render
 
@@ -66,14 +68,14 @@ class Account:
 
     emulator: IamEmulator
     gaps: PreflightGapProxy  # iam:SimulatePrincipalPolicy and SageMaker's Service Quotas
-    training: TrainingContainerProxy  # SageMaker, with training jobs that really train
+    sagemaker: SageMakerStandIn  # SageMaker, with jobs that really run and endpoints that update
     workdir: Path
     outputs: dict[str, Any] = field(default_factory=dict)  # the bootstrap modules' outputs
 
     def env(self, principal: Principal) -> dict[str, str]:
         """The environment of a process acting as ``principal`` against the emulator and its stand-ins."""
         env = {k: v for k, v in principal.env.items() if v is not None}
-        return {**env, **self.gaps.env, "AWS_ENDPOINT_URL_SAGEMAKER": self.training.url}
+        return {**env, **self.gaps.env, "AWS_ENDPOINT_URL_SAGEMAKER": self.sagemaker.url}
 
 
 @contextmanager
@@ -85,8 +87,8 @@ def emulated_account(workdir: Path) -> Iterator[Account]:
             str(emulator.admin_env["AWS_SECRET_ACCESS_KEY"]),
         )
         gaps = stack.enter_context(PreflightGapProxy(emulator.moto.url, REGION, credentials=admin))
-        training = TrainingContainerProxy(emulator.moto.url, emulator.client, workdir / "training-container")
-        yield Account(emulator, gaps, stack.enter_context(training), workdir)
+        sagemaker = SageMakerStandIn(emulator.moto.url, emulator.client, workdir / "sagemaker")
+        yield Account(emulator, gaps, stack.enter_context(sagemaker), workdir)
 
 
 def bootstrap(account: Account) -> str:
@@ -126,17 +128,83 @@ def run_logged(command: list[str], cwd: Path, env: dict[str, str], log: Path) ->
         raise RehearsalError(f"`{' '.join(command)}` exited {done.returncode}: {tail} (log: {log})")
 
 
-def ml_engineer(account: Account, data: str, rows_per_class: int) -> str:
-    """The ML engineer, holding the bootstrap's managed policy, trains and deploys from their own clone;
-    the tfvars it wrote."""
+@dataclass
+class Engineer:
+    """The ML engineer: a principal holding the bootstrap's managed policy, working in their own clone."""
+
+    account: Account
+    clone: Path
+    env: dict[str, str]
+
+    def run(self, *command: str, log: str, **env: str) -> None:
+        """``./dev COMMAND`` in the engineer's clone, its output in ``log`` (under the workdir)."""
+        run_logged(["./dev", *command], self.clone, {**self.env, **env}, self.account.workdir / log)
+
+    def tfvars(self) -> str:
+        """The endpoint tfvars their last deploy wrote."""
+        return (self.clone / "terraform" / "endpoint.auto.tfvars.json").read_text(encoding="utf-8")
+
+
+def ml_engineer(account: Account, data: str, rows_per_class: int) -> Engineer:
+    """The ML engineer's clone, with their policy's credentials and the rehearsal's small data."""
     emulator = account.emulator
     policy = managed_policy(emulator.client("iam"), str(account.outputs["ml_engineer_policy_arn"]))
     engineer = emulator.become(f"{NAME}-ml-engineer", [policy])
     clone = fresh_clone(ROOT, account.workdir / "ml-engineer")
     env = base_env(**account.env(engineer), DBP_MAX_ROWS_PER_CLASS=str(rows_per_class), DBP_DATA=data)
     env.pop("CI")  # a person's laptop
-    run_logged(["./dev", "train", "--target", "aws", "--approve"], clone, env, account.workdir / "train.log")
-    return (clone / "terraform" / "endpoint.auto.tfvars.json").read_text(encoding="utf-8")
+    return Engineer(account, clone, env)
+
+
+def live_version(engineer: Engineer) -> str:
+    """The version (sha256 prefix) the endpoint serves, as the engineer's last deploy wrote it."""
+    return str(json.loads(engineer.tfvars())["model_sha256"])[:16]
+
+
+def next_model(engineer: Engineer, rows_per_class: int) -> str:
+    """A second model on more rows, approved: a blue/green update guarded by the stack's endpoint alarms.
+    The gate's margin is opened: the rehearsal's models are too small for their accuracies to compare."""
+    before = live_version(engineer)
+    engineer.run(
+        "train",
+        "--target",
+        "aws",
+        "--approve",
+        log="train-next.log",
+        DBP_MAX_ROWS_PER_CLASS=str(rows_per_class + 10),
+        DBP_GATE_MARGIN="1",
+    )
+    after = live_version(engineer)
+    if after == before or not engineer.account.sagemaker.updated:
+        raise RehearsalError(f"the endpoint still serves {before}: the second model was not deployed")
+    return f"{before} -> {after} by UpdateEndpoint, guarded by the stack's alarms"
+
+
+def roll_back(engineer: Engineer, first: str) -> str:
+    """``./dev rollback --target aws``: the earlier approved version back on the endpoint."""
+    engineer.run("rollback", "--target", "aws", log="rollback.log")
+    if live_version(engineer) != first:
+        raise RehearsalError(f"rollback left {live_version(engineer)} on the endpoint, not {first}")
+    return f"the endpoint serves {first} again"
+
+
+SEED_TEXT = (  # the seed's own example: an athlete
+    "Walter Perry Johnson was a Major League Baseball right-handed pitcher. He played his entire 21-year "
+    "baseball career for the Washington Senators."
+)
+
+
+def classify_in_bulk(engineer: Engineer) -> str:
+    """``./dev classify --target aws``: a Batch Transform job on the live model; its output read back."""
+    source, output = engineer.clone / "texts.jsonl", engineer.clone / "labels.jsonl"
+    source.write_text(json.dumps({"id": "seed", "text": SEED_TEXT}) + "\n", encoding="utf-8")
+    engineer.run(
+        "classify", "--target", "aws", "--input", str(source), "--output", str(output), log="classify.log"
+    )
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    if [line.get("id") for line in lines] != ["seed"]:
+        raise RehearsalError(f"{output} does not hold one answer for the one text sent: {lines}")
+    return f"transform job {engineer.account.sagemaker.transformed[-1]}: seed text -> {lines[0]['label']}"
 
 
 def workflow_context(account: Account, tfvars: str, **extra: Any) -> dict[str, Any]:
@@ -288,9 +356,11 @@ def rehearse(workdir: Path, data: str, rows_per_class: int, echo: Echo = print) 
     with emulated_account(workdir) as account:
         steps.run("bootstrap modules, as the administrator", lambda: bootstrap(account))
         tfvars: list[str] = []
+        engineer = ml_engineer(account, data, rows_per_class)
 
         def train() -> str:
-            tfvars.append(ml_engineer(account, data, rows_per_class))
+            engineer.run("train", "--target", "aws", "--approve", log="train.log")
+            tfvars.append(engineer.tfvars())
             return f"endpoint {json.loads(tfvars[0])['endpoint_arn']} in terraform/endpoint.auto.tfvars.json"
 
         def workflow(name: str, said: str, **extra: Any) -> Callable[[], str]:
@@ -308,6 +378,13 @@ def rehearse(workdir: Path, data: str, rows_per_class: int, echo: Echo = print) 
         steps.run(
             "apply.yml with that plan, as the CI deploy role", workflow("apply", "applied", steps=reviewed)
         )
+        first = live_version(engineer)
+        steps.run(
+            "./dev train --target aws --approve on more rows, as the ML engineer",
+            lambda: next_model(engineer, rows_per_class),
+        )
+        steps.run("./dev rollback --target aws, as the ML engineer", lambda: roll_back(engineer, first))
+        steps.run("./dev classify --target aws, as the ML engineer", lambda: classify_in_bulk(engineer))
         inputs = {"confirm": f"destroy {NAME}", "endpoint": True}
         steps.run(
             "destroy.yml with the endpoint, as the CI deploy role",

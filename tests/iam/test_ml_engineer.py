@@ -1,7 +1,8 @@
 """The ML engineer's managed policy (terraform/bootstrap/), proven by running `invoke approve` and
 `invoke models` with `--target aws` as a principal holding exactly that policy, with IAM enforced.
 
-`invoke train --target aws` runs as the same principal in tests/rehearsal/test_rehearse.py;
+`invoke train --target aws` (first deploy and guarded update), `rollback` and `classify --target aws` run
+as the same principal in tests/rehearsal/test_rehearse.py;
 tests/aws/test_preflight_on_moto.py checks the policy against every call of train, tune, approve, rollback,
 classify and preflight on the ARNs they name.
 """

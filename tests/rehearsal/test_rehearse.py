@@ -62,9 +62,16 @@ def test_the_first_deployment_rehearses_green_from_bootstrap_to_nothing_billing(
         "✓ ./dev train --target aws --approve, as the ML engineer",
         "✓ plan.yml in a fresh clone, as the CI plan role",
         "✓ apply.yml with that plan, as the CI deploy role",
+        "✓ ./dev train --target aws --approve on more rows, as the ML engineer",
+        "✓ ./dev rollback --target aws, as the ML engineer",
+        "✓ ./dev classify --target aws, as the ML engineer",
         "✓ destroy.yml with the endpoint, as the CI deploy role",
         "✓ nothing billable is left, as the administrator",
     ]
+    # AND the second model replaced the first by a guarded update, the rollback put the first back, and the
+    # bulk job answered the seed's text with the live model
+    assert steps.lines[5].endswith("by UpdateEndpoint, guarded by the stack's alarms")
+    assert steps.lines[7].endswith(": seed text -> Athlete")
     # AND the workflows' own steps ran, as their files hold them; what cannot run here said why
     assert "    plan.yml: Plan and review (./dev plan --target aws): ok" in printed
     assert (

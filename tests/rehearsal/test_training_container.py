@@ -12,8 +12,8 @@ from ml.config import Settings
 from ml.hyperparameters import Hyperparameters
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ops.infra.moto_gaps import TrainingContainerProxy
 from ops.infra.moto_server import MotoServer
+from ops.infra.sagemaker_standin import SageMakerStandIn
 
 REGION = "us-east-1"
 BUCKET = "channels"
@@ -35,7 +35,7 @@ def test_a_training_job_through_the_proxy_trains_on_its_channels(
     # GIVEN real fastText lines (the trained fixture's validation split) uploaded as the two channels
     settings, _ = trained
     channel = next(settings.data_dir.glob("prepared/*/validation.txt"))
-    with MotoServer() as moto, TrainingContainerProxy(moto.url, partial(client, moto.url), tmp_path) as proxy:
+    with MotoServer() as moto, SageMakerStandIn(moto.url, partial(client, moto.url), tmp_path) as proxy:
         s3 = client(moto.url, "s3")
         s3.create_bucket(Bucket=BUCKET)  # type: ignore[attr-defined]
         for name in ("train", "validation"):
@@ -87,7 +87,7 @@ def test_a_training_job_through_the_proxy_trains_on_its_channels(
 
 def test_a_job_training_here_is_in_progress_and_a_failed_one_says_why(tmp_path: Path) -> None:
     # GIVEN the stand-in with one job training and one that failed (moto says Completed for both)
-    with MotoServer() as moto, TrainingContainerProxy(moto.url, partial(client, moto.url), tmp_path) as proxy:
+    with MotoServer() as moto, SageMakerStandIn(moto.url, partial(client, moto.url), tmp_path) as proxy:
         proxy.running.add("training")
         proxy.failed["broken"] = "AlgorithmError: no train channel"
         completed = {"TrainingJobStatus": "Completed", "SecondaryStatus": "Completed"}
