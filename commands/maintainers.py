@@ -144,7 +144,8 @@ def test(c: Context, k: str = "", x: bool = False, workers: str = "auto") -> Non
     """Run the linters, then the whole test suite (a module's tests share one worker and its fixtures)."""
     lint(c)
     args = [sys.executable, "-m", "pytest", "-n", workers, "--durations=25"]
-    args += ["--dist", "loadgroup"] if workers != "0" else []  # groups: tests/conftest.py
+    # groups and their order (the longest first): tests/conftest.py
+    args += ["--dist", "loadgroup", "--no-loadscope-reorder"] if workers != "0" else []
     args += (["-k", k] if k else []) + (["-x"] if x else [])
     c.run(" ".join(f"'{a}'" for a in args), pty=False)
 

@@ -22,12 +22,26 @@ os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # se
 
 # Session fixtures costly enough that the modules using them share one xdist worker (and one instance).
 ONE_WORKER = ("reviewed",)  # tests/infra/conftest.py: `invoke plan` of the real stack
+# The groups that take minutes, longest first: a worker starts them before the short ones, so no worker
+# is left alone with a long group at the end (the test task turns off xdist's own order, by test count).
+LONGEST_FIRST = (  # the ten longest groups of a measured run (./dev test prints --durations)
+    "tests/model/test_versions.py",
+    "tests/rehearsal/test_rehearse.py",
+    "reviewed",
+    "tests/infra/test_stack_on_moto.py",
+    "tests/iam/test_ci_roles.py",
+    "tests/model/test_training.py",
+    "tests/infra/test_terraform_tests.py",
+    "tests/bench/test_bench_smoke.py",
+    "tests/cli/test_cli.py",
+    "tests/aws/test_train_on_moto.py",
+)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Group the tests for ``--dist loadgroup``: a module's tests on one worker, as ``loadscope`` does, and
-    the modules that use a fixture of ``ONE_WORKER`` together."""
+    the modules that use a fixture of ``ONE_WORKER`` together; the groups of ``LONGEST_FIRST`` go first."""
     groups: dict[str, str] = {}
     for item in items:
         module = item.nodeid.split("::")[0]
@@ -37,6 +51,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             groups[module] = shared
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[item.nodeid.split("::")[0]]))
+    rank = {group: position for position, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(groups[item.nodeid.split("::")[0]], len(rank)))  # stable
 
 
 @pytest.fixture(scope="session")
