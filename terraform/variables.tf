@@ -195,7 +195,7 @@ variable "lambda_timeout_seconds" {
 
 variable "lambda_zip_path" {
   type        = string
-  description = "Path of the Lambda deployment zip that ops/infra/lambda_zip.py builds (build/lambda.zip)."
+  description = "Path of the Lambda deployment zip that ops/infra/lambda_zip.py builds (build/lambda.zip), relative to where Terraform runs: the state holds the same path in every checkout."
 }
 
 variable "log_level" {
@@ -265,7 +265,7 @@ variable "sagemaker_runtime_url" {
 
 variable "site_dir" {
   type        = string
-  description = "Folder of the static site: every file but *.tftpl is uploaded, and config.js is rendered from config.js.tftpl."
+  description = "Folder of the static site, relative to where Terraform runs: every file but *.tftpl is uploaded, and config.js is rendered from config.js.tftpl."
 }
 
 variable "tags" {

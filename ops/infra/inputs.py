@@ -4,6 +4,7 @@ for a destroy, and the variables Python supplies (the Lambda zip, the site folde
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,11 @@ def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None)
     except FileNotFoundError as exc:
         raise InfraError(f"cannot build the Lambda zip: {exc}") from None
     return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR), **settings_variables(settings)}
+
+
+def relative_paths(variables: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """``variables`` with the zip's and the site's paths relative to ``workdir``, where Terraform runs: the
+    state then holds the same paths in every checkout (a CI runner's, a laptop's), so a plan from another
+    one does not show every site file and the function as changed."""
+    paths = {name: os.path.relpath(variables[name], workdir) for name in ("lambda_zip_path", "site_dir")}
+    return {**variables, **paths}

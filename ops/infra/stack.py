@@ -22,7 +22,13 @@ from typing import Any
 
 from ml.config import Settings
 from ml.deploy import EndpointOutputs
-from ops.infra.inputs import check_target, fallback_endpoint_vars, read_endpoint_vars, stack_variables
+from ops.infra.inputs import (
+    check_target,
+    fallback_endpoint_vars,
+    read_endpoint_vars,
+    relative_paths,
+    stack_variables,
+)
 from ops.infra.local_workdir import prepare_local_workdir
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
@@ -59,7 +65,8 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
     variables = {**stack_variables(settings, None if destroying else endpoint), **fallback}
     cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
     if settings.target == "aws":
-        runner = TerraformRunner(settings.terraform_dir, cli_config, variables=variables)
+        located = relative_paths(variables, settings.terraform_dir)
+        runner = TerraformRunner(settings.terraform_dir, cli_config, variables=located)
         runner.init()
         yield Stack("aws", runner, endpoint)
         return
@@ -75,7 +82,10 @@ def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stac
             {"appautoscaling": tags.url, "cloudfront": cloudfront.url},
         )
         runner = TerraformRunner(
-            workdir, cli_config, env=moto.aws_env(endpoint.aws_region), variables=variables
+            workdir,
+            cli_config,
+            env=moto.aws_env(endpoint.aws_region),
+            variables=relative_paths(variables, workdir),
         )
         runner.init()
         yield Stack("local", runner, endpoint)

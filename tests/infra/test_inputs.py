@@ -11,7 +11,7 @@ import pytest
 
 from ml.config import load_settings
 from ops.infra.errors import InfraError
-from ops.infra.inputs import check_target, fallback_endpoint_vars, read_endpoint_vars
+from ops.infra.inputs import check_target, fallback_endpoint_vars, read_endpoint_vars, relative_paths
 
 from .conftest import ENDPOINT, write_endpoint_tfvars
 
@@ -61,3 +61,21 @@ def test_fallback_variables_for_destroy_point_at_the_settings_region() -> None:
     assert endpoint.aws_region == "eu-west-1"
     assert endpoint.endpoint_arn == "arn:aws:sagemaker:eu-west-1:000000000000:endpoint/dbpedia-classifier"
     assert endpoint.sagemaker_runtime_url == "https://runtime.sagemaker.eu-west-1.amazonaws.com"
+
+
+def test_the_zip_and_site_reach_terraform_by_the_same_relative_paths_in_every_checkout(
+    tmp_path: Path,
+) -> None:
+    # GIVEN the same repository checked out at two paths (a CI runner's, a laptop's)
+    variables = [
+        {"lambda_zip_path": str(root / "build" / "lambda.zip"), "site_dir": str(root / "site"), "other": 1}
+        for root in (tmp_path / "runner" / "repo", tmp_path / "home" / "me" / "code" / "repo")
+    ]
+    # WHEN each is made relative to its terraform/ folder, where Terraform runs
+    located = [relative_paths(v, Path(v["site_dir"]).parent / "terraform") for v in variables]
+    # THEN both say the same thing (the state holds no checkout's path), and the rest is untouched
+    assert (
+        located[0]
+        == located[1]
+        == {"lambda_zip_path": "../build/lambda.zip", "site_dir": "../site", "other": 1}
+    )
