@@ -29,7 +29,6 @@ LONGEST_FIRST = (  # the ten longest groups of a measured run (./dev test prints
     "tests/rehearsal/test_rehearse.py",
     "reviewed",
     "tests/infra/test_stack_on_moto.py",
-    "tests/iam/test_ci_roles.py",
     "tests/model/test_training.py",
     "tests/infra/test_terraform_tests.py",
     "tests/bench/test_bench_smoke.py",

@@ -347,48 +347,76 @@ class Steps:
         return time.perf_counter() - self.started
 
 
-def rehearse(workdir: Path, data: str, rows_per_class: int, echo: Echo = print) -> Steps:
-    """Run the whole path (module docstring) in ``workdir``; RehearsalError at the first failing step."""
-    steps = Steps(echo)
-    fresh_workdir(workdir)
-    echo(f"rehearsing commit {head(ROOT)[:12]} in fresh clones (uncommitted changes are not in them)")
-    artifacts = workdir / "artifacts"
-    with emulated_account(workdir) as account:
-        steps.run("bootstrap modules, as the administrator", lambda: bootstrap(account))
-        tfvars: list[str] = []
-        engineer = ml_engineer(account, data, rows_per_class)
+@dataclass
+class Rehearsal:
+    """A rehearsal under way: the account, the steps so far, and the ML engineer once the bootstrap made
+    their policy (:meth:`path` lists every step, so a caller may look at the account between two)."""
+
+    account: Account
+    data: str
+    rows_per_class: int
+    steps: Steps
+    engineer: Engineer | None = None
+    tfvars: list[str] = field(default_factory=list)  # the first model's, as CI's variable holds it
+
+    def path(self) -> list[tuple[str, Callable[[], str]]]:
+        """Every step in order: its title and what runs it (for :meth:`Steps.run`)."""
+        account, first = self.account, ""
+
+        def engineer() -> Engineer:
+            if self.engineer is None:
+                self.engineer = ml_engineer(account, self.data, self.rows_per_class)
+            return self.engineer
 
         def train() -> str:
-            engineer.run("train", "--target", "aws", "--approve", log="train.log")
-            tfvars.append(engineer.tfvars())
-            return f"endpoint {json.loads(tfvars[0])['endpoint_arn']} in terraform/endpoint.auto.tfvars.json"
+            nonlocal first
+            engineer().run("train", "--target", "aws", "--approve", log="train.log")
+            self.tfvars.append(engineer().tfvars())
+            first = live_version(engineer())
+            arn = json.loads(self.tfvars[0])["endpoint_arn"]
+            return f"endpoint {arn} in terraform/endpoint.auto.tfvars.json"
 
         def workflow(name: str, said: str, **extra: Any) -> Callable[[], str]:
             def body() -> str:
-                run_workflow(account, name, workflow_context(account, tfvars[0], **extra), artifacts, echo)
+                context = workflow_context(account, self.tfvars[0], **extra)
+                run_workflow(account, name, context, account.workdir / "artifacts", self.steps.echo)
                 return said
 
             return body
 
-        steps.run("./dev train --target aws --approve, as the ML engineer", train)
-        steps.run(
-            "plan.yml in a fresh clone, as the CI plan role", workflow("plan", "the reviewed plan kept")
-        )
         reviewed = {"reviewed": {"outputs": {"pr": "1", "run": "1"}}}
-        steps.run(
-            "apply.yml with that plan, as the CI deploy role", workflow("apply", "applied", steps=reviewed)
-        )
-        first = live_version(engineer)
-        steps.run(
-            "./dev train --target aws --approve on more rows, as the ML engineer",
-            lambda: next_model(engineer, rows_per_class),
-        )
-        steps.run("./dev rollback --target aws, as the ML engineer", lambda: roll_back(engineer, first))
-        steps.run("./dev classify --target aws, as the ML engineer", lambda: classify_in_bulk(engineer))
-        inputs = {"confirm": f"destroy {NAME}", "endpoint": True}
-        steps.run(
-            "destroy.yml with the endpoint, as the CI deploy role",
-            workflow("destroy", "removed", inputs=inputs),
-        )
-        steps.run("nothing billable is left, as the administrator", lambda: nothing_billable(account))
-    return steps
+        destroy_inputs = {"confirm": f"destroy {NAME}", "endpoint": True}
+        return [
+            ("bootstrap modules, as the administrator", lambda: bootstrap(account)),
+            ("./dev train --target aws --approve, as the ML engineer", train),
+            ("plan.yml in a fresh clone, as the CI plan role", workflow("plan", "the reviewed plan kept")),
+            ("apply.yml with that plan, as the CI deploy role", workflow("apply", "applied", steps=reviewed)),
+            (
+                "./dev train --target aws --approve on more rows, as the ML engineer",
+                lambda: next_model(engineer(), self.rows_per_class),
+            ),
+            ("./dev rollback --target aws, as the ML engineer", lambda: roll_back(engineer(), first)),
+            ("./dev classify --target aws, as the ML engineer", lambda: classify_in_bulk(engineer())),
+            (
+                "destroy.yml with the endpoint, as the CI deploy role",
+                workflow("destroy", "removed", inputs=destroy_inputs),
+            ),
+            ("nothing billable is left, as the administrator", lambda: nothing_billable(account)),
+        ]
+
+
+@contextmanager
+def rehearsal(workdir: Path, data: str, rows_per_class: int, echo: Echo = print) -> Iterator[Rehearsal]:
+    """A fresh ``workdir`` and the emulated account, for the steps to run in."""
+    fresh_workdir(workdir)
+    echo(f"rehearsing commit {head(ROOT)[:12]} in fresh clones (uncommitted changes are not in them)")
+    with emulated_account(workdir) as account:
+        yield Rehearsal(account, data, rows_per_class, Steps(echo))
+
+
+def rehearse(workdir: Path, data: str, rows_per_class: int, echo: Echo = print) -> Steps:
+    """Run the whole path (module docstring) in ``workdir``; RehearsalError at the first failing step."""
+    with rehearsal(workdir, data, rows_per_class, echo) as running:
+        for title, body in running.path():
+            running.steps.run(title, body)
+    return running.steps

@@ -1,5 +1,6 @@
 """``invoke train --target aws`` end to end on moto_server: channels, job, artifact, endpoint, tfvars, the
-version's deploy inputs, and a clean checkout planning and applying that model as CI does.
+version's deploy inputs (a clean checkout plans and applies a model trained elsewhere in
+tests/rehearsal/test_rehearse.py, as the CI roles).
 
 One pipeline run for the module. moto marks the job Completed at once and writes no artifact: a hook standing
 in for the BlazingText container (tests/aws/conftest.py) puts a real model.tar.gz, trained locally on the
@@ -10,11 +11,7 @@ train left beside it (`invoke destroy --all`).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import shutil
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,28 +21,24 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from ml import pipeline, preprocess, versions, vocabulary
+from ml import pipeline, preprocess, vocabulary
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import store
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
-from ml.config import ROOT, Settings
+from ml.config import Settings
 from ml.deploy import EndpointCapacity, registered_archive
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ops.infra.apply import apply
 from ops.infra.destroy import destroy
 from ops.infra.errors import InfraError
 from ops.infra.inputs import check_target, read_endpoint_vars
-from ops.infra.local_workdir import prepare_local_workdir
-from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
-from ops.infra.plan import plan
 from ops.infra.terraform import terraform_binary
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import model_to_serve
-from tests.helpers import WALTER_JOHNSON, in_ci, make_settings
+from tests.helpers import WALTER_JOHNSON, in_ci
 
 from .conftest import (
     ACCOUNT,
@@ -302,54 +295,6 @@ def test_the_version_s_deploy_inputs_are_stored_beside_the_artifact_and_named_in
         assert stored["Body"].read() == (folder / name).read_bytes()
         assert stored["Metadata"] == {"sha256": file_digest(folder / name)}
     assert package.metadata["deploy_inputs"] == f"s3://{BUCKET}/{PREFIX}/models/{sha}/"
-
-
-@pytest.mark.slow
-def test_a_clean_checkout_plans_and_applies_the_model_trained_elsewhere_by_fetching_its_inputs(
-    deployed: Deployed, tmp_path: Path
-) -> None:
-    if terraform_binary() is None:
-        (pytest.fail if in_ci() else pytest.skip)("terraform is not on PATH")
-    moto = deployed.moto
-    with AppAutoScalingTagProxy(moto.url) as tags, CloudFrontGapProxy(moto.url) as cloudfront:
-        # GIVEN a checkout without build/ (a CI runner's), its terraform/ pointed at the emulator (through the
-        # gap proxies of ops/infra/moto_gaps.py), holding the tfvars the training machine wrote (what
-        # .github/stack-inputs.sh writes from ENDPOINT_TFVARS_JSON)
-        checkout = tmp_path / "ci-checkout"
-        gaps = {"appautoscaling": tags.url, "cloudfront": cloudfront.url}
-        prepare_local_workdir(ROOT / "terraform", checkout / "terraform", moto.url, gaps)
-        shutil.copy(deployed.settings.tfvars_path, checkout / "terraform" / "endpoint.auto.tfvars.json")
-        settings = make_settings(checkout, target="aws")
-        calls = deployed.hooks.count("before-call.s3")  # every S3 operation (botocore's event hierarchy)
-        # WHEN `invoke plan --target aws` runs there (plan.yml)
-        report = plan(settings, echo=lambda _: None)
-        # THEN the model's files were fetched by the tfvars' sha256 into its version folder, with one
-        # GetObject each and no other S3 call
-        sha = file_digest(deployed.outcome.archive)
-        fetched = versions.version_folder(settings, sha)
-        for name in store.FILES:
-            assert (fetched / name).read_bytes() == (deployed.outcome.archive.parent / name).read_bytes()
-        assert calls == ["before-call.s3.GetObject"] * len(store.FILES)
-        # AND the planned Lambda ships that model's vocabulary and names the model; the policy passes
-        with zipfile.ZipFile(settings.build_dir / "lambda.zip") as zf:
-            assert zf.read(vocabulary.VOCABULARY) == (fetched / vocabulary.VOCABULARY).read_bytes()
-        planned = json.loads(report.json_path.read_text())
-        assert planned["variables"]["model_sha256"]["value"] == sha  # the Lambda's MODEL_SHA256
-        assert report.has_changes and report.violations == ()
-        # WHEN the apply job's checkout (the same path, a fresh build/ holding only the reviewed plan, as
-        # apply.yml downloads it) runs `invoke infra --target aws --plan-file build/tfplan`
-        saved = report.plan_path.read_bytes()
-        shutil.rmtree(settings.build_dir)
-        report.plan_path.parent.mkdir(parents=True)
-        report.plan_path.write_bytes(saved)
-        result = apply(settings, echo=lambda _: None, plan_file=report.plan_path)
-    # THEN it fetched the model again and rebuilt the very zip that was planned: the plan applied, and the
-    # function runs it with the model's sha256
-    assert result.added > 0 and calls == ["before-call.s3.GetObject"] * 2 * len(store.FILES)
-    function = deployed.client("lambda").get_function_configuration(FunctionName="dbpedia-classifier")
-    assert function["Environment"]["Variables"]["MODEL_SHA256"] == sha
-    zip_sha = base64.b64encode(hashlib.sha256((settings.build_dir / "lambda.zip").read_bytes()).digest())
-    assert function["CodeSha256"] == zip_sha.decode()
 
 
 def test_destroy_endpoint_finds_and_deletes_exactly_what_train_created(deployed: Deployed) -> None:

@@ -24,10 +24,13 @@ from ops.infra.iam_view import CallRecorder, Policy, refused
 from ops.infra.terraform import terraform_binary
 from tests.helpers import in_ci
 
-from .conftest import ACCOUNT, NAME, REGION, acting_as
+from .acting import acting_as
 
 pytestmark = pytest.mark.slow
 
+ACCOUNT = "111122223333"
+REGION = "us-east-1"
+NAME = "dbpedia-classifier"
 VERSIONS = ("0123456789abcdef", "fedcba9876543210")  # one pending package for each test
 ENGINEER = f"{NAME}-ml-engineer"
 
