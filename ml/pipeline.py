@@ -24,7 +24,7 @@ from typing import Any
 
 import fasttext
 
-from ml import data, deploy, evaluate, package, preprocess, train, versions
+from ml import data, deploy, evaluate, package, page, preprocess, train, versions
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.labels import label_names
@@ -260,9 +260,11 @@ def run(settings: Settings) -> TrainOutcome:
     """Train with fastText, evaluate, package and deploy to the local endpoint (aws: sagemaker_pipeline)."""
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
+    shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training
     key = _train_key(prepared, settings)
     folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
+    page.write(folder, shown)  # what the page shows of this version (docs/own-data.md)
     train_rows = prepared.path(preprocess.BASELINE_TRAIN)  # the vocabulary's topics are counted in them
     deploy.deploy_local(settings, folder / ARCHIVE, train_rows)  # the switch: one write of the registry
     return deployed(settings, reused)
