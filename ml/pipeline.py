@@ -230,10 +230,13 @@ def gate(
     prepared: preprocess.Prepared,
     live: versions.Version | None,
 ) -> None:
-    """The quality gate before a deploy (ml.versions.check_gate). A live version measured on another test
-    split than the candidate is first evaluated on the candidate's (accuracy only, not recorded)."""
+    """The quality gate before a deploy (ml.versions.check_gate). A live version trained on other labels is
+    refused (ml.versions.check_labels); one measured on another test split than the candidate is first
+    evaluated on the candidate's (accuracy only, not recorded)."""
     measured = None
     if live is not None:
+        if live.id != candidate.id:
+            versions.check_labels(candidate, live)
         accuracy = live.test_accuracy
         if live.id != candidate.id and (
             candidate.test_split is None or live.test_split != candidate.test_split
