@@ -65,10 +65,8 @@ HYPERPARAMETERS = (
 )
 AWS_TRAINING = ("region", "role_arn", "bucket", "s3_prefix", "training_instance_type")
 OWN_DATA = ("test_data", "label_column", "text_column", "min_rows_per_class")  # docs/own-data.md
-
-
-@settings_task(
-    "target",
+# What a local training reads: `invoke train` and `invoke up` take the same flags for it.
+TRAINING = (
     "data",
     *OWN_DATA,
     *HYPERPARAMETERS,
@@ -78,6 +76,12 @@ OWN_DATA = ("test_data", "label_column", "text_column", "min_rows_per_class")  #
     "threads",
     "min_accuracy",
     "endpoint_name",
+)
+
+
+@settings_task(
+    "target",
+    *TRAINING,
     *AWS_TRAINING,
     "instance_type",
     "instance_count",

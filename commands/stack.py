@@ -12,10 +12,12 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from commands.cli import VERBOSE, check_first, cli_errors, settings_task
+from commands.model import TRAINING
 from ml.config import ROOT, Settings, log
 
 
 @settings_task(
+    *TRAINING,
     "endpoint_port",
     "api_port",
     "site_port",
@@ -24,7 +26,8 @@ from ml.config import ROOT, Settings, log
     help={"verbose": "debug logging (every request)"},
 )
 def up(c: Context, s: Settings, verbose: bool = False) -> None:
-    """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed."""
+    """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed,
+    or on the data --data names (your own: docs/own-data.md), with train's flags."""
     from ml import pipeline
     from ml.deploy import registered_archive, tokenizer_mismatch
     from ops.local.stack import PortError, server_ports, start_stack
@@ -34,7 +37,10 @@ def up(c: Context, s: Settings, verbose: bool = False) -> None:
             server_ports(s)  # the same port for two servers is refused before any training
             archive = registered_archive(s)
             mismatch = tokenizer_mismatch(s)
-            if archive is None or not archive.exists() or mismatch:
+            if s.data != "auto":  # data named: train on it (a version of the same training is reused)
+                log.info("training on %s first", s.data)
+                pipeline.run(s)
+            elif archive is None or not archive.exists() or mismatch:
                 log.info("%s: training one first", mismatch or "no model deployed yet")
                 pipeline.run(s)
             stack = start_stack(s)

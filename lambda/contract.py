@@ -3,7 +3,9 @@
 Standard library only, shipped in the Lambda zip beside the handler, which imports it as ``contract`` from
 the zip's root; the rest of the project reaches it through ``ml/lambda_src.py``. One definition of:
 
-- the labels: ``LABEL_PREFIX`` before every class name, and ``N_CLASSES`` (the bound on a request's ``k``);
+- the labels: ``LABEL_PREFIX`` before every class token; a token is the user's label percent-escaped
+  (``ml/labels.py``), so answers carry ``urllib.parse.unquote(token)``, the user's label; a request's ``k``
+  is bounded by the model's class count, which the caller passes (the Lambda's ``N_LABELS``);
 - BlazingText's inference formats (AWS, "BlazingText algorithm", inference formats:
   https://docs.aws.amazon.com/sagemaker/latest/dg/blazingtext.html), both ways: ``application/json``
   ``{"instances": ["tok tok …", …], "configuration": {"k": N}}``, answered ``[{"label": ["__label__X", …],
@@ -20,11 +22,11 @@ A request or answer that breaks the contract is a ValueError whose message says 
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any, NamedTuple, TypeGuard
 
 LABEL_PREFIX = "__label__"
-N_CLASSES = 14
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 VOCABULARY_FORMAT = "dbpedia-vocabulary/3"  # 3: the topical and the common words, each line tagged
@@ -110,11 +112,11 @@ def parse_jsonlines_request(body: bytes, n_labels: int, max_instances: int) -> l
 # --- answers --------------------------------------------------------------------------------------
 def read_prediction(prediction: Any) -> list[dict[str, Any]]:
     """One BlazingText prediction ``{"label": [...], "prob": [...]}`` as label/probability pairs, in its
-    order, each label without ``LABEL_PREFIX``."""
+    order, each label the user's: without ``LABEL_PREFIX``, its token unescaped (``ml/labels.py``)."""
     try:
         labels, probs = prediction["label"], prediction["prob"]
         pairs = [
-            {"label": str(label).removeprefix(LABEL_PREFIX), "probability": round(float(p), 6)}
+            {"label": to_label(str(label)), "probability": round(float(p), 6)}
             for label, p in zip(labels, probs, strict=True)
         ]
     except (LookupError, TypeError, ValueError):
@@ -122,6 +124,12 @@ def read_prediction(prediction: Any) -> list[dict[str, Any]]:
     if not pairs:
         raise ValueError("the model endpoint returned no prediction")
     return pairs
+
+
+def to_label(token: str) -> str:
+    """The user's label of a model's label token (``__label__`` before it or not): ``ml.labels.to_token``'s
+    inverse, defined here so that the Lambda shows the user's labels with the standard library alone."""
+    return urllib.parse.unquote(token.removeprefix(LABEL_PREFIX))
 
 
 def read_answer(answer: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,9 @@ vocabulary: absolute, or relative to this file's folder) with
 ``MODEL_SHA256`` (the model archive it must have been derived from), and the settings the project declares
 once in ``ml/config.py`` and passes to both the local stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``,
 ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one endpoint call), ``ENDPOINT_MAX_ATTEMPTS``,
-``MIN_KNOWN_PERCENT``. They have no defaults here: a missing one is a 500 that names it (in the log).
+``MIN_KNOWN_PERCENT``, and the deployed model's class count ``N_LABELS`` (bounds ``k``; passed with them).
+They have no defaults here: a missing one is a 500 that names it (in the log). Labels are answered as the
+user's labels, their model tokens unescaped (``contract.to_label``).
 The endpoint client and the vocabulary are made at initialisation, outside the handler, as AWS advises
 (provisioned concurrency and SnapStart then pay for them before traffic); when the environment is not
 complete yet they are made by the first request that needs them.
@@ -281,8 +283,9 @@ def check_route(event: dict[str, Any]) -> None:
         raise MethodNotAllowed(f"use POST, not {method}")
 
 
-def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tuple[str, int]:
-    """Return (text, k) from an event on the route, or raise the HttpError that explains what is wrong."""
+def parse_request(event: dict[str, Any], max_chars: int, default_k: int, n_labels: int) -> tuple[str, int]:
+    """Return (text, k) from an event on the route to a model of ``n_labels`` labels, or raise the
+    HttpError that explains what is wrong. Without a ``k``, ``default_k`` (at most ``n_labels``)."""
     body = _body_text(event)
     # Only a bound against huge bodies, generous for any JSON spelling of max_chars characters: the
     # limit itself is on the decoded text's characters (checked below), however the JSON spells them.
@@ -291,7 +294,7 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
     media = _headers(event).get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in ("", "application/json", "text/plain"):
         raise UnsupportedMediaType(f"content type {media!r} is not supported; use application/json")
-    k: Any = default_k
+    k: Any = min(default_k, n_labels)
     if media == "text/plain" or (media == "" and not body.lstrip().startswith("{")):
         text: Any = body
     else:
@@ -301,11 +304,11 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int) -> tupl
             raise _unreadable_json(exc) from None
         if not isinstance(payload, dict):
             raise BadRequest('the body must be a JSON object like {"text": "..."}')
-        text, k = payload.get("text"), payload.get("k", default_k)
+        text, k = payload.get("text"), payload.get("k", k)
     if not isinstance(text, str):
         raise BadRequest('"text" must be a string')
-    if not contract.valid_k(k, contract.N_CLASSES):
-        raise BadRequest(f'"k" must be an integer from 1 to {contract.N_CLASSES}')
+    if not contract.valid_k(k, n_labels):
+        raise BadRequest(f'"k" must be an integer from 1 to {n_labels}')
     if not text.strip():
         raise BadRequest("the text is empty; type a sentence to classify")
     if len(text) > max_chars:
@@ -443,7 +446,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if not console_test(event):
             check_route(event)
             check_origin(event)
-        text, k = parse_request(event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"))
+        text, k = parse_request(event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"), _setting("N_LABELS"))
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")

@@ -23,7 +23,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ml.errors import ProjectError
 from ml.hyperparameters import HYPERPARAMETER_NAMES, Hyperparameters
-from ml.lambda_src import contract
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DBP_"
@@ -224,7 +223,9 @@ class Settings(BaseSettings):
     transform_instance_count: int = Field(1, ge=1, description="aws: Batch Transform instances")
 
     # --- what the Lambda reads (the local stack and Terraform pass the same values) -----------------
-    top_k: int = Field(3, ge=1, le=contract.N_CLASSES, description="labels in an answer's top list")
+    top_k: int = Field(
+        3, ge=1, le=200, description="labels in an answer's top list (at most the deployed model's labels)"
+    )
     max_text_chars: int = Field(5000, ge=1, le=100_000, description="longest text accepted, in characters")
     endpoint_timeout_seconds: int = Field(
         4, ge=1, le=60, description="the Lambda's read timeout for one endpoint call"

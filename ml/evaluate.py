@@ -15,6 +15,9 @@ from ml.fsutil import atomic_path, write_json, write_text
 from ml.lambda_src import contract
 from ml.tables import markdown_table
 
+READABLE_CLASSES = 20  # above this, the matrix drops its counts and metrics.md lists the largest confusions
+CONFUSED_PAIRS = 15
+
 
 @dataclass(frozen=True)
 class Labelled:
@@ -146,12 +149,34 @@ def render_markdown(report: dict[str, Any]) -> str:
             slices_table(report["slices"]),
         ]
     per_class = [
-        (name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", c["support"])
+        (
+            contract.to_label(name),
+            f"{c['precision']:.3f}",
+            f"{c['recall']:.3f}",
+            f"{c['f1']:.3f}",
+            c["support"],
+        )
         for name, c in test["per_class"].items()
     ]
     lines += ["", markdown_table(("class", "precision", "recall", "F1", "support"), per_class)]
     lines += ["", "Confusion matrix (rows: true class, columns: predicted): `confusion_matrix.png`", ""]
+    if len(test["labels"]) > READABLE_CLASSES:  # a matrix this wide is read by its largest cells
+        lines += [f"The {CONFUSED_PAIRS} most frequent confusions:", "", confused_table(test), ""]
     return "\n".join(lines)
+
+
+def confused_table(test: dict[str, Any]) -> str:
+    """The largest off-diagonal cells of the test confusion matrix: true class, predicted, rows, share."""
+    labels, matrix = test["labels"], test["confusion_matrix"]
+    cells = sorted(
+        ((count, i, j) for i, row in enumerate(matrix) for j, count in enumerate(row) if i != j and count),
+        key=lambda cell: (-cell[0], cell[1], cell[2]),
+    )[:CONFUSED_PAIRS]
+    rows = [
+        (contract.to_label(labels[i]), contract.to_label(labels[j]), n, f"{n / (sum(matrix[i]) or 1):.1%}")
+        for n, i, j in cells
+    ]
+    return markdown_table(("true class", "predicted as", "rows", "of its rows"), rows)
 
 
 def plot_confusion(matrix: list[list[int]], classes: list[str], out: Path, title: str) -> None:
@@ -161,17 +186,23 @@ def plot_confusion(matrix: list[list[int]], classes: list[str], out: Path, title
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 8), dpi=100)
+    n = len(classes)
+    wide = n > READABLE_CLASSES  # a larger figure, smaller names, no counts (metrics.md lists the largest)
+    fig, ax = plt.subplots(figsize=(0.3 * n + 3, 0.3 * n + 2) if wide else (9, 8), dpi=100)
     ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
+    names = [contract.to_label(name) for name in classes]
+    if wide:
+        ax.set_xticks(range(n), names, rotation=90, ha="center", fontsize=6)
+    else:
+        ax.set_xticks(range(n), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=6 if wide else 8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
     peak = max(max(row) for row in matrix) or 1
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
-            if count:
+            if count and not wide:
                 ax.text(
                     j,
                     i,

@@ -11,7 +11,6 @@ inverse, needing no table (the Lambda can show the user's label with the standar
 from __future__ import annotations
 
 import unicodedata
-import urllib.parse
 
 from ml.lambda_src import contract
 
@@ -30,9 +29,7 @@ def to_token(label: str) -> str:
     return "%5F" + token[1:] if token.startswith(LABEL_PREFIX) else token
 
 
-def to_label(token: str) -> str:
-    """The user's label of a token ``to_token`` made (the inverse)."""
-    return urllib.parse.unquote(token)
+to_label = contract.to_label  # the user's label of a token ``to_token`` made (the inverse; the Lambda's)
 
 
 def label_names(tokens: list[str]) -> dict[str, str]:

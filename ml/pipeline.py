@@ -24,7 +24,7 @@ from typing import Any
 
 import fasttext
 
-from ml import data, deploy, evaluate, package, preprocess, train, versions
+from ml import data, deploy, evaluate, package, page, preprocess, train, versions
 from ml.config import Settings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.labels import label_names
@@ -230,10 +230,13 @@ def gate(
     prepared: preprocess.Prepared,
     live: versions.Version | None,
 ) -> None:
-    """The quality gate before a deploy (ml.versions.check_gate). A live version measured on another test
-    split than the candidate is first evaluated on the candidate's (accuracy only, not recorded)."""
+    """The quality gate before a deploy (ml.versions.check_gate). A live version trained on other labels is
+    refused (ml.versions.check_labels); one measured on another test split than the candidate is first
+    evaluated on the candidate's (accuracy only, not recorded)."""
     measured = None
     if live is not None:
+        if live.id != candidate.id:
+            versions.check_labels(candidate, live)
         accuracy = live.test_accuracy
         if live.id != candidate.id and (
             candidate.test_split is None or live.test_split != candidate.test_split
@@ -260,9 +263,11 @@ def run(settings: Settings) -> TrainOutcome:
     """Train with fastText, evaluate, package and deploy to the local endpoint (aws: sagemaker_pipeline)."""
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
+    shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training
     key = _train_key(prepared, settings)
     folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
+    page.write(folder, shown)  # what the page shows of this version (docs/own-data.md)
     train_rows = prepared.path(preprocess.BASELINE_TRAIN)  # the vocabulary's topics are counted in them
     deploy.deploy_local(settings, folder / ARCHIVE, train_rows)  # the switch: one write of the registry
     return deployed(settings, reused)

@@ -23,6 +23,7 @@ from typing import Any
 from ml.config import Settings, log
 from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json
+from ml.labels import to_label
 from ml.package import ARCHIVE, MANIFEST
 
 APPROVAL = "approval.json"
@@ -171,6 +172,24 @@ def check_gate(
             f"{live_id} {live_accuracy:.4f} on the same test split: more than the margin {margin:g} worse; "
             "not deployed"
         )
+
+
+def check_labels(candidate: Version, live: Version) -> None:
+    """Refuse (GateError) to compare versions trained on different label sets: their accuracies measure
+    different tasks, so no gate can say which is better; the message names both and what to do."""
+    ours, theirs = candidate.manifest.get("labels", []), live.manifest.get("labels", [])
+    if ours == theirs:
+        return
+
+    def named(labels: list[str]) -> str:
+        shown = ", ".join(to_label(token) for token in labels[:4])
+        return f"{len(labels)} labels: {shown}" + (", …" if len(labels) > 4 else "")
+
+    raise GateError(
+        f"version {candidate.id} was trained on other labels ({named(ours)}) than the live version "
+        f"{live.id} ({named(theirs)}): the gate compares like with like only, so nothing was deployed; "
+        "serve it on an endpoint of its own (--endpoint-name NAME)"
+    )
 
 
 def rollback_target(entry: dict[str, Any], all_versions: list[Version], unapproved_ok: bool) -> Version:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import fasttext
 
+from ml import page
 from ml.fsutil import atomic_path, file_digest
 from ml.lambda_src import contract, text_tokenizer
 from ml.package import ArtifactError, unpack
@@ -111,5 +112,10 @@ def require(archive: Path) -> Path:
 
 
 def lambda_environment(archive: Path) -> dict[str, str]:
-    """What the Lambda needs to find and trust the vocabulary of ``archive`` (the local stack sets it)."""
-    return {"VOCABULARY_FILE": str(path_for(archive)), "MODEL_SHA256": file_digest(archive)}
+    """What the Lambda needs of the model ``archive`` in its version folder (the local stack sets it): its
+    vocabulary, found and trusted by ``MODEL_SHA256``, and its class count ``N_LABELS`` (bounds ``k``)."""
+    return {
+        "VOCABULARY_FILE": str(path_for(archive)),
+        "MODEL_SHA256": file_digest(archive),
+        "N_LABELS": str(page.label_count(archive.parent)),
+    }

@@ -24,18 +24,71 @@
     style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1,
   });
 
-  // Human names of the classes, read from the page's own topic list (one source of truth).
-  const names = new Map();
-  for (const item of document.querySelectorAll("#classes [data-label]")) {
-    names.set(item.dataset.label, item.querySelector(".name").textContent.trim());
+  // --- what the page shows of the deployed model (config.js page: ml/page.py) -------------------------
+  const page = config.page && typeof config.page === "object" ? config.page : {};
+  const labels = Array.isArray(page.labels) ? page.labels.filter((l) => l && typeof l.label === "string") : [];
+  const examples = Array.isArray(page.examples) ? page.examples.filter((e) => e && typeof e.text === "string") : [];
+  const noun = typeof page.noun === "string" ? page.noun : "labels";
+  const words = (key, fallback) => (typeof page[key] === "string" && page[key] ? page[key] : fallback);
+  const names = new Map(labels.map((l) => [l.label, typeof l.name === "string" && l.name ? l.name : l.label]));
+
+  function renderPage() {
+    const n = labels.length;
+    const intro = words("intro", "Write a text. A machine-learning model guesses which of " + n + " " + noun
+      + " it belongs to.");
+    $("intro").textContent = intro;
+    const meta = document.querySelector('meta[name="description"]');
+    if (meta) meta.setAttribute("content", intro);
+    $("hint").firstChild.data = words("hint", "One or two sentences work best.") + "\n";  // before the shortcut
+    if (page.placeholder) text.placeholder = page.placeholder;
+    $("scope").textContent = words("scope", "It knows the " + n + " " + noun
+      + " below; try a text like the examples.");
+    $("topics-heading").textContent = "The " + n + " " + noun + " it knows";
+    for (const span of document.querySelectorAll(".noun")) span.textContent = noun;
+    // Each item and button after a space, as markup written by hand would have it (inline layout shows it).
+    $("classes").replaceChildren(...labels.flatMap((l) => {
+      const li = document.createElement("li");
+      li.dataset.label = l.label;
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = names.get(l.label);
+      li.append(name);
+      if (typeof l.description === "string" && l.description) {
+        const desc = document.createElement("span");
+        desc.className = "desc";
+        desc.textContent = l.description;
+        li.append(" ", desc);
+      }
+      return [" ", li];
+    }));
+    const fieldset = $("examples");
+    for (const e of examples) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "example";
+      button.dataset.text = e.text;
+      button.textContent = typeof e.caption === "string" && e.caption ? e.caption : e.text.slice(0, 40);
+      fieldset.append(" ", button);
+    }
+    fieldset.hidden = examples.length === 0;
+    const footer = Array.isArray(page.footer) ? page.footer
+      : ["A fastText (SageMaker BlazingText) text classifier. Its answers are a guess and can be wrong."];
+    $("footer").replaceChildren(...footer.map((part) => {
+      if (typeof part === "string") return part;
+      const a = document.createElement("a");
+      a.textContent = String(part && part.text);
+      const href = String(part && part.href);
+      if (/^https:\/\//.test(href)) a.href = href;
+      return a;
+    }));
   }
 
-  /** "MeanOfTransportation" -> "Means of transportation"; an unknown CamelCase word is split; else as is. */
+  /** The user's label as labels.json names it; an unknown CamelCase word is split; else as is. */
   function displayName(label) {
     if (names.has(label)) return names.get(label);
     if (!/^[A-Z][A-Za-z]*$/.test(label)) return label;
-    const words = label.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
-    return words.charAt(0).toUpperCase() + words.slice(1);
+    const spaced = label.replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+    return spaced.charAt(0).toUpperCase() + spaced.slice(1);
   }
 
   function probabilityOf(value) {
@@ -144,7 +197,7 @@
       response = await fetch(apiUrl + "/classify", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: value, k: 3 }),
+        body: JSON.stringify({ text: value, k: Math.max(1, Math.min(3, labels.length || 3)) }),
         signal: controller.signal,
       });
     } catch (error) {
@@ -259,6 +312,7 @@
     }
   });
   text.addEventListener("input", updateCount);
+  renderPage();
   for (const example of document.querySelectorAll(".example")) {
     example.addEventListener("click", () => {
       if (busy) return;

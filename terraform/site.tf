@@ -24,6 +24,7 @@ locals {
   config_js = templatefile("${var.site_dir}/config.js.tftpl", {
     api_url        = ""
     max_text_chars = var.lambda_settings.max_text_chars
+    page           = jsonencode(jsondecode(var.site_page)) # one line of JSON: a JavaScript expression
   })
 }
 

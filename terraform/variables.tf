@@ -177,9 +177,25 @@ variable "lambda_settings" {
     endpoint_timeout_seconds = number
     max_text_chars           = number
     min_known_percent        = number
+    n_labels                 = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label. `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
+  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in ml/config.py and the count from the deployed version's manifest, as the local stack does."
+
+  validation {
+    condition     = var.lambda_settings.n_labels >= 2 && floor(var.lambda_settings.n_labels) == var.lambda_settings.n_labels
+    error_message = "lambda_settings.n_labels must be the deployed model's class count, a whole number of at least 2: run `invoke train`."
+  }
+}
+
+variable "site_page" {
+  type        = string
+  description = "What the page shows of the deployed model, as JSON (ml/page.py: its labels' names, descriptions and example texts, from labels.json beside the data or drawn from the validation split). `invoke infra` passes the deployed version's page.json; rendered into config.js."
+
+  validation {
+    condition     = can(tolist(jsondecode(var.site_page).labels))
+    error_message = "site_page must be JSON with a list of labels (ml/page.py): run `invoke train`."
+  }
 }
 
 variable "lambda_timeout_seconds" {

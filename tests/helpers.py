@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,48 @@ def table_rows(markdown: str) -> list[list[str]]:
 def lambda_settings_env() -> dict[str, str]:
     """What the Lambda reads, as the local stack and Terraform set it: TOP_K etc. from ml/config.py."""
     return {name.upper(): str(value) for name, value in load_settings().lambda_settings().items()}
+
+
+# A user's own labels (issue 26): three topics, one with a space and one with a percent sign, each row a
+# seeded draw of its topic's words, and the labels.json that describes them to the page.
+OWN_TOPICS = {
+    "Science Fiction": "starship alien galaxy robot planet laser orbit android",
+    "cooking": "recipe oven flour butter simmer garlic onion sauce",
+    "100% sport": "goal match referee striker league stadium coach penalty",
+}
+OWN_LABELS_JSON = {
+    "noun": "genres",
+    "labels": {
+        "cooking": {
+            "name": "Cooking",
+            "description": "recipes and kitchens",
+            "examples": [{"text": "Simmer the garlic in butter, then add flour.", "caption": "A recipe"}],
+        },
+        "Science Fiction": {
+            "description": "starships and aliens",
+            "examples": ["The alien starship left orbit."],
+        },
+    },
+}
+
+
+def write_own_data(folder: Path, per_label: int = 40, labels_json: bool = True) -> Path:
+    """``folder/tickets.csv`` (columns label, text) of ``OWN_TOPICS``; if asked, ``labels.json`` beside."""
+    rng = random.Random(7)
+    lines = ["label,text"]
+    for i in range(per_label):
+        for topic, words in OWN_TOPICS.items():
+            body = " ".join(rng.choice(words.split()) for _ in range(12))
+            lines.append(f'"{topic}","Story {i}: {body}. The end."')
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tickets.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if labels_json:
+        (folder / "labels.json").write_text(json.dumps(OWN_LABELS_JSON), encoding="utf-8")
+    return folder / "tickets.csv"
+
+
+def own_data_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings that train a small real model on ``write_own_data``'s file quickly."""
+    data = write_own_data(tmp / "data", labels_json=overrides.pop("labels_json", True))
+    quick = {"dropout_views": 1, "epochs": 5, "min_count": 1, "threads": 1}
+    return make_settings(tmp, data=str(data), **{**quick, **overrides})

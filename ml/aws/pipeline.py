@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ml import deploy, versions, vocabulary
+from ml import deploy, page, versions, vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import session, store
 from ml.aws import train as sagemaker_train
@@ -47,6 +47,7 @@ def run(settings: Settings, review: versions.Review | None = None) -> TrainOutco
         aws = session.connect(settings)  # first: a missing role or credentials stop the run at once
         remove_leftovers(settings)
         dataset, prepared = prepare_data(settings)
+        shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training
         job = sagemaker_train.train(aws, settings, prepared)
         fetch = sagemaker_train.artifact_producer(aws, job, settings.model_dir / "unpacked")
         folder, _ = package_version(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
@@ -54,6 +55,7 @@ def run(settings: Settings, review: versions.Review | None = None) -> TrainOutco
         # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
         train_rows = prepared.path(BASELINE_TRAIN)
         vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", train_rows)
+        page.write(folder, shown)  # what the page shows of it (ops/infra/inputs.py renders it)
         inputs = store.upload(aws.s3, folder, aws.uri(store.MODELS))
         version = register_approval(settings, folder)
         package = packages.register(

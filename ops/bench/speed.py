@@ -35,8 +35,13 @@ INPROCESS_BATCH = 100  # texts a predict call in the in-process bound, as the en
 
 
 def real_texts(settings: Settings, n: int) -> list[str]:
-    """``n`` texts (title + content) of the dataset's train file, cycled when it holds fewer."""
-    rows = data.read_rows(data.resolve_dataset(settings).train_csv)
+    """``n`` texts (title + content) of the dataset's train file (DBPedia's or your own), cycled when it
+    holds fewer."""
+    dataset = data.resolve_dataset(settings)
+    if dataset.own is not None:
+        rows = [data.Row(*row) for row in dataset.own.train_rows(settings.max_rows_per_class, settings.seed)]
+    else:
+        rows = data.read_rows(dataset.train_csv)
     return [rows[i % len(rows)].text for i in range(n)]
 
 

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ml import page
 from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.deploy import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ops.infra.errors import InfraError
@@ -87,16 +88,25 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
 
 
 def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None) -> dict[str, Any]:
-    """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'.
+    """The variables Python supplies: the freshly built Lambda zip, the site folder, the settings', and the
+    deployed model's class count (``lambda_settings.n_labels``) and page (``site_page``, ml/page.py).
 
-    The zip carries the vocabulary of the model ``endpoint`` names (None: none, for a destroy).
+    The zip carries the vocabulary of the model ``endpoint`` names (None: none, for a destroy, which gets
+    a placeholder of two labels: destroy needs valid values, not the stack's).
     """
     vocabulary = model_vocabulary(settings, endpoint) if endpoint is not None else None
     try:
         zip_path = build_lambda_zip(settings.build_dir / "lambda.zip", vocabulary=vocabulary)
     except FileNotFoundError as exc:
         raise InfraError(f"cannot build the Lambda zip: {exc}") from None
-    return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR), **settings_variables(settings)}
+    if vocabulary is not None:  # the version's folder: its manifest (fetched with it) and page.json
+        n_labels, shown = page.label_count(vocabulary.parent), page.read(vocabulary.parent, [])
+    else:
+        n_labels, shown = 2, {"labels": [], "examples": []}
+    variables = settings_variables(settings)
+    variables["lambda_settings"] = {**variables["lambda_settings"], "n_labels": n_labels}
+    site = {"site_dir": str(SITE_DIR), "site_page": json.dumps(shown, ensure_ascii=False)}
+    return {"lambda_zip_path": str(zip_path), **site, **variables}
 
 
 def relative_paths(variables: dict[str, Any], workdir: Path) -> dict[str, Any]:

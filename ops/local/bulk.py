@@ -10,6 +10,7 @@ provenance and resume: ``ml/results.py``; target aws: ``ml/aws/transform.py``.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -30,6 +31,7 @@ from ml.config import Settings, log
 from ml.deploy import live_entry
 from ml.fsutil import write_json
 from ml.lambda_src import contract
+from ml.package import MANIFEST
 from ml.records import ClassifyError, InputSpec, Record, id_key, tokens_of
 from ml.results import (
     Provenance,
@@ -238,8 +240,19 @@ def classify(
     """Classify every text of ``source`` into ``output`` through the local endpoint (ml/bulk.py says how).
 
     Raises:
-        ClassifyError: unreadable input, an output that is refused, or the endpoint failed.
+        ClassifyError: unreadable input, an output that is refused, a ``k`` above the deployed model's
+            labels, or the endpoint failed.
     """
+    entry = live_entry(settings) or {}
+    if (
+        entry.get("model_archive")
+        and (manifest := Path(entry["model_archive"]).with_name(MANIFEST)).is_file()
+    ):
+        n_labels = len(json.loads(manifest.read_text(encoding="utf-8"))["labels"])
+        if settings.top_k > n_labels:
+            raise ClassifyError(
+                f"-k {settings.top_k}: must be at most {n_labels}, the deployed model's labels"
+            )
     return classify_file(
         source,
         output,

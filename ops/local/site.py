@@ -36,14 +36,18 @@ _NOT_FORWARDED = {"host", "connection", "keep-alive", "transfer-encoding", "cont
 _NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 
 
-def render_config(api_url: str, max_text_chars: int, site_dir: Path = SITE_DIR) -> str:
-    """``config.js`` for an API base URL and the Lambda's text limit (the placeholders Terraform fills).
+def render_config(
+    api_url: str, max_text_chars: int, page: dict[str, Any] | None = None, site_dir: Path = SITE_DIR
+) -> str:
+    """``config.js`` for an API base URL, the Lambda's text limit and the deployed model's page
+    (``ml/page.py``; None: no labels yet): the placeholders Terraform fills.
 
     An empty ``api_url`` (Terraform's, and the local stack's) makes the page POST to ``/classify`` on its
     own origin.
     """
     template = Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8"))
-    return template.substitute(api_url=api_url, max_text_chars=max_text_chars)
+    shown = json.dumps(page or {"labels": [], "examples": []})
+    return template.substitute(api_url=api_url, max_text_chars=max_text_chars, page=shown)
 
 
 @cache
@@ -78,6 +82,7 @@ class SiteServer(BackgroundServer):
         self.api_url = ""  # what config.js tells the page: empty is its own origin
         self.upstream = ""
         self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up)
+        self.page: dict[str, Any] | None = None  # the deployed model's labels as the page shows them
 
 
 class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
@@ -99,9 +104,8 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
         if self.path.partition("?")[0] == API_PATH:
             self._forward()
         elif self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
-            body = render_config(
-                self.server.api_url, self.server.max_text_chars, self.server.site_dir
-            ).encode()
+            server = self.server
+            body = render_config(server.api_url, server.max_text_chars, server.page, server.site_dir).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/javascript; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml import vocabulary
+from ml import page, vocabulary
 from ml.config import Settings, log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
@@ -60,7 +60,10 @@ class LocalStack:
         current = self.endpoint.predictor
         if current is not None and file_digest(archive) == current.archive_sha256:
             return False
-        self.endpoint.swap(Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache"))
+        predictor = Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache")
+        self.endpoint.swap(predictor)
+        os.environ["N_LABELS"] = str(len(predictor.labels))  # the Lambda bounds k by the new model's labels
+        self.site.page = page.read(archive.parent, predictor.labels)
         return True
 
     def follow_registry(self) -> None:
@@ -189,6 +192,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     api.handler = deployed_handler()  # imported (initialised) in this environment
     # The site is the local edge: the page POSTs to /classify on its own origin, which forwards to the API.
     site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
+    site.page = page.read(archive.parent, predictor.labels)  # the deployed version's labels and examples
     started: list[BackgroundServer] = []
     try:
         for server in bound:

@@ -79,7 +79,9 @@ variables {
     endpoint_timeout_seconds = 10
     endpoint_max_attempts    = 2
     min_known_percent        = 10
+    n_labels                 = 14
   }
+  site_page    = "{\"labels\": [{\"label\": \"Company\", \"name\": \"Company\", \"description\": \"\"}], \"examples\": []}"
   model_sha256 = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e"
   # Fixtures (the mock never runs the zip): a stand-in handler, and a page with the real config.js template.
   lambda_zip_path = "tests/fixtures/lambda.zip"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import tarfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +13,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ml.config import load_settings
+from ml import page
+from ml.config import ROOT, load_settings
 from ops.local.site import SiteServer
 
 HOST = "127.0.0.1"
@@ -85,6 +87,15 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
         self.wfile.write(reply.body)
 
 
+def dbpedia_page() -> dict[str, Any]:
+    """What the page shows of a DBPedia model: the shipped labels.json read for the sample's classes."""
+    with tarfile.open(ROOT / "data" / "dbpedia_sample.tar.xz") as archive:
+        member = archive.extractfile("dbpedia_csv/classes.txt")
+        assert member is not None
+        classes = member.read().decode("utf-8").split()
+    return page.read_labels_file(page.DBPEDIA_LABELS, classes)
+
+
 def _stop(server: ThreadingHTTPServer) -> None:
     server.shutdown()
     server.server_close()
@@ -94,10 +105,12 @@ def _stop(server: ThreadingHTTPServer) -> None:
 def site_for_api(api_url: str) -> Iterator[SiteServer]:
     """The real ``site/`` on a free port as the local edge: ``/classify`` on its origin goes to ``api_url``.
 
-    The text limit is the settings' (``max_text_chars``), as the local stack and Terraform render it.
+    The text limit is the settings' (``max_text_chars``), as the local stack and Terraform render it; the
+    page is DBPedia's (its shipped labels.json).
     """
     site = SiteServer((HOST, 0))
     site.api_url, site.upstream, site.max_text_chars = "", api_url, load_settings().max_text_chars
+    site.page = dbpedia_page()
     site.start()
     try:
         yield site

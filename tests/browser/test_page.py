@@ -96,6 +96,35 @@ def no_injected_elements(page: Page, container: str) -> int:
 
 
 # --- the real stack -------------------------------------------------------------------------------------
+# What a DBPedia user saw before the page took its labels from the deployed version (issue 26): recorded
+# from the page of commit ada4b8d, whose markup hard-coded the 14 topics and the example buttons.
+SEEN_BEFORE = json.loads(
+    (ROOT / "tests" / "browser" / "dbpedia_page_before.json").read_text(encoding="utf-8")
+)
+SEEN = """() => {
+    const norm = (s) => s.replace(/\\s+/g, " ").trim();
+    return {
+        main: norm(document.querySelector("main").textContent),
+        footer: norm(document.querySelector("footer").textContent),
+        links: [...document.querySelectorAll("a")].map((a) => [a.textContent, a.href]),
+        examples: [...document.querySelectorAll(".example")].map((b) => [b.textContent, b.dataset.text]),
+        classes: [...document.querySelectorAll("#classes li")]
+            .map((li) => [li.dataset.label, norm(li.textContent)]),
+        placeholder: document.querySelector("#text").placeholder,
+        fieldsetHidden: document.querySelector(".examples").hidden,
+    };
+}"""
+
+
+def test_a_dbpedia_model_shows_exactly_the_page_it_showed_before(stack: LocalStack, tab: Tab) -> None:
+    # GIVEN the local stack serving the model trained on DBPedia's sample (its version's page.json)
+    tab.page.goto(stack.site_url)
+    # WHEN the page has rendered the deployed version's labels
+    expect(tab.page.locator("#classes li")).to_have_count(14)
+    # THEN its text, topic list, descriptions, example buttons, placeholder and attribution are as before
+    assert tab.page.evaluate(SEEN) == SEEN_BEFORE
+
+
 def test_walter_johnson_text_is_classified_as_athlete_with_probability_and_runner_up_bars(
     stack: LocalStack, tab: Tab
 ) -> None:

@@ -1,15 +1,17 @@
-"""The files in site/: types the bucket can serve, nothing fetched from elsewhere, every class named.
+"""The files in site/: types the bucket can serve, nothing fetched from elsewhere, no class hard-coded.
 
 No browser needed: these run everywhere.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
 
+from ml import page
 from ml.config import ROOT
 from ops.local.site import CONFIG_TEMPLATE, SITE_DIR, render_config
 
@@ -64,9 +66,10 @@ def test_page_loads_every_resource_from_its_own_origin() -> None:
         (t, a.get("src") or a.get("href") or "") for t, a in tags if t != "a" and ("src" in a or "href" in a)
     ]
     links = [a.get("href") for t, a in tags if t == "a"]
-    # THEN scripts, styles and icons are relative; the attribution is the one link out; CSS imports nothing
+    # THEN scripts, styles and icons are relative; no link out (the attribution is DBPedia's labels.json's);
+    # CSS imports nothing
     assert sorted(u for _, u in loaded) == ["app.js", "config.js", "favicon.svg", "style.css"]
-    assert links == [ATTRIBUTION]
+    assert links == []
     assert "@import" not in css and "url(" not in css
 
 
@@ -80,30 +83,33 @@ def test_no_site_file_names_another_address() -> None:
     }
     # WHEN the addresses in them are listed
     addresses = {name: urls for name, urls in found.items() if urls}
-    # THEN only the footer attribution and the SVG namespace (an identifier, never fetched) appear
-    assert addresses == {"index.html": {ATTRIBUTION}, "favicon.svg": {SVG_NAMESPACE}}
+    # THEN only the SVG namespace (an identifier, never fetched) appears; DBPedia's attribution is data
+    assert addresses == {"favicon.svg": {SVG_NAMESPACE}}
+    assert ATTRIBUTION in (ROOT / "data" / "labels.json").read_text(encoding="utf-8")
 
 
-def test_topic_list_names_every_class_the_model_knows_in_label_order() -> None:
+def test_the_page_names_no_class_and_dbpedias_labels_json_names_every_class_in_label_order() -> None:
     # GIVEN the class names shipped with the sample data
     with tarfile.open(ROOT / "data" / "dbpedia_sample.tar.xz") as archive:
         member = archive.extractfile("dbpedia_csv/classes.txt")
         assert member is not None
         classes = member.read().decode("utf-8").split()
-    # WHEN the page's topic list (the source of its human-readable names) is read
-    labels = parse_index().labels
-    # THEN it names the same 14 classes in the same order
-    assert labels == classes and len(labels) == 14
+    # WHEN DBPedia's shipped labels.json is read as a model of those classes, and the page's markup parsed
+    shown = page.read_labels_file(page.DBPEDIA_LABELS, classes)
+    # THEN the page lists the same 14 classes in the model's order, and the markup itself names none
+    assert [item["label"] for item in shown["labels"]] == classes and len(classes) == 14
+    assert parse_index().labels == []
 
 
 def test_config_is_loaded_before_the_app_and_renders_the_api_url_and_text_limit() -> None:
     # GIVEN the page's scripts and the config template
     scripts = [a.get("src") for t, a in parse_index().tags if t == "script"]
     # WHEN the template is rendered as Terraform and the local stack do
-    rendered = render_config("https://abc.execute-api.us-east-1.amazonaws.com", 5000)
-    # THEN config.js runs first and defines the API URL and the Lambda's text limit the app reads
+    shown = {"labels": [{"label": "a", "name": "A", "description": ""}], "examples": []}
+    rendered = render_config("https://abc.execute-api.us-east-1.amazonaws.com", 5000, shown)
+    # THEN config.js runs first and defines the API URL, the Lambda's text limit and the model's page
     assert scripts == ["config.js", "app.js"]
     assert (
         'window.CLASSIFIER_CONFIG = { apiUrl: "https://abc.execute-api.us-east-1.amazonaws.com", '
-        "maxTextChars: 5000 };" in rendered
+        f"maxTextChars: 5000, page: {json.dumps(shown)} }};" in rendered
     )

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ml.config import ROOT
-from tests.helpers import WALTER_JOHNSON, run_invoke
+from tests.helpers import WALTER_JOHNSON, run_invoke, write_own_data
 
 
 def arguments(task: Any) -> list[Any]:
@@ -37,7 +37,7 @@ def invoke(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (("train", "--learning-rate", "-1"), "--learning-rate -1: must be above 0"),
         (("train", "--learning-rate", "5"), "--learning-rate 5: must be at most 1"),
         (("train", "--target", "gcp"), "--target gcp: must be one of local or aws"),
-        (("classify", "in.csv", "out.jsonl", "-k", "15"), "-k 15: must be at most 14"),
+        (("classify", "in.csv", "out.jsonl", "-k", "201"), "-k 201: must be at most 200"),
         (("classify", "in.csv", "out.jsonl", "--batch-size", "0"), "--batch-size 0: must be at least 1"),
         (("train", "--data", "/no/such/archive.tar.gz"), "no such file or folder"),
         (("train", "--early-stopping", "maybe"), "--early-stopping maybe: must be true or false"),
@@ -79,9 +79,9 @@ def test_a_bad_file_of_your_own_fails_cleanly(tmp_path: Path, content: bytes, me
 
 
 def test_bad_environment_value_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DBP_TOP_K", "99")
+    monkeypatch.setenv("DBP_TOP_K", "999")
     result = invoke(tmp_path, "train")
-    assert result.returncode == 1 and "DBP_TOP_K=99: must be at most 14" in result.stderr
+    assert result.returncode == 1 and "DBP_TOP_K=999: must be at most 200" in result.stderr
 
 
 def test_every_task_has_help_for_every_flag() -> None:
@@ -138,56 +138,96 @@ def test_help_comes_from_the_declaration() -> None:
     assert describe("target").endswith("(local, aws; default local; env DBP_TARGET)")
 
 
-def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    """GIVEN an empty build folder WHEN `invoke up` runs THEN it trains, serves, and exits 0 on SIGINT."""
+def _free_ports(n: int) -> list[str]:
     ports = []
-    for _ in range(3):
+    for _ in range(n):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             ports.append(str(s.getsockname()[1]))
-    env = {
+    return ports
+
+
+def _post(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return dict(json.load(response))
+
+
+def _up(tmp_path: Path, ports: list[str], *flags: str, **env: str) -> subprocess.Popen[str]:
+    """`invoke up FLAGS` in the background with its build under ``tmp_path``, once it serves."""
+    full_env = {
         **os.environ,
         "DBP_BUILD_DIR": str(tmp_path / "build"),
         "DBP_TERRAFORM_DIR": str(tmp_path / "tf"),
-        "DBP_MAX_ROWS_PER_CLASS": "300",  # a first model in seconds; Walter Johnson is an Athlete to it too
+        **env,
     }
-    flags = ["--endpoint-port", ports[0], "--api-port", ports[1], "--site-port", ports[2]]
+    port_flags = ["--endpoint-port", ports[0], "--api-port", ports[1], "--site-port", ports[2]]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "up", *flags],
+        [sys.executable, "-m", "invoke", "up", *port_flags, *flags],
         cwd=ROOT,
-        env=env,
+        env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    # a guard against a hang, not a timing goal: training on a loaded 2-core machine took 110 s
+    deadline = time.monotonic() + 300
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not any("Press Ctrl-C" in line for line in lines) and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            proc.kill()
+            raise AssertionError(f"invoke up exited early: {proc.stderr.read() if proc.stderr else ''}")
+        lines.append(line)
+    assert f"Site:     http://127.0.0.1:{ports[2]}/" in "".join(lines)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """SIGINT, as Ctrl-C: the standard error of an `invoke up` that must exit 0."""
     try:
-        # a guard against a hang, not a timing goal: training on a loaded 2-core machine took 110 s
-        deadline = time.monotonic() + 300
-        assert proc.stdout is not None
-        lines = []
-        while not any("Press Ctrl-C" in line for line in lines) and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            assert line or proc.poll() is None, (
-                f"invoke up exited early: {proc.stderr.read() if proc.stderr else ''}"
-            )
-            lines.append(line)
-        assert f"Site:     http://127.0.0.1:{ports[2]}/" in "".join(lines)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{ports[1]}/classify",
-            data=json.dumps({"text": WALTER_JOHNSON}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.load(response)["label"] == "Athlete"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    assert "no model deployed yet: training one first" in err
     assert "Traceback" not in err
+    return err
+
+
+def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    """GIVEN an empty build folder WHEN `invoke up` runs THEN it trains, serves, and exits 0 on SIGINT."""
+    ports = _free_ports(3)
+    # a first model in seconds; Walter Johnson is an Athlete to it too
+    proc = _up(tmp_path, ports, DBP_MAX_ROWS_PER_CLASS="300")
+    try:
+        assert _post(f"http://127.0.0.1:{ports[1]}/classify", {"text": WALTER_JOHNSON})["label"] == "Athlete"
+    finally:
+        err = _stop(proc)
+    assert "no model deployed yet: training one first" in err
     assert list((tmp_path / "build" / "model" / "versions").glob("*/model.tar.gz")), "a version was trained"
+
+
+def test_up_with_data_trains_on_your_csv_and_the_page_and_api_show_your_labels(tmp_path: Path) -> None:
+    """`./dev up --data tickets.csv` (issue 26): one command from a CSV to a page, with train's flags."""
+    data = write_own_data(tmp_path / "mine")
+    ports = _free_ports(3)
+    quick = ["--epochs", "5", "--min-count", "1", "--dropout-views", "1", "--threads", "1"]
+    proc = _up(tmp_path, ports, "--data", str(data), *quick)
+    try:
+        text = "The alien starship left orbit for the planet; the android fired its laser."
+        answer = _post(f"http://127.0.0.1:{ports[2]}/classify", {"text": text})
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports[2]}/config.js", timeout=10) as response:
+            config = response.read().decode()
+    finally:
+        err = _stop(proc)
+    assert answer["label"] == "Science Fiction" and len(answer["top"]) == 3
+    assert '"name": "Cooking"' in config and '"description": "recipes and kitchens"' in config
+    assert f"training on {data} first" in err
 
 
 def test_the_commands_import_nltk_only_to_tokenize() -> None:

@@ -48,7 +48,9 @@ AUTOSCALING = {
     "scale_out_cooldown_seconds": 30,
 }
 ALARM_EMAIL = "ops@example.org"
-LAMBDA_SETTINGS = load_settings().lambda_settings()
+# What `invoke infra` passes: the declared settings and the deployed model's class count; and its page.
+LAMBDA_SETTINGS = {**load_settings().lambda_settings(), "n_labels": 14}
+SITE_PAGE = {"labels": [{"label": "Company", "name": "Company", "description": "businesses"}], "examples": []}
 # One file per content type the stack maps, plus files that must not be uploaded as they are.
 SITE_FILES = {
     "index.html": "<!doctype html><title>DBPedia classifier</title>",
@@ -182,6 +184,7 @@ def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, P
             "lambda_zip_path": str(zip_path),
             "site_dir": str(site_dir),
             "lambda_settings": LAMBDA_SETTINGS,
+            "site_page": json.dumps(SITE_PAGE),
             **variables,
         },
     )

@@ -10,8 +10,19 @@ from pathlib import Path
 import pytest
 
 from ml.config import load_settings
+from ml.fsutil import file_digest
+from ml.lambda_src import contract, text_tokenizer
+from ml.versions import version_folder
+from ml.vocabulary import VOCABULARY, encode
 from ops.infra.errors import InfraError
-from ops.infra.inputs import check_target, fallback_endpoint_vars, read_endpoint_vars, relative_paths
+from ops.infra.inputs import (
+    check_target,
+    fallback_endpoint_vars,
+    read_endpoint_vars,
+    relative_paths,
+    stack_variables,
+)
+from tests.helpers import make_settings
 
 from .conftest import ENDPOINT, write_endpoint_tfvars
 
@@ -79,3 +90,23 @@ def test_the_zip_and_site_reach_terraform_by_the_same_relative_paths_in_every_ch
         == located[1]
         == {"lambda_zip_path": "../build/lambda.zip", "site_dir": "../site", "other": 1}
     )
+
+
+def test_the_stack_gets_the_deployed_versions_class_count_and_page(tmp_path: Path) -> None:
+    # GIVEN a deployed version's folder: its archive, vocabulary, manifest (3 labels) and page.json
+    settings = make_settings(tmp_path)
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"a model")
+    sha = file_digest(archive)
+    folder = version_folder(settings, sha)
+    folder.mkdir(parents=True)
+    words = contract.Vocabulary(frozenset({"galaxy"}), frozenset({"the"}))
+    (folder / VOCABULARY).write_bytes(encode(words, sha, text_tokenizer().SCHEME))
+    (folder / "manifest.json").write_text(json.dumps({"labels": ["a", "b%20c", "d"]}), encoding="utf-8")
+    shown = {"labels": [{"label": "b c", "name": "B C", "description": "x"}], "examples": []}
+    (folder / "page.json").write_text(json.dumps(shown), encoding="utf-8")
+    # WHEN `invoke infra` builds the variables for the endpoint that serves it
+    variables = stack_variables(settings, replace(ENDPOINT, model_sha256=sha))
+    # THEN the Lambda gets the model's class count with the settings, and the page its labels
+    assert variables["lambda_settings"] == {**settings.lambda_settings(), "n_labels": 3}
+    assert json.loads(variables["site_page"]) == shown

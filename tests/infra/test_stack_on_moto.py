@@ -31,6 +31,7 @@ from .conftest import (
     EXTRA_ORIGIN,
     LAMBDA_SETTINGS,
     SITE_FILES,
+    SITE_PAGE,
     Applied,
     zip_sha256_b64,
 )
@@ -235,7 +236,9 @@ def test_config_js_is_rendered_with_a_relative_api_url(applied: Applied) -> None
     # THEN it is the template rendered with an empty API URL (the page POSTs to /classify on its own
     # origin), never cached, not the stale file
     assert 'apiUrl: ""' in body and applied.result.outputs["api_url"] not in body
-    assert f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']} " in body
+    assert f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']}, page: " in body
+    shown = body.split(f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']}, page: ", 1)[1]
+    assert json.loads(shown.rsplit(" };", 1)[0]) == SITE_PAGE  # the deployed model's labels (var.site_page)
     assert "${" not in body and "stale" not in body
     assert config["CacheControl"] == "no-cache"
 

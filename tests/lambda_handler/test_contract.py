@@ -12,20 +12,21 @@ from hypothesis import strategies as st
 import contract
 
 INSTANCES = st.lists(st.text(max_size=30), min_size=1, max_size=20)
-K = st.integers(1, contract.N_CLASSES)
+N_LABELS = 14  # a model's class count, as the caller passes it (DBPedia's here)
+K = st.integers(1, N_LABELS)
 
 
 @given(instances=INSTANCES, k=K)
 def test_what_the_json_builder_writes_the_parser_reads_back(instances: list[str], k: int) -> None:
     body = contract.json_request(instances, k).encode()
-    assert contract.parse_json_request(body, contract.N_CLASSES, 1000) == (instances, k)
+    assert contract.parse_json_request(body, N_LABELS, 1000) == (instances, k)
 
 
 @given(instances=INSTANCES, k=K)
 @example(instances=["a\x85b\u2028c"], k=1)  # written as they are: line breaks to splitlines, not here
 def test_what_the_json_lines_builder_writes_the_parser_reads_back(instances: list[str], k: int) -> None:
     body = contract.jsonlines_request(instances, k)
-    assert contract.parse_jsonlines_request(body, contract.N_CLASSES, 1000) == [(i, k) for i in instances]
+    assert contract.parse_jsonlines_request(body, N_LABELS, 1000) == [(i, k) for i in instances]
 
 
 def test_the_builders_write_blazingtext_s_formats() -> None:
@@ -43,16 +44,16 @@ def test_the_builders_write_blazingtext_s_formats() -> None:
     ("k", "valid"),
     [
         (1, True),
-        (contract.N_CLASSES, True),
+        (N_LABELS, True),
         (0, False),
-        (contract.N_CLASSES + 1, False),
+        (N_LABELS + 1, False),
         (True, False),
         ("2", False),
         (2.0, False),
     ],
 )
 def test_k_is_an_integer_from_1_to_the_class_count(k: Any, valid: bool) -> None:
-    assert contract.valid_k(k, contract.N_CLASSES) is valid
+    assert contract.valid_k(k, N_LABELS) is valid
 
 
 def test_a_prediction_reads_as_labels_without_the_prefix_and_rounded_probabilities() -> None:
@@ -60,6 +61,20 @@ def test_a_prediction_reads_as_labels_without_the_prefix_and_rounded_probabiliti
     expected = [{"label": "Athlete", "probability": 0.912346}, {"label": "Film", "probability": 0.05}]
     assert contract.read_prediction(prediction) == expected
     assert contract.read_answer([prediction, {"label": [], "prob": []}]) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "label"),
+    [
+        ("Science%20Fiction", "Science Fiction"),
+        ("100%25%20sport", "100% sport"),
+        ("%5F_label__x", "__label__x"),
+    ],
+)
+def test_a_prediction_reads_as_the_users_labels_not_the_model_tokens(token: str, label: str) -> None:
+    """BlazingText answers a token (ml/labels.py); the contract gives back the label the user wrote."""
+    prediction = {"label": [contract.LABEL_PREFIX + token], "prob": [1.0]}
+    assert contract.read_prediction(prediction) == [{"label": label, "probability": 1.0}]
 
 
 @pytest.mark.parametrize(

@@ -49,7 +49,14 @@ def lambda_env(
 
 @pytest.mark.parametrize(
     "name",
-    ["TOP_K", "MAX_TEXT_CHARS", "ENDPOINT_TIMEOUT_SECONDS", "ENDPOINT_MAX_ATTEMPTS", "MIN_KNOWN_PERCENT"],
+    [
+        "TOP_K",
+        "MAX_TEXT_CHARS",
+        "ENDPOINT_TIMEOUT_SECONDS",
+        "ENDPOINT_MAX_ATTEMPTS",
+        "MIN_KNOWN_PERCENT",
+        "N_LABELS",
+    ],
 )
 @pytest.mark.parametrize("value", [None, "", "0", "three"])
 def test_a_missing_or_bad_setting_is_a_500_naming_it_in_the_log(
@@ -125,6 +132,20 @@ def test_k_selects_how_many_runner_ups_are_returned(lambda_env: str) -> None:
     assert status == 200 and len(body["top"]) == 5
     probabilities = [t["probability"] for t in body["top"]]
     assert probabilities == sorted(probabilities, reverse=True)
+
+
+def test_k_is_bounded_by_the_deployed_models_class_count_from_its_environment(
+    lambda_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N_LABELS comes from the deployed version (the local stack, Terraform), never a constant."""
+    assert os.environ["N_LABELS"] == "14"  # the DBPedia model's manifest
+    assert call(v2(json.dumps({"text": WALTER_JOHNSON, "k": 14})))[0] == 200
+    monkeypatch.setenv("N_LABELS", "4")
+    status, _, body = call(v2(json.dumps({"text": WALTER_JOHNSON, "k": 5})))
+    assert (status, body["message"]) == (400, '"k" must be an integer from 1 to 4')
+    assert len(call(v2(json.dumps({"text": WALTER_JOHNSON, "k": 4})))[2]["top"]) == 4
+    monkeypatch.setenv("N_LABELS", "2")  # a two-label model: TOP_K (3) is cut to its labels
+    assert len(call(v2(json.dumps({"text": WALTER_JOHNSON})))[2]["top"]) == 2
 
 
 def test_base64_body_and_text_plain_are_accepted(lambda_env: str) -> None:

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ml import preprocess
+from ml import deploy, preprocess
 from ml.labels import LABEL_PREFIX, to_label
 from ml.pipeline import run
 from ml.predict import Predictor
-from tests.helpers import make_settings
+from ml.versions import GateError
+from tests.helpers import make_settings, own_data_settings
 
 TOPICS = {
     "Science Fiction": "starship alien galaxy robot planet laser orbit android",
@@ -62,3 +63,25 @@ def test_training_on_own_labels_keeps_them_reversibly(tmp_path: Path) -> None:
     (label,) = answer[0]["label"]
     assert to_label(label.removeprefix(LABEL_PREFIX)) == "Science Fiction"
     assert run(settings).reused, "a second run on the same file trains nothing"
+
+
+@pytest.mark.slow
+def test_the_gate_refuses_a_version_trained_on_other_labels_and_keeps_the_live_one(tmp_path: Path) -> None:
+    # GIVEN a live version trained on three labels
+    settings = own_data_settings(tmp_path)
+    live = run(settings)
+    # WHEN a file with only two of them (another task) is trained for the same endpoint
+    data = Path(settings.data)
+    rows = data.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "two").mkdir()
+    two = tmp_path / "two" / "tickets.csv"
+    two.write_text("\n".join(r for r in rows if not r.startswith('"cooking"')) + "\n", encoding="utf-8")
+    with pytest.raises(GateError) as refused:
+        run(settings.replace(data=str(two)))
+    # THEN the gate says why in one line, names what to do, and the live version is still served
+    message = str(refused.value)
+    assert "was trained on other labels (2 labels: 100% sport, Science Fiction) than the live" in message
+    assert "(3 labels:" in message and "--endpoint-name" in message and "\n" not in message
+    assert deploy.registered_archive(settings) == live.archive
+    # AND on an endpoint of its own it deploys
+    assert run(settings.replace(data=str(two), endpoint_name="two-labels")).test_accuracy > 0.5
