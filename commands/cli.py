@@ -17,16 +17,10 @@ from invoke.exceptions import Exit
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from ml.config import (
-    ENV_PREFIX,
-    ROOT,
-    Settings,
-    declaration,
-    load_settings,
-    number_text,
-)
+from ml.config import ENV_PREFIX, ROOT, number_text
 from ml.errors import ProjectError
 from ml.hyperparameters import HYPERPARAMETER_NAMES
+from ops.settings import Settings, declaration, load_settings
 
 if TYPE_CHECKING:
     from ops.targets import Target

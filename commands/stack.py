@@ -12,7 +12,8 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from commands.cli import VERBOSE, check_first, cli_errors, settings_task
-from ml.config import ROOT, Settings, log
+from ml.config import ROOT, log
+from ops.settings import Settings
 
 
 @settings_task(

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
+from ops.settings import Settings, load_settings
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
 EVENTS = Path(__file__).parent / "events"

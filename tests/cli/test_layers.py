@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.lambda_src import LAMBDA_DIR
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import free_port
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 

@@ -18,12 +18,13 @@ from typing import Any
 import boto3
 import pytest
 
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
 from ml.deploy import EndpointCapacity, EndpointOutputs
 from ops.infra.iam_emulator import IamEmulator, Principal
 from ops.infra.iam_view import CallRecorder
 from ops.infra.local_workdir import EDGE_NO_WAIT
 from ops.infra.terraform import terraform_binary
+from ops.settings import Settings, load_settings
 from tests.helpers import in_ci
 from tests.infra.conftest import write_endpoint_tfvars, write_model_vocabulary
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import load_settings
 from ops.infra.errors import InfraError
 from ops.infra.inputs import check_target, fallback_endpoint_vars, read_endpoint_vars
+from ops.settings import load_settings
 
 from .conftest import ENDPOINT, write_endpoint_tfvars
 

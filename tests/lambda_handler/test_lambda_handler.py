@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from ml import lambda_src, vocabulary
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.local.endpoint import EndpointServer
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
 
 import contract
