@@ -89,6 +89,7 @@ class Settings(AwsSettings):
     )
 
     # --- what the Lambda reads (the local stack and Terraform pass the same values) -----------------
+    # (and top_k, the size of an answer's top list, which the model's settings declare)
     max_text_chars: int = Field(5000, ge=1, le=100_000, description="longest text accepted, in characters")
     endpoint_timeout_seconds: int = Field(
         4, ge=1, le=60, description="the Lambda's read timeout for one endpoint call"

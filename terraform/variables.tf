@@ -1,6 +1,6 @@
 # Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name,
 # model_sha256, model_store_uri and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
-# site_dir, autoscaling and alarm_email from the settings (ml/config.py).
+# site_dir, autoscaling and alarm_email from the settings (ops/settings.py).
 
 variable "alarm_email" {
   type        = string
@@ -179,7 +179,7 @@ variable "lambda_settings" {
     min_known_percent        = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label. `invoke infra` passes the values declared once in ml/config.py, as the local stack does."
+  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label. `invoke infra` passes the values declared once in the settings (ops/settings.py LAMBDA_SETTINGS), as the local stack does."
 }
 
 variable "lambda_timeout_seconds" {

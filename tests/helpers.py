@@ -64,5 +64,5 @@ def table_rows(markdown: str) -> list[list[str]]:
 
 
 def lambda_settings_env() -> dict[str, str]:
-    """What the Lambda reads, as the local stack and Terraform set it: TOP_K etc. from ml/config.py."""
+    """What the Lambda reads, as the local stack and Terraform set it: TOP_K etc. from ops/settings.py."""
     return {name.upper(): str(value) for name, value in load_settings().lambda_settings().items()}

@@ -60,7 +60,7 @@ def test_a_missing_or_bad_setting_is_a_500_naming_it_in_the_log(
     name: str,
     value: str | None,
 ) -> None:
-    """The settings have no default in the handler: ml/config.py is their one home."""
+    """The settings have no default in the handler: ops/settings.py is their one home."""
     if value is None:
         monkeypatch.delenv(name)
     else:
