@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self, get_args
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic.fields import FieldInfo
@@ -20,7 +20,6 @@ from ml.aws.config import AwsSettings
 from ml.config import ROOT
 
 Target = Literal["local", "aws"]
-TARGETS: tuple[str, ...] = get_args(Target)
 HTTP_URL = r"^(https?://[^\s/?#]+(/\S*)?)?$"  # an http(s) URL with a host, or empty
 
 
