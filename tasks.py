@@ -2,7 +2,7 @@
 
 Every task is a thin shell over plain functions in ``ml/`` and ``ops/``, written in ``commands/`` (one
 module per group); on either target it calls the same names, the target being chosen once
-(``ops/targets.py``). Settings come from ``ml/config.py`` (defaults, then ``DBP_*`` environment variables,
+(``ops/targets.py``). Settings come from ``ops/settings.py`` (defaults, then ``DBP_*`` environment variables,
 then these flags; ``commands/cli.py`` makes the flags).
 """
 

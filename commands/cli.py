@@ -1,5 +1,5 @@
 """The command line's plumbing: tasks with one short-flag policy, flags whose type, bounds, default and help
-come from the settings' declarations (ml/config.py), expected failures as one line, the target switch.
+come from the settings' declarations (ops/settings.py), expected failures as one line, the target switch.
 """
 
 from __future__ import annotations
@@ -17,16 +17,10 @@ from invoke.exceptions import Exit
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from ml.config import (
-    ENV_PREFIX,
-    ROOT,
-    Settings,
-    declaration,
-    load_settings,
-    number_text,
-)
+from ml.config import ENV_PREFIX, ROOT, number_text
 from ml.errors import ProjectError
 from ml.hyperparameters import HYPERPARAMETER_NAMES
+from ops.settings import Settings, declaration, load_settings
 
 if TYPE_CHECKING:
     from ops.targets import Target
@@ -76,9 +70,9 @@ def settings_task(
 ) -> Callable[[Callable[..., None]], Any]:
     """A task whose flags ``names`` (and ``aliases``: flag → setting) come from the settings' declarations.
 
-    The flags' type, bounds, default and help are those of ``ml/config.py``; the body is called as
-    ``body(c, settings, **its own parameters)`` with the settings loaded (``fixed`` ones forced), and a bad
-    value ends the task with one line naming the flag or variable the user gave.
+    The flags' type, bounds, default and help are those of the settings' declarations; the body is called
+    as ``body(c, settings, **its own parameters)`` with the settings loaded (``fixed`` ones forced), and a
+    bad value ends the task with one line naming the flag or variable the user gave.
     """
     to_setting = {**{n: n for n in names}, **(aliases or {})}
 

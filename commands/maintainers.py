@@ -11,7 +11,8 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from commands.cli import VERBOSE, cli_errors, settings_task, task
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
+from ops.settings import Settings, load_settings
 
 
 @task(

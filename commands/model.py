@@ -14,7 +14,7 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from commands.cli import VERBOSE, check_first, cli_errors, settings_task
-from ml.config import Settings
+from ops.settings import Settings
 
 ROLLOUT = ("gate_margin", "bake_seconds", "traffic_shift")
 ROLLOUT_FLAGS = {

@@ -13,7 +13,8 @@ from invoke.exceptions import Exit
 
 from commands.cli import VERBOSE, check_first, cli_errors, settings_task
 from commands.model import TRAINING
-from ml.config import ROOT, Settings, log
+from ml.config import ROOT, log
+from ops.settings import Settings
 
 
 @settings_task(

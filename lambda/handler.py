@@ -13,11 +13,11 @@ Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separ
 ``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), ``LOG_LEVEL``, ``VOCABULARY_FILE`` (the model's
 vocabulary: absolute, or relative to this file's folder) with
 ``MODEL_SHA256`` (the model archive it must have been derived from), and the settings the project declares
-once in ``ml/config.py`` and passes to both the local stack and Terraform: ``TOP_K``, ``MAX_TEXT_CHARS``,
-``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one endpoint call), ``ENDPOINT_MAX_ATTEMPTS``,
-``MIN_KNOWN_PERCENT``, and the deployed model's class count ``N_LABELS`` (bounds ``k``; passed with them).
-They have no defaults here: a missing one is a 500 that names it (in the log). Labels are answered as the
-user's labels, their model tokens unescaped (``contract.to_label``).
+once (``ops/settings.py`` ``LAMBDA_SETTINGS``) and passes to both the local stack and Terraform:
+``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one endpoint call),
+``ENDPOINT_MAX_ATTEMPTS``, ``MIN_KNOWN_PERCENT``, and the deployed model's class count ``N_LABELS`` (bounds
+``k``; passed with them). They have no defaults here: a missing one is a 500 that names it (in the log).
+Labels are answered as the user's labels, their model tokens unescaped (``contract.to_label``).
 The endpoint client and the vocabulary are made at initialisation, outside the handler, as AWS advises
 (provisioned concurrency and SnapStart then pay for them before traffic); when the environment is not
 complete yet they are made by the first request that needs them.
@@ -135,7 +135,7 @@ def check_origin(event: dict[str, Any]) -> None:
 
 
 def _setting(name: str) -> int:
-    """A positive whole number from the environment (values come from ml/config.py, through Terraform)."""
+    """A positive whole number from the environment (values come from ops/settings.py, through Terraform)."""
     raw = os.environ.get(name, "")
     if not raw.isdigit() or int(raw) < 1:
         raise NotConfigured("the classifier is not set up", f"{name} is {raw or 'not set'}")

@@ -1,9 +1,15 @@
-"""The one place for settings: each declared once, with its type, bounds, default, help and variable.
+"""The model's settings, and the machinery every layer's settings share.
 
-Precedence, lowest first: the defaults below, the tracked hyperparameters file (``hyperparameters.json``,
+Each setting is declared once, with its type, bounds, default, help and variable, beside the layer that uses
+it (docs/architecture.md): here the model's (data, training, tuning, versions, and the endpoint a deploy
+hands to Terraform); the SageMaker side's in ``ml/aws/config.py``; the stack's (target, Terraform, the edge,
+smoke checks, the local servers, what the Lambda reads) in ``ops/settings.py``, whose ``Settings`` composes
+the three and is what the tasks load.
+
+Precedence, lowest first: the defaults, the tracked hyperparameters file (``hyperparameters.json``,
 written by ``invoke tune``; hyperparameters only), ``DBP_<NAME>`` environment variables (upper-case names,
 e.g. ``DBP_EPOCHS=10``, ``DBP_TARGET=aws``), then explicit overrides passed by a task flag. The tasks take
-their flags, defaults and help text from these declarations (``commands/cli.py``). Nothing here touches the
+their flags, defaults and help text from the declarations (``commands/cli.py``). Nothing here touches the
 disk or the network at import time.
 """
 
@@ -13,9 +19,10 @@ import dataclasses
 import json
 import logging
 import os
+from abc import abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Self, TypeVar, get_args
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -27,8 +34,6 @@ from ml.hyperparameters import HYPERPARAMETER_NAMES, Hyperparameters
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "DBP_"
 LOCAL_ACCOUNT_ID = "000000000000"  # the account in the local target's ARNs (and moto's default account)
-Target = Literal["local", "aws"]
-TARGETS: tuple[str, ...] = get_args(Target)
 EndpointMode = Literal["instance", "serverless"]
 ENDPOINT_MODES: tuple[str, ...] = get_args(EndpointMode)
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
@@ -40,15 +45,12 @@ class ConfigError(ProjectError, ValueError):
     """A setting has a value that cannot be used; the message says which and why."""
 
 
-HTTP_URL = r"^(https?://[^\s/?#]+(/\S*)?)?$"  # an http(s) URL with a host, or empty
+class ModelSettings(BaseSettings):
+    """The model's settings (``DBP_<NAME>`` each); the layers above add theirs by subclassing.
 
-
-def _port(default: int, what: str) -> Any:
-    return Field(default, ge=1, le=65535, description=f"{what} port")
-
-
-class Settings(BaseSettings):
-    """Every setting of the pipeline, the local stack and the infrastructure (``DBP_<NAME>`` each)."""
+    What a deploy hands to Terraform beyond these (where the tfvars go, the runtime URL, whether a version
+    nobody approved may go live) depends on the stack and the target, so ``ops/settings.py`` supplies it.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid", validate_default=True
@@ -56,10 +58,6 @@ class Settings(BaseSettings):
 
     # --- where things go -------------------------------------------------------------------------
     build_dir: Path = Field(ROOT / "build", description="where every output goes")
-    terraform_dir: Path = Field(ROOT / "terraform", description="the Terraform root module")
-    terraform_plugin_mirror: Path = Field(
-        Path("/opt/tf-plugins"), description="Terraform providers' filesystem mirror (else the registry)"
-    )
 
     # --- data ------------------------------------------------------------------------------------
     data: str = Field(
@@ -114,14 +112,14 @@ class Settings(BaseSettings):
     )
     threads: int = Field(max(1, os.cpu_count() or 1), ge=1, description="training and tokenizing threads")
     min_accuracy: float = Field(0.0, ge=0, le=1, description="fail when test accuracy is below this")
+    top_k: int = Field(
+        3, ge=1, le=200, description="labels in an answer's top list (at most the deployed model's labels)"
+    )
 
     # --- tuning (`invoke tune`) ------------------------------------------------------------------
     tune_duration: int = Field(300, ge=1, le=86_400, description="local: seconds of fastText autotune")
-    tune_max_jobs: int = Field(20, ge=1, le=500, description="aws: training jobs of the tuning job")
-    tune_max_parallel_jobs: int = Field(2, ge=1, le=500, description="aws: training jobs at once")
 
-    # --- endpoint --------------------------------------------------------------------------------
-    target: Target = Field("local", description="where to train, deploy and apply: this machine or AWS")
+    # --- the endpoint a deploy writes into the tfvars (both targets; docs/endpoint-capacity.md) ------
     endpoint_name: str = Field(
         "dbpedia-classifier",
         pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
@@ -130,36 +128,11 @@ class Settings(BaseSettings):
     region: str = Field(
         "us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$", description="AWS region, like us-east-1"
     )
-
-    # --- SageMaker (target aws) ------------------------------------------------------------------
-    preflight: bool = Field(
-        True,
-        description="aws: check credentials, region, role, quotas, state and names before train, tune, plan "
-        "and infra start anything (`invoke preflight`)",
-    )
-    role_arn: str = Field(
-        "",
-        description="aws: the SageMaker execution role ARN (empty: <endpoint_name>-sagemaker-execution in "
-        "the caller's account, as terraform/bootstrap creates it)",
-    )
-    bucket: str = Field(
-        "", description="aws: S3 bucket for channels and job outputs (empty: sagemaker-<region>-<account>)"
-    )
-    s3_prefix: str = Field("dbpedia-classifier", min_length=1, description="aws: key prefix in the bucket")
-    training_instance_type: str = Field("ml.c5.xlarge", description="aws: training instance type")
     instance_type: str = Field("ml.t2.medium", description="aws: endpoint instance type")
     instance_count: int = Field(1, ge=1, description="aws: endpoint instances, and the autoscaling floor")
-
-    # --- endpoint capacity (target aws; docs/endpoint-capacity.md) --------------------------------
     endpoint_mode: EndpointMode = Field(
         "instance", description="aws: how the endpoint runs (instance: autoscaled by `invoke infra`)"
     )
-    max_instances: int = Field(2, ge=1, description="autoscaling ceiling (at least instance_count)")
-    target_invocations_per_instance: int = Field(
-        600, ge=1, description="autoscaling target, invocations per instance a minute"
-    )
-    scale_in_cooldown: int = Field(300, ge=0, description="seconds between scale-ins")
-    scale_out_cooldown: int = Field(60, ge=0, description="seconds between scale-outs")
     serverless_memory_mb: int = Field(
         2048, description="aws, serverless: memory, one of 1024, 2048, 3072, 4096, 5120, 6144"
     )
@@ -175,104 +148,11 @@ class Settings(BaseSettings):
     gate_margin: float = Field(
         0.01, ge=0, le=1, description="how far below the live version's test accuracy a new one may be"
     )
-    bake_seconds: int = Field(
-        600, ge=0, le=3600, description="aws: how long each traffic step is watched by the alarms"
-    )
-    traffic_shift: Literal["canary", "linear"] = Field(
-        "canary", description="aws, 2+ instances: shift one instance's share first, or one at a time"
-    )
-    ignore_alarms: tuple[str, ...] = Field(
-        (), description="aws: alarms in ALARM that may not stop a guarded update (it does not watch them)"
-    )
-
-    # --- monitoring and cost (terraform/monitoring.tf, ops/infra/costs.py) --------------------------------
-    alarm_email: str = Field(
-        "",
-        pattern=r"^([^@\s]+@[^@\s]+\.[^@\s]+)?$",
-        description="an e-mail address to subscribe to the alarms (empty: none)",
-    )
-    requests_per_month: int = Field(1_000_000, ge=0, description="traffic the plan's cost estimate assumes")
-
-    # --- the public edge (terraform/edge.tf, waf.tf, dns.tf; docs/edge.md) ---------------------------
-    waf_rate_limit: int = Field(
-        300,
-        ge=10,
-        le=2_000_000_000,
-        description="POST /classify a client IP may send in 5 minutes before WAF blocks it (at least 10)",
-    )
-    waf_common_rules: bool = Field(False, description="add AWS's managed common rule set to the web ACL")
-    domain_name: str = Field(
-        "",
-        pattern=r"^(([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})?$",
-        description="custom domain of the site (DNS-validated ACM certificate; empty: cloudfront.net name)",
-    )
-    hosted_zone_id: str = Field(
-        "",
-        pattern=r"^([A-Z0-9]{1,32})?$",
-        description="Route 53 zone of domain_name: validation records and alias (empty: add them yourself)",
-    )
-
-    # --- bulk classification (`invoke classify`) -------------------------------------------------
-    classify_batch_size: int = Field(
-        1000, ge=1, le=1000, description="local: texts per endpoint request (1,000: the fastest measured)"
-    )
-    classify_workers: int = Field(
-        0, ge=0, le=64, description="local: processes that tokenize and send batches (0: one per core)"
-    )
-    transform_instance_type: str = Field("ml.m5.large", description="aws: Batch Transform instance type")
-    transform_instance_count: int = Field(1, ge=1, description="aws: Batch Transform instances")
-
-    # --- what the Lambda reads (the local stack and Terraform pass the same values) -----------------
-    top_k: int = Field(
-        3, ge=1, le=200, description="labels in an answer's top list (at most the deployed model's labels)"
-    )
-    max_text_chars: int = Field(5000, ge=1, le=100_000, description="longest text accepted, in characters")
-    endpoint_timeout_seconds: int = Field(
-        4, ge=1, le=60, description="the Lambda's read timeout for one endpoint call"
-    )
-    endpoint_max_attempts: int = Field(
-        3, ge=1, le=10, description="the Lambda's endpoint attempts (retries of transient errors + 1)"
-    )
-    min_known_percent: int = Field(
-        10,
-        ge=1,
-        le=100,
-        description="the Lambda gives no label to a text with a smaller share of words that tell the model "
-        "about a topic, in percent (docs/unknown-text.md)",
-    )
-
-    # --- smoke test (`invoke smoke`): empty is the stack's outputs (aws) or `invoke up`'s site (local)
-    smoke_url: str = Field(
-        "",
-        pattern=HTTP_URL,
-        description="the site to check (aws: the stack's site_url output; local: `invoke up`'s site)",
-    )
-    smoke_api_url: str = Field(
-        "", pattern=HTTP_URL, description="the HTTP API's own URL (aws: the stack's api_url output)"
-    )
-    smoke_bucket_url: str = Field(
-        "",
-        pattern=HTTP_URL,
-        description="the site bucket's own S3 URL (aws: https://<site_bucket_name>.s3.<region>.amazonaws.com)",
-    )
-
-    # --- local stack (all on 127.0.0.1) ----------------------------------------------------------
-    host: str = Field("127.0.0.1", description="address the local servers listen on")
-    endpoint_port: int = _port(8080, "local endpoint")
-    api_port: int = _port(3000, "local API")
-    site_port: int = _port(8000, "local site")
-    endpoint_workers: int = Field(
-        1, ge=1, le=32, description="endpoint processes sharing its port, one core each"
-    )
 
     @model_validator(mode="after")
-    def _consistent(self) -> Settings:
+    def _consistent(self) -> Self:
         if self.serverless_memory_mb not in SERVERLESS_MEMORY_MB:
             raise ValueError("{serverless_memory_mb} must be one of 1024, 2048, 3072, 4096, 5120, 6144")
-        if self.max_instances < self.instance_count:
-            raise ValueError("{max_instances} must be at least {instance_count}")
-        if self.tune_max_parallel_jobs > self.tune_max_jobs:
-            raise ValueError("{tune_max_parallel_jobs} must be at most {tune_max_jobs}")
         return self
 
     @property
@@ -296,53 +176,44 @@ class Settings(BaseSettings):
         return self.build_dir / "endpoints.json"
 
     @property
+    @abstractmethod
     def tfvars_path(self) -> Path:
         """The endpoint's outputs, read by Terraform."""
-        return self.terraform_dir / "endpoint.auto.tfvars.json"
 
     @property
+    @abstractmethod
     def unapproved_ok(self) -> bool:
         """Whether a version nobody approved may be deployed (``allow_unapproved``, else per target)."""
-        return self.target == "local" if self.allow_unapproved is None else self.allow_unapproved
 
+    @abstractmethod
     def runtime_url(self) -> str:
         """The SageMaker runtime base URL the Lambda calls for this target."""
-        if self.target == "local":
-            return f"http://{self.host}:{self.endpoint_port}"
-        return f"https://runtime.sagemaker.{self.region}.amazonaws.com"
 
-    def lambda_settings(self) -> dict[str, int]:
-        """What the Lambda reads from its environment (each as the upper-cased name), for both targets."""
-        return {name: getattr(self, name) for name in LAMBDA_SETTINGS}
-
-    def replace(self, **changes: Any) -> Settings:
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (hyperparameter names too), validated like any other settings."""
         hp = {k: changes.pop(k) for k in list(changes) if k in HYPERPARAMETER_NAMES}
         base = changes.pop("hyperparameters", self.hyperparameters)
         values = {**dict(self), **changes, "hyperparameters": {**dataclasses.asdict(base), **hp}}
         try:
-            return Settings.model_validate(values)
+            return self.model_validate(values)
         except ValidationError as exc:
-            raise ConfigError(_first_error(exc, str)) from None
+            raise ConfigError(_first_error(type(self), exc, str)) from None
 
 
-# The settings the Lambda reads: the local stack sets them as TOP_K etc., Terraform as the same variables.
-LAMBDA_SETTINGS = (
-    "top_k",
-    "max_text_chars",
-    "endpoint_timeout_seconds",
-    "endpoint_max_attempts",
-    "min_known_percent",
-)
-SETTING_NAMES: tuple[str, ...] = tuple(n for n in Settings.model_fields if n != "hyperparameters")
+AnySettings = TypeVar("AnySettings", bound=ModelSettings)
 
 
-def declaration(name: str) -> FieldInfo:
+def setting_names(settings: type[ModelSettings]) -> tuple[str, ...]:
+    """The settings a class declares, its layers' included (hyperparameters are declared apart)."""
+    return tuple(n for n in settings.model_fields if n != "hyperparameters")
+
+
+def declaration(settings: type[ModelSettings], name: str) -> FieldInfo:
     """The declaration of a setting or hyperparameter; KeyError for an unknown name."""
     if name in HYPERPARAMETER_NAMES:
         return Hyperparameters.__pydantic_fields__[name]  # type: ignore[attr-defined]
-    if name in SETTING_NAMES:
-        return Settings.model_fields[name]
+    if name in setting_names(settings):
+        return settings.model_fields[name]
     raise KeyError(name)
 
 
@@ -388,7 +259,7 @@ def number_text(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _first_error(exc: ValidationError, where: Callable[[str], str]) -> str:
+def _first_error(settings: type[ModelSettings], exc: ValidationError, where: Callable[[str], str]) -> str:
     """One line for pydantic's first error, naming the setting the way the user gave it."""
     error = exc.errors()[0]
     loc = [str(part) for part in error["loc"] if part != "hyperparameters"]
@@ -399,18 +270,21 @@ def _first_error(exc: ValidationError, where: Callable[[str], str]) -> str:
     }
     message = template.format(**ctx) if template else str(error["msg"]).removeprefix("Value error, ")
     if not loc:  # a check across settings: the message names them in braces
-        return message.format_map({name: where(name) for name in (*SETTING_NAMES, *HYPERPARAMETER_NAMES)})
+        names = (*setting_names(settings), *HYPERPARAMETER_NAMES)
+        return message.format_map({name: where(name) for name in names})
     given = error.get("input")
     shown = f"{given}" if isinstance(given, str | int | float) and not isinstance(given, bool) else ""
     source = where(loc[0])
     shown = f"={shown}" if source.startswith(ENV_PREFIX) else f" {shown}" if shown else ""
     if error["type"] == "string_pattern_mismatch":
-        message = f"is not valid ({declaration(loc[0]).description})"
+        message = f"is not valid ({declaration(settings, loc[0]).description})"
     return f"{source}{shown}: {message}"
 
 
-def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build the settings: defaults, the hyperparameters file, ``DBP_*`` environment, non-None ``overrides``.
+def load(
+    settings: type[AnySettings], flags: Mapping[str, str] | None = None, **overrides: Any
+) -> AnySettings:
+    """Build ``settings``: defaults, the hyperparameters file, ``DBP_*`` environment, non-None ``overrides``.
 
     Hyperparameter names (``epochs``, ``learning_rate`` …) are accepted at the top level. ``flags`` maps
     a setting to the flag the user typed for it (``{"top_k": "-k"}``), so an error names what was typed.
@@ -418,7 +292,8 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
     Raises:
         ConfigError: an unknown setting, or a value of the wrong type or range.
     """
-    known = {*SETTING_NAMES, *HYPERPARAMETER_NAMES, "hyperparameters"}
+    names = setting_names(settings)
+    known = {*names, *HYPERPARAMETER_NAMES, "hyperparameters"}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
@@ -432,7 +307,7 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
     file = Path(
         given.get("hyperparameters_file")
         or env("hyperparameters_file")
-        or Settings.model_fields["hyperparameters_file"].default
+        or settings.model_fields["hyperparameters_file"].default
     )
     base = given.get("hyperparameters")
     layer = dataclasses.asdict(base) if base is not None else read_hyperparameters_file(file)
@@ -448,13 +323,13 @@ def load_settings(flags: Mapping[str, str] | None = None, **overrides: Any) -> S
             return f"{file.name}: {name}"
         return name
 
-    top = {k: v for k, v in given.items() if k in SETTING_NAMES}
+    top = {k: v for k, v in given.items() if k in names}
     try:
-        return Settings(**top, hyperparameters=hp)
+        return settings(**top, hyperparameters=hp)
     except ValidationError as exc:
-        raise ConfigError(_first_error(exc, where)) from None
+        raise ConfigError(_first_error(settings, exc, where)) from None
 
 
-def settings_to_dict(settings: Settings) -> dict[str, Any]:
+def settings_to_dict(settings: ModelSettings) -> dict[str, Any]:
     """A JSON-ready view of the settings (paths as strings), for reports and logs."""
     return settings.model_dump(mode="json")

@@ -21,7 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ml import own_data
-from ml.config import Settings, log
+from ml.config import ModelSettings, log
 from ml.fsutil import atomic_path, brief, file_digest
 from ml.readers import DataError
 
@@ -209,7 +209,7 @@ def read_rows(path: Path, n_classes: int = N_CLASSES) -> list[Row]:
     return rows
 
 
-def resolve_dataset(settings: Settings) -> Dataset:
+def resolve_dataset(settings: ModelSettings) -> Dataset:
     """Find the dataset ``settings.data`` asks for, downloading or extracting it as needed."""
     raw = settings.data_dir / "raw"
     archive = raw / ARCHIVE_NAME
@@ -275,7 +275,7 @@ def cap_per_class(rows: list[Row], limit: int, seed: int) -> list[Row]:
     return [rows[i] for i in kept]
 
 
-def make_splits(dataset: Dataset, settings: Settings) -> Splits:
+def make_splits(dataset: Dataset, settings: ModelSettings) -> Splits:
     """Train / validation / test splits; the official test file is used only when it is complete.
 
     ``max_rows_per_class`` caps the train file's rows first (the official test file is kept whole).
@@ -305,7 +305,7 @@ def make_splits(dataset: Dataset, settings: Settings) -> Splits:
     return Splits(train, validation, test, source)
 
 
-def _own_splits(own: own_data.OwnData, settings: Settings) -> Splits:
+def _own_splits(own: own_data.OwnData, settings: ModelSettings) -> Splits:
     """The splits of the user's own data: its test file whole, else a stratified carve of the train rows;
     test rows whose text is also among the train rows are counted and reported."""
     train = [Row(*row) for row in own.train_rows(settings.max_rows_per_class, settings.seed)]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ml import vocabulary
-from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, Settings, log
+from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, ModelSettings, log
 from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json
 from ml.lambda_src import text_tokenizer
@@ -38,7 +38,7 @@ class EndpointCapacity:
     max_concurrency: int = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> EndpointCapacity:
+    def from_settings(cls, settings: ModelSettings) -> EndpointCapacity:
         """The capacity the settings ask for."""
         if settings.endpoint_mode == "serverless":
             return cls(
@@ -100,7 +100,7 @@ TEXT_VARS = tuple(
 )
 
 
-def local_outputs(settings: Settings, model_sha256: str = "") -> EndpointOutputs:
+def local_outputs(settings: ModelSettings, model_sha256: str = "") -> EndpointOutputs:
     """The local endpoint's outputs: an ARN-shaped id with the placeholder account, the loopback URL."""
     arn = f"arn:aws:sagemaker:{settings.region}:{LOCAL_ACCOUNT_ID}:endpoint/{settings.endpoint_name.lower()}"
     return EndpointOutputs(
@@ -131,7 +131,7 @@ def _read_registry(path: Path) -> dict[str, dict[str, Any]]:
         raise RegistryError(f"{path} is not readable JSON: run `invoke train` to deploy again") from None
 
 
-def live_entry(settings: Settings) -> dict[str, Any] | None:
+def live_entry(settings: ModelSettings) -> dict[str, Any] | None:
     """What the local endpoint ``settings.endpoint_name`` serves: its registry entry (``model_archive``,
     ``sha256``, ``tokenizer``, ``version``, ``history``), None when nothing is deployed there."""
     return _read_registry(settings.endpoint_registry).get(settings.endpoint_name)
@@ -148,7 +148,7 @@ def with_history(previous: dict[str, Any], new_version: str) -> list[str]:
     return [*history, old] if old and old != new_version else history
 
 
-def register_local(settings: Settings, archive: Path) -> None:
+def register_local(settings: ModelSettings, archive: Path) -> None:
     """Point the local endpoint ``settings.endpoint_name`` at ``archive`` (its version folder's), keeping
     the versions live before it (``history``)."""
     registry = _read_registry(settings.endpoint_registry)
@@ -164,19 +164,19 @@ def register_local(settings: Settings, archive: Path) -> None:
     write_json(settings.endpoint_registry, registry)
 
 
-def registered_archive(settings: Settings) -> Path | None:
+def registered_archive(settings: ModelSettings) -> Path | None:
     """The model archive the local endpoint ``settings.endpoint_name`` serves, if any."""
     entry = live_entry(settings)
     return Path(entry["model_archive"]) if entry else None
 
 
-def registered_manifest(settings: Settings) -> Path | None:
+def registered_manifest(settings: ModelSettings) -> Path | None:
     """The manifest of the model the local endpoint ``settings.endpoint_name`` serves, if any."""
     archive = registered_archive(settings)
     return archive.with_name(MANIFEST) if archive else None
 
 
-def tokenizer_mismatch(settings: Settings) -> str | None:
+def tokenizer_mismatch(settings: ModelSettings) -> str | None:
     """Why the model registered for ``settings.endpoint_name`` cannot be served with today's tokenizer.
 
     None when nothing is registered or the schemes agree. Entries written before the registry recorded
@@ -194,7 +194,7 @@ def tokenizer_mismatch(settings: Settings) -> str | None:
     )
 
 
-def deploy_local(settings: Settings, archive: Path, train_rows: Path) -> EndpointOutputs:
+def deploy_local(settings: ModelSettings, archive: Path, train_rows: Path) -> EndpointOutputs:
     """Derive the model's vocabulary (from its ``train_rows``), register it locally, write the tfvars."""
     vocabulary.ensure(archive, settings.build_dir / "endpoint-cache", train_rows)
     register_local(settings, archive)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.config import Settings, log
+from ml.config import ModelSettings, log
 from ml.labels import describe_changes, to_token
 from ml.readers import Columns, DataError, detect_format, read_examples
 
@@ -120,7 +120,7 @@ def _named(counts: Iterable[tuple[str, int]]) -> str:
     return shown + (f" and {len(pairs) - SHOWN} more" if len(pairs) > SHOWN else "")
 
 
-def resolve(path: Path, settings: Settings) -> OwnData:
+def resolve(path: Path, settings: ModelSettings) -> OwnData:
     """Check the files ``--data PATH`` (and ``--test-data``) name; DataError names what is wrong."""
     columns = Columns(settings.label_column, tuple(c.strip() for c in settings.text_column.split(",")))
     train_path, test_path = find_files(path, settings.test_data)

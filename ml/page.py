@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ml import data
-from ml.config import ROOT, Settings
+from ml.config import ROOT, ModelSettings
 from ml.fsutil import write_json
 from ml.labels import to_label
 from ml.package import MANIFEST
@@ -36,7 +36,7 @@ CAPTION_CHARS = 40
 TEXTS = ("noun", "intro", "hint", "placeholder", "scope")
 
 
-def labels_file(dataset: data.Dataset, settings: Settings) -> Path | None:
+def labels_file(dataset: data.Dataset, settings: ModelSettings) -> Path | None:
     """The data's ``labels.json``: beside the file ``--data`` names, or in its folder; for DBPedia without
     one there, the shipped ``data/labels.json``."""
     given = Path(settings.data).expanduser()
@@ -138,7 +138,7 @@ def drawn(labels: list[str], validation: list[data.Row]) -> dict[str, Any]:
     }
 
 
-def describe(dataset: data.Dataset, settings: Settings) -> dict[str, Any]:
+def describe(dataset: data.Dataset, settings: ModelSettings) -> dict[str, Any]:
     """The page of a model trained on ``dataset``: its labels.json, else drawn from the validation split."""
     labels = [to_label(token) for token in dataset.classes]
     path = labels_file(dataset, settings)

@@ -25,7 +25,7 @@ from typing import Any
 import fasttext
 
 from ml import data, deploy, evaluate, package, page, preprocess, train, versions
-from ml.config import Settings, log, settings_to_dict
+from ml.config import ModelSettings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.labels import label_names
 from ml.package import ARCHIVE, MANIFEST, MODEL_MEMBER
@@ -63,12 +63,12 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{n: metadata.version(n) for n in names}}
 
 
-def _train_key(prepared: preprocess.Prepared, settings: Settings) -> str:
+def _train_key(prepared: preprocess.Prepared, settings: ModelSettings) -> str:
     parts = [prepared.key, asdict(settings.hyperparameters), settings.seed]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def remove_leftovers(settings: Settings) -> list[Path]:
+def remove_leftovers(settings: ModelSettings) -> list[Path]:
     """Remove what killed runs left: temporary entries and version folders without a manifest.
 
     Runs before a training run writes anything. Two ``invoke train`` runs on one build folder at the same
@@ -87,7 +87,7 @@ def remove_leftovers(settings: Settings) -> list[Path]:
     return removed
 
 
-def prepare_data(settings: Settings) -> tuple[data.Dataset, preprocess.Prepared]:
+def prepare_data(settings: ModelSettings) -> tuple[data.Dataset, preprocess.Prepared]:
     """Resolve the dataset and write (or reuse) its prepared train / validation / test files."""
     dataset = data.resolve_dataset(settings)
     log.info("dataset: %s (%s)", dataset.origin, dataset.folder)
@@ -111,7 +111,7 @@ def evaluate_model(
     return full
 
 
-def _train_locally(settings: Settings, prepared: preprocess.Prepared) -> Producer:
+def _train_locally(settings: ModelSettings, prepared: preprocess.Prepared) -> Producer:
     def produce(archive: Path) -> tuple[Path, dict[str, Any]]:
         hp = settings.hyperparameters
         result = train.train(
@@ -133,7 +133,7 @@ def _train_locally(settings: Settings, prepared: preprocess.Prepared) -> Produce
 
 
 def package_version(
-    settings: Settings, dataset: data.Dataset, prepared: preprocess.Prepared, key: str, produce: Producer
+    settings: ModelSettings, dataset: data.Dataset, prepared: preprocess.Prepared, key: str, produce: Producer
 ) -> tuple[Path, bool]:
     """Produce, evaluate and describe a new version unless one exists for ``key``; check its accuracy.
 
@@ -162,7 +162,7 @@ def package_version(
 
 
 def _describe(
-    settings: Settings,
+    settings: ModelSettings,
     dataset: data.Dataset,
     prepared: preprocess.Prepared,
     key: str,
@@ -207,7 +207,7 @@ def _describe(
     return manifest
 
 
-def register_approval(settings: Settings, folder: Path) -> versions.Version:
+def register_approval(settings: ModelSettings, folder: Path) -> versions.Version:
     """The new version, recorded Approved when ``settings.approve`` asks (else it stays pending)."""
     version = versions.find(versions.versions_dir(settings), folder.name)
     if settings.approve and version.status != versions.APPROVED:
@@ -216,7 +216,7 @@ def register_approval(settings: Settings, folder: Path) -> versions.Version:
     return version
 
 
-def live_version(settings: Settings) -> versions.Version | None:
+def live_version(settings: ModelSettings) -> versions.Version | None:
     """The version the local registry names live for ``settings.endpoint_name``, if it is a finished one."""
     archive = deploy.registered_archive(settings)
     if archive is None or not (archive.parent / MANIFEST).is_file():
@@ -225,7 +225,7 @@ def live_version(settings: Settings) -> versions.Version | None:
 
 
 def gate(
-    settings: Settings,
+    settings: ModelSettings,
     candidate: versions.Version,
     prepared: preprocess.Prepared,
     live: versions.Version | None,
@@ -251,7 +251,7 @@ def gate(
     versions.check_gate(candidate, measured, settings.gate_margin, settings.unapproved_ok)
 
 
-def deployed(settings: Settings, reused: bool) -> TrainOutcome:
+def deployed(settings: ModelSettings, reused: bool) -> TrainOutcome:
     """The outcome as the registry now names it: the deployed version's archive, manifest and report."""
     archive, manifest = deploy.registered_archive(settings), deploy.registered_manifest(settings)
     assert archive is not None and manifest is not None, "called after register_local"
@@ -259,7 +259,7 @@ def deployed(settings: Settings, reused: bool) -> TrainOutcome:
     return TrainOutcome(archive, manifest, archive.with_name("metrics.md"), accuracy, reused)
 
 
-def run(settings: Settings) -> TrainOutcome:
+def run(settings: ModelSettings) -> TrainOutcome:
     """Train with fastText, evaluate, package and deploy to the local endpoint (aws: sagemaker_pipeline)."""
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
@@ -273,7 +273,7 @@ def run(settings: Settings) -> TrainOutcome:
     return deployed(settings, reused)
 
 
-def evaluate_artifact(settings: Settings, archive: Path, source: str | None = None) -> Evaluation:
+def evaluate_artifact(settings: ModelSettings, archive: Path, source: str | None = None) -> Evaluation:
     """Evaluate any ``model.tar.gz`` on the prepared validation and test splits (``source``: its origin).
 
     The reports go to ``build/evaluations/<first 16 hex of the artifact's sha256>/``, beside its model.bin.
@@ -288,7 +288,7 @@ def evaluate_artifact(settings: Settings, archive: Path, source: str | None = No
     return Evaluation(archive, model_bin.parent / "metrics.md", report["test"]["accuracy"])
 
 
-def rollback_target(settings: Settings, to: str | None) -> versions.Version:
+def rollback_target(settings: ModelSettings, to: str | None) -> versions.Version:
     """The version ``to`` names, or the newest earlier live one; it must be approved (or allowed)."""
     entry = deploy.live_entry(settings) or {}
     every = versions.versions(versions.versions_dir(settings))
@@ -307,7 +307,7 @@ def rollback_target(settings: Settings, to: str | None) -> versions.Version:
     return target
 
 
-def rollback(settings: Settings, to: str | None = None) -> str:
+def rollback(settings: ModelSettings, to: str | None = None) -> str:
     """Put an earlier version back on the local endpoint, without training (``invoke rollback``); its id."""
     target = rollback_target(settings, to)
     deploy.register_local(settings, target.archive)
@@ -315,13 +315,13 @@ def rollback(settings: Settings, to: str | None = None) -> str:
     return target.id
 
 
-def list_versions(settings: Settings) -> list[versions.Listed]:
+def list_versions(settings: ModelSettings) -> list[versions.Listed]:
     """Every local version, oldest first, and which one the local endpoint serves (``invoke models``)."""
     live = (deploy.live_entry(settings) or {}).get("version")
     return versions.listed(versions.versions(versions.versions_dir(settings)), live)
 
 
-def approve(settings: Settings, version_id: str, status: str) -> str:
+def approve(settings: ModelSettings, version_id: str, status: str) -> str:
     """Approve or reject a local version (``invoke approve``); what now holds which status, in words."""
     found = versions.find(versions.versions_dir(settings), version_id)
     versions.set_approval(found, status)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from ml.config import Settings, log
+from ml.config import ModelSettings, log
 from ml.data import Dataset, Row, Splits
 from ml.fsutil import atomic_path, remove_temps
 from ml.lambda_src import contract, text_tokenizer
@@ -113,7 +113,7 @@ class Prepared:
             return [Row(**json.loads(line)) for line in fh]
 
 
-def _key(dataset: Dataset, settings: Settings) -> str:
+def _key(dataset: Dataset, settings: ModelSettings) -> str:
     parts = [
         FORMAT,
         dataset.sha256,
@@ -128,7 +128,7 @@ def _key(dataset: Dataset, settings: Settings) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: Settings) -> Prepared:
+def prepare(dataset: Dataset, splits_factory: Callable[[], Splits], settings: ModelSettings) -> Prepared:
     """Write train / validation / test files once per distinct input; later runs reuse them.
 
     Half-written folders of killed runs (``prepared/.<key>.*``) are removed first: two runs preparing

@@ -23,7 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ml import train
-from ml.config import Settings, log
+from ml.config import ModelSettings, log
 from ml.errors import ProjectError
 from ml.fsutil import write_json
 from ml.hyperparameters import Hyperparameters
@@ -126,7 +126,7 @@ class TuneError(ProjectError):
 
 
 def autotune(
-    train_path: Path, validation_path: Path, hp: Hyperparameters, settings: Settings
+    train_path: Path, validation_path: Path, hp: Hyperparameters, settings: ModelSettings
 ) -> dict[str, Any]:
     """Run fastText autotune for ``settings.tune_duration`` seconds with a progress bar; its chosen args."""
     start_args = {
@@ -159,7 +159,7 @@ def autotune(
     return result
 
 
-def tune(settings: Settings) -> TuneResult:
+def tune(settings: ModelSettings) -> TuneResult:
     """Autotune on the prepared validation split; write the winner to ``settings.hyperparameters_file``."""
     from ml.pipeline import prepare_data
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ml.config import Settings, log
+from ml.config import ModelSettings, log
 from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json
 from ml.labels import to_label
@@ -74,12 +74,12 @@ def _read(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def versions_dir(settings: Settings) -> Path:
+def versions_dir(settings: ModelSettings) -> Path:
     """Where the model versions live, one folder each (docs/model-versions.md)."""
     return settings.model_dir / "versions"
 
 
-def version_folder(settings: Settings, archive_sha256: str) -> Path:
+def version_folder(settings: ModelSettings, archive_sha256: str) -> Path:
     """The folder of the version whose model archive has this sha256: named by its first 16 digits."""
     return versions_dir(settings) / archive_sha256[:16]
 
@@ -95,7 +95,7 @@ def intact(folder: Path, manifest: dict[str, Any]) -> bool:
     return archive.is_file() and manifest.get("model", {}).get("sha256") == file_digest(archive)
 
 
-def find_trained(settings: Settings, key: str) -> tuple[Path, dict[str, Any]] | None:
+def find_trained(settings: ModelSettings, key: str) -> tuple[Path, dict[str, Any]] | None:
     """The finished version of this exact training whose archive is intact (folder, manifest), if any."""
     for path in sorted(versions_dir(settings).glob(f"*/{MANIFEST}")):
         manifest = read_manifest(path.parent)
@@ -104,7 +104,7 @@ def find_trained(settings: Settings, key: str) -> tuple[Path, dict[str, Any]] | 
     return None
 
 
-def place(settings: Settings, archive: Path) -> tuple[Path, dict[str, Any] | None]:
+def place(settings: ModelSettings, archive: Path) -> tuple[Path, dict[str, Any] | None]:
     """Move a new archive into its version folder; return the folder and, when a finished version of
     these exact bytes is already there (left as it is: versions are immutable), its manifest."""
     folder = version_folder(settings, file_digest(archive))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-from ml.config import Settings
+from ops.settings import Settings
 
 if TYPE_CHECKING:  # the targets' own modules are imported when a method runs
     from ml.pipeline import TrainOutcome

@@ -1,6 +1,6 @@
 # Inputs, alphabetical. `invoke train` writes aws_region, endpoint_arn, endpoint_capacity, endpoint_name,
 # model_sha256, model_store_uri and sagemaker_runtime_url to endpoint.auto.tfvars.json; `invoke infra` and `invoke plan` pass lambda_zip_path,
-# site_dir, autoscaling and alarm_email from the settings (ml/config.py).
+# site_dir, autoscaling and alarm_email from the settings (ops/settings.py).
 
 variable "alarm_email" {
   type        = string
@@ -180,7 +180,7 @@ variable "lambda_settings" {
     n_labels                 = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in ml/config.py and the count from the deployed version's manifest, as the local stack does."
+  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in the settings (ops/settings.py LAMBDA_SETTINGS) and the count from the deployed version's manifest, as the local stack does."
 
   validation {
     condition     = var.lambda_settings.n_labels >= 2 && floor(var.lambda_settings.n_labels) == var.lambda_settings.n_labels

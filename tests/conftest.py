@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import Settings
 from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
 from ml.versions import versions_dir
 from ops.local.endpoint import EndpointServer, start_endpoint
+from ops.settings import Settings
 from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings
 
 os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # see TEST_ROWS

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
+from ops.settings import Settings, load_settings
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
 EVENTS = Path(__file__).parent / "events"
@@ -64,7 +65,7 @@ def table_rows(markdown: str) -> list[list[str]]:
 
 
 def lambda_settings_env() -> dict[str, str]:
-    """What the Lambda reads, as the local stack and Terraform set it: TOP_K etc. from ml/config.py."""
+    """What the Lambda reads, as the local stack and Terraform set it: TOP_K etc. from ops/settings.py."""
     return {name.upper(): str(value) for name, value in load_settings().lambda_settings().items()}
 
 

@@ -22,9 +22,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from ml.aws.config import AwsSettings
 from ml.aws.resources import EndpointResources, find_endpoint_resources
 from ml.aws.session import SageMakerError
-from ml.config import Settings, log
+from ml.config import log
 from ml.deploy import EndpointCapacity, EndpointOutputs, write_tfvars
 
 VARIANT = "AllTraffic"
@@ -44,7 +45,7 @@ class Deployment:
     removed: tuple[str, ...]
 
 
-def resource_names(settings: Settings, artifact_sha256: str) -> tuple[str, str]:
+def resource_names(settings: AwsSettings, artifact_sha256: str) -> tuple[str, str]:
     """``(model name, endpoint config name)`` for an artifact under the settings' capacity."""
     base = settings.endpoint_name[: _NAME_MAX - 17]
     capacity = EndpointCapacity.from_settings(settings)
@@ -203,7 +204,7 @@ def _wait_in_service(client: Any, name: str, poll_seconds: float, max_minutes: i
 
 def deploy(
     client: Any,
-    settings: Settings,
+    settings: AwsSettings,
     *,
     image: str,
     model_data: str,

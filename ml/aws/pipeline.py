@@ -20,8 +20,9 @@ from ml.aws import deploy as sagemaker_deploy
 from ml.aws import session, store
 from ml.aws import train as sagemaker_train
 from ml.aws import versions as packages
+from ml.aws.config import AwsSettings
 from ml.aws.resources import find_endpoint_resources
-from ml.config import Settings, log
+from ml.config import log
 from ml.fsutil import file_digest
 from ml.package import ARCHIVE
 from ml.pipeline import (
@@ -36,7 +37,7 @@ from ml.pipeline import (
 from ml.preprocess import BASELINE_TRAIN
 
 
-def run(settings: Settings, review: versions.Review | None = None) -> TrainOutcome:
+def run(settings: AwsSettings, review: versions.Review | None = None) -> TrainOutcome:
     """Upload, train on SageMaker, evaluate locally, register the version and deploy the endpoint.
 
     A version registered pending (no ``--approve``) is shown to ``review`` (the task's prompt, on a
@@ -96,7 +97,7 @@ def run(settings: Settings, review: versions.Review | None = None) -> TrainOutco
     return deployed(settings, job.reused)
 
 
-def download_artifact(settings: Settings, url: str) -> Path:
+def download_artifact(settings: AwsSettings, url: str) -> Path:
     """Download an ``s3://`` model archive once into ``build/downloads/<hash of the URL>/model.tar.gz``."""
     folder = settings.build_dir / "downloads" / hashlib.sha256(url.encode()).hexdigest()[:16]
     with session.aws_errors():
@@ -110,7 +111,7 @@ def live_id(client: Any, endpoint: str) -> str | None:
     return resources.models[0].rsplit("-", 1)[1] if resources and resources.models else None
 
 
-def live_version(client: Any, settings: Settings) -> versions.Version | None:
+def live_version(client: Any, settings: AwsSettings) -> versions.Version | None:
     """The live version's local record (its folder under build/model/versions), to compare with."""
     version_id = live_id(client, settings.endpoint_name)
     if version_id is None:
@@ -125,20 +126,20 @@ def live_version(client: Any, settings: Settings) -> versions.Version | None:
         ) from None
 
 
-def list_packages(settings: Settings) -> tuple[list[packages.Package], str | None]:
+def list_packages(settings: AwsSettings) -> tuple[list[packages.Package], str | None]:
     """The endpoint's model packages, oldest first, and the live version id (``invoke models``)."""
     with session.aws_errors():
         client = session.boto_session(settings.region).client("sagemaker")
         return packages.packages(client, settings.endpoint_name), live_id(client, settings.endpoint_name)
 
 
-def list_versions(settings: Settings) -> list[versions.Listed]:
+def list_versions(settings: AwsSettings) -> list[versions.Listed]:
     """The endpoint's model packages as versions, oldest first, the live one marked (``invoke models``)."""
     found, live = list_packages(settings)
     return [packages.listed(p, live) for p in found]
 
 
-def approve(settings: Settings, version_id: str, status: str) -> str:
+def approve(settings: AwsSettings, version_id: str, status: str) -> str:
     """Set a package's approval (``invoke approve --target aws``); what now holds which status, in words."""
     with session.aws_errors():
         client = session.boto_session(settings.region).client("sagemaker")
@@ -148,7 +149,7 @@ def approve(settings: Settings, version_id: str, status: str) -> str:
     return f"model package {package.arn}: {package.status}"
 
 
-def _package(client: Any, settings: Settings, version_id: str) -> packages.Package:
+def _package(client: Any, settings: AwsSettings, version_id: str) -> packages.Package:
     found = packages.packages(client, settings.endpoint_name)
     matches = [p for p in found if len(version_id) >= 4 and p.version.startswith(version_id)]
     if len(matches) != 1:
@@ -157,7 +158,7 @@ def _package(client: Any, settings: Settings, version_id: str) -> packages.Packa
     return matches[0]
 
 
-def _deploy_inputs(aws: session.Aws, settings: Settings, package: packages.Package) -> str:
+def _deploy_inputs(aws: session.Aws, settings: AwsSettings, package: packages.Package) -> str:
     """Where a package's deploy inputs are: as it names them; for one registered before they were stored,
     uploaded now from its version folder when that is complete here; else ""."""
     if package.metadata.get("deploy_inputs"):
@@ -168,7 +169,7 @@ def _deploy_inputs(aws: session.Aws, settings: Settings, package: packages.Packa
     return ""
 
 
-def rollback(settings: Settings, to: str | None = None) -> str:
+def rollback(settings: AwsSettings, to: str | None = None) -> str:
     """Deploy the named package, or the newest approved one older than the live, through the guarded path;
     its version id."""
     with session.aws_errors():

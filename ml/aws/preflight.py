@@ -20,8 +20,9 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from ml.aws.config import AwsSettings
 from ml.aws.session import SageMakerError, blazingtext_image, execution_role_arn
-from ml.config import Settings, log
+from ml.config import log
 from ml.errors import ProjectError
 
 SERVICE = "sagemaker.amazonaws.com"
@@ -120,7 +121,7 @@ def sdk_role_check_actions() -> list[str]:
     return actions
 
 
-def project_needs(settings: Settings, bucket: str, account: str) -> list[tuple[list[str], str]]:
+def project_needs(settings: AwsSettings, bucket: str, account: str) -> list[tuple[list[str], str]]:
     """What SageMaker does as the role for this project, as (actions, resource ARN) pairs to simulate."""
     prefix = settings.s3_prefix.strip("/")
     logs = f"arn:aws:logs:{settings.region}:{account}:log-group:/aws/sagemaker"
@@ -187,7 +188,7 @@ def denied_actions(iam: Any, role_arn: str, actions: list[str], resource: str | 
 
 
 def execution_role(
-    session: Any, settings: Settings, identity: dict[str, str], sleep: Callable[[float], None] = time.sleep
+    session: Any, settings: AwsSettings, identity: dict[str, str], sleep: Callable[[float], None] = time.sleep
 ) -> list[Check]:
     """The role exists and trusts SageMaker, passes the SDK's check, and may do what the project needs."""
     role_arn = execution_role_arn(settings.role_arn, settings.endpoint_name, identity["Arn"])
@@ -251,7 +252,7 @@ class Need:
     otherwise: str  # what else the user can do
 
 
-def quota_needs(settings: Settings, commands: Iterable[str]) -> list[Need]:
+def quota_needs(settings: AwsSettings, commands: Iterable[str]) -> list[Need]:
     """The quotas ``commands`` (train, tune, classify) need; a blue/green update runs two fleets at once."""
     commands = set(commands)
     training = f"{settings.training_instance_type} for training job usage"
@@ -297,7 +298,7 @@ def quota_values(client: Any) -> dict[str, float] | None:
     return None if refused == 2 else values
 
 
-def quotas(session: Any, settings: Settings, commands: Iterable[str]) -> list[Check]:
+def quotas(session: Any, settings: AwsSettings, commands: Iterable[str]) -> list[Check]:
     """One check per quota the commands need: enough instances of each type at once."""
     needs = quota_needs(settings, commands)
     if not needs:
@@ -331,7 +332,7 @@ def quotas(session: Any, settings: Settings, commands: Iterable[str]) -> list[Ch
 
 def checks(
     session: Any,
-    settings: Settings,
+    settings: AwsSettings,
     commands: Iterable[str] = COMMANDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[list[Check], dict[str, str] | None]:

@@ -18,7 +18,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from ml.config import ConfigError, Settings, log
+from ml.aws.config import AwsSettings
+from ml.config import ConfigError, log
 from ml.errors import ProjectError
 from ml.fsutil import atomic_path, file_digest
 
@@ -100,7 +101,7 @@ def blazingtext_image(region: str) -> str:
         ) from None
 
 
-def connect(settings: Settings) -> Aws:
+def connect(settings: AwsSettings) -> Aws:
     """Check the region, find the account and the role, make sure the bucket exists, resolve the image.
 
     The role is ``settings.role_arn``, else the stack's ``<endpoint_name>-sagemaker-execution`` in the

@@ -22,8 +22,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ml.aws.config import AwsSettings
 from ml.aws.session import Aws, SageMakerError, download, upload_if_changed
-from ml.config import Settings, log
+from ml.config import log
 from ml.package import unpack
 from ml.preprocess import Prepared
 
@@ -156,7 +157,7 @@ def final_accuracy(aws: Aws, job: dict[str, Any]) -> dict[str, float]:
 
 
 def model_trainer(
-    aws: Aws, settings: Settings, image: str, base_job_name: str, hyperparameters: dict[str, str]
+    aws: Aws, settings: AwsSettings, image: str, base_job_name: str, hyperparameters: dict[str, str]
 ) -> Any:
     """The SDK's BlazingText ``ModelTrainer``: one training instance, outputs under ``<prefix>/output``."""
     from sagemaker.core.helper.iam_role_resolver import RoleValidationError
@@ -187,7 +188,7 @@ def input_channels(channels: dict[str, str]) -> list[Any]:
     ]
 
 
-def _start(aws: Aws, settings: Settings, key: str, spec: JobSpec) -> None:
+def _start(aws: Aws, settings: AwsSettings, key: str, spec: JobSpec) -> None:
     """Start a training job for ``spec`` and stream its logs until it ends (however it ends)."""
     from sagemaker.core.utils.exceptions import FailedStatusError
 
@@ -205,7 +206,7 @@ def _attach(aws: Aws, name: str) -> None:
         SdkTrainingJob.get(training_job_name=name, session=aws.boto).wait(logs=True)
 
 
-def train(aws: Aws, settings: Settings, prepared: Prepared) -> TrainingJob:
+def train(aws: Aws, settings: AwsSettings, prepared: Prepared) -> TrainingJob:
     """Upload the channels, then reuse a finished job with the same inputs, wait for a running one, or train.
 
     Raises:

@@ -23,10 +23,11 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from ml.aws import session
+from ml.aws.config import AwsSettings
 from ml.aws.resources import find_endpoint_resources
 from ml.aws.session import SageMakerError, aws_errors, download, upload_if_changed
 from ml.bulk import classify_file
-from ml.config import Settings, log
+from ml.config import log
 from ml.fsutil import atomic_path
 from ml.lambda_src import contract
 from ml.records import ClassifyError, InputSpec, Record, tokens_of
@@ -57,20 +58,22 @@ def deployed_model(client: Any, endpoint: str) -> str:
     return resources.models[0]
 
 
-def endpoint_model(settings: Settings) -> str:
+def endpoint_model(settings: AwsSettings) -> str:
     """The SageMaker model ``settings.endpoint_name`` serves (its name holds the archive's sha256 prefix)."""
     with aws_errors():
         client = session.boto_session(settings.region).client("sagemaker")
         return deployed_model(client, settings.endpoint_name)
 
 
-def job_key(input_sha: str, model: str, settings: Settings) -> str:
+def job_key(input_sha: str, model: str, settings: AwsSettings) -> str:
     """What a job is made of: input, model and instances."""
     parts = [input_sha, model, settings.transform_instance_type, settings.transform_instance_count]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-def job_request(name: str, model: str, input_uri: str, output_uri: str, settings: Settings) -> dict[str, Any]:
+def job_request(
+    name: str, model: str, input_uri: str, output_uri: str, settings: AwsSettings
+) -> dict[str, Any]:
     """The CreateTransformJob request."""
     return {
         "TransformJobName": name,
@@ -116,7 +119,9 @@ def wait(client: Any, name: str, poll_seconds: float = 30.0, max_hours: int = 6)
     return job
 
 
-def run_job(client: Any, settings: Settings, key: str, model: str, input_uri: str, output_root: str) -> str:
+def run_job(
+    client: Any, settings: AwsSettings, key: str, model: str, input_uri: str, output_root: str
+) -> str:
     """Reuse a Completed job with this key, wait for a running one, or start one; return its output prefix."""
     jobs = jobs_named(client, key)
     found = next((j for j in jobs if j["TransformJobStatus"] in ("Completed", "InProgress")), None)
@@ -156,7 +161,7 @@ def join_output(records: list[Record], sent: list[int], out_file: Path) -> list[
         ) from None
 
 
-def bucket_name(session: Any, settings: Settings) -> str:
+def bucket_name(session: Any, settings: AwsSettings) -> str:
     """``settings.bucket``, else the default ``sagemaker-<region>-<account>`` that training created."""
     if settings.bucket:
         return settings.bucket
@@ -164,7 +169,7 @@ def bucket_name(session: Any, settings: Settings) -> str:
     return f"sagemaker-{settings.region}-{account}"
 
 
-def transform(settings: Settings, records: list[Record], model: str) -> list[dict[str, Any]]:
+def transform(settings: AwsSettings, records: list[Record], model: str) -> list[dict[str, Any]]:
     """Classify ``records`` with a Batch Transform job on ``model``; one output line per record.
 
     ``model`` is :func:`endpoint_model`'s answer, the one the caller records as the output's maker.
@@ -197,7 +202,9 @@ def transform(settings: Settings, records: list[Record], model: str) -> list[dic
     return join_output(records, sent, out_file)
 
 
-def classify(settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool = False) -> Summary:
+def classify(
+    settings: AwsSettings, source: Path, output: Path, spec: InputSpec, force: bool = False
+) -> Summary:
     """Classify every text of ``source`` into ``output`` with a Batch Transform job (ml/bulk.py says how).
 
     Raises:

@@ -15,7 +15,8 @@ from contextlib import suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ml.config import Settings, log
+from ml.aws.config import AwsSettings
+from ml.config import log
 from ml.fsutil import write_json
 from ml.hyperparameters import Hyperparameters
 from ml.tune import RANGES, clamp, write_hyperparameters
@@ -83,7 +84,7 @@ def best_hyperparameters(job: dict[str, Any], base: Hyperparameters) -> tuple[st
     return best["TrainingJobName"], objective, clamp(tuned, base)
 
 
-def tune(settings: Settings) -> AwsTuneResult:
+def tune(settings: AwsSettings) -> AwsTuneResult:
     """Run the tuning job on SageMaker, wait for it, and write its best hyperparameters to the config file.
 
     Raises:
@@ -134,7 +135,7 @@ def tune(settings: Settings) -> AwsTuneResult:
     return AwsTuneResult(name, best_job, objective, tuned)
 
 
-def _tuner(aws: Any, settings: Settings) -> Any:
+def _tuner(aws: Any, settings: AwsSettings) -> Any:
     """The SDK's tuner around a BlazingText ModelTrainer; the tuned names are dropped from the static ones."""
     from sagemaker.train.tuner import HyperparameterTuner
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ml import data, deploy, lambda_src
-from ml.config import ROOT, Settings, log
+from ml.config import ROOT, log
 from ml.fsutil import write_json, write_text
 from ml.package import unpack
 from ops.bench.plan import BenchPlan
@@ -47,6 +47,7 @@ from ops.bench.speed import speed
 from ops.bench.sweep import baseline_run, seed_runs
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.local.stack import model_to_serve
+from ops.settings import Settings
 
 SHARED_DATA = ROOT.parent / "shared" / "data" / "dbpedia"
 

@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from ml import lambda_src, preprocess
-from ml.config import ROOT, Settings, log
+from ml.config import ROOT, log
 from ml.predict import Predictor
 from ops.bench.loadgen import percentile
 from ops.bench.plan import BenchPlan
 from ops.bench.speed import real_texts
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import start_stack
+from ops.settings import Settings
 
 SENTENCE = "Walter Johnson was a Major League Baseball pitcher for the Washington Senators."
 

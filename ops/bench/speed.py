@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from ml import data
-from ml.config import Settings, log
+from ml.config import log
 from ml.fsutil import write_text
 from ml.lambda_src import text_tokenizer as tokenizer
 from ml.package import unpack
 from ml.predict import Predictor
 from ops.bench import reference_tokenizer
 from ops.local.stack import model_to_serve
+from ops.settings import Settings
 
 INPROCESS_BATCH = 100  # texts a predict call in the in-process bound, as the endpoint gets them
 

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ml import evaluate, preprocess
-from ml.config import ConfigError, Settings, load_settings, log, settings_to_dict
+from ml.config import ConfigError, log, settings_to_dict
 from ml.fsutil import write_json, write_text
 from ml.report import accuracy
 from ml.slices import SHORT_TOKENS, slice_texts
 from ml.tables import markdown_table
+from ops.settings import Settings, load_settings
 
 # slice name -> its heading; "titled" is the split file itself (title and abstract, one line a row)
 SLICES = {

@@ -22,13 +22,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ml import data, pipeline, vocabulary
-from ml.config import Settings
 from ml.fsutil import write_text
 from ml.lambda_src import contract, text_tokenizer
 from ml.preprocess import BASELINE_TRAIN
 from ml.slices import SHORT_TOKENS, first_sentence
 from ml.tables import markdown_table
 from ops.bench import non_topic
+from ops.settings import Settings
 
 THRESHOLDS = (5, 10, 15, 20, 30, 40)  # percent of tokens that are topical words
 MASHED = 200  # seeded random keyboard strings of 1-4 "words"

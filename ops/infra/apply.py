@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ml.config import Settings
 from ops.infra import policy
 from ops.infra.errors import InfraError
 from ops.infra.plan import plan_stack
 from ops.infra.plan_json import Plan
 from ops.infra.stack import Echo, Stack, open_stack
 from ops.infra.terraform import ApplyResult, TerraformError
+from ops.settings import Settings
 
 
 def check_no_drift(stack: Stack, out_dir: Path) -> None:

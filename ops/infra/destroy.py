@@ -15,10 +15,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.aws import cleanup
 from ml.aws import session as aws_session
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
-from ml.config import Settings
 from ops.infra.costs import billing_note, endpoint_billing, load_prices
 from ops.infra.errors import InfraError
 from ops.infra.stack import Echo, Stack, open_stack
+from ops.settings import Settings
 
 Confirm = Callable[[str], bool]
 

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ml import page
-from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
+from ml.config import LOCAL_ACCOUNT_ID, ROOT
 from ml.deploy import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ops.infra.errors import InfraError
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.model_inputs import model_vocabulary
+from ops.settings import Settings
 
 SITE_DIR = ROOT / "site"
 

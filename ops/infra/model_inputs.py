@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from ml.aws import session, store
-from ml.config import Settings, log
+from ml.config import log
 from ml.deploy import EndpointOutputs
 from ml.errors import ProjectError
 from ml.versions import version_folder
 from ml.vocabulary import VOCABULARY, is_for
+from ops.settings import Settings
 
 
 class ModelInputsError(ProjectError):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ml.config import Settings
 from ops.infra.errors import InfraError
 from ops.infra.inputs import read_endpoint_vars
 from ops.infra.terraform import TerraformRunner, write_cli_config
+from ops.settings import Settings
 
 NEEDED = ("site_url", "api_url", "site_bucket_name")
 

@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ml.config import Settings
 from ops.infra import policy
 from ops.infra.costs import Estimate, StackFacts, Usage, estimate, load_prices, render_markdown
 from ops.infra.plan_json import Plan
 from ops.infra.plan_summary import PlanSummary, render_plan_markdown, summarize_plan
 from ops.infra.review import COMMENT_LIMIT, review_sections, show_details
 from ops.infra.stack import Echo, Stack, open_stack
+from ops.settings import Settings
 
 
 @dataclass(frozen=True)

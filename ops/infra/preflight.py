@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ml.aws import preflight as sagemaker_checks
 from ml.aws.preflight import Check
 from ml.aws.session import EXECUTION_ROLE_SUFFIX
-from ml.config import Settings
+from ops.settings import Settings
 
 Echo = Callable[[str], None]
 # The site bucket's bucket_prefix (terraform/site.tf): S3 allows 63 characters and Terraform appends 26.

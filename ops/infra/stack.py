@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ml.config import Settings
 from ml.deploy import EndpointOutputs
 from ops.infra.inputs import (
     check_target,
@@ -33,6 +32,7 @@ from ops.infra.local_workdir import prepare_local_workdir
 from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import MotoServer
 from ops.infra.terraform import TerraformRunner, write_cli_config
+from ops.settings import Settings
 
 Echo = Callable[[str], None]
 

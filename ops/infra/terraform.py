@@ -32,8 +32,8 @@ from typing import Any
 
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
-from ml.config import Settings
 from ml.errors import ProjectError
+from ops.settings import Settings
 
 PLUGIN_MIRROR: Path = Settings.model_fields["terraform_plugin_mirror"].default
 # python-terraform logs every non-zero exit as a WARNING with raw bytes; TerraformError carries it instead.

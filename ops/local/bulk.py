@@ -27,7 +27,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ml.bulk import classify_file
-from ml.config import Settings, log
+from ml.config import log
 from ml.deploy import live_entry
 from ml.fsutil import write_json
 from ml.lambda_src import contract
@@ -43,6 +43,7 @@ from ml.results import (
     resume,
 )
 from ops.local.endpoint import MODEL_HEADER
+from ops.settings import Settings
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (the local endpoint's too)
 SENDERS = 2  # threads sending batches: one can wait on the endpoint while the other reads its answer

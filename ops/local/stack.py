@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ml import page, vocabulary
-from ml.config import Settings, log
+from ml.config import log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
@@ -29,6 +29,7 @@ from ops.local.api import LocalApi, deployed_handler
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
+from ops.settings import Settings
 
 REGISTRY_POLL_SECONDS = 1.0  # how often the stack looks at build/endpoints.json for another live version
 PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}

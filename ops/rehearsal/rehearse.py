@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.aws.preflight import quota_needs
-from ml.config import ROOT, load_settings
+from ml.config import ROOT
 from ml.errors import ProjectError
 from ops.infra.iam_emulator import IamEmulator, Principal, managed_policy
 from ops.infra.local_workdir import EDGE_NO_WAIT
@@ -42,6 +42,7 @@ from ops.infra.preflight_gaps import PreflightGapProxy
 from ops.infra.sagemaker_standin import SageMakerStandIn
 from ops.rehearsal.checkouts import fresh_clone, head
 from ops.rehearsal.workflow import GITHUB_ONLY, Step, WorkflowRun, base_env, copy_paths, render
+from ops.settings import load_settings
 
 ACCOUNT = "111122223333"  # the rehearsal's account: a realistic id, so nothing mistakes it for the local one
 REGION = "us-east-1"

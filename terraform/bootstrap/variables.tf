@@ -1,4 +1,4 @@
-# Inputs, alphabetical. The defaults are the tasks' (ml/config.py): change them together.
+# Inputs, alphabetical. The defaults are the tasks' (ml/config.py, ml/aws/config.py): change them together.
 
 variable "aws_region" {
   type        = string

@@ -27,9 +27,9 @@ from botocore.awsrequest import AWSResponse
 
 from ml.aws import session as aws_session
 from ml.aws import train as sagemaker_train
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings
 from tests.helpers import TEST_ROWS, make_settings
 
 ACCOUNT = "123456789012"  # a realistic account id: the tfvars of a real endpoint must not look local

@@ -9,10 +9,10 @@ import pytest
 
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import versions as packages
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.versions import APPROVED, PENDING, GateError, Version
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings
 
 from .conftest import Hooks, aws_settings, container_stand_in
 

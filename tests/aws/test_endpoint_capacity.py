@@ -16,10 +16,11 @@ import pytest
 from ml.aws.deploy import VARIANT, deploy, resource_names
 from ml.aws.resources import find_endpoint_resources
 from ml.aws.session import SageMakerError
-from ml.config import ConfigError, Settings
+from ml.config import ConfigError
 from ml.deploy import EndpointCapacity
 from ops.infra.inputs import read_endpoint_vars
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 from .conftest import IMAGE, ROLE_ARN

@@ -22,8 +22,8 @@ from botocore.stub import Stubber
 
 from ml.aws.deploy import VARIANT, deploy, deployment_config, resource_names
 from ml.aws.session import SageMakerError
-from ml.config import Settings
 from ml.deploy import EndpointCapacity
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 from .conftest import ACCOUNT, IMAGE, REGION, ROLE_ARN

@@ -10,10 +10,10 @@ import pytest
 from invoke import Context
 from invoke.exceptions import Exit
 
-from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings
 
 from .conftest import aws_settings
 

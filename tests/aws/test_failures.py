@@ -18,10 +18,11 @@ from invoke.exceptions import Exit
 from ml import pipeline
 from ml.aws import session as aws_session
 from ml.aws import train as sm
-from ml.config import ConfigError, Settings, load_settings
+from ml.config import ConfigError
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings, load_settings
 from tests.helpers import make_settings, run_invoke
 
 from .conftest import ACCOUNT, ROLE_ARN, Hooks, aws_settings, container_stand_in, recorded

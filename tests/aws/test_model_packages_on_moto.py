@@ -15,10 +15,10 @@ from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import versions as packages
 from ml.aws.deploy import deploy, resource_names
 from ml.aws.session import SageMakerError
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.versions import APPROVED, PENDING, REJECTED, find
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 from .conftest import IMAGE, ROLE_ARN, Hooks

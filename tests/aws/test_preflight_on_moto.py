@@ -30,11 +30,12 @@ from ml.aws.deploy import resource_names
 from ml.aws.preflight import PreflightError
 from ml.aws.transform import JOB_PREFIX as TRANSFORM_PREFIX
 from ml.aws.tune import JOB_PREFIX as JOB_PREFIX_TUNE
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ops.infra import preflight
 from ops.infra.moto_server import MotoServer
 from ops.infra.preflight_gaps import PreflightGapProxy
 from ops.infra.terraform import TerraformRunner, terraform_binary, write_cli_config
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 from .conftest import ACCOUNT, REGION, point_at

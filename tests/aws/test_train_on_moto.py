@@ -26,7 +26,6 @@ from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws import store
 from ml.aws.deploy import resource_names
 from ml.aws.resources import EndpointResources, find_endpoint_resources
-from ml.config import Settings
 from ml.deploy import EndpointCapacity, registered_archive
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
@@ -38,6 +37,7 @@ from ops.infra.moto_server import MotoServer
 from ops.infra.terraform import terraform_binary
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import model_to_serve
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, in_ci
 
 from .conftest import (

@@ -18,10 +18,10 @@ import pytest
 
 from ml.aws import tune as sagemaker_tune
 from ml.aws.session import SageMakerError
-from ml.config import Settings, load_settings
 from ml.pipeline import TrainOutcome
 from ml.tune import RANGES
 from ops.infra.moto_server import MotoServer
+from ops.settings import Settings, load_settings
 
 from .conftest import BUCKET, IMAGE, ROLE_ARN, Hooks, aws_settings, recorded
 

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Request, expect, sync_playwright
 
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.local.stack import LocalStack, start_stack
+from ops.settings import Settings
 from tests.helpers import in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")

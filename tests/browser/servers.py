@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ml import page
-from ml.config import ROOT, load_settings
+from ml.config import ROOT
 from ops.local.site import SiteServer
+from ops.settings import load_settings
 
 HOST = "127.0.0.1"
 HOLD_LIMIT_SECONDS = 60  # a held reply is sent anyway after this, so no thread hangs forever

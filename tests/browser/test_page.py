@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.local.site import security_headers
 from ops.local.stack import LocalStack
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON
 
 from .conftest import ARTIFACTS, PHONE, OpenTab, Tab, save_screenshot

@@ -118,7 +118,7 @@ def test_setting_flags_take_help_and_default_from_the_declaration() -> None:
     """GIVEN a settings flag WHEN its help is shown THEN it is the declaration's text, with its default."""
     import tasks
     from commands.cli import describe
-    from ml.config import declaration
+    from ops.settings import declaration
 
     helps = {a.name: a.help for a in arguments(tasks.train)}
     for name in ("epochs", "learning_rate", "dropout_views", "instance_count", "target"):

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ROOT, Settings
+from ml.aws.config import AwsSettings
+from ml.config import ROOT, ModelSettings, setting_names
 from ml.lambda_src import LAMBDA_DIR
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import free_port
+from ops.settings import SETTING_NAMES, Settings
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 
@@ -108,3 +110,23 @@ def test_the_target_is_looked_at_in_one_place() -> None:
         if branch.search(line)
     ]
     assert offenders == []
+
+
+def test_every_setting_is_declared_in_exactly_one_layer() -> None:
+    """GIVEN the model's, SageMaker's and the stack's settings classes WHEN a name is declared again in a
+    subclass THEN pydantic would quietly take the later one, so each name has one declaring class."""
+    layers = (ModelSettings, AwsSettings, Settings)
+    for name in (*SETTING_NAMES, "hyperparameters"):
+        declaring = [cls.__name__ for cls in layers if name in cls.__annotations__]
+        assert len(declaring) == 1, f"{name} is declared in {declaring}"
+
+
+def test_ml_declares_none_of_the_stacks_settings() -> None:
+    """The model package and the SageMaker layer hold no target, Terraform, edge, smoke or local-server
+    setting: those are ops/settings.py's (docs/architecture.md, where a new setting goes)."""
+    stack = re.compile(r"^(target|host|domain_name|hosted_zone_id)$|_port$|^(waf|smoke|terraform)_")
+    in_ml = [name for name in setting_names(AwsSettings) if stack.search(name)]
+    assert in_ml == []
+    assert {"target", "host", "endpoint_port", "waf_rate_limit", "smoke_url", "terraform_dir"} <= set(
+        SETTING_NAMES
+    )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import boto3
 
-from ml.config import Settings
 from ml.data import read_rows
 from ml.deploy import register_local
 from ml.lambda_src import text_tokenizer
@@ -15,6 +14,7 @@ from ml.pipeline import TrainOutcome
 from ml.records import InputSpec
 from ops.local.bulk import classify
 from ops.local.endpoint import EndpointServer
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 

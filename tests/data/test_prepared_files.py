@@ -6,9 +6,9 @@ import json
 import re
 from collections import Counter
 
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.preprocess import SPLIT_NAMES
+from ops.settings import Settings
 
 LINE = re.compile(r"^__label__[A-Za-z]+ \S.*$")
 

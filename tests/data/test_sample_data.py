@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import load_settings
 from ml.data import N_CLASSES, cap_per_class, read_classes, read_rows, resolve_dataset
+from ops.settings import load_settings
 
 SAMPLE = load_settings().sample_archive
 

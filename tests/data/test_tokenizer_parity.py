@@ -7,7 +7,7 @@ import tarfile
 from pathlib import Path
 
 from ml import lambda_src, preprocess
-from ml.config import load_settings
+from ops.settings import load_settings
 
 serve_tokenize = lambda_src.text_tokenizer().tokenize
 

@@ -17,11 +17,12 @@ import pytest
 
 from ml.aws import pipeline as sagemaker_pipeline
 from ml.aws.session import SageMakerError
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
 from ml.versions import APPROVED
 from ops.infra.iam_emulator import IamEmulator, managed_policy
 from ops.infra.iam_view import CallRecorder, Policy, refused
 from ops.infra.terraform import terraform_binary
+from ops.settings import Settings, load_settings
 from tests.helpers import in_ci
 
 from .acting import acting_as

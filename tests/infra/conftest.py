@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ml import vocabulary
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
 from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.lambda_src import contract, text_tokenizer
 from ml.versions import version_folder
@@ -30,6 +30,7 @@ from ops.infra.moto_gaps import AppAutoScalingTagProxy, CloudFrontGapProxy
 from ops.infra.moto_server import LOCAL_ACCOUNT_ID, MotoServer
 from ops.infra.stack import Stack
 from ops.infra.terraform import ApplyResult, TerraformRunner, terraform_binary, write_cli_config
+from ops.settings import Settings, load_settings
 
 REGION = "us-east-1"
 ENDPOINT = EndpointOutputs(

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
-from ml.config import load_settings
 from ml.deploy import EndpointCapacity
 from ops.infra.destroy import ask, destroy
 from ops.infra.errors import InfraError
 from ops.infra.moto_server import MotoServer
+from ops.settings import load_settings
 
 
 def test_destroy_for_the_local_target_only_clears_the_working_copy(tmp_path: Path) -> None:

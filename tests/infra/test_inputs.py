@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import load_settings
 from ml.fsutil import file_digest
 from ml.lambda_src import contract, text_tokenizer
 from ml.versions import version_folder
@@ -22,6 +21,7 @@ from ops.infra.inputs import (
     relative_paths,
     stack_variables,
 )
+from ops.settings import load_settings
 from tests.helpers import make_settings
 
 from .conftest import ENDPOINT, write_endpoint_tfvars

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.infra.moto_server import MotoServer
 from ops.infra.terraform import TerraformError
+from ops.settings import Settings
 
 from .conftest import local_stack
 from .secret_scan import SECRET_NAME, secrets_in

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import load_settings
 from ops.infra.apply import apply, apply_plan_file
 from ops.infra.errors import InfraError
 from ops.infra.local_workdir import local_override
@@ -14,6 +13,7 @@ from ops.infra.moto_server import MotoServer
 from ops.infra.review import COMMENT_LIMIT, show_details
 from ops.infra.stack import Stack
 from ops.infra.terraform import TerraformRunner, write_cli_config
+from ops.settings import load_settings
 from tests.helpers import table_rows
 
 from .conftest import ENDPOINT, REGION, Reviewed

@@ -129,7 +129,7 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
         # the vocabulary at the zip's root, and the model it must have been derived from (the tfvars')
         "MODEL_SHA256": ENDPOINT.model_sha256,
         "VOCABULARY_FILE": VOCABULARY,
-        # what the Lambda reads, from the one declaration in ml/config.py (as the local stack sets it)
+        # what the Lambda reads, from the one declaration in the settings (as the local stack sets it)
         **{name.upper(): str(value) for name, value in LAMBDA_SETTINGS.items()},
     }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ROOT, Settings, load_settings
+from ml.config import ROOT
 from ml.vocabulary import VOCABULARY
 from ops.infra.apply import apply
 from ops.infra.destroy import destroy
@@ -21,6 +21,7 @@ from ops.infra.errors import InfraError
 from ops.infra.local_workdir import LOCAL_OVERRIDE
 from ops.infra.model_inputs import ModelInputsError
 from ops.infra.plan import plan
+from ops.settings import Settings, load_settings
 from tests.helpers import run_invoke
 
 from .conftest import Reviewed, write_endpoint_tfvars, write_model_vocabulary

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from ml import lambda_src, vocabulary
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.local.endpoint import EndpointServer
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
 
 import contract
@@ -66,7 +67,7 @@ def test_a_missing_or_bad_setting_is_a_500_naming_it_in_the_log(
     name: str,
     value: str | None,
 ) -> None:
-    """The settings have no default in the handler: ml/config.py is their one home."""
+    """The settings have no default in the handler: ops/settings.py is their one home."""
     if value is None:
         monkeypatch.delenv(name)
     else:

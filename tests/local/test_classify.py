@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from ml.config import Settings
 from ml.deploy import live_entry, register_local
 from ml.fsutil import write_json
 from ml.pipeline import TrainOutcome
@@ -30,6 +29,7 @@ from ml.results import Provenance, is_complete, read_key
 from ops.infra.moto_server import free_port
 from ops.local.bulk import MAX_BODY_BYTES, classify, invoke, runtime_client, worker_count
 from ops.local.endpoint import EndpointServer, start_endpoint
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 DANUBE = "The Danube is the second-longest river in Europe, flowing through Vienna and Budapest."

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.local.api import build_event
 from ops.local.site import SiteServer, security_headers
 from ops.local.stack import LocalStack, PortError, start_stack
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON
 
 
@@ -89,7 +90,7 @@ def test_the_stack_sets_the_lambda_environment_before_it_imports_the_handler(
     request, the handler's initialisation has made the endpoint client and read the vocabulary."""
     settings, _ = trained
     code = (
-        "import sys; from ml.config import load_settings; from ops.local.stack import start_stack\n"
+        "import sys; from ops.settings import load_settings; from ops.local.stack import start_stack\n"
         "stack = start_stack(load_settings(), ephemeral_ports=True)\n"
         "handler = sys.modules['handler']\n"
         "print(len(handler._clients), len(handler._vocabularies)); stack.close()"
@@ -273,10 +274,10 @@ def test_a_changed_deployed_archive_is_refused(
 @pytest.mark.parametrize("recorded", ["nfkd-lower-v0", None])
 def test_a_model_trained_on_another_tokenizer_is_refused(tmp_path: Path, recorded: str | None) -> None:
     """GIVEN a registry entry from another tokenizer scheme (or from before schemes were recorded)."""
-    from ml.config import load_settings
     from ml.deploy import register_local, tokenizer_mismatch
     from ml.lambda_src import text_tokenizer
     from ml.package import ArtifactError
+    from ops.settings import load_settings
 
     settings = load_settings(build_dir=str(tmp_path / "build"))
     archive = tmp_path / "model.tar.gz"

@@ -11,11 +11,11 @@ from pathlib import Path
 import fasttext
 
 from ml import deploy, package
-from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.pipeline import TrainOutcome
 from ops.local.endpoint import MODEL_HEADER, EndpointServer
 from ops.local.stack import start_stack
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 CLIENTS = 4

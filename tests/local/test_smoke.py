@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ops.local import smoke
 from ops.local.site import SITE_DIR, security_headers
 from ops.local.stack import LocalStack, start_stack
+from ops.settings import Settings
 from tests.browser.servers import closed_port_url
 from tests.helpers import WALTER_JOHNSON, clean_env, load_event, run_invoke
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from ml import lambda_src
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
+from ops.settings import Settings
 
 tokenize = lambda_src.text_tokenizer().tokenize
 Classify = Callable[[str], dict[str, float]]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ConfigError, declaration, load_settings
+from ml.config import ConfigError
 from ml.hyperparameters import Hyperparameters
+from ops.settings import declaration, load_settings
 
 
 def test_defaults_then_environment_then_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ LABELS = ("alpha", "beta", "gamma delta", "epsilon")
 SCRIPT = """
 import json, resource, sys
 from pathlib import Path
-from ml.config import load_settings
+from ops.settings import load_settings
 from ml.data import DataError, make_splits, resolve_dataset
 
 def peak():

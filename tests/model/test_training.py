@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from ml import deploy, preprocess, train
-from ml.config import Settings
 from ml.fsutil import file_digest
 from ml.package import MODEL_MEMBER, ArtifactError, members, unpack
 from ml.pipeline import TrainError, TrainOutcome, run
 from ml.predict import Predictor
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, make_settings
 
 MIN_TEST_ACCURACY = 0.90  # measured 0.963 on the carved test split with the default hyperparameters

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from ml import tune
-from ml.config import ConfigError, load_settings
+from ml.config import ConfigError
 from ml.hyperparameters import Hyperparameters
+from ops.settings import load_settings
 from tests.helpers import make_settings, run_invoke
 
 BLAZINGTEXT_NAMES = {f.name for f in fields(Hyperparameters)}

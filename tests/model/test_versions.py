@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 
 from ml import deploy, pipeline, preprocess, versions
-from ml.config import ROOT, Settings
+from ml.config import ROOT
 from ml.fsutil import file_digest
 from ml.pipeline import TrainError, run
 from ml.predict import Predictor
 from ops.local.endpoint import start_endpoint
+from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, clean_env, make_settings, run_invoke, table_rows
 
 SMALL = {"epochs": 2, "vector_dim": 10, "buckets": 100_000, "dropout_views": 0}  # a quick, real model
@@ -32,7 +33,7 @@ import json, os, signal, sys
 import fasttext
 from ml import evaluate, fsutil, pipeline, preprocess
 from ml import deploy
-from ml.config import load_settings
+from ops.settings import load_settings
 
 def die(*_args, **_kwargs):
     os.kill(os.getpid(), signal.SIGKILL)

@@ -27,7 +27,6 @@ from botocore.exceptions import ClientError
 
 from ml import vocabulary
 from ml.aws import store
-from ml.config import load_settings
 from ml.errors import ProjectError
 from ml.versions import version_folder
 from ops.infra.iam_view import Call, refused, state_arns, uncovered_resources
@@ -45,6 +44,7 @@ from ops.rehearsal.rehearse import (
     rehearsal,
 )
 from ops.rehearsal.workflow import base_env
+from ops.settings import load_settings
 from tests.helpers import in_ci
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import boto3
 
-from ml.config import Settings
 from ml.hyperparameters import Hyperparameters
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ops.infra.moto_server import MotoServer
 from ops.infra.sagemaker_standin import SageMakerStandIn
+from ops.settings import Settings
 
 REGION = "us-east-1"
 BUCKET = "channels"
