@@ -99,6 +99,7 @@ def test_zip_initialises_with_the_standard_library_and_the_runtime_s_boto3_only(
         env={
             **os.environ,
             **lambda_settings_env(),
+            "N_LABELS": "14",  # the deployed model's class count, passed beside the settings
             "PYTHONPATH": str(lambda_runtime(tmp_path / "runtime")),
             "AWS_DEFAULT_REGION": "us-east-1",
             "VOCABULARY_FILE": vocabulary.VOCABULARY,

@@ -69,8 +69,8 @@ def test_bad_values_raise_config_errors_naming_the_flag(overrides: dict[str, str
 
 
 def test_errors_name_what_the_user_typed(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigError, match=r"^-k 20: must be at most 14$"):
-        load_settings({"top_k": "-k"}, top_k="20")
+    with pytest.raises(ConfigError, match=r"^-k 201: must be at most 200$"):
+        load_settings({"top_k": "-k"}, top_k="201")
     monkeypatch.setenv("DBP_EPOCHS", "0")
     with pytest.raises(ConfigError, match=r"^DBP_EPOCHS=0: must be at least 1$"):
         load_settings()
