@@ -20,6 +20,7 @@ from ml.config import ROOT, Settings, log
     "api_port",
     "site_port",
     "endpoint_workers",
+    "api_workers",
     fixed={"target": "local"},
     help={"verbose": "debug logging (every request)"},
 )

@@ -5,6 +5,11 @@ Modelled on SAM CLI's local API (``construct_v2_event_http``): the event carries
 ``isBase64Encoded``; the handler's reply (statusCode, headers, body) is written back as it is.
 CORS preflight is answered here from the same allowed-origin list, as API Gateway's CORS
 configuration does in AWS. Only ``POST /classify`` is routed, like the Terraform stack.
+
+AWS runs each concurrent request in an execution environment of its own; one process's threads share one
+GIL, so the handler's boto3 call (most of a request's CPU) runs on one core at a time. ``workers`` > 1
+serves in that many processes on one port (``ops/local/http.py``), each importing the handler in the
+environment the parent had when it started them.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
-from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
+from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler, WorkerTarget, serve_worker
 
 ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -99,6 +106,7 @@ class LocalApi(BackgroundServer):
     """Routes ``POST /classify`` to a Lambda handler function, in-process."""
 
     name = "local API (POST /classify)"
+    workers_flag = "--api-workers"
 
     def __init__(
         self,
@@ -106,10 +114,34 @@ class LocalApi(BackgroundServer):
         handler: Handler,
         allowed_origins: list[str],
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        workers: int = 1,
+        joining: bool = False,
     ) -> None:
-        super().__init__(address, _RequestHandler, idle_timeout)
+        super().__init__(address, _RequestHandler, idle_timeout, workers, joining)
         self.handler = handler
         self.allowed_origins = allowed_origins
+
+    def worker_target(self) -> WorkerTarget:
+        return _worker_main, (self.allowed_origins,)
+
+
+def _worker_main(
+    allowed_origins: list[str],
+    host: str,
+    port: int,
+    workers: int,
+    ready: Event,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    control: Connection | None = None,
+) -> None:
+    """An extra API process: import the handler (initialised in the environment inherited from the parent),
+    join the port, serve until the parent stops or dies."""
+    serve_worker(
+        lambda: LocalApi(
+            (host, port), deployed_handler(), allowed_origins, idle_timeout, workers, joining=True
+        ),
+        ready,
+    )
 
 
 class _RequestHandler(StdlibHandler):
