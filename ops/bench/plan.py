@@ -20,6 +20,9 @@ class BenchPlan:
     load_clients: int = LOAD_GOAL_CLIENTS
     load_seconds: float = 300.0  # its bound: it stops here even if fewer requests were sent
     open_loop_share: float = SIZING_HEADROOM  # the open-loop load's rate: this share of the closed loop's
+    # the serving stack's local API processes (0: one per core): AWS runs concurrent requests apart, and one
+    # process's threads run the handler (mostly its boto3 call) on one core
+    api_workers: int = 0
     speed_texts: int = 20_000  # real texts for the speed goals (tokenizer, in-process, bulk)
     bulk_batches: tuple[int, ...] = (100, 250, 500, 1000)  # `invoke classify --batch-size`, each measured
     speed_repeats: int = 3  # runs of each speed figure; the median is reported
