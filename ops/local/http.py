@@ -6,12 +6,13 @@ simultaneous connections, and an idle timeout on every connection. A server that
 its own server on the same port with ``SO_REUSEPORT`` (the kernel spreads new connections over them); one
 that dies is logged and replaced, and they all stop with the server. Their handlers share the request
 checks: no chunked bodies (411, connection closed), and a target whose path does not decode to UTF-8
-without NUL is a 400. ``StdlibHandler`` adds those checks to ``http.server``'s handler (the API, the site).
+without NUL is a 400. ``StdlibHandler`` adds those checks to ``http.server``'s handler (the site).
 
-``LeanHandler`` is a small HTTP/1.1 request handler for the endpoint's hot path: headers parsed into a
-dict (not through ``email``'s parser as ``http.server`` does), the body read by ``Content-Length``,
-keep-alive by default, and the whole response written with one ``send`` instead of two. Request line and
-headers are bounded; anything it cannot read safely is answered 400 / 411 / 413 and the connection closed.
+``LeanHandler`` is a small HTTP/1.1 request handler for the hot paths of the endpoint and the API: headers
+parsed into a dict (not through ``email``'s parser as ``http.server`` does), the body read by
+``Content-Length``, keep-alive by default, and the whole response written with one ``send`` instead of
+two. Request line and headers are bounded; anything it cannot read safely is answered 400 / 411 / 413
+and the connection closed.
 """
 
 from __future__ import annotations
@@ -247,7 +248,8 @@ class LeanHandler(StreamRequestHandler):
     """Reads requests on one connection and hands each to :meth:`respond`; subclasses route.
 
     ``respond(method, path, headers, body)`` returns ``(status, content type, extra headers, body)``;
-    ``headers`` has lower-case names. ``max_body_bytes`` bounds the body.
+    ``headers`` has lower-case names; an extra ``Connection: close`` closes the connection after the
+    answer. ``max_body_bytes`` bounds the body.
     """
 
     disable_nagle_algorithm = True
@@ -285,6 +287,9 @@ class LeanHandler(StreamRequestHandler):
             log.exception("unhandled error serving %s %s", method, path)
             status, content_type, extra, answer = 500, "application/json", {}, _message("internal error")
             keep_alive = False
+        if extra.get("Connection", "").lower() == "close":  # respond asked to close after this answer
+            keep_alive = False
+            extra = {name: value for name, value in extra.items() if name != "Connection"}
         self._write(status, content_type, extra, answer, keep_alive, http10=version == "HTTP/1.0")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s %s %d %d", self.client_address[0], method, path, status, len(answer))
