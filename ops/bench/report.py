@@ -252,7 +252,13 @@ def render_open_loop(run: dict[str, Any] | None) -> list[str]:
         f"Open loop (requests sent on a schedule, {run['rate']:,} requests/s = {run['share']:.0%} of the "
         "closed loop's rate, latency counted from when each request was due, so queueing shows): "
         f"{run['requests']:,} requests, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, "
-        f"**{run['errors']} errors**.",
+        f"**{run['errors']} errors**"
+        + (
+            f"; the generator itself woke p99 {run['p99_wake_late_ms']} ms after a request was due (the "
+            "machine's scheduling, counted in the latencies though no server caused it)."
+            if "p99_wake_late_ms" in run
+            else "."
+        ),
         "",
     ]
 
