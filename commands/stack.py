@@ -23,6 +23,7 @@ from ops.settings import Settings
     "api_port",
     "site_port",
     "endpoint_workers",
+    "api_workers",
     fixed={"target": "local"},
     help={"verbose": "debug logging (every request)"},
 )

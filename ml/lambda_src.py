@@ -2,9 +2,9 @@
 
 The Lambda runtime puts the zip's root on ``sys.path``; importing this does the same for ``lambda/``, so
 that settings, training, bulk classification and the tests run the very files that ship in the zip. It
-exposes the wire contract (``contract``) and the tokenizer, never the handler: only the local API
-imports that, to run it (``ops/local/api.py``, ``.importlinter``). ``ml/config.py`` imports this module,
-so it imports nothing of the project's.
+exposes the wire contract (``contract``) and the tokenizer (``tokens_of``: a text's instance), never the
+handler: only the local API imports that, to run it (``ops/local/api.py``, ``.importlinter``).
+``ml/config.py`` imports this module, so it imports nothing of the project's.
 """
 
 from __future__ import annotations
@@ -27,4 +27,9 @@ def text_tokenizer() -> ModuleType:
     return tokenizer
 
 
-__all__ = ["LAMBDA_DIR", "contract", "text_tokenizer"]
+def tokens_of(text: str) -> str:
+    """The instance the endpoint receives: the Lambda tokenizer's tokens, space-separated."""
+    return " ".join(text_tokenizer().tokenize(text))
+
+
+__all__ = ["LAMBDA_DIR", "contract", "text_tokenizer", "tokens_of"]

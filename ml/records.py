@@ -24,7 +24,6 @@ from typing import Any
 from ml.config import log
 from ml.data import N_CLASSES, DataError, read_rows
 from ml.errors import ProjectError
-from ml.lambda_src import text_tokenizer
 
 FORMATS = ("auto", "jsonl", "csv", "dbpedia")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -179,8 +178,3 @@ def read_input(path: Path, spec: InputSpec) -> list[Record]:
         seen.add(key)
     log.info("read %d texts from %s (%s)", len(records), path, fmt)
     return records
-
-
-def tokens_of(text: str) -> str:
-    """The instance the endpoint receives: the Lambda tokenizer's tokens, space-separated."""
-    return " ".join(text_tokenizer().tokenize(text))

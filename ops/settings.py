@@ -127,6 +127,13 @@ class Settings(AwsSettings):
     endpoint_workers: int = Field(
         1, ge=1, le=32, description="endpoint processes sharing its port, one core each"
     )
+    api_workers: int = Field(
+        1,
+        ge=1,
+        le=32,
+        description="local API processes sharing its port, each running the Lambda handler (AWS runs "
+        "concurrent requests apart; one process's threads share one core)",
+    )
 
     @model_validator(mode="after")
     def _consistent_scaling(self) -> Self:

@@ -29,8 +29,8 @@ from ml.aws.session import SageMakerError, aws_errors, download, upload_if_chang
 from ml.bulk import classify_file
 from ml.config import log
 from ml.fsutil import atomic_path
-from ml.lambda_src import contract
-from ml.records import ClassifyError, InputSpec, Record, tokens_of
+from ml.lambda_src import contract, tokens_of
+from ml.records import ClassifyError, InputSpec, Record
 from ml.results import Provenance, Summary, publish, result_line
 
 CONTENT_TYPE = contract.JSONLINES

@@ -221,15 +221,27 @@ def render_load_test(load: dict[str, Any] | None) -> list[str]:
         "",
         f"{load['requests']:,} requests from {load['clients']} concurrent keep-alive clients to "
         "`POST /classify` "
-        "(local API → the real Lambda handler → boto3 → the endpoint, all on 127.0.0.1, one process), "
+        "(local API → the real Lambda handler → boto3 → the endpoint, all on 127.0.0.1; "
+        f"{_api_processes(load)}), "
         f"after a warm-up: {load['requests_per_second']:,} requests/s, p50 {load['p50_ms']} ms, "
-        f"p99 {load['p99_ms']} ms, **{load['errors']} errors**; resident memory of the serving process "
+        f"p99 {load['p99_ms']} ms, **{load['errors']} errors**; resident memory of the serving processes "
         f"{load['rss_before_mb']} MB before, {load['rss_after_mb']} MB after "
         f"(**{load['rss_growth_mb']:+.1f} MB**; bound {LOAD_GOAL_RSS_GROWTH_MB:.0f} MB). Bounded: at most "
         f"{load['max_requests']:,} requests and {load['max_seconds']:.0f} s.",
         "",
         *render_open_loop(load.get("open_loop")),
     ]
+
+
+def _api_processes(load: dict[str, Any]) -> str:
+    """How the load test's stack ran the API: one process with the endpoint, or several (`--api-workers`)."""
+    workers = load.get("api_workers", 1)
+    if workers == 1:
+        return "one process"
+    return (
+        f"the API in {workers} processes (`--api-workers {workers}`), each with its own handler, as AWS "
+        "runs concurrent requests in separate environments; the endpoint in the first"
+    )
 
 
 def render_open_loop(run: dict[str, Any] | None) -> list[str]:
@@ -240,7 +252,13 @@ def render_open_loop(run: dict[str, Any] | None) -> list[str]:
         f"Open loop (requests sent on a schedule, {run['rate']:,} requests/s = {run['share']:.0%} of the "
         "closed loop's rate, latency counted from when each request was due, so queueing shows): "
         f"{run['requests']:,} requests, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms, "
-        f"**{run['errors']} errors**.",
+        f"**{run['errors']} errors**"
+        + (
+            f"; the generator itself woke p99 {run['p99_wake_late_ms']} ms after a request was due (the "
+            "machine's scheduling, counted in the latencies though no server caused it)."
+            if "p99_wake_late_ms" in run
+            else "."
+        ),
         "",
     ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from ml.predict import Predictor
 from ops.bench.loadgen import percentile
 from ops.bench.plan import BenchPlan
 from ops.bench.speed import real_texts
+from ops.local.api import LocalApi
 from ops.local.endpoint import start_endpoint
 from ops.local.stack import start_stack
 from ops.settings import Settings
@@ -103,27 +105,32 @@ def _inprocess_rate(predictor: Predictor, texts: list[str], batch: int, seconds:
     return done / (time.perf_counter() - started)
 
 
-def _rss_mb() -> float:
-    """Resident memory of this process (it hosts the endpoint, the API and the handler), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _rss_mb(pids: list[int]) -> float:
+    """Resident memory of this process (it hosts the endpoint, the API and the handler) and of the API's
+    other processes ``pids``, in MB."""
+    total = 0
+    for pid in ["self", *map(str, pids)]:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
-def load_test(api_url: str, plan: BenchPlan) -> dict[str, Any]:
+def load_test(api: LocalApi, plan: BenchPlan) -> dict[str, Any]:
     """Issue 7.3 and 29.4: many requests through the whole local stack (API → handler → boto3 → endpoint).
 
     A short warm-up first (boto3 client, caches), then the bounded closed-loop load (each client sends its
     next request when the answer came), then an open-loop load at ``plan.open_loop_share`` of the closed
     loop's rate (requests sent on a schedule whatever the answers do, latency counted from the scheduled
-    time, so queueing shows). Memory is this process's RSS after the warm-up and after the closed loop.
+    time, so queueing shows). Memory is the serving processes' RSS after the warm-up and after the closed
+    loop.
     """
+    api_url = api.url + "/classify"
     body = json.dumps({"text": SENTENCE}).encode()
     _load(api_url, body, plan.load_clients, max(50, plan.load_requests // 20), plan.load_seconds)
-    before = _rss_mb()
+    before = _rss_mb(api.worker_pids)
     stats = _load(api_url, body, plan.load_clients, plan.load_requests, plan.load_seconds)
-    after = _rss_mb()
+    after = _rss_mb(api.worker_pids)
     rate = round(stats["requests_per_second"] * plan.open_loop_share, 1)
     open_loop = _load(api_url, body, plan.load_clients, plan.load_requests, plan.load_seconds, rate)
     log.info(
@@ -138,6 +145,7 @@ def load_test(api_url: str, plan: BenchPlan) -> dict[str, Any]:
     return {
         **stats,
         "clients": plan.load_clients,
+        "api_workers": api.workers,
         "max_requests": plan.load_requests,
         "max_seconds": plan.load_seconds,
         "rss_before_mb": round(before, 1),
@@ -215,7 +223,8 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
     results: dict[str, Any] = {"cases": []}
     logging.getLogger("classifier").setLevel(logging.WARNING)  # not one log line per benchmark request
     route = f"/endpoints/{settings.endpoint_name}/invocations"
-    with start_stack(settings, ephemeral_ports=True) as stack:
+    stack_settings = settings.replace(api_workers=plan.api_workers or os.cpu_count() or 1)
+    with start_stack(stack_settings, ephemeral_ports=True) as stack:
         predictor = stack.endpoint.predictor
         assert predictor is not None
         bare = _bare_server(predictor)
@@ -266,6 +275,7 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
                     batch=1,
                     concurrency=concurrency,
                     docs_per_second=round(stats["requests_per_second"]),
+                    workers=stack.api.workers,
                 )
                 results["cases"].append(stats)
         finally:
@@ -278,5 +288,5 @@ def serving(settings: Settings, plan: BenchPlan) -> dict[str, Any]:
         }
         results["inprocess_real_docs_per_second"] = round(_inprocess_rate(predictor, real, len(real), window))
         results["cold_start"] = cold_start(plan)
-        results["load_test"] = load_test(stack.api.url + "/classify", plan)
+        results["load_test"] = load_test(stack.api, plan)
     return results

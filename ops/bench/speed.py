@@ -33,6 +33,7 @@ from ops.local.stack import model_to_serve
 from ops.settings import Settings
 
 INPROCESS_BATCH = 100  # texts a predict call in the in-process bound, as the endpoint gets them
+TOKENIZER_TEXTS = 4_000  # the reference tokenizer is slow: this many texts (at most a fifth) give its rate
 
 
 def real_texts(settings: Settings, n: int) -> list[str]:
@@ -101,17 +102,26 @@ def inprocess_rates(settings: Settings, texts: list[str], repeats: int) -> dict[
     return {"batch": INPROCESS_BATCH, "k": k, "one_core": one, "all_cores": every, "cores": cores}
 
 
-def _bulk_child(settings: Settings, source: Path, output: Path) -> float:
+def _bulk_child(settings: Settings, source: Path, output: Path) -> tuple[float, float]:
+    """(seconds `invoke classify` reports, seconds from its start to its first batch on disk)."""
     from ml.records import InputSpec
     from ops.local.bulk import classify
 
-    return classify(settings, source, output, InputSpec(format="jsonl")).seconds
+    started, first = time.perf_counter(), []
+
+    def on_batch(written: int) -> None:
+        if written == 1:
+            first.append(time.perf_counter() - started)
+
+    seconds = classify(settings, source, output, InputSpec(format="jsonl"), on_batch).seconds
+    return seconds, first[0]
 
 
 def bulk(settings: Settings, texts: list[str], batches: tuple[int, ...], repeats: int) -> dict[str, Any]:
     """Docs/s of `invoke classify` (target local) on ``texts``, at each batch size and the default one,
     beside one endpoint process (this one); the client runs in a process of its own with its default
-    worker processes."""
+    worker processes. Besides the whole run: its start-up (reading and hashing the input, starting the
+    workers, boto3's import: until the first batch is on disk) and its rate after it."""
     from ops.local.bulk import worker_count
     from ops.local.endpoint import start_endpoint
 
@@ -131,15 +141,19 @@ def bulk(settings: Settings, texts: list[str], batches: tuple[int, ...], repeats
                 # a process of its own, not a daemon: classify starts worker processes
                 with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as pool:
                     runs.append(pool.submit(_bulk_child, client, source, output).result())
-            seconds = statistics.median(runs)
+            seconds = statistics.median(r for r, _ in runs)
+            first = statistics.median(f for _, f in runs)
+            rest = len(texts) - min(batch, len(texts))
             cases.append(
                 {
                     "batch": batch,
                     "workers": worker_count(client),
                     "docs": len(texts),
                     "seconds": round(seconds, 2),
-                    "runs": [round(r, 2) for r in runs],
+                    "runs": [round(r, 2) for r, _ in runs],
                     "docs_per_second": round(len(texts) / seconds),
+                    "first_batch_seconds": round(first, 2),
+                    "after_first_docs_per_second": round(rest / (seconds - first)) if rest else None,
                     "default": batch == settings.classify_batch_size,
                 }
             )
@@ -156,8 +170,7 @@ def speed(settings: Settings, texts: int, bulk_batches: tuple[int, ...], repeats
     results = {
         "texts": len(sample),
         "repeats": repeats,
-        # the reference tokenizer is slow: a fifth of the texts is enough for its rate
-        "tokenizer": tokenizer_rates(sample[: max(1, len(sample) // 5)], repeats),
+        "tokenizer": tokenizer_rates(sample[: max(1, min(len(sample) // 5, TOKENIZER_TEXTS))], repeats),
         "inprocess": inprocess_rates(settings, sample, repeats),
         "bulk": bulk(settings, sample, bulk_batches, repeats),
     }

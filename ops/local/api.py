@@ -5,6 +5,11 @@ Modelled on SAM CLI's local API (``construct_v2_event_http``): the event carries
 ``isBase64Encoded``; the handler's reply (statusCode, headers, body) is written back as it is.
 CORS preflight is answered here from the same allowed-origin list, as API Gateway's CORS
 configuration does in AWS. Only ``POST /classify`` is routed, like the Terraform stack.
+
+AWS runs each concurrent request in an execution environment of its own; one process's threads share one
+GIL, so the handler's boto3 call (most of a request's CPU) runs on one core at a time. ``workers`` > 1
+serves in that many processes on one port (``ops/local/http.py``), each importing the handler in the
+environment the parent had when it started them.
 """
 
 from __future__ import annotations
@@ -13,18 +18,21 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
-from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
+from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler, WorkerTarget, serve_worker
 
 ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 LAMBDA_TIMEOUT_SECONDS = 25.0  # terraform's lambda_timeout_seconds default
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+Response = tuple[int, str, Mapping[str, str], bytes]
 
 
 class LambdaContext:
@@ -99,6 +107,7 @@ class LocalApi(BackgroundServer):
     """Routes ``POST /classify`` to a Lambda handler function, in-process."""
 
     name = "local API (POST /classify)"
+    workers_flag = "--api-workers"
 
     def __init__(
         self,
@@ -106,84 +115,85 @@ class LocalApi(BackgroundServer):
         handler: Handler,
         allowed_origins: list[str],
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        workers: int = 1,
+        joining: bool = False,
     ) -> None:
-        super().__init__(address, _RequestHandler, idle_timeout)
+        super().__init__(address, _RequestHandler, idle_timeout, workers, joining)
         self.handler = handler
         self.allowed_origins = allowed_origins
 
+    def worker_target(self) -> WorkerTarget:
+        return _worker_main, (self.allowed_origins,)
 
-class _RequestHandler(StdlibHandler):
+
+def _worker_main(
+    allowed_origins: list[str],
+    host: str,
+    port: int,
+    workers: int,
+    ready: Event,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    control: Connection | None = None,
+) -> None:
+    """An extra API process: import the handler (initialised in the environment inherited from the parent),
+    join the port, serve until the parent stops or dies."""
+    serve_worker(
+        lambda: LocalApi(
+            (host, port), deployed_handler(), allowed_origins, idle_timeout, workers, joining=True
+        ),
+        ready,
+    )
+
+
+class _RequestHandler(LeanHandler):
+    """The API's HTTP: the lean handler the endpoint uses (``ops/local/http.py``), not ``http.server``'s,
+    whose header parsing and writes cost a third of a request's CPU besides the handler's boto3 call."""
+
     server: LocalApi
-    protocol_version = "HTTP/1.1"
+    max_body_bytes = MAX_BODY_BYTES
 
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("api %s - %s", self.address_string(), format % args)
-
-    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: dict[str, Any]) -> None:
-        self._send(status, {"Content-Type": "application/json"}, json.dumps(data).encode())
-
-    def _close_if_body(self) -> None:
-        """Close after answering when a body came that is not read: its bytes must not pass for a request."""
-        if self.headers.get("Content-Length", "0") != "0":
-            self.close_connection = True
-
-    def do_OPTIONS(self) -> None:
-        self._close_if_body()
-        origin = self.headers.get("Origin", "")
-        headers = {"Vary": "Origin"}
-        if origin in self.server.allowed_origins:
-            headers.update(
-                {
-                    "Access-Control-Allow-Origin": origin,
-                    "Access-Control-Allow-Methods": "POST",
-                    "Access-Control-Allow-Headers": "content-type",
-                    "Access-Control-Max-Age": "300",
-                }
-            )
-        self._send(HTTPStatus.NO_CONTENT, headers, b"")
-
-    def _route(self, method: str) -> None:
-        if (method, self.path.partition("?")[0]) != ROUTE:
-            self._close_if_body()
-            self._json(HTTPStatus.NOT_FOUND, {"message": "Not Found"})
-            return
-        length = self.headers.get("Content-Length", "0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Entity Too Large"})
-            return
-        body = self.rfile.read(int(length))
-        event = build_event(method, self.path, dict(self.headers.items()), body, self.client_address[0])
+    def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
+        # a body on a route that does not use it closes the connection after the answer, as before
+        close = {"Connection": "close"} if body else {}
+        if method == "OPTIONS":
+            return HTTPStatus.NO_CONTENT, "application/json", {**self._preflight(headers), **close}, b""
+        if (method, path.partition("?")[0]) != ROUTE:
+            return HTTPStatus.NOT_FOUND, "application/json", close, _message("Not Found")
+        event = build_event(method, path, dict(headers), body, self.client_address[0])
         started = time.perf_counter()
         reply = self.server.handler(event, LambdaContext("local-classifier"))
         log.debug(
             "handler answered %s in %.1f ms", reply.get("statusCode"), (time.perf_counter() - started) * 1e3
         )
-        self._reply(reply)
+        return _reply(reply)
 
-    def _reply(self, reply: Any) -> None:
-        """Write a proxy-integration reply back; a malformed one is a 502, as in API Gateway."""
-        if not isinstance(reply, dict) or not isinstance(reply.get("statusCode"), int):
-            log.error("handler reply is not a proxy response: %r", reply)
-            self._json(HTTPStatus.BAD_GATEWAY, {"message": "Internal Server Error"})
-            return
-        body = reply.get("body") or ""
-        data = base64.b64decode(body) if reply.get("isBase64Encoded") else str(body).encode("utf-8")
-        headers = {"Content-Type": "application/json", **(reply.get("headers") or {})}
-        self._send(reply["statusCode"], headers, data)
+    def _preflight(self, headers: Mapping[str, str]) -> dict[str, str]:
+        """CORS preflight headers: the allowed origin's, only ``Vary`` for any other."""
+        origin = headers.get("origin", "")
+        if origin not in self.server.allowed_origins:
+            return {"Vary": "Origin"}
+        return {
+            "Vary": "Origin",
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "content-type",
+            "Access-Control-Max-Age": "300",
+        }
 
-    def do_POST(self) -> None:
-        self._route("POST")
 
-    def do_GET(self) -> None:
-        self._route("GET")
+def _reply(reply: Any) -> Response:
+    """A proxy-integration reply as the HTTP answer; a malformed one is a 502, as in API Gateway."""
+    if not isinstance(reply, dict) or not isinstance(reply.get("statusCode"), int):
+        log.error("handler reply is not a proxy response: %r", reply)
+        return HTTPStatus.BAD_GATEWAY, "application/json", {}, _message("Internal Server Error")
+    body = reply.get("body") or ""
+    data = base64.b64decode(body) if reply.get("isBase64Encoded") else str(body).encode("utf-8")
+    headers = {str(name): str(value) for name, value in (reply.get("headers") or {}).items()}
+    content_type = "application/json"
+    for name in [n for n in headers if n.lower() == "content-type"]:
+        content_type = headers.pop(name)
+    return reply["statusCode"], content_type, headers, data
+
+
+def _message(text: str) -> bytes:
+    return json.dumps({"message": text}).encode()

@@ -11,40 +11,38 @@ Requests are BlazingText's, in both of the container's formats, ``application/js
 (``lambda/contract.py``) defines them; this module adds the container's limits and HTTP statuses.
 
 fastText's predict holds Python's GIL, so one process predicts on one core at a time. ``workers`` > 1
-starts that many - 1 more processes (spawned, each loading the model) listening on the same port with
-``SO_REUSEPORT``; the kernel spreads new connections over them. A worker that dies is logged and
-replaced by a new one; they all stop with the server. ``swap`` changes the model in every process without a
-restart: each loads the new one beside the old and switches between two requests (docs/rollout.md).
+serves in that many processes on one port (``ops/local/http.py``), each extra one loading the model.
+``swap`` changes the model in every process without a restart: each loads the new one beside the old and
+switches between two requests (docs/rollout.md).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
-import multiprocessing.connection
-import os
 import re
-import signal
-import socket
 import threading
-import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
-from ml.errors import ProjectError
 from ml.lambda_src import contract
 from ml.predict import Predictor
-from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler
+from ops.local.http import (
+    IDLE_TIMEOUT_SECONDS,
+    WORKER_START_SECONDS,
+    BackgroundServer,
+    LeanHandler,
+    WorkerError,
+    WorkerTarget,
+    serve_worker,
+)
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
 MAX_INSTANCES = 1000
-WORKER_START_SECONDS = 60.0
 _RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 Response = tuple[int, str, Mapping[str, str], bytes]
 MODEL_HEADER = "X-Model-Sha256"  # GET /ping names the sha256 of the model.tar.gz being served
@@ -103,12 +101,10 @@ def predict_lines(predictor: Predictor, requests: list[tuple[str, int]]) -> list
     return answers
 
 
-class WorkerError(ProjectError):
-    """An extra endpoint worker process could not start."""
-
-
 class EndpointServer(BackgroundServer):
     """Serves one model under one endpoint name, in ``workers`` processes sharing the port."""
+
+    workers_flag = "--endpoint-workers"
 
     def __init__(
         self,
@@ -119,51 +115,23 @@ class EndpointServer(BackgroundServer):
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         joining: bool = False,
     ) -> None:
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
-        self.allow_reuse_port = workers > 1  # read by server_bind, before any worker joins the port
-        self._joining = joining  # a worker joins its parent's port; the parent needs a free one
-        self._children: list[BaseProcess] = []  # set before binding: a failed bind calls server_close
-        self._controls: dict[BaseProcess, Connection] = {}  # each worker's end for `swap`
-        self._lock = threading.Lock()  # held while the worker list changes
-        self._closing = threading.Event()
-        self._watcher: threading.Thread | None = None
-        super().__init__(address, _Handler, idle_timeout)
+        super().__init__(address, _Handler, idle_timeout, workers, joining)
         self.predictor = predictor
         self.endpoint_name = endpoint_name
-        self.workers = workers
         self.name = f"local endpoint {endpoint_name!r}"
 
-    def server_bind(self) -> None:
-        """Bind; with ``SO_REUSEPORT`` only to a free port, which another server could otherwise share."""
-        if self.allow_reuse_port and not self._joining and self.server_address[1]:
-            with socket.socket(self.address_family, socket.SOCK_STREAM) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as server_bind does
-                probe.bind(self.server_address)  # EADDRINUSE when any server listens there
-        super().server_bind()
-
-    @property
-    def worker_pids(self) -> list[int]:
-        """Process ids of the extra workers (empty with one worker)."""
-        return [child.pid for child in self._children if child.pid is not None]
-
     def start(self) -> None:
-        """Start the extra worker processes (each ready before this returns), then serve here too."""
-        if self.workers > 1:
-            if self.predictor is None:
-                raise ValueError("endpoint workers need a loaded model")
-            try:
-                for _ in range(self.workers - 1):
-                    self._children.append(self._start_worker())
-            except WorkerError:
-                self._stop_workers()
-                raise
-            log.info("%s: %d worker processes on port %d", self.name, self.workers, self.server_address[1])
-            self._watcher = threading.Thread(
-                target=self._replace_dead_workers, name=f"{self.name} watcher", daemon=True
-            )
-            self._watcher.start()
+        """Start the extra worker processes (each with the model loaded), then serve here too."""
+        if self.workers > 1 and self.predictor is None:
+            raise ValueError("endpoint workers need a loaded model")
         super().start()
+
+    def worker_target(self) -> WorkerTarget:
+        assert self.predictor is not None
+        return _worker_main, (
+            (str(self.predictor.model_bin), self.predictor.archive_sha256),
+            self.endpoint_name,
+        )
 
     def swap(self, predictor: Predictor) -> None:
         """Serve ``predictor`` from now on in every process, without a restart or a failed request.
@@ -187,85 +155,6 @@ class EndpointServer(BackgroundServer):
             self.predictor = predictor
         log.info("%s now serves %s", self.name, predictor.archive_sha256[:16] or predictor.model_bin)
 
-    def _start_worker(self) -> BaseProcess:
-        """Spawn one extra worker and wait until it has loaded the model and joined the port."""
-        assert self.predictor is not None
-        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        host, port = self.server_address[:2]
-        ready = ctx.Event()
-        control, worker_end = ctx.Pipe()
-        model = (str(self.predictor.model_bin), self.predictor.archive_sha256)
-        child = ctx.Process(
-            target=_worker_main,
-            args=(model, self.endpoint_name, host, port, self.workers, ready),
-            kwargs={"idle_timeout": self.idle_timeout, "control": worker_end},
-            name=f"{self.name} worker",
-            daemon=True,
-        )
-        child.start()
-        deadline = time.monotonic() + WORKER_START_SECONDS
-        while not ready.wait(0.1):
-            if not child.is_alive() or time.monotonic() > deadline:
-                child.terminate()
-                child.join(10)
-                raise WorkerError(
-                    f"an endpoint worker failed to start (exit code {child.exitcode}); "
-                    "try fewer --endpoint-workers"
-                )
-        self._controls[child] = control
-        return child
-
-    def _replace_dead_workers(self) -> None:
-        """Until the server closes: log each worker that exits and start a new one in its place."""
-        while not self._closing.is_set():
-            by_sentinel: dict[Any, BaseProcess] = {child.sentinel: child for child in self._children}
-            for sentinel in multiprocessing.connection.wait(list(by_sentinel), timeout=1.0):
-                with self._lock:
-                    if self._closing.is_set():
-                        return
-                    dead = by_sentinel[sentinel]
-                    dead.join()
-                    self._children.remove(dead)
-                    self._controls.pop(dead).close()
-                    log.warning(
-                        "%s: worker process %d exited (code %s); starting a new one",
-                        self.name,
-                        dead.pid,
-                        dead.exitcode,
-                    )
-                    try:
-                        child = self._start_worker()
-                    except WorkerError as exc:
-                        log.error(
-                            "%s: %s; serving with %d of %d processes",
-                            self.name,
-                            exc,
-                            len(self._children) + 1,
-                            self.workers,
-                        )
-                        continue
-                    self._children.append(child)
-                    log.info("%s: worker process %d replaces %d", self.name, child.pid, dead.pid)
-
-    def _stop_workers(self) -> None:
-        self._closing.set()
-        with self._lock:
-            for child in self._children:
-                child.terminate()
-            for child in self._children:
-                child.join(10)
-            self._children.clear()
-            for control in self._controls.values():
-                control.close()
-            self._controls.clear()
-        if self._watcher is not None:
-            self._watcher.join()
-
-    def server_close(self) -> None:
-        """Close the socket and stop the worker processes."""
-        super().server_close()
-        self._stop_workers()
-
 
 def _worker_main(
     model: tuple[str, str],
@@ -279,21 +168,15 @@ def _worker_main(
 ) -> None:
     """An extra worker process: load the model (model.bin, archive sha256), join the port, serve until the
     parent stops or dies; switch to each model the parent sends on ``control``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
-    parent = os.getppid()
 
-    def exit_when_orphaned() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
+    def build() -> EndpointServer:
+        predictor = Predictor(Path(model[0]), model[1])
+        server = EndpointServer((host, port), predictor, endpoint_name, workers, idle_timeout, joining=True)
+        if control is not None:
+            threading.Thread(target=_follow_swaps, args=(server, control), daemon=True).start()
+        return server
 
-    threading.Thread(target=exit_when_orphaned, daemon=True).start()
-    predictor = Predictor(Path(model[0]), model[1])
-    server = EndpointServer((host, port), predictor, endpoint_name, workers, idle_timeout, joining=True)
-    if control is not None:
-        threading.Thread(target=_follow_swaps, args=(server, control), daemon=True).start()
-    ready.set()
-    server.serve_forever()
+    serve_worker(build, ready)
 
 
 def _follow_swaps(server: EndpointServer, control: Connection) -> None:

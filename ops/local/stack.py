@@ -170,7 +170,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         site = SiteServer((host, ports[flag]))
         bound.append(site)
         flag = "--api-port"
-        api = LocalApi((host, ports[flag]), _not_started, [site.url])
+        api = LocalApi((host, ports[flag]), _not_started, [site.url], workers=settings.api_workers)
         bound.append(api)
     except OSError as exc:
         for server in bound:

@@ -18,9 +18,10 @@ import pytest
 
 from ml.aws.session import SageMakerError, split_s3_uri
 from ml.aws.transform import INPUT_NAME, classify, endpoint_model, join_output, transform
+from ml.lambda_src import tokens_of
 from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
-from ml.records import ClassifyError, InputSpec, Record, tokens_of
+from ml.records import ClassifyError, InputSpec, Record
 from ml.results import read_key
 from ops.infra.moto_server import MotoServer
 from ops.settings import Settings

@@ -55,6 +55,9 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(
     assert speed["inprocess"]["all_cores"] > 0 and speed["inprocess"]["one_core"] > 0
     assert [c["batch"] for c in speed["bulk"]["cases"]] == [25, settings.classify_batch_size]
     assert all(c["docs_per_second"] > 0 and c["docs"] == 60 for c in speed["bulk"]["cases"])
+    assert all(0 < c["first_batch_seconds"] <= c["seconds"] for c in speed["bulk"]["cases"])
+    small, whole = speed["bulk"]["cases"]  # 25 a request: 35 texts after the first batch; 1000: none
+    assert small["after_first_docs_per_second"] > 0 and whole["after_first_docs_per_second"] is None
     assert results["sizing"]["p99_ms"] > 0
     text = out.read_text()
     for heading in (
@@ -78,5 +81,6 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(
     assert f"Over 2 fastText seeds ({settings.seed}, 1;" in text
     printed = capsys.readouterr().out  # the goals table, on the terminal too
     assert "## Goals" in printed and "tokenizer ≥ 2× the one it replaced" in printed
+    assert "first batch on disk (s)" in text and "after its first batch, on disk at" in printed
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
     assert saved["serving"]["cases"] == cases

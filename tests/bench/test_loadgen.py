@@ -54,3 +54,6 @@ def test_open_loop_waits_for_each_request_time(url: str) -> None:
     started = time.perf_counter()
     stats = run(url, b"{}", concurrency=1, requests=10, seconds=30, rate=25)
     assert stats["requests"] == 10 and time.perf_counter() - started >= 9 / 25
+    # AND it says how late it woke for the requests it slept for (a closed loop sleeps for none)
+    assert stats["p99_wake_late_ms"] >= 0
+    assert "p99_wake_late_ms" not in run(url, b"{}", concurrency=1, requests=3, seconds=30)

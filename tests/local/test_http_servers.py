@@ -256,3 +256,18 @@ def test_a_client_gone_mid_answer_is_no_traceback_and_other_errors_are_logged(
     assert "Traceback" not in capfd.readouterr().err
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].exc_info is not None and "ValueError" in caplog.text
+
+
+def test_the_api_answers_as_api_gateway_off_the_route_and_asks_for_a_length(
+    make_server: Callable[[str], BackgroundServer],
+) -> None:
+    server = make_server("api")
+    server.start()
+    # WHEN a method no route takes reaches /classify THEN a JSON 404, as API Gateway answers it
+    answer = exchange(
+        server, b"PUT /classify HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    assert answer.split(b" ", 2)[1] == b"404" and answer.endswith(b'{"message": "Not Found"}'), answer
+    # AND a POST without Content-Length is a 411 that closes the connection, not a handler call
+    answer = exchange(server, b"POST /classify HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.split(b" ", 2)[1] == b"411" and b"\r\nConnection: close\r\n" in answer, answer

@@ -9,6 +9,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,29 @@ def test_the_stack_with_two_endpoint_workers_classifies_and_stops_them(
             status, _, body = classify(running, {"text": WALTER_JOHNSON})
             assert status == 200 and body["label"] == "Athlete"
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_the_stack_with_two_api_workers_answers_from_both_and_stops_them(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    # GIVEN the stack with the API in 2 processes (this one and a spawned one, each with the real handler)
+    settings = trained[0].replace(api_workers=2)
+    with start_stack(settings, ephemeral_ports=True) as running:
+        (child,) = running.api.worker_pids
+        before = _cpu_ticks(child)
+        # WHEN 64 fresh connections each classify (the kernel spreads connections over the two sockets)
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: classify(running, {"text": WALTER_JOHNSON}), range(64)))
+        # THEN every answer is the handler's, and the spawned process did part of the work
+        assert all(status == 200 and body["label"] == "Athlete" for status, _, body in answers)
+        assert _cpu_ticks(child) > before
+    # AND stopping the stack stops the worker
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def test_the_site_origin_forwards_classify_to_the_api_with_the_security_headers(stack: LocalStack) -> None:
