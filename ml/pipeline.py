@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -264,7 +265,10 @@ def run(settings: Settings) -> TrainOutcome:
     folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
     train_rows = prepared.path(preprocess.BASELINE_TRAIN)  # the vocabulary's topics are counted in them
-    deploy.deploy_local(settings, folder / ARCHIVE, train_rows)  # the switch: one write of the registry
+    splits = partial(data.make_splits, dataset, settings)  # the learned rule's rows, read only if needed
+    deploy.deploy_local(
+        settings, folder / ARCHIVE, train_rows, splits
+    )  # the switch: one write of the registry
     return deployed(settings, reused)
 
 

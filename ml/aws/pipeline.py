@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ml import deploy, versions, vocabulary
+from ml import data, deploy, versions, vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import session, store
 from ml.aws import train as sagemaker_train
@@ -53,7 +54,8 @@ def run(settings: Settings, review: versions.Review | None = None) -> TrainOutco
         sha = file_digest(folder / ARCHIVE)
         # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
         train_rows = prepared.path(BASELINE_TRAIN)
-        vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", train_rows)
+        splits = partial(data.make_splits, dataset, settings)  # read only if not derived yet
+        vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", train_rows, splits)
         inputs = store.upload(aws.s3, folder, aws.uri(store.MODELS))
         version = register_approval(settings, folder)
         package = packages.register(
