@@ -13,8 +13,10 @@ the zip's root; the rest of the project reaches it through ``ml/lambda_src.py``.
   tok …", "k": N}`` a line (``k`` optional, default 1), answered one ``{"prob": [...], "label": [...]}`` a
   line, in order, under the same media type;
 - the vocabulary file the handler reads (``ml/vocabulary.py`` writes it): a header naming the format, the
-  model archive's sha256 and the tokenizer, then one ``topical <word>`` or ``common <word>`` line a word;
-- the unknown-text rule the handler applies with it (docs/unknown-text.md).
+  model archive's sha256 and the tokenizer, then one ``topical <word>`` or ``common <word>`` line a word,
+  the learned non-topic rule's ``weight <feature> <value>`` lines and its ``threshold <value>``;
+- the unknown-text rules the handler applies with it, and the features the learned one reads
+  (docs/unknown-text.md).
 
 A request or answer that breaks the contract is a ValueError whose message says why.
 """
@@ -22,15 +24,23 @@ A request or answer that breaks the contract is a ValueError whose message says 
 from __future__ import annotations
 
 import json
+import math
+import re
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
 LABEL_PREFIX = "__label__"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
-VOCABULARY_FORMAT = "dbpedia-vocabulary/3"  # 3: the topical and the common words, each line tagged
-MIN_WORDS_FOR_LANGUAGE = 6  # a text this long without a common word is not English (docs/unknown-text.md)
+VOCABULARY_FORMAT = "dbpedia-vocabulary/4"  # 4: the words, each line tagged, and the learned rule
+MIN_WORDS_FOR_LANGUAGE = 6  # a refused text this long without a common word is told it is not English
+# Characters of the raw text the learned rule sees (the tokens lose them), each as a feature's name
+MARKS = {"?": "q", "!": "excl", "<": "lt", ">": "gt", "=": "eq", "{": "brace", "(": "paren", ";": "semi"}
+MARKS |= {"_": "under", "/": "slash", "#": "hash", '"': "dq", ":": "colon", "[": "bracket", "*": "star"}
+MARKS |= {"@": "at"}
+_PRONOUN_I = re.compile(r"\bI\b")
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -143,10 +153,14 @@ def read_answer(answer: Any) -> list[dict[str, Any]]:
 
 # --- vocabulary and the unknown-text rule ---------------------------------------------------------
 class Vocabulary(NamedTuple):
-    """The deployed model's words that tell it about a topic, and its common (English) words."""
+    """The deployed model's words that tell it about a topic, its common (English) words, and the learned
+    rule: a text whose :func:`off_topic_score` is above ``threshold`` is not about a topic (without
+    weights, none is)."""
 
     topical: frozenset[str]
     common: frozenset[str]
+    weights: Mapping[str, float] = MappingProxyType({})
+    threshold: float = math.inf
 
 
 def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
@@ -155,20 +169,57 @@ def vocabulary_header(model_sha256: str, tokenizer: str) -> str:
 
 
 def vocabulary_text(words: Vocabulary, model_sha256: str, tokenizer: str) -> str:
-    """A vocabulary file's text: the header, then the tagged words, sorted."""
+    """A vocabulary file's text: the header, the tagged words, the weights (sorted), the threshold."""
     lines = sorted([f"topical {w}\n" for w in words.topical] + [f"common {w}\n" for w in words.common])
+    lines += sorted(f"weight {f} {w!r}\n" for f, w in words.weights.items())
+    lines += [f"threshold {words.threshold!r}\n"] if words.weights else []
     return vocabulary_header(model_sha256, tokenizer) + "".join(lines)
 
 
 def read_vocabulary(lines: Iterable[str]) -> Vocabulary:
-    """The words of a vocabulary file's lines after its header; ValueError names a line that is not tagged."""
+    """The words and the rule of a vocabulary file's lines after its header; ValueError names a line that
+    is not one of its four kinds."""
     tagged: dict[str, set[str]] = {"topical": set(), "common": set()}
+    weights: dict[str, float] = {}
+    threshold = math.inf
     for line in lines:
-        tag, _, word = line.partition(" ")
-        if tag not in tagged or not word:
-            raise ValueError(f"line {line!r}")
-        tagged[tag].add(word)
-    return Vocabulary(frozenset(tagged["topical"]), frozenset(tagged["common"]))
+        tag, _, rest = line.partition(" ")
+        try:
+            if tag == "weight":
+                feature, _, value = rest.partition(" ")
+                weights[feature] = float(value)
+            elif tag == "threshold":
+                threshold = float(rest)
+            elif tag in tagged and rest:
+                tagged[tag].add(rest)
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"line {line!r}") from None
+    topical, common = frozenset(tagged["topical"]), frozenset(tagged["common"])
+    return Vocabulary(topical, common, MappingProxyType(weights), threshold)
+
+
+def features(text: str, tokens: list[str]) -> set[str]:
+    """What the learned rule reads of a text: its distinct tokens, and marks of the raw text the tokens
+    lose (a question mark, code's brackets, a capital first letter, the pronoun "I"), as ``__name``."""
+    marks = [f"__{name}" for char, name in MARKS.items() if char in text]
+    stripped = text.strip()
+    shape = {
+        "__upper": stripped[:1].isupper(),
+        "__lower": stripped[:1].islower(),
+        "__I": bool(_PRONOUN_I.search(text)),
+        "__endq": stripped.endswith("?"),
+        "__endp": stripped.endswith("."),
+        "__nonlatin": any(ord(char) > 0x2FF for char in text),
+    }
+    return {*tokens, *marks, *(name for name, present in shape.items() if present)}
+
+
+def off_topic_score(text: str, tokens: list[str], words: Vocabulary) -> float:
+    """The learned rule's score of a text of at least one token: the weights of its features over the
+    square root of its token count; above ``words.threshold`` it reads as chat, a request, code or markup."""
+    return sum(words.weights.get(f, 0.0) for f in features(text, tokens)) / math.sqrt(len(tokens))
 
 
 def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:
@@ -176,18 +227,26 @@ def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:
     return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)
 
 
-def unknown_reason(known: int, common: int, words: int, min_percent: int) -> str | None:
+def unknown_reason(known: int, common: int, words: int, min_percent: int, off_topic: bool) -> str | None:
     """Why the model cannot judge a text of ``words`` tokens, ``known`` of them topical and ``common`` of
-    them common English words; None if it can. Not English is the clearer reason, so it comes first."""
+    them common English words: the learned rule finds it ``off_topic``, or fewer than ``min_percent``
+    percent of its words are topical; None if neither. The reason is the clearest that holds: not English
+    (at least ``MIN_WORDS_FOR_LANGUAGE`` words, none common), too few topical words, the learned rule."""
+    few = known * 100 < min_percent * words
+    if not (few or off_topic):
+        return None
     if common == 0 and words >= MIN_WORDS_FOR_LANGUAGE:
         return (
             f"None of its {words} words is a common English word: the model only knows English text, "
             "so it cannot tell what this is about."
         )
-    if known * 100 >= min_percent * words:
-        return None
-    tells = "tells" if 1 in (known, words) else "tell"
+    if few:
+        tells = "tells" if 1 in (known, words) else "tell"
+        return (
+            f"Only {known} of {words} {'word' if words == 1 else 'words'} {tells} the model anything about "
+            "a topic; it cannot tell what this text is about."
+        )
     return (
-        f"Only {known} of {words} {'word' if words == 1 else 'words'} {tells} the model anything about a "
-        "topic; it cannot tell what this text is about."
+        "It reads like conversation, a request, a program's message, code or markup, not like a text "
+        "about a topic: the model cannot tell what it is about."
     )

@@ -5,9 +5,10 @@ path is a 404, another method a 405, and an event that is not an HTTP request a 
 console's test event of the seed's tutorial, ``{"body": "…"}`` alone, answered as that POST. The body is JSON
 ``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
 ``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "commonWords", "words"}``;
-when a text of at least ``MIN_WORDS_FOR_LANGUAGE`` words has none of the model's common English words, or
-fewer than ``MIN_KNOWN_PERCENT`` percent of its words are in the model's topical vocabulary, ``label`` and
-``probability`` are null and ``reason`` says why (the top list is still there: docs/unknown-text.md).
+when a text of at least ``MIN_WORDS_FOR_LANGUAGE`` words has none of the model's common English words,
+fewer than ``MIN_KNOWN_PERCENT`` percent of its words are in the model's topical vocabulary, or the learned
+rule reads it as chat, a request, code or markup, ``label`` and ``probability`` are null and ``reason`` says
+why (the top list is still there: docs/unknown-text.md).
 
 Configuration (environment): ``ENDPOINT_NAME``, ``ALLOWED_ORIGINS`` (comma-separated CORS origins),
 ``ORIGIN_VERIFY_SECRET`` (see :func:`check_origin`), ``LOG_LEVEL``, ``VOCABULARY_FILE`` (the model's
@@ -134,10 +135,11 @@ def check_origin(event: dict[str, Any]) -> None:
         raise Forbidden("call the classifier through its site's own address")
 
 
-def _setting(name: str) -> int:
-    """A positive whole number from the environment (values come from ops/settings.py, through Terraform)."""
+def _setting(name: str, least: int = 1) -> int:
+    """A whole number of at least ``least`` from the environment (values come from ops/settings.py,
+    through Terraform)."""
     raw = os.environ.get(name, "")
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdigit() or int(raw) < least:
         raise NotConfigured("the classifier is not set up", f"{name} is {raw or 'not set'}")
     return int(raw)
 
@@ -186,7 +188,7 @@ def sagemaker_runtime(timeouts: tuple[float, float] | None = None) -> Any:
 
 # --- vocabulary -----------------------------------------------------------------------------------
 def vocabulary() -> contract.Vocabulary:
-    """The deployed model's topical and common words, read once from ``VOCABULARY_FILE`` (gzip).
+    """The deployed model's topical and common words and learned rule, read once from ``VOCABULARY_FILE``.
 
     A missing or unreadable file, or one of another format, derived from another model than
     ``MODEL_SHA256`` or with another tokenizer, is NotConfigured: it would refuse the wrong texts.
@@ -451,7 +453,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if not tokens:
             raise BadRequest("the text has no words to classify")
         known, common, words = contract.word_counts(tokens, vocabulary())
-        reason = contract.unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT"))
+        off_topic = contract.off_topic_score(text, tokens, vocabulary()) > vocabulary().threshold
+        reason = contract.unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT", 0), off_topic)
         top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
         answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
         counts = {"knownWords": known, "commonWords": common, "words": words}

@@ -10,12 +10,14 @@ region, runtime URL and capacity, for either target.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from ml import vocabulary
 from ml.config import ENDPOINT_MODES, LOCAL_ACCOUNT_ID, ModelSettings, log
+from ml.data import Splits
 from ml.errors import ProjectError
 from ml.fsutil import file_digest, write_json
 from ml.lambda_src import text_tokenizer
@@ -194,9 +196,12 @@ def tokenizer_mismatch(settings: ModelSettings) -> str | None:
     )
 
 
-def deploy_local(settings: ModelSettings, archive: Path, train_rows: Path) -> EndpointOutputs:
-    """Derive the model's vocabulary (from its ``train_rows``), register it locally, write the tfvars."""
-    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache", train_rows)
+def deploy_local(
+    settings: ModelSettings, archive: Path, train_rows: Path, splits: Callable[[], Splits]
+) -> EndpointOutputs:
+    """Derive the model's vocabulary (from its ``train_rows`` and ``splits``), register it locally, write
+    the tfvars."""
+    vocabulary.ensure(archive, settings.build_dir / "endpoint-cache", train_rows, splits)
     register_local(settings, archive)
     outputs = local_outputs(settings, file_digest(archive))
     write_tfvars(outputs, settings.tfvars_path)

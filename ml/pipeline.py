@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -269,7 +270,10 @@ def run(settings: ModelSettings) -> TrainOutcome:
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
     page.write(folder, shown)  # what the page shows of this version (docs/own-data.md)
     train_rows = prepared.path(preprocess.BASELINE_TRAIN)  # the vocabulary's topics are counted in them
-    deploy.deploy_local(settings, folder / ARCHIVE, train_rows)  # the switch: one write of the registry
+    splits = partial(data.make_splits, dataset, settings)  # the learned rule's rows, read only if needed
+    deploy.deploy_local(
+        settings, folder / ARCHIVE, train_rows, splits
+    )  # the switch: one write of the registry
     return deployed(settings, reused)
 
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ml.data import Row
 
@@ -20,6 +20,21 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 def first_sentence(content: str) -> str:
     """The content up to its first sentence end (the whole content when it has none)."""
     return _SENTENCE_END.split(content.strip(), maxsplit=1)[0]
+
+
+def real_texts(rows: Iterable[Row]) -> dict[str, list[str]]:
+    """The five ways a real row can arrive: titled, untitled abstract, first sentence, first words, title."""
+    groups: dict[str, list[str]] = {"titled abstract": [], "untitled abstract": [], "first sentence": []}
+    groups[f"first {SHORT_TOKENS} words"] = []
+    groups["title alone"] = []
+    for row in rows:
+        sentence = first_sentence(row.content)
+        groups["titled abstract"].append(row.text)
+        groups["untitled abstract"].append(row.content)
+        groups["first sentence"].append(sentence)
+        groups[f"first {SHORT_TOKENS} words"].append(" ".join(sentence.split()[:SHORT_TOKENS]))
+        groups["title alone"].append(row.title)
+    return groups
 
 
 def slice_texts(rows: list[Row], tokenize: Callable[[str], list[str]]) -> dict[str, list[str]]:

@@ -2,15 +2,19 @@
 
 ``vocabulary.txt.gz`` sits beside the model archive in its version folder. It is gzip (fixed mtime, so
 the same model gives the same bytes) of UTF-8 lines: a header naming the format, the model archive's
-sha256 and the tokenizer scheme, then one line a word, ``topical <word>`` or ``common <word>``, sorted.
+sha256 and the tokenizer scheme, then one line a word, ``topical <word>`` or ``common <word>``, sorted,
+then the learned rule's ``weight <feature> <value>`` lines and its ``threshold <value>``.
 A word is topical when it is in the model's vocabulary (fastText's ``get_words()``) and the train rows
 that contain it lean to some classes: the Kullback-Leibler divergence of their class shares (shrunk
 towards the class prior by ``PRIOR_ROWS`` pseudo-rows, so that a word seen in a handful of rows carries
 little) from the prior is at least ``MIN_TOPIC_NATS``. "the", "how" or "und" fall out, "footballer" or
 "river" stay. The common words are the ``COMMON_WORDS`` non-topical model words in the most train rows:
-"the", "is", "of", "was"; a long text with none of them is not in the model's language. The file's format
-is the wire contract's (``lambda/contract.py``); the Lambda refuses a vocabulary whose header names another
-format or model than its ``MODEL_SHA256`` (docs/unknown-text.md).
+"the", "is", "of", "was"; a long text with none of them is not in the model's language. The learned rule is
+a logistic regression over the contract's features (tokens and marks of the raw text) that tells the train
+rows (as titled and untitled abstract, first sentence, first words and title) from text no topic fits
+(``ml/non_topic.py``'s choose halves); its threshold refuses ``REFUSED_SHARE`` of the validation rows' first
+sentences. The file's format is the wire contract's (``lambda/contract.py``); the Lambda refuses a
+vocabulary whose header names another format or model than its ``MODEL_SHA256`` (docs/unknown-text.md).
 """
 
 from __future__ import annotations
@@ -18,20 +22,32 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from types import MappingProxyType
 
 import fasttext
+import scipy.sparse
+from sklearn.linear_model import LogisticRegression
 
-from ml import page
+from ml import non_topic, page
+from ml.data import Splits
 from ml.fsutil import atomic_path, file_digest
 from ml.lambda_src import contract, text_tokenizer
 from ml.package import ArtifactError, unpack
+from ml.slices import real_texts
 
 VOCABULARY = "vocabulary.txt.gz"  # beside model.tar.gz; the same name at the Lambda zip's root
 PRIOR_ROWS = 20  # pseudo-rows of the class prior mixed into every word's class counts
 MIN_TOPIC_NATS = 0.2  # a word whose shrunk class shares diverge less from the prior says nothing
 COMMON_WORDS = 30  # the other words in the most train rows: "the", "is", "of" (docs/unknown-text.md)
+# The learned rule (docs/unknown-text.md has the measurements behind each)
+RULE_ROWS = 25_000  # train rows (seeded draw) the rule is fitted on, each in its five views
+RULE_C = 3.0  # the logistic regression's inverse regularisation strength
+MIN_WEIGHT = 0.5  # weights nearer zero are dropped (the file stays small)
+REFUSED_SHARE = 0.005  # the threshold refuses this share of the validation rows' first sentences
 
 
 def path_for(archive: Path) -> Path:
@@ -67,6 +83,41 @@ def derive(words: frozenset[str], train_rows: Path) -> contract.Vocabulary:
     return contract.Vocabulary(topical, frozenset(by_rows[:COMMON_WORDS]))
 
 
+def learn_rule(splits: Splits) -> tuple[dict[str, float], float]:
+    """The learned rule's weights and threshold, fitted on the train rows and ``non_topic``'s choose halves,
+    its threshold set on the validation rows' first sentences."""
+    tokenize = text_tokenizer().tokenize
+    rows = random.Random(0).sample(splits.train, min(RULE_ROWS, len(splits.train)))
+    topic = [text for texts in real_texts(rows).values() for text in texts]
+    docs: list[tuple[set[str], int]] = []
+    labels: list[int] = []
+    for label, texts in ((0, topic), (1, non_topic.learning_texts())):
+        for text in texts:
+            if tokens := tokenize(text):
+                docs.append((contract.features(text, tokens), len(tokens)))
+                labels.append(label)
+    seen = Counter(f for features, _ in docs for f in features)
+    index = {f: i for i, f in enumerate(sorted(f for f, n in seen.items() if n >= 2))}
+    # in sorted order: the same matrix, byte for byte, whatever the process's string hash seed
+    cells = [
+        (r, index[f], 1 / math.sqrt(n)) for r, (fs, n) in enumerate(docs) for f in sorted(fs) if f in index
+    ]
+    r, c, v = zip(*cells, strict=True)
+    matrix = scipy.sparse.csr_matrix((v, (r, c)), shape=(len(docs), len(index)))
+    fit = LogisticRegression(
+        C=RULE_C, class_weight="balanced", solver="liblinear", max_iter=3000, random_state=0
+    )
+    fit.fit(matrix, labels)
+    weights = {
+        f: round(float(w), 3) for f, w in zip(index, fit.coef_[0], strict=True) if abs(w) >= MIN_WEIGHT
+    }
+    rule = contract.Vocabulary(frozenset(), frozenset(), MappingProxyType(weights))
+    sentences = [(s, t) for s in real_texts(splits.validation)["first sentence"] if (t := tokenize(s))]
+    scores = sorted(contract.off_topic_score(s, t, rule) for s, t in sentences)
+    threshold = scores[min(len(scores) - 1, int(len(scores) * (1 - REFUSED_SHARE)))] if scores else math.inf
+    return weights, threshold
+
+
 def encode(words: contract.Vocabulary, model_sha256: str, tokenizer: str) -> bytes:
     """The file's bytes: the contract's text (the header the Lambda checks, the tagged words sorted), in a
     deterministic gzip."""
@@ -91,11 +142,14 @@ def is_current(archive: Path) -> bool:
     return is_for(path_for(archive), file_digest(archive))
 
 
-def ensure(archive: Path, cache_root: Path, train_rows: Path) -> Path:
-    """Derive the vocabulary of ``archive`` (trained on ``train_rows``) beside it unless it is current."""
+def ensure(archive: Path, cache_root: Path, train_rows: Path, splits: Callable[[], Splits]) -> Path:
+    """Derive the vocabulary of ``archive`` (trained on ``train_rows``, the prepared ``splits``' train
+    rows) and its learned rule beside it unless it is current."""
     target = path_for(archive)
     if not is_current(archive):
+        weights, threshold = learn_rule(splits())
         words = derive(model_words(archive, cache_root), train_rows)
+        words = words._replace(weights=MappingProxyType(weights), threshold=threshold)
         with atomic_path(target) as tmp:
             tmp.write_bytes(encode(words, file_digest(archive), text_tokenizer().SCHEME))
     return target

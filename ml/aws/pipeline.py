@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ml import deploy, page, versions, vocabulary
+from ml import data, deploy, page, versions, vocabulary
 from ml.aws import deploy as sagemaker_deploy
 from ml.aws import session, store
 from ml.aws import train as sagemaker_train
@@ -55,7 +56,8 @@ def run(settings: AwsSettings, review: versions.Review | None = None) -> TrainOu
         sha = file_digest(folder / ARCHIVE)
         # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
         train_rows = prepared.path(BASELINE_TRAIN)
-        vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", train_rows)
+        splits = partial(data.make_splits, dataset, settings)  # read only if not derived yet
+        vocabulary.ensure(folder / ARCHIVE, settings.build_dir / "endpoint-cache", train_rows, splits)
         page.write(folder, shown)  # what the page shows of it (ops/infra/inputs.py renders it)
         inputs = store.upload(aws.s3, folder, aws.uri(store.MODELS))
         version = register_approval(settings, folder)

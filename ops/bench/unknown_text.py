@@ -1,33 +1,31 @@
-"""``invoke unknown-text``: how well the Lambda's two rules tell real topics from text the model can't judge.
+"""``invoke unknown-text``: how well the Lambda's three rules tell real topics from text it can't judge.
 
-Trains (or reuses) the pipeline's model on the given data with the current settings, then counts, for
-every text, its tokens (the Lambda's tokenizer) that are topical words and common words of that model
-(``ml/vocabulary.py``, what the Lambda ships). Real texts are the rows the model never saw, each as titled
-abstract, untitled abstract, first sentence and its first words: the validation rows are the ones the
-rules may be chosen on, the test rows (and the official test file when the test split was carved from
-the train file) the ones reported. The non-topic texts are gathered from text that packages ship
-(``ops/bench/non_topic.py``: chat, questions to a bot, program messages, other languages, code,
-markup), each group split into a half to choose on and a half to report, plus seeded keyboard mashing.
-The first table gives the share of each group the Lambda would refuse: by the topical-word share alone
-at each threshold, by the common-word rule alone, and by both as the handler applies them at the
-shipped threshold; the second, the refused counts of the reported halves (docs/unknown-text.md).
+Trains (or reuses) the pipeline's model on the given data with the current settings, then judges every
+text with what the Lambda ships beside that model (``ml/vocabulary.py``): its tokens (the Lambda's
+tokenizer) that are topical and common words, and the learned rule's score. Real texts are the rows the
+model never saw, each as titled abstract, untitled abstract, first sentence and its first words: the
+validation rows are the ones the rules may be chosen on, the test rows (and the official test file when
+the test split was carved from the train file) the ones reported. The non-topic texts are gathered from
+text that packages ship (``ml/non_topic.py``: chat, questions to a bot, program messages, other
+languages, code, markup), each group split into a half to choose on (the learned rule is fitted on such
+texts only) and a half to report, plus seeded keyboard mashing. The first table gives the share of each
+group the Lambda would refuse: by the topical-word share alone at each threshold, by the common-word rule
+alone, by the learned rule alone, and by all three as the handler applies them at the shipped threshold;
+the second, the refused counts of the reported halves (docs/unknown-text.md).
 """
 
 from __future__ import annotations
 
+import gzip
 import random
 import string
-import time
-from collections.abc import Iterable
 from pathlib import Path
 
-from ml import data, pipeline, vocabulary
+from ml import data, non_topic, pipeline, vocabulary
 from ml.fsutil import write_text
 from ml.lambda_src import contract, text_tokenizer
-from ml.preprocess import BASELINE_TRAIN
-from ml.slices import SHORT_TOKENS, first_sentence
+from ml.slices import real_texts
 from ml.tables import markdown_table
-from ops.bench import non_topic
 from ops.settings import Settings
 
 THRESHOLDS = (5, 10, 15, 20, 30, 40)  # percent of tokens that are topical words
@@ -46,33 +44,29 @@ def mashed(n: int, seed: int) -> list[str]:
     ]
 
 
-def real_texts(rows: Iterable[data.Row]) -> dict[str, list[str]]:
-    """The four ways a real row can arrive: titled and untitled abstract, first sentence, first words."""
-    groups: dict[str, list[str]] = {"titled abstract": [], "untitled abstract": [], "first sentence": []}
-    groups[f"first {SHORT_TOKENS} words"] = []
-    for row in rows:
-        sentence = first_sentence(row.content)
-        groups["titled abstract"].append(row.text)
-        groups["untitled abstract"].append(row.content)
-        groups["first sentence"].append(sentence)
-        groups[f"first {SHORT_TOKENS} words"].append(" ".join(sentence.split()[:SHORT_TOKENS]))
-    return groups
-
-
 def word_counts(text: str, words: contract.Vocabulary) -> tuple[int, int, int] | None:
     """The text's topical, common and all tokens, as the Lambda counts them; None for a text with no token."""
     tokens = text_tokenizer().tokenize(text)
     return contract.word_counts(tokens, words) if tokens else None
 
 
+def off_topic(text: str, words: contract.Vocabulary) -> bool:
+    """Whether the learned rule reads the text (of at least one token) as not about a topic."""
+    return contract.off_topic_score(text, text_tokenizer().tokenize(text), words) > words.threshold
+
+
+def shipped_vocabulary(archive: Path) -> contract.Vocabulary:
+    """The vocabulary the pipeline derived beside ``archive``, as the Lambda reads it."""
+    with gzip.open(vocabulary.require(archive), "rt", encoding="utf-8") as fh:
+        return contract.read_vocabulary(fh.read().splitlines()[1:])
+
+
 def measure(settings: Settings) -> str:
     """Train or reuse the model, measure every group; the note and Markdown table for docs/."""
     outcome = pipeline.run(settings)
-    dataset, prepared = pipeline.prepare_data(settings)
+    dataset = data.resolve_dataset(settings)
     everything = vocabulary.model_words(outcome.archive, settings.build_dir / "endpoint-cache")
-    started = time.perf_counter()
-    words = vocabulary.derive(everything, prepared.path(BASELINE_TRAIN))
-    seconds = time.perf_counter() - started
+    words = shipped_vocabulary(outcome.archive)
     shipped, min_words = settings.min_known_percent, contract.MIN_WORDS_FOR_LANGUAGE
     splits = data.make_splits(dataset, settings)
     reported = list(splits.test)
@@ -92,16 +86,21 @@ def measure(settings: Settings) -> str:
             no_words = len(counted) - len(judged)  # refused already: "the text has no words" (400)
             topical = [sum(known * 100 < t * n for known, _, n in judged) for t in THRESHOLDS]
             foreign = sum(common == 0 and n >= min_words for _, common, n in judged)
-            refused = [c is None or contract.unknown_reason(*c, shipped) is not None for c in counted]
+            learned = [c is not None and off_topic(t, words) for t, c in zip(texts, counted, strict=True)]
+            refused = [
+                c is None or contract.unknown_reason(*c, shipped, rule) is not None
+                for c, rule in zip(counted, learned, strict=True)
+            ]
             kind = "real" if name in real_texts([]) else "non-topic"
-            cells = [no_words + n for n in (*topical, foreign)] + [sum(refused)]
+            cells = [no_words + n for n in (*topical, foreign, sum(learned))] + [sum(refused)]
             label = f"{name} ({kind}, {half})"
             rows.append([label, f"{len(texts):,}"] + [f"{100 * n / len(texts):.1f}%" for n in cells])
             if half == "report":
                 totals.append((name, kind, sum(refused), len(texts)))
                 if kind == "non-topic":
                     answered += [t for t, no in zip(texts, refused, strict=True) if not no][:5]
-    header = ["texts", "n", *(f"< {t}% topical" for t in THRESHOLDS), "no common word", f"both at {shipped}%"]
+    rules = ["no common word", "learned rule", f"as shipped ({shipped}%)"]
+    header = ["texts", "n", *(f"< {t}% topical" for t in THRESHOLDS), *rules]
     table = markdown_table(header, rows)
     refused_nt = sum(n for _, kind, n, _ in totals if kind == "non-topic")
     all_nt = sum(total for _, kind, _, total in totals if kind == "non-topic")
@@ -115,21 +114,23 @@ def measure(settings: Settings) -> str:
     summary = markdown_table(("reported texts", "refused", "share"), counts)
     note = (
         f"Model {outcome.archive.parent.name} ({len(words.topical):,} topical and {len(words.common):,} "
-        f"common of {len(everything):,} words, derived in {seconds:.1f} s), trained on {dataset.origin} "
+        f"common of {len(everything):,} words; learned rule of {len(words.weights):,} weights, threshold "
+        f"{words.threshold:.3f}), trained on {dataset.origin} "
         f"(test split: {splits.test_source}); real texts are the rows it never saw: "
         f"{len(splits.validation):,} validation rows to choose on, {len(reported):,} test rows to report. "
         f"Constants: PRIOR_ROWS {vocabulary.PRIOR_ROWS}, MIN_TOPIC_NATS {vocabulary.MIN_TOPIC_NATS}, "
         f"COMMON_WORDS {vocabulary.COMMON_WORDS}, MIN_WORDS_FOR_LANGUAGE {min_words}, "
-        f"min_known_percent {shipped}. Each cell is the share refused: by the topical-word share alone "
-        f"below each threshold, by the common-word rule alone (at least {min_words} words, none "
-        "common), and by both as the handler applies them (texts without any word count as refused: "
-        "the Lambda answers them 400 already)."
+        f"min_known_percent {shipped}, RULE_C {vocabulary.RULE_C}, MIN_WEIGHT {vocabulary.MIN_WEIGHT}, "
+        f"REFUSED_SHARE {vocabulary.REFUSED_SHARE}. Each cell is the share refused: by the topical-word "
+        f"share alone below each threshold, by the common-word rule alone (at least {min_words} words, "
+        "none common), by the learned rule alone, and by all three as the handler applies them (texts "
+        "without any word count as refused: the Lambda answers them 400 already)."
     )
     common = ", ".join(sorted(words.common))
     still = "\n".join(f"- {t!r}" for t in answered)
     return (
         f"{note}\n\n{table}\n\nThe reported halves, as the handler judges them:\n\n{summary}\n\n"
-        f"The common words: {common}.\n\nSome reported non-topic texts (five a group) both rules still "
+        f"The common words: {common}.\n\nSome reported non-topic texts (five a group) the rules still "
         f"answer with a topic:\n\n{still}\n"
     )
 

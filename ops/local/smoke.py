@@ -209,8 +209,8 @@ def classify_label(
     seen = f"label {json.dumps(label)}{note}"
     if expected is None:
         fix = (
-            f"expected null for {text!r}: the Lambda lacks its vocabulary (VOCABULARY_FILE) or "
-            "MIN_KNOWN_PERCENT is 0 (docs/unknown-text.md)"
+            f"expected null for {text!r}: the Lambda lacks its vocabulary (VOCABULARY_FILE), or the "
+            "model's learned rule does not refuse it (docs/unknown-text.md)"
         )
     else:
         fix = (

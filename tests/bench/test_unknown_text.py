@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ml.data import Row
 from ml.lambda_src import contract
-from ops.bench.unknown_text import mashed, real_texts, word_counts
+from ml.slices import real_texts
+from ops.bench.unknown_text import mashed, word_counts
 
 
 def test_word_counts_count_the_lambda_s_tokens_against_both_lists() -> None:
@@ -13,7 +14,7 @@ def test_word_counts_count_the_lambda_s_tokens_against_both_lists() -> None:
     assert word_counts("?!", words) is None  # no token: the Lambda's 400, not a count
 
 
-def test_each_real_row_arrives_four_ways() -> None:
+def test_each_real_row_arrives_five_ways() -> None:
     row = Row(7, "Elbe", "The Elbe is a river. It flows into the North Sea near Hamburg in Germany today.")
     groups = real_texts([row])
     assert groups == {
@@ -21,6 +22,7 @@ def test_each_real_row_arrives_four_ways() -> None:
         "untitled abstract": [row.content],
         "first sentence": ["The Elbe is a river."],
         "first 8 words": ["The Elbe is a river."],
+        "title alone": ["Elbe"],
     }
 
 
@@ -31,7 +33,7 @@ def test_keyboard_mashing_is_seeded_lower_case_letters() -> None:
 
 
 def test_the_non_topic_texts_come_from_shipped_text_in_two_disjoint_seeded_halves() -> None:
-    from ops.bench import non_topic
+    from ml import non_topic
 
     groups = non_topic.gather()
     assert groups == non_topic.gather(), "the same draw every time"
@@ -44,3 +46,12 @@ def test_the_non_topic_texts_come_from_shipped_text_in_two_disjoint_seeded_halve
     assert all(any(c in line for c in "=(){}[];:") for line in code)
     markup = groups["markup (IDLE help, matplotlib HTML)"]["report"]
     assert all("<" in line and ">" in line for line in markup)
+
+
+def test_the_learned_rule_is_fitted_on_no_text_that_is_reported() -> None:
+    from ml import non_topic
+
+    learned = non_topic.learning_texts()
+    reported = {t for halves in non_topic.gather().values() for t in halves["report"]}
+    assert learned == non_topic.learning_texts(), "the same draw every time"
+    assert len(learned) > 5_000 and not reported & set(learned)

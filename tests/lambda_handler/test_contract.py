@@ -94,10 +94,58 @@ def test_an_answer_that_breaks_the_contract_is_a_value_error_saying_why(answer: 
         contract.read_answer(answer)
 
 
-def test_the_vocabulary_text_reads_back_as_the_same_words() -> None:
-    words = contract.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
+def test_the_vocabulary_text_reads_back_as_the_same_words_and_rule() -> None:
+    weights = {"river": -1.25, "__q": 2.5, "def": 0.75}
+    words = contract.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}), weights, 0.125)
     header, *lines = contract.vocabulary_text(words, "ab" * 32, "scheme-v1").splitlines()
     assert header == f"{contract.VOCABULARY_FORMAT} model-sha256={'ab' * 32} tokenizer=scheme-v1"
-    assert lines == sorted(lines) and contract.read_vocabulary(lines) == words
-    with pytest.raises(ValueError, match="line 'film'"):
-        contract.read_vocabulary(["topical river", "film"])
+    assert lines[-1] == "threshold 0.125" and "weight __q 2.5" in lines
+    assert contract.read_vocabulary(lines) == words
+    without_rule = contract.Vocabulary(words.topical, words.common)
+    lines = contract.vocabulary_text(without_rule, "ab" * 32, "scheme-v1").splitlines()[1:]
+    assert lines == sorted(lines) and contract.read_vocabulary(lines) == without_rule
+    for bad in ("film", "weight river high", "threshold", "weight"):
+        with pytest.raises(ValueError, match=f"line {bad!r}"):
+            contract.read_vocabulary(["topical river", bad])
+
+
+def test_the_learned_rule_reads_tokens_and_the_marks_the_tokens_lose() -> None:
+    assert contract.features("Can I help?", ["can", "i", "help"]) == {
+        "can", "i", "help", "__q", "__upper", "__I", "__endq"
+    }  # fmt: skip
+    assert contract.features("x = f(y);", ["x", "f", "y"]) == {
+        "x",
+        "f",
+        "y",
+        "__eq",
+        "__paren",
+        "__semi",
+        "__lower",
+    }
+    assert "__nonlatin" in contract.features("東京", ["東京"]) and "__I" not in contract.features(
+        "iI", ["ii"]
+    )
+    words = contract.Vocabulary(frozenset(), frozenset(), {"help": 1.0, "__q": 2.0, "river": -4.0}, 0.5)
+    # the weights of the distinct features, over the square root of the token count
+    assert contract.off_topic_score("help help?", ["help", "help"], words) == 3.0 / 2**0.5
+    assert contract.off_topic_score("river help", ["river", "help"], words) == -3.0 / 2**0.5
+
+
+@pytest.mark.parametrize(
+    ("counts", "off_topic", "starts"),
+    [
+        ((0, 0, 6), False, None),  # no common word is a reason to give, not to refuse
+        ((0, 0, 6), True, "None of its 6 words is a common English word"),  # the clearest reason first
+        ((0, 0, 5), True, "It reads like conversation"),
+        ((0, 1, 5), False, None),  # no topical word, but no share asked (0%)
+        ((0, 1, 5), True, "It reads like conversation"),
+        ((3, 1, 5), True, "It reads like conversation"),
+    ],
+)
+def test_the_learned_rule_and_the_share_refuse_and_the_clearest_reason_is_given(
+    counts: tuple[int, int, int], off_topic: bool, starts: str | None
+) -> None:
+    reason = contract.unknown_reason(*counts, 0, off_topic)
+    assert reason is None if starts is None else str(reason).startswith(starts)
+    assert str(contract.unknown_reason(0, 1, 5, 10, off_topic)).startswith("Only 0 of 5 words")
+    assert str(contract.unknown_reason(0, 0, 6, 10, off_topic)).startswith("None of its 6 words")

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import math
 from pathlib import Path
 
 import pytest
 
-from ml import lambda_src
+from ml import data, lambda_src, vocabulary
+from ml.config import Settings
+from ml.pipeline import TrainOutcome
+from ml.slices import real_texts
 from ml.vocabulary import COMMON_WORDS, PRIOR_ROWS, derive, encode
 
+import contract
 import handler
 
 LABELS = [f"__label__C{n}" for n in range(14)]
@@ -57,7 +62,7 @@ def test_the_common_words_are_the_words_in_the_most_rows_that_are_not_topical(tm
     assert words.common == {"the", *MORE_WORDS[: COMMON_WORDS - 1]}
 
 
-def test_the_file_is_deterministic_format_3_and_the_lambda_reads_both_lists_back(
+def test_the_file_is_deterministic_format_4_and_the_lambda_reads_both_lists_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the words of the rows above, encoded for a model
@@ -66,14 +71,34 @@ def test_the_file_is_deterministic_format_3_and_the_lambda_reads_both_lists_back
         frozenset({"the", "river", *MORE_WORDS}), write_rows(tmp_path, rows_of_common_and_topical_words())
     )
     data = encode(words, sha256, scheme)
-    # THEN the same words give the same bytes (gzip of mtime 0), a format-3 header and one tagged word a line
+    # THEN the same words give the same bytes (gzip of mtime 0), a format-4 header and one tagged word a line
     assert data == encode(words, sha256, scheme) and data[4:8] == b"\0\0\0\0"
     header, *lines = gzip.decompress(data).decode().splitlines()
-    assert header == f"dbpedia-vocabulary/3 model-sha256={sha256} tokenizer={scheme}"
+    assert header == f"dbpedia-vocabulary/4 model-sha256={sha256} tokenizer={scheme}"
     assert lines == sorted(lines) and "common the" in lines and "topical river" in lines
     assert len(lines) == len(words.topical) + len(words.common)
     # AND the Lambda reads back exactly these two lists
     (tmp_path / "v.gz").write_bytes(data)
     monkeypatch.setenv("VOCABULARY_FILE", str(tmp_path / "v.gz"))
     monkeypatch.setenv("MODEL_SHA256", sha256)
-    assert handler.vocabulary() == (words.topical, words.common)
+    assert handler.vocabulary() == (words.topical, words.common, {}, math.inf)
+
+
+def test_the_learned_rule_is_fitted_on_real_rows_and_refuses_its_share_of_validation_first_sentences(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    # GIVEN the rows the pipeline trained the shared test model on, and the rule it shipped beside it
+    settings, outcome = trained
+    splits = data.make_splits(data.resolve_dataset(settings), settings)
+    with gzip.open(vocabulary.require(outcome.archive), "rt", encoding="utf-8") as fh:
+        shipped = contract.read_vocabulary(fh.read().splitlines()[1:])
+    # WHEN the rule is learned again from those rows
+    weights, threshold = vocabulary.learn_rule(splits)
+    # THEN it is the same rule (deterministic), small, every weight at least MIN_WEIGHT from zero
+    assert (dict(shipped.weights), shipped.threshold) == (weights, threshold)
+    assert 100 < len(weights) < 10_000 and min(map(abs, weights.values())) >= vocabulary.MIN_WEIGHT
+    # AND it refuses at most REFUSED_SHARE of the validation rows' first sentences (one row of rounding)
+    tokenize = lambda_src.text_tokenizer().tokenize
+    sentences = [(s, t) for s in real_texts(splits.validation)["first sentence"] if (t := tokenize(s))]
+    refused = sum(contract.off_topic_score(s, t, shipped) > threshold for s, t in sentences)
+    assert refused <= vocabulary.REFUSED_SHARE * len(sentences) + 1

@@ -131,7 +131,7 @@ def test_smoke_passes_on_the_local_edge_and_says_which_checks_it_cannot_make_the
     assert done.returncode == 0, done.stdout + done.stderr
     assert not failed and len(passed) == 3 and len(skipped) == 3, done.stdout
     assert f'{smoke.SEED}: label "Athlete"' in done.stdout
-    assert f"{smoke.NON_TOPIC}: label null (Only 0 of 3 words" in done.stdout
+    assert f"{smoke.NON_TOPIC}: label null (It reads like conversation, a request" in done.stdout
     assert f"{smoke.REDIRECT}: skipped: {stack.site_url} is plain HTTP" in done.stdout
     assert f"{smoke.DIRECT_API}: skipped: the local stack's API checks no origin header" in done.stdout
     assert f"{smoke.BUCKET}: skipped: the local edge serves site/ from disk" in done.stdout

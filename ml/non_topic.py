@@ -14,8 +14,10 @@ Each group names where its texts come from (docs/unknown-text.md):
 - markup: lines with tags of IDLE's ``idlelib/help.html`` (Python's standard library) and matplotlib's
   HTML templates.
 
-Every group is capped at ``PER_GROUP`` texts drawn with a fixed seed, and split in two halves by a hash of
-the text: the rules are chosen looking at ``choose`` only; ``report`` is what the docs report.
+Every text falls in one of two halves by a hash of the text: the learned rule (``ml/vocabulary.py``) is
+fitted on ``choose`` texts only, at most ``LEARN_PER_GROUP`` a group (:func:`learning_texts`); ``invoke
+unknown-text`` reports a seeded draw of ``PER_GROUP`` texts a group (:func:`gather`), split the same way, so
+its ``report`` halves hold no text the rule was fitted on.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PER_GROUP = 600  # texts kept a group (seeded draw), before the two halves
+LEARN_PER_GROUP = 3000  # choose-half texts a group the learned rule is fitted on (seeded draw)
 SEED = 28
 COREUTILS = Path("/usr/share/locale")
 SMALL_TALK = ("greetings", "conversations", "emotion", "humor", "gossip")
@@ -105,8 +108,8 @@ def _half(text: str) -> str:
     return "choose" if hashlib.sha256(text.encode()).digest()[0] % 2 == 0 else "report"
 
 
-def gather() -> dict[str, dict[str, list[str]]]:
-    """``{group: {"choose": [...], "report": [...]}}``: a seeded draw of PER_GROUP texts at most a group."""
+def _sources() -> dict[str, list[str]]:
+    """Every group's distinct texts, sorted."""
     chat = _chatterbot()
     english, translated = _coreutils()
     code, markup = _code_and_markup()
@@ -119,10 +122,23 @@ def gather() -> dict[str, dict[str, list[str]]]:
         "code (Python stdlib, matplotlib JS)": code,
         "markup (IDLE help, matplotlib HTML)": markup,
     }
+    return {name: sorted(set(texts)) for name, texts in sources.items()}
+
+
+def gather() -> dict[str, dict[str, list[str]]]:
+    """``{group: {"choose": [...], "report": [...]}}``: a seeded draw of PER_GROUP texts at most a group."""
     out: dict[str, dict[str, list[str]]] = {}
-    for name, texts in sources.items():
-        unique = sorted(set(texts))
+    for name, unique in _sources().items():
         drawn = random.Random(SEED).sample(unique, min(PER_GROUP, len(unique)))
         out[name] = {"choose": [t for t in drawn if _half(t) == "choose"]}
         out[name]["report"] = [t for t in drawn if _half(t) == "report"]
     return out
+
+
+def learning_texts() -> list[str]:
+    """What the learned rule is fitted on: a seeded draw of LEARN_PER_GROUP choose-half texts a group."""
+    texts = []
+    for unique in _sources().values():
+        choose = [t for t in unique if _half(t) == "choose"]
+        texts += random.Random(SEED).sample(choose, min(LEARN_PER_GROUP, len(choose)))
+    return texts
