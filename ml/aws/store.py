@@ -1,15 +1,16 @@
 """A version's deploy inputs in S3, beside its artifact, so that any machine can plan and apply the stack.
 
 ``invoke plan`` / ``invoke infra --target aws`` need, about the deployed model, what only the machine that
-trained it had in ``build/``: its ``vocabulary.txt.gz`` (the Lambda zip ships it). ``invoke train --target
-aws`` uploads the version's ``model.tar.gz``, ``vocabulary.txt.gz`` and ``manifest.json`` (hyperparameters,
-checksums, metrics) to ``s3://<bucket>/<s3_prefix>/models/<artifact sha256>/``, each with its sha256 in the
-object's metadata (:func:`ml.aws.session.upload_if_changed`), names that folder in the model package
-(``deploy_inputs``) and the store in the tfvars (``model_store_uri``). A fresh checkout (CI) then fetches
-them by the ``model_sha256`` the tfvars name, with ``s3:GetObject`` only (one GetObject a file, no listing),
-and checks each: the archive's sha256 is ``model_sha256``, the vocabulary is that model's, the manifest
-describes it. The files land in the version's folder (``build/model/versions/<sha16>/``, manifest last), as
-if trained there.
+trained it had in ``build/``: its ``vocabulary.txt.gz`` (the Lambda zip ships it) and ``page.json`` (what
+the page shows of its labels). ``invoke train --target aws`` uploads the version's ``model.tar.gz``,
+``vocabulary.txt.gz``, ``page.json`` and ``manifest.json`` (hyperparameters, checksums, metrics, labels)
+to ``s3://<bucket>/<s3_prefix>/models/<artifact sha256>/``, each with its sha256 in the object's metadata
+(:func:`ml.aws.session.upload_if_changed`), names that folder in the model package (``deploy_inputs``) and
+the store in the tfvars (``model_store_uri``). A fresh checkout (CI) then fetches them by the
+``model_sha256`` the tfvars name, with ``s3:GetObject`` only (one GetObject a file, no listing), and checks
+each: the archive's sha256 is ``model_sha256``, the vocabulary is that model's, the page is a page, the
+manifest describes it. The files land in the version's folder (``build/model/versions/<sha16>/``, manifest
+last), as if trained there.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ml import vocabulary
+from ml import page, vocabulary
 from ml.aws.session import split_s3_uri, upload_if_changed
 from ml.errors import ProjectError
 from ml.fsutil import atomic_path, file_digest
@@ -29,7 +30,12 @@ from ml.package import ARCHIVE, MANIFEST
 
 MODELS = "models"  # under the project's S3 prefix
 # Uploaded and fetched in this order: the manifest last (a version folder without one is unfinished).
-FILES = {ARCHIVE: "application/gzip", vocabulary.VOCABULARY: "application/gzip", MANIFEST: "application/json"}
+FILES = {
+    ARCHIVE: "application/gzip",
+    vocabulary.VOCABULARY: "application/gzip",
+    page.PAGE: "application/json",
+    MANIFEST: "application/json",
+}
 
 
 class ModelStoreError(ProjectError):
@@ -102,7 +108,14 @@ def _checks(artifact_sha256: str) -> dict[str, Callable[[Path], str | None]]:
             else f"describes the model {described}, not {artifact_sha256}"
         )
 
-    return {ARCHIVE: archive, vocabulary.VOCABULARY: words, MANIFEST: manifest}
+    def shown(path: Path) -> str | None:
+        try:
+            labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
+        except (ValueError, KeyError, TypeError):
+            return "is not a version's page (ml/page.py)"
+        return None if isinstance(labels, list) else "is not a version's page (ml/page.py)"
+
+    return {ARCHIVE: archive, vocabulary.VOCABULARY: words, page.PAGE: shown, MANIFEST: manifest}
 
 
 def fetch(s3: Any, store: str, artifact_sha256: str, folder: Path) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ml import vocabulary
+from ml import page, vocabulary
 from ml.aws import store
 from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.fsutil import file_digest
@@ -34,12 +34,13 @@ STORE = f"s3://{BUCKET}/dbpedia-classifier/models"
 
 
 def make_version(folder: Path, archive: bytes = b"model bytes") -> str:
-    """A finished version folder (archive, its vocabulary, a manifest naming it); return its sha256."""
+    """A finished version folder (archive, its vocabulary, its page, a manifest naming it); its sha256."""
     folder.mkdir(parents=True)
     (folder / ARCHIVE).write_bytes(archive)
     sha = file_digest(folder / ARCHIVE)
     words = contract.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
     (folder / vocabulary.VOCABULARY).write_bytes(vocabulary.encode(words, sha, text_tokenizer().SCHEME))
+    page.write(folder, {"labels": [{"label": "River", "name": "River"}], "examples": []})
     (folder / MANIFEST).write_text(json.dumps({"model": {"sha256": sha}, "metrics": {"test_accuracy": 0.97}}))
     return sha
 
@@ -75,7 +76,7 @@ def test_a_version_s_inputs_are_stored_with_their_sha256_and_uploaded_once(
     s3, sha, source = uploaded
     # WHEN its folder is listed
     listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"dbpedia-classifier/models/{sha}/")["Contents"]
-    # THEN it holds the archive, the vocabulary and the manifest, byte for byte, each with its sha256
+    # THEN it holds the archive, vocabulary, page and manifest, byte for byte, each with its sha256
     assert sorted(item["Key"].rsplit("/", 1)[1] for item in listed) == sorted(store.FILES)
     for name, content_type in store.FILES.items():
         stored = s3.get_object(Bucket=BUCKET, Key=f"dbpedia-classifier/models/{sha}/{name}")
@@ -115,6 +116,7 @@ def test_plan_on_a_clean_build_fetches_the_model_by_the_tfvars_sha256_with_get_o
     [
         (ARCHIVE, b"other model bytes", "model.tar.gz has sha256 [0-9a-f]{64}, not the model_sha256"),
         (vocabulary.VOCABULARY, None, "vocabulary.txt.gz is not the vocabulary of the model"),
+        (page.PAGE, b'{"title": "no labels"}', "page.json is not a version's page"),
         (MANIFEST, b'{"model": {"sha256": "0"}}', "manifest.json describes the model 0, not"),
     ],
 )
