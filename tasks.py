@@ -6,7 +6,7 @@ module per group); on either target it calls the same names, the target being ch
 then these flags; ``commands/cli.py`` makes the flags).
 """
 
-from commands.maintainers import bench, lint, mutate, sample, sweep, test, unknown_text
+from commands.maintainers import bench, corpora, lint, mutate, sample, sweep, test, unknown_text
 from commands.model import approve, classify, evaluate, models, preflight, rollback, train, tune
 from commands.stack import destroy, infra, plan, rehearse, smoke, up
 
@@ -14,6 +14,7 @@ __all__ = [
     "approve",
     "bench",
     "classify",
+    "corpora",
     "destroy",
     "evaluate",
     "infra",

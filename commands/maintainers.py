@@ -35,6 +35,31 @@ def sample(c: Context, per_class: int = 0, source: str = "../shared/data/dbpedia
     print(f"wrote {archive} ({n} rows, {archive.stat().st_size:,} bytes)")
 
 
+@task(
+    help={
+        "fortunes": "folder of Debian's fortunes package (default /usr/share/games/fortunes)",
+        "source": "folder with the real DBPedia rows (default ../shared/data/dbpedia)",
+    }
+)
+def corpora(
+    c: Context, fortunes: str = "/usr/share/games/fortunes", source: str = "../shared/data/dbpedia"
+) -> None:
+    """Maintainers: rebuild data/fortunes.csv and build/corpora/dbpedia-coarse.csv (docs/own-data.md)."""
+    from ml.corpora import FORTUNE_TOPICS, build_dbpedia_coarse, build_fortunes
+
+    folder = (ROOT / source).resolve() if not Path(source).is_absolute() else Path(source)
+    if not (folder / "train.csv").is_file():
+        raise Exit(f"error: {folder} has no train.csv", code=1)
+    if not (Path(fortunes) / FORTUNE_TOPICS[0]).is_file():
+        raise Exit(f"error: {fortunes} has no fortune files: apt-get install fortunes", code=1)
+    version = c.run("dpkg-query -W -f '${Version}' fortunes", hide=True, warn=True)
+    origin = f"version {version.stdout.strip()}" if version.ok else "version unknown"
+    targets = ROOT / "data" / "fortunes.csv", load_settings().build_dir / "corpora" / "dbpedia-coarse.csv"
+    built = build_fortunes(Path(fortunes), targets[0], origin), build_dbpedia_coarse(folder, targets[1])
+    for out, counts in zip(targets, built, strict=True):
+        print(f"wrote {out} ({sum(counts.values()):,} rows: {dict(sorted(counts.items()))})")
+
+
 @settings_task(
     "data",
     fixed={"target": "local"},
