@@ -1,7 +1,7 @@
 """What the page shows of the deployed model: its labels' names, descriptions and example texts.
 
 An optional ``labels.json`` beside the data (beside the file ``--data`` names, or in its folder; DBPedia's
-is shipped as ``data/labels.json``) says it; every key is optional (docs/own-data.md, "The page")::
+is shipped as ``data/dbpedia-labels.json``) says it; every key is optional (docs/own-data.md, "The page")::
 
     {"noun": "topics", "intro": "…", "hint": "…", "placeholder": "…", "scope": "…",
      "footer": ["text", {"text": "link", "href": "https://…"}, "text"],
@@ -30,7 +30,7 @@ from ml.readers import DataError
 
 LABELS_FILE = "labels.json"
 PAGE = "page.json"  # beside model.tar.gz in the version folder
-DBPEDIA_LABELS = ROOT / "data" / LABELS_FILE
+DBPEDIA_LABELS = ROOT / "data" / "dbpedia-labels.json"  # not named labels.json: data/ holds other sets
 EXAMPLES = 6  # example buttons drawn from the validation split when labels.json gives none
 CAPTION_CHARS = 40
 TEXTS = ("noun", "intro", "hint", "placeholder", "scope")
@@ -38,7 +38,7 @@ TEXTS = ("noun", "intro", "hint", "placeholder", "scope")
 
 def labels_file(dataset: data.Dataset, settings: ModelSettings) -> Path | None:
     """The data's ``labels.json``: beside the file ``--data`` names, or in its folder; for DBPedia without
-    one there, the shipped ``data/labels.json``."""
+    one there, the shipped ``data/dbpedia-labels.json``."""
     given = Path(settings.data).expanduser()
     if settings.data not in ("auto", "sample", "full"):
         beside = (given if given.is_dir() else given.parent) / LABELS_FILE

@@ -33,6 +33,7 @@ import scipy.sparse
 from sklearn.linear_model import LogisticRegression
 
 from ml import non_topic, page
+from ml.config import log
 from ml.data import Splits
 from ml.fsutil import atomic_path, file_digest
 from ml.lambda_src import contract, text_tokenizer
@@ -48,6 +49,9 @@ RULE_ROWS = 25_000  # train rows (seeded draw) the rule is fitted on, each in it
 RULE_C = 3.0  # the logistic regression's inverse regularisation strength
 MIN_WEIGHT = 0.5  # weights nearer zero are dropped (the file stays small)
 REFUSED_SHARE = 0.005  # the threshold refuses this share of the validation rows' first sentences
+# Fewer validation first sentences than this cannot place a threshold at REFUSED_SHARE (it would be the
+# highest score of a handful of rows): the rule is then shipped refusing nothing, and the log says so.
+MIN_RULE_SENTENCES = 200
 
 
 def path_for(archive: Path) -> Path:
@@ -85,8 +89,18 @@ def derive(words: frozenset[str], train_rows: Path) -> contract.Vocabulary:
 
 def learn_rule(splits: Splits) -> tuple[dict[str, float], float]:
     """The learned rule's weights and threshold, fitted on the train rows and ``non_topic``'s choose halves,
-    its threshold set on the validation rows' first sentences."""
+    its threshold set on the validation rows' first sentences; no rule (``{}``, infinity) on fewer than
+    ``MIN_RULE_SENTENCES`` of them."""
     tokenize = text_tokenizer().tokenize
+    sentences = [(s, t) for s in real_texts(splits.validation)["first sentence"] if (t := tokenize(s))]
+    if len(sentences) < MIN_RULE_SENTENCES:
+        log.warning(
+            "only %d validation rows: too few to set the learned non-topic rule's threshold (at least %d); "
+            "it refuses nothing (docs/unknown-text.md)",
+            len(sentences),
+            MIN_RULE_SENTENCES,
+        )
+        return {}, math.inf
     rows = random.Random(0).sample(splits.train, min(RULE_ROWS, len(splits.train)))
     topic = [text for texts in real_texts(rows).values() for text in texts]
     docs: list[tuple[set[str], int]] = []
@@ -112,7 +126,6 @@ def learn_rule(splits: Splits) -> tuple[dict[str, float], float]:
         f: round(float(w), 3) for f, w in zip(index, fit.coef_[0], strict=True) if abs(w) >= MIN_WEIGHT
     }
     rule = contract.Vocabulary(frozenset(), frozenset(), MappingProxyType(weights))
-    sentences = [(s, t) for s in real_texts(splits.validation)["first sentence"] if (t := tokenize(s))]
     scores = sorted(contract.off_topic_score(s, t, rule) for s, t in sentences)
     threshold = scores[min(len(scores) - 1, int(len(scores) * (1 - REFUSED_SHARE)))] if scores else math.inf
     return weights, threshold

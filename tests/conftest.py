@@ -14,14 +14,18 @@ from ml.pipeline import TrainOutcome, run
 from ml.predict import Predictor
 from ml.versions import versions_dir
 from ops.local.endpoint import EndpointServer, start_endpoint
+from ops.local.stack import LocalStack, start_stack
 from ops.settings import Settings
-from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings
+from tests.helpers import SHARED_DATA, TEST_ROWS, in_ci, make_settings, own_data_settings
 
 os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # see TEST_ROWS
 
 
 # Session fixtures costly enough that the modules using them share one xdist worker (and one instance).
-ONE_WORKER = ("reviewed",)  # tests/infra/conftest.py: `invoke plan` of the real stack
+ONE_WORKER = (
+    "reviewed",  # tests/infra/conftest.py: `invoke plan` of the real stack
+    "own_stack",  # below: a model of your own labels, served by the local stack
+)
 # The groups that take minutes, longest first: a worker starts them before the short ones, so no worker
 # is left alone with a long group at the end (the test task turns off xdist's own order, by test count).
 LONGEST_FIRST = (  # the ten longest groups of a measured run (./dev test prints --durations)
@@ -93,3 +97,13 @@ def endpoint(trained: tuple[Settings, TrainOutcome]) -> Iterator[EndpointServer]
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A model trained on a user's own three labels (tests/helpers.py OWN_TOPICS), served by the local stack:
+    one for the modules that use it (they share a worker: ONE_WORKER)."""
+    settings = own_data_settings(tmp_path_factory.mktemp("own"))
+    run(settings)
+    with start_stack(settings, ephemeral_ports=True) as running:
+        yield running

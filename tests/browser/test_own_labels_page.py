@@ -4,26 +4,14 @@ answers name the user's labels."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 
-from ml.pipeline import run
-from ops.local.stack import LocalStack, start_stack
-from tests.helpers import own_data_settings
+from ops.local.stack import LocalStack
 
 from .conftest import Tab
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = own_data_settings(tmp_path_factory.mktemp("own-page"))
-    run(settings)
-    with start_stack(settings, ephemeral_ports=True) as running:
-        yield running
 
 
 def test_the_page_lists_the_users_labels_and_its_examples_classify_as_them(

@@ -85,7 +85,7 @@ def test_no_site_file_names_another_address() -> None:
     addresses = {name: urls for name, urls in found.items() if urls}
     # THEN only the SVG namespace (an identifier, never fetched) appears; DBPedia's attribution is data
     assert addresses == {"favicon.svg": {SVG_NAMESPACE}}
-    assert ATTRIBUTION in (ROOT / "data" / "labels.json").read_text(encoding="utf-8")
+    assert ATTRIBUTION in (ROOT / "data" / "dbpedia-labels.json").read_text(encoding="utf-8")
 
 
 def test_the_page_names_no_class_and_dbpedias_labels_json_names_every_class_in_label_order() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ml import data, lambda_src, vocabulary
-from ml.config import Settings
 from ml.pipeline import TrainOutcome
 from ml.slices import real_texts
 from ml.vocabulary import COMMON_WORDS, PRIOR_ROWS, derive, encode
+from ops.settings import Settings
 
 import contract
 import handler
@@ -102,3 +102,15 @@ def test_the_learned_rule_is_fitted_on_real_rows_and_refuses_its_share_of_valida
     sentences = [(s, t) for s in real_texts(splits.validation)["first sentence"] if (t := tokenize(s))]
     refused = sum(contract.off_topic_score(s, t, shipped) > threshold for s, t in sentences)
     assert refused <= vocabulary.REFUSED_SHARE * len(sentences) + 1
+
+
+def test_too_few_validation_rows_ship_no_learned_rule_rather_than_a_threshold_from_a_handful(
+    trained: tuple[Settings, TrainOutcome], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN real rows, but fewer validation rows than a 0.5% threshold can be placed on
+    settings, _ = trained
+    splits = data.make_splits(data.resolve_dataset(settings), settings)
+    few = data.Splits(splits.train[:500], splits.validation[: vocabulary.MIN_RULE_SENTENCES - 1], [], "")
+    # WHEN the rule is learned  THEN it refuses nothing, and the log says why
+    assert vocabulary.learn_rule(few) == ({}, math.inf)
+    assert "too few to set the learned non-topic rule's threshold" in caplog.text

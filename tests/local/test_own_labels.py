@@ -8,7 +8,6 @@ import json
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,13 @@ import pytest
 
 from ml import page
 from ml.data import resolve_dataset
-from ml.pipeline import run
 from ml.readers import DataError
 from ml.records import ClassifyError, InputSpec
 from ops.local import bulk
-from ops.local.stack import LocalStack, start_stack
+from ops.local.stack import LocalStack
 from tests.helpers import OWN_TOPICS, own_data_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    settings = own_data_settings(tmp_path_factory.mktemp("own"))
-    run(settings)
-    with start_stack(settings, ephemeral_ports=True) as running:
-        yield running
 
 
 def classify(stack: LocalStack, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
