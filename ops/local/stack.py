@@ -12,6 +12,7 @@ serves the version the registry names live, and follows it: a new version, appro
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -26,11 +27,14 @@ from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
 from ops.local.api import LocalApi, deployed_handler
+from ops.local.counters import Counters
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
 
 REGISTRY_POLL_SECONDS = 1.0  # how often the stack looks at build/endpoints.json for another live version
+SUMMARY_SECONDS = 60.0  # how often the stack logs the minute's counters (ops/local/counters.py)
+METRICS_LOGGER = "classifier.metrics"  # the handler's EMF lines (lambda/metrics.py)
 PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
 
 
@@ -48,6 +52,25 @@ class LocalStack:
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     settings: Settings | None = None  # set: the endpoint follows the registry (see ``follow_registry``)
     _stop: threading.Event = field(default_factory=threading.Event)
+    counters: Counters = field(default_factory=Counters)
+    _metrics_handlers: list[logging.Handler] = field(default_factory=list)
+
+    def count_requests(self, every: float) -> None:
+        """Until ``close``: count the handler's EMF lines instead of printing them, and log a summary line of
+        the last ``every`` seconds' requests (when there were any); ``close`` logs the whole run's."""
+        metrics = logging.getLogger(METRICS_LOGGER)
+        self._metrics_handlers = list(metrics.handlers)
+        for handler in self._metrics_handlers:
+            metrics.removeHandler(handler)
+        metrics.addHandler(self.counters)
+
+        def summarise() -> None:
+            while not self._stop.wait(every):
+                minute = self.counters.take_minute()
+                if minute.outcomes:
+                    log.info(minute.summary(f"last {every:g} s"))
+
+        threading.Thread(target=summarise, name="request counters", daemon=True).start()
 
     @property
     def site_url(self) -> str:
@@ -91,6 +114,11 @@ class LocalStack:
             server.shutdown()
             server.server_close()
         _restore_env(self._saved_env)
+        metrics = logging.getLogger(METRICS_LOGGER)
+        metrics.removeHandler(self.counters)
+        for handler in self._metrics_handlers:
+            metrics.addHandler(handler)
+        log.info(self.counters.total.summary("since start"))
         log.info("local stack stopped")
 
     def __enter__(self) -> LocalStack:
@@ -203,4 +231,5 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         raise
     stack = LocalStack(endpoint, api, site, saved, settings)
     stack.follow_registry()
+    stack.count_requests(SUMMARY_SECONDS)
     return stack
