@@ -12,7 +12,7 @@ from ml.config import LOCAL_ACCOUNT_ID, ROOT, Settings
 from ml.deploy import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ops.infra.errors import InfraError
 from ops.infra.lambda_zip import build_lambda_zip
-from ops.infra.model_inputs import model_vocabulary
+from ops.infra.model_inputs import model_variables, model_vocabulary
 
 SITE_DIR = ROOT / "site"
 
@@ -87,7 +87,8 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
 
 
 def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None) -> dict[str, Any]:
-    """The variables Python supplies: the freshly built Lambda zip, the site folder and the settings'.
+    """The variables Python supplies: the freshly built Lambda zip, the site folder, the settings' and the
+    deployed version's (its model card and drift band).
 
     The zip carries the vocabulary of the model ``endpoint`` names (None: none, for a destroy).
     """
@@ -96,7 +97,13 @@ def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None)
         zip_path = build_lambda_zip(settings.build_dir / "lambda.zip", vocabulary=vocabulary)
     except FileNotFoundError as exc:
         raise InfraError(f"cannot build the Lambda zip: {exc}") from None
-    return {"lambda_zip_path": str(zip_path), "site_dir": str(SITE_DIR), **settings_variables(settings)}
+    model = model_variables(settings, endpoint) if endpoint is not None else {}
+    return {
+        "lambda_zip_path": str(zip_path),
+        "site_dir": str(SITE_DIR),
+        **settings_variables(settings),
+        **model,
+    }
 
 
 def relative_paths(variables: dict[str, Any], workdir: Path) -> dict[str, Any]:

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml import vocabulary
+from ml import model_card, vocabulary
 from ml.config import Settings, log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
+from ml.versions import read_manifest
 from ops.local.api import LocalApi, deployed_handler
 from ops.local.counters import Counters
 from ops.local.endpoint import EndpointServer
@@ -84,6 +85,7 @@ class LocalStack:
         if current is not None and file_digest(archive) == current.archive_sha256:
             return False
         self.endpoint.swap(Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache"))
+        self.site.model_card = card_of(archive)
         return True
 
     def follow_registry(self) -> None:
@@ -159,6 +161,12 @@ def model_to_serve(settings: Settings) -> Path:
     return archive
 
 
+def card_of(archive: Path) -> Path | None:
+    """The model card of the version ``archive`` is in (written from its manifest when missing)."""
+    manifest = read_manifest(archive.parent)
+    return model_card.ensure(archive.parent, manifest) if manifest is not None else None
+
+
 def server_ports(settings: Settings, ephemeral: bool = False) -> dict[str, int]:
     """Each server's port by its flag (0 when ``ephemeral``); PortError if two are given the same one."""
     if ephemeral:
@@ -217,6 +225,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     api.handler = deployed_handler()  # imported (initialised) in this environment
     # The site is the local edge: the page POSTs to /classify on its own origin, which forwards to the API.
     site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
+    site.model_card = card_of(archive)
     started: list[BackgroundServer] = []
     try:
         for server in bound:
