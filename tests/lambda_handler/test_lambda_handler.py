@@ -230,21 +230,21 @@ def test_only_the_classify_path_is_answered_other_paths_are_a_json_404(
 
 # --- text the model cannot judge: 200, no label, a reason, the top list --------------------------------
 def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_the_top_list(
-    lambda_env: str, caplog: pytest.LogCaptureFixture
+    lambda_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN keyboard mashing, none of whose words is in the deployed model's vocabulary
     assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary().topical
-    with caplog.at_level(logging.INFO, logger="classifier"):
-        status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
+    capsys.readouterr()
+    status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
     # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
     assert status == 200 and body["label"] is None and body["probability"] is None
     assert body["reason"] == (
         "Only 0 of 3 words tell the model anything about a topic; it cannot tell what this text is about."
     )
     assert (body["knownWords"], body["commonWords"], body["words"], len(body["top"])) == (0, 0, 3, 3)
-    # AND its log line counts it apart from classified requests
-    (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
-    assert (line["status"], line["outcome"]) == (200, "unknown_text")
+    # AND its log line (EMF, lambda/metrics.py) counts it apart from classified requests
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines() if '"_aws"' in text]
+    assert (line["status"], line["Outcome"], line["UnknownText"]) == (200, "unknown_text", 1)
 
 
 def test_a_real_sentence_is_classified_with_its_known_and_common_word_counts(lambda_env: str) -> None:
@@ -534,20 +534,20 @@ def test_no_retry_is_started_that_would_not_end_before_the_lambda_times_out(
 
 
 def test_every_request_logs_one_json_line_with_its_id_status_outcome_and_latency(
-    lambda_env: str, caplog: pytest.LogCaptureFixture
+    lambda_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a request that classifies and one that is refused
-    with caplog.at_level(logging.INFO, logger="classifier"):
-        ok_status, _, ok = call(v2(json.dumps({"text": WALTER_JOHNSON})))
-        bad_status, _, bad = call(v2(json.dumps({"text": "   "})))
-    # THEN each left exactly one JSON line that CloudWatch Logs Insights can query
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
-    per_request = [line for line in lines if "latencyMs" in line]
-    assert [(line["requestId"], line["status"], line["outcome"]) for line in per_request] == [
+    capsys.readouterr()
+    ok_status, _, ok = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+    bad_status, _, bad = call(v2(json.dumps({"text": "   "})))
+    # THEN each left exactly one JSON line on standard output, which CloudWatch Logs Insights can query and
+    # CloudWatch turns into metrics (EMF: tests/lambda_handler/test_metrics.py)
+    per_request = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")]
+    assert [(line["requestId"], line["status"], line["Outcome"]) for line in per_request] == [
         (ok["requestId"], ok_status, "ok"),
         (bad["requestId"], bad_status, "bad_request"),
     ]
-    assert all(isinstance(line["latencyMs"], float) and line["latencyMs"] >= 0 for line in per_request)
+    assert all(isinstance(line["Latency"], float) and line["Latency"] >= 0 for line in per_request)
 
 
 def test_the_first_attempt_fits_a_small_time_budget(
