@@ -28,7 +28,8 @@ PURPOSE = (
 )
 LIMITS = [
     "English only: a text of 6 words or more without a common English word gets no label.",
-    "Short texts are less accurate than abstracts: see the slices (first 8 tokens, title).",
+    "Short texts are less accurate than abstracts: see the slices (short: a first sentence's first 8 "
+    "tokens; title).",
     "A text with too few words that tell it about a topic gets no label (unknown text): "
     "'I can't tell what this is about' is an answer, not an error.",
     "A label with a top probability below 0.5 is a low-confidence answer: the middle band, where the "
@@ -144,7 +145,8 @@ def markdown(manifest: dict[str, Any], version: str) -> str:
     ]
     for group in groups:
         rows = [(m["name"], f"{m['value']:.4f}") for m in group["metric_data"]]
-        lines += [f"### {group['name'].capitalize()}", "", markdown_table(("metric", "value"), rows), ""]
+        title = group["name"][0].upper() + group["name"][1:]
+        lines += [f"### {title}", "", markdown_table(("metric", "value"), rows), ""]
     lines += ["## Known limits", "", *(f"- {limit}" for limit in LIMITS), ""]
     return "\n".join(lines)
 
