@@ -49,6 +49,7 @@ import uuid
 from typing import Any
 
 import contract
+import metrics
 from text_tokenizer import SCHEME as TOKENIZER_SCHEME
 from text_tokenizer import tokenize
 
@@ -443,7 +444,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     event = event if isinstance(event, dict) else {}
-    outcome = "ok"
+    outcome, answer = "ok", None
     try:
         if not console_test(event):
             check_route(event)
@@ -474,16 +475,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         outcome = "internal_error"
         body = {"error": "internal_error", "message": "something went wrong", "requestId": request_id}
         result = respond(500, body, event)
-    log.info(
-        json.dumps(
-            {
-                "requestId": request_id,
-                "status": result["statusCode"],
-                "outcome": outcome,
-                "latencyMs": round((time.perf_counter() - started) * 1000, 1),
-            }
-        )
-    )
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    metrics.emit(request_id, result["statusCode"], outcome, latency_ms, answer)
     return result
 
 

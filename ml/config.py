@@ -115,6 +115,14 @@ class ModelSettings(BaseSettings):
     top_k: int = Field(
         3, ge=1, le=200, description="labels in an answer's top list (at most the deployed model's labels)"
     )
+    # the live metrics' band (ml/drift.py) judges validation rows as the Lambda will, so the model declares it
+    min_known_percent: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="the Lambda gives no label to a text with a smaller share of words that tell the model "
+        "about a topic, in percent; 0: the learned rule alone judges that (docs/unknown-text.md)",
+    )
 
     # --- tuning (`invoke tune`) ------------------------------------------------------------------
     tune_duration: int = Field(300, ge=1, le=86_400, description="local: seconds of fastText autotune")

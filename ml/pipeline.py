@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -25,7 +26,19 @@ from typing import Any
 
 import fasttext
 
-from ml import data, deploy, evaluate, package, page, preprocess, train, versions
+from ml import (
+    data,
+    deploy,
+    drift,
+    evaluate,
+    model_card,
+    package,
+    page,
+    preprocess,
+    train,
+    versions,
+    vocabulary,
+)
 from ml.config import ModelSettings, log, settings_to_dict
 from ml.fsutil import file_digest, remove_temps, write_json
 from ml.labels import label_names
@@ -174,8 +187,19 @@ def _describe(
     """Evaluate the version in ``folder`` and write its manifest, last: from then on it is finished."""
     archive = folder / ARCHIVE
     report = evaluate_model(model_bin, dataset, prepared, folder, details.get("train_seconds"))
+    # the words the Lambda will ship, derived now: the live metrics' band judges validation rows with them
+    words = vocabulary.ensure(
+        archive,
+        settings.build_dir / "endpoint-cache",
+        prepared.path(preprocess.BASELINE_TRAIN),
+        partial(data.make_splits, dataset, settings),
+    )
+    band = drift.derive(
+        model_bin, prepared.path("validation"), words, dataset.classes, settings.min_known_percent
+    )
     manifest = {
         "train_key": key,
+        "created": datetime.now(UTC).date().isoformat(),
         "model": {
             "archive": archive.name,
             "member": MODEL_MEMBER,
@@ -189,6 +213,7 @@ def _describe(
         "tokenizer": preprocess.text_tokenizer().SCHEME,
         "data": {
             "origin": dataset.origin,
+            "own": dataset.own is not None,  # the model card names DBPedia's licence, or says it is yours
             "sha256": dataset.sha256,
             "splits": prepared.counts,
             "test_source": prepared.test_source,
@@ -200,9 +225,12 @@ def _describe(
             "test_macro_f1": report["test"]["macro_f1"],
             "test_per_class_f1": {name: m["f1"] for name, m in report["test"]["per_class"].items()},
         },
+        "slices": report["slices"],
+        "drift_band": band,  # ml/drift.py: what the live metrics' alarms compare with
         "settings": settings_to_dict(settings),
         "versions": _versions(),
     }
+    model_card.write(folder, manifest)  # the manifest comes last: a folder without one is unfinished
     write_json(folder / MANIFEST, manifest)
     log.info("packaged version %s", folder)
     return manifest

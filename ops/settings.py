@@ -96,13 +96,6 @@ class Settings(AwsSettings):
     endpoint_max_attempts: int = Field(
         3, ge=1, le=10, description="the Lambda's endpoint attempts (retries of transient errors + 1)"
     )
-    min_known_percent: int = Field(
-        0,
-        ge=0,
-        le=100,
-        description="the Lambda gives no label to a text with a smaller share of words that tell the model "
-        "about a topic, in percent; 0: the learned rule alone judges that (docs/unknown-text.md)",
-    )
 
     # --- smoke test (`invoke smoke`): empty is the stack's outputs (aws) or `invoke up`'s site (local)
     smoke_url: str = Field(

@@ -73,6 +73,9 @@
     fieldset.hidden = examples.length === 0;
     const footer = Array.isArray(page.footer) ? page.footer
       : ["A fastText (SageMaker BlazingText) text classifier. Its answers are a guess and can be wrong."];
+    const card = document.createElement("a");  // the live version's model card, served with the site
+    card.href = "model-card.md";
+    card.textContent = "About this model";
     $("footer").replaceChildren(...footer.map((part) => {
       if (typeof part === "string") return part;
       const a = document.createElement("a");
@@ -80,7 +83,7 @@
       const href = String(part && part.href);
       if (/^https:\/\//.test(href)) a.href = href;
       return a;
-    }));
+    }), " ", card);
   }
 
   /** The user's label as labels.json names it; an unknown CamelCase word is split; else as is. */

@@ -1,6 +1,7 @@
 # Observability: an SNS topic (with an optional e-mail subscription), alarms on the API's 5xx rate, the
 # Lambda's errors and throttles, and the endpoint's ModelLatency p99 and Invocation5XXErrors, all notifying the
-# topic; and one CloudWatch dashboard with those graphs. The Lambda itself logs one JSON line per request.
+# topic; and one CloudWatch dashboard with those graphs and the live metrics the Lambda's one log line per
+# request carries in Embedded Metric Format (lambda/metrics.py; their drift alarms: drift.tf).
 
 locals {
   alarm_period = var.alarms.period_seconds
@@ -141,13 +142,14 @@ resource "aws_cloudwatch_metric_alarm" "endpoint_5xx" {
 # --- Dashboard ---------------------------------------------------------------------------------
 
 locals {
-  alarm_arns = [
+  alarm_arns = concat([
     aws_cloudwatch_metric_alarm.api_5xx_rate.arn,
     aws_cloudwatch_metric_alarm.lambda_errors.arn,
     aws_cloudwatch_metric_alarm.lambda_throttles.arn,
     aws_cloudwatch_metric_alarm.endpoint_model_latency_p99.arn,
     aws_cloudwatch_metric_alarm.endpoint_5xx.arn,
-  ]
+    aws_cloudwatch_metric_alarm.unknown_text_rate.arn, # drift.tf
+  ], [for alarm in aws_cloudwatch_metric_alarm.label_share : alarm.arn])
 
   # A metric line is namespace, name, dimension name/value pairs, options; "." repeats the line above.
   api_metric      = ["AWS/ApiGateway", "Count", "ApiId", aws_apigatewayv2_api.classifier.id]
@@ -191,6 +193,28 @@ locals {
           concat(local.endpoint_metric, [{ stat = "Sum" }]),
           [".", "Invocation4XXErrors", ".", ".", ".", ".", { stat = "Sum" }],
           [".", "Invocation5XXErrors", ".", ".", ".", ".", { stat = "Sum" }],
+        ]
+      },
+      {
+        title   = "Live: requests by outcome (sum; lambda/metrics.py)"
+        metrics = [[{ expression = "SEARCH('{${local.metrics_namespace},Function,Outcome} MetricName=\"Requests\" Function=\"${var.name}\"', 'Sum', ${local.alarm_period})", id = "outcomes" }]]
+      },
+      {
+        title   = "Live: answers by label (sum)"
+        metrics = [[{ expression = "SEARCH('{${local.metrics_namespace},Function,Label} MetricName=\"Answers\" Function=\"${var.name}\"', 'Sum', ${local.alarm_period})", id = "labels" }]]
+      },
+      {
+        title = "Live: unknown-text and low-confidence shares of answers (band of unknown text: ${var.drift_band.unknown_text.low}-${var.drift_band.unknown_text.high})"
+        metrics = [
+          [local.metrics_namespace, "UnknownText", "Function", var.name, { stat = "Average", label = "unknown text" }],
+          [".", "LowConfidence", ".", ".", { stat = "Average", label = "low confidence" }],
+        ]
+      },
+      {
+        title = "Live: the Lambda's latency p50 and p99 (ms)"
+        metrics = [
+          [local.metrics_namespace, "Latency", "Function", var.name, { stat = "p50" }],
+          [".", ".", ".", ".", { stat = "p99" }],
         ]
       },
       {

@@ -2,10 +2,12 @@
 # policy lets only this stack's CloudFront distribution (edge.tf) read the uploaded site objects.
 
 locals {
-  # Every file of site/ except templates; config.js is rendered below, never taken from the folder.
+  # Every file of site/ except templates; config.js is rendered below, never taken from the folder, and
+  # the model card is the deployed version's (var.model_card).
+  model_card_key = "model-card.md"
   site_files = toset([
     for file in fileset(var.site_dir, "**") : file
-    if !endswith(file, ".tftpl") && file != "config.js"
+    if !endswith(file, ".tftpl") && !contains(["config.js", local.model_card_key], file)
   ])
 
   content_types = {
@@ -74,7 +76,7 @@ data "aws_iam_policy_document" "site_read_by_cloudfront" {
   statement {
     sid       = "CloudFrontReadsSiteObjects"
     actions   = ["s3:GetObject"]
-    resources = [for key in concat(tolist(local.site_files), ["config.js"]) : "${aws_s3_bucket.site.arn}/${key}"]
+    resources = [for key in concat(tolist(local.site_files), ["config.js", local.model_card_key]) : "${aws_s3_bucket.site.arn}/${key}"]
 
     principals {
       type        = "Service"
@@ -115,5 +117,16 @@ resource "aws_s3_object" "config_js" {
   content       = local.config_js
   etag          = md5(local.config_js)
   content_type  = local.content_types.js
+  cache_control = "no-cache"
+}
+
+resource "aws_s3_object" "model_card" {
+  count = var.model_card == "" ? 0 : 1
+
+  bucket        = aws_s3_bucket.site.id
+  key           = local.model_card_key
+  content       = var.model_card
+  etag          = md5(var.model_card)
+  content_type  = "text/markdown; charset=utf-8"
   cache_control = "no-cache"
 }

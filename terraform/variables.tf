@@ -102,6 +102,27 @@ variable "domain_name" {
   }
 }
 
+variable "drift_band" {
+  type = object({
+    labels          = map(object({ high = number, low = number }))
+    min_day_answers = number
+    unknown_text    = object({ high = number, low = number })
+  })
+  description = "The band of the live metrics' drift alarms (drift.tf), as `invoke train` measured it on the validation split and the deployed version's manifest records it (ml/drift.py): shares from 0 to 1 of the day's answers without a label and of each label among the labelled ones; a day with fewer than min_day_answers answers is not judged. The default judges nothing."
+  default = {
+    labels          = {}
+    min_day_answers = 100
+    unknown_text    = { high = 1, low = 0 }
+  }
+
+  validation {
+    condition = alltrue([
+      for band in concat([var.drift_band.unknown_text], values(var.drift_band.labels)) : 0 <= band.low && band.low <= band.high && band.high <= 1
+    ]) && var.drift_band.min_day_answers >= 1
+    error_message = "drift_band: every low and high must satisfy 0 <= low <= high <= 1, and min_day_answers must be at least 1."
+  }
+}
+
 variable "endpoint_arn" {
   type        = string
   description = "ARN of the one SageMaker endpoint the Lambda may invoke."
@@ -234,6 +255,12 @@ variable "log_retention_days" {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
   }
+}
+
+variable "model_card" {
+  type        = string
+  description = "The deployed version's model card in Markdown (ml/model_card.py), served with the site as model-card.md (\"About this model\"); empty: none is uploaded."
+  default     = ""
 }
 
 variable "model_sha256" {

@@ -3,19 +3,22 @@
 Each package carries the artifact's S3 URI and the BlazingText image (``InferenceSpecification``) and, as
 ``CustomerMetadataProperties``, the version id, the artifact and data checksums, the tokenizer scheme, the
 hyperparameters, the evaluation (test accuracy, macro-F1, per-class F1) and ``deploy_inputs``, the S3 folder
-of the version's deploy inputs (ml/aws/store.py). It is created
-PendingManualApproval unless approved at registration; ``invoke approve --target aws`` updates it. The
-endpoint's alarms (terraform/monitoring.tf) are found by the metrics they watch, not by name.
+of the version's deploy inputs (ml/aws/store.py); as ``ModelCard``, the version's model card
+(ml/model_card.py). It is created PendingManualApproval unless approved at registration; ``invoke approve
+--target aws`` updates it. The endpoint's alarms (terraform/monitoring.tf) are found by the metrics they
+watch, not by name.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ml import model_card
 from ml.aws.deploy import VARIANT
 from ml.config import log
 from ml.versions import APPROVED, PENDING, Listed, Version
@@ -54,6 +57,12 @@ def metadata(version: Version, artifact_sha256: str, deploy_inputs: str = "") ->
         **{f"f1.{k}": f"{v:.6f}" for k, v in metrics.get("test_per_class_f1", {}).items()},
     }
     return {key[:128]: value[:256] for key, value in values.items()}
+
+
+def package_card(version: Version) -> dict[str, str]:
+    """The package's ``ModelCard``: the version's card (ml/model_card.py), a draft until reviewed."""
+    content = json.dumps(model_card.card(version.manifest, version.id), sort_keys=True)
+    return {"ModelCardContent": content, "ModelCardStatus": "Draft"}
 
 
 def _package(description: dict[str, Any]) -> Package:
@@ -144,6 +153,7 @@ def register(
             },
             ModelApprovalStatus=APPROVED if approve else PENDING,
             CustomerMetadataProperties=metadata(version, artifact_sha256, deploy_inputs),
+            ModelCard=package_card(version),
         )["ModelPackageArn"]
         log.info("registered version %s as %s", version.id, arn)
         package = _package(client.describe_model_package(ModelPackageName=arn))

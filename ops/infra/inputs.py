@@ -13,7 +13,7 @@ from ml.config import LOCAL_ACCOUNT_ID, ROOT
 from ml.deploy import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ops.infra.errors import InfraError
 from ops.infra.lambda_zip import build_lambda_zip
-from ops.infra.model_inputs import model_vocabulary
+from ops.infra.model_inputs import model_variables, model_vocabulary
 from ops.settings import Settings
 
 SITE_DIR = ROOT / "site"
@@ -90,7 +90,8 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
 
 def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None) -> dict[str, Any]:
     """The variables Python supplies: the freshly built Lambda zip, the site folder, the settings', and the
-    deployed model's class count (``lambda_settings.n_labels``) and page (``site_page``, ml/page.py).
+    deployed version's: its class count (``lambda_settings.n_labels``), page (``site_page``, ml/page.py),
+    model card and drift band.
 
     The zip carries the vocabulary of the model ``endpoint`` names (None: none, for a destroy, which gets
     a placeholder of two labels: destroy needs valid values, not the stack's).
@@ -106,8 +107,9 @@ def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None)
         n_labels, shown = 2, {"labels": [], "examples": []}
     variables = settings_variables(settings)
     variables["lambda_settings"] = {**variables["lambda_settings"], "n_labels": n_labels}
+    model = model_variables(settings, endpoint) if endpoint is not None else {}
     site = {"site_dir": str(SITE_DIR), "site_page": json.dumps(shown, ensure_ascii=False)}
-    return {"lambda_zip_path": str(zip_path), **site, **variables}
+    return {"lambda_zip_path": str(zip_path), **site, **variables, **model}
 
 
 def relative_paths(variables: dict[str, Any], workdir: Path) -> dict[str, Any]:

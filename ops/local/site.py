@@ -1,6 +1,7 @@
 """The local edge: ``site/`` and ``POST /classify`` on one origin, as CloudFront serves them in AWS.
 
-Static files come from ``site/``, with ``config.js`` rendered from the same template Terraform renders;
+Static files come from ``site/``, with ``config.js`` rendered from the same template Terraform renders and
+``model-card.md`` the live version's model card (``ml/model_card.py``), as Terraform uploads it;
 ``/classify`` is forwarded to the local API (every header but Host, as CloudFront's origin request policy
 does), so the page calls its own origin and needs no CORS. Every answer carries the security headers of
 ``terraform/security-headers.json``, the definition CloudFront's response headers policy is made from.
@@ -25,6 +26,7 @@ SITE_DIR = ROOT / "site"
 CONFIG_TEMPLATE = "config.js.tftpl"
 SECURITY_HEADERS = ROOT / "terraform" / "security-headers.json"
 API_PATH = "/classify"
+MODEL_CARD_PATH = "/model-card.md"  # the live version's card: "About this model" (terraform/site.tf)
 ORIGIN_READ_TIMEOUT_SECONDS = 30.0  # CloudFront's default origin read timeout
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 # What CloudFront answers when its origin cannot be reached: an HTML error page, not the API's JSON.
@@ -83,6 +85,7 @@ class SiteServer(BackgroundServer):
         self.upstream = ""
         self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up)
         self.page: dict[str, Any] | None = None  # the deployed model's labels as the page shows them
+        self.model_card: Path | None = None  # the live version's model_card.md (None: not found)
 
 
 class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
@@ -103,6 +106,8 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
     def do_GET(self) -> None:
         if self.path.partition("?")[0] == API_PATH:
             self._forward()
+        elif self.path.partition("?")[0] == MODEL_CARD_PATH:
+            self._model_card()
         elif self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
             server = self.server
             body = render_config(server.api_url, server.max_text_chars, server.page, server.site_dir).encode()
@@ -113,6 +118,19 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
             self.wfile.write(body)
         else:
             super().do_GET()
+
+    def _model_card(self) -> None:
+        """The live version's card, as Terraform uploads it; 404 when there is none."""
+        card = self.server.model_card
+        if card is None or not card.is_file():
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        body = card.read_bytes()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/markdown; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_POST(self) -> None:
         if self.path.partition("?")[0] == API_PATH:

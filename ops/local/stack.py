@@ -12,26 +12,31 @@ serves the version the registry names live, and follows it: a new version, appro
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml import page, vocabulary
+from ml import model_card, page, vocabulary
 from ml.config import log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
 from ml.package import ArtifactError
 from ml.predict import Predictor
+from ml.versions import read_manifest
 from ops.local.api import LocalApi, deployed_handler
+from ops.local.counters import Counters
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
 from ops.settings import Settings
 
 REGISTRY_POLL_SECONDS = 1.0  # how often the stack looks at build/endpoints.json for another live version
+SUMMARY_SECONDS = 60.0  # how often the stack logs the minute's counters (ops/local/counters.py)
+METRICS_LOGGER = "classifier.metrics"  # the handler's EMF lines (lambda/metrics.py)
 PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
 
 
@@ -49,6 +54,25 @@ class LocalStack:
     _saved_env: dict[str, str | None] = field(default_factory=dict)
     settings: Settings | None = None  # set: the endpoint follows the registry (see ``follow_registry``)
     _stop: threading.Event = field(default_factory=threading.Event)
+    counters: Counters = field(default_factory=Counters)
+    _metrics_handlers: list[logging.Handler] = field(default_factory=list)
+
+    def count_requests(self, every: float) -> None:
+        """Until ``close``: count the handler's EMF lines instead of printing them, and log a summary line of
+        the last ``every`` seconds' requests (when there were any); ``close`` logs the whole run's."""
+        metrics = logging.getLogger(METRICS_LOGGER)
+        self._metrics_handlers = list(metrics.handlers)
+        for handler in self._metrics_handlers:
+            metrics.removeHandler(handler)
+        metrics.addHandler(self.counters)
+
+        def summarise() -> None:
+            while not self._stop.wait(every):
+                minute = self.counters.take_minute()
+                if minute.outcomes:
+                    log.info(minute.summary(f"last {every:g} s"))
+
+        threading.Thread(target=summarise, name="request counters", daemon=True).start()
 
     @property
     def site_url(self) -> str:
@@ -65,6 +89,7 @@ class LocalStack:
         self.endpoint.swap(predictor)
         os.environ["N_LABELS"] = str(len(predictor.labels))  # the Lambda bounds k by the new model's labels
         self.site.page = page.read(archive.parent, predictor.labels)
+        self.site.model_card = card_of(archive)
         return True
 
     def follow_registry(self) -> None:
@@ -95,6 +120,11 @@ class LocalStack:
             server.shutdown()
             server.server_close()
         _restore_env(self._saved_env)
+        metrics = logging.getLogger(METRICS_LOGGER)
+        metrics.removeHandler(self.counters)
+        for handler in self._metrics_handlers:
+            metrics.addHandler(handler)
+        log.info(self.counters.total.summary("since start"))
         log.info("local stack stopped")
 
     def __enter__(self) -> LocalStack:
@@ -133,6 +163,12 @@ def model_to_serve(settings: Settings) -> Path:
             "to train and deploy again"
         )
     return archive
+
+
+def card_of(archive: Path) -> Path | None:
+    """The model card of the version ``archive`` is in (written from its manifest when missing)."""
+    manifest = read_manifest(archive.parent)
+    return model_card.ensure(archive.parent, manifest) if manifest is not None else None
 
 
 def server_ports(settings: Settings, ephemeral: bool = False) -> dict[str, int]:
@@ -194,6 +230,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     # The site is the local edge: the page POSTs to /classify on its own origin, which forwards to the API.
     site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
     site.page = page.read(archive.parent, predictor.labels)  # the deployed version's labels and examples
+    site.model_card = card_of(archive)
     started: list[BackgroundServer] = []
     try:
         for server in bound:
@@ -208,4 +245,5 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
         raise
     stack = LocalStack(endpoint, api, site, saved, settings)
     stack.follow_registry()
+    stack.count_requests(SUMMARY_SECONDS)
     return stack

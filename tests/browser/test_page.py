@@ -122,8 +122,15 @@ def test_a_dbpedia_model_shows_exactly_the_page_it_showed_before(stack: LocalSta
     tab.page.goto(stack.site_url)
     # WHEN the page has rendered the deployed version's labels
     expect(tab.page.locator("#classes li")).to_have_count(14)
-    # THEN its text, topic list, descriptions, example buttons, placeholder and attribution are as before
-    assert tab.page.evaluate(SEEN) == SEEN_BEFORE
+    # THEN its text, topic list, descriptions, example buttons, placeholder and attribution are as before,
+    # and the footer ends with the one link added since: the live version's model card (issue 27)
+    card = ["About this model", stack.site_url.rstrip("/") + "/model-card.md"]
+    expected = {
+        **SEEN_BEFORE,
+        "footer": SEEN_BEFORE["footer"] + " About this model",
+        "links": [*SEEN_BEFORE["links"], card],
+    }
+    assert tab.page.evaluate(SEEN) == expected
 
 
 def test_walter_johnson_text_is_classified_as_athlete_with_probability_and_runner_up_bars(

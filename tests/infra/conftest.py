@@ -52,6 +52,13 @@ ALARM_EMAIL = "ops@example.org"
 # What `invoke infra` passes: the declared settings and the deployed model's class count; and its page.
 LAMBDA_SETTINGS = {**load_settings().lambda_settings(), "n_labels": 14}
 SITE_PAGE = {"labels": [{"label": "Company", "name": "Company", "description": "businesses"}], "examples": []}
+# What `invoke infra` passes from the deployed version's manifest (ml/drift.py, ml/model_card.py).
+DRIFT_BAND: dict[str, Any] = {
+    "labels": {"Athlete": {"low": 0.02, "high": 0.15}, "Film": {"low": 0.03, "high": 0.14}},
+    "min_day_answers": 100,
+    "unknown_text": {"low": 0.0, "high": 0.12},
+}
+MODEL_CARD = "# About this model (version 5e5e5e5e5e5e5e5e)\n\nEnglish only.\n"
 # One file per content type the stack maps, plus files that must not be uploaded as they are.
 SITE_FILES = {
     "index.html": "<!doctype html><title>DBPedia classifier</title>",
@@ -207,6 +214,8 @@ def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathF
         cors={"extra_origins": [EXTRA_ORIGIN]},
         autoscaling=AUTOSCALING,
         alarm_email=ALARM_EMAIL,
+        drift_band=DRIFT_BAND,
+        model_card=MODEL_CARD,
     )
     yield Applied(stack, stack.runner.apply(), site_dir, zip_path, moto)
     if stack.runner.state_list():

@@ -11,6 +11,7 @@ import pytest
 
 from ml.fsutil import file_digest
 from ml.lambda_src import contract, text_tokenizer
+from ml.package import MANIFEST
 from ml.versions import version_folder
 from ml.vocabulary import VOCABULARY, encode
 from ops.infra.errors import InfraError
@@ -21,6 +22,7 @@ from ops.infra.inputs import (
     relative_paths,
     stack_variables,
 )
+from ops.infra.model_inputs import model_variables
 from ops.settings import load_settings
 from tests.helpers import make_settings
 
@@ -110,3 +112,32 @@ def test_the_stack_gets_the_deployed_versions_class_count_and_page(tmp_path: Pat
     # THEN the Lambda gets the model's class count with the settings, and the page its labels
     assert variables["lambda_settings"] == {**settings.lambda_settings(), "n_labels": 3}
     assert json.loads(variables["site_page"]) == shown
+
+
+def test_the_deployed_version_s_manifest_gives_the_stack_its_card_and_band(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN the deployed version's folder with a manifest that records a band
+    settings = load_settings(build_dir=tmp_path / "build")
+    folder = version_folder(settings, ENDPOINT.model_sha256)
+    folder.mkdir(parents=True)
+    band = {
+        "labels": {"Film": {"low": 0.01, "high": 0.2}},
+        "min_day_answers": 100,
+        "unknown_text": {"low": 0.0, "high": 0.1},
+        "measured": {"text": {"n": 10, "unknown_text": 0.0, "label_shares": {"Film": 1.0}}},
+        "z": 3.0,
+    }
+    manifest = {"created": "2026-12-07", "labels": ["Film"], "data": {"origin": "sample"}, "drift_band": band}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    # WHEN the stack's variables are made from it
+    variables = model_variables(settings, ENDPOINT)
+    # THEN Terraform gets the card (DBPedia's licence named) and the band in the shape variables.tf types
+    assert variables["model_card"].startswith(f"# About this model (version {folder.name})")
+    assert "CC BY-SA 3.0" in variables["model_card"]
+    assert variables["drift_band"] == {k: band[k] for k in ("labels", "min_day_answers", "unknown_text")}
+    # AND a version made before bands were recorded gives its card, no band, and says so
+    del manifest["drift_band"]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    assert set(model_variables(settings, ENDPOINT)) == {"model_card"}
+    assert "records no live metrics' band" in caplog.text

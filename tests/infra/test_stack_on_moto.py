@@ -27,9 +27,11 @@ from .conftest import (
     ALARM_EMAIL,
     AUTOSCALING,
     CLOUDFRONT_PROXIES,
+    DRIFT_BAND,
     ENDPOINT,
     EXTRA_ORIGIN,
     LAMBDA_SETTINGS,
+    MODEL_CARD,
     SITE_FILES,
     SITE_PAGE,
     Applied,
@@ -56,6 +58,9 @@ ALARMS = {
     "dbpedia-classifier-lambda-throttles",
     "dbpedia-classifier-endpoint-model-latency-p99",
     "dbpedia-classifier-endpoint-5xx",
+    "dbpedia-classifier-unknown-text-rate",  # drift.tf, and one a label of the band:
+    "dbpedia-classifier-label-share-athlete",
+    "dbpedia-classifier-label-share-film",
 }
 CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
@@ -66,6 +71,7 @@ CONTENT_TYPES = {
     "img/icon.png": "image/png",
     "favicon.ico": "image/x-icon",
     "config.js": "text/javascript; charset=utf-8",
+    "model-card.md": "text/markdown; charset=utf-8",  # the deployed version's, not a file of site/
 }
 
 
@@ -376,7 +382,7 @@ def test_alarms_watch_the_api_lambda_and_endpoint_and_notify_the_topic(applied: 
     topic = applied.result.outputs["alarm_topic_arn"]
     sns = applied.client("sns")
     [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    # THEN the five alarms exist, each enabled and notifying the topic, which mails the configured address
+    # THEN the alarms exist, each enabled and notifying the topic, which mails the configured address
     assert set(alarms) == ALARMS
     assert topic in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
     for alarm in alarms.values():
@@ -436,7 +442,61 @@ def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
     assert len(alarm_widget["properties"]["alarms"]) == len(ALARMS)
     assert {"Count", "5xx", "Errors", "Throttles", "ModelLatency", "Invocation5XXErrors"} <= graphed
     assert "InvocationsPerInstance" in graphed
+    # AND the live metrics of the Lambda's EMF lines (lambda/metrics.py): shares and latency by name, the
+    # requests by outcome and the answers by label as searches of this function's dimensions
+    assert {"UnknownText", "LowConfidence", "Latency"} <= graphed
+    searches = [
+        line[0]["expression"]
+        for widget in widgets
+        if widget["type"] == "metric"
+        for line in widget["properties"]["metrics"]
+        if isinstance(line[0], dict) and line[0]["expression"].startswith("SEARCH(")
+    ]
+    assert any("Function,Outcome}" in s and 'MetricName="Requests"' in s for s in searches)
+    assert any("Function,Label}" in s and 'MetricName="Answers"' in s for s in searches)
     assert applied.result.outputs["dashboard_url"].endswith("#dashboards/dashboard/dbpedia-classifier")
+
+
+def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(applied: Applied) -> None:
+    # GIVEN the stack applied with a version's band  WHEN its drift alarms are read back
+    cloudwatch = applied.client("cloudwatch")
+    alarms = {
+        a["AlarmName"]: a
+        for a in cloudwatch.describe_alarms(AlarmNamePrefix="dbpedia-classifier-")["MetricAlarms"]
+    }
+    unknown = alarms["dbpedia-classifier-unknown-text-rate"]
+    queries = {q["Id"]: q for q in unknown["Metrics"]}
+    # THEN the unknown-text alarm compares the day's average of UnknownText with the band, from 100 answers
+    rate = queries["rate"]["MetricStat"]
+    assert (rate["Metric"]["Namespace"], rate["Metric"]["MetricName"], rate["Stat"]) == (
+        "DbpediaClassifier",
+        "UnknownText",
+        "Average",
+    )
+    assert rate["Period"] == 86400 and queries["answers"]["MetricStat"]["Stat"] == "SampleCount"
+    assert rate["Metric"]["Dimensions"] == [{"Name": "Function", "Value": "dbpedia-classifier"}]
+    band = DRIFT_BAND["unknown_text"]
+    assert queries["outside"]["Expression"] == (
+        f"IF(answers >= 100 AND (rate < {band['low']:g} OR rate > {band['high']:g}), 1, 0)"
+    )
+    assert (unknown["Threshold"], unknown["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    # AND each label of the band has its alarm on its share of the day's labelled answers
+    film = {q["Id"]: q for q in alarms["dbpedia-classifier-label-share-film"]["Metrics"]}
+    dimensions = film["label"]["MetricStat"]["Metric"]["Dimensions"]
+    assert {d["Name"]: d["Value"] for d in dimensions} == {"Function": "dbpedia-classifier", "Label": "Film"}
+    assert (
+        "FILL(label, 0) / answers < 0.03 OR FILL(label, 0) / answers > 0.14" in film["outside"]["Expression"]
+    )
+
+
+def test_the_site_serves_the_deployed_version_s_model_card(applied: Applied) -> None:
+    # GIVEN the stack applied with a version's card  WHEN the site bucket's card is read
+    s3 = applied.client("s3")
+    bucket = applied.result.outputs["site_bucket_name"]
+    card = s3.get_object(Bucket=bucket, Key="model-card.md")
+    # THEN it is the card, as Markdown text, never cached (the distribution may read it: CONTENT_TYPES)
+    assert card["Body"].read().decode() == MODEL_CARD
+    assert (card["ContentType"], card["CacheControl"]) == ("text/markdown; charset=utf-8", "no-cache")
 
 
 def test_state_outputs_and_the_lambda_environment_hold_no_secret(applied: Applied) -> None:

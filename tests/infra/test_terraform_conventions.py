@@ -28,6 +28,7 @@ CONCERNS = {
     "site.tf",
     "autoscaling.tf",
     "monitoring.tf",
+    "drift.tf",
     "edge.tf",
     "waf.tf",
     "dns.tf",

@@ -20,32 +20,12 @@ import pytest
 from ml import lambda_src, vocabulary
 from ml.config import ROOT
 from ml.pipeline import TrainOutcome
-from ops.local.endpoint import EndpointServer
 from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
+from tests.lambda_handler.conftest import NAME, SITE
 
 import contract
 import handler
-
-NAME = "dbpedia-classifier"
-SITE = "http://dbpedia-site.s3-website-us-east-1.amazonaws.com"
-
-
-@pytest.fixture
-def lambda_env(
-    monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer, trained: tuple[Settings, TrainOutcome]
-) -> str:
-    """The environment Terraform gives the function, pointed at the local endpoint and its model's words."""
-    for name, value in {**lambda_settings_env(), **vocabulary.lambda_environment(trained[1].archive)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("ENDPOINT_NAME", NAME)
-    monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},http://127.0.0.1:8000")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", endpoint.url)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.setenv("ENDPOINT_TIMEOUT_SECONDS", "1")
-    return endpoint.url
 
 
 @pytest.mark.parametrize(
@@ -292,40 +272,40 @@ LEARNED_REASON = (
     ],
 )
 def test_requests_code_and_mashing_get_the_learned_rule_s_reason_and_the_top_list(
-    lambda_env: str, caplog: pytest.LogCaptureFixture, text: str
+    lambda_env: str, capsys: pytest.CaptureFixture[str], text: str
 ) -> None:
     # GIVEN the issue's texts that got confident topics (none of them among the rule's training texts),
     # with the shipped settings: no topical-word share asked, only the learned rule judges them
     assert os.environ["MIN_KNOWN_PERCENT"] == "0" and handler.vocabulary().weights
-    with caplog.at_level(logging.INFO, logger="classifier"):
-        status, _, body = call(v2(json.dumps({"text": text})))
+    capsys.readouterr()
+    status, _, body = call(v2(json.dumps({"text": text})))
     # THEN a 200 that names no topic, says why, and still has the model's top list
     assert status == 200 and (body["label"], body["probability"]) == (None, None)
     assert body["reason"] == LEARNED_REASON
     assert body["words"] == len(handler.tokenize(text)) and len(body["top"]) == 3
-    # AND its log line counts it apart from classified requests
-    (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
-    assert (line["status"], line["outcome"]) == (200, "unknown_text")
+    # AND its log line (EMF, lambda/metrics.py) counts it apart from classified requests
+    (line,) = [json.loads(out) for out in capsys.readouterr().out.splitlines() if '"_aws"' in out]
+    assert (line["status"], line["Outcome"], line["UnknownText"]) == (200, "unknown_text", 1)
 
 
 def test_text_of_words_the_model_never_learned_gets_no_label_but_a_reason_and_the_top_list(
-    lambda_env: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    lambda_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN keyboard mashing, none of whose words is in the deployed model's vocabulary, and a Lambda set to
     # ask for 10% topical words
     assert not {"asdfgh", "qwerty", "zxcvb"} & handler.vocabulary().topical
     monkeypatch.setenv("MIN_KNOWN_PERCENT", "10")
-    with caplog.at_level(logging.INFO, logger="classifier"):
-        status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
+    capsys.readouterr()
+    status, _, body = call(v2(json.dumps({"text": "asdfgh qwerty zxcvb"})))
     # THEN the answer is a 200 that names no topic, says why, and still has the model's top list
     assert status == 200 and body["label"] is None and body["probability"] is None
     assert body["reason"] == (
         "Only 0 of 3 words tell the model anything about a topic; it cannot tell what this text is about."
     )
     assert (body["knownWords"], body["commonWords"], body["words"], len(body["top"])) == (0, 0, 3, 3)
-    # AND its log line counts it apart from classified requests
-    (line,) = [json.loads(r.getMessage()) for r in caplog.records if '"latencyMs"' in r.getMessage()]
-    assert (line["status"], line["outcome"]) == (200, "unknown_text")
+    # AND its log line (EMF, lambda/metrics.py) counts it apart from classified requests
+    (line,) = [json.loads(text) for text in capsys.readouterr().out.splitlines() if '"_aws"' in text]
+    assert (line["status"], line["Outcome"], line["UnknownText"]) == (200, "unknown_text", 1)
 
 
 def test_a_real_sentence_is_classified_with_its_known_and_common_word_counts(lambda_env: str) -> None:
@@ -623,20 +603,20 @@ def test_no_retry_is_started_that_would_not_end_before_the_lambda_times_out(
 
 
 def test_every_request_logs_one_json_line_with_its_id_status_outcome_and_latency(
-    lambda_env: str, caplog: pytest.LogCaptureFixture
+    lambda_env: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a request that classifies and one that is refused
-    with caplog.at_level(logging.INFO, logger="classifier"):
-        ok_status, _, ok = call(v2(json.dumps({"text": WALTER_JOHNSON})))
-        bad_status, _, bad = call(v2(json.dumps({"text": "   "})))
-    # THEN each left exactly one JSON line that CloudWatch Logs Insights can query
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith("{")]
-    per_request = [line for line in lines if "latencyMs" in line]
-    assert [(line["requestId"], line["status"], line["outcome"]) for line in per_request] == [
+    capsys.readouterr()
+    ok_status, _, ok = call(v2(json.dumps({"text": WALTER_JOHNSON})))
+    bad_status, _, bad = call(v2(json.dumps({"text": "   "})))
+    # THEN each left exactly one JSON line on standard output, which CloudWatch Logs Insights can query and
+    # CloudWatch turns into metrics (EMF: tests/lambda_handler/test_metrics.py)
+    per_request = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")]
+    assert [(line["requestId"], line["status"], line["Outcome"]) for line in per_request] == [
         (ok["requestId"], ok_status, "ok"),
         (bad["requestId"], bad_status, "bad_request"),
     ]
-    assert all(isinstance(line["latencyMs"], float) and line["latencyMs"] >= 0 for line in per_request)
+    assert all(isinstance(line["Latency"], float) and line["Latency"] >= 0 for line in per_request)
 
 
 def test_the_first_attempt_fits_a_small_time_budget(

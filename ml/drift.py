@@ -1,0 +1,89 @@
+"""The band the live answers should stay in, measured on the validation split when a version is made.
+
+The Lambda counts, per request, whether it gave a label and which (lambda/metrics.py); an alarm fires when a
+day's unknown-text rate, or a label's share of the day's labelled answers, leaves this band
+(terraform/monitoring.tf). People type shorter texts than an abstract, so the validation rows are judged as
+the whole text and as its first ``slices.SHORT_TOKENS`` tokens (what people type first): the unknown-text
+rule of the wire contract with the version's vocabulary, and the model's top label. Each share's band spans
+the two forms, widened by ``Z`` binomial standard errors of a day of ``MIN_DAY_ANSWERS`` answers: a day with
+fewer is not judged. The derivation and what it means: docs/live-metrics.md.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import fasttext
+
+from ml.evaluate import predict_labels, read_fasttext_file
+from ml.lambda_src import contract
+from ml.slices import SHORT_TOKENS
+
+MIN_DAY_ANSWERS = 100  # a day with fewer answers is not judged (the alarms treat it as missing data)
+Z = 3.0  # binomial standard errors of such a day added on each side
+
+
+def read_words(path: Path) -> contract.Vocabulary:
+    """The topical and common words of a version's ``vocabulary.txt.gz`` (its header skipped)."""
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        fh.readline()
+        return contract.read_vocabulary(fh.read().splitlines())
+
+
+def measure(
+    model: Any, texts: list[str], words: contract.Vocabulary, min_known_percent: int
+) -> dict[str, Any]:
+    """The unknown-text rate of token strings and the label shares of those given a label."""
+    unknown = [_refused(text, words, min_known_percent) for text in texts]
+    judged = [text for text, refused in zip(texts, unknown, strict=True) if not refused]
+    labels = Counter(predict_labels(model, judged)) if judged else Counter()
+    return {
+        "n": len(texts),
+        "unknown_text": sum(unknown) / len(texts) if texts else 0.0,
+        "label_shares": {label: n / len(judged) for label, n in sorted(labels.items())},
+    }
+
+
+def _refused(text: str, words: contract.Vocabulary, min_known_percent: int) -> bool:
+    """Whether the Lambda would refuse the token string ``text``; the learned rule reads the tokens as the
+    raw text (the prepared rows keep no other: the marks it reads there are lost)."""
+    tokens = text.split()
+    off_topic = contract.off_topic_score(text, tokens, words) > words.threshold
+    return (
+        contract.unknown_reason(*contract.word_counts(tokens, words), min_known_percent, off_topic)
+        is not None
+    )
+
+
+def _band(shares: list[float]) -> dict[str, float]:
+    """From the smallest to the largest share measured, each widened by ``Z`` standard errors of a day."""
+    mean = sum(shares) / len(shares)
+    margin = Z * math.sqrt(mean * (1 - mean) / MIN_DAY_ANSWERS)
+    return {"low": round(max(0.0, min(shares) - margin), 4), "high": round(min(1.0, max(shares) + margin), 4)}
+
+
+def derive(
+    model_bin: Path, validation: Path, vocabulary_file: Path, classes: list[str], min_known_percent: int
+) -> dict[str, Any]:
+    """The band of a version: its measurements on the validation split's two forms, and the band of the
+    unknown-text rate and of each class's share (0 for a class never predicted)."""
+    model = fasttext.load_model(str(model_bin))
+    words = read_words(vocabulary_file)
+    texts = read_fasttext_file(validation).texts
+    forms = {
+        "text": measure(model, texts, words, min_known_percent),
+        f"first_{SHORT_TOKENS}_tokens": measure(
+            model, [" ".join(t.split()[:SHORT_TOKENS]) for t in texts], words, min_known_percent
+        ),
+    }
+    return {
+        "min_day_answers": MIN_DAY_ANSWERS,
+        "z": Z,
+        "measured": forms,
+        "unknown_text": _band([f["unknown_text"] for f in forms.values()]),
+        "labels": {c: _band([f["label_shares"].get(c, 0.0) for f in forms.values()]) for c in classes},
+    }

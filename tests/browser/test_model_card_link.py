@@ -1,0 +1,32 @@
+"""The page's "About this model" link opens the live version's model card, served with the site
+(ops/local/site.py here, terraform/site.tf on AWS), in headless Chromium against the local stack."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from ml.pipeline import TrainOutcome
+from ops.local.stack import LocalStack
+from ops.settings import Settings
+
+from .conftest import Tab
+
+
+def test_about_this_model_opens_the_live_version_s_card(
+    stack: LocalStack, tab: Tab, trained: tuple[Settings, TrainOutcome]
+) -> None:
+    # GIVEN the page served by the local stack
+    page = tab.page
+    page.goto(stack.site_url)
+    # WHEN its "About this model" link is followed
+    with page.expect_response(lambda r: r.url.endswith("/model-card.md")) as answer:
+        page.get_by_role("link", name="About this model").click()
+    # THEN the browser shows the deployed version's card as text, with the site's security headers
+    version = trained[1].archive.parent.name
+    expect(page.locator("body")).to_contain_text(f"# About this model (version {version})")
+    expect(page.locator("body")).to_contain_text("English only")
+    response = answer.value
+    assert response.status == 200
+    assert response.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert "content-security-policy" in response.headers
+    assert tab.page_errors == []
