@@ -209,16 +209,6 @@ variable "lambda_settings" {
   }
 }
 
-variable "site_page" {
-  type        = string
-  description = "What the page shows of the deployed model, as JSON (ml/page.py: its labels' names, descriptions and example texts, from labels.json beside the data or drawn from the validation split). `invoke infra` passes the deployed version's page.json; rendered into config.js."
-
-  validation {
-    condition     = can(tolist(jsondecode(var.site_page).labels))
-    error_message = "site_page must be JSON with a list of labels (ml/page.py): run `invoke train`."
-  }
-}
-
 variable "lambda_timeout_seconds" {
   type        = number
   description = "Timeout of the Lambda function, in seconds; at most 30, the HTTP API's integration limit. The default leaves room for the handler's bounded retries (3 attempts of at most 2 s connect + 4 s read)."
@@ -309,6 +299,16 @@ variable "sagemaker_runtime_url" {
 variable "site_dir" {
   type        = string
   description = "Folder of the static site, relative to where Terraform runs: every file but *.tftpl is uploaded, and config.js is rendered from config.js.tftpl."
+}
+
+variable "site_page" {
+  type        = string
+  description = "What the page shows of the deployed model, as JSON (ml/page.py: its labels' names, descriptions and example texts, from labels.json beside the data or drawn from the validation split). `invoke infra` passes the deployed version's page.json; rendered into config.js."
+
+  validation {
+    condition     = can(tolist(jsondecode(var.site_page).labels))
+    error_message = "site_page must be JSON with a list of labels (ml/page.py): run `invoke train`."
+  }
 }
 
 variable "tags" {

@@ -102,7 +102,14 @@ def stack_variables(settings: Settings, endpoint: EndpointOutputs | None = None)
     except FileNotFoundError as exc:
         raise InfraError(f"cannot build the Lambda zip: {exc}") from None
     if vocabulary is not None:  # the version's folder: its manifest (fetched with it) and page.json
-        n_labels, shown = page.label_count(vocabulary.parent), page.read(vocabulary.parent, [])
+        try:
+            n_labels = page.label_count(vocabulary.parent)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InfraError(
+                f"{vocabulary.parent} has no readable manifest.json with the model's labels: the version is "
+                "unfinished; run `invoke train` again"
+            ) from None
+        shown = page.read(vocabulary.parent, [])
     else:
         n_labels, shown = 2, {"labels": [], "examples": []}
     variables = settings_variables(settings)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from ml import data
 from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.local.site import security_headers
@@ -227,10 +228,14 @@ def test_empty_input_shows_a_readable_message_and_sends_no_request(
 def test_too_long_input_is_refused_by_the_page_and_text_at_the_limit_is_classified(
     stack: LocalStack, trained: tuple[Settings, TrainOutcome], tab: Tab
 ) -> None:
-    # GIVEN the page on the local stack, and texts of exactly the API's limit and one character more
-    limit = trained[0].max_text_chars
-    sentence = "Walter Johnson pitched for the Washington Senators in Major League Baseball. "
-    at_limit = (sentence * (limit // len(sentence) + 1))[: limit - 1] + "."
+    # GIVEN the page on the local stack, and texts of exactly the API's limit and one character more: real
+    # athletes' abstracts one after another (one sentence repeated reads to the learned rule as no topic)
+    settings = trained[0]
+    limit = settings.max_text_chars
+    dataset = data.resolve_dataset(settings)
+    athlete = dataset.classes.index("Athlete")
+    rows = [r.content for r in data.make_splits(dataset, settings).validation if r.label == athlete]
+    at_limit = " ".join([WALTER_JOHNSON, *rows])[: limit - 1] + "."
     too_long = at_limit + "!"
     page = tab.page
     page.goto(stack.site_url)

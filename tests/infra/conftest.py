@@ -23,6 +23,7 @@ from ml import vocabulary
 from ml.config import ROOT
 from ml.deploy import EndpointCapacity, EndpointOutputs
 from ml.lambda_src import contract, text_tokenizer
+from ml.package import MANIFEST
 from ml.versions import version_folder
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.local_workdir import prepare_local_workdir
@@ -127,12 +128,16 @@ def write_endpoint_tfvars(workdir: Path, endpoint: EndpointOutputs = ENDPOINT) -
 
 
 def write_model_vocabulary(settings: Settings, endpoint: EndpointOutputs = ENDPOINT) -> Path:
-    """What `invoke train` derives beside the model the tfvars name: its vocabulary (a few words here)."""
+    """What `invoke train` leaves beside the model the tfvars name: its vocabulary (a few words here) and its
+    manifest (DBPedia's 14 labels)."""
     path = version_folder(settings, endpoint.model_sha256) / vocabulary.VOCABULARY
     path.parent.mkdir(parents=True, exist_ok=True)
     scheme = text_tokenizer().SCHEME
     words = contract.Vocabulary(frozenset({"river", "film"}), frozenset({"the", "is"}))
     path.write_bytes(vocabulary.encode(words, endpoint.model_sha256, scheme))
+    labels = [f"__label__C{n}" for n in range(14)]
+    manifest = {"model": {"sha256": endpoint.model_sha256}, "labels": labels, "created": "2026-12-07"}
+    (path.parent / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     return path
 
 
