@@ -22,10 +22,7 @@ os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # se
 
 
 # Session fixtures costly enough that the modules using them share one xdist worker (and one instance).
-ONE_WORKER = (
-    "reviewed",  # tests/infra/conftest.py: `invoke plan` of the real stack
-    "own_stack",  # below: a model of your own labels, served by the local stack
-)
+ONE_WORKER = ("reviewed",)  # tests/infra/conftest.py: `invoke plan` of the real stack
 # The groups that take minutes, longest first: a worker starts them before the short ones, so no worker
 # is left alone with a long group at the end (the test task turns off xdist's own order, by test count).
 LONGEST_FIRST = (  # the ten longest groups of a measured run (./dev test prints --durations)
@@ -99,10 +96,10 @@ def endpoint(trained: tuple[Settings, TrainOutcome]) -> Iterator[EndpointServer]
     server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """A model trained on a user's own three labels (tests/helpers.py OWN_TOPICS), served by the local stack:
-    one for the modules that use it (they share a worker: ONE_WORKER)."""
+    """A model trained on a user's own three labels (tests/helpers.py OWN_TOPICS), served by the local stack
+    for one module (a running stack holds the Lambda's metrics logger: no longer than its module)."""
     settings = own_data_settings(tmp_path_factory.mktemp("own"))
     run(settings)
     with start_stack(settings, ephemeral_ports=True) as running:
