@@ -22,14 +22,17 @@ os.environ.update({k: os.environ.get(k, v) for k, v in TEST_ROWS.items()})  # se
 
 
 # Session fixtures costly enough that the modules using them share one xdist worker (and one instance).
-ONE_WORKER = ("reviewed",)  # tests/infra/conftest.py: `invoke plan` of the real stack
+ONE_WORKER = (
+    "reviewed",  # tests/infra/conftest.py: `invoke plan` of the real stack
+    "applied",  # tests/infra/conftest.py: the real stack applied to moto, read back, then destroyed
+)
 # The groups that take minutes, longest first: a worker starts them before the short ones, so no worker
 # is left alone with a long group at the end (the test task turns off xdist's own order, by test count).
 LONGEST_FIRST = (  # the ten longest groups of a measured run (./dev test prints --durations)
     "tests/model/test_versions.py",
     "tests/rehearsal/test_rehearse.py",
     "reviewed",
-    "tests/infra/test_stack_on_moto.py",
+    "applied",
     "tests/model/test_training.py",
     "tests/infra/test_terraform_tests.py",
     "tests/bench/test_bench_smoke.py",

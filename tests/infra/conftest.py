@@ -177,6 +177,13 @@ class Applied:
         """A boto3 client on the moto server the stack lives in."""
         return self.moto.client(service)
 
+    def api(self) -> dict[str, Any]:
+        """The stack's HTTP API, as API Gateway describes it."""
+        [api] = [
+            a for a in self.client("apigatewayv2").get_apis()["Items"] if a["Name"] == "dbpedia-classifier"
+        ]
+        return api
+
 
 def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, Path, Path]:
     """An initialised Stack in a temp copy of terraform/ pointed at ``moto``, with its own state."""
@@ -205,12 +212,12 @@ def local_stack(moto: MotoServer, tmp: Path, **variables: Any) -> tuple[Stack, P
     return Stack("local", runner, ENDPOINT), site_dir, zip_path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def applied(terraform: str, moto: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
-    """The real stack, applied once to moto (about 20 s) and shared by the tests of a module.
+    """The real stack, applied once to moto (about 20 s) and shared by test_stack_on_moto.py and
+    test_stack_on_moto_then_destroyed.py (one worker: tests/conftest.py ONE_WORKER), which destroys it.
 
-    Whatever a module leaves of it is destroyed afterwards: the session's moto is shared, and the next
-    module's stack has the same names.
+    Whatever they leave of it is destroyed afterwards: the session's moto is shared.
     """
     stack, site_dir, zip_path = local_stack(
         moto,

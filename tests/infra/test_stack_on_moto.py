@@ -1,43 +1,34 @@
 """The real Terraform stack, applied to moto_server and read back with boto3.
 
-One `terraform apply` (module fixture ``applied``) serves every read-back test; the tests at the end of the
-file plan against it and finally destroy it, so keep them last and in this order.
+One `terraform apply` (the session fixture ``applied``) serves every read-back test here and in
+test_stack_on_moto_monitoring.py; then test_stack_on_moto_then_destroyed.py plans against it and finally
+destroys it (the two modules share one
+worker, in file order: tests/conftest.py ONE_WORKER).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from ml.aws.resources import find_endpoint_resources
 from ml.config import ROOT
 from ml.vocabulary import VOCABULARY
-from ops.infra.apply import check_no_drift
-from ops.infra.destroy import destroy_stack
-from ops.infra.errors import InfraError
-from ops.infra.plan import plan_stack
-from tests.helpers import table_rows
 
 from .conftest import (
-    ALARM_EMAIL,
     AUTOSCALING,
     CLOUDFRONT_PROXIES,
-    DRIFT_BAND,
     ENDPOINT,
     EXTRA_ORIGIN,
     LAMBDA_SETTINGS,
-    MODEL_CARD,
     SITE_FILES,
     SITE_PAGE,
     Applied,
     zip_sha256_b64,
 )
-from .secret_scan import KNOWN_SHARED, secrets_in
 
 pytestmark = pytest.mark.slow
 
@@ -51,16 +42,6 @@ OUTPUTS = {
     "site_bucket_name",
     "site_url",
     "web_acl_arn",
-}
-ALARMS = {
-    "dbpedia-classifier-api-5xx-rate",
-    "dbpedia-classifier-lambda-errors",
-    "dbpedia-classifier-lambda-throttles",
-    "dbpedia-classifier-endpoint-model-latency-p99",
-    "dbpedia-classifier-endpoint-5xx",
-    "dbpedia-classifier-unknown-text-rate",  # drift.tf, and one a label of the band:
-    "dbpedia-classifier-label-share-athlete",
-    "dbpedia-classifier-label-share-film",
 }
 CONTENT_TYPES = {
     "index.html": "text/html; charset=utf-8",
@@ -142,7 +123,7 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
 
 def test_only_the_api_may_invoke_the_lambda_and_only_on_post_classify(applied: Applied) -> None:
     # GIVEN the applied function and API
-    api_id = _api(applied)["ApiId"]
+    api_id = applied.api()["ApiId"]
     # WHEN the function's resource policy is read back
     policy = json.loads(applied.client("lambda").get_policy(FunctionName="dbpedia-classifier")["Policy"])
     # THEN its one statement lets API Gateway invoke it from this API's POST /classify only
@@ -157,7 +138,7 @@ def test_only_the_api_may_invoke_the_lambda_and_only_on_post_classify(applied: A
 def test_api_proxies_post_classify_to_the_lambda_with_payload_2(applied: Applied) -> None:
     # GIVEN the applied HTTP API  WHEN its routes and integrations are read back
     apigw = applied.client("apigatewayv2")
-    api_id = _api(applied)["ApiId"]
+    api_id = applied.api()["ApiId"]
     [route] = apigw.get_routes(ApiId=api_id)["Items"]
     [integration] = apigw.get_integrations(ApiId=api_id)["Items"]
     # THEN POST /classify is its only route, proxied to the function with the 2.0 payload
@@ -170,7 +151,7 @@ def test_api_proxies_post_classify_to_the_lambda_with_payload_2(applied: Applied
 
 def test_api_cors_allows_the_configured_extra_origin_only(applied: Applied) -> None:
     # GIVEN the stack applied with one extra origin  WHEN the API's CORS is read back
-    cors = _api(applied)["CorsConfiguration"]
+    cors = applied.api()["CorsConfiguration"]
     # THEN only that origin may POST cross-origin (the page calls its own origin); no wildcard
     assert cors["AllowOrigins"] == [EXTRA_ORIGIN]
     assert cors["AllowMethods"] == ["POST"]
@@ -179,7 +160,7 @@ def test_api_cors_allows_the_configured_extra_origin_only(applied: Applied) -> N
 
 def test_default_stage_auto_deploys_throttles_and_writes_json_access_logs(applied: Applied) -> None:
     # GIVEN the applied API  WHEN its stage and the log groups are read back
-    [stage] = applied.client("apigatewayv2").get_stages(ApiId=_api(applied)["ApiId"])["Items"]
+    [stage] = applied.client("apigatewayv2").get_stages(ApiId=applied.api()["ApiId"])["Items"]
     groups = {
         group["logGroupName"]: group
         for group in applied.client("logs").describe_log_groups(logGroupNamePrefix="/aws/")["logGroups"]
@@ -371,314 +352,8 @@ def test_the_endpoint_variant_scales_between_its_instance_count_and_the_maximum(
     )
 
 
-def test_alarms_watch_the_api_lambda_and_endpoint_and_notify_the_topic(applied: Applied) -> None:
-    # GIVEN the applied stack  WHEN its alarms, topic and subscriptions are read back
-    alarms = {
-        alarm["AlarmName"]: alarm
-        for alarm in applied.client("cloudwatch").describe_alarms(AlarmNamePrefix="dbpedia-classifier-")[
-            "MetricAlarms"
-        ]
-    }
-    topic = applied.result.outputs["alarm_topic_arn"]
-    sns = applied.client("sns")
-    [subscription] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    # THEN the alarms exist, each enabled and notifying the topic, which mails the configured address
-    assert set(alarms) == ALARMS
-    assert topic in [t["TopicArn"] for t in sns.list_topics()["Topics"]]
-    for alarm in alarms.values():
-        assert alarm["ActionsEnabled"] and alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
-    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", ALARM_EMAIL)
-    # AND the endpoint alarms watch its AllTraffic variant: ModelLatency at p99 (microseconds) and 5xx errors
-    endpoint_dimensions = [
-        {"Name": "EndpointName", "Value": "dbpedia-classifier"},
-        {"Name": "VariantName", "Value": "AllTraffic"},
-    ]
-    latency = alarms["dbpedia-classifier-endpoint-model-latency-p99"]
-    assert (latency["Namespace"], latency["MetricName"], latency["ExtendedStatistic"]) == (
-        "AWS/SageMaker",
-        "ModelLatency",
-        "p99",
-    )
-    assert latency["Threshold"] == 500_000 and _sorted(latency["Dimensions"]) == endpoint_dimensions
-    errors = alarms["dbpedia-classifier-endpoint-5xx"]
-    assert (errors["MetricName"], errors["Statistic"]) == ("Invocation5XXErrors", "Sum")
-    assert _sorted(errors["Dimensions"]) == endpoint_dimensions
-    # AND the Lambda alarms count Errors and Throttles of the function
-    for name, metric in (("lambda-errors", "Errors"), ("lambda-throttles", "Throttles")):
-        alarm = alarms[f"dbpedia-classifier-{name}"]
-        assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Lambda", metric, "Sum")
-        assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": "dbpedia-classifier"}]
-    # AND the API alarm is a rate: 5xx over requests of this API, in percent, above 5
-    rate = alarms["dbpedia-classifier-api-5xx-rate"]
-    queries = {query["Id"]: query for query in rate["Metrics"]}
-    assert queries["rate"]["Expression"] == "IF(requests > 0, 100 * errors / requests, 0)"
-    assert queries["rate"]["ReturnData"] and rate["Threshold"] == 5
-    api_id = _api(applied)["ApiId"]
-    for query_id, metric in (("errors", "5xx"), ("requests", "Count")):
-        stat = queries[query_id]["MetricStat"]
-        assert (stat["Metric"]["Namespace"], stat["Metric"]["MetricName"], stat["Stat"]) == (
-            "AWS/ApiGateway",
-            metric,
-            "Sum",
-        )
-        assert stat["Metric"]["Dimensions"] == [{"Name": "ApiId", "Value": api_id}]
-
-
-def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
-    # GIVEN the applied stack  WHEN its dashboard is read back
-    body = json.loads(
-        applied.client("cloudwatch").get_dashboard(DashboardName="dbpedia-classifier")["DashboardBody"]
-    )
-    widgets = body["widgets"]
-    graphed = {
-        line[1]
-        for widget in widgets
-        if widget["type"] == "metric"
-        for line in widget["properties"]["metrics"]
-        if isinstance(line[0], str)
-    }
-    # THEN it shows every alarm, and graphs each metric an alarm watches (and the autoscaling metric)
-    [alarm_widget] = [w for w in widgets if w["type"] == "alarm"]
-    assert len(alarm_widget["properties"]["alarms"]) == len(ALARMS)
-    assert {"Count", "5xx", "Errors", "Throttles", "ModelLatency", "Invocation5XXErrors"} <= graphed
-    assert "InvocationsPerInstance" in graphed
-    # AND the live metrics of the Lambda's EMF lines (lambda/metrics.py): shares and latency by name, the
-    # requests by outcome and the answers by label as searches of this function's dimensions
-    assert {"UnknownText", "LowConfidence", "Latency"} <= graphed
-    searches = [
-        line[0]["expression"]
-        for widget in widgets
-        if widget["type"] == "metric"
-        for line in widget["properties"]["metrics"]
-        if isinstance(line[0], dict) and line[0]["expression"].startswith("SEARCH(")
-    ]
-    assert any("Function,Outcome}" in s and 'MetricName="Requests"' in s for s in searches)
-    assert any("Function,Label}" in s and 'MetricName="Answers"' in s for s in searches)
-    assert applied.result.outputs["dashboard_url"].endswith("#dashboards/dashboard/dbpedia-classifier")
-
-
-def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(applied: Applied) -> None:
-    # GIVEN the stack applied with a version's band  WHEN its drift alarms are read back
-    cloudwatch = applied.client("cloudwatch")
-    alarms = {
-        a["AlarmName"]: a
-        for a in cloudwatch.describe_alarms(AlarmNamePrefix="dbpedia-classifier-")["MetricAlarms"]
-    }
-    unknown = alarms["dbpedia-classifier-unknown-text-rate"]
-    queries = {q["Id"]: q for q in unknown["Metrics"]}
-    # THEN the unknown-text alarm compares the day's average of UnknownText with the band, from 100 answers
-    rate = queries["rate"]["MetricStat"]
-    assert (rate["Metric"]["Namespace"], rate["Metric"]["MetricName"], rate["Stat"]) == (
-        "DbpediaClassifier",
-        "UnknownText",
-        "Average",
-    )
-    assert rate["Period"] == 86400 and queries["answers"]["MetricStat"]["Stat"] == "SampleCount"
-    assert rate["Metric"]["Dimensions"] == [{"Name": "Function", "Value": "dbpedia-classifier"}]
-    band = DRIFT_BAND["unknown_text"]
-    assert queries["outside"]["Expression"] == (
-        f"IF(answers >= 100 AND (rate < {band['low']:g} OR rate > {band['high']:g}), 1, 0)"
-    )
-    assert (unknown["Threshold"], unknown["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-    # AND each label of the band has its alarm on its share of the day's labelled answers
-    film = {q["Id"]: q for q in alarms["dbpedia-classifier-label-share-film"]["Metrics"]}
-    dimensions = film["label"]["MetricStat"]["Metric"]["Dimensions"]
-    assert {d["Name"]: d["Value"] for d in dimensions} == {"Function": "dbpedia-classifier", "Label": "Film"}
-    assert (
-        "FILL(label, 0) / answers < 0.03 OR FILL(label, 0) / answers > 0.14" in film["outside"]["Expression"]
-    )
-
-
-def test_the_site_serves_the_deployed_version_s_model_card(applied: Applied) -> None:
-    # GIVEN the stack applied with a version's card  WHEN the site bucket's card is read
-    s3 = applied.client("s3")
-    bucket = applied.result.outputs["site_bucket_name"]
-    card = s3.get_object(Bucket=bucket, Key="model-card.md")
-    # THEN it is the card, as Markdown text, never cached (the distribution may read it: CONTENT_TYPES)
-    assert card["Body"].read().decode() == MODEL_CARD
-    assert (card["ContentType"], card["CacheControl"]) == ("text/markdown; charset=utf-8", "no-cache")
-
-
-def test_state_outputs_and_the_lambda_environment_hold_no_secret(applied: Applied) -> None:
-    # GIVEN the stack applied to moto  WHEN its outputs, state outputs and Lambda environment are scanned
-    state = json.loads((applied.stack.runner.working_dir / "terraform.tfstate").read_text(encoding="utf-8"))
-    function = applied.client("lambda").get_function_configuration(
-        FunctionName=applied.result.outputs["lambda_function_name"]
-    )
-    variables = function["Environment"]["Variables"]
-    shared = variables["ORIGIN_VERIFY_SECRET"]
-    # THEN none holds a secret: credentials come from the Lambda's role, never from configuration
-    assert secrets_in(applied.result.outputs) == []
-    assert secrets_in(state["outputs"]) == []
-    assert secrets_in({k: v for k, v in variables.items() if k not in KNOWN_SHARED}) == []
-    # AND the known shared value (KNOWN_SHARED) is a fresh random one that no output shows
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", shared)
-    assert shared not in json.dumps(applied.result.outputs) and shared not in json.dumps(state["outputs"])
-
-
-def test_a_second_plan_finds_no_drift(applied: Applied, tmp_path: Path) -> None:
-    # GIVEN the applied stack  WHEN it is planned again with the same inputs (-detailed-exitcode)
-    report = plan_stack(applied.stack, tmp_path, review=True)
-    # THEN Terraform exits 0, "no changes": a second `invoke infra` would change nothing
-    assert report.has_changes is False and report.summary.changes == ()
-    markdown = report.markdown_path.read_text()
-    assert "**No changes.**" in markdown
-    # AND the policy, reading the applied values now (policy JSON, the API's host, the log group ARN), passes
-    assert report.violations == ()
-    assert ":log-group:/aws/lambda/dbpedia-classifier:*" in markdown
-
-
-def test_an_edited_site_file_and_a_changed_variable_show_up_as_drift_in_the_summary(
-    applied: Applied, tmp_path: Path
-) -> None:
-    # GIVEN an edit to app.js and a different LOG_LEVEL
-    app_js = applied.site_dir / "app.js"
-    original = app_js.read_text()
-    applied.stack.runner.variables["log_level"] = "DEBUG"
-    app_js.write_text(original + "\n// edited\n")
-    try:
-        # WHEN the no-drift check plans the stack
-        with pytest.raises(InfraError, match="the stack drifts") as drift:
-            check_no_drift(applied.stack, tmp_path)
-    finally:
-        app_js.write_text(original)
-        del applied.stack.runner.variables["log_level"]
-    # THEN the plan, its JSON and a markdown summary are written; they show exactly two in-place updates,
-    # and the error carries the summary
-    assert (tmp_path / "tfplan").stat().st_size > 0
-    assert json.loads((tmp_path / "tfplan.json").read_text())["resource_changes"]
-    markdown = (tmp_path / "tfplan.md").read_text()
-    assert "**Plan: 0 to add, 2 to change, 0 to destroy.**" in markdown
-    assert ["`aws_lambda_function`", "0", "1", "0"] in table_rows(markdown)
-    assert ["`aws_s3_object`", "0", "1", "0"] in table_rows(markdown)
-    assert '- `~` update `aws_s3_object.site_file["app.js"]`' in markdown
-    assert markdown in str(drift.value)
-
-
-def test_destroy_dry_run_lists_everything_and_removes_nothing(applied: Applied) -> None:
-    # GIVEN the applied stack and a deployed SageMaker endpoint
-    sagemaker = applied.client("sagemaker")
-    _deploy_endpoint(sagemaker)
-    lines: list[str] = []
-    # WHEN destroy runs as a dry run
-    report = destroy_stack(applied.stack, sagemaker=sagemaker, dry_run=True, echo=lines.append)
-    # THEN it lists the Terraform resources and the endpoint's three resources, and removes none
-    assert not report.removed
-    assert "terraform aws_lambda_function.classifier" in report.listed
-    assert report.listed[-3:] == (
-        "SageMaker endpoint dbpedia-classifier",
-        "SageMaker endpoint config dbpedia-classifier-config",
-        "SageMaker model dbpedia-classifier-model",
-    )
-    assert any("aws_s3_bucket.site" in line for line in lines)
-    # AND it says what of it bills: the endpoint with its instances and hourly cost first, then the rest
-    assert report.billing[0] == (
-        "SageMaker endpoint dbpedia-classifier (1 × ml.m5.large): every hour it is InService, "
-        "about $0.115 an hour, $83.95 a month"
-    )
-    billed = {line.split(":")[0] for line in report.billing[1:]}
-    assert {
-        "aws_lambda_function.classifier",
-        "aws_apigatewayv2_api.classifier",
-        "aws_s3_bucket.site",
-        "aws_cloudwatch_dashboard.classifier",
-        "aws_cloudwatch_log_group.lambda",
-        "aws_cloudwatch_log_group.api_access",
-        "aws_sns_topic.alarms",
-    } | {
-        f"aws_cloudwatch_metric_alarm.{name}" for name in ("api_5xx_rate", "lambda_errors", "endpoint_5xx")
-    } <= billed
-    assert not any(line.startswith(("aws_iam_role", "aws_s3_object")) for line in report.billing)
-    assert "aws_lambda_function.classifier" in applied.stack.runner.state_list()
-    assert find_endpoint_resources(sagemaker, "dbpedia-classifier") is not None
-
-
-def test_destroy_asks_and_a_no_removes_nothing(applied: Applied) -> None:
-    # GIVEN the applied stack  WHEN destroy asks and the answer is no
-    questions: list[str] = []
-
-    def say_no(question: str) -> bool:
-        questions.append(question)
-        return False
-
-    lines: list[str] = []
-    with pytest.raises(InfraError, match="cancelled: nothing was removed"):
-        destroy_stack(applied.stack, confirm=say_no, echo=lines.append)
-    # THEN it asked once and the stack is intact
-    assert len(questions) == 1 and "Remove these" in questions[0]
-    # AND, not asked to remove the endpoint, it said that the endpoint keeps billing
-    assert any("endpoint dbpedia-classifier, if deployed, keeps" in line for line in lines)
-    assert "aws_lambda_function.classifier" in applied.stack.runner.state_list()
-
-
-def test_destroy_with_yes_removes_the_stack_and_the_endpoint(applied: Applied) -> None:
-    # GIVEN the applied stack and the endpoint (deployed by the dry-run test; again if run alone)
-    sagemaker = applied.client("sagemaker")
-    if find_endpoint_resources(sagemaker, "dbpedia-classifier") is None:
-        _deploy_endpoint(sagemaker)
-    # WHEN destroy runs with yes and the endpoint client
-    report = destroy_stack(
-        applied.stack, sagemaker=sagemaker, yes=True, confirm=_never_asked, echo=lambda _: None
-    )
-    # THEN the state is empty, nothing of the stack is left in moto, and nothing keeps billing
-    assert report.removed
-    assert applied.stack.runner.state_list() == []
-    assert applied.client("lambda").list_functions()["Functions"] == []
-    assert applied.client("apigatewayv2").get_apis()["Items"] == []
-    cloudfront = applied.client("cloudfront")
-    assert cloudfront.list_distributions()["DistributionList"].get("Items", []) == []
-    assert cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items", []) == []
-    assert applied.client("wafv2").list_web_acls(Scope="CLOUDFRONT")["WebACLs"] == []
-    assert not any(
-        b["Name"].startswith("dbpedia-classifier-site-")
-        for b in applied.client("s3").list_buckets()["Buckets"]
-    )
-    assert find_endpoint_resources(sagemaker, "dbpedia-classifier") is None
-    configs = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
-    assert "dbpedia-classifier-config" not in configs
-    assert "dbpedia-classifier-model" not in [m["ModelName"] for m in sagemaker.list_models()["Models"]]
-
-
-def _never_asked(question: str) -> bool:
-    raise AssertionError(f"asked despite yes=True: {question}")
-
-
-def _api(applied: Applied) -> dict:
-    [api] = [
-        a for a in applied.client("apigatewayv2").get_apis()["Items"] if a["Name"] == "dbpedia-classifier"
-    ]
-    return api
-
-
-def _sorted(dimensions: list[dict]) -> list[dict]:
-    return sorted(dimensions, key=lambda dimension: dimension["Name"])
-
-
 def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def _deploy_endpoint(sagemaker) -> None:
-    """What `invoke train --target aws` leaves behind: a model, an endpoint config and the endpoint."""
-    sagemaker.create_model(
-        ModelName="dbpedia-classifier-model",
-        ExecutionRoleArn="arn:aws:iam::000000000000:role/sagemaker",
-        PrimaryContainer={"Image": "811284229777.dkr.ecr.us-east-1.amazonaws.com/blazingtext:1"},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="dbpedia-classifier-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "dbpedia-classifier-model",
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-            }
-        ],
-    )
-    sagemaker.create_endpoint(
-        EndpointName="dbpedia-classifier", EndpointConfigName="dbpedia-classifier-config"
-    )
 
 
 def _cloudfront_behind_the_gap_proxy(applied: Applied) -> Any:
