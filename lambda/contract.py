@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
+ROUTE = ("POST", "/classify")  # the one route of the API (API Gateway's and the local one)
 LABEL_PREFIX = "__label__"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"

@@ -62,7 +62,6 @@ BODY_CHARS_PER_TEXT_CHAR = 12  # one character as a JSON surrogate-pair escape: 
 BODY_OVERHEAD_CHARS = 1024  # the rest of the JSON object
 DEFAULT_BUDGET_SECONDS = 25.0  # without a Lambda context (tests, local API): the function's timeout
 TRANSIENT_CODES = ("ThrottlingException", "ServiceUnavailable", "InternalFailure", "ModelNotReadyException")
-ROUTE = ("POST", "/classify")
 
 log = logging.getLogger("classifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
@@ -280,9 +279,9 @@ def check_route(event: dict[str, Any]) -> None:
     method, path = _method(event), _path(event)
     if method is None or path is None:
         raise BadRequest("the event is not an HTTP request; this function answers POST /classify")
-    if path != ROUTE[1]:
+    if path != contract.ROUTE[1]:
         raise NotFound(f"there is nothing at {path}; send POST /classify")
-    if method.upper() != ROUTE[0]:
+    if method.upper() != contract.ROUTE[0]:
         raise MethodNotAllowed(f"use POST, not {method}")
 
 

@@ -24,9 +24,9 @@ from typing import Any
 from ml.config import log
 from ml.data import N_CLASSES, DataError, read_rows
 from ml.errors import ProjectError
+from ml.readers import JSONL_SUFFIXES
 
 FORMATS = ("auto", "jsonl", "csv", "dbpedia")
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 class ClassifyError(ProjectError):

@@ -21,6 +21,7 @@ from ml.config import ROOT
 
 Target = Literal["local", "aws"]
 HTTP_URL = r"^(https?://[^\s/?#]+(/\S*)?)?$"  # an http(s) URL with a host, or empty
+SITE_DIR = ROOT / "site"  # the page's files: the local edge serves them, Terraform uploads them
 
 
 def _port(default: int, what: str) -> Any:

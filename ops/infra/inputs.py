@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ml import page
-from ml.config import LOCAL_ACCOUNT_ID, ROOT
+from ml.config import LOCAL_ACCOUNT_ID
 from ml.deploy import OPTIONAL_VARS, TEXT_VARS, EndpointCapacity, EndpointOutputs
 from ops.infra.errors import InfraError
 from ops.infra.lambda_zip import build_lambda_zip
 from ops.infra.model_inputs import model_variables, model_vocabulary
-from ops.settings import Settings
-
-SITE_DIR = ROOT / "site"
+from ops.settings import SITE_DIR, Settings
 
 
 def read_endpoint_vars(path: Path) -> EndpointOutputs:

@@ -26,9 +26,9 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
+from ml.lambda_src import contract
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler, WorkerTarget, serve_worker
 
-ROUTE = ("POST", "/classify")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 LAMBDA_TIMEOUT_SECONDS = 25.0  # terraform's lambda_timeout_seconds default
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -157,7 +157,7 @@ class _RequestHandler(LeanHandler):
         close = {"Connection": "close"} if body else {}
         if method == "OPTIONS":
             return HTTPStatus.NO_CONTENT, "application/json", {**self._preflight(headers), **close}, b""
-        if (method, path.partition("?")[0]) != ROUTE:
+        if (method, path.partition("?")[0]) != contract.ROUTE:
             return HTTPStatus.NOT_FOUND, "application/json", close, _message("Not Found")
         event = build_event(method, path, dict(headers), body, self.client_address[0])
         started = time.perf_counter()

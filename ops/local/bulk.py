@@ -42,10 +42,9 @@ from ml.results import (
     resume,
 )
 from ops.local import bulk_worker
-from ops.local.endpoint import MODEL_HEADER
+from ops.local.endpoint import MAX_BODY_BYTES, MODEL_HEADER
 from ops.settings import Settings
 
-MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit (the local endpoint's too)
 SENDERS = 2  # threads sending batches: one can wait on the endpoint while the other reads its answer
 
 

@@ -20,15 +20,15 @@ from string import Template
 from typing import Any
 
 from ml.config import ROOT, log
+from ops.local.api import MAX_BODY_BYTES
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
+from ops.settings import SITE_DIR
 
-SITE_DIR = ROOT / "site"
 CONFIG_TEMPLATE = "config.js.tftpl"
 SECURITY_HEADERS = ROOT / "terraform" / "security-headers.json"
 API_PATH = "/classify"
 MODEL_CARD_PATH = "/model-card.md"  # the live version's card: "About this model" (terraform/site.tf)
 ORIGIN_READ_TIMEOUT_SECONDS = 30.0  # CloudFront's default origin read timeout
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 # What CloudFront answers when its origin cannot be reached: an HTML error page, not the API's JSON.
 BAD_GATEWAY = (
     {"Content-Type": "text/html; charset=utf-8"},
