@@ -220,7 +220,8 @@ def features(text: str, tokens: list[str]) -> set[str]:
 def off_topic_score(text: str, tokens: list[str], words: Vocabulary) -> float:
     """The learned rule's score of a text of at least one token: the weights of its features over the
     square root of its token count; above ``words.threshold`` it reads as chat, a request, code or markup."""
-    return sum(words.weights.get(f, 0.0) for f in features(text, tokens)) / math.sqrt(len(tokens))
+    # fsum: the same score whatever order the set gives (it varies with each process's string hashing)
+    return math.fsum(words.weights.get(f, 0.0) for f in features(text, tokens)) / math.sqrt(len(tokens))
 
 
 def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+
+from ml.lambda_src import LAMBDA_DIR
 
 import contract
 
@@ -149,3 +154,27 @@ def test_the_learned_rule_and_the_share_refuse_and_the_clearest_reason_is_given(
     assert reason is None if starts is None else str(reason).startswith(starts)
     assert str(contract.unknown_reason(0, 1, 5, 10, off_topic)).startswith("Only 0 of 5 words")
     assert str(contract.unknown_reason(0, 0, 6, 10, off_topic)).startswith("None of its 6 words")
+
+
+def test_the_learned_rule_scores_a_text_the_same_in_every_process() -> None:
+    # GIVEN weights whose float sum depends on the order they are added in: (1e16 + 1) - 1e16 is 0.0
+    code = (
+        "import contract, types; "
+        "w = contract.Vocabulary(frozenset(), frozenset(), "
+        "types.MappingProxyType({'alpha': 1e16, 'beta': 1.0, 'gamma': -1e16})); "
+        "print(repr(contract.off_topic_score('alpha beta gamma', ['alpha', 'beta', 'gamma'], w)))"
+    )
+    # WHEN processes with different string hashing (the features are a set) score the same text
+    scores = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=LAMBDA_DIR,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(12)
+    }
+    # THEN every one gives the exactly rounded sum: the Lambda judges a text as training set its threshold
+    assert scores == {repr(1.0 / 3**0.5)}
