@@ -87,11 +87,8 @@ STACK = (
 )
 def infra(c: Context, s: Settings, plan_file: str = "", verbose: bool = False) -> None:
     """Create or update the Lambda, API, site, autoscaling and alarms with Terraform; print the outputs."""
-    from ops.infra import apply as infra_ops
-
     with cli_errors():
-        check_first(s, "infra")
-        result = infra_ops.apply(s, plan_file=ROOT / plan_file if plan_file else None)
+        result = check_first(s, "infra").apply(s, ROOT / plan_file if plan_file else None)
     if result.has_changes:
         print(f"Applied: {result.added} added, {result.changed} changed, {result.destroyed} destroyed.")
     else:
@@ -107,8 +104,7 @@ def plan(c: Context, s: Settings, verbose: bool = False) -> None:
     from ops.infra import plan as infra_ops
 
     with cli_errors():
-        check_first(s, "plan")
-        report = infra_ops.plan(s)
+        report = check_first(s, "plan").plan(s)
     print(report.markdown_path.read_text(encoding="utf-8"))
     print(f"plan: {report.plan_path}\njson: {report.json_path}\nsummary: {report.markdown_path}")
     with cli_errors():
@@ -138,10 +134,10 @@ def destroy(
     verbose: bool = False,
 ) -> None:
     """Remove the stack (and with --endpoint the SageMaker endpoint; --all everything) so nothing bills."""
-    from ops.infra import destroy as infra_ops
+    from ops.targets import select
 
     with cli_errors():
-        report = infra_ops.destroy(s, endpoint=endpoint, everything=all_, dry_run=dry_run, yes=yes)
+        report = select(s).destroy(s, endpoint, all_, dry_run, yes)
     if report.removed:
         print(f"Removed {len(report.listed)} resources.")
 

@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # the targets' own modules are imported when a method runs
     from ml.records import InputSpec
     from ml.results import Summary
     from ml.versions import Listed, Review
+    from ops.infra.destroy import DestroyReport
+    from ops.infra.plan import PlanReport
+    from ops.infra.terraform import ApplyResult
 
 
 class SiteUrls(NamedTuple):
@@ -82,6 +85,21 @@ class Target(Protocol):
         """Where the deployed site, its API and its bucket answer, for ``invoke smoke``."""
         ...
 
+    def plan(self, settings: Settings) -> PlanReport:
+        """Plan the stack (ops/infra/plan.py): build/tfplan, its JSON and its review."""
+        ...
+
+    def apply(self, settings: Settings, plan_file: Path | None) -> ApplyResult:
+        """Apply the stack, or exactly a saved and reviewed plan (``plan_file``)."""
+        ...
+
+    def destroy(
+        self, settings: Settings, endpoint: bool, everything: bool, dry_run: bool, yes: bool
+    ) -> DestroyReport:
+        """List what the stack (``endpoint``: and the endpoint; ``everything``: all the project's) holds, ask
+        unless ``yes``, then remove it (nothing on ``dry_run``)."""
+        ...
+
 
 class LocalTarget:
     """This machine: fastText, the versions under build/, the local endpoint."""
@@ -126,6 +144,30 @@ class LocalTarget:
 
     def site_urls(self, settings: Settings) -> SiteUrls:
         return SiteUrls(f"http://{settings.host}:{settings.site_port}/", "", "")
+
+    def plan(self, settings: Settings) -> PlanReport:
+        from ops.infra.plan import plan
+        from ops.infra.stack import emulated_stack
+
+        return plan(settings, emulated_stack)
+
+    def apply(self, settings: Settings, plan_file: Path | None) -> ApplyResult:
+        from ops.infra.apply import apply_emulated
+        from ops.infra.errors import InfraError
+
+        if plan_file is not None:
+            raise InfraError(
+                "--plan-file is for --target aws: a local plan names the emulator of the command that made "
+                "it, which stopped with it"
+            )
+        return apply_emulated(settings)
+
+    def destroy(
+        self, settings: Settings, endpoint: bool, everything: bool, dry_run: bool, yes: bool
+    ) -> DestroyReport:
+        from ops.infra.destroy import forget_emulated
+
+        return forget_emulated(settings.build_dir, dry_run)
 
 
 class AwsTarget:
@@ -184,6 +226,24 @@ class AwsTarget:
 
         deployed = deployed_urls(settings)
         return SiteUrls(deployed.site_url, deployed.api_url, deployed.bucket_url)
+
+    def plan(self, settings: Settings) -> PlanReport:
+        from ops.infra.plan import plan
+        from ops.infra.stack import aws_stack
+
+        return plan(settings, aws_stack)
+
+    def apply(self, settings: Settings, plan_file: Path | None) -> ApplyResult:
+        from ops.infra.apply import apply_aws
+
+        return apply_aws(settings, plan_file=plan_file)
+
+    def destroy(
+        self, settings: Settings, endpoint: bool, everything: bool, dry_run: bool, yes: bool
+    ) -> DestroyReport:
+        from ops.infra.destroy import destroy
+
+        return destroy(settings, endpoint=endpoint, everything=everything, dry_run=dry_run, yes=yes)
 
 
 TARGETS: dict[str, Callable[[], Target]] = {"local": LocalTarget, "aws": AwsTarget}

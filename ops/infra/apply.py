@@ -9,7 +9,7 @@ from ops.infra import policy
 from ops.infra.errors import InfraError
 from ops.infra.plan import plan_stack
 from ops.infra.plan_json import Plan
-from ops.infra.stack import Echo, Stack, open_stack
+from ops.infra.stack import Echo, Stack, aws_stack, emulated_stack
 from ops.infra.terraform import ApplyResult, TerraformError
 from ops.settings import Settings
 
@@ -45,22 +45,22 @@ def apply_plan_file(stack: Stack, plan_file: Path, echo: Echo = print) -> ApplyR
         ) from None
 
 
-def apply(settings: Settings, echo: Echo = print, plan_file: Path | None = None) -> ApplyResult:
-    """``invoke infra``: init and apply; for the local target, check that a second apply changes nothing.
-
-    With ``plan_file`` (``--plan-file``), apply exactly that saved plan (:func:`apply_plan_file`); aws only.
-    """
-    if plan_file is not None and settings.target == "local":
-        raise InfraError(
-            "--plan-file is for --target aws: a local plan names the emulator of the command that made it, "
-            "which stopped with it"
-        )
-    with open_stack(settings) as stack:
+def apply_aws(settings: Settings, echo: Echo = print, plan_file: Path | None = None) -> ApplyResult:
+    """``invoke infra --target aws``: init and apply; with ``plan_file`` (``--plan-file``) exactly that saved,
+    reviewed plan (:func:`apply_plan_file`)."""
+    with aws_stack(settings) as stack:
         if plan_file is not None:
             return apply_plan_file(stack, plan_file, echo)
-        echo(f"Applying the stack ({stack.target}, about a minute) in {stack.runner.working_dir} ...")
+        echo(f"Applying the stack (aws, CloudFront takes minutes) in {stack.runner.working_dir} ...")
+        return stack.runner.apply()
+
+
+def apply_emulated(settings: Settings, echo: Echo = print) -> ApplyResult:
+    """``invoke infra`` (target local): apply to a moto_server, then check that a second apply would change
+    nothing (the emulator lives for this command only, so the check is free)."""
+    with emulated_stack(settings) as stack:
+        echo(f"Applying the stack (local, about a minute) in {stack.runner.working_dir} ...")
         result = stack.runner.apply()
-        if stack.target == "local":
-            check_no_drift(stack, settings.build_dir / "terraform-local")
-            echo("Checked: a second apply against the same emulator would change nothing.")
+        check_no_drift(stack, settings.build_dir / "terraform-local")
+        echo("Checked: a second apply against the same emulator would change nothing.")
         return result

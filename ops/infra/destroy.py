@@ -7,6 +7,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from botocore.config import Config
@@ -17,7 +18,7 @@ from ml.aws import session as aws_session
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ops.infra.costs import billing_note, endpoint_billing, load_prices
 from ops.infra.errors import InfraError
-from ops.infra.stack import Echo, Stack, open_stack
+from ops.infra.stack import Echo, Stack, aws_stack
 from ops.settings import Settings
 
 Confirm = Callable[[str], bool]
@@ -117,22 +118,10 @@ def destroy(
     confirm: Confirm = ask,
     echo: Echo = print,
 ) -> DestroyReport:
-    """``invoke destroy``: remove the stack and, with ``endpoint``, the SageMaker endpoint; ``everything``
-    (``--all``) also the model packages, the project's S3 prefix, and sets the SageMaker log groups'
-    retention (ml/aws/cleanup.py).
-
-    The local target keeps nothing between commands (its emulator stopped with ``invoke infra``), so there
-    it only clears ``build/terraform-local/``.
-    """
-    if settings.target == "local":
-        if not dry_run:
-            shutil.rmtree(settings.build_dir / "terraform-local", ignore_errors=True)
-        echo(
-            "Nothing to remove for --target local: its resources lived in the moto_server of the command "
-            "that made them and went with it; the local endpoint is the local stack's, not SageMaker's."
-        )
-        return DestroyReport((), removed=False)
-    with open_stack(settings, destroying=True) as stack:
+    """``invoke destroy --target aws``: remove the stack and, with ``endpoint``, the SageMaker endpoint;
+    ``everything`` (``--all``) also the model packages, the project's S3 prefix, and sets the SageMaker log
+    groups' retention (ml/aws/cleanup.py)."""
+    with aws_stack(settings, destroying=True) as stack:
         config = Config(connect_timeout=10, retries={"max_attempts": 3, "mode": "standard"})
         boto = aws_session.boto_session(stack.endpoint.aws_region)
         try:
@@ -144,3 +133,15 @@ def destroy(
             )
         except (BotoCoreError, ClientError) as exc:
             raise InfraError(f"AWS refused or could not be reached ({exc}): check AWS credentials") from None
+
+
+def forget_emulated(build_dir: Path, dry_run: bool = False, echo: Echo = print) -> DestroyReport:
+    """``invoke destroy`` (target local): its resources lived in the moto_server of the command that made
+    them and went with it, so only its working copy under ``build_dir`` is cleared."""
+    if not dry_run:
+        shutil.rmtree(build_dir / "terraform-local", ignore_errors=True)
+    echo(
+        "Nothing to remove for --target local: its resources lived in the moto_server of the command "
+        "that made them and went with it; the local endpoint is the local stack's, not SageMaker's."
+    )
+    return DestroyReport((), removed=False)

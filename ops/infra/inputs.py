@@ -40,11 +40,10 @@ def read_endpoint_vars(path: Path) -> EndpointOutputs:
     return EndpointOutputs(**{key: data[key] for key in TEXT_VARS}, **optional, endpoint_capacity=capacity)
 
 
-def check_target(endpoint: EndpointOutputs, target: str) -> None:
+def refuse_local_endpoint(endpoint: EndpointOutputs) -> None:
     """Refuse to point a real AWS stack at the local target's endpoint."""
-    if target == "aws" and (
-        f":{LOCAL_ACCOUNT_ID}:" in endpoint.endpoint_arn
-        or not endpoint.sagemaker_runtime_url.startswith("https://")
+    if f":{LOCAL_ACCOUNT_ID}:" in endpoint.endpoint_arn or not endpoint.sagemaker_runtime_url.startswith(
+        "https://"
     ):
         raise InfraError(
             "terraform/endpoint.auto.tfvars.json describes the local endpoint "

@@ -15,7 +15,7 @@ from ops.infra.costs import Estimate, StackFacts, Usage, estimate, load_prices, 
 from ops.infra.plan_json import Plan
 from ops.infra.plan_summary import PlanSummary, render_plan_markdown, summarize_plan
 from ops.infra.review import COMMENT_LIMIT, review_sections, show_details
-from ops.infra.stack import Echo, Stack, open_stack
+from ops.infra.stack import Echo, Stack, StackOpener
 from ops.settings import Settings
 
 
@@ -74,10 +74,11 @@ def plan_stack(
     return PlanReport(plan_path, json_path, markdown_path, summary, has_changes, cost, violations)
 
 
-def plan(settings: Settings, echo: Echo = print) -> PlanReport:
+def plan(settings: Settings, open_stack: StackOpener, echo: Echo = print) -> PlanReport:
     """``invoke plan``: write ``build/tfplan``, its JSON and its review (``tfplan.md``); apply nothing.
 
-    The report carries the policy's violations; :func:`require_policy` turns them into the task's failure.
+    ``open_stack`` is the target's (ops/infra/stack.py). The report carries the policy's violations;
+    :func:`require_policy` turns them into the task's failure.
     """
     with open_stack(settings) as stack:
         echo(f"Planning the stack ({stack.target}) in {stack.runner.working_dir} ...")

@@ -1,12 +1,12 @@
-"""Where Terraform runs for a command: ``open_stack`` yields one initialised working directory.
+"""Where Terraform runs for a command: each opener yields one initialised working directory.
 
-Two targets (``Settings.target``):
+The target (ops/targets.py, the one switch) picks the opener:
 
-- ``aws``: Terraform runs in ``terraform/`` with its own state (a local file unless you opted in to the S3
-  backend) and your AWS credentials.
-- ``local``: Terraform runs in a fresh copy, ``build/terraform-local/`` (ops/infra/local_workdir.py), whose
-  AWS provider points at a moto_server started for this one command; resources and state live only as long
-  as that command (see docs/infra-local-target.md).
+- ``aws_stack``: Terraform runs in ``terraform/`` with its own state (a local file unless you opted in to
+  the S3 backend) and your AWS credentials.
+- ``emulated_stack`` (target local): Terraform runs in a fresh copy, ``build/terraform-local/``
+  (ops/infra/local_workdir.py), whose AWS provider points at a moto_server started for this one command;
+  resources and state live only as long as that command (see docs/infra-local-target.md).
 
 The operations on a stack are ops/infra/plan.py, apply.py and destroy.py. They raise :class:`InfraError`
 (or :class:`ops.infra.terraform.TerraformError`) with a message that says what to do next; the tasks print
@@ -16,15 +16,15 @@ it and exit 1.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ml.deploy import EndpointOutputs
 from ops.infra.inputs import (
-    check_target,
     fallback_endpoint_vars,
     read_endpoint_vars,
+    refuse_local_endpoint,
     relative_paths,
     stack_variables,
 )
@@ -46,30 +46,38 @@ class Stack:
     endpoint: EndpointOutputs
 
 
-@contextmanager
-def open_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stack]:
-    """Build the zip, prepare and ``init`` the working directory for ``settings.target``; yield the stack.
+StackOpener = Callable[..., AbstractContextManager["Stack"]]
 
-    For ``local`` a moto_server runs for as long as the ``with`` block. ``destroying`` lifts the checks that
-    only matter when creating: a stack can be destroyed after the tfvars were rewritten for the local
-    target, or deleted (then the settings supply the variables).
-    """
-    fallback: dict[str, Any] = {}
+
+def _inputs(settings: Settings, destroying: bool) -> tuple[EndpointOutputs, dict[str, Any]]:
+    """The endpoint and Terraform's variables. ``destroying`` lifts what only matters when creating: a stack
+    can be destroyed after its tfvars were rewritten or deleted (then the settings supply the variables)."""
     if destroying and not settings.tfvars_path.exists():
         endpoint = fallback_endpoint_vars(settings)
-        fallback = endpoint.as_tfvars()
-    else:
-        endpoint = read_endpoint_vars(settings.tfvars_path)
-        if not destroying:
-            check_target(endpoint, settings.target)
-    variables = {**stack_variables(settings, None if destroying else endpoint), **fallback}
+        return endpoint, {**stack_variables(settings, None), **endpoint.as_tfvars()}
+    endpoint = read_endpoint_vars(settings.tfvars_path)
+    return endpoint, stack_variables(settings, None if destroying else endpoint)
+
+
+@contextmanager
+def aws_stack(settings: Settings, *, destroying: bool = False) -> Iterator[Stack]:
+    """Terraform in ``terraform/`` with its own state and your AWS credentials (target aws)."""
+    endpoint, variables = _inputs(settings, destroying)
+    if not destroying:
+        refuse_local_endpoint(endpoint)
     cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
-    if settings.target == "aws":
-        located = relative_paths(variables, settings.terraform_dir)
-        runner = TerraformRunner(settings.terraform_dir, cli_config, variables=located)
-        runner.init()
-        yield Stack("aws", runner, endpoint)
-        return
+    located = relative_paths(variables, settings.terraform_dir)
+    runner = TerraformRunner(settings.terraform_dir, cli_config, variables=located)
+    runner.init()
+    yield Stack("aws", runner, endpoint)
+
+
+@contextmanager
+def emulated_stack(settings: Settings) -> Iterator[Stack]:
+    """Terraform in a fresh copy against a moto_server that lives as long as the ``with`` block (target
+    local; nothing outlives it, so there is never anything to destroy)."""
+    endpoint, variables = _inputs(settings, destroying=False)
+    cli_config = write_cli_config(settings.build_dir / "terraform.rc", settings.terraform_plugin_mirror)
     with (
         MotoServer() as moto,
         AppAutoScalingTagProxy(moto.url) as tags,

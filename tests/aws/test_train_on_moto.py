@@ -32,7 +32,7 @@ from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ops.infra.destroy import destroy
 from ops.infra.errors import InfraError
-from ops.infra.inputs import check_target, read_endpoint_vars
+from ops.infra.inputs import read_endpoint_vars, refuse_local_endpoint
 from ops.infra.moto_server import MotoServer
 from ops.infra.terraform import terraform_binary
 from ops.local.endpoint import start_endpoint
@@ -209,7 +209,7 @@ def test_tfvars_name_the_real_endpoint_and_region_for_terraform(deployed: Deploy
     }
     assert vocabulary.path_for(deployed.outcome.archive).is_file()
     # AND `invoke infra --target aws` accepts it (it refuses the local endpoint's tfvars)
-    check_target(read_endpoint_vars(deployed.settings.tfvars_path), "aws")
+    refuse_local_endpoint(read_endpoint_vars(deployed.settings.tfvars_path))
 
 
 def test_the_downloaded_sagemaker_artifact_is_served_by_the_local_endpoint_unchanged(

@@ -100,10 +100,11 @@ def test_only_ml_lambda_src_imports_from_lambda() -> None:
 
 
 def test_the_target_is_looked_at_in_one_place() -> None:
-    """GIVEN the tasks and the local stand-ins WHEN one needs to know local or aws THEN it asks
-    ops/targets.py: no ``target ==`` branch of their own (docs/targets.md)."""
+    """GIVEN the tasks, the local stand-ins and the stack's operations WHEN one needs to know local or aws
+    THEN it asks ops/targets.py: no ``target ==`` branch of their own (docs/targets.md)."""
     branch = re.compile(r"\btarget\s*[!=]=|[!=]=\s*\S*\btarget\b")
-    paths = [ROOT / "tasks.py", *(ROOT / "commands").rglob("*.py"), *(ROOT / "ops" / "local").rglob("*.py")]
+    places = ("commands", "ops/local", "ops/infra")
+    paths = [ROOT / "tasks.py", *(path for place in places for path in (ROOT / place).rglob("*.py"))]
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
         for path in paths

@@ -252,6 +252,7 @@ class Reviewed:
 def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Reviewed:
     """The plan task's function on a copy of terraform/ with train's tfvars (its own moto_server)."""
     from ops.infra.plan import plan
+    from ops.infra.stack import emulated_stack
 
     tmp = tmp_path_factory.mktemp("reviewed")
     terraform_dir = tmp / "terraform"
@@ -261,4 +262,4 @@ def reviewed(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Review
     write_endpoint_tfvars(terraform_dir)
     settings = load_settings(build_dir=tmp / "build", terraform_dir=terraform_dir, target="local")
     write_model_vocabulary(settings)
-    return Reviewed(settings, plan(settings, echo=lambda _: None))
+    return Reviewed(settings, plan(settings, emulated_stack, echo=lambda _: None))

@@ -10,7 +10,7 @@ import pytest
 
 from ml.aws.resources import EndpointResources, delete_endpoint_resources, find_endpoint_resources
 from ml.deploy import EndpointCapacity
-from ops.infra.destroy import ask, destroy
+from ops.infra.destroy import ask, forget_emulated
 from ops.infra.errors import InfraError
 from ops.infra.moto_server import MotoServer
 from ops.settings import load_settings
@@ -22,9 +22,9 @@ def test_destroy_for_the_local_target_only_clears_the_working_copy(tmp_path: Pat
     (settings.build_dir / "terraform-local").mkdir(parents=True)
     messages: list[str] = []
     # WHEN a dry run, then a real destroy, run (no tfvars, no moto: neither is needed)
-    dry = destroy(settings, dry_run=True, echo=messages.append)
+    dry = forget_emulated(settings.build_dir, dry_run=True, echo=messages.append)
     assert (settings.build_dir / "terraform-local").exists()
-    real = destroy(settings, echo=messages.append)
+    real = forget_emulated(settings.build_dir, echo=messages.append)
     # THEN nothing was listed, the copy is gone only after the real run, and the message says why
     assert dry.listed == real.listed == () and not real.removed
     assert not (settings.build_dir / "terraform-local").exists()

@@ -16,9 +16,9 @@ from ml.versions import version_folder
 from ml.vocabulary import VOCABULARY, encode
 from ops.infra.errors import InfraError
 from ops.infra.inputs import (
-    check_target,
     fallback_endpoint_vars,
     read_endpoint_vars,
+    refuse_local_endpoint,
     relative_paths,
     stack_variables,
 )
@@ -60,11 +60,10 @@ def test_the_aws_target_refuses_the_local_endpoint() -> None:
         endpoint_arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/dbpedia-classifier",
         sagemaker_runtime_url="https://runtime.sagemaker.us-east-1.amazonaws.com",
     )
-    # WHEN / THEN the aws target refuses the local one, accepts the real one; local takes either
+    # WHEN / THEN the aws stack refuses the local one and accepts the real one
     with pytest.raises(InfraError, match="invoke train --target aws"):
-        check_target(ENDPOINT, "aws")
-    check_target(aws, "aws")
-    check_target(aws, "local")
+        refuse_local_endpoint(ENDPOINT)
+    refuse_local_endpoint(aws)
 
 
 def test_fallback_variables_for_destroy_point_at_the_settings_region() -> None:

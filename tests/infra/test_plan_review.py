@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.infra.apply import apply, apply_plan_file
+from ops.infra.apply import apply_plan_file
 from ops.infra.errors import InfraError
 from ops.infra.local_workdir import local_override
 from ops.infra.moto_server import MotoServer
@@ -14,6 +14,7 @@ from ops.infra.review import COMMENT_LIMIT, show_details
 from ops.infra.stack import Stack
 from ops.infra.terraform import TerraformRunner, write_cli_config
 from ops.settings import load_settings
+from ops.targets import select
 from tests.helpers import table_rows
 
 from .conftest import ENDPOINT, REGION, Reviewed
@@ -102,7 +103,7 @@ def test_a_saved_plan_is_for_the_aws_target_only(tmp_path: Path) -> None:
     settings = load_settings(build_dir=tmp_path / "build", target="local")
     # THEN it is refused before anything starts
     with pytest.raises(InfraError, match="--plan-file is for --target aws"):
-        apply(settings, echo=lambda _: None, plan_file=tmp_path / "tfplan")
+        select(settings).apply(settings, tmp_path / "tfplan")
     assert not settings.build_dir.exists()
 
 

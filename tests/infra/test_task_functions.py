@@ -9,20 +9,19 @@ import os
 import re
 import shutil
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ml.config import ROOT
 from ml.vocabulary import VOCABULARY
-from ops.infra.apply import apply
+from ops.infra.apply import apply_emulated
 from ops.infra.destroy import destroy
 from ops.infra.errors import InfraError
 from ops.infra.local_workdir import LOCAL_OVERRIDE
 from ops.infra.model_inputs import ModelInputsError
-from ops.infra.plan import plan
 from ops.settings import Settings, load_settings
+from ops.targets import select
 from tests.helpers import run_invoke
 
 from .conftest import Reviewed, write_endpoint_tfvars, write_model_vocabulary
@@ -40,22 +39,28 @@ def _settings(tmp_path: Path, with_tfvars: bool = True, target: str = "local") -
     return settings
 
 
-@pytest.mark.parametrize("operation", [apply, plan])
+def run_target(settings: Settings, operation: str) -> object:
+    """``invoke infra`` or ``invoke plan`` as the task runs it: through the target the settings name."""
+    target = select(settings)
+    return target.apply(settings, None) if operation == "apply" else target.plan(settings)
+
+
+@pytest.mark.parametrize("operation", ["apply", "plan"])
 def test_without_train_s_tfvars_the_tasks_stop_before_starting_anything(
-    tmp_path: Path, operation: Callable[..., object]
+    tmp_path: Path, operation: str
 ) -> None:
     # GIVEN a checkout where `invoke train` has not run
     settings = _settings(tmp_path, with_tfvars=False)
     # WHEN infra or plan runs  THEN it says to train first, and nothing was built or started
     with pytest.raises(InfraError, match="run `invoke train` first"):
-        operation(settings, echo=lambda _: None)
+        run_target(settings, operation)
     assert not settings.build_dir.exists()
 
 
 @pytest.mark.parametrize("older", [False, True])
-@pytest.mark.parametrize("operation", [apply, plan])
+@pytest.mark.parametrize("operation", ["apply", "plan"])
 def test_without_the_deployed_model_s_vocabulary_the_tasks_stop_and_say_to_train(
-    tmp_path: Path, operation: Callable[..., object], older: bool
+    tmp_path: Path, operation: str, older: bool
 ) -> None:
     # GIVEN train's tfvars naming a model whose version folder holds no vocabulary, or one of format 2
     # (a version trained before common words, put back by a rollback), which the Lambda would refuse
@@ -71,7 +76,7 @@ def test_without_the_deployed_model_s_vocabulary_the_tasks_stop_and_say_to_train
     with pytest.raises(
         ModelInputsError, match=r"no current vocabulary for the deployed model 5e5e.*run `invoke train`"
     ):
-        operation(settings, echo=lambda _: None)
+        run_target(settings, operation)
     assert not (settings.build_dir / "terraform-local").exists()
 
 
@@ -135,7 +140,7 @@ def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_out
     settings = _settings(tmp_path)
     messages: list[str] = []
     # WHEN `invoke infra --target local` runs
-    result = apply(settings, echo=messages.append)
+    result = apply_emulated(settings, echo=messages.append)
     # THEN it created the stack, planned again against the same emulator (no drift), and has the outputs
     assert result.added > 0 and result.changed == result.destroyed == 0
     assert "Checked: a second apply against the same emulator would change nothing." in messages
