@@ -43,6 +43,7 @@ class Usage:
     site_gets_per_request: float = 1.0  # a page view (5 files) per five classifications
     site_bytes: int = 100_000  # the site's files in S3
     edge_bytes_per_request: int = 20_000  # CloudFront to the viewer: the answer + a fifth of a page view
+    outcomes_per_month: int = 4  # Outcome values seen in a month: ok, unknown_text, bad_request, one failure
 
     def describe(self) -> str:
         """The assumptions in one sentence."""
@@ -51,7 +52,8 @@ class Usage:
             f"Lambda, {self.endpoint_ms_per_request:g} ms of serverless endpoint compute, "
             f"{self.payload_bytes_per_request:,} bytes to and from the endpoint, "
             f"{self.log_bytes_per_request:,} bytes of logs, {self.site_gets_per_request:g} site GETs, "
-            f"{self.edge_bytes_per_request:,} bytes out of CloudFront"
+            f"{self.edge_bytes_per_request:,} bytes out of CloudFront; "
+            f"{self.outcomes_per_month} request outcomes a month"
         )
 
 
@@ -68,6 +70,13 @@ class StackFacts:
     distributions: int = 0  # CloudFront: per request and GB out
     web_acls: int = 0  # WAF: per web ACL a month, per rule a month, per request
     waf_rules: int = 0
+    labels: int = 0  # the model's classes: the Lambda counts answers by label
+
+    def custom_metrics(self, outcomes: int) -> int:
+        """The metrics the Lambda's EMF lines create (lambda/metrics.py), each billed a month once it is
+        written: ``Requests`` and ``Latency`` by function and by each outcome seen, ``Answers`` by function
+        and by each label, ``UnknownText`` and ``LowConfidence``."""
+        return 2 * (1 + outcomes) + (1 + self.labels) + 2
 
     @classmethod
     def from_plan(cls, plan: Plan) -> StackFacts:
@@ -88,6 +97,7 @@ class StackFacts:
             distributions=len(plan.of_type("aws_cloudfront_distribution")),
             web_acls=len(acls),
             waf_rules=sum(len(acl.get("rule") or []) for acl in acls),
+            labels=int((variables.get("lambda_settings") or {}).get("n_labels", 0)),
         )
 
 
@@ -157,6 +167,7 @@ def estimate(facts: StackFacts, usage: Usage, prices: dict[str, Any]) -> Estimat
     sm, lam, cw, s3 = prices["sagemaker"], prices["lambda"], prices["cloudwatch"], prices["s3"]
     lambda_gb_seconds = requests * usage.lambda_ms_per_request / 1000 * facts.lambda_memory_mb / 1024
     logs_gb = requests * usage.log_bytes_per_request / GIB
+    metrics = facts.custom_metrics(usage.outcomes_per_month) if requests else 0
     lines = [
         endpoint_line(facts, usage, prices),
         CostLine(
@@ -186,6 +197,11 @@ def estimate(facts: StackFacts, usage: Usage, prices: dict[str, Any]) -> Estimat
             f"CloudWatch alarms ({facts.alarm_metrics} alarm metrics)",
             f"{_usd(cw['alarm_metric_per_month'])} per alarm metric a month",
             facts.alarm_metrics * cw["alarm_metric_per_month"],
+        ),
+        CostLine(
+            f"CloudWatch custom metrics ({metrics}: the Lambda's, by outcome and label)",
+            f"{_usd(cw['custom_metric_per_month'])} per metric a month",
+            metrics * cw["custom_metric_per_month"],
         ),
         CostLine(
             f"CloudWatch dashboard ({facts.dashboards})",
@@ -237,7 +253,7 @@ def edge_lines(facts: StackFacts, usage: Usage, prices: dict[str, Any]) -> list[
         waf = prices["waf"]
         lines.append(
             CostLine(
-                f"WAF ({facts.web_acls} web ACL, {facts.waf_rules} rules)",
+                f"WAF ({facts.web_acls} web ACL, {facts.waf_rules} rule{'s' * (facts.waf_rules != 1)})",
                 f"{_usd(waf['web_acl_per_month'])} per web ACL"
                 f" + {_usd(waf['rule_per_month'])} per rule a month"
                 f" + {_usd(waf['per_million_requests'])} per million requests",

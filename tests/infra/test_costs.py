@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 from typing import Any
 
@@ -33,6 +34,7 @@ PRICES = {
     "s3": {"storage_per_gb_month": 0.023, "get_per_thousand": 0.0004},
     "cloudwatch": {
         "alarm_metric_per_month": 0.1,
+        "custom_metric_per_month": 0.3,
         "dashboard_per_month": 3.0,
         "logs_ingested_per_gb": 0.5,
         "logs_stored_per_gb_month": 0.03,
@@ -45,6 +47,7 @@ INSTANCE = StackFacts(
     log_retention_days=14,
     alarm_metrics=6,
     dashboards=1,
+    labels=14,
 )
 SERVERLESS = replace(INSTANCE, capacity=EndpointCapacity("serverless", memory_mb=2048, max_concurrency=5))
 MILLION = Usage(requests_per_month=1_000_000)
@@ -58,9 +61,10 @@ LAMBDA = 1e6 / 1e6 * 0.2 + 1e6 * 0.120 * 0.25 * 0.0000166667  # 0.20 + 0.50
 API = 1.0
 S3 = 100_000 / GIB * 0.023 + 1e6 * 1.0 / 1000 * 0.0004  # 0.40
 ALARMS = 6 * 0.1
+METRICS = (2 * (1 + 4) + (1 + 14) + 2) * 0.3  # 8.10: Requests + Latency by 4 outcomes, Answers by 14 labels
 DASHBOARD = 3.0
 LOGS = 1e6 * 1200 / GIB * (0.5 + 14 / 30 * 0.03)  # 0.574
-REST = DATA + LAMBDA + API + S3 + ALARMS + DASHBOARD + LOGS  # 6.30
+REST = DATA + LAMBDA + API + S3 + ALARMS + METRICS + DASHBOARD + LOGS  # 14.40
 
 
 def test_an_instance_backed_stack_costs_its_instances_every_hour_plus_per_request_items() -> None:
@@ -68,9 +72,11 @@ def test_an_instance_backed_stack_costs_its_instances_every_hour_plus_per_reques
     result = estimate(INSTANCE, MILLION, PRICES)
     # THEN each line and the total match the figures worked out by hand
     per_item = [line.per_month for line in result.lines]
-    assert per_item == pytest.approx([ENDPOINT_INSTANCE, DATA, LAMBDA, API, S3, ALARMS, DASHBOARD, LOGS])
-    assert result.per_month == pytest.approx(53.755, abs=0.001)
-    assert result.per_hour == pytest.approx(53.755 / 730, abs=1e-5)
+    assert per_item == pytest.approx(
+        [ENDPOINT_INSTANCE, DATA, LAMBDA, API, S3, ALARMS, METRICS, DASHBOARD, LOGS]
+    )
+    assert result.per_month == pytest.approx(61.855, abs=0.001)
+    assert result.per_hour == pytest.approx(61.855 / 730, abs=1e-5)
     assert result.ceiling_per_month == pytest.approx(2 * 0.065 * 730)  # 94.90
 
 
@@ -80,12 +86,13 @@ def test_a_serverless_stack_costs_per_request_and_has_no_ceiling() -> None:
     # THEN the endpoint costs its compute time only, and the total is mostly the fixed CloudWatch items
     assert result.lines[0].per_month == pytest.approx(ENDPOINT_SERVERLESS)
     assert result.per_month == pytest.approx(ENDPOINT_SERVERLESS + REST)
-    assert result.per_month == pytest.approx(7.105, abs=0.001)
+    assert result.per_month == pytest.approx(15.205, abs=0.001)
     assert result.ceiling_per_month is None
 
 
 def test_no_traffic_leaves_the_instances_and_the_fixed_items() -> None:
-    # GIVEN no requests at all  THEN the instance still bills every hour; per-request items cost nothing
+    # GIVEN no requests at all  THEN the instance still bills every hour; per-request items cost nothing,
+    # and the Lambda writes no metric
     idle = estimate(INSTANCE, Usage(requests_per_month=0), PRICES)
     assert idle.per_month == pytest.approx(ENDPOINT_INSTANCE + ALARMS + DASHBOARD + 100_000 / GIB * 0.023)
 
@@ -103,7 +110,7 @@ def test_the_markdown_states_the_traffic_the_prices_date_and_the_total() -> None
     markdown = render_markdown(estimate(INSTANCE, MILLION, PRICES))
     assert "At 1,000,000 requests a month; per request 120 ms of Lambda" in markdown
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in markdown.splitlines() if "|" in line]
-    assert ["**Total**", "", "**$53.75** ($0.0736 an hour)"] in rows
+    assert ["**Total**", "", "**$61.85** ($0.0847 an hour)"] in rows
     assert "would cost $94.90 a month" in markdown
     assert "`ops/infra/prices.json` (2026-11-30" in markdown
 
@@ -124,6 +131,7 @@ def test_facts_are_read_from_the_plan() -> None:
             "autoscaling": {"value": {"max_instances": 2}},
             "lambda_memory_mb": {"value": 256},
             "log_retention_days": {"value": 14},
+            "lambda_settings": {"value": {"n_labels": 14}},
         },
         "resource_changes": [
             _planned("aws_cloudwatch_metric_alarm.a", {"metric_query": []}),
@@ -135,8 +143,33 @@ def test_facts_are_read_from_the_plan() -> None:
             _planned("aws_lambda_function.f", {}),
         ],
     }
-    # THEN a plain alarm counts one metric, a metric-math alarm one per metric it reads
+    # THEN a plain alarm counts one metric, a metric-math alarm one per metric it reads; the labels are
+    # the Lambda's class count
     assert StackFacts.from_plan(Plan.read(plan)) == replace(INSTANCE, alarm_metrics=3)
+
+
+def test_the_custom_metrics_counted_are_those_the_lambda_writes() -> None:
+    # GIVEN the Lambda's EMF lines for answers of each of 3 labels, an unknown text and 2 failures
+    from ml import lambda_src  # noqa: F401  (puts lambda/ on the path)
+
+    metrics = importlib.import_module("metrics")
+    answers = [{"label": label, "probability": 0.9} for label in ("A", "B", "C")]
+    lines = [metrics.record("r", 200, "ok", 1.0, answer) for answer in answers]
+    lines += [metrics.record("r", 200, "unknown_text", 1.0, {"label": None, "probability": 0.2})]
+    lines += [
+        metrics.record("r", code, outcome, 1.0, None)
+        for code, outcome in ((400, "bad_request"), (504, "endpoint_timeout"))
+    ]
+    # WHEN the distinct metrics (name and dimension values) CloudWatch would create are counted
+    streams = {
+        (metric["Name"], tuple(line[key] for key in dimensions))
+        for line in lines
+        for directive in line["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        for dimensions in directive["Dimensions"]
+    }
+    # THEN the estimate counts as many for 3 labels and 4 outcomes
+    assert len(streams) == replace(INSTANCE, labels=3).custom_metrics(outcomes=4)
 
 
 def test_the_price_table_is_dated_and_sourced() -> None:
@@ -175,7 +208,7 @@ def test_cloudfront_and_waf_bill_per_request_and_waf_per_acl_and_rule() -> None:
     waf = 5.0 + 2 * 1.0 + 2e6 / 1e6 * 0.6  # 8.20
     assert lines["CloudFront"] == pytest.approx(cloudfront)
     assert lines["WAF (1 web ACL, 2 rules)"] == pytest.approx(waf)
-    assert result.per_month == pytest.approx(53.755 + cloudfront + waf, abs=0.001)
+    assert result.per_month == pytest.approx(61.855 + cloudfront + waf, abs=0.001)
     # AND with no traffic WAF still bills its ACL and rules
     idle = {line.item: line.per_month for line in estimate(facts, Usage(0), prices).lines}
     assert (idle["CloudFront"], idle["WAF (1 web ACL, 2 rules)"]) == (0, 7.0)
