@@ -7,11 +7,37 @@ locals {
   drift_period      = 86400
   drift_function    = { Function = aws_lambda_function.classifier.function_name }
   drift_judged      = "answers >= ${var.drift_band.min_day_answers}"
+
+  # One alarm per share judged: the part (a Sum) over all answers of the same metric.
+  drift_alarms = merge(
+    {
+      "unknown-text-rate" = {
+        what   = "the share of answers without a label (unknown text)"
+        why    = ": the public sends text the model was not trained for"
+        metric = "UnknownText"
+        part   = local.drift_function
+        whole  = "SampleCount" # UnknownText is 0 or 1 on every answer
+        band   = var.drift_band.unknown_text
+      }
+    },
+    {
+      for label, band in var.drift_band.labels : "label-share-${lower(label)}" => {
+        what   = "the share of labelled answers that are ${label}"
+        why    = ""
+        metric = "Answers"
+        part   = merge(local.drift_function, { Label = label })
+        whole  = "Sum"
+        band   = band
+      }
+    },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "unknown_text_rate" {
-  alarm_name          = "${var.name}-unknown-text-rate"
-  alarm_description   = "Over a day, the share of answers without a label (unknown text) left the band ${var.drift_band.unknown_text.low}-${var.drift_band.unknown_text.high} measured on the validation split: the public sends text the model was not trained for."
+resource "aws_cloudwatch_metric_alarm" "drift" {
+  for_each = local.drift_alarms
+
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "Over a day, ${each.value.what} left the band ${each.value.band.low}-${each.value.band.high} measured on the validation split${each.value.why}."
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
   evaluation_periods  = 1
@@ -22,63 +48,18 @@ resource "aws_cloudwatch_metric_alarm" "unknown_text_rate" {
 
   metric_query {
     id          = "outside"
-    expression  = "IF(${local.drift_judged} AND (rate < ${var.drift_band.unknown_text.low} OR rate > ${var.drift_band.unknown_text.high}), 1, 0)"
-    label       = "unknown-text rate outside its band (1) or not (0)"
+    expression  = "IF(${local.drift_judged} AND (FILL(part, 0) / answers < ${each.value.band.low} OR FILL(part, 0) / answers > ${each.value.band.high}), 1, 0)"
+    label       = "${each.key} outside its band (1) or not (0)"
     return_data = true
   }
 
   metric_query {
-    id = "rate"
+    id = "part"
 
     metric {
       namespace   = local.metrics_namespace
-      metric_name = "UnknownText"
-      dimensions  = local.drift_function
-      period      = local.drift_period
-      stat        = "Average"
-    }
-  }
-
-  metric_query {
-    id = "answers"
-
-    metric {
-      namespace   = local.metrics_namespace
-      metric_name = "UnknownText"
-      dimensions  = local.drift_function
-      period      = local.drift_period
-      stat        = "SampleCount"
-    }
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "label_share" {
-  for_each = var.drift_band.labels
-
-  alarm_name          = "${var.name}-label-share-${lower(each.key)}"
-  alarm_description   = "Over a day, the share of labelled answers that are ${each.key} left the band ${each.value.low}-${each.value.high} measured on the validation split."
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  evaluation_periods  = 1
-  treat_missing_data  = "notBreaching"
-  actions_enabled     = true
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-
-  metric_query {
-    id          = "outside"
-    expression  = "IF(${local.drift_judged} AND (FILL(label, 0) / answers < ${each.value.low} OR FILL(label, 0) / answers > ${each.value.high}), 1, 0)"
-    label       = "${each.key} share outside its band (1) or not (0)"
-    return_data = true
-  }
-
-  metric_query {
-    id = "label"
-
-    metric {
-      namespace   = local.metrics_namespace
-      metric_name = "Answers"
-      dimensions  = merge(local.drift_function, { Label = each.key })
+      metric_name = each.value.metric
+      dimensions  = each.value.part
       period      = local.drift_period
       stat        = "Sum"
     }
@@ -89,10 +70,10 @@ resource "aws_cloudwatch_metric_alarm" "label_share" {
 
     metric {
       namespace   = local.metrics_namespace
-      metric_name = "Answers"
+      metric_name = each.value.metric
       dimensions  = local.drift_function
       period      = local.drift_period
-      stat        = "Sum"
+      stat        = each.value.whole
     }
   }
 }

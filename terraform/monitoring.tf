@@ -148,8 +148,7 @@ locals {
     aws_cloudwatch_metric_alarm.lambda_throttles.arn,
     aws_cloudwatch_metric_alarm.endpoint_model_latency_p99.arn,
     aws_cloudwatch_metric_alarm.endpoint_5xx.arn,
-    aws_cloudwatch_metric_alarm.unknown_text_rate.arn, # drift.tf
-  ], [for alarm in aws_cloudwatch_metric_alarm.label_share : alarm.arn])
+  ], [for alarm in aws_cloudwatch_metric_alarm.drift : alarm.arn]) # drift.tf
 
   # A metric line is namespace, name, dimension name/value pairs, options; "." repeats the line above.
   api_metric      = ["AWS/ApiGateway", "Count", "ApiId", aws_apigatewayv2_api.classifier.id]

@@ -126,27 +126,32 @@ def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(appli
     }
     unknown = alarms["dbpedia-classifier-unknown-text-rate"]
     queries = {q["Id"]: q for q in unknown["Metrics"]}
-    # THEN the unknown-text alarm compares the day's average of UnknownText with the band, from 100 answers
-    rate = queries["rate"]["MetricStat"]
-    assert (rate["Metric"]["Namespace"], rate["Metric"]["MetricName"], rate["Stat"]) == (
+    # THEN the unknown-text alarm compares the day's share of answers without a label (the Sum of
+    # UnknownText over its SampleCount: it is 0 or 1 on every answer) with the band, from 100 answers
+    part, answers = queries["part"]["MetricStat"], queries["answers"]["MetricStat"]
+    assert (part["Metric"]["Namespace"], part["Metric"]["MetricName"], part["Stat"]) == (
         "DbpediaClassifier",
         "UnknownText",
-        "Average",
+        "Sum",
     )
-    assert rate["Period"] == 86400 and queries["answers"]["MetricStat"]["Stat"] == "SampleCount"
-    assert rate["Metric"]["Dimensions"] == [{"Name": "Function", "Value": "dbpedia-classifier"}]
+    assert (answers["Metric"]["MetricName"], answers["Stat"]) == ("UnknownText", "SampleCount")
+    assert part["Period"] == answers["Period"] == 86400
+    assert part["Metric"]["Dimensions"] == [{"Name": "Function", "Value": "dbpedia-classifier"}]
     band = DRIFT_BAND["unknown_text"]
     assert queries["outside"]["Expression"] == (
-        f"IF(answers >= 100 AND (rate < {band['low']:g} OR rate > {band['high']:g}), 1, 0)"
+        f"IF(answers >= 100 AND (FILL(part, 0) / answers < {band['low']:g} "
+        f"OR FILL(part, 0) / answers > {band['high']:g}), 1, 0)"
     )
     assert (unknown["Threshold"], unknown["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     # AND each label of the band has its alarm on its share of the day's labelled answers
     film = {q["Id"]: q for q in alarms["dbpedia-classifier-label-share-film"]["Metrics"]}
-    dimensions = film["label"]["MetricStat"]["Metric"]["Dimensions"]
+    dimensions = film["part"]["MetricStat"]["Metric"]["Dimensions"]
     assert {d["Name"]: d["Value"] for d in dimensions} == {"Function": "dbpedia-classifier", "Label": "Film"}
-    assert (
-        "FILL(label, 0) / answers < 0.03 OR FILL(label, 0) / answers > 0.14" in film["outside"]["Expression"]
+    assert (film["answers"]["MetricStat"]["Metric"]["MetricName"], film["answers"]["MetricStat"]["Stat"]) == (
+        "Answers",
+        "Sum",
     )
+    assert "FILL(part, 0) / answers < 0.03 OR FILL(part, 0) / answers > 0.14" in film["outside"]["Expression"]
 
 
 def test_the_site_serves_the_deployed_version_s_model_card(applied: Applied) -> None:
