@@ -2,21 +2,23 @@
 
 The JSON follows SageMaker's model package model card schema (``intended_uses``, ``training_details``,
 ``evaluation_details``, ``additional_information``), so the model package carries it as its ``ModelCard``
-(ml/aws/versions.py); the Markdown says the same to a person, and the site links the live version's as
-"About this model" (docs/model-card.md). The same manifest gives the same bytes, whatever its keys' order
-(the manifest on disk is key-sorted, the one in memory is not): every list is in sorted order.
+(ml/aws/versions.py); the Markdown and the HTML page say the same to a person, and the site links the live
+version's page as "About this model" (docs/model-card.md). The same manifest gives the same bytes, whatever
+its keys' order (the manifest on disk is key-sorted, the one in memory is not): every list is sorted.
 """
 
 from __future__ import annotations
 
 import json
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from ml.fsutil import write_text
 from ml.tables import markdown_table
 
-CARD_JSON, CARD_MD = "model_card.json", "model_card.md"  # beside the manifest in the version folder
+# beside the manifest in the version folder
+CARD_JSON, CARD_MD, CARD_HTML = "model_card.json", "model_card.md", "model_card.html"
 DBPEDIA_LICENCE = (
     "DBPedia ontology classification dataset, constructed by Xiang Zhang from DBpedia 2014 (Zhang, Zhao, "
     "LeCun, NIPS 2015); CC BY-SA 3.0 and the GNU FDL; DBpedia / Wikipedia content is CC BY-SA 3.0"
@@ -114,51 +116,81 @@ def card(manifest: dict[str, Any], version: str) -> dict[str, Any]:
     }
 
 
-def markdown(manifest: dict[str, Any], version: str) -> str:
-    """The card for a person: the same facts as :func:`card`, as Markdown."""
+Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p", text), ("table", rows), ("ul", items)
+
+
+def blocks(manifest: dict[str, Any], version: str) -> list[Block]:
+    """The card for a person, the same facts as :func:`card`, as a list of blocks both renderers share."""
     content = card(manifest, version)
     uses, training = content["intended_uses"], content["training_details"]
     groups = content["evaluation_details"][0]["metric_groups"]
     details = content["additional_information"]["custom_details"]
-    lines = [
-        f"# About this model (version {version})",
-        "",
-        PURPOSE,
-        "",
-        "## Intended use",
-        "",
-        uses["intended_uses"],
-        "",
-        "## Data",
-        "",
-        training["training_observations"] + ".",
-        "",
-        f"Licence and attribution: {details['data_licence']}.",
-        "",
-        "## Training settings",
-        "",
-        ", ".join(f"{h['name']} {h['value']}" for h in training["training_job_details"]["hyper_parameters"])
-        + ".",
-        "",
-        "## Metrics",
-        "",
+    settings = training["training_job_details"]["hyper_parameters"]
+    out: list[Block] = [
+        ("h1", f"About this model (version {version})"),
+        ("p", PURPOSE),
+        ("h2", "Intended use"),
+        ("p", uses["intended_uses"]),
+        ("h2", "Data"),
+        ("p", training["training_observations"] + "."),
+        ("p", f"Licence and attribution: {details['data_licence']}."),
+        ("h2", "Training settings"),
+        ("p", ", ".join(f"{h['name']} {h['value']}" for h in settings) + "."),
+        ("h2", "Metrics"),
     ]
     for group in groups:
-        rows = [(m["name"], f"{m['value']:.4f}") for m in group["metric_data"]]
-        title = group["name"][0].upper() + group["name"][1:]
-        lines += [f"### {title}", "", markdown_table(("metric", "value"), rows), ""]
-    lines += ["## Known limits", "", *(f"- {limit}" for limit in LIMITS), ""]
+        out += [("h3", group["name"][0].upper() + group["name"][1:])]
+        out += [("table", [(m["name"], f"{m['value']:.4f}") for m in group["metric_data"]])]
+    return [*out, ("h2", "Known limits"), ("ul", LIMITS)]
+
+
+def markdown(manifest: dict[str, Any], version: str) -> str:
+    """The card as Markdown (the version folder's copy; SageMaker's is the JSON)."""
+    marks = {"h1": "# ", "h2": "## ", "h3": "### ", "p": ""}
+    lines: list[str] = []
+    for kind, value in blocks(manifest, version):
+        if kind == "table":
+            lines += [markdown_table(("metric", "value"), value), ""]
+        elif kind == "ul":
+            lines += [*(f"- {item}" for item in value), ""]
+        else:
+            lines += [marks[kind] + value, ""]
     return "\n".join(lines)
 
 
+def html(manifest: dict[str, Any], version: str) -> str:
+    """The card as the page the site serves ("About this model"): the site's style sheet, no script."""
+    parts: list[str] = []
+    for kind, value in blocks(manifest, version):
+        if kind == "table":
+            rows = "".join(f'<tr><th scope="row">{escape(n)}</th><td>{escape(v)}</td></tr>' for n, v in value)
+            head = '<tr><th scope="col">metric</th><th scope="col">value</th></tr>'
+            parts.append(f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>")
+        elif kind == "ul":
+            parts.append("<ul>" + "".join(f"<li>{escape(item)}</li>" for item in value) + "</ul>")
+        else:
+            parts.append(f"<{kind}>{escape(value)}</{kind}>")
+    title = escape(f"About this model (version {version})")
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<title>{title}</title>\n<link rel="stylesheet" href="style.css">\n</head>\n'
+        '<body>\n<main class="model-card">\n'
+        + "\n".join(parts)
+        + '\n<p><a href="./">Back to the classifier</a></p>\n'
+        "</main>\n</body>\n</html>\n"
+    )
+
+
 def ensure(folder: Path, manifest: dict[str, Any]) -> Path:
-    """The version folder's ``model_card.md``, written (with the JSON) when missing: a version made before
-    cards were gets one from its manifest too."""
-    return folder / CARD_MD if (folder / CARD_MD).is_file() else write(folder, manifest)
+    """The version folder's ``model_card.html``, written (with the JSON and Markdown) when missing: a version
+    made before cards (or their page) were gets them from its manifest too."""
+    return folder / CARD_HTML if (folder / CARD_HTML).is_file() else write(folder, manifest)
 
 
 def write(folder: Path, manifest: dict[str, Any]) -> Path:
-    """Write the version folder's ``model_card.json`` and ``model_card.md``; the Markdown's path."""
+    """Write the version folder's ``model_card.json``, ``.md`` and ``.html``; the page's path."""
     write_text(folder / CARD_JSON, json.dumps(card(manifest, folder.name), indent=2, sort_keys=True) + "\n")
     write_text(folder / CARD_MD, markdown(manifest, folder.name))
-    return folder / CARD_MD
+    write_text(folder / CARD_HTML, html(manifest, folder.name))
+    return folder / CARD_HTML

@@ -74,7 +74,7 @@
     const footer = Array.isArray(page.footer) ? page.footer
       : ["A fastText (SageMaker BlazingText) text classifier. Its answers are a guess and can be wrong."];
     const card = document.createElement("a");  // the live version's model card, served with the site
-    card.href = "model-card.md";
+    card.href = "model-card.html";
     card.textContent = "About this model";
     $("footer").replaceChildren(...footer.map((part) => {
       if (typeof part === "string") return part;

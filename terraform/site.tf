@@ -4,7 +4,7 @@
 locals {
   # Every file of site/ except templates; config.js is rendered below, never taken from the folder, and
   # the model card is the deployed version's (var.model_card).
-  model_card_key = "model-card.md"
+  model_card_key = "model-card.html"
   site_files = toset([
     for file in fileset(var.site_dir, "**") : file
     if !endswith(file, ".tftpl") && !contains(["config.js", local.model_card_key], file)
@@ -127,6 +127,6 @@ resource "aws_s3_object" "model_card" {
   key           = local.model_card_key
   content       = var.model_card
   etag          = md5(var.model_card)
-  content_type  = "text/markdown; charset=utf-8"
+  content_type  = local.content_types.html
   cache_control = "no-cache"
 }

@@ -249,7 +249,7 @@ variable "log_retention_days" {
 
 variable "model_card" {
   type        = string
-  description = "The deployed version's model card in Markdown (ml/model_card.py), served with the site as model-card.md (\"About this model\"); empty: none is uploaded."
+  description = "The deployed version's model card as an HTML page (ml/model_card.py), served with the site as model-card.html (\"About this model\"); empty: none is uploaded."
   default     = ""
 }
 

@@ -58,7 +58,7 @@ def model_variables(settings: Settings, endpoint: EndpointOutputs) -> dict[str, 
     manifest = read_manifest(folder)
     if manifest is None:
         return {}
-    variables: dict[str, Any] = {"model_card": model_card.markdown(manifest, folder.name)}
+    variables: dict[str, Any] = {"model_card": model_card.html(manifest, folder.name)}
     band = manifest.get("drift_band")
     if band is None:
         log.warning(

@@ -1,7 +1,7 @@
 """The local edge: ``site/`` and ``POST /classify`` on one origin, as CloudFront serves them in AWS.
 
 Static files come from ``site/``, with ``config.js`` rendered from the same template Terraform renders and
-``model-card.md`` the live version's model card (``ml/model_card.py``), as Terraform uploads it;
+``model-card.html`` the live version's model card (``ml/model_card.py``), as Terraform uploads it;
 ``/classify`` is forwarded to the local API (every header but Host, as CloudFront's origin request policy
 does), so the page calls its own origin and needs no CORS. Every answer carries the security headers of
 ``terraform/security-headers.json``, the definition CloudFront's response headers policy is made from.
@@ -27,7 +27,7 @@ from ops.settings import SITE_DIR
 CONFIG_TEMPLATE = "config.js.tftpl"
 SECURITY_HEADERS = ROOT / "terraform" / "security-headers.json"
 API_PATH = "/classify"
-MODEL_CARD_PATH = "/model-card.md"  # the live version's card: "About this model" (terraform/site.tf)
+MODEL_CARD_PATH = "/model-card.html"  # the live version's card: "About this model" (terraform/site.tf)
 ORIGIN_READ_TIMEOUT_SECONDS = 30.0  # CloudFront's default origin read timeout
 # What CloudFront answers when its origin cannot be reached: an HTML error page, not the API's JSON.
 BAD_GATEWAY = (
@@ -85,7 +85,7 @@ class SiteServer(BackgroundServer):
         self.upstream = ""
         self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up)
         self.page: dict[str, Any] | None = None  # the deployed model's labels as the page shows them
-        self.model_card: Path | None = None  # the live version's model_card.md (None: not found)
+        self.model_card: Path | None = None  # the live version's model_card.html (None: none)
 
 
 class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
@@ -127,7 +127,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
             return
         body = card.read_bytes()
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/markdown; charset=utf-8")
+        self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -72,7 +72,7 @@ def test_a_dbpedia_model_shows_exactly_the_page_it_showed_before(stack: LocalSta
     expect(tab.page.locator("#classes li")).to_have_count(14)
     # THEN its text, topic list, descriptions, example buttons, placeholder and attribution are as before,
     # and the footer ends with the one link added since: the live version's model card (issue 27)
-    card = ["About this model", stack.site_url.rstrip("/") + "/model-card.md"]
+    card = ["About this model", stack.site_url.rstrip("/") + "/model-card.html"]
     expected = {
         **SEEN_BEFORE,
         "footer": SEEN_BEFORE["footer"] + " About this model",

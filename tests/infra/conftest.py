@@ -59,7 +59,7 @@ DRIFT_BAND: dict[str, Any] = {
     "min_day_answers": 100,
     "unknown_text": {"low": 0.0, "high": 0.12},
 }
-MODEL_CARD = "# About this model (version 5e5e5e5e5e5e5e5e)\n\nEnglish only.\n"
+MODEL_CARD = "<!doctype html>\n<h1>About this model (version 5e5e5e5e5e5e5e5e)</h1>\n<p>English only.</p>\n"
 # One file per content type the stack maps, plus files that must not be uploaded as they are.
 SITE_FILES = {
     "index.html": "<!doctype html><title>DBPedia classifier</title>",

@@ -52,7 +52,7 @@ CONTENT_TYPES = {
     "img/icon.png": "image/png",
     "favicon.ico": "image/x-icon",
     "config.js": "text/javascript; charset=utf-8",
-    "model-card.md": "text/markdown; charset=utf-8",  # the deployed version's, not a file of site/
+    "model-card.html": "text/html; charset=utf-8",  # the deployed version's, not a file of site/
 }
 
 

@@ -158,7 +158,7 @@ def test_the_site_serves_the_deployed_version_s_model_card(applied: Applied) -> 
     # GIVEN the stack applied with a version's card  WHEN the site bucket's card is read
     s3 = applied.client("s3")
     bucket = applied.result.outputs["site_bucket_name"]
-    card = s3.get_object(Bucket=bucket, Key="model-card.md")
+    card = s3.get_object(Bucket=bucket, Key="model-card.html")
     # THEN it is the card, as Markdown text, never cached (the distribution may read it: CONTENT_TYPES)
     assert card["Body"].read().decode() == MODEL_CARD
     assert (card["ContentType"], card["CacheControl"]) == ("text/markdown; charset=utf-8", "no-cache")

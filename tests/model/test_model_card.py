@@ -55,6 +55,19 @@ def test_the_version_folder_holds_its_card_made_from_its_manifest(
         assert part in text, part
     # AND writing it again from the same manifest changes nothing
     assert model_card.markdown(manifest, folder.name) == text
+    # AND the page the site serves says the same, with no script
+    page = (folder / model_card.CARD_HTML).read_text()
+    assert page == model_card.html(manifest, folder.name) and "<script" not in page
+    assert f"<h1>About this model (version {folder.name})</h1>" in page
+    assert "<h3>Test accuracy by slice</h3>" in page and "CC BY-SA 3.0" in page
+
+
+def test_the_card_page_escapes_what_the_manifest_holds() -> None:
+    # GIVEN a manifest whose data origin (a path the user gave) is markup
+    manifest = {"data": {"origin": "<script>alert(1)</script>", "own": True}, "labels": ["a&b"]}
+    # WHEN its card page is made  THEN the markup is text, never an element
+    page = model_card.html(manifest, "0123456789abcdef")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script" not in page
 
 
 def test_the_band_is_measured_on_the_validation_split_and_contains_it(

@@ -179,6 +179,7 @@ def test_a_model_below_min_accuracy_is_kept_but_not_deployed(deployed: Settings,
         "metrics.md",
         "model.tar.gz",
         "model_card.json",  # its card and the words its live metrics' band was measured with (issue 27)
+        "model_card.html",
         "model_card.md",
         "vocabulary.txt.gz",
     ]
