@@ -36,6 +36,9 @@ def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path:
         # every run and the peer are scored on every slice; the titled slice is the split file itself
         assert all(set(r["slices"]) == keys for r in row["runs"])
         assert set(row["baseline"]["slices"]) == keys
+        # the peer made for the first words only is scored on that slice of validation and test
+        assert set(row["peer_on_first_words"]) == {"validation:short", "test:short"}
+        assert all(0 < v <= 1 for v in row["peer_on_first_words"].values())
         for r in row["runs"]:
             assert r["slices"]["test:titled"] == r["test_accuracy"]
             assert r["slices"]["validation:titled"] == r["validation_accuracy"]
@@ -50,6 +53,7 @@ def test_sweep_trains_every_variant_on_every_seed_and_writes_the_table(tmp_path:
     table = out.read_text(encoding="utf-8").splitlines()
     assert [line.split("|")[1].strip() for line in table[4:6]] == ["current settings", "dropout_views=0"]
     assert "Slices of validation:" in table and "Slices of test:" in table
+    assert any(line.startswith("The peer fitted on the train rows' first 8 tokens alone") for line in table)
     saved = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
     assert saved["rows"] == json.loads(json.dumps(rows))
 
