@@ -92,3 +92,5 @@ def test_sweep_reads_own_data_by_the_columns_given(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["rows"]
     assert row["runs"][0]["validation_accuracy"] > 0.5
+    # and the peer made for the first words is scored against the same (escaped) label names
+    assert row["peer_on_first_words"]["validation:short"] > 0.5
