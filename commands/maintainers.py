@@ -11,6 +11,7 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from commands.cli import VERBOSE, cli_errors, settings_task, task
+from commands.model import OWN_DATA
 from ml.config import ROOT
 from ops.settings import Settings, load_settings
 
@@ -89,6 +90,7 @@ def bench(
 
 @settings_task(
     "data",
+    *OWN_DATA,
     fixed={"target": "local"},
     iterable=["variant"],
     help={
@@ -117,7 +119,10 @@ def sweep(
     with cli_errors():
         variants = [sweeps.parse_variant(v) for v in variant]
         seed_list = sweeps.parse_seeds(seeds)
-        base = {"data": s.data if s.data != "auto" else choose_data(s)}
+        base = {
+            "data": s.data if s.data != "auto" else choose_data(s),
+            **{name: getattr(s, name) for name in OWN_DATA},  # own data's columns and test file, as given
+        }
         target = ROOT / out if out else s.build_dir / "sweep" / "sweep.md"
         for v in variants:  # a typo fails now, not after an hour of training
             load_settings(None, **{**base, **v.overrides})

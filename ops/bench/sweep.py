@@ -5,7 +5,8 @@ settings; the current settings themselves are always the first row. Every varian
 (reused when only hyperparameters differ), trains once per seed, and optionally fits the peer baseline
 on the train rows and on our train channel. Each model (and the peer fitted on the train rows) is also
 scored on the slices of validation and test that look like what people type (``SLICES``: the titled
-abstract, the abstract alone, its first sentence, that sentence's first words, the title alone).
+abstract, the abstract alone, its first sentence, that sentence's first words, the title alone). The peer
+fitted on the train rows' first words alone shows how far a word model gets on that slice at best.
 Choose on validation accuracy; test accuracy is there to report, not to tune. The tables land in
 ``build/sweep/sweep.md`` (+ ``.json``), so the tables in docs/model-quality.md can be re-run.
 """
@@ -23,7 +24,7 @@ from ml import evaluate, preprocess
 from ml.config import ConfigError, log, settings_to_dict
 from ml.fsutil import write_json, write_text
 from ml.report import accuracy
-from ml.slices import SHORT_TOKENS, slice_texts
+from ml.slices import SHORT_TOKENS, first_sentence, slice_texts
 from ml.tables import markdown_table
 from ops.settings import Settings, load_settings
 
@@ -162,6 +163,21 @@ def baseline_run(
     return out
 
 
+def first_words_peer(settings: Settings, sliced: Sliced) -> dict[str, float]:
+    """The peer fitted on the train rows' first ``SHORT_TOKENS`` tokens alone, scored on that slice of
+    validation and test: what a word model made for that slice only reaches on these rows (issue 28)."""
+    from ml import baseline, data, pipeline
+
+    dataset, _ = pipeline.prepare_data(settings)
+    rows = data.make_splits(dataset, settings).train
+    texts = [" ".join(preprocess.tokenize(first_sentence(r.content))[:SHORT_TOKENS]) for r in rows]
+    peer = baseline.fit(evaluate.Labelled([dataset.classes[r.label] for r in rows], texts))
+    return {
+        f"{split}:short": accuracy(gold, peer.predict(by_slice["short"]))
+        for split, (gold, by_slice) in sliced.items()
+    }
+
+
 def _mean(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.fmean(r[key] for r in runs)
 
@@ -191,15 +207,20 @@ def run(
 
     rows = []
     on_channel: dict[str, dict[str, Any]] = {}  # the peer fitted on a train channel, by prepared-data key
-    by_split: dict[str, tuple[Sliced, dict[str, Any]]] = {}  # slices and the peer on the rows, by split
+    # by split: its slices, the peer on the train rows, and the peer on their first words alone
+    by_split: dict[str, tuple[Sliced, dict[str, Any], dict[str, float]]] = {}
     for variant in [Variant("current settings", {}), *variants]:
         settings = load_settings(**{**base, **variant.overrides})
         log.info("sweep: %s (%d seeds)", variant.name, len(seeds))
         split = _split_digest(settings)
         if split not in by_split:
             sliced = sliced_splits(settings)
-            by_split[split] = (sliced, baseline_run(settings, sliced=sliced))
-        sliced, peer = by_split[split]
+            by_split[split] = (
+                sliced,
+                baseline_run(settings, sliced=sliced),
+                first_words_peer(settings, sliced),
+            )
+        sliced, peer, short_peer = by_split[split]
         runs = seed_runs(settings, seeds, sliced)
         row = {
             "variant": variant.name,
@@ -213,6 +234,7 @@ def run(
             "mean_slices": _mean_slices(runs),
             "mean_train_seconds": round(_mean(runs, "train_seconds"), 2),
             "baseline": peer,
+            "peer_on_first_words": short_peer,
         }
         if with_baseline:
             key = pipeline.prepare_data(settings)[1].key
@@ -267,4 +289,9 @@ def render(rows: list[dict[str, Any]], seeds: tuple[int, ...]) -> str:
         lines += [(row["variant"], *(row["mean_slices"][f"{split}:{k}"] for k in SLICES)) for row in rows]
         cells = [(name, *(f"{v:.4f}" for v in values)) for name, *values in lines]
         parts.append(f"Slices of {split}:\n\n{markdown_table(('model', *SLICES.values()), cells)}\n")
+    short = rows[0]["peer_on_first_words"]
+    parts.append(
+        f"The peer fitted on the train rows' first {SHORT_TOKENS} tokens alone (made for that slice only), "
+        f"on that slice: validation {short['validation:short']:.4f}, test {short['test:short']:.4f}.\n"
+    )
     return "\n".join(parts)
