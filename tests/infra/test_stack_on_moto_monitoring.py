@@ -159,9 +159,9 @@ def test_the_site_serves_the_deployed_version_s_model_card(applied: Applied) -> 
     s3 = applied.client("s3")
     bucket = applied.result.outputs["site_bucket_name"]
     card = s3.get_object(Bucket=bucket, Key="model-card.html")
-    # THEN it is the card, as Markdown text, never cached (the distribution may read it: CONTENT_TYPES)
+    # THEN it is the card page, as HTML, never cached (the distribution may read it: CONTENT_TYPES)
     assert card["Body"].read().decode() == MODEL_CARD
-    assert (card["ContentType"], card["CacheControl"]) == ("text/markdown; charset=utf-8", "no-cache")
+    assert (card["ContentType"], card["CacheControl"]) == ("text/html; charset=utf-8", "no-cache")
 
 
 def test_state_outputs_and_the_lambda_environment_hold_no_secret(applied: Applied) -> None:
