@@ -126,7 +126,8 @@ class Settings(AwsSettings):
         ge=1,
         le=32,
         description="local API processes sharing its port, each running the Lambda handler (AWS runs "
-        "concurrent requests apart; one process's threads share one core)",
+        "concurrent requests apart; one process's threads share one core); more than 1: all spawned, "
+        "apart from the endpoint's process",
     )
 
     @model_validator(mode="after")

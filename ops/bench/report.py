@@ -240,7 +240,8 @@ def _api_processes(load: dict[str, Any]) -> str:
         return "one process"
     return (
         f"the API in {workers} processes (`--api-workers {workers}`), each with its own handler, as AWS "
-        "runs concurrent requests in separate environments; the endpoint in the first"
+        "runs concurrent requests in separate environments; the endpoint in one more, which serves no "
+        "API request"
     )
 
 

@@ -106,8 +106,8 @@ def _inprocess_rate(predictor: Predictor, texts: list[str], batch: int, seconds:
 
 
 def _rss_mb(pids: list[int]) -> float:
-    """Resident memory of this process (it hosts the endpoint, the API and the handler) and of the API's
-    other processes ``pids``, in MB."""
+    """Resident memory of this process (it hosts the endpoint, and the API and its handler when it runs in
+    one process) and of the API's worker processes ``pids``, in MB."""
     total = 0
     for pid in ["self", *map(str, pids)]:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -8,8 +8,9 @@ configuration does in AWS. Only ``POST /classify`` is routed, like the Terraform
 
 AWS runs each concurrent request in an execution environment of its own; one process's threads share one
 GIL, so the handler's boto3 call (most of a request's CPU) runs on one core at a time. ``workers`` > 1
-serves in that many processes on one port (``ops/local/http.py``), each importing the handler in the
-environment the parent had when it started them.
+serves in that many spawned processes on one port (``ops/local/http.py``), each importing the handler in
+the environment the parent had when it started them; the parent, which hosts the endpoint and the site,
+answers none of them, so a handler never waits for the GIL the endpoint's answers need.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class LocalApi(BackgroundServer):
 
     name = "local API (POST /classify)"
     workers_flag = "--api-workers"
+    parent_serves = False  # the parent hosts the endpoint: handlers there would share its GIL
 
     def __init__(
         self,

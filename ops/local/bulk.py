@@ -118,12 +118,13 @@ def runtime_client(url: str, settings: Settings) -> Any:
 def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dict[str, Any]]:
     """BlazingText predictions for ``instances``; a body over the 6 MB limit is sent in halves.
 
-    The request is the JSON Lines a Batch Transform job sends (``contract.jsonlines_request``), so the
-    local endpoint answers the very format ``--target aws`` relies on.
+    The request is BlazingText's JSON format (``contract.json_request``, the Lambda's): one JSON document
+    each way is parsed and written in one C call, where JSON Lines (a Batch Transform job's format, which
+    the endpoint also serves) takes one call a line on both sides (docs/bulk.md has the measurement).
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
-    body = contract.jsonlines_request(instances, k)
+    body = contract.json_request(instances, k).encode()
     if len(body) > MAX_BODY_BYTES:
         if len(instances) == 1:
             raise ClassifyError(f"a text is over the endpoint's {MAX_BODY_BYTES:,}-byte request limit")
@@ -131,12 +132,12 @@ def invoke(client: Any, endpoint: str, instances: list[str], k: int) -> list[dic
         return invoke(client, endpoint, instances[:half], k) + invoke(client, endpoint, instances[half:], k)
     try:
         response = client.invoke_endpoint(
-            EndpointName=endpoint, ContentType=contract.JSONLINES, Accept=contract.JSONLINES, Body=body
+            EndpointName=endpoint, ContentType=contract.JSON, Accept=contract.JSON, Body=body
         )
-        answer = contract.read_json_lines(response["Body"].read().decode("utf-8"))
+        answer = json.loads(response["Body"].read())
     except ClientError as exc:
         raise ClassifyError(f"endpoint {endpoint} refused a batch: {exc}") from None
-    except (BotoCoreError, UnicodeDecodeError, ValueError) as exc:
+    except (BotoCoreError, ValueError) as exc:  # ValueError: also a body that is not UTF-8
         raise ClassifyError(f"endpoint {endpoint} failed: {exc}") from None
     if not isinstance(answer, list) or len(answer) != len(instances):
         raise ClassifyError(f"endpoint {endpoint} answered {answer!r:.200} for {len(instances)} texts")

@@ -4,9 +4,12 @@
 simultaneous connections, and an idle timeout on every connection. A server that names a worker target
 (the endpoint, the API) can serve in ``workers`` processes: ``workers`` - 1 more are spawned, each building
 its own server on the same port with ``SO_REUSEPORT`` (the kernel spreads new connections over them); one
-that dies is logged and replaced, and they all stop with the server. Their handlers share the request
-checks: no chunked bodies (411, connection closed), and a target whose path does not decode to UTF-8
-without NUL is a 400. ``StdlibHandler`` adds those checks to ``http.server``'s handler (the site).
+that dies is logged and replaced, and they all stop with the server. A server whose parent must not serve
+(``parent_serves`` False: the API, whose handler would share a GIL with the endpoint) spawns ``workers``
+processes instead and only holds the port in the parent (bound, not listening: no connection reaches it).
+Their handlers share the request checks: no chunked bodies (411, connection closed), and a target whose
+path does not decode to UTF-8 without NUL is a 400. ``StdlibHandler`` adds those checks to
+``http.server``'s handler (the site).
 
 ``LeanHandler`` is a small HTTP/1.1 request handler for the hot paths of the endpoint and the API: headers
 parsed into a dict (not through ``email``'s parser as ``http.server`` does), the body read by
@@ -64,6 +67,7 @@ class BackgroundServer(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
     name = "server"  # subclasses say what they serve, for the thread name and the log line
     workers_flag = ""  # the command-line flag that sets ``workers``, for the error that suggests fewer
+    parent_serves = True  # with workers > 1: False serves in ``workers`` spawned processes, none here
 
     def __init__(
         self,
@@ -79,6 +83,8 @@ class BackgroundServer(ThreadingHTTPServer):
         self.workers = workers
         self.allow_reuse_port = workers > 1  # read by server_bind, before any worker joins the port
         self._joining = joining  # a worker joins its parent's port; the parent needs a free one
+        # the parent only holds the port: bound, never listening, so every connection reaches a worker
+        self.holds_only = workers > 1 and not joining and not self.parent_serves
         self._children: list[BaseProcess] = []  # set before binding: a failed bind calls server_close
         self._controls: dict[BaseProcess, Connection] = {}  # each worker's end of its control pipe
         self._lock = threading.Lock()  # held while the worker list changes
@@ -93,6 +99,11 @@ class BackgroundServer(ThreadingHTTPServer):
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as server_bind does
                 probe.bind(self.server_address)  # EADDRINUSE when any server listens there
         super().server_bind()
+
+    def server_activate(self) -> None:
+        """Listen, unless this process only holds the port for its workers."""
+        if not self.holds_only:
+            super().server_activate()
 
     def get_request(self) -> tuple[socket.socket, Any]:
         """Accept a connection; a read or write on it that waits ``idle_timeout`` seconds closes it."""
@@ -127,7 +138,7 @@ class BackgroundServer(ThreadingHTTPServer):
         """Start the extra worker processes (each ready before this returns), then serve on a thread."""
         if self.workers > 1:
             try:
-                for _ in range(self.workers - 1):
+                for _ in range(self.spawned):
                     self._children.append(self._start_worker())
             except WorkerError:
                 self._stop_workers()
@@ -137,8 +148,19 @@ class BackgroundServer(ThreadingHTTPServer):
                 target=self._replace_dead_workers, name=f"{self.name} watcher", daemon=True
             )
             self._watcher.start()
-        threading.Thread(target=self.serve_forever, name=self.name, daemon=True).start()
+        if not self.holds_only:
+            threading.Thread(target=self.serve_forever, name=self.name, daemon=True).start()
         log.info("%s serving at %s", self.name, self.url)
+
+    @property
+    def spawned(self) -> int:
+        """How many worker processes this server spawns."""
+        return self.workers if self.holds_only else self.workers - 1
+
+    def shutdown(self) -> None:
+        """Stop serving on this process's thread (a server that only holds the port has none)."""
+        if not self.holds_only:
+            super().shutdown()
 
     def _start_worker(self) -> BaseProcess:
         """Spawn one extra worker and wait until it has built its server and joined the port."""
@@ -192,7 +214,7 @@ class BackgroundServer(ThreadingHTTPServer):
                             "%s: %s; serving with %d of %d processes",
                             self.name,
                             exc,
-                            len(self._children) + 1,
+                            len(self._children) + self.workers - self.spawned,
                             self.workers,
                         )
                         continue

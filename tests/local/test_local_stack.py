@@ -314,19 +314,39 @@ def test_the_stack_with_two_endpoint_workers_classifies_and_stops_them(
 def test_the_stack_with_two_api_workers_answers_from_both_and_stops_them(
     trained: tuple[Settings, TrainOutcome],
 ) -> None:
-    # GIVEN the stack with the API in 2 processes (this one and a spawned one, each with the real handler)
+    # GIVEN the stack with the API in 2 spawned processes, each with the real handler; the parent, which
+    # hosts the endpoint, only holds the port (a handler there would share the endpoint's GIL)
     settings = trained[0].replace(api_workers=2)
     with start_stack(settings, ephemeral_ports=True) as running:
-        (child,) = running.api.worker_pids
-        before = _cpu_ticks(child)
+        children = running.api.worker_pids
+        assert len(children) == 2
+        before = [_cpu_ticks(child) for child in children]
+        in_parent: list[object] = []
+        running.api.handler = lambda event, context: in_parent.append(event) or {"statusCode": 500}
         # WHEN 64 fresh connections each classify (the kernel spreads connections over the two sockets)
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: classify(running, {"text": WALTER_JOHNSON}), range(64)))
-        # THEN every answer is the handler's, and the spawned process did part of the work
+        # THEN every answer is a worker's handler's, each worker did part of the work, the parent none
         assert all(status == 200 and body["label"] == "Athlete" for status, _, body in answers)
-        assert _cpu_ticks(child) > before
-    # AND stopping the stack stops the worker
-    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+        assert all(_cpu_ticks(child) > ticks for child, ticks in zip(children, before, strict=True))
+        assert in_parent == []
+    # AND stopping the stack stops the workers
+    for child in children:
+        stat = Path(f"/proc/{child}/stat")
+        assert not stat.exists() or "Z" in stat.read_text().split()[2]
+
+
+def test_a_port_in_use_is_named_even_with_api_workers_holding_theirs(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    """The API's parent binds without listening; its workers' listening sockets still keep the port."""
+    with start_stack(trained[0].replace(api_workers=2), ephemeral_ports=True) as running:
+        busy = running.api.server_address[1]
+        other = trained[0].replace(
+            api_workers=2, api_port=busy, endpoint_port=_free_port(), site_port=_free_port()
+        )
+        with pytest.raises(PortError, match=f"port {busy} \\(--api-port\\) is in use"):
+            start_stack(other)
 
 
 def _cpu_ticks(pid: int) -> int:
