@@ -3,8 +3,10 @@
 Answers ``POST /classify`` in API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events; another
 path is a 404, another method a 405, and an event that is not an HTTP request a 400, except the Lambda
 console's test event of the seed's tutorial, ``{"body": "…"}`` alone, answered as that POST. The body is JSON
-``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
-``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "commonWords", "words"}``;
+``{"text": "…", "k": 3, "explain": false}`` or, with ``Content-Type: text/plain``, the text itself. The answer
+is ``{"label", "probability", "confidence", "top": [{"label", "probability"}, …], "knownWords",
+"commonWords", "words"}`` (``confidence``: ``contract.confidence``; ``"explain": true`` adds the words behind
+the label, from the same one endpoint call: ``explain.py``);
 when a text of at least ``MIN_WORDS_FOR_LANGUAGE`` words has none of the model's common English words,
 fewer than ``MIN_KNOWN_PERCENT`` percent of its words are in the model's topical vocabulary, or the learned
 rule reads it as chat, a request, code or markup, ``label`` and ``probability`` are null and ``reason`` says
@@ -16,8 +18,9 @@ vocabulary: absolute, or relative to this file's folder) with
 ``MODEL_SHA256`` (the model archive it must have been derived from), and the settings the project declares
 once (``ops/settings.py`` ``LAMBDA_SETTINGS``) and passes to both the local stack and Terraform:
 ``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one endpoint call),
-``ENDPOINT_MAX_ATTEMPTS``, ``MIN_KNOWN_PERCENT``, and the deployed model's class count ``N_LABELS`` (bounds
-``k``; passed with them). They have no defaults here: a missing one is a 500 that names it (in the log).
+``ENDPOINT_MAX_ATTEMPTS``, ``MIN_KNOWN_PERCENT``, ``EXPLAIN_MAX_WORDS`` (read by an explained request only),
+and the deployed model's class count ``N_LABELS`` (bounds ``k``; passed with them). They have no defaults
+here: a missing one is a 500 that names it (in the log).
 Labels are answered as the user's labels, their model tokens unescaped (``contract.to_label``).
 The endpoint client and the vocabulary are made at initialisation, outside the handler, as AWS advises
 (provisioned concurrency and SnapStart then pay for them before traffic); when the environment is not
