@@ -6,7 +6,17 @@ module per group); on either target it calls the same names, the target being ch
 then these flags; ``commands/cli.py`` makes the flags).
 """
 
-from commands.maintainers import bench, corpora, lint, mutate, sample, sweep, test, unknown_text
+from commands.maintainers import (
+    bench,
+    corpora,
+    explanations,
+    lint,
+    mutate,
+    sample,
+    sweep,
+    test,
+    unknown_text,
+)
 from commands.model import approve, classify, evaluate, models, preflight, rollback, train, tune
 from commands.stack import destroy, infra, plan, rehearse, smoke, up
 
@@ -17,6 +27,7 @@ __all__ = [
     "corpora",
     "destroy",
     "evaluate",
+    "explanations",
     "infra",
     "lint",
     "models",

@@ -1,5 +1,5 @@
-"""Maintainers' tasks: the shipped sample, the measurements (bench, sweep, unknown-text), the checks (lint,
-test, mutate).
+"""Maintainers' tasks: the shipped sample, the measurements (bench, sweep, unknown-text, explanations), the
+checks (lint, test, mutate).
 """
 
 from __future__ import annotations
@@ -141,6 +141,23 @@ def unknown_text(c: Context, s: Settings, out: str | None = None, verbose: bool 
     from ops.bench import unknown_text as measurement
 
     target = ROOT / out if out else s.build_dir / "unknown-text" / "unknown-text.md"
+    with cli_errors():
+        measurement.run(s, target)
+    print(target.read_text(encoding="utf-8"))
+
+
+@settings_task(
+    "data",
+    "explain_max_words",
+    fixed={"target": "local"},
+    help={"out": "where to write the tables (default build/explanations/explanations.md)", **VERBOSE},
+)
+def explanations(c: Context, s: Settings, out: str | None = None, verbose: bool = False) -> None:
+    """Measure accuracy per probability band and the explanations' faithfulness on real rows
+    (docs/confidence.md, docs/explanations.md)."""
+    from ops.bench import explanations as measurement
+
+    target = ROOT / out if out else s.build_dir / "explanations" / "explanations.md"
     with cli_errors():
         measurement.run(s, target)
     print(target.read_text(encoding="utf-8"))

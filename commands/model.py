@@ -170,6 +170,7 @@ def evaluate(c: Context, s: Settings, model: str, verbose: bool = False) -> None
     "endpoint_name",
     "region",
     "bucket",
+    "explain_max_words",
     aliases={"batch_size": "classify_batch_size", "workers": "classify_workers", "k": "top_k"},
     help={
         "input": "file of texts: JSON lines {id, text}, CSV with a header, or DBPedia's headerless CSV",
@@ -178,6 +179,7 @@ def evaluate(c: Context, s: Settings, model: str, verbose: bool = False) -> None
         "text_column": "CSV column / JSON key holding the text (default: text, else title + content)",
         "id_column": "CSV column / JSON key holding the id (default: id, else the row number)",
         "force": "start over: replace an OUTPUT made by another input, model or k",
+        "explain": 'local: add the words behind each answer, as the API\'s "explain": true does',
         **VERBOSE,
     },
 )
@@ -190,6 +192,7 @@ def classify(
     text_column: str | None = None,
     id_column: str | None = None,
     force: bool = False,
+    explain: bool = False,
     verbose: bool = False,
 ) -> None:
     """Classify a file of texts (CSV or JSON lines) into JSON lines; an interrupted local run resumes."""
@@ -202,7 +205,7 @@ def classify(
     with cli_errors():
         try:
             spec = InputSpec(format, text_column, id_column)
-            summary = select(s).classify(s, Path(input), out, spec, force)
+            summary = select(s).classify(s, Path(input), out, spec, force, explain)
         except KeyboardInterrupt:
             raise Exit(f"\ninterrupted: run the same command again to resume {out}.partial", 130) from None
     if summary.up_to_date:

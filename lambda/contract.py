@@ -36,6 +36,11 @@ LABEL_PREFIX = "__label__"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
 VOCABULARY_FORMAT = "dbpedia-vocabulary/4"  # 4: the words, each line tagged, and the learned rule
+MAX_REQUEST_BYTES = 6 * 1024 * 1024  # SageMaker's real-time InvokeEndpoint request payload limit
+MAX_INSTANCES = 1000  # instances (or JSON lines) of one request the endpoint takes
+# The top probability from which an answer is confident ("high"); below it "probably X, possibly Y".
+# Chosen by measuring accuracy per probability band on real rows (docs/confidence.md, `invoke explanations`).
+CONFIDENT = 0.95
 MIN_WORDS_FOR_LANGUAGE = 6  # a refused text this long without a common word is told it is not English
 # Characters of the raw text the learned rule sees (the tokens lose them), each as a feature's name
 MARKS = {"?": "q", "!": "excl", "<": "lt", ">": "gt", "=": "eq", "{": "brace", "(": "paren", ";": "semi"}
@@ -150,6 +155,18 @@ def read_answer(answer: Any) -> list[dict[str, Any]]:
     except (LookupError, TypeError):
         raise ValueError("the model endpoint gave an unreadable answer") from None
     return read_prediction(first)
+
+
+def read_answers(answer: Any, n: int) -> list[list[dict[str, Any]]]:
+    """Every prediction of a JSON answer to ``n`` instances, each read as :func:`read_prediction` does."""
+    if not isinstance(answer, list) or len(answer) != n:
+        raise ValueError(f"the model endpoint answered {n} instances with something else")
+    return [read_prediction(prediction) for prediction in answer]
+
+
+def confidence(probability: float) -> str:
+    """``"high"`` for a top probability of at least :data:`CONFIDENT`, else ``"low"`` (the middle band)."""
+    return "high" if probability >= CONFIDENT else "low"
 
 
 # --- vocabulary and the unknown-text rule ---------------------------------------------------------

@@ -3,8 +3,10 @@
 Answers ``POST /classify`` in API Gateway HTTP API (payload 2.0) and REST (1.0) proxy events; another
 path is a 404, another method a 405, and an event that is not an HTTP request a 400, except the Lambda
 console's test event of the seed's tutorial, ``{"body": "…"}`` alone, answered as that POST. The body is JSON
-``{"text": "…", "k": 3}`` or, with ``Content-Type: text/plain``, the text itself. The answer is
-``{"label", "probability", "top": [{"label", "probability"}, …], "knownWords", "commonWords", "words"}``;
+``{"text": "…", "k": 3, "explain": false}`` or, with ``Content-Type: text/plain``, the text itself. The answer
+is ``{"label", "probability", "confidence", "top": [{"label", "probability"}, …], "knownWords",
+"commonWords", "words"}`` (``confidence``: ``contract.confidence``; ``"explain": true`` adds the words behind
+the label, from the same one endpoint call: ``explain.py``);
 when a text of at least ``MIN_WORDS_FOR_LANGUAGE`` words has none of the model's common English words,
 fewer than ``MIN_KNOWN_PERCENT`` percent of its words are in the model's topical vocabulary, or the learned
 rule reads it as chat, a request, code or markup, ``label`` and ``probability`` are null and ``reason`` says
@@ -16,8 +18,9 @@ vocabulary: absolute, or relative to this file's folder) with
 ``MODEL_SHA256`` (the model archive it must have been derived from), and the settings the project declares
 once (``ops/settings.py`` ``LAMBDA_SETTINGS``) and passes to both the local stack and Terraform:
 ``TOP_K``, ``MAX_TEXT_CHARS``, ``ENDPOINT_TIMEOUT_SECONDS`` (read timeout of one endpoint call),
-``ENDPOINT_MAX_ATTEMPTS``, ``MIN_KNOWN_PERCENT``, and the deployed model's class count ``N_LABELS`` (bounds
-``k``; passed with them). They have no defaults here: a missing one is a 500 that names it (in the log).
+``ENDPOINT_MAX_ATTEMPTS``, ``MIN_KNOWN_PERCENT``, ``EXPLAIN_MAX_WORDS`` (read by an explained request only),
+and the deployed model's class count ``N_LABELS`` (bounds ``k``; passed with them). They have no defaults
+here: a missing one is a 500 that names it (in the log).
 Labels are answered as the user's labels, their model tokens unescaped (``contract.to_label``).
 The endpoint client and the vocabulary are made at initialisation, outside the handler, as AWS advises
 (provisioned concurrency and SnapStart then pay for them before traffic); when the environment is not
@@ -49,7 +52,21 @@ import uuid
 from typing import Any
 
 import contract
+import explain
 import metrics
+from http_errors import (
+    BadGateway,
+    BadRequest,
+    Forbidden,
+    GatewayTimeout,
+    HttpError,
+    MethodNotAllowed,
+    NotConfigured,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from text_tokenizer import SCHEME as TOKENIZER_SCHEME
 from text_tokenizer import tokenize
 
@@ -68,59 +85,6 @@ log.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 _clients: dict[tuple[str, float, float], Any] = {}
 _vocabularies: dict[tuple[str, str], contract.Vocabulary] = {}
-
-
-class HttpError(Exception):
-    """An error answered to the caller: HTTP status, a stable code and a readable message."""
-
-    status = 500
-    code = "internal_error"
-
-    def __init__(self, message: str, detail: str = "", transient: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail  # for the log only, never for the caller
-        self.transient = transient  # worth another attempt
-
-
-class BadRequest(HttpError):
-    status, code = 400, "bad_request"
-
-
-class NotFound(HttpError):
-    status, code = 404, "not_found"
-
-
-class PayloadTooLarge(HttpError):
-    status, code = 413, "payload_too_large"
-
-
-class UnsupportedMediaType(HttpError):
-    status, code = 415, "unsupported_media_type"
-
-
-class MethodNotAllowed(HttpError):
-    status, code = 405, "method_not_allowed"
-
-
-class BadGateway(HttpError):
-    status, code = 502, "endpoint_error"
-
-
-class ServiceUnavailable(HttpError):
-    status, code = 503, "endpoint_unavailable"
-
-
-class GatewayTimeout(HttpError):
-    status, code = 504, "endpoint_timeout"
-
-
-class NotConfigured(HttpError):
-    status, code = 500, "not_configured"
-
-
-class Forbidden(HttpError):
-    status, code = 403, "forbidden"
 
 
 ORIGIN_VERIFY_HEADER = "x-origin-verify"  # terraform/edge.tf: CloudFront adds it to every request to the API
@@ -285,9 +249,11 @@ def check_route(event: dict[str, Any]) -> None:
         raise MethodNotAllowed(f"use POST, not {method}")
 
 
-def parse_request(event: dict[str, Any], max_chars: int, default_k: int, n_labels: int) -> tuple[str, int]:
-    """Return (text, k) from an event on the route to a model of ``n_labels`` labels, or raise the
-    HttpError that explains what is wrong. Without a ``k``, ``default_k`` (at most ``n_labels``)."""
+def parse_request(
+    event: dict[str, Any], max_chars: int, default_k: int, n_labels: int
+) -> tuple[str, int, bool]:
+    """Return (text, k, explain) from an event on the route to a model of ``n_labels`` labels, or raise
+    the HttpError that explains what is wrong. Without a ``k``, ``default_k`` (at most ``n_labels``)."""
     body = _body_text(event)
     # Only a bound against huge bodies, generous for any JSON spelling of max_chars characters: the
     # limit itself is on the decoded text's characters (checked below), however the JSON spells them.
@@ -297,6 +263,7 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int, n_label
     if media not in ("", "application/json", "text/plain"):
         raise UnsupportedMediaType(f"content type {media!r} is not supported; use application/json")
     k: Any = min(default_k, n_labels)
+    wants_explanation: Any = False
     if media == "text/plain" or (media == "" and not body.lstrip().startswith("{")):
         text: Any = body
     else:
@@ -307,20 +274,25 @@ def parse_request(event: dict[str, Any], max_chars: int, default_k: int, n_label
         if not isinstance(payload, dict):
             raise BadRequest('the body must be a JSON object like {"text": "..."}')
         text, k = payload.get("text"), payload.get("k", k)
+        wants_explanation = payload.get("explain", False)
     if not isinstance(text, str):
         raise BadRequest('"text" must be a string')
     if not contract.valid_k(k, n_labels):
         raise BadRequest(f'"k" must be an integer from 1 to {n_labels}')
+    if not isinstance(wants_explanation, bool):
+        raise BadRequest('"explain" must be true or false')
     if not text.strip():
         raise BadRequest("the text is empty; type a sentence to classify")
     if len(text) > max_chars:
         raise PayloadTooLarge(f"the text has {len(text)} characters; the limit is {max_chars}")
-    return text, k
+    return text, k, wants_explanation
 
 
 # --- endpoint -------------------------------------------------------------------------------------
-def invoke_endpoint(tokens: str, k: int, timeouts: tuple[float, float]) -> list[dict[str, Any]]:
-    """Call the endpoint once with one instance and these (connect, read) timeouts.
+def invoke_endpoint(
+    instances: list[str], k: int, timeouts: tuple[float, float]
+) -> list[list[dict[str, Any]]]:
+    """Call the endpoint once with these instances and (connect, read) timeouts; each one's top ``k``.
 
     Its failures become 502 / 503 / 504 HttpErrors, marked transient when another attempt may succeed.
     """
@@ -339,7 +311,7 @@ def invoke_endpoint(tokens: str, k: int, timeouts: tuple[float, float]) -> list[
     name = os.environ.get("ENDPOINT_NAME", "")
     if not name:
         raise ServiceUnavailable("the service is not configured (ENDPOINT_NAME is not set)")
-    request = contract.json_request([tokens], k)
+    request = contract.json_request(instances, k)
     try:
         response = sagemaker_runtime(timeouts).invoke_endpoint(
             EndpointName=name, ContentType=contract.JSON, Accept=contract.JSON, Body=request
@@ -365,12 +337,14 @@ def invoke_endpoint(tokens: str, k: int, timeouts: tuple[float, float]) -> list[
     except (BotoCoreError, ValueError) as exc:
         raise BadGateway("the model endpoint gave an unreadable answer", str(exc)) from None
     try:
-        return contract.read_answer(answer)
+        return contract.read_answers(answer, len(instances))
     except ValueError as exc:
         raise BadGateway(str(exc)) from None
 
 
-def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list[dict[str, Any]]:
+def call_endpoint(
+    instances: list[str], k: int, request_id: str, deadline: float
+) -> list[list[dict[str, Any]]]:
     """``invoke_endpoint`` with bounded retries of transient faults, each logged with the request id.
 
     The first attempt's timeouts are cut to the time left before ``deadline`` (a ``time.monotonic()``
@@ -385,7 +359,7 @@ def call_endpoint(tokens: str, k: int, request_id: str, deadline: float) -> list
     attempt = 1
     while True:
         try:
-            return invoke_endpoint(tokens, k, timeouts)
+            return invoke_endpoint(instances, k, timeouts)
         except HttpError as exc:
             backoff = random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
             retry = (
@@ -448,18 +422,30 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if not console_test(event):
             check_route(event)
             check_origin(event)
-        text, k = parse_request(event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"), _setting("N_LABELS"))
+        n_labels = _setting("N_LABELS")
+        text, k, wants_explanation = parse_request(
+            event, _setting("MAX_TEXT_CHARS"), _setting("TOP_K"), n_labels
+        )
         tokens = tokenize(text)
         if not tokens:
             raise BadRequest("the text has no words to classify")
         known, common, words = contract.word_counts(tokens, vocabulary())
         off_topic = contract.off_topic_score(text, tokens, vocabulary()) > vocabulary().threshold
         reason = contract.unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT", 0), off_topic)
-        top = call_endpoint(" ".join(tokens), k, request_id, _deadline(context))
-        answer = {"label": None, "probability": None, "reason": reason} if reason else top[0]
+        explaining = wants_explanation and not reason  # a text without a label has nothing to explain
+        n = explain.explained_words(tokens, _setting("EXPLAIN_MAX_WORDS")) if explaining else 0
+        predictions = call_endpoint(
+            explain.instances(tokens, n), n_labels if explaining else k, request_id, _deadline(context)
+        )
+        top = predictions[0][:k]
+        confidence = {"confidence": contract.confidence(top[0]["probability"])}
+        answer = (
+            {"label": None, "probability": None, "reason": reason} if reason else {**top[0], **confidence}
+        )
         counts = {"knownWords": known, "commonWords": common, "words": words}
-        body = {**answer, "top": top, **counts, "requestId": request_id}
-        result = respond(200, body, event)
+        why = explain.explanation(tokens, predictions) if explaining else {}
+        answer = {**answer, "top": top, **counts, **why, "requestId": request_id}
+        result = respond(200, answer, event)
         if reason:
             outcome = "unknown_text"
     except HttpError as exc:

@@ -9,9 +9,11 @@ only from a line that is JSON as a whole. In namespace ``NAMESPACE``, every dime
 - ``Requests`` (Count) and ``Latency`` (Milliseconds), also by ``Outcome`` (``ok``, ``unknown_text`` or the
   error code: ``bad_request``, ``endpoint_timeout`` …);
 - an answer with a label: ``Answers`` (Count), also by ``Label``;
-- an answer (200, with or without a label): ``UnknownText`` and ``LowConfidence``, each 1 or 0, so that their
-  Average is the share of answers without a label (docs/unknown-text.md) and of labelled answers whose top
-  probability is below ``LOW_CONFIDENCE`` (a text without a label counts 0 there).
+- an answer (200, with or without a label): ``UnknownText``, ``LowConfidence`` and ``Explained``, each 1 or
+  0, so that their Average is the share of answers without a label (docs/unknown-text.md), of labelled
+  answers in the middle band (``"confidence": "low"``: top probability below ``contract.CONFIDENT``; a text
+  without a label counts 0 there) and of answers that carry an explanation (``"explain": true``); and
+  ``ExplainInstances`` (Count), the instances those explanations cost (0 without one).
 
 The line also names the ``requestId`` and the ``status``. Standard library only.
 """
@@ -26,7 +28,6 @@ import time
 from typing import Any
 
 NAMESPACE = "DbpediaClassifier"
-LOW_CONFIDENCE = 0.5  # a top probability below this is a low-confidence answer (docs/live-metrics.md)
 LOCAL_FUNCTION = "local"  # ``Function`` where AWS_LAMBDA_FUNCTION_NAME is not set (the local stack, tests)
 
 
@@ -59,10 +60,12 @@ def record(
     ]
     values: dict[str, Any] = {"Requests": 1, "Latency": latency_ms}
     if answer is not None and status == 200:
-        label, probability = answer.get("label"), answer.get("probability")
-        low = label is not None and isinstance(probability, int | float) and probability < LOW_CONFIDENCE
-        values |= {"UnknownText": int(label is None), "LowConfidence": int(low)}
-        rates = [{"Name": "UnknownText", "Unit": "Count"}, {"Name": "LowConfidence", "Unit": "Count"}]
+        label, explained = answer.get("label"), "explanation" in answer
+        low = label is not None and answer.get("confidence") == "low"
+        values |= {"UnknownText": int(label is None), "LowConfidence": int(low), "Explained": int(explained)}
+        values |= {"ExplainInstances": answer.get("instances", 0) if explained else 0}
+        names = ("UnknownText", "LowConfidence", "Explained", "ExplainInstances")
+        rates = [{"Name": name, "Unit": "Count"} for name in names]
         directives.append({"Namespace": NAMESPACE, "Dimensions": [["Function"]], "Metrics": rates})
         if label is not None:
             values |= {"Answers": 1, "Label": label}

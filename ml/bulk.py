@@ -28,17 +28,19 @@ def classify_file(
     model: Callable[[], str],
     answer: Answer,
     force: bool = False,
+    explain_words: int = 0,
 ) -> Summary:
     """Classify every text of ``source`` into ``output`` (``k`` labels each) unless it is done already.
 
     ``force`` classifies again and replaces ``output`` whatever made it (a partial run of the same
-    provenance is still resumed: its lines are the ones a fresh run writes).
+    provenance is still resumed: its lines are the ones a fresh run writes). ``explain_words`` (> 0) is
+    recorded in the provenance: the answers carry explanations of at most that many first words.
 
     Raises:
         ClassifyError: unreadable input, or an output that is refused.
     """
     started = time.perf_counter()
-    records, provenance, done = start(source, output, spec, k, model, force)
+    records, provenance, done = start(source, output, spec, k, model, force, explain_words)
     if done:
         return Summary(output, len(records), 0, 0, 0.0, up_to_date=True)
     classified, resumed = answer(records, provenance)

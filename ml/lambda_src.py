@@ -2,7 +2,8 @@
 
 The Lambda runtime puts the zip's root on ``sys.path``; importing this does the same for ``lambda/``, so
 that settings, training, bulk classification and the tests run the very files that ship in the zip. It
-exposes the wire contract (``contract``) and the tokenizer (``tokens_of``: a text's instance), never the
+exposes the wire contract (``contract``), the tokenizer (``tokens_of``: a text's instance) and the
+leave-one-word-out explanation (``explainer``), never the
 handler: only the local API imports that, to run it (``ops/local/api.py``, ``.importlinter``).
 ``ml/config.py`` imports this module, so it imports nothing of the project's.
 """
@@ -27,9 +28,16 @@ def text_tokenizer() -> ModuleType:
     return tokenizer
 
 
+def explainer() -> ModuleType:
+    """The stdlib module that builds and reads an explanation's instances (``lambda/explain.py``)."""
+    import explain
+
+    return explain
+
+
 def tokens_of(text: str) -> str:
     """The instance the endpoint receives: the Lambda tokenizer's tokens, space-separated."""
     return " ".join(text_tokenizer().tokenize(text))
 
 
-__all__ = ["LAMBDA_DIR", "contract", "text_tokenizer", "tokens_of"]
+__all__ = ["LAMBDA_DIR", "contract", "explainer", "text_tokenizer", "tokens_of"]

@@ -41,6 +41,7 @@ class Provenance:
     k: int
     tokenizer: str
     model: str  # local: the deployed archive's sha256; aws: the SageMaker model the endpoint serves
+    explain_words: int = 0  # --explain: the most first words each line's explanation weighs (0: none)
 
 
 # how a refusal names a Provenance field that differs
@@ -52,7 +53,9 @@ _FIELD_NAMES = {
     "k": "k",
     "tokenizer": "tokenizer",
     "model": "model",
+    "explain_words": "--explain",
 }
+_UNRECORDED = {"explain_words": 0}  # what a key written before the field existed means
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,11 @@ def not_made_by(output: Path, provenance: Provenance) -> str | None:
     key = read_key(output)
     if key is None:
         return f"no {key_path(output).name} says what made it"
-    differ = [_FIELD_NAMES[name] for name, value in asdict(provenance).items() if key.get(name) != value]
+    differ = [
+        _FIELD_NAMES[name]
+        for name, value in asdict(provenance).items()
+        if key.get(name, _UNRECORDED.get(name)) != value
+    ]
     if differ:
         return f"it was made with another {', '.join(differ)}"
     if key.get("output_sha256") != file_digest(output):
@@ -170,7 +177,13 @@ def resume(partial: Path, provenance: Provenance) -> set[str]:
 
 
 def start(
-    source: Path, output: Path, spec: InputSpec, k: int, model: Callable[[], str], force: bool
+    source: Path,
+    output: Path,
+    spec: InputSpec,
+    k: int,
+    model: Callable[[], str],
+    force: bool,
+    explain_words: int = 0,
 ) -> tuple[list[Record], Provenance, bool]:
     """Check the output, read the input, ask ``model`` who answers; say whether ``output`` is done already.
 
@@ -189,6 +202,7 @@ def start(
         k=k,
         tokenizer=text_tokenizer().SCHEME,
         model=model(),
+        explain_words=explain_words,
     )
     if not force and is_complete(output, provenance):
         log.info("%s already holds every text of %s: nothing to do", output, source)

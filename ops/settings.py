@@ -97,6 +97,13 @@ class Settings(AwsSettings):
     endpoint_max_attempts: int = Field(
         3, ge=1, le=10, description="the Lambda's endpoint attempts (retries of transient errors + 1)"
     )
+    explain_max_words: int = Field(
+        50,
+        ge=1,
+        le=500,
+        description='"explain": true (and `invoke classify --explain`) weighs at most this many first words, '
+        "one endpoint instance each (docs/explanations.md)",
+    )
 
     # --- smoke test (`invoke smoke`): empty is the stack's outputs (aws) or `invoke up`'s site (local)
     smoke_url: str = Field(
@@ -164,6 +171,7 @@ LAMBDA_SETTINGS = (
     "endpoint_timeout_seconds",
     "endpoint_max_attempts",
     "min_known_percent",
+    "explain_max_words",
 )
 SETTING_NAMES: tuple[str, ...] = config.setting_names(Settings)
 

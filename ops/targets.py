@@ -76,9 +76,9 @@ class Target(Protocol):
         ...
 
     def classify(
-        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool
+        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool, explain: bool
     ) -> Summary:
-        """Classify a file of texts into JSON lines (ml/bulk.py)."""
+        """Classify a file of texts into JSON lines (ml/bulk.py), with explanations when ``explain``."""
         ...
 
     def site_urls(self, settings: Settings) -> SiteUrls:
@@ -136,11 +136,11 @@ class LocalTarget:
         return pipeline.rollback(settings, to)
 
     def classify(
-        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool
+        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool, explain: bool
     ) -> Summary:
         from ops.local import bulk
 
-        return bulk.classify(settings, source, output, spec, force=force)
+        return bulk.classify(settings, source, output, spec, force=force, explain=explain)
 
     def site_urls(self, settings: Settings) -> SiteUrls:
         return SiteUrls(f"http://{settings.host}:{settings.site_port}/", "", "")
@@ -215,9 +215,13 @@ class AwsTarget:
         return pipeline.rollback(settings, to)
 
     def classify(
-        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool
+        self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool, explain: bool
     ) -> Summary:
         from ml.aws import transform
+        from ml.records import ClassifyError
+
+        if explain:  # docs/explanations.md: a transform job answers lines one by one, not as one request
+            raise ClassifyError("--explain is for --target local only; Batch Transform does not explain yet")
 
         return transform.classify(settings, source, output, spec, force)
 

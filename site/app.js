@@ -6,10 +6,10 @@
 
 (function () {
   const TIMEOUT_MS = 30000;
-  const LOW_CONFIDENCE = 0.5;
   const MAX_MESSAGE_CHARS = 300;
 
   const config = window.CLASSIFIER_CONFIG || {};
+  const extras = window.ClassifierExtras;  // explain.js: the middle band, the words, the share link
   const apiUrl = typeof config.apiUrl === "string" ? config.apiUrl.trim().replace(/\/+$/, "") : "";
   // The Lambda's MAX_TEXT_CHARS (ml/config.py max_text_chars, through config.js); it counts code points,
   // as Array.from does. Without it the page is not set up.
@@ -200,7 +200,7 @@
       response = await fetch(apiUrl + "/classify", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ text: value, k: Math.max(1, Math.min(3, labels.length || 3)) }),
+        body: JSON.stringify({ text: value, k: Math.max(1, Math.min(3, labels.length || 3)), ...extras.request() }),
         signal: controller.signal,
       });
     } catch (error) {
@@ -265,11 +265,12 @@
     label.title = answer.label;
     label.dataset.label = answer.label;
     $("probability").textContent = percent(p);
-    $("unsure").hidden = p >= LOW_CONFIDENCE;
+    $("unsure").hidden = answer.confidence !== "low";  // the API's middle band (docs/confidence.md)
     const top = Array.isArray(answer.top) && answer.top.length ? answer.top : [answer];
     $("top").replaceChildren(...top.map((item, i) => topItem(item, i === 0)));
+    const said = extras.show(answer, displayName);  // "probably X, possibly Y" in the middle band, else ""
     result.hidden = false;
-    setStatus("done", "Result: " + name + ", " + percent(p) + " confidence.");
+    setStatus("done", "Result: " + (said || name) + ", " + percent(p) + " confidence.");
   }
 
   // --- events ---------------------------------------------------------------------------------------
@@ -285,6 +286,7 @@
         + number.format(MAX_CHARS) + ". Please shorten it.");
     }
     markInput(false);
+    extras.keepText(value);  // the share link (an example's text too)
     if (!MAX_CHARS) {
       hideAnswers();
       return setStatus("error", "This page is not set up yet: it has no classifier address (config.js).");

@@ -203,10 +203,11 @@ locals {
         metrics = [[{ expression = "SEARCH('{${local.metrics_namespace},Function,Label} MetricName=\"Answers\" Function=\"${var.name}\"', 'Sum', ${local.alarm_period})", id = "labels" }]]
       },
       {
-        title = "Live: unknown-text and low-confidence shares of answers (band of unknown text: ${var.drift_band.unknown_text.low}-${var.drift_band.unknown_text.high})"
+        title = "Live: unknown-text, low-confidence and explained shares of answers (band of unknown text: ${var.drift_band.unknown_text.low}-${var.drift_band.unknown_text.high})"
         metrics = [
           [local.metrics_namespace, "UnknownText", "Function", var.name, { stat = "Average", label = "unknown text" }],
-          [".", "LowConfidence", ".", ".", { stat = "Average", label = "low confidence" }],
+          [".", "LowConfidence", ".", ".", { stat = "Average", label = "low confidence (middle band)" }],
+          [".", "Explained", ".", ".", { stat = "Average", label = "explained on request" }],
         ]
       },
       {

@@ -196,12 +196,13 @@ variable "lambda_settings" {
   type = object({
     endpoint_max_attempts    = number
     endpoint_timeout_seconds = number
+    explain_max_words        = number
     max_text_chars           = number
     min_known_percent        = number
     n_labels                 = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in the settings (ops/settings.py LAMBDA_SETTINGS) and the count from the deployed version's manifest, as the local stack does."
+  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, the most words an explanation weighs, and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in the settings (ops/settings.py LAMBDA_SETTINGS) and the count from the deployed version's manifest, as the local stack does."
 
   validation {
     condition     = var.lambda_settings.n_labels >= 2 && floor(var.lambda_settings.n_labels) == var.lambda_settings.n_labels

@@ -4,8 +4,10 @@ Batches go through boto3's ``sagemaker-runtime`` client (the very call the Lambd
 AWS) to the local endpoint ``invoke up`` runs, or, when none answers, to one this run starts in-process on
 a free port. Worker processes (one per core by default) tokenize the batches, so tokenizing, the dominant
 cost, runs on every core; threads of this process send each tokenized batch and turn the answer into
-lines, appended to ``OUTPUT.partial`` in input order as batches come back. Formats: ``ml/records.py``;
-provenance and resume: ``ml/results.py``; target aws: ``ml/aws/transform.py``.
+lines, appended to ``OUTPUT.partial`` in input order as batches come back. With ``--explain`` each text
+with words is one request of its own, the Lambda's leave-one-word-out instances (``lambda/explain.py``),
+and its line gains the Lambda's ``explanation``, ``explainedWords`` and ``instances``. Formats:
+``ml/records.py``; provenance and resume: ``ml/results.py``; target aws: ``ml/aws/transform.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ml.bulk import classify_file
 from ml.config import log
 from ml.deploy import live_entry
 from ml.fsutil import write_json
-from ml.lambda_src import contract
+from ml.lambda_src import contract, explainer
 from ml.package import MANIFEST
 from ml.records import ClassifyError, InputSpec, Record, id_key
 from ml.results import (
@@ -152,6 +154,28 @@ def send_batch(
     return [result_line(r.id, next(answer) if t else None) for r, t in zip(batch, tokens, strict=True)]
 
 
+def send_explained(
+    client: Any, endpoint: str, batch: list[Record], tokens: list[str], k: int, n_labels: int, max_words: int
+) -> list[dict[str, Any]]:
+    """Like :func:`send_batch`, each text with words explained as the Lambda explains it: one request of
+    the text and its leave-one-word-out variants, every label asked (``n_labels``), the top ``k`` kept."""
+    explain, lines = explainer(), []
+    for record, text in zip(batch, tokens, strict=True):
+        if not text:
+            lines.append(result_line(record.id, None))
+            continue
+        words = text.split(" ")
+        instances = explain.instances(words, explain.explained_words(words, max_words))
+        answers = invoke(client, endpoint, instances, n_labels)
+        try:
+            read = [contract.read_prediction(answer) for answer in answers]
+        except ValueError as exc:
+            raise ClassifyError(f"unreadable prediction for id {record.id!r}: {exc}") from None
+        top = {"label": answers[0]["label"][:k], "prob": answers[0]["prob"][:k]}
+        lines.append({**result_line(record.id, top), **explain.explanation(words, read)})
+    return lines
+
+
 def worker_count(settings: Settings) -> int:
     """Tokenizing processes for a run: ``classify_workers``, or one per core when it is 0."""
     return settings.classify_workers or os.cpu_count() or 1
@@ -163,8 +187,11 @@ def classify_local(
     output: Path,
     provenance: Provenance,
     on_batch: Callable[[int], None] | None = None,
+    n_labels: int = 0,
 ) -> tuple[int, int]:
     """Classify ``records`` through the local endpoint into ``output``; return (classified, resumed).
+
+    With ``provenance.explain_words``, each text is explained too (``n_labels``: the model's labels).
 
     A pipeline: worker processes tokenize the batches (the dominant cost, on every core), SENDERS threads
     send each tokenized batch and turn the answer into lines, and this thread writes them in input
@@ -205,10 +232,11 @@ def classify_local(
                     if on_batch:
                         on_batch(written)
 
+                explaining = (n_labels, provenance.explain_words) if provenance.explain_words else ()
+                sender = send_explained if explaining else send_batch
                 for batch, tokens in zip(batches, tokenized, strict=True):
-                    send = senders.submit(
-                        send_batch, client, settings.endpoint_name, batch, tokens, settings.top_k
-                    )
+                    name, k = settings.endpoint_name, settings.top_k
+                    send = senders.submit(sender, client, name, batch, tokens, k, *explaining)
                     inflight.append(send)
                     while len(inflight) > 2 * SENDERS or (inflight and inflight[0].done()):
                         write_next()
@@ -229,14 +257,17 @@ def classify(
     spec: InputSpec,
     on_batch: Callable[[int], None] | None = None,
     force: bool = False,
+    explain: bool = False,
 ) -> Summary:
-    """Classify every text of ``source`` into ``output`` through the local endpoint (ml/bulk.py says how).
+    """Classify every text of ``source`` into ``output`` through the local endpoint (ml/bulk.py says how);
+    ``explain``: with the words behind each answer, at most ``explain_max_words`` of each text's first.
 
     Raises:
         ClassifyError: unreadable input, an output that is refused, a ``k`` above the deployed model's
-            labels, or the endpoint failed.
+            labels, ``explain`` without the deployed version's manifest, or the endpoint failed.
     """
     entry = live_entry(settings) or {}
+    n_labels = 0
     if (
         entry.get("model_archive")
         and (manifest := Path(entry["model_archive"]).with_name(MANIFEST)).is_file()
@@ -246,12 +277,15 @@ def classify(
             raise ClassifyError(
                 f"-k {settings.top_k}: must be at most {n_labels}, the deployed model's labels"
             )
+    if explain and not n_labels:
+        raise ClassifyError("--explain needs the deployed version's labels: run `invoke train` first")
     return classify_file(
         source,
         output,
         spec,
         settings.top_k,
         lambda: served_model(settings),
-        lambda records, provenance: classify_local(settings, records, output, provenance, on_batch),
+        lambda records, provenance: classify_local(settings, records, output, provenance, on_batch, n_labels),
         force,
+        settings.explain_max_words if explain else 0,
     )

@@ -2,8 +2,8 @@
 
 The local stack hangs a :class:`Counters` on the handler's metrics logger (``lambda/metrics.py``) in place
 of its standard-output handler: each request's EMF line is read back and counted, and :meth:`summary`
-says, for the minute or for the whole run, the requests by outcome, the answers by label, the unknown-text
-and low-confidence shares and the latency (docs/live-metrics.md).
+says, for the minute or for the whole run, the requests by outcome, the answers by label, the unknown-text,
+low-confidence and explained shares and the latency (docs/live-metrics.md).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Tally:
     answered: int = 0  # 200s, with a label or without
     unknown_text: int = 0
     low_confidence: int = 0
+    explained: int = 0
     latencies: list[float] = field(default_factory=list)
 
     def add(self, line: dict[str, Any]) -> None:
@@ -36,6 +37,7 @@ class Tally:
             self.answered += 1
             self.unknown_text += int(line["UnknownText"])
             self.low_confidence += int(line["LowConfidence"])
+            self.explained += int(line.get("Explained", 0))
         if line.get("Answers"):
             self.labels[str(line["Label"])] += int(line["Answers"])
 
@@ -49,7 +51,8 @@ class Tally:
         return (
             f"{what}: {total} requests ({outcomes}); labels {labels}; "
             f"unknown text {_share(self.unknown_text, self.answered)}, "
-            f"low confidence {_share(self.low_confidence, self.answered)} of {self.answered} answers; "
+            f"low confidence {_share(self.low_confidence, self.answered)}, "
+            f"explained {_share(self.explained, self.answered)} of {self.answered} answers; "
             f"latency p50 {_percentile(self.latencies, 50):.0f} ms, "
             f"p99 {_percentile(self.latencies, 99):.0f} ms"
         )

@@ -41,8 +41,8 @@ from ops.local.http import (
     serve_worker,
 )
 
-MAX_BODY_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
-MAX_INSTANCES = 1000
+MAX_BODY_BYTES = contract.MAX_REQUEST_BYTES  # SageMaker's real-time payload limit (the wire contract's)
+MAX_INSTANCES = contract.MAX_INSTANCES
 _RUNTIME_PATH = re.compile(r"^/endpoints/([A-Za-z0-9-]{1,63})/invocations$")
 Response = tuple[int, str, Mapping[str, str], bytes]
 MODEL_HEADER = "X-Model-Sha256"  # GET /ping names the sha256 of the model.tar.gz being served

@@ -79,6 +79,7 @@ variables {
     endpoint_timeout_seconds = 10
     endpoint_max_attempts    = 2
     min_known_percent        = 10
+    explain_max_words        = 50
     n_labels                 = 14
   }
   site_page    = "{\"labels\": [{\"label\": \"Company\", \"name\": \"Company\", \"description\": \"\"}], \"examples\": []}"

@@ -65,6 +65,13 @@ SEEN = """() => {
 }"""
 
 
+EXPLAIN_TOGGLE = "Show the words behind the answer"
+WHY_SECTION = (
+    "Why ? Marked words raise the answer: bold, underlined the three it rests on most, dotted the others. "
+    "The words are shown as the model reads them (lower case, digits as 0)."
+)
+
+
 def test_a_dbpedia_model_shows_exactly_the_page_it_showed_before(stack: LocalStack, tab: Tab) -> None:
     # GIVEN the local stack serving the model trained on DBPedia's sample (its version's page.json)
     tab.page.goto(stack.site_url)
@@ -73,8 +80,12 @@ def test_a_dbpedia_model_shows_exactly_the_page_it_showed_before(stack: LocalSta
     # THEN its text, topic list, descriptions, example buttons, placeholder and attribution are as before,
     # and the footer ends with the one link added since: the live version's model card (issue 27)
     card = ["About this model", stack.site_url.rstrip("/") + "/model-card.html"]
+    # AND the main part gained only the words behind an answer, on request (issue 27; hidden until asked)
+    main = SEEN_BEFORE["main"].replace(" Classify Or try", f" Classify {EXPLAIN_TOGGLE} Or try", 1)
+    main = main.replace(" Closest topics ", f" Closest topics {WHY_SECTION} ", 1)
     expected = {
         **SEEN_BEFORE,
+        "main": main,
         "footer": SEEN_BEFORE["footer"] + " About this model",
         "links": [*SEEN_BEFORE["links"], card],
     }

@@ -139,14 +139,15 @@ def test_loading_state_shows_while_the_api_answers_and_blocks_a_second_request(t
 
 
 def test_class_names_are_shown_in_plain_words_with_the_raw_label_kept(tab: Tab) -> None:
-    # GIVEN an API answering CamelCase classes (one the page has never heard of) with low confidence
+    # GIVEN an API answering CamelCase classes (one the page has never heard of) with low confidence (the
+    # middle band: "confidence": "low")
     top = [
         {"label": "MeanOfTransportation", "probability": 0.41},
         {"label": "SpaceStation", "probability": 0.33},
         {"label": "Company", "probability": 0.26},
     ]
     with scripted_api() as (api, url):
-        api.reply = Reply.json(200, {**top[0], "top": top, "requestId": "r"})
+        api.reply = Reply.json(200, {**top[0], "confidence": "low", "top": top, "requestId": "r"})
         page = tab.page
         page.goto(url)
         # WHEN a text is classified
@@ -159,6 +160,7 @@ def test_class_names_are_shown_in_plain_words_with_the_raw_label_kept(tab: Tab) 
         assert [names.nth(i).get_attribute("title") for i in range(3)] == [t["label"] for t in top]
         expect(page.locator("#probability")).to_have_text("41.0%")
         expect(page.locator("#unsure")).to_be_visible()
+        expect(page.locator("#possibly")).to_have_text("or possibly Space station")
 
 
 def test_markup_in_an_api_label_shows_literally_and_runs_nothing(tab: Tab) -> None:

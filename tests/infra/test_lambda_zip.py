@@ -34,7 +34,18 @@ def test_zip_holds_only_the_handler_modules(tmp_path: Path) -> None:
     with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip")) as zf:
         names = zf.namelist()
         modes = {info.external_attr >> 16 for info in zf.infolist()}
-    assert names == sorted(names) == ["contract.py", "handler.py", "metrics.py", "text_tokenizer.py"]
+    assert (
+        names
+        == sorted(names)
+        == [
+            "contract.py",
+            "explain.py",
+            "handler.py",
+            "http_errors.py",
+            "metrics.py",
+            "text_tokenizer.py",
+        ]
+    )
     assert modes == {0o100644}
 
 
@@ -79,7 +90,9 @@ def test_zip_with_a_vocabulary_holds_it_at_its_root(tmp_path: Path) -> None:
     with zipfile.ZipFile(build_lambda_zip(tmp_path / "f.zip", vocabulary=tmp_path / "v.gz")) as zf:
         assert zf.namelist() == [
             "contract.py",
+            "explain.py",
             "handler.py",
+            "http_errors.py",
             "metrics.py",
             "text_tokenizer.py",
             vocabulary.VOCABULARY,

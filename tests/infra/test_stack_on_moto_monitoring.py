@@ -104,7 +104,7 @@ def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
     assert "InvocationsPerInstance" in graphed
     # AND the live metrics of the Lambda's EMF lines (lambda/metrics.py): shares and latency by name, the
     # requests by outcome and the answers by label as searches of this function's dimensions
-    assert {"UnknownText", "LowConfidence", "Latency"} <= graphed
+    assert {"UnknownText", "LowConfidence", "Explained", "Latency"} <= graphed
     searches = [
         line[0]["expression"]
         for widget in widgets

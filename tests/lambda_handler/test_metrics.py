@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import WALTER_JOHNSON, load_event
 
+import contract
 import handler
 import metrics
 
@@ -59,10 +60,13 @@ def test_a_labelled_answer_counts_the_request_its_label_and_its_latency(
         "Latency": "Milliseconds",
         "UnknownText": "Count",
         "LowConfidence": "Count",
+        "Explained": "Count",
+        "ExplainInstances": "Count",
         "Answers": "Count",
     }
     assert (line["Function"], line["Outcome"], line["Label"]) == ("local", "ok", "Athlete")
-    assert (line["Requests"], line["Answers"], line["UnknownText"], line["LowConfidence"]) == (1, 1, 0, 0)
+    counted = ("Requests", "Answers", "UnknownText", "LowConfidence", "Explained", "ExplainInstances")
+    assert [line[name] for name in counted] == [1, 1, 0, 0, 0, 0]
     assert line["Latency"] > 0
     by_label = [d for d in line["_aws"]["CloudWatchMetrics"] if ["Function", "Label"] in d["Dimensions"]]
     assert [m["Name"] for d in by_label for m in d["Metrics"]] == ["Answers"]
@@ -93,8 +97,24 @@ def test_the_function_s_name_is_the_dimension_on_aws(
     assert emf_line(capsys, json.dumps({"text": WALTER_JOHNSON}))[1]["Function"] == "dbpedia-classifier"
 
 
-@pytest.mark.parametrize(("probability", "low"), [(0.49, 1), (0.5, 0), (0.97, 0)])
-def test_low_confidence_is_a_labelled_answer_below_the_threshold(probability: float, low: int) -> None:
-    answer = {"label": "Film", "probability": probability}
+@pytest.mark.parametrize(("offset", "low"), [(-0.01, 1), (0.0, 0), (0.01, 0)])
+def test_low_confidence_is_a_labelled_answer_in_the_middle_band(offset: float, low: int) -> None:
+    """The metric counts what the API answers: one threshold, the wire contract's."""
+    probability = contract.CONFIDENT + offset
+    answer = {"label": "Film", "probability": probability, "confidence": contract.confidence(probability)}
     assert metrics.record("r", 200, "ok", 1.0, answer)["LowConfidence"] == low
-    assert metrics.LOW_CONFIDENCE == 0.5
+    assert answer["confidence"] == ("low" if low else "high")
+
+
+def test_an_explained_answer_counts_explain_use_and_the_instances_it_cost(
+    lambda_env: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    event = load_event("apiGatewayV2Event.json")
+    event["headers"]["content-type"] = "application/json"
+    event["body"] = json.dumps({"text": WALTER_JOHNSON, "explain": True})
+    body = json.loads(handler.lambda_handler(event, None)["body"])
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    check_emf(line)
+    assert (line["Explained"], line["ExplainInstances"]) == (1, body["instances"])
+    assert body["instances"] == body["explainedWords"] + 1 > 2

@@ -37,8 +37,8 @@ def test_the_stack_logs_each_minute_s_counters_and_the_run_s_when_it_stops(
     caplog.set_level(logging.INFO, logger="dbpedia")
     with local_stack.start_stack(trained[0], ephemeral_ports=True) as running:
         url = running.api.url + "/classify"
-        # WHEN it answers a topic, a text it cannot judge and a client's mistake
-        sent = [{"text": WALTER_JOHNSON}, {"text": "asdfgh qwerty zxcvb"}, {"k": 2}]
+        # WHEN it answers a topic (explained), a text it cannot judge and a client's mistake
+        sent = [{"text": WALTER_JOHNSON, "explain": True}, {"text": "asdfgh qwerty zxcvb"}, {"k": 2}]
         statuses = [post(url, json.dumps(payload).encode()) for payload in sent]
         deadline = time.monotonic() + 10
         while "last 0.5 s:" not in caplog.text and time.monotonic() < deadline:
@@ -50,7 +50,7 @@ def test_the_stack_logs_each_minute_s_counters_and_the_run_s_when_it_stops(
     assert minute[0].startswith("last 0.5 s: 3 requests (")
     for part in ("ok 1", "unknown_text 1", "bad_request 1", "labels Athlete 1;", "unknown text 50.0%"):
         assert part in minute[0], minute[0]
-    assert "low confidence 0.0% of 2 answers" in minute[0] and "latency p50 " in minute[0]
+    assert "low confidence 0.0%, explained 50.0% of 2 answers" in minute[0] and "latency p50 " in minute[0]
     total = [r.getMessage() for r in caplog.records if r.getMessage().startswith("since start:")]
     assert total == [total[0]] and total[0].startswith("since start: 4 requests (ok 2, ")
     assert "labels Athlete 2;" in total[0]
