@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.fsutil import write_text
+from ml.lambda_src import contract
 from ml.tables import markdown_table
 
 # beside the manifest in the version folder
@@ -34,8 +35,8 @@ LIMITS = [
     "tokens; title).",
     "A text with too few words that tell it about a topic gets no label (unknown text): "
     "'I can't tell what this is about' is an answer, not an error.",
-    "A label with a top probability below 0.5 is a low-confidence answer: the middle band, where the "
-    "runner-ups in the top list are as telling as the label.",
+    f"A label with a top probability below {contract.CONFIDENT} is a low-confidence answer, shown as "
+    "'probably X, possibly Y': on held-out rows such answers were right far less often (docs/confidence.md).",
     "It always picks one of its classes: it cannot say a text is about none of them beyond the rules above.",
 ]
 
