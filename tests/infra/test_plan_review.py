@@ -77,7 +77,7 @@ def test_what_is_public_and_the_limits_are_listed(reviewed: Reviewed) -> None:
     assert "- route `POST /classify` (`aws_apigatewayv2_route.classify`): authorization NONE" in public
     assert (
         "- `aws_s3_bucket_policy.site` lets `Service:cloudfront.amazonaws.com` s3:GetObject on "
-        "<aws_s3_bucket.site.arn> (6 values) when StringEquals AWS:SourceArn = "  # + model-card.md
+        "<aws_s3_bucket.site.arn> (7 values) when StringEquals AWS:SourceArn = "  # + model-card.html
         "<aws_cloudfront_distribution.edge.arn>"
     ) in public
     assert "S3 website" not in public and "CORS" not in public

@@ -178,8 +178,8 @@ def test_a_model_below_min_accuracy_is_kept_but_not_deployed(deployed: Settings,
         "metrics.json",
         "metrics.md",
         "model.tar.gz",
-        "model_card.json",  # its card and the words its live metrics' band was measured with (issue 27)
-        "model_card.html",
+        "model_card.html",  # its card, as a page, JSON and Markdown (issue 27)
+        "model_card.json",
         "model_card.md",
         "vocabulary.txt.gz",
     ]
