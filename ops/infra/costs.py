@@ -75,8 +75,8 @@ class StackFacts:
     def custom_metrics(self, outcomes: int) -> int:
         """The metrics the Lambda's EMF lines create (lambda/metrics.py), each billed a month once it is
         written: ``Requests`` and ``Latency`` by function and by each outcome seen, ``Answers`` by function
-        and by each label, ``UnknownText`` and ``LowConfidence``."""
-        return 2 * (1 + outcomes) + (1 + self.labels) + 2
+        and by each label, ``UnknownText``, ``LowConfidence``, ``Explained`` and ``ExplainInstances``."""
+        return 2 * (1 + outcomes) + (1 + self.labels) + 4
 
     @classmethod
     def from_plan(cls, plan: Plan) -> StackFacts:

@@ -61,10 +61,10 @@ LAMBDA = 1e6 / 1e6 * 0.2 + 1e6 * 0.120 * 0.25 * 0.0000166667  # 0.20 + 0.50
 API = 1.0
 S3 = 100_000 / GIB * 0.023 + 1e6 * 1.0 / 1000 * 0.0004  # 0.40
 ALARMS = 6 * 0.1
-METRICS = (2 * (1 + 4) + (1 + 14) + 2) * 0.3  # 8.10: Requests + Latency by 4 outcomes, Answers by 14 labels
+METRICS = (2 * (1 + 4) + (1 + 14) + 4) * 0.3  # 8.70: Requests + Latency by 4 outcomes, Answers by 14 labels
 DASHBOARD = 3.0
 LOGS = 1e6 * 1200 / GIB * (0.5 + 14 / 30 * 0.03)  # 0.574
-REST = DATA + LAMBDA + API + S3 + ALARMS + METRICS + DASHBOARD + LOGS  # 14.40
+REST = DATA + LAMBDA + API + S3 + ALARMS + METRICS + DASHBOARD + LOGS  # 15.00
 
 
 def test_an_instance_backed_stack_costs_its_instances_every_hour_plus_per_request_items() -> None:
@@ -75,8 +75,8 @@ def test_an_instance_backed_stack_costs_its_instances_every_hour_plus_per_reques
     assert per_item == pytest.approx(
         [ENDPOINT_INSTANCE, DATA, LAMBDA, API, S3, ALARMS, METRICS, DASHBOARD, LOGS]
     )
-    assert result.per_month == pytest.approx(61.855, abs=0.001)
-    assert result.per_hour == pytest.approx(61.855 / 730, abs=1e-5)
+    assert result.per_month == pytest.approx(62.455, abs=0.001)
+    assert result.per_hour == pytest.approx(62.455 / 730, abs=1e-5)
     assert result.ceiling_per_month == pytest.approx(2 * 0.065 * 730)  # 94.90
 
 
@@ -86,7 +86,7 @@ def test_a_serverless_stack_costs_per_request_and_has_no_ceiling() -> None:
     # THEN the endpoint costs its compute time only, and the total is mostly the fixed CloudWatch items
     assert result.lines[0].per_month == pytest.approx(ENDPOINT_SERVERLESS)
     assert result.per_month == pytest.approx(ENDPOINT_SERVERLESS + REST)
-    assert result.per_month == pytest.approx(15.205, abs=0.001)
+    assert result.per_month == pytest.approx(15.805, abs=0.001)
     assert result.ceiling_per_month is None
 
 
@@ -110,7 +110,7 @@ def test_the_markdown_states_the_traffic_the_prices_date_and_the_total() -> None
     markdown = render_markdown(estimate(INSTANCE, MILLION, PRICES))
     assert "At 1,000,000 requests a month; per request 120 ms of Lambda" in markdown
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in markdown.splitlines() if "|" in line]
-    assert ["**Total**", "", "**$61.85** ($0.0847 an hour)"] in rows
+    assert ["**Total**", "", "**$62.45** ($0.0856 an hour)"] in rows
     assert "would cost $94.90 a month" in markdown
     assert "`ops/infra/prices.json` (2026-11-30" in markdown
 
@@ -208,7 +208,7 @@ def test_cloudfront_and_waf_bill_per_request_and_waf_per_acl_and_rule() -> None:
     waf = 5.0 + 2 * 1.0 + 2e6 / 1e6 * 0.6  # 8.20
     assert lines["CloudFront"] == pytest.approx(cloudfront)
     assert lines["WAF (1 web ACL, 2 rules)"] == pytest.approx(waf)
-    assert result.per_month == pytest.approx(61.855 + cloudfront + waf, abs=0.001)
+    assert result.per_month == pytest.approx(62.455 + cloudfront + waf, abs=0.001)
     # AND with no traffic WAF still bills its ACL and rules
     idle = {line.item: line.per_month for line in estimate(facts, Usage(0), prices).lines}
     assert (idle["CloudFront"], idle["WAF (1 web ACL, 2 rules)"]) == (0, 7.0)
