@@ -6,6 +6,7 @@ module per group); on either target it calls the same names, the target being ch
 then these flags; ``commands/cli.py`` makes the flags).
 """
 
+from commands.feedback import feedback
 from commands.maintainers import bench, corpora, lint, mutate, sample, sweep, test, unknown_text
 from commands.model import approve, classify, evaluate, models, preflight, rollback, train, tune
 from commands.stack import destroy, infra, plan, rehearse, smoke, up
@@ -17,6 +18,7 @@ __all__ = [
     "corpora",
     "destroy",
     "evaluate",
+    "feedback",
     "infra",
     "lint",
     "models",

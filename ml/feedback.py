@@ -10,12 +10,13 @@ training unreviewed (the guard against poisoning).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from ml.errors import ProjectError
 from ml.fsutil import write_json
@@ -23,7 +24,6 @@ from ml.fsutil import write_json
 ITEMS = "items"
 REVIEWS = "reviews.json"
 DECISIONS = ("accept", "reject")
-Decision = Literal["accept", "reject"]
 FIELDS = ("id", "received", "text", "predicted", "correct", "modelSha256")
 
 
@@ -86,7 +86,7 @@ def reviews(folder: Path) -> dict[str, dict[str, str]]:
     return data
 
 
-def decide(folder: Path, item_id: str, decision: Decision, now: datetime | None = None) -> None:
+def decide(folder: Path, item_id: str, decision: str, now: datetime | None = None) -> None:
     """Record a person's decision on one downloaded item (a later one replaces it), atomically."""
     if decision not in DECISIONS:
         raise FeedbackError(f"decision {decision!r}: use accept or reject")
@@ -147,3 +147,46 @@ def summary_text(facts: dict[str, Any]) -> str:
     for n in facts["newest"]:
         lines.append(f"  {n['received']}  {n['predicted']} -> {n['correct']}: {n['text'][:120]}")
     return "\n".join(lines)
+
+
+# --- training (`invoke train --with-feedback`) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForTraining:
+    """The accepted items as train-channel lines, and the digest that makes them part of the train key."""
+
+    items: list[Item]
+    lines: list[str]
+    sha256: str
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest keeps of them: how many, which ids, their digest."""
+        return {"items": len(self.items), "ids": [item.id for item in self.items], "sha256": self.sha256}
+
+
+def for_training(build_dir: Path, classes: list[str]) -> ForTraining:
+    """The accepted items of ``build_dir``'s feedback whose label is one of ``classes`` (the data's label
+    tokens), as train lines; FeedbackError when there are none (nothing is added unreviewed)."""
+    from ml.labels import to_label
+    from ml.preprocess import format_line, tokenize
+
+    folder = folder_of(build_dir)
+    tokens = {to_label(token): token for token in classes}
+    chosen = accepted(folder, list(tokens))
+    if not chosen:
+        raise FeedbackError(
+            f"no accepted feedback with this data's labels in {folder}: run `invoke feedback review` first"
+        )
+    lines = [format_line(tokens[item.correct], " ".join(tokenize(item.text))) for item in chosen]
+    return ForTraining(chosen, lines, hashlib.sha256("".join(lines).encode()).hexdigest())
+
+
+def accuracy_on(model_bin: Path, fed: ForTraining) -> float:
+    """The share of the accepted items a model labels as the person accepted: its feedback slice."""
+    from ml.predict import Predictor
+
+    gold = [line.split(" ", 1) for line in fed.lines]
+    answers = Predictor(model_bin).predict([text.strip() for _, text in gold])
+    right = sum(answer["label"][0] == label for answer, (label, _) in zip(answers, gold, strict=True))
+    return round(right / len(gold), 4)
