@@ -6,6 +6,7 @@ module per group); on either target it calls the same names, the target being ch
 then these flags; ``commands/cli.py`` makes the flags).
 """
 
+from commands.feedback import feedback
 from commands.maintainers import (
     bench,
     corpora,
@@ -28,6 +29,7 @@ __all__ = [
     "destroy",
     "evaluate",
     "explanations",
+    "feedback",
     "infra",
     "lint",
     "models",

@@ -13,7 +13,7 @@ from typing import Any
 from invoke import Context
 from invoke.exceptions import Exit
 
-from commands.cli import VERBOSE, check_first, cli_errors, settings_task
+from commands.cli import VERBOSE, check_first, cli_errors, describe, settings_task
 from ops.settings import Settings
 
 ROLLOUT = ("gate_margin", "bake_seconds", "traffic_shift")
@@ -90,7 +90,7 @@ TRAINING = (
     "serverless_max_concurrency",
     *ROLLOUT,
     iterable=["ignore_alarm"],
-    help={**ROLLOUT_FLAGS, **VERBOSE},
+    help={**ROLLOUT_FLAGS, "with_feedback": describe("with_feedback"), **VERBOSE},
 )
 def train(
     c: Context,
@@ -98,9 +98,13 @@ def train(
     approve: bool = False,
     allow_unapproved: bool = False,
     ignore_alarm: list[str] | None = None,
+    with_feedback: bool = False,
     verbose: bool = False,
 ) -> None:
     """Get the data, train, evaluate, package model.tar.gz, register the version, deploy it past the gate."""
+    s = s.replace(with_feedback=True) if with_feedback else s
+    if s.with_feedback and s.target == "aws":
+        raise Exit("error: --with-feedback trains locally only so far; use --target local", code=1)
     with cli_errors():
         s = rollout_settings(s, approve, allow_unapproved, ignore_alarm)
         target = check_first(s, "train")

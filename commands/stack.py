@@ -11,7 +11,7 @@ from pathlib import Path
 from invoke import Context
 from invoke.exceptions import Exit
 
-from commands.cli import VERBOSE, check_first, cli_errors, settings_task
+from commands.cli import VERBOSE, check_first, cli_errors, describe, settings_task
 from commands.model import TRAINING
 from ml.config import ROOT, log
 from ops.settings import Settings
@@ -25,15 +25,19 @@ from ops.settings import Settings
     "endpoint_workers",
     "api_workers",
     fixed={"target": "local"},
-    help={"verbose": "debug logging (every request)"},
+    help={"verbose": "debug logging (every request)", "feedback": describe("feedback")},
 )
-def up(c: Context, s: Settings, verbose: bool = False) -> None:
+def up(c: Context, s: Settings, feedback: bool = True, verbose: bool = False) -> None:
     """Run everything locally (endpoint, API with the real Lambda handler, site); trains first if needed,
-    or on the data --data names (your own: docs/own-data.md), with train's flags."""
+    or on the data --data names (your own: docs/own-data.md), with train's flags. Visitors' feedback goes
+    to an emulated S3 (moto) and build/feedback/ (`invoke feedback`)."""
     from ml import pipeline
     from ml.deploy import registered_archive, tokenizer_mismatch
+    from ops.infra.moto_server import MotoServer
     from ops.local.stack import PortError, server_ports, start_stack
 
+    s = s if feedback else s.replace(feedback=False)
+    emulator = MotoServer()
     with cli_errors():
         try:
             server_ports(s)  # the same port for two servers is refused before any training
@@ -45,9 +49,13 @@ def up(c: Context, s: Settings, verbose: bool = False) -> None:
             elif archive is None or not archive.exists() or mismatch:
                 log.info("%s: training one first", mismatch or "no model deployed yet")
                 pipeline.run(s)
-            stack = start_stack(s)
+            stack = start_stack(s, feedback_s3=emulator.start().url if s.feedback else "")
         except PortError as exc:
+            emulator.stop()
             raise PortError(f"cannot start the local stack: {exc}") from None
+        except BaseException:
+            emulator.stop()
+            raise
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(
@@ -63,6 +71,7 @@ def up(c: Context, s: Settings, verbose: bool = False) -> None:
         print()
     finally:
         stack.close()
+        emulator.stop()
 
 
 # --- infrastructure (terraform) ---------------------------------------------------------------
@@ -79,6 +88,8 @@ STACK = (
     "waf_common_rules",
     "domain_name",
     "hosted_zone_id",
+    "feedback",
+    "feedback_retention_days",
 )
 
 

@@ -31,7 +31,9 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeGuard
 
-ROUTE = ("POST", "/classify")  # the one route of the API (API Gateway's and the local one)
+ROUTE = ("POST", "/classify")  # the API's route (API Gateway's and the local one)
+FEEDBACK_ROUTE = ("POST", "/feedback")  # its other route: a visitor's feedback (lambda/feedback.py)
+FEEDBACK_PREFIX = "feedback/"  # where feedback items go in their bucket (terraform/feedback.tf grants it)
 LABEL_PREFIX = "__label__"
 JSON = "application/json"
 JSONLINES = "application/jsonlines"

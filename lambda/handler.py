@@ -53,6 +53,7 @@ from typing import Any
 
 import contract
 import explain
+import feedback
 import metrics
 from http_errors import (
     BadGateway,
@@ -67,6 +68,10 @@ from http_errors import (
     ServiceUnavailable,
     UnsupportedMediaType,
 )
+from http_event import console_test
+from http_event import headers as _headers
+from http_event import method as _method
+from http_event import path as _path
 from text_tokenizer import SCHEME as TOKENIZER_SCHEME
 from text_tokenizer import tokenize
 
@@ -180,18 +185,6 @@ def vocabulary() -> contract.Vocabulary:
 
 
 # --- request --------------------------------------------------------------------------------------
-def _headers(event: dict[str, Any]) -> dict[str, str]:
-    raw = event.get("headers") or {}
-    return {str(k).lower(): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-
-
-def _method(event: dict[str, Any]) -> str | None:
-    context = event.get("requestContext")
-    http = context.get("http") if isinstance(context, dict) else None
-    method = http.get("method") if isinstance(http, dict) else event.get("httpMethod")
-    return method if isinstance(method, str) else None
-
-
 def _body_text(event: dict[str, Any]) -> str:
     body = event.get("body")
     if body is None:
@@ -218,22 +211,6 @@ def _unreadable_json(exc: Exception) -> BadRequest:
     return BadRequest('the body is not valid JSON; send {"text": "..."}')
 
 
-def _path(event: dict[str, Any]) -> str | None:
-    """The request path of a payload-2.0 (``rawPath``) or 1.0 (``path``) event; None for a non-HTTP event."""
-    path = event.get("rawPath") if event.get("version") == "2.0" else event.get("path")
-    return path if isinstance(path, str) else None
-
-
-def console_test(event: dict[str, Any]) -> bool:
-    """A test event typed in the Lambda console: a string ``body``, no route, no method, no request context.
-
-    API Gateway never sends one (its events carry a request context); only a principal allowed to invoke
-    the function directly can, so it is answered as ``POST /classify`` without the origin check.
-    """
-    no_route = _method(event) is None and _path(event) is None and "requestContext" not in event
-    return no_route and isinstance(event.get("body"), str)
-
-
 def check_route(event: dict[str, Any]) -> None:
     """BadRequest for an event that is not an HTTP request, NotFound or MethodNotAllowed off the route.
 
@@ -243,7 +220,7 @@ def check_route(event: dict[str, Any]) -> None:
     method, path = _method(event), _path(event)
     if method is None or path is None:
         raise BadRequest("the event is not an HTTP request; this function answers POST /classify")
-    if path != contract.ROUTE[1]:
+    if path not in (contract.ROUTE[1], contract.FEEDBACK_ROUTE[1]):
         raise NotFound(f"there is nothing at {path}; send POST /classify")
     if method.upper() != contract.ROUTE[0]:
         raise MethodNotAllowed(f"use POST, not {method}")
@@ -414,6 +391,8 @@ def respond(status: int, body: dict[str, Any], event: dict[str, Any]) -> dict[st
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Entry point: classify the text in ``event`` and answer an HTTP response; never raises."""
+    if isinstance(event, dict) and _path(event) == contract.FEEDBACK_ROUTE[1]:
+        return feedback_route(event, context)
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
     event = event if isinstance(event, dict) else {}
@@ -463,6 +442,27 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
     metrics.emit(request_id, result["statusCode"], outcome, latency_ms, answer)
     return result
+
+
+def feedback_route(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``POST /feedback`` (lambda/feedback.py) behind the same route and origin checks; never raises."""
+    started = time.perf_counter()
+    request_id = getattr(context, "aws_request_id", None) or str(uuid.uuid4())
+    try:
+        check_route(event)
+        check_origin(event)
+        enabled, max_chars = _setting("FEEDBACK", 0) == 1, _setting("MAX_TEXT_CHARS")
+        status, outcome, body = 201, "feedback", feedback.receive(_body_text(event), enabled, max_chars)
+    except (HttpError, feedback.Refused) as exc:
+        status, outcome, body = exc.status, exc.code, {"error": exc.code, "message": exc.message}
+        if status >= 500:
+            log.error("request %s: %s (%s)", request_id, exc.message, exc.detail)
+    except Exception:  # a bug must still answer JSON, and be logged with the request id
+        log.exception("unhandled error in request %s", request_id)
+        body = {"error": "internal_error", "message": "something went wrong"}
+        status, outcome = 500, "internal_error"
+    metrics.emit(request_id, status, outcome, round((time.perf_counter() - started) * 1000, 1), None)
+    return respond(status, {**body, "requestId": request_id}, event)
 
 
 def _initialise() -> None:

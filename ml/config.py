@@ -90,6 +90,11 @@ class ModelSettings(BaseSettings):
         description="train channel: copies of each train row missing a random half of its tokens "
         "(0 turns them off; docs/model-quality.md)",
     )
+    with_feedback: bool = Field(
+        False,
+        description="train: add the visitors' feedback a person accepted (`invoke feedback --review`) to the "
+        "train rows (docs/feedback.md)",
+    )
     max_rows_per_class: int = Field(
         0,
         ge=0,

@@ -169,6 +169,13 @@ def read(folder: Path, tokens: list[str]) -> dict[str, Any]:
     }
 
 
+def label_names(folder: Path) -> list[str]:
+    """The user's labels of the model in the version ``folder`` (its manifest's), in class order: the
+    Lambda's ``LABELS``, which feedback must name."""
+    tokens = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["labels"]
+    return [to_label(token) for token in tokens]
+
+
 def label_count(folder: Path) -> int:
     """How many labels the model in the version ``folder`` has (its manifest's): the Lambda's ``N_LABELS``."""
-    return len(json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["labels"])
+    return len(label_names(folder))

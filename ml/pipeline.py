@@ -31,6 +31,7 @@ from ml import (
     deploy,
     drift,
     evaluate,
+    feedback,
     model_card,
     package,
     page,
@@ -77,8 +78,11 @@ def _versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{n: metadata.version(n) for n in names}}
 
 
-def _train_key(prepared: preprocess.Prepared, settings: ModelSettings) -> str:
+def _train_key(
+    prepared: preprocess.Prepared, settings: ModelSettings, fed: feedback.ForTraining | None = None
+) -> str:
     parts = [prepared.key, asdict(settings.hyperparameters), settings.seed]
+    parts += [fed.sha256] if fed is not None else []  # accepted feedback makes another version
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -125,11 +129,19 @@ def evaluate_model(
     return full
 
 
-def _train_locally(settings: ModelSettings, prepared: preprocess.Prepared) -> Producer:
+def _train_locally(
+    settings: ModelSettings, prepared: preprocess.Prepared, fed: feedback.ForTraining | None = None
+) -> Producer:
+    """Train on the prepared train channel, with the accepted feedback's lines after it when ``fed``."""
+
     def produce(archive: Path) -> tuple[Path, dict[str, Any]]:
         hp = settings.hyperparameters
+        rows = prepared.path("train")
+        if fed is not None:  # beside the model, in the run's scratch folder: removed with it
+            rows = archive.with_name("train-with-feedback.txt")
+            rows.write_text(prepared.path("train").read_text(encoding="utf-8") + "".join(fed.lines), "utf-8")
         result = train.train(
-            prepared.path("train"),
+            rows,
             prepared.path("validation"),
             archive.with_name(MODEL_MEMBER),
             hp,
@@ -137,13 +149,28 @@ def _train_locally(settings: ModelSettings, prepared: preprocess.Prepared) -> Pr
             settings.seed,
         )
         package.pack(result.model_path, archive)
-        return result.model_path, {
+        details: dict[str, Any] = {
             "fasttext_args": train.fasttext_args(hp, settings.threads, settings.seed),
             "trained_epochs": result.epochs,
             "train_seconds": round(result.seconds, 2),
         }
+        if fed is not None:
+            accuracy = _feedback_slice(settings, result.model_path, fed)
+            details["feedback"] = {**fed.record(), "accuracy": accuracy}
+        return result.model_path, details
 
     return produce
+
+
+def _feedback_slice(settings: ModelSettings, model_bin: Path, fed: feedback.ForTraining) -> dict[str, Any]:
+    """Accuracy on the accepted feedback of the new model and of the one deployed before it (None: none)."""
+    live = deploy.registered_archive(settings)
+    old = None
+    if live is not None and live.exists():
+        old = feedback.accuracy_on(package.unpack(live, settings.build_dir / "endpoint-cache"), fed)
+    new = feedback.accuracy_on(model_bin, fed)
+    log.info("accuracy on %d accepted feedback items: new model %s, old %s", len(fed.items), new, old)
+    return {"new": new, "old": old}
 
 
 def package_version(
@@ -293,8 +320,10 @@ def run(settings: ModelSettings) -> TrainOutcome:
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
     shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training
-    key = _train_key(prepared, settings)
-    folder, reused = package_version(settings, dataset, prepared, key, _train_locally(settings, prepared))
+    fed = feedback.for_training(settings.build_dir, dataset.classes) if settings.with_feedback else None
+    key = _train_key(prepared, settings, fed)
+    produce = _train_locally(settings, prepared, fed)
+    folder, reused = package_version(settings, dataset, prepared, key, produce)
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
     page.write(folder, shown)  # what the page shows of this version (docs/own-data.md)
     train_rows = prepared.path(preprocess.BASELINE_TRAIN)  # the vocabulary's topics are counted in them

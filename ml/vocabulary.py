@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import math
 import random
 from collections import Counter, defaultdict
@@ -180,9 +181,12 @@ def require(archive: Path) -> Path:
 
 def lambda_environment(archive: Path) -> dict[str, str]:
     """What the Lambda needs of the model ``archive`` in its version folder (the local stack sets it): its
-    vocabulary, found and trusted by ``MODEL_SHA256``, and its class count ``N_LABELS`` (bounds ``k``)."""
+    vocabulary, found and trusted by ``MODEL_SHA256``, its class count ``N_LABELS`` (bounds ``k``) and its
+    ``LABELS`` (what feedback may name)."""
+    labels = page.label_names(archive.parent)
     return {
         "VOCABULARY_FILE": str(path_for(archive)),
         "MODEL_SHA256": file_digest(archive),
-        "N_LABELS": str(page.label_count(archive.parent)),
+        "N_LABELS": str(len(labels)),
+        "LABELS": json.dumps(labels, ensure_ascii=False),
     }

@@ -104,6 +104,15 @@ class Settings(AwsSettings):
         description='"explain": true (and `invoke classify --explain`) weighs at most this many first words, '
         "one endpoint instance each (docs/explanations.md)",
     )
+    feedback: bool = Field(
+        True,
+        description="the page's Right / Wrong buttons and POST /feedback, kept with consent (off: none, 404)",
+    )
+
+    # --- feedback (terraform/feedback.tf; docs/feedback.md) --------------------------------------
+    feedback_retention_days: int = Field(
+        90, ge=1, le=3650, description="days a visitor's feedback is kept in its bucket before it expires"
+    )
 
     # --- smoke test (`invoke smoke`): empty is the stack's outputs (aws) or `invoke up`'s site (local)
     smoke_url: str = Field(
@@ -160,8 +169,9 @@ class Settings(AwsSettings):
         return f"https://runtime.sagemaker.{self.region}.amazonaws.com"
 
     def lambda_settings(self) -> dict[str, int]:
-        """What the Lambda reads from its environment (each as the upper-cased name), for both targets."""
-        return {name: getattr(self, name) for name in LAMBDA_SETTINGS}
+        """What the Lambda reads from its environment (each as the upper-cased name, a whole number: a switch
+        is 1 or 0), for both targets."""
+        return {name: int(getattr(self, name)) for name in LAMBDA_SETTINGS}
 
 
 # The settings the Lambda reads: the local stack sets them as TOP_K etc., Terraform as the same variables.
@@ -172,6 +182,7 @@ LAMBDA_SETTINGS = (
     "endpoint_max_attempts",
     "min_known_percent",
     "explain_max_words",
+    "feedback",
 )
 SETTING_NAMES: tuple[str, ...] = config.setting_names(Settings)
 

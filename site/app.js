@@ -295,7 +295,9 @@
     setBusy(true);
     setStatus("loading", "Classifying…");
     try {
-      showResult(await classify(value));
+      const answer = await classify(value);
+      showResult(answer);
+      document.dispatchEvent(new CustomEvent("classifier:answer", { detail: { text: value, answer } }));
     } catch (error) {
       hideAnswers();
       const known = error instanceof ServiceError;

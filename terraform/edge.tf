@@ -146,6 +146,19 @@ resource "aws_cloudfront_distribution" "edge" {
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
   }
 
+  # Visitors' feedback goes to the same API the same way (feedback.tf).
+  ordered_cache_behavior {
+    path_pattern               = "/feedback"
+    target_origin_id           = local.api_origin_id
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = local.caching_disabled_policy_id
+    origin_request_policy_id   = local.all_viewer_except_host_policy_id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
   restrictions {
     geo_restriction {
       restriction_type = "none"

@@ -32,6 +32,8 @@ resource "aws_lambda_function" "classifier" {
         ALLOWED_ORIGINS                    = join(",", local.allowed_origins)
         AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME = var.sagemaker_runtime_url
         ENDPOINT_NAME                      = var.endpoint_name
+        FEEDBACK_BUCKET                    = aws_s3_bucket.feedback.id
+        LABELS                             = jsonencode([for item in jsondecode(var.site_page).labels : item.label]) # what feedback may name
         LOG_LEVEL                          = var.log_level
         MODEL_SHA256                       = var.model_sha256
         ORIGIN_VERIFY_SECRET               = terraform_data.origin_verify.output

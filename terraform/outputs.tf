@@ -20,6 +20,11 @@ output "distribution_id" {
   value       = aws_cloudfront_distribution.edge.id
 }
 
+output "feedback_bucket_name" {
+  description = "Name of the private S3 bucket visitors' feedback goes to (under feedback/); `invoke feedback --target aws` reads it."
+  value       = aws_s3_bucket.feedback.id
+}
+
 output "lambda_function_name" {
   description = "Name of the Lambda function behind POST /classify."
   value       = aws_lambda_function.classifier.function_name

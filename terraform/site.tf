@@ -25,7 +25,9 @@ locals {
   # The page calls /classify on its own origin (the distribution), so its API URL is empty: relative.
   config_js = templatefile("${var.site_dir}/config.js.tftpl", {
     api_url        = ""
+    feedback       = var.lambda_settings.feedback == 1 ? "true" : "false"
     max_text_chars = var.lambda_settings.max_text_chars
+    model_sha256   = var.model_sha256
     page           = jsonencode(jsondecode(var.site_page)) # one line of JSON: a JavaScript expression
   })
 }

@@ -164,6 +164,17 @@ variable "endpoint_name" {
   }
 }
 
+variable "feedback_retention_days" {
+  type        = number
+  description = "Days a visitor's feedback is kept in the feedback bucket before its lifecycle rule expires it (docs/feedback.md). `invoke infra` passes the setting feedback_retention_days."
+  default     = 90
+
+  validation {
+    condition     = var.feedback_retention_days >= 1 && floor(var.feedback_retention_days) == var.feedback_retention_days
+    error_message = "feedback_retention_days must be a whole number of days, at least 1."
+  }
+}
+
 variable "force_destroy" {
   type        = bool
   description = "Let `terraform destroy` delete the site bucket even when it holds objects Terraform does not manage."
@@ -197,12 +208,13 @@ variable "lambda_settings" {
     endpoint_max_attempts    = number
     endpoint_timeout_seconds = number
     explain_max_words        = number
+    feedback                 = number
     max_text_chars           = number
     min_known_percent        = number
     n_labels                 = number
     top_k                    = number
   })
-  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, the most words an explanation weighs, and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in the settings (ops/settings.py LAMBDA_SETTINGS) and the count from the deployed version's manifest, as the local stack does."
+  description = "What the Lambda reads from its environment, each as its upper-cased name (TOP_K ...): answers' top-k size, longest text in characters, one endpoint call's read timeout in seconds, endpoint attempts, the share of topical words below which it gives no label, the most words an explanation weighs, whether POST /feedback is on (1) or answers 404 (0), and the deployed model's class count (the bound on a request's k). `invoke infra` passes the values declared once in the settings (ops/settings.py LAMBDA_SETTINGS) and the count from the deployed version's manifest, as the local stack does."
 
   validation {
     condition     = var.lambda_settings.n_labels >= 2 && floor(var.lambda_settings.n_labels) == var.lambda_settings.n_labels

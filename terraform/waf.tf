@@ -1,7 +1,7 @@
 # Abuse control at the edge: a WAFv2 web ACL (scope CLOUDFRONT, so in us-east-1) on the distribution. A
-# rate-based rule blocks a client IP that sends more than waf.rate_limit requests to /classify in five
-# minutes; AWS's managed common rule set is optional (waf.common_rules). Direct calls to the API's own URL
-# skip WAF: the Lambda refuses them without CloudFront's origin-verify header (edge.tf, docs/edge.md).
+# rate-based rule blocks a client IP that sends more than waf.rate_limit requests to /classify and /feedback
+# together in five minutes; AWS's managed common rule set is optional (waf.common_rules). Direct calls to the
+# API's own URL skip WAF: the Lambda refuses them without CloudFront's origin-verify header (edge.tf, docs/edge.md).
 
 resource "aws_wafv2_web_acl" "edge" {
   #checkov:skip=CKV_AWS_192: the Log4j managed rules protect Java origins; ours are S3 and a Python Lambda
@@ -9,7 +9,7 @@ resource "aws_wafv2_web_acl" "edge" {
   provider = aws.us_east_1
 
   name        = "${var.name}-edge"
-  description = "Per-client rate limit on POST /classify${var.waf.common_rules ? " and AWS's common rule set" : ""}."
+  description = "Per-client rate limit on POST /classify and /feedback${var.waf.common_rules ? " and AWS's common rule set" : ""}."
   scope       = "CLOUDFRONT"
 
   default_action {
@@ -31,17 +31,25 @@ resource "aws_wafv2_web_acl" "edge" {
         evaluation_window_sec = 300
 
         scope_down_statement {
-          byte_match_statement {
-            search_string         = "/classify"
-            positional_constraint = "EXACTLY"
+          or_statement {
+            dynamic "statement" {
+              for_each = ["/classify", "/feedback"] # the API's routes (api.tf, feedback.tf)
 
-            field_to_match {
-              uri_path {}
-            }
+              content {
+                byte_match_statement {
+                  search_string         = statement.value
+                  positional_constraint = "EXACTLY"
 
-            text_transformation {
-              priority = 0
-              type     = "NONE"
+                  field_to_match {
+                    uri_path {}
+                  }
+
+                  text_transformation {
+                    priority = 0
+                    type     = "NONE"
+                  }
+                }
+              }
             }
           }
         }

@@ -176,11 +176,10 @@ class IamEmulator:
         for item in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
             iam.detach_role_policy(RoleName=role, PolicyArn=item["PolicyArn"])
         for number, policy in enumerate(originals):
-            iam.put_role_policy(
-                RoleName=role,
-                PolicyName=f"{VIEW}-{number}",
-                PolicyDocument=json.dumps(emulator_view(policy, without)),
-            )
+            view = emulator_view(policy, without)
+            if not view["Statement"]:  # everything it granted is left out: IAM refuses an empty policy
+                continue
+            iam.put_role_policy(RoleName=role, PolicyName=f"{VIEW}-{number}", PolicyDocument=json.dumps(view))
         iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
         arn = iam.get_role(RoleName=role)["Role"]["Arn"]
         session = self.client("sts").assume_role(RoleArn=arn, RoleSessionName="proof")["Credentials"]

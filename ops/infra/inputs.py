@@ -72,6 +72,7 @@ def settings_variables(settings: Settings) -> dict[str, Any]:
     """The variables from the settings: autoscaling, the alarm e-mail, what the Lambda reads, the edge."""
     return {
         "alarm_email": settings.alarm_email,
+        "feedback_retention_days": settings.feedback_retention_days,
         "domain_name": settings.domain_name,
         "hosted_zone_id": settings.hosted_zone_id,
         "waf": {"rate_limit": settings.waf_rate_limit, "common_rules": settings.waf_common_rules},

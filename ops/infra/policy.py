@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from ml.errors import ProjectError
+from ml.lambda_src import contract
 from ops.infra.plan_json import Plan, ResourceChange, references
 from ops.infra.review import Statement, statements, waf_rate_rules
 
@@ -22,6 +23,12 @@ RULES: dict[str, Rule] = {}
 # What the Lambda's role may do: invoke the one endpoint, write its own log streams.
 LAMBDA_ENDPOINT_ACTIONS = {"sagemaker:InvokeEndpoint"}
 LAMBDA_LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+LAMBDA_FEEDBACK_ACTIONS = {"s3:PutObject"}  # visitors' feedback, under its prefix of a bucket of the plan
+# Before apply the bucket's ARN is unknown and the plan shows the whole value as the reference (the
+# "/feedback/*" after it is not in the plan); after, the ARN itself (docs/plan-review.md).
+FEEDBACK_OBJECTS = re.compile(
+    rf"<aws_s3_bucket\.[\w-]+\.arn>|arn:aws[a-z-]*:s3:::[a-z0-9.-]+/{re.escape(contract.FEEDBACK_PREFIX)}\*"
+)
 
 
 class PolicyError(ProjectError):
@@ -98,7 +105,8 @@ def _role_address(resource: ResourceChange, attribute: str) -> str | None:
 
 @rule("lambda-role-least-privilege")
 def lambda_role_least_privilege(plan: Plan) -> Iterator[str]:
-    """A Lambda's role may only invoke the ``endpoint_arn`` endpoint and write to the function's log group."""
+    """A Lambda's role may only invoke the ``endpoint_arn`` endpoint, write to the function's log group, and
+    put feedback objects under ``feedback/`` of a bucket of this plan."""
     endpoint = plan.variables.get("endpoint_arn")
     for fn in plan.of_type("aws_lambda_function"):
         role = _role_address(fn, "role")
@@ -138,9 +146,18 @@ def _lambda_statement(
             from_own_group = any(f"<{group}.arn>" in target for group in log_groups)
             if not (from_own_group or own.fullmatch(target)):
                 yield f"{s.source} lets {role} write logs to {target}, not only to /aws/lambda/{function}"
+    elif actions <= LAMBDA_FEEDBACK_ACTIONS:
+        for target in s.resources:
+            if not FEEDBACK_OBJECTS.fullmatch(target):
+                where = f"not only under {contract.FEEDBACK_PREFIX} of a bucket of this plan"
+                yield f"{s.source} lets {role} put objects in {target}, {where}"
     else:
-        extra = sorted(actions - LAMBDA_ENDPOINT_ACTIONS - LAMBDA_LOG_ACTIONS) or sorted(actions)
-        yield f"{s.source} grants {role} {', '.join(extra)}: only the endpoint and its own logs are allowed"
+        allowed = LAMBDA_ENDPOINT_ACTIONS | LAMBDA_LOG_ACTIONS | LAMBDA_FEEDBACK_ACTIONS
+        extra = sorted(actions - allowed) or sorted(actions)
+        yield (
+            f"{s.source} grants {role} {', '.join(extra)}: only the endpoint, its own logs and feedback "
+            "objects are allowed"
+        )
 
 
 def _fronted(api: ResourceChange, plan: Plan) -> bool:

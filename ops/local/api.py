@@ -4,7 +4,8 @@ Modelled on SAM CLI's local API (``construct_v2_event_http``): the event carries
 ``rawQueryString``, lower-case headers, ``requestContext.http``, epoch milliseconds and
 ``isBase64Encoded``; the handler's reply (statusCode, headers, body) is written back as it is.
 CORS preflight is answered here from the same allowed-origin list, as API Gateway's CORS
-configuration does in AWS. Only ``POST /classify`` is routed, like the Terraform stack.
+configuration does in AWS. Only ``POST /classify`` and ``POST /feedback`` are routed, like the Terraform
+stack.
 
 AWS runs each concurrent request in an execution environment of its own; one process's threads share one
 GIL, so the handler's boto3 call (most of a request's CPU) runs on one core at a time. ``workers`` > 1
@@ -159,7 +160,7 @@ class _RequestHandler(LeanHandler):
         close = {"Connection": "close"} if body else {}
         if method == "OPTIONS":
             return HTTPStatus.NO_CONTENT, "application/json", {**self._preflight(headers), **close}, b""
-        if (method, path.partition("?")[0]) != contract.ROUTE:
+        if (method, path.partition("?")[0]) not in (contract.ROUTE, contract.FEEDBACK_ROUTE):
             return HTTPStatus.NOT_FOUND, "application/json", close, _message("Not Found")
         event = build_event(method, path, dict(headers), body, self.client_address[0])
         started = time.perf_counter()

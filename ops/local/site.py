@@ -1,4 +1,5 @@
-"""The local edge: ``site/`` and ``POST /classify`` on one origin, as CloudFront serves them in AWS.
+"""The local edge: ``site/``, ``POST /classify`` and ``POST /feedback`` on one origin, as CloudFront serves
+them in AWS.
 
 Static files come from ``site/``, with ``config.js`` rendered from the same template Terraform renders and
 ``model-card.html`` the live version's model card (``ml/model_card.py``), as Terraform uploads it;
@@ -20,13 +21,15 @@ from string import Template
 from typing import Any
 
 from ml.config import ROOT, log
+from ml.lambda_src import contract
 from ops.local.api import MAX_BODY_BYTES
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, StdlibHandler
 from ops.settings import SITE_DIR
 
 CONFIG_TEMPLATE = "config.js.tftpl"
 SECURITY_HEADERS = ROOT / "terraform" / "security-headers.json"
-API_PATH = "/classify"
+API_PATH = contract.ROUTE[1]
+API_PATHS = (API_PATH, contract.FEEDBACK_ROUTE[1])  # forwarded to the API, as CloudFront's behaviours do
 MODEL_CARD_PATH = "/model-card.html"  # the live version's card: "About this model" (terraform/site.tf)
 ORIGIN_READ_TIMEOUT_SECONDS = 30.0  # CloudFront's default origin read timeout
 # What CloudFront answers when its origin cannot be reached: an HTML error page, not the API's JSON.
@@ -39,17 +42,29 @@ _NOT_RELAYED = {"connection", "keep-alive", "transfer-encoding", "content-length
 
 
 def render_config(
-    api_url: str, max_text_chars: int, page: dict[str, Any] | None = None, site_dir: Path = SITE_DIR
+    api_url: str,
+    max_text_chars: int,
+    page: dict[str, Any] | None = None,
+    site_dir: Path = SITE_DIR,
+    feedback: bool = False,
+    model_sha256: str = "",
 ) -> str:
-    """``config.js`` for an API base URL, the Lambda's text limit and the deployed model's page
-    (``ml/page.py``; None: no labels yet): the placeholders Terraform fills.
+    """``config.js`` for an API base URL, the Lambda's text limit, the deployed model's page
+    (``ml/page.py``; None: no labels yet), whether the page offers feedback and the model's sha256: the
+    placeholders Terraform fills.
 
     An empty ``api_url`` (Terraform's, and the local stack's) makes the page POST to ``/classify`` on its
     own origin.
     """
     template = Template((site_dir / CONFIG_TEMPLATE).read_text(encoding="utf-8"))
     shown = json.dumps(page or {"labels": [], "examples": []})
-    return template.substitute(api_url=api_url, max_text_chars=max_text_chars, page=shown)
+    return template.substitute(
+        api_url=api_url,
+        max_text_chars=max_text_chars,
+        page=shown,
+        feedback=json.dumps(feedback),
+        model_sha256=model_sha256,
+    )
 
 
 @cache
@@ -86,6 +101,8 @@ class SiteServer(BackgroundServer):
         self.max_text_chars = 0  # the Lambda's limit, which the page shows (0: not set up)
         self.page: dict[str, Any] | None = None  # the deployed model's labels as the page shows them
         self.model_card: Path | None = None  # the live version's model_card.html (None: none)
+        self.feedback = False  # whether the page offers feedback (the stack has somewhere to keep it)
+        self.model_sha256 = ""  # the live model's, which feedback names
 
 
 class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
@@ -104,13 +121,20 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
     _forwarding = False
 
     def do_GET(self) -> None:
-        if self.path.partition("?")[0] == API_PATH:
+        if self.path.partition("?")[0] in API_PATHS:
             self._forward()
         elif self.path.partition("?")[0] == MODEL_CARD_PATH:
             self._model_card()
         elif self.translate_path(self.path) == str(self.server.site_dir / "config.js"):
             server = self.server
-            body = render_config(server.api_url, server.max_text_chars, server.page, server.site_dir).encode()
+            body = render_config(
+                server.api_url,
+                server.max_text_chars,
+                server.page,
+                server.site_dir,
+                server.feedback,
+                server.model_sha256,
+            ).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "text/javascript; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -133,7 +157,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        if self.path.partition("?")[0] == API_PATH:
+        if self.path.partition("?")[0] in API_PATHS:
             self._forward()
         else:  # the site's behaviour takes GET and HEAD only, as in CloudFront
             self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)

@@ -4,7 +4,11 @@ Everything binds to 127.0.0.1. The handler reaches the endpoint through boto3, e
 the stack only sets the environment the Lambda would get from Terraform (``ENDPOINT_NAME``,
 ``ALLOWED_ORIGINS``, ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``, the deployed model's vocabulary) plus
 placeholder credentials for request signing when none are configured, and imports the handler only
-then, so that its initialisation (the endpoint client, the vocabulary) runs as in the Lambda. The endpoint
+then, so that its initialisation (the endpoint client, the vocabulary) runs as in the Lambda. Given an
+emulated S3 (``feedback_s3``: `invoke up` starts moto), the handler's ``POST /feedback`` stores visitors'
+feedback there with the same ``put_object`` as in AWS; the stack downloads it into ``build/feedback/``
+every minute and when it stops (``ml/aws/feedback.py``), as `invoke feedback` does from AWS. Without
+one, feedback is off: the page shows no buttons and the route answers 404. The endpoint
 serves the version the registry names live, and follows it: a new version, approve + deploy or rollback
 (ml/versions.py), is swapped in without a restart.
 """
@@ -19,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml import model_card, page, vocabulary
+from ml import feedback, model_card, page, vocabulary
+from ml.aws.feedback import download
 from ml.config import log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
@@ -56,6 +61,16 @@ class LocalStack:
     _stop: threading.Event = field(default_factory=threading.Event)
     counters: Counters = field(default_factory=Counters)
     _metrics_handlers: list[logging.Handler] = field(default_factory=list)
+    feedback_s3: str = ""  # the emulated S3 feedback goes to (empty: feedback is off)
+
+    def keep_feedback(self) -> int:
+        """Download the feedback stored since the last call into ``build/feedback/``; how many items."""
+        if not self.feedback_s3 or self.settings is None:
+            return 0
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=self.feedback_s3, region_name=self.settings.region)
+        return download(s3, feedback_bucket(self.settings), feedback.folder_of(self.settings.build_dir))
 
     def count_requests(self, every: float) -> None:
         """Until ``close``: count the handler's EMF lines instead of printing them, and log a summary line of
@@ -68,6 +83,7 @@ class LocalStack:
 
         def summarise() -> None:
             while not self._stop.wait(every):
+                self.keep_feedback()
                 minute = self.counters.take_minute()
                 if minute.outcomes:
                     log.info(minute.summary(f"last {every:g} s"))
@@ -87,7 +103,9 @@ class LocalStack:
             return False
         predictor = Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache")
         self.endpoint.swap(predictor)
-        os.environ["N_LABELS"] = str(len(predictor.labels))  # the Lambda bounds k by the new model's labels
+        labels = vocabulary.lambda_environment(archive)  # the Lambda bounds k, and feedback's labels, by them
+        os.environ.update({name: labels[name] for name in ("N_LABELS", "LABELS")})
+        self.site.model_sha256 = labels["MODEL_SHA256"]
         self.site.page = page.read(archive.parent, predictor.labels)
         self.site.model_card = card_of(archive)
         return True
@@ -119,6 +137,14 @@ class LocalStack:
         for server in servers:
             server.shutdown()
             server.server_close()
+        try:
+            kept = self.keep_feedback()
+        except ProjectError as exc:
+            log.error("feedback not downloaded: %s", exc)
+        else:
+            if kept and self.settings is not None:
+                folder = feedback.folder_of(self.settings.build_dir)
+                log.info("%d new feedback items kept in %s", kept, folder)
         _restore_env(self._saved_env)
         metrics = logging.getLogger(METRICS_LOGGER)
         metrics.removeHandler(self.counters)
@@ -184,8 +210,14 @@ def server_ports(settings: Settings, ephemeral: bool = False) -> dict[str, int]:
     return ports
 
 
-def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack:
-    """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones.
+def feedback_bucket(settings: Settings) -> str:
+    """The local feedback bucket's name in the emulated S3."""
+    return f"{settings.endpoint_name}-feedback"
+
+
+def start_stack(settings: Settings, ephemeral_ports: bool = False, feedback_s3: str = "") -> LocalStack:
+    """Start endpoint, API and site; ``ephemeral_ports`` picks free ports instead of the configured ones;
+    ``feedback_s3``: an emulated S3 to keep feedback in (feedback is off without one).
 
     All three ports are bound before anything starts, so a port in use (PortError) leaves nothing running;
     the same port given to two servers is refused before any is bound.
@@ -195,6 +227,17 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     archive = model_to_serve(settings)
     predictor = Predictor.from_archive(archive, settings.build_dir / "endpoint-cache")
     vocabulary.require(archive)
+    if feedback_s3 and settings.feedback:
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=feedback_s3,
+            region_name=settings.region,
+            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        )
+        s3.create_bucket(Bucket=feedback_bucket(settings))
     bound: list[BackgroundServer] = []
     flag = "--endpoint-port"
     try:
@@ -224,6 +267,10 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     }
     if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+    feedback_s3 = feedback_s3 if settings.feedback else ""
+    env["FEEDBACK"] = str(int(bool(feedback_s3)))
+    if feedback_s3:
+        env |= {"FEEDBACK_BUCKET": feedback_bucket(settings), "AWS_ENDPOINT_URL_S3": feedback_s3}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     api.handler = deployed_handler()  # imported (initialised) in this environment
@@ -231,6 +278,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
     site.api_url, site.upstream, site.max_text_chars = "", api.url, settings.max_text_chars
     site.page = page.read(archive.parent, predictor.labels)  # the deployed version's labels and examples
     site.model_card = card_of(archive)
+    site.feedback, site.model_sha256 = bool(feedback_s3), env["MODEL_SHA256"]
     started: list[BackgroundServer] = []
     try:
         for server in bound:
@@ -243,7 +291,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False) -> LocalStack
             server.server_close()
         _restore_env(saved)
         raise
-    stack = LocalStack(endpoint, api, site, saved, settings)
+    stack = LocalStack(endpoint, api, site, saved, settings, feedback_s3=feedback_s3)
     stack.follow_registry()
     stack.count_requests(SUMMARY_SECONDS)
     return stack

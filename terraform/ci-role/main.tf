@@ -62,6 +62,14 @@ locals {
       write     = ["s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls", "s3:PutEncryptionConfiguration", "s3:PutBucketTagging", "s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"]
       resources = ["arn:aws:s3:::${var.name}-site-*", "arn:aws:s3:::${var.name}-site-*/*"]
     }
+    # Visitors' feedback (feedback.tf): the bucket and its settings, never its objects' content: neither CI
+    # role reads what visitors sent (`invoke feedback --target aws` runs as a person). s3:ListBucket is
+    # HeadBucket's right, which the provider polls after creating a bucket.
+    FeedbackBucket = {
+      read      = ["s3:ListBucket", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetBucketVersioning", "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment", "s3:GetBucketLogging", "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration", "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketTagging", "s3:GetBucketOwnershipControls", "s3:GetBucketPublicAccessBlock"]
+      write     = ["s3:CreateBucket", "s3:DeleteBucket", "s3:PutBucketPublicAccessBlock", "s3:PutBucketOwnershipControls", "s3:PutEncryptionConfiguration", "s3:PutLifecycleConfiguration", "s3:PutBucketTagging"]
+      resources = ["arn:aws:s3:::${var.name}-feedback-*"]
+    }
     EndpointScaling = {
       read      = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "application-autoscaling:ListTagsForResource"]
       write     = ["application-autoscaling:RegisterScalableTarget", "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:PutScalingPolicy", "application-autoscaling:DeleteScalingPolicy", "application-autoscaling:TagResource", "application-autoscaling:UntagResource"]

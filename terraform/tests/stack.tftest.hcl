@@ -53,6 +53,10 @@ mock_provider "aws" {
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
   override_data {
+    target = data.aws_iam_policy_document.lambda_feedback
+    values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  override_data {
     target = data.aws_iam_policy_document.site_read_by_cloudfront
     values = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
   }
@@ -80,6 +84,7 @@ variables {
     endpoint_max_attempts    = 2
     min_known_percent        = 10
     explain_max_words        = 50
+    feedback                 = 1
     n_labels                 = 14
   }
   site_page    = "{\"labels\": [{\"label\": \"Company\", \"name\": \"Company\", \"description\": \"\"}], \"examples\": []}"
@@ -135,6 +140,48 @@ run "lambda_role_invokes_its_one_endpoint_and_writes_its_own_logs" {
       aws_lambda_function.classifier.environment[0].variables["ENDPOINT_NAME"] == var.endpoint_name
     )
     error_message = "the Lambda's environment must hold each of lambda_settings under its upper-cased name, and the endpoint"
+  }
+}
+
+run "feedback_is_private_encrypted_expires_and_only_put_by_the_lambda" {
+  command = apply
+
+  variables {
+    feedback_retention_days = 30
+  }
+
+  assert {
+    condition = (
+      one(aws_s3_bucket_lifecycle_configuration.feedback.rule).status == "Enabled" &&
+      one(one(aws_s3_bucket_lifecycle_configuration.feedback.rule).expiration).days == 30 &&
+      one(one(aws_s3_bucket_lifecycle_configuration.feedback.rule).filter).prefix == ""
+    )
+    error_message = "every feedback item must expire after feedback_retention_days"
+  }
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.feedback.block_public_acls && aws_s3_bucket_public_access_block.feedback.ignore_public_acls &&
+      aws_s3_bucket_public_access_block.feedback.block_public_policy && aws_s3_bucket_public_access_block.feedback.restrict_public_buckets &&
+      one(one(aws_s3_bucket_server_side_encryption_configuration.feedback.rule).apply_server_side_encryption_by_default).sse_algorithm == "AES256"
+    )
+    error_message = "the feedback bucket must be private and encrypted"
+  }
+  assert {
+    condition = (
+      one(data.aws_iam_policy_document.lambda_feedback.statement).actions == toset(["s3:PutObject"]) &&
+      one(data.aws_iam_policy_document.lambda_feedback.statement).resources == toset(["${aws_s3_bucket.feedback.arn}/feedback/*"])
+    )
+    error_message = "the Lambda may only put objects under feedback/ of its bucket"
+  }
+  assert {
+    condition = (
+      aws_apigatewayv2_route.feedback.route_key == "POST /feedback" &&
+      endswith(aws_lambda_permission.feedback.source_arn, "/*/POST/feedback") &&
+      aws_lambda_function.classifier.environment[0].variables["FEEDBACK"] == "1" &&
+      aws_lambda_function.classifier.environment[0].variables["FEEDBACK_BUCKET"] == aws_s3_bucket.feedback.id &&
+      aws_lambda_function.classifier.environment[0].variables["LABELS"] == "[\"Company\"]"
+    )
+    error_message = "POST /feedback must reach the Lambda, which must know the bucket, the switch and the model's labels"
   }
 }
 

@@ -68,7 +68,14 @@ def test_page_loads_every_resource_from_its_own_origin() -> None:
     links = [a.get("href") for t, a in tags if t == "a"]
     # THEN scripts, styles and icons are relative; no link out (the attribution is DBPedia's labels.json's);
     # CSS imports nothing
-    assert sorted(u for _, u in loaded) == ["app.js", "config.js", "explain.js", "favicon.svg", "style.css"]
+    assert sorted(u for _, u in loaded) == [
+        "app.js",
+        "config.js",
+        "explain.js",
+        "favicon.svg",
+        "feedback.js",
+        "style.css",
+    ]
     assert links == []
     assert "@import" not in css and "url(" not in css
 
@@ -106,11 +113,14 @@ def test_config_is_loaded_before_the_app_and_renders_the_api_url_and_text_limit(
     scripts = [a.get("src") for t, a in parse_index().tags if t == "script"]
     # WHEN the template is rendered as Terraform and the local stack do
     shown = {"labels": [{"label": "a", "name": "A", "description": ""}], "examples": []}
-    rendered = render_config("https://abc.execute-api.us-east-1.amazonaws.com", 5000, shown)
-    # THEN config.js runs first and defines the API URL, the Lambda's text limit and the model's page;
-    # explain.js (the answer's extras, issue 27) before app.js, which calls it
-    assert scripts == ["config.js", "explain.js", "app.js"]
+    sha = "5e" * 32
+    url = "https://abc.execute-api.us-east-1.amazonaws.com"
+    rendered = render_config(url, 5000, shown, feedback=True, model_sha256=sha)
+    # THEN config.js runs first and defines the API URL, the Lambda's text limit, the model's page, whether
+    # the page offers feedback and the model it is about; explain.js (the answer's extras) before app.js,
+    # which calls it, and the feedback script after the app
+    assert scripts == ["config.js", "explain.js", "app.js", "feedback.js"]
     assert (
-        'window.CLASSIFIER_CONFIG = { apiUrl: "https://abc.execute-api.us-east-1.amazonaws.com", '
-        f"maxTextChars: 5000, page: {json.dumps(shown)} }};" in rendered
+        f'window.CLASSIFIER_CONFIG = {{ apiUrl: "{url}", maxTextChars: 5000, page: {json.dumps(shown)},\n'
+        f'  feedback: true, modelSha256: "{sha}" }};' in rendered
     )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ml.config import ROOT
+from ml.fsutil import file_digest
 from tests.helpers import WALTER_JOHNSON, run_invoke, write_own_data
 
 
@@ -206,10 +207,16 @@ def test_up_trains_when_nothing_is_deployed_serves_and_stops_on_ctrl_c(tmp_path:
     proc = _up(tmp_path, ports, DBP_MAX_ROWS_PER_CLASS="300")
     try:
         assert _post(f"http://127.0.0.1:{ports[1]}/classify", {"text": WALTER_JOHNSON})["label"] == "Athlete"
+        # AND feedback the page sends goes to the emulated S3 `invoke up` started (docs/feedback.md)
+        [archive] = (tmp_path / "build" / "model" / "versions").glob("*/model.tar.gz")
+        item = {"text": WALTER_JOHNSON, "predicted": "Athlete", "correct": "Athlete", "consent": True}
+        stored = _post(f"http://127.0.0.1:{ports[2]}/feedback", {**item, "modelSha256": file_digest(archive)})
     finally:
         err = _stop(proc)
     assert "no model deployed yet: training one first" in err
     assert list((tmp_path / "build" / "model" / "versions").glob("*/model.tar.gz")), "a version was trained"
+    # AND at Ctrl-C it was kept in build/feedback/, where `invoke feedback` reads it
+    assert (tmp_path / "build" / "feedback" / "items" / f"{stored['ids'][0]}.json").is_file()
 
 
 def test_up_with_data_trains_on_your_csv_and_the_page_and_api_show_your_labels(tmp_path: Path) -> None:

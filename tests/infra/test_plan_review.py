@@ -61,7 +61,9 @@ def test_every_iam_statement_is_a_row_with_effect_actions_resources_and_conditio
     assert trust[2] == "`Service:lambda.amazonaws.com`"
     permission = rows[("`aws_lambda_permission.api` (resource)", "`lambda:InvokeFunction`")]
     assert permission[5] == "`AWS:SourceArn = <aws_apigatewayv2_api.classifier.execution_arn>`"
-    assert len(rows) == 5
+    feedback = rows[("`aws_iam_role_policy.lambda_feedback` (identity)", "`s3:PutObject`")]
+    assert feedback[4] == "`<aws_s3_bucket.feedback.arn>`"  # + "/feedback/*", unknown before apply
+    assert len(rows) == 7  # and the feedback route's Lambda permission
 
 
 def test_what_is_public_and_the_limits_are_listed(reviewed: Reviewed) -> None:
@@ -75,9 +77,10 @@ def test_what_is_public_and_the_limits_are_listed(reviewed: Reviewed) -> None:
         and "WAF web ACL: yes" in public
     )
     assert "- route `POST /classify` (`aws_apigatewayv2_route.classify`): authorization NONE" in public
+    assert "- route `POST /feedback` (`aws_apigatewayv2_route.feedback`): authorization NONE" in public
     assert (
         "- `aws_s3_bucket_policy.site` lets `Service:cloudfront.amazonaws.com` s3:GetObject on "
-        "<aws_s3_bucket.site.arn> (7 values) when StringEquals AWS:SourceArn = "  # + model-card.html
+        "<aws_s3_bucket.site.arn> (8 values) when StringEquals AWS:SourceArn = "  # + model-card.html
         "<aws_cloudfront_distribution.edge.arn>"
     ) in public
     assert "S3 website" not in public and "CORS" not in public

@@ -42,6 +42,13 @@ resource "aws_s3_bucket_public_access_block" "site" {
   block_public_policy = false
 }
 
+data "aws_iam_policy_document" "lambda_feedback" {
+  statement {
+    actions   = ["s3:PutObject"]
+    resources = ["*"]
+  }
+}
+
 resource "aws_cloudfront_distribution" "edge" {
   web_acl_id = null
   origin {
@@ -127,7 +134,12 @@ def test_a_plan_breaking_the_rules_is_reported_rule_by_rule(bad: tuple[Stack, Pl
         (
             "lambda-role-least-privilege",
             f"aws_iam_role_policy.lambda grants {role} s3:GetObject, sagemaker:*: "
-            "only the endpoint and its own logs are allowed",
+            "only the endpoint, its own logs and feedback objects are allowed",
+        ),
+        (
+            "lambda-role-least-privilege",
+            f"aws_iam_role_policy.lambda_feedback lets {role} put objects in *, "
+            "not only under feedback/ of a bucket of this plan",
         ),
         ("nothing-public-but-the-edge", "aws_cloudfront_distribution.edge has no WAF web ACL"),
         (

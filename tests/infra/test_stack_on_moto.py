@@ -37,6 +37,7 @@ OUTPUTS = {
     "api_url",
     "dashboard_url",
     "distribution_id",
+    "feedback_bucket_name",
     "lambda_function_name",
     "lambda_role_arn",
     "site_bucket_name",
@@ -74,7 +75,7 @@ def test_role_policy_allows_exactly_invoke_endpoint_on_the_endpoint_arn(applied:
     # WHEN its policies are read back
     names = iam.list_role_policies(RoleName=role)["PolicyNames"]
     attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
-    document = iam.get_role_policy(RoleName=role, PolicyName=names[0])["PolicyDocument"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
     statements = document["Statement"]
     grants = [
         (action, resource)
@@ -82,9 +83,10 @@ def test_role_policy_allows_exactly_invoke_endpoint_on_the_endpoint_arn(applied:
         for action in _as_list(statement["Action"])
         for resource in _as_list(statement["Resource"])
     ]
-    # THEN one inline policy, no managed ones, only Allow statements, and the only SageMaker grant is
-    # InvokeEndpoint on the endpoint's ARN; the rest is writing to the function's own log group
-    assert names == [role] and attached == []
+    # THEN two inline policies (this one, and feedback's: test_feedback_on_moto.py), no managed ones, only
+    # Allow statements, and the only SageMaker grant is InvokeEndpoint on the endpoint's ARN; the rest is
+    # writing to the function's own log group
+    assert sorted(names) == [role, f"{role}-feedback"] and attached == []
     assert {statement["Effect"] for statement in statements} == {"Allow"}
     assert [g for g in grants if g[0].startswith("sagemaker:")] == [
         ("sagemaker:InvokeEndpoint", ENDPOINT.endpoint_arn)
@@ -113,6 +115,9 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
         "ORIGIN_VERIFY_SECRET": config["Environment"]["Variables"]["ORIGIN_VERIFY_SECRET"],  # test_edge_...
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": ENDPOINT.sagemaker_runtime_url,
         "LOG_LEVEL": "INFO",
+        # visitors' feedback: its bucket, and the labels it may name (the page's: var.site_page)
+        "FEEDBACK_BUCKET": applied.result.outputs["feedback_bucket_name"],
+        "LABELS": json.dumps([item["label"] for item in SITE_PAGE["labels"]], separators=(",", ":")),
         # the vocabulary at the zip's root, and the model it must have been derived from (the tfvars')
         "MODEL_SHA256": ENDPOINT.model_sha256,
         "VOCABULARY_FILE": VOCABULARY,
@@ -121,29 +126,30 @@ def test_lambda_runs_the_zip_and_handler_with_the_endpoint_environment(applied: 
     }
 
 
-def test_only_the_api_may_invoke_the_lambda_and_only_on_post_classify(applied: Applied) -> None:
+def test_only_the_api_may_invoke_the_lambda_and_only_on_its_two_routes(applied: Applied) -> None:
     # GIVEN the applied function and API
     api_id = applied.api()["ApiId"]
     # WHEN the function's resource policy is read back
     policy = json.loads(applied.client("lambda").get_policy(FunctionName="dbpedia-classifier")["Policy"])
-    # THEN its one statement lets API Gateway invoke it from this API's POST /classify only
-    [statement] = policy["Statement"]
-    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
-    assert statement["Action"] == "lambda:InvokeFunction"
-    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
-        f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*/POST/classify"
-    )
+    # THEN its two statements let API Gateway invoke it from this API's POST /classify and POST /feedback
+    for statement in policy["Statement"]:
+        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert statement["Action"] == "lambda:InvokeFunction"
+    assert sorted(s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in policy["Statement"]) == [
+        f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*/POST/{route}"
+        for route in ("classify", "feedback")
+    ]
 
 
 def test_api_proxies_post_classify_to_the_lambda_with_payload_2(applied: Applied) -> None:
     # GIVEN the applied HTTP API  WHEN its routes and integrations are read back
     apigw = applied.client("apigatewayv2")
     api_id = applied.api()["ApiId"]
-    [route] = apigw.get_routes(ApiId=api_id)["Items"]
+    routes = apigw.get_routes(ApiId=api_id)["Items"]
     [integration] = apigw.get_integrations(ApiId=api_id)["Items"]
-    # THEN POST /classify is its only route, proxied to the function with the 2.0 payload
-    assert route["RouteKey"] == "POST /classify"
-    assert route["Target"] == f"integrations/{integration['IntegrationId']}"
+    # THEN POST /classify and POST /feedback are its only routes, proxied to the function with the 2.0 payload
+    assert sorted(route["RouteKey"] for route in routes) == ["POST /classify", "POST /feedback"]
+    assert {route["Target"] for route in routes} == {f"integrations/{integration['IntegrationId']}"}
     assert integration["IntegrationType"] == "AWS_PROXY"
     assert integration["PayloadFormatVersion"] == "2.0"
     assert ":function:dbpedia-classifier/invocations" in integration["IntegrationUri"]
@@ -225,7 +231,9 @@ def test_config_js_is_rendered_with_a_relative_api_url(applied: Applied) -> None
     assert 'apiUrl: ""' in body and applied.result.outputs["api_url"] not in body
     assert f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']}, page: " in body
     shown = body.split(f"maxTextChars: {LAMBDA_SETTINGS['max_text_chars']}, page: ", 1)[1]
-    assert json.loads(shown.rsplit(" };", 1)[0]) == SITE_PAGE  # the deployed model's labels (var.site_page)
+    assert json.loads(shown.rsplit(",\n", 1)[0]) == SITE_PAGE  # the deployed model's labels (var.site_page)
+    # AND the page offers feedback on the deployed model (the settings' switch, the tfvars' sha256)
+    assert f'feedback: true, modelSha256: "{ENDPOINT.model_sha256}" }};' in body
     assert "${" not in body and "stale" not in body
     assert config["CacheControl"] == "no-cache"
 
@@ -274,7 +282,7 @@ def test_edge_puts_one_https_distribution_with_waf_in_front_of_the_bucket_and_th
     # every viewer header but Host (AllViewerExceptHostHeader)
     default = config["DefaultCacheBehavior"]
     behaviours = {b["PathPattern"]: b for b in config["CacheBehaviors"]["Items"]}
-    assert set(behaviours) == {"/config.js", "/classify"}
+    assert set(behaviours) == {"/config.js", "/classify", "/feedback"}
     for behaviour in (default, *behaviours.values()):
         assert (behaviour["ViewerProtocolPolicy"], behaviour["Compress"]) == ("redirect-to-https", True)
         assert behaviour["ResponseHeadersPolicyId"] == default["ResponseHeadersPolicyId"] != ""
@@ -290,16 +298,25 @@ def test_edge_puts_one_https_distribution_with_waf_in_front_of_the_bucket_and_th
         "b689b0a8-53d0-40ab-baf2-68738e2966ac",
     )
     assert "POST" in classify["AllowedMethods"]["Items"]
+    feedback = behaviours["/feedback"]  # the same way to the same API
+    assert {k: v for k, v in feedback.items() if k != "PathPattern"} == {
+        k: v for k, v in classify.items() if k != "PathPattern"
+    }
     # AND by default there is no custom domain: the cloudfront.net name and its certificate
     assert config["Aliases"]["Quantity"] == 0
     assert config["ViewerCertificate"]["CloudFrontDefaultCertificate"] is True
-    # AND the web ACL allows by default and blocks a client IP over the rate limit on /classify
+    # AND the web ACL allows by default and blocks a client IP over the rate limit on /classify + /feedback
     [rule] = acl["WebACL"]["Rules"]
     assert acl["WebACL"]["DefaultAction"] == {"Allow": {}}
     assert rule["Action"] == {"Block": {}}
     rate = rule["Statement"]["RateBasedStatement"]
     assert (rate["Limit"], rate["AggregateKeyType"]) == (300, "IP")
-    assert rate["ScopeDownStatement"]["ByteMatchStatement"]["FieldToMatch"] == {"UriPath": {}}
+    matches = [s["ByteMatchStatement"] for s in rate["ScopeDownStatement"]["OrStatement"]["Statements"]]
+    assert {m["FieldToMatch"] == {"UriPath": {}} for m in matches} == {True}
+    assert sorted(m["SearchString"] for m in matches) in (  # the rate covers both routes (as bytes or text)
+        ["/classify", "/feedback"],
+        [b"/classify", b"/feedback"],
+    )
 
 
 def test_the_response_headers_policy_is_the_shared_definition(applied: Applied) -> None:

@@ -32,6 +32,7 @@ CONCERNS = {
     "edge.tf",
     "waf.tf",
     "dns.tf",
+    "feedback.tf",
     "outputs.tf",
 }
 MODULE_FILES = {"security-headers.json"}  # what the module reads with file()
