@@ -12,6 +12,7 @@ from invoke import Context
 from commands.cli import VERBOSE, cli_errors, settings_task
 from ml import feedback as fb
 from ops.settings import Settings
+from ops.targets import select
 
 KEYS = {"a": "accept", "r": "reject"}
 
@@ -40,10 +41,9 @@ def feedback(
     """Download and summarise visitors' feedback, or review it: only accepted items ever enter training."""
     folder = fb.folder_of(s.build_dir)
     with cli_errors():
-        if s.target == "aws":
-            from ops.infra.outputs import download_feedback
-
-            print(f"{download_feedback(s, folder)} new items downloaded into {folder}")
+        collected = select(s).collect_feedback(s, folder)
+        if collected:
+            print(collected)
         if not review:
             print(fb.summary_text(fb.summary(folder, newest)))
             return

@@ -103,8 +103,6 @@ def train(
 ) -> None:
     """Get the data, train, evaluate, package model.tar.gz, register the version, deploy it past the gate."""
     s = s.replace(with_feedback=True) if with_feedback else s
-    if s.with_feedback and s.target == "aws":
-        raise Exit("error: --with-feedback trains locally only so far; use --target local", code=1)
     with cli_errors():
         s = rollout_settings(s, approve, allow_unapproved, ignore_alarm)
         target = check_first(s, "train")

@@ -85,6 +85,11 @@ class Target(Protocol):
         """Where the deployed site, its API and its bucket answer, for ``invoke smoke``."""
         ...
 
+    def collect_feedback(self, settings: Settings, folder: Path) -> str:
+        """Bring visitors' feedback into ``folder`` (docs/feedback.md); what was done, in words ("": nothing
+        to do)."""
+        ...
+
     def plan(self, settings: Settings) -> PlanReport:
         """Plan the stack (ops/infra/plan.py): build/tfplan, its JSON and its review."""
         ...
@@ -145,6 +150,9 @@ class LocalTarget:
     def site_urls(self, settings: Settings) -> SiteUrls:
         return SiteUrls(f"http://{settings.host}:{settings.site_port}/", "", "")
 
+    def collect_feedback(self, settings: Settings, folder: Path) -> str:
+        return ""  # `invoke up` copies what its emulator's bucket received into the folder itself
+
     def plan(self, settings: Settings) -> PlanReport:
         from ops.infra.plan import plan
         from ops.infra.stack import emulated_stack
@@ -181,7 +189,10 @@ class AwsTarget:
 
     def train(self, settings: Settings, review: Review | None) -> TrainOutcome:
         from ml.aws import pipeline
+        from ml.train import TrainError
 
+        if settings.with_feedback:
+            raise TrainError("--with-feedback trains locally only so far; use --target local")
         return pipeline.run(settings, review)
 
     def billing(self, settings: Settings) -> str:
@@ -230,6 +241,11 @@ class AwsTarget:
 
         deployed = deployed_urls(settings)
         return SiteUrls(deployed.site_url, deployed.api_url, deployed.bucket_url)
+
+    def collect_feedback(self, settings: Settings, folder: Path) -> str:
+        from ops.infra.outputs import download_feedback
+
+        return f"{download_feedback(settings, folder)} new items downloaded into {folder}"
 
     def plan(self, settings: Settings) -> PlanReport:
         from ops.infra.plan import plan

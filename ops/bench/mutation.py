@@ -48,7 +48,7 @@ SCOPES: dict[str, Scope] = {
     "handler": Scope(
         "lambda/handler.py",
         ("tests/lambda_handler/test_lambda_handler.py", "tests/lambda_handler/test_handler_properties.py"),
-        ("check_route", "parse_request", "_method", "_headers", "_body_text", "_unreadable_json"),
+        ("check_route", "parse_request", "_body_text", "_unreadable_json"),
     ),
     "endpoint": Scope(  # the endpoint's request parser, and the handler's bound on k: the wire contract's
         "lambda/contract.py",

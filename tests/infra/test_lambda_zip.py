@@ -40,8 +40,10 @@ def test_zip_holds_only_the_handler_modules(tmp_path: Path) -> None:
         == [
             "contract.py",
             "explain.py",
+            "feedback.py",
             "handler.py",
             "http_errors.py",
+            "http_event.py",
             "metrics.py",
             "text_tokenizer.py",
         ]
@@ -91,8 +93,10 @@ def test_zip_with_a_vocabulary_holds_it_at_its_root(tmp_path: Path) -> None:
         assert zf.namelist() == [
             "contract.py",
             "explain.py",
+            "feedback.py",
             "handler.py",
             "http_errors.py",
+            "http_event.py",
             "metrics.py",
             "text_tokenizer.py",
             vocabulary.VOCABULARY,

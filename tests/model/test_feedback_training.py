@@ -12,8 +12,10 @@ import pytest
 
 from ml import feedback
 from ml.pipeline import TrainOutcome, run
+from ml.train import TrainError
 from ml.versions import versions_dir
 from ops.settings import Settings
+from ops.targets import select
 from tests.helpers import make_settings
 
 SHA = "ab" * 32
@@ -106,3 +108,12 @@ def _real_texts(settings: Settings) -> list[tuple[str, str]]:
         label = dataset.classes[row.label]
         seen.setdefault(label, row.text)
     return list(seen.items())
+
+
+def test_the_aws_target_refuses_to_train_with_feedback_before_anything_starts(tmp_path: Path) -> None:
+    # GIVEN the aws target asked to train with feedback (the SageMaker channel does not take it yet)
+    settings = make_settings(tmp_path, target="aws", with_feedback=True)
+    # WHEN the target trains  THEN it refuses with what to do, and nothing was prepared
+    with pytest.raises(TrainError, match="--with-feedback trains locally only so far; use --target local"):
+        select(settings).train(settings, None)
+    assert not settings.data_dir.exists()
