@@ -16,6 +16,7 @@ serves the version the registry names live, and follows it: a new version, appro
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import threading
@@ -29,6 +30,7 @@ from ml.config import log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
+from ml.labels import to_label
 from ml.package import ArtifactError
 from ml.predict import Predictor
 from ml.versions import read_manifest
@@ -103,9 +105,9 @@ class LocalStack:
             return False
         predictor = Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache")
         self.endpoint.swap(predictor)
-        labels = vocabulary.lambda_environment(archive)  # the Lambda bounds k, and feedback's labels, by them
-        os.environ.update({name: labels[name] for name in ("N_LABELS", "LABELS")})
-        self.site.model_sha256 = labels["MODEL_SHA256"]
+        names = [to_label(token) for token in predictor.labels]  # the model's own: bound k, name feedback's
+        os.environ.update({"N_LABELS": str(len(names)), "LABELS": json.dumps(names, ensure_ascii=False)})
+        self.site.model_sha256 = predictor.archive_sha256
         self.site.page = page.read(archive.parent, predictor.labels)
         self.site.model_card = card_of(archive)
         return True

@@ -68,7 +68,7 @@ def test_bulk_classification_writes_the_users_labels_and_bounds_k_by_the_model(
 def test_config_js_carries_the_deployed_versions_labels_json(own_stack: LocalStack) -> None:
     with urllib.request.urlopen(own_stack.site_url + "config.js", timeout=10) as response:
         config = response.read().decode()
-    shown = json.loads(re.search(r"page: (\{.*\}) \};", config).group(1))  # type: ignore[union-attr]
+    shown = json.loads(re.search(r"page: (\{.*\}),\n", config).group(1))  # type: ignore[union-attr]
     assert shown["noun"] == "genres"
     assert [(x["label"], x["name"], x["description"]) for x in shown["labels"]] == [
         ("100% sport", "100% sport", ""),  # not in labels.json: its own name
