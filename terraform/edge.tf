@@ -4,6 +4,8 @@
 # headers from terraform/security-headers.json (the local origin sends the same), compression, WAF in waf.tf.
 
 locals {
+  api_paths = ["/classify", "/feedback"] # what the edge sends to the HTTP API, and the WAF rate-limits (waf.tf)
+
   # AWS's managed policies, by their fixed IDs (moto has no policy API, so no data source lookups).
   caching_optimized_policy_id      = "658327ea-f89d-4fab-a63d-7e88639e58f6"
   caching_disabled_policy_id       = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -133,30 +135,22 @@ resource "aws_cloudfront_distribution" "edge" {
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
   }
 
-  # The API: no caching, every viewer header but Host (API Gateway routes on its own host name).
-  ordered_cache_behavior {
-    path_pattern               = "/classify"
-    target_origin_id           = local.api_origin_id
-    viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-    cached_methods             = ["GET", "HEAD"]
-    compress                   = true
-    cache_policy_id            = local.caching_disabled_policy_id
-    origin_request_policy_id   = local.all_viewer_except_host_policy_id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
-  }
+  # The API's routes (api.tf, feedback.tf): no caching, every viewer header but Host (API Gateway routes
+  # on its own host name).
+  dynamic "ordered_cache_behavior" {
+    for_each = local.api_paths
 
-  # Visitors' feedback goes to the same API the same way (feedback.tf).
-  ordered_cache_behavior {
-    path_pattern               = "/feedback"
-    target_origin_id           = local.api_origin_id
-    viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-    cached_methods             = ["GET", "HEAD"]
-    compress                   = true
-    cache_policy_id            = local.caching_disabled_policy_id
-    origin_request_policy_id   = local.all_viewer_except_host_policy_id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    content {
+      path_pattern               = ordered_cache_behavior.value
+      target_origin_id           = local.api_origin_id
+      viewer_protocol_policy     = "redirect-to-https"
+      allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = true
+      cache_policy_id            = local.caching_disabled_policy_id
+      origin_request_policy_id   = local.all_viewer_except_host_policy_id
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    }
   }
 
   restrictions {

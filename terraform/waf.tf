@@ -33,7 +33,7 @@ resource "aws_wafv2_web_acl" "edge" {
         scope_down_statement {
           or_statement {
             dynamic "statement" {
-              for_each = ["/classify", "/feedback"] # the API's routes (api.tf, feedback.tf)
+              for_each = local.api_paths # edge.tf
 
               content {
                 byte_match_statement {
