@@ -33,7 +33,7 @@ import fasttext
 import scipy.sparse
 from sklearn.linear_model import LogisticRegression
 
-from ml import non_topic, page
+from ml import non_topic
 from ml.config import log
 from ml.data import Splits
 from ml.fsutil import atomic_path, file_digest
@@ -179,11 +179,11 @@ def require(archive: Path) -> Path:
     return path_for(archive)
 
 
-def lambda_environment(archive: Path) -> dict[str, str]:
+def lambda_environment(archive: Path, tokens: list[str]) -> dict[str, str]:
     """What the Lambda needs of the model ``archive`` in its version folder (the local stack sets it): its
-    vocabulary, found and trusted by ``MODEL_SHA256``, its class count ``N_LABELS`` (bounds ``k``) and its
-    ``LABELS`` (what feedback may name)."""
-    labels = page.label_names(archive.parent)
+    vocabulary, found and trusted by ``MODEL_SHA256``; from the loaded model's label ``tokens``, its class
+    count ``N_LABELS`` (bounds ``k``) and the user's ``LABELS`` (what feedback may name)."""
+    labels = [contract.to_label(token) for token in tokens]
     return {
         "VOCABULARY_FILE": str(path_for(archive)),
         "MODEL_SHA256": file_digest(archive),

@@ -112,3 +112,13 @@ def own_data_settings(tmp: Path, **overrides: Any) -> Settings:
     data = write_own_data(tmp / "data", labels_json=overrides.pop("labels_json", True))
     quick = {"dropout_views": 1, "epochs": 5, "min_count": 1, "threads": 1}
     return make_settings(tmp, data=str(data), **{**quick, **overrides})
+
+
+def lambda_environment_of(archive: Path) -> dict[str, str]:
+    """What the local stack gives the Lambda for the version ``archive``, its labels from the manifest."""
+    from ml import vocabulary
+    from ml.versions import read_manifest
+
+    manifest = read_manifest(archive.parent)
+    assert manifest is not None, f"{archive.parent} has no manifest"
+    return vocabulary.lambda_environment(archive, manifest["labels"])

@@ -16,7 +16,6 @@ serves the version the registry names live, and follows it: a new version, appro
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import threading
@@ -30,7 +29,6 @@ from ml.config import log
 from ml.deploy import live_entry, tokenizer_mismatch
 from ml.errors import ProjectError
 from ml.fsutil import file_digest
-from ml.labels import to_label
 from ml.package import ArtifactError
 from ml.predict import Predictor
 from ml.versions import read_manifest
@@ -105,9 +103,9 @@ class LocalStack:
             return False
         predictor = Predictor.from_archive(archive, self.settings.build_dir / "endpoint-cache")
         self.endpoint.swap(predictor)
-        names = [to_label(token) for token in predictor.labels]  # the model's own: bound k, name feedback's
-        os.environ.update({"N_LABELS": str(len(names)), "LABELS": json.dumps(names, ensure_ascii=False)})
-        self.site.model_sha256 = predictor.archive_sha256
+        labels = vocabulary.lambda_environment(archive, predictor.labels)  # bound k, name feedback's labels
+        os.environ.update({name: labels[name] for name in ("N_LABELS", "LABELS")})
+        self.site.model_sha256 = labels["MODEL_SHA256"]
         self.site.page = page.read(archive.parent, predictor.labels)
         self.site.model_card = card_of(archive)
         return True
@@ -265,7 +263,7 @@ def start_stack(settings: Settings, ephemeral_ports: bool = False, feedback_s3: 
         "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
         "AWS_DEFAULT_REGION": settings.region,
         **{name.upper(): str(value) for name, value in settings.lambda_settings().items()},
-        **vocabulary.lambda_environment(archive),
+        **vocabulary.lambda_environment(archive, predictor.labels),
     }
     if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
         env |= {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}

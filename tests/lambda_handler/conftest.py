@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from ml import vocabulary
 from ml.pipeline import TrainOutcome
 from ops.local.endpoint import EndpointServer
 from ops.settings import Settings
-from tests.helpers import lambda_settings_env, load_event
+from tests.helpers import lambda_environment_of, lambda_settings_env, load_event
 
 import handler
 
@@ -25,7 +24,7 @@ def lambda_env(
     monkeypatch: pytest.MonkeyPatch, endpoint: EndpointServer, trained: tuple[Settings, TrainOutcome]
 ) -> str:
     """The environment Terraform gives the function, pointed at the local endpoint and its model's words."""
-    for name, value in {**lambda_settings_env(), **vocabulary.lambda_environment(trained[1].archive)}.items():
+    for name, value in {**lambda_settings_env(), **lambda_environment_of(trained[1].archive)}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("ENDPOINT_NAME", NAME)
     monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},http://127.0.0.1:8000")

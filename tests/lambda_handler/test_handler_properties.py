@@ -17,9 +17,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ml import vocabulary
 from ops.local.endpoint import MAX_INSTANCES, RequestError, parse_request
-from tests.helpers import lambda_settings_env, load_event
+from tests.helpers import lambda_environment_of, lambda_settings_env, load_event
 
 import contract
 import handler
@@ -62,7 +61,7 @@ def lambda_env(endpoint: Any, trained: Any) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         for name, value in {
             **lambda_settings_env(),
-            **vocabulary.lambda_environment(trained[1].archive),
+            **lambda_environment_of(trained[1].archive),
             "ENDPOINT_NAME": "dbpedia-classifier",
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": endpoint.url,
             "AWS_DEFAULT_REGION": "us-east-1",

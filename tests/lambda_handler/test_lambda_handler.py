@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from ml import lambda_src, vocabulary
+from ml import lambda_src
 from ml.config import ROOT
 from ml.pipeline import TrainOutcome
 from ops.settings import Settings
-from tests.helpers import WALTER_JOHNSON, lambda_settings_env, load_event
+from tests.helpers import WALTER_JOHNSON, lambda_environment_of, lambda_settings_env, load_event
 from tests.lambda_handler.conftest import NAME, SITE, call, v2
 
 
@@ -293,7 +293,7 @@ def test_the_endpoint_client_and_the_vocabulary_are_made_at_initialisation(
     # GIVEN the environment Terraform sets  WHEN the runtime imports the handler
     env = {
         **lambda_settings_env(),
-        **vocabulary.lambda_environment(trained[1].archive),
+        **lambda_environment_of(trained[1].archive),
         "AWS_REGION": "us-east-1",  # the Lambda runtime sets both
         "AWS_DEFAULT_REGION": "us-east-1",
         "ENDPOINT_NAME": NAME,
@@ -309,7 +309,7 @@ def test_an_incomplete_environment_does_not_break_initialisation(
 ) -> None:
     # GIVEN no region (boto3 cannot make a client)  WHEN imported  THEN the import works; the first
     # request that needs the client answers the 500 not_configured (tested above for the settings)
-    env = {**lambda_settings_env(), **vocabulary.lambda_environment(trained[1].archive)}
+    env = {**lambda_settings_env(), **lambda_environment_of(trained[1].archive)}
     result = _import_handler(env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "0"]
