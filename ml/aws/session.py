@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from ml.aws.config import AwsSettings
 from ml.config import ConfigError, log
@@ -41,6 +41,11 @@ def aws_errors() -> Iterator[None]:
             "no AWS credentials found: run `aws configure` (or `aws sso login`), or set AWS_PROFILE, "
             "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         ) from None
+    except ProfileNotFound as exc:
+        raise SageMakerError(
+            f"no AWS profile named {exc.kwargs.get('profile')!r}: "
+            "check AWS_PROFILE (`aws configure list-profiles`)"
+        ) from None
     except ClientError as exc:
         raise SageMakerError(f"AWS refused the request: {exc}") from None
     except BotoCoreError as exc:
@@ -48,8 +53,10 @@ def aws_errors() -> Iterator[None]:
 
 
 def boto_session(region: str) -> boto3.Session:
-    """The boto3 session every AWS call of a run goes through (credentials from the usual chain)."""
-    return boto3.Session(region_name=region)
+    """The boto3 session every AWS call of a run goes through (credentials from the usual chain);
+    SageMakerError when AWS_PROFILE names no profile."""
+    with aws_errors():
+        return boto3.Session(region_name=region)
 
 
 @dataclass(frozen=True)

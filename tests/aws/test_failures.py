@@ -54,6 +54,15 @@ def test_without_a_role_connect_uses_the_stack_s_bootstrap_role_in_the_caller_s_
     )
 
 
+def test_a_profile_that_does_not_exist_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN AWS_PROFILE naming no profile (a typo)  WHEN a run opens its AWS session
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    # THEN the project's one-line error names it (the tasks print it and exit 1)
+    with pytest.raises(aws_session.SageMakerError, match="no AWS profile named 'no-such-profile'"):
+        aws_session.boto_session("us-east-1")
+
+
 def test_without_credentials_train_says_how_to_configure_them(aws: MotoServer, tmp_path: Path) -> None:
     # GIVEN a role but no credentials anywhere boto3 looks (the endpoint URL keeps any call on moto)
     hidden = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
