@@ -23,8 +23,8 @@ KEYS = {"a": "accept", "r": "reject"}
     help={
         "review": "accept or reject each item not reviewed yet (a terminal asks; else --accept / --reject ID "
         "and the list of what is left); without it: counts per predicted -> correct pair, the newest texts",
-        "accept": "review: accept this item id (repeat the flag for more)",
-        "reject": "review: reject this item id (repeat the flag for more)",
+        "accept": "accept this item id (a review without --review; repeat the flag for more)",
+        "reject": "reject this item id (a review without --review; repeat the flag for more)",
         "newest": "how many of the newest texts the summary shows",
         **VERBOSE,
     },
@@ -44,7 +44,7 @@ def feedback(
         collected = select(s).collect_feedback(s, folder)
         if collected:
             print(collected)
-        if not review:
+        if not (review or accept or reject):  # a decision given is a review, never silently dropped
             print(fb.summary_text(fb.summary(folder, newest)))
             return
         decisions = [(i, "accept") for i in accept or []] + [(i, "reject") for i in reject or []]

@@ -119,3 +119,6 @@ def test_invoke_feedback_summarises_what_was_downloaded(tmp_path: Any) -> None:
     unknown = run_invoke(env, "feedback", "--review", "--reject", "nope")
     assert unknown.returncode == 1 and unknown.stderr.strip().startswith("error: no downloaded feedback item")
     assert "Traceback" not in unknown.stderr
+    # AND a decision given without --review is a review too, not dropped behind a summary
+    alone = run_invoke(env, "feedback", "--reject", "f00d")
+    assert alone.returncode == 0 and feedback.reviews(folder)["f00d"]["decision"] == "reject"
