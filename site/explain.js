@@ -62,6 +62,10 @@ window.ClassifierExtras = (function () {
     return Math.round(Number(weight) * 100);
   }
 
+  function pointsText(n) {
+    return n + (n === 1 ? " point" : " points");
+  }
+
   function wordSpan(item, strong) {
     const n = points(item.weight);
     if (n < MIN_POINTS) return document.createTextNode(String(item.word));
@@ -70,7 +74,7 @@ window.ClassifierExtras = (function () {
     mark.textContent = String(item.word);
     const spoken = document.createElement("span");
     spoken.className = "visually-hidden";
-    spoken.textContent = " (" + (strong ? "key word, " : "") + n + " points)";
+    spoken.textContent = " (" + (strong ? "key word, " : "") + pointsText(n) + ")";
     mark.append(spoken);
     return mark;
   }
@@ -85,7 +89,7 @@ window.ClassifierExtras = (function () {
     const strong = new Set(ranked);
     $("why-label").textContent = displayName(answer.label);
     $("why-text").replaceChildren(...words.flatMap((w, i) => [i ? " " : "", wordSpan(w, strong.has(i))]));
-    const most = ranked.map((i) => words[i].word + " (" + points(words[i].weight) + " points)");
+    const most = ranked.map((i) => words[i].word + " (" + pointsText(points(words[i].weight)) + ")");
     const parts = [most.length
       ? "Without each of these words its probability drops most: " + most.join(", ") + "."
       : "No single word moves its probability by a point or more."];

@@ -83,6 +83,9 @@ def test_the_words_behind_an_answer_are_marked_in_colour_and_form_and_read_out(t
         )
         assert tab.page_errors == [] and tab.console_errors == []
         assert_accessible(page)
+        # AND in the dark scheme too (the legend's marks sit on the muted hint text)
+        page.emulate_media(color_scheme="dark")
+        assert_accessible(page)
 
 
 def test_without_the_box_ticked_nothing_is_asked_and_no_words_are_shown(tab: Tab) -> None:
