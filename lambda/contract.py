@@ -243,6 +243,11 @@ def off_topic_score(text: str, tokens: list[str], words: Vocabulary) -> float:
     return math.fsum(words.weights.get(f, 0.0) for f in features(text, tokens)) / math.sqrt(len(tokens))
 
 
+def off_topic(text: str, tokens: list[str], words: Vocabulary) -> bool:
+    """The learned rule: True when a text of at least one token scores above ``words.threshold``."""
+    return off_topic_score(text, tokens, words) > words.threshold
+
+
 def word_counts(tokens: list[str], words: Vocabulary) -> tuple[int, int, int]:
     """How many of ``tokens`` are topical words, how many common words, and how many there are."""
     return sum(t in words.topical for t in tokens), sum(t in words.common for t in tokens), len(tokens)

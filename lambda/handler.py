@@ -409,7 +409,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if not tokens:
             raise BadRequest("the text has no words to classify")
         known, common, words = contract.word_counts(tokens, vocabulary())
-        off_topic = contract.off_topic_score(text, tokens, vocabulary()) > vocabulary().threshold
+        off_topic = contract.off_topic(text, tokens, vocabulary())
         reason = contract.unknown_reason(known, common, words, _setting("MIN_KNOWN_PERCENT", 0), off_topic)
         explaining = wants_explanation and not reason  # a text without a label has nothing to explain
         n = explain.explained_words(tokens, _setting("EXPLAIN_MAX_WORDS")) if explaining else 0

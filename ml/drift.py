@@ -52,7 +52,7 @@ def _refused(text: str, words: contract.Vocabulary, min_known_percent: int) -> b
     """Whether the Lambda would refuse the token string ``text``; the learned rule reads the tokens as the
     raw text (the prepared rows keep no other: the marks it reads there are lost)."""
     tokens = text.split()
-    off_topic = contract.off_topic_score(text, tokens, words) > words.threshold
+    off_topic = contract.off_topic(text, tokens, words)
     return (
         contract.unknown_reason(*contract.word_counts(tokens, words), min_known_percent, off_topic)
         is not None

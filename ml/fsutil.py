@@ -1,4 +1,4 @@
-"""Small file-system helpers: atomic writes and checksums."""
+"""Small file-system helpers: atomic writes, checksums and results kept beside their inputs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,3 +74,21 @@ def file_digest(path: Path, algorithm: str = "sha256", chunk: int = 1 << 20) -> 
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def kept(path: Path, code: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()``'s JSON result, kept at ``path`` beside the inputs it was computed from and computed
+    again only when the ``code`` it came from (the module files named) changed or nothing readable is kept.
+
+    For what depends on prepared rows alone, not on a model: every version trained on the rows reuses it.
+    """
+    digest = hashlib.sha256(b"".join(Path(module).read_bytes() for module in code)).hexdigest()
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+        if found["code"] == digest:
+            return found["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # nothing kept yet, or unreadable: computed below
+    value = compute()
+    write_json(path, {"code": digest, "value": value})
+    return value

@@ -5,7 +5,7 @@ that settings, training, bulk classification and the tests run the very files th
 exposes the wire contract (``contract``), the tokenizer (``tokens_of``: a text's instance) and the
 leave-one-word-out explanation (``explainer``), never the
 handler: only the local API imports that, to run it (``ops/local/api.py``, ``.importlinter``).
-``ml/config.py`` imports this module, so it imports nothing of the project's.
+It imports nothing of the project's, so any layer may import it.
 """
 
 from __future__ import annotations

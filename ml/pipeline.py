@@ -316,7 +316,7 @@ def deployed(settings: ModelSettings, reused: bool) -> TrainOutcome:
 
 
 def run(settings: ModelSettings) -> TrainOutcome:
-    """Train with fastText, evaluate, package and deploy to the local endpoint (aws: sagemaker_pipeline)."""
+    """Train with fastText, evaluate, package and deploy to the local endpoint (aws: ml/aws/pipeline.py)."""
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
     shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training

@@ -36,7 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from ml import non_topic
 from ml.config import log
 from ml.data import Splits
-from ml.fsutil import atomic_path, file_digest
+from ml.fsutil import atomic_path, file_digest, kept
 from ml.lambda_src import contract, text_tokenizer
 from ml.package import ArtifactError, unpack
 from ml.slices import real_texts
@@ -50,6 +50,7 @@ RULE_ROWS = 25_000  # train rows (seeded draw) the rule is fitted on, each in it
 RULE_C = 3.0  # the logistic regression's inverse regularisation strength
 MIN_WEIGHT = 0.5  # weights nearer zero are dropped (the file stays small)
 REFUSED_SHARE = 0.005  # the threshold refuses this share of the validation rows' first sentences
+RULE_FILE = "non-topic-rule.json"  # the fitted rule, kept beside the prepared rows it was fitted on
 # Fewer validation first sentences than this cannot place a threshold at REFUSED_SHARE (it would be the
 # highest score of a handful of rows): the rule is then shipped refusing nothing, and the log says so.
 MIN_RULE_SENTENCES = 200
@@ -132,6 +133,15 @@ def learn_rule(splits: Splits) -> tuple[dict[str, float], float]:
     return weights, threshold
 
 
+def kept_rule(path: Path, splits: Callable[[], Splits]) -> tuple[dict[str, float], float]:
+    """The learned rule of the prepared ``splits`` (:func:`learn_rule`), fitted once and kept at ``path``
+    beside their files, again when this module, its texts, the contract's features or the tokenizer
+    changed: a version trained with other hyperparameters on the same rows reuses it."""
+    code = (__file__, non_topic.__file__, contract.__file__, str(text_tokenizer().__file__))
+    weights, threshold = kept(path, code, lambda: learn_rule(splits()))
+    return dict(weights), float(threshold)
+
+
 def encode(words: contract.Vocabulary, model_sha256: str, tokenizer: str) -> bytes:
     """The file's bytes: the contract's text (the header the Lambda checks, the tagged words sorted), in a
     deterministic gzip."""
@@ -158,10 +168,10 @@ def is_current(archive: Path) -> bool:
 
 def ensure(archive: Path, cache_root: Path, train_rows: Path, splits: Callable[[], Splits]) -> Path:
     """Derive the vocabulary of ``archive`` (trained on ``train_rows``, the prepared ``splits``' train
-    rows) and its learned rule beside it unless it is current."""
+    rows) beside it unless it is current; the learned rule is the one kept beside ``train_rows``."""
     target = path_for(archive)
     if not is_current(archive):
-        weights, threshold = learn_rule(splits())
+        weights, threshold = kept_rule(train_rows.with_name(RULE_FILE), splits)
         words = derive(model_words(archive, cache_root), train_rows)
         words = words._replace(weights=MappingProxyType(weights), threshold=threshold)
         with atomic_path(target) as tmp:

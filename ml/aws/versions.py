@@ -21,9 +21,10 @@ from botocore.exceptions import ClientError
 from ml import model_card
 from ml.aws.deploy import VARIANT
 from ml.config import log
+from ml.lambda_src import contract
 from ml.versions import APPROVED, PENDING, Listed, Version
 
-CONTENT_TYPES = ["application/json"]
+CONTENT_TYPES = [contract.JSON]
 ALARMED_METRICS = ("Invocation5XXErrors", "ModelLatency")  # the endpoint's alarms in terraform/monitoring.tf
 
 

@@ -52,7 +52,7 @@ def word_counts(text: str, words: contract.Vocabulary) -> tuple[int, int, int] |
 
 def off_topic(text: str, words: contract.Vocabulary) -> bool:
     """Whether the learned rule reads the text (of at least one token) as not about a topic."""
-    return contract.off_topic_score(text, text_tokenizer().tokenize(text), words) > words.threshold
+    return contract.off_topic(text, text_tokenizer().tokenize(text), words)
 
 
 def shipped_vocabulary(archive: Path) -> contract.Vocabulary:

@@ -33,6 +33,7 @@ from ml.deploy import live_entry
 from ml.fsutil import write_json
 from ml.lambda_src import contract, explainer
 from ml.package import MANIFEST
+from ml.page import label_count
 from ml.records import ClassifyError, InputSpec, Record, id_key
 from ml.results import (
     Provenance,
@@ -268,11 +269,8 @@ def classify(
     """
     entry = live_entry(settings) or {}
     n_labels = 0
-    if (
-        entry.get("model_archive")
-        and (manifest := Path(entry["model_archive"]).with_name(MANIFEST)).is_file()
-    ):
-        n_labels = len(json.loads(manifest.read_text(encoding="utf-8"))["labels"])
+    if entry.get("model_archive") and Path(entry["model_archive"]).with_name(MANIFEST).is_file():
+        n_labels = label_count(Path(entry["model_archive"]).parent)
         if settings.top_k > n_labels:
             raise ClassifyError(
                 f"-k {settings.top_k}: must be at most {n_labels}, the deployed model's labels"

@@ -134,6 +134,12 @@ def test_the_learned_rule_reads_tokens_and_the_marks_the_tokens_lose() -> None:
     # the weights of the distinct features, over the square root of the token count
     assert contract.off_topic_score("help help?", ["help", "help"], words) == 3.0 / 2**0.5
     assert contract.off_topic_score("river help", ["river", "help"], words) == -3.0 / 2**0.5
+    # AND the rule is "above the threshold": the one comparison the handler, drift and the benchmark use
+    assert contract.off_topic("help help?", ["help", "help"], words)
+    assert not contract.off_topic("river help", ["river", "help"], words)
+    at_threshold = contract.Vocabulary(frozenset(), frozenset(), {"help": 2**0.5}, 1.0)
+    assert contract.off_topic_score("help help", ["help", "help"], at_threshold) == 1.0
+    assert not contract.off_topic("help help", ["help", "help"], at_threshold)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import json
 import math
 from pathlib import Path
 
@@ -114,3 +115,28 @@ def test_too_few_validation_rows_ship_no_learned_rule_rather_than_a_threshold_fr
     # WHEN the rule is learned  THEN it refuses nothing, and the log says why
     assert vocabulary.learn_rule(few) == ({}, math.inf)
     assert "too few to set the learned non-topic rule's threshold" in caplog.text
+
+
+def test_the_learned_rule_is_kept_beside_its_rows_and_fitted_again_only_for_other_code(
+    trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    # GIVEN the prepared rows of the shared test model, with the rule its run fitted kept beside them
+    settings, outcome = trained
+    (kept,) = (settings.data_dir / "prepared").glob(f"*/{vocabulary.RULE_FILE}")
+    with gzip.open(vocabulary.require(outcome.archive), "rt", encoding="utf-8") as fh:
+        shipped = contract.read_vocabulary(fh.read().splitlines()[1:])
+
+    def unread() -> data.Splits:
+        raise AssertionError("the rows were read: the rule was fitted again")
+
+    # WHEN the rule of those rows is asked for again (another version on the same rows)
+    # THEN the kept one comes back, the one the version shipped, without reading the rows
+    assert vocabulary.kept_rule(kept, unread) == (dict(shipped.weights), shipped.threshold)
+    # AND a rule kept by other code (the rule's module, its texts, the features or the tokenizer changed)
+    # is fitted again and kept in its place
+    splits = data.make_splits(data.resolve_dataset(settings), settings)
+    few = data.Splits(splits.train[:50], splits.validation[:10], [], "")
+    stale = tmp_path / vocabulary.RULE_FILE
+    stale.write_text(json.dumps({"code": "other", "value": [{"river": 9.0}, 1.0]}))
+    assert vocabulary.kept_rule(stale, lambda: few) == ({}, math.inf)
+    assert json.loads(stale.read_text())["code"] == json.loads(kept.read_text())["code"]

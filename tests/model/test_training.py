@@ -15,6 +15,8 @@ from ml.fsutil import file_digest
 from ml.package import MODEL_MEMBER, ArtifactError, members, unpack
 from ml.pipeline import TrainError, TrainOutcome, run
 from ml.predict import Predictor
+from ml.report import PEER_FILE
+from ml.vocabulary import RULE_FILE
 from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON, make_settings
 
@@ -146,11 +148,20 @@ def test_changed_hyperparameters_retrain_and_early_stopping_stays_in_bounds(
         tmp_path, epochs=7, min_epochs=5, patience=1, early_stopping="true", vector_dim=10, buckets=100_000
     )
     shutil.copytree(trained[0].data_dir, settings.data_dir)  # the same prepared data: only training differs
+    (folder,) = (settings.data_dir / "prepared").iterdir()
+    kept = {name: (folder / name).stat().st_mtime_ns for name in (PEER_FILE, RULE_FILE)}
     outcome = run(settings)
     manifest = json.loads(outcome.manifest.read_text())
     assert not outcome.reused and 5 <= manifest["trained_epochs"] <= 7
     assert manifest["hyperparameters"]["early_stopping"] == "true"
     assert outcome.test_accuracy >= MIN_TEST_ACCURACY - 0.05
+    # AND what depends on the rows alone was kept from the first run, not fitted again: the peer's figures
+    # (the same in both reports) and the learned non-topic rule
+    assert {name: (folder / name).stat().st_mtime_ns for name in kept} == kept
+    first = json.loads(trained[1].archive.with_name("metrics.json").read_text())
+    again = json.loads(outcome.archive.with_name("metrics.json").read_text())
+    assert again["baseline"] == first["baseline"] and again["slices"].keys() == first["slices"].keys()
+    assert all(again["slices"][n]["baseline"] == first["slices"][n]["baseline"] for n in first["slices"])
 
 
 def test_corrupted_archive_is_not_trusted_and_is_rebuilt(
