@@ -4,6 +4,7 @@ checks (lint, test, mutate).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -185,12 +186,13 @@ def lint(c: Context, fix: bool = False) -> None:
     help={
         "k": "only tests matching this expression (pytest -k)",
         "x": "stop at the first failure",
-        "workers": "test processes (pytest-xdist); 'auto' is one per core, 0 runs in this process",
+        "workers": "test processes (pytest-xdist; default two a core: docs/ci.md), 0 runs in this process",
     }
 )
-def test(c: Context, k: str = "", x: bool = False, workers: str = "auto") -> None:
+def test(c: Context, k: str = "", x: bool = False, workers: str = "") -> None:
     """Run the linters, then the whole test suite (a module's tests share one worker and its fixtures)."""
     lint(c)
+    workers = workers or str(2 * (os.cpu_count() or 1))  # half the suite's time is waits (docs/ci.md)
     args = [sys.executable, "-m", "pytest", "-n", workers, "--durations=25"]
     # groups and their order (the longest first): tests/conftest.py
     args += ["--dist", "loadgroup", "--no-loadscope-reorder"] if workers != "0" else []
