@@ -243,9 +243,11 @@ class AwsTarget:
         return SiteUrls(deployed.site_url, deployed.api_url, deployed.bucket_url)
 
     def collect_feedback(self, settings: Settings, folder: Path) -> str:
-        from ops.infra.outputs import download_feedback
+        from ml.aws import feedback, session
 
-        return f"{download_feedback(settings, folder)} new items downloaded into {folder}"
+        with session.aws_errors():
+            new = feedback.collect(settings.region, settings.endpoint_name, folder)
+        return f"{new} new items downloaded into {folder} (the bucket Lambda {settings.endpoint_name} names)"
 
     def plan(self, settings: Settings) -> PlanReport:
         from ops.infra.plan import plan

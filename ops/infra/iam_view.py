@@ -185,6 +185,18 @@ def uncovered_resources(policies: Sequence[Policy], state: dict[str, Any]) -> li
     return missing
 
 
+# S3 operations authorized under an action of another name (AWS's Service Authorization Reference).
+S3_ACTIONS = {
+    "ListObjectsV2": "ListBucket",
+    "ListObjects": "ListBucket",
+    "HeadBucket": "ListBucket",
+    "HeadObject": "GetObject",
+    "CreateMultipartUpload": "PutObject",
+    "UploadPart": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+}
+
+
 def call_resource(service: str, operation: str, params: dict[str, Any], region: str, account: str) -> str:
     """The ARN a boto3 call acts on, from its operation and parameters; ``*`` when it names none.
 
@@ -194,6 +206,8 @@ def call_resource(service: str, operation: str, params: dict[str, Any], region: 
     """
     if service == "s3" and "Bucket" in params:
         return f"{S3_ARN}{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")
+    if service == "lambda" and isinstance(name := params.get("FunctionName"), str):
+        return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
     match = re.fullmatch(r"(?:Create|Describe|Delete|Update|Stop|Add)([A-Z]\w*)", operation)
     name = params.get(f"{match.group(1)}Name") if service == "sagemaker" and match else None
     if isinstance(name, str):
@@ -225,4 +239,5 @@ class CallRecorder:
         signing = model.service_model.signing_name
         prefix = next((iam for iam, moto in MOTO_PREFIXES.items() if moto == signing), signing)
         resource = call_resource(prefix, model.name, params, self.region, self.account)
-        self.calls.append(Call(f"{prefix}:{model.name}", resource))
+        action = S3_ACTIONS.get(model.name, model.name) if prefix == "s3" else model.name
+        self.calls.append(Call(f"{prefix}:{action}", resource))

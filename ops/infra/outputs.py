@@ -1,14 +1,10 @@
-"""The applied stack's outputs, read from Terraform's state: the URLs ``invoke smoke`` checks by default, and
-the feedback bucket ``invoke feedback --target aws`` downloads from."""
+"""The applied stack's outputs, read from Terraform's state: the URLs ``invoke smoke`` checks by default."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ml.aws.feedback import download
-from ml.aws.session import boto_session
 from ops.infra.errors import InfraError
 from ops.infra.inputs import read_endpoint_vars
 from ops.infra.terraform import TerraformRunner, write_cli_config
@@ -49,15 +45,3 @@ def deployed_urls(settings: Settings) -> DeployedUrls:
     region = read_endpoint_vars(settings.tfvars_path).aws_region
     bucket_url = f"https://{outputs['site_bucket_name']}.s3.{region}.amazonaws.com"
     return DeployedUrls(outputs["site_url"], outputs["api_url"], bucket_url)
-
-
-def download_feedback(settings: Settings, folder: Path) -> int:
-    """Download the applied stack's new feedback items into ``folder`` (ml/aws/feedback.py); how many."""
-    bucket = stack_outputs(settings).get("feedback_bucket_name")
-    if not bucket:
-        raise InfraError(
-            f"no applied stack in {settings.terraform_dir} (its state has no feedback_bucket_name output): "
-            "run `invoke infra --target aws` first"
-        )
-    region = read_endpoint_vars(settings.tfvars_path).aws_region
-    return download(boto_session(region).client("s3"), bucket, folder)

@@ -17,4 +17,7 @@ locals {
   logs        = "arn:aws:logs:${local.region}:${local.account}:log-group"
   # The endpoint's alarms (terraform/monitoring.tf): <name>-endpoint-5xx, <name>-endpoint-model-latency-p99.
   alarms_arn = "arn:aws:cloudwatch:${local.region}:${local.account}:alarm:${var.name}-*"
+  # The stack's Lambda (terraform/lambda.tf: function_name = name) and its feedback bucket (feedback.tf).
+  function_arn        = "arn:aws:lambda:${local.region}:${local.account}:function:${var.name}"
+  feedback_bucket_arn = "arn:aws:s3:::${var.name}-feedback-*"
 }

@@ -1,5 +1,5 @@
 # The managed policy of the people who train and deploy: what `invoke train / tune / approve / rollback /
-# classify / preflight --target aws` call (ml/aws/*.py, ml/aws/preflight.py, and the SageMaker SDK's
+# classify / feedback / preflight --target aws` call (ml/aws/*.py, ml/aws/preflight.py, and the SageMaker SDK's
 # ModelTrainer, HyperparameterTuner and Session underneath). No wildcard action; each grant on the resources
 # the tasks name after the stack, except the calls AWS authorizes only on "*" (the List calls,
 # s3:ListAllMyBuckets, cloudwatch:DescribeAlarmsForMetric, the Service Quotas lists).
@@ -95,6 +95,20 @@ locals {
     CheckExecutionRole = {
       actions   = ["iam:GetRole", "iam:SimulatePrincipalPolicy"]
       resources = [local.role_arn]
+    }
+    # invoke feedback --target aws: the bucket the stack's Lambda writes visitors' feedback to (its
+    # configuration names it: terraform/feedback.tf, bucket_prefix <name>-feedback-), read only.
+    FindFeedback = {
+      actions   = ["lambda:GetFunctionConfiguration"]
+      resources = [local.function_arn]
+    }
+    FeedbackBucket = {
+      actions   = ["s3:ListBucket"]
+      resources = [local.feedback_bucket_arn]
+    }
+    FeedbackItems = {
+      actions   = ["s3:GetObject"]
+      resources = ["${local.feedback_bucket_arn}/feedback/*"]
     }
     Quotas = {
       actions   = ["servicequotas:ListAWSDefaultServiceQuotas", "servicequotas:ListServiceQuotas"]

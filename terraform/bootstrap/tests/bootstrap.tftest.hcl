@@ -74,9 +74,18 @@ run "no_wildcard_action_and_s3_only_on_the_prefix" {
     condition = alltrue(flatten([
       for s in concat(data.aws_iam_policy_document.execution.statement, data.aws_iam_policy_document.ml_engineer.statement) : [
         for r in s.resources : contains(["arn:aws:s3:::team-ml", "arn:aws:s3:::team-ml/classifier/v1/*"], r)
-      ] if anytrue([for a in s.actions : startswith(a, "s3:") && a != "s3:ListAllMyBuckets"])
+      ] if anytrue([for a in s.actions : startswith(a, "s3:") && a != "s3:ListAllMyBuckets"]) && !startswith(s.sid, "Feedback")
     ]))
-    error_message = "S3 is granted on the project's bucket and its prefix only"
+    error_message = "S3 is granted on the project's bucket and its prefix only (besides reading the feedback items)"
+  }
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.ml_engineer.statement :
+      alltrue([for a in s.actions : contains(["s3:ListBucket", "s3:GetObject"], a)])
+      && alltrue([for r in s.resources : startswith(r, "arn:aws:s3:::dbpedia-classifier-feedback-")])
+      if startswith(s.sid, "Feedback")
+    ])
+    error_message = "the stack's feedback bucket is only listed and read, and only it"
   }
 }
 
