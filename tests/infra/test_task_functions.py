@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.config import ROOT
+from ml.config import LOCAL_ACCOUNT_ID, ROOT
 from ml.vocabulary import VOCABULARY
 from ops.infra.apply import apply_emulated
 from ops.infra.destroy import destroy
@@ -132,23 +132,50 @@ def test_destroy_on_aws_works_without_train_s_tfvars_and_an_empty_state_needs_no
     assert messages == ["Nothing to remove: the state is empty."]
 
 
+# The stack's own variables and provider configuration with one resource in place of the ~50 of the
+# real stack: the real stack's apply to moto, its read-back and its second plan are the `applied` fixture's
+# (tests/infra/conftest.py, test_stack_on_moto*.py); this checks what the task adds around them.
+STAND_IN = """
+resource "aws_sns_topic" "alarms" {
+  name = "${var.name}-alarms"
+}
+
+output "alarms_topic_arn" {
+  value = aws_sns_topic.alarms.arn
+}
+
+output "lambda_settings" {
+  value = var.lambda_settings
+}
+"""
+
+
 @pytest.mark.slow
 def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_outputs(
     terraform: str, tmp_path: Path
 ) -> None:
-    # GIVEN train's tfvars and the local target
+    # GIVEN train's tfvars, the local target, and a terraform/ of the stack's variables and provider
+    # configuration with one resource
     settings = _settings(tmp_path)
+    for path in settings.terraform_dir.glob("*.tf"):
+        if path.name not in ("variables.tf", "versions.tf"):
+            path.unlink()
+    (settings.terraform_dir / "stand_in.tf").write_text(STAND_IN)
     messages: list[str] = []
     # WHEN `invoke infra --target local` runs
     result = apply_emulated(settings, echo=messages.append)
-    # THEN it created the stack, planned again against the same emulator (no drift), and has the outputs
-    assert result.added > 0 and result.changed == result.destroyed == 0
+    # THEN it applied to its emulator (moto's ARN of the created topic), planned again against the same
+    # emulator (no drift), and returns the outputs
+    assert (result.added, result.changed, result.destroyed) == (1, 0, 0)
     assert "Checked: a second apply against the same emulator would change nothing." in messages
-    assert result.outputs["api_url"].startswith("https://")
-    assert result.outputs["site_url"].startswith("https://") and result.outputs["site_url"].endswith(
-        ".cloudfront.net"
+    assert (
+        result.outputs["alarms_topic_arn"]
+        == f"arn:aws:sns:us-east-1:{LOCAL_ACCOUNT_ID}:dbpedia-classifier-alarms"
     )
-    assert result.outputs["lambda_function_name"] == "dbpedia-classifier"
+    # AND Terraform got the settings' variables and the deployed model's class count (write_model_vocabulary)
+    assert result.outputs["lambda_settings"] == {**settings.lambda_settings(), "n_labels": 14}
+    # AND nothing of it outlives the command: its working copy is the emulator's, not terraform/
+    assert not (settings.terraform_dir / "terraform.tfstate").exists()
 
 
 @pytest.mark.slow
