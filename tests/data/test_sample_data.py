@@ -35,7 +35,7 @@ def test_shipped_data_is_every_shared_row_in_every_class(sample_folder: Path, sh
 
 
 def test_the_per_class_cap_draws_a_seeded_stratified_slice(sample_folder: Path) -> None:
-    # GIVEN the shipped rows WHEN capped at 300 a class (the tests cap them at 1000)
+    # GIVEN the shipped rows WHEN capped at 300 a class (the tests cap them at 600: tests/helpers.py)
     rows = read_rows(sample_folder / "train.csv")
     capped = cap_per_class(rows, 300, seed=42)
     # THEN every class has 300 of its own rows, in the file's order, the same for the same seed only
