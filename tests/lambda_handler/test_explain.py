@@ -18,8 +18,8 @@ import contract
 import explain
 import handler
 
-UNSURE = "the old mill by the river"  # the test model: a building (~0.7) or a natural place (~0.3)
-ALMOST = "a small town near the lake with an old school"  # a building (~0.5) or a school (~0.4)
+UNSURE = "a school in the village"  # the test model: a school (~0.75) or a village (~0.25)
+ALMOST = "a village by the lake with a church"  # a village (~0.6) or a building (~0.4)
 
 
 def explained(payload: dict[str, Any]) -> dict[str, Any]:

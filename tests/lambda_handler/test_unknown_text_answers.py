@@ -105,11 +105,12 @@ def test_a_sentence_in_another_language_gets_no_label_but_the_language_reason_an
 
 
 def test_a_short_text_without_a_common_word_is_judged_by_its_topical_words_only(lambda_env: str) -> None:
-    # GIVEN a name, shorter than the language rule's reach, without a common word but with a topical one
-    words = handler.tokenize("Walter Johnson")
+    # GIVEN a place's name, shorter than the language rule's reach, without a common word but with a topical
+    # one ("river")
+    words = handler.tokenize("Nile River")
     assert len(words) < contract.MIN_WORDS_FOR_LANGUAGE and not set(words) & handler.vocabulary().common
     assert set(words) & handler.vocabulary().topical
-    status, _, body = call(v2(json.dumps({"text": "Walter Johnson"})))
+    status, _, body = call(v2(json.dumps({"text": "Nile River"})))
     # THEN it is classified
     assert status == 200 and body["label"] is not None and "reason" not in body, body
 
