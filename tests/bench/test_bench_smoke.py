@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from ml.pipeline import TrainOutcome
 from ops.bench.measure import BenchPlan, run
+from ops.bench.serving import cold_start
+from ops.local.stack import start_stack
+from ops.settings import Settings
 from tests.helpers import make_settings
 
 
@@ -84,3 +89,14 @@ def test_benchmark_runs_end_to_end_and_reports_every_section(
     assert "first batch on disk (s)" in text and "after its first batch, on disk at" in printed
     saved = json.loads((settings.build_dir / "bench" / "results.json").read_text())
     assert saved["serving"]["cases"] == cases
+
+
+def test_the_cold_start_process_serves_more_warm_requests_than_its_log_pipe_holds(
+    trained: tuple[Settings, TrainOutcome],
+) -> None:
+    # GIVEN the running local stack's Lambda environment, and more warm requests than the child's one log
+    # line each fits in a pipe (about 1 KB a line, 64 KB a pipe): the real benchmark sends them
+    with start_stack(trained[0], ephemeral_ports=True):
+        # WHEN the cold start is measured  THEN every warm request is answered, none waits on a full pipe
+        cold = cold_start(replace(BenchPlan.smoke_plan(), cold_starts=1, warm_requests=300))
+    assert cold["warm_requests"] == 300 and len(cold["runs"]) == 1 and cold["warm_p99_ms"] > 0
