@@ -20,6 +20,15 @@ import handler
 
 UNSURE = "a school in the village"  # the test model: a school (~0.75) or a village (~0.25)
 ALMOST = "a village by the lake with a church"  # a village (~0.6) or a building (~0.4)
+# Short texts between two topics. Multi-threaded fastText trains a slightly different test model each run,
+# so the tests take the least certain answer of these rather than count on one text staying below 0.95.
+BETWEEN = (
+    UNSURE,
+    ALMOST,
+    "a band from the village",
+    "a football club in the village",
+    "a town with a river and a school",
+)
 
 
 def explained(payload: dict[str, Any]) -> dict[str, Any]:
@@ -74,8 +83,9 @@ def test_each_word_s_weight_is_the_top_label_s_drop_without_it_in_one_endpoint_c
 
 def test_a_less_certain_answer_rests_on_some_words_more_than_others(lambda_env: str) -> None:
     """The seed's text is answered at ~100%: no single word moves it. A shorter one that is not."""
-    body = explained({"text": UNSURE, "explain": True})
-    assert body["label"] is not None and body["probability"] < 0.95, body
+    answered = [a for a in (explained({"text": t, "explain": True}) for t in BETWEEN) if a["label"]]
+    body = min(answered, key=lambda a: a["probability"])
+    assert body["probability"] < 0.95, answered
     weights = [w["weight"] for w in body["explanation"]]
     assert max(weights) > 0.01 and max(weights) > min(weights)
 
@@ -130,7 +140,8 @@ def test_an_explanation_request_stays_within_the_endpoint_s_limits(
 
 def test_confidence_is_high_from_the_threshold_and_low_below_it(lambda_env: str) -> None:
     """Real texts on both sides of contract.CONFIDENT: the answer's confidence follows its probability."""
-    answers = [explained({"text": text}) for text in (WALTER_JOHNSON, "John Smith", UNSURE, ALMOST)]
+    sure = [explained({"text": text}) for text in (WALTER_JOHNSON, "John Smith")]
+    answers = sure + [a for a in (explained({"text": text}) for text in BETWEEN) if a["label"]]
     assert [a["confidence"] for a in answers[:2]] == ["high", "high"]
     assert "low" in {a["confidence"] for a in answers[2:]}, answers  # fastText's threads: not bit-exact
     for answer in answers:
