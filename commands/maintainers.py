@@ -5,6 +5,7 @@ checks (lint, test, mutate).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -164,22 +165,27 @@ def explanations(c: Context, s: Settings, out: str | None = None, verbose: bool 
     print(target.read_text(encoding="utf-8"))
 
 
-@task(help={"fix": "let ruff fix and format what it can"})
-def lint(c: Context, fix: bool = False) -> None:
-    """Check style, layers and types: ruff, import contracts (.importlinter), mypy, terraform fmt."""
+def _style(c: Context, fix: bool = False) -> None:
+    """The quick checks: ruff, import contracts (.importlinter), terraform fmt."""
     python = f"'{sys.executable}'"
     if fix:
         c.run(f"{python} -m ruff check --fix . && {python} -m ruff format .", pty=False)
     c.run(f"{python} -m ruff check . && {python} -m ruff format --check .", pty=False)
     lint_imports = Path(sys.executable).with_name("lint-imports")
     c.run(f"'{lint_imports}' --no-cache", env={"PYTHONPATH": str(ROOT)}, pty=False)
-    c.run(f"{python} -m mypy", pty=False)
     if c.run("command -v terraform", hide=True, warn=True).ok:
         c.run(
             "terraform -chdir=terraform fmt -check -recursive",
             env={"TF_CLI_CONFIG_FILE": "/dev/null"},
             pty=False,
         )
+
+
+@task(help={"fix": "let ruff fix and format what it can"})
+def lint(c: Context, fix: bool = False) -> None:
+    """Check style, layers and types: ruff, import contracts (.importlinter), terraform fmt, mypy."""
+    _style(c, fix)
+    c.run(f"'{sys.executable}' -m mypy", pty=False)
 
 
 @task(
@@ -190,14 +196,25 @@ def lint(c: Context, fix: bool = False) -> None:
     }
 )
 def test(c: Context, k: str = "", x: bool = False, workers: str = "") -> None:
-    """Run the linters, then the whole test suite (a module's tests share one worker and its fixtures)."""
-    lint(c)
+    """Run the linters, then the whole test suite (a module's tests share one worker and its fixtures).
+
+    mypy (single-threaded, about 20 s on a fresh clone) runs beside the tests; its report follows theirs."""
+    _style(c)
+    mypy = subprocess.Popen(
+        [sys.executable, "-m", "mypy"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     workers = workers or str(2 * (os.cpu_count() or 1))  # half the suite's time is waits (docs/ci.md)
     args = [sys.executable, "-m", "pytest", "-n", workers, "--durations=25"]
     # groups and their order (the longest first): tests/conftest.py
     args += ["--dist", "loadgroup", "--no-loadscope-reorder"] if workers != "0" else []
     args += (["-k", k] if k else []) + (["-x"] if x else [])
-    c.run(" ".join(f"'{a}'" for a in args), pty=False)
+    tests = c.run(" ".join(f"'{a}'" for a in args), pty=False, warn=True)
+    typed, _ = mypy.communicate()
+    print(typed, end="")
+    if tests is None or tests.failed:
+        raise Exit(code=tests.exited if tests is not None else 1)
+    if mypy.returncode:
+        raise Exit("mypy found the problems above", code=1)
 
 
 # --- mutation testing (not CI) ----------------------------------------------------------------

@@ -150,17 +150,24 @@ output "lambda_settings" {
 """
 
 
+def _stand_in_settings(tmp_path: Path) -> Settings:
+    """Settings with train's tfvars and a terraform/ of the stack's variables and provider configuration
+    with one resource (``STAND_IN``): the task's own path at a fraction of the real stack's time."""
+    settings = _settings(tmp_path)
+    for path in settings.terraform_dir.glob("*.tf"):
+        if path.name not in ("variables.tf", "versions.tf"):
+            path.unlink()
+    (settings.terraform_dir / "stand_in.tf").write_text(STAND_IN)
+    return settings
+
+
 @pytest.mark.slow
 def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_outputs(
     terraform: str, tmp_path: Path
 ) -> None:
     # GIVEN train's tfvars, the local target, and a terraform/ of the stack's variables and provider
     # configuration with one resource
-    settings = _settings(tmp_path)
-    for path in settings.terraform_dir.glob("*.tf"):
-        if path.name not in ("variables.tf", "versions.tf"):
-            path.unlink()
-    (settings.terraform_dir / "stand_in.tf").write_text(STAND_IN)
+    settings = _stand_in_settings(tmp_path)
     messages: list[str] = []
     # WHEN `invoke infra --target local` runs
     result = apply_emulated(settings, echo=messages.append)
@@ -182,8 +189,9 @@ def test_infra_for_the_local_target_applies_checks_for_drift_and_returns_the_out
 def test_a_failing_terraform_command_ends_the_task_with_what_to_do_next(
     terraform: str, tmp_path: Path
 ) -> None:
-    # GIVEN a variable file Terraform's own validation refuses (a log retention CloudWatch does not offer)
-    settings = _settings(tmp_path)
+    # GIVEN a variable file Terraform's own validation refuses (a log retention CloudWatch does not offer;
+    # the stack's variables.tf in the stand-in)
+    settings = _stand_in_settings(tmp_path)
     (settings.terraform_dir / "retention.auto.tfvars.json").write_text('{"log_retention_days": 2}')
     env = {
         **os.environ,
