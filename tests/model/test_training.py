@@ -145,14 +145,14 @@ def test_changed_hyperparameters_retrain_and_early_stopping_stays_in_bounds(
     trained: tuple[Settings, TrainOutcome], tmp_path: Path
 ) -> None:
     settings = make_settings(
-        tmp_path, epochs=7, min_epochs=5, patience=1, early_stopping="true", vector_dim=10, buckets=100_000
+        tmp_path, epochs=4, min_epochs=2, patience=1, early_stopping="true", vector_dim=10, buckets=100_000
     )
     shutil.copytree(trained[0].data_dir, settings.data_dir)  # the same prepared data: only training differs
     (folder,) = (settings.data_dir / "prepared").iterdir()
     kept = {name: (folder / name).stat().st_mtime_ns for name in (PEER_FILE, RULE_FILE)}
     outcome = run(settings)
     manifest = json.loads(outcome.manifest.read_text())
-    assert not outcome.reused and 5 <= manifest["trained_epochs"] <= 7
+    assert not outcome.reused and 2 <= manifest["trained_epochs"] <= 4
     assert manifest["hyperparameters"]["early_stopping"] == "true"
     assert outcome.test_accuracy >= MIN_TEST_ACCURACY - 0.05
     # AND what depends on the rows alone was kept from the first run, not fitted again: the peer's figures
