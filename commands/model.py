@@ -228,14 +228,16 @@ def classify(
     "transform_instance_type",
     "transform_instance_count",
     aliases={"max_parallel_jobs": "tune_max_parallel_jobs"},
-    help=VERBOSE,
+    help={"tune": "also check the quota `invoke tune` needs (its parallel training jobs)", **VERBOSE},
 )
-def preflight(c: Context, s: Settings, verbose: bool = False) -> None:
-    """Check what AWS would refuse before anything bills: credentials, region, role, quotas, state, names."""
+def preflight(c: Context, s: Settings, tune: bool = False, verbose: bool = False) -> None:
+    """Check what AWS would refuse before anything bills: credentials, region, role, quotas, state, names
+    for train, classify, plan and infra (the first deployment's path); --tune adds tuning's quota."""
     from ops.targets import select
 
+    commands = ("train", "classify", "plan", "infra") + (("tune",) if tune else ())
     with cli_errors():
-        checked = select(s).check(s, ("train", "tune", "classify", "plan", "infra"))
+        checked = select(s).check(s, commands)
     if checked:
         print("preflight: every check passed")
     else:

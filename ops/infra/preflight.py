@@ -1,7 +1,7 @@
 """``invoke preflight --target aws``, and the check that opens train, tune, plan and infra on AWS.
 
 The SageMaker checks (credentials, region, execution role, quotas) are ml/aws/preflight.py's; this module
-adds Terraform's: the state bucket and its lock answer (when ``terraform/backend.tf`` exists), every name
+adds Terraform's: the state bucket and its lock answer (a note without ``terraform/backend.tf``), every name
 derived from the stack name fits its AWS limit, and a note on what cannot be checked (CloudFront's account
 verification). One line each; the task exits 1 when one failed.
 """
@@ -149,11 +149,21 @@ def state_checks(s3: Any, config: dict[str, str]) -> list[Check]:
     ]
 
 
+# Without backend.tf Terraform keeps the state in this checkout: a stack CI applied is not seen from here.
+NO_BACKEND_NOTE = (
+    "no terraform/backend.tf: the state stays in this checkout, so a stack the workflows applied is not seen "
+    "(plan would create it again, destroy would remove nothing): copy backend.tf.example to backend.tf with "
+    "CI's state bucket, key and region first"
+)
+
+
 def stack_checks(settings: Settings, session: Any) -> list[Check]:
-    """Terraform's checks: the state (when there is an S3 backend), the names, the CloudFront note."""
+    """Terraform's checks: the state (a note without an S3 backend), the names, the CloudFront note."""
     found: list[Check] = []
     config = backend(settings.terraform_dir)
-    if config is not None:
+    if config is None:
+        found.append(Check("state", None, NO_BACKEND_NOTE))
+    else:
         s3 = session.client("s3", region_name=config.get("region") or settings.region)
         try:
             found += state_checks(s3, config)

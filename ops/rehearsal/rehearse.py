@@ -217,6 +217,7 @@ def workflow_context(account: Account, tfvars: str, **extra: Any) -> dict[str, A
             "AWS_REGION": REGION,
             "ENDPOINT_TFVARS_JSON": tfvars,
             "TF_STATE_BUCKET": STATE_BUCKET,
+            "TF_STATE_REGION": "",  # not set: GitHub gives "", and the state bucket is in the stack's region
         },
         "github": {"token": "not-used-by-the-rehearsal", "repository": REPOSITORY},
         **extra,

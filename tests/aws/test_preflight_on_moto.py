@@ -403,6 +403,28 @@ def test_invoke_preflight_and_train_print_one_line_a_check_and_exit_1_on_a_failu
     assert not (tmp_path / "build" / "data").exists()
 
 
+def test_invoke_preflight_passes_with_the_first_deploy_s_quotas_and_checks_tuning_s_when_asked(
+    aws_env: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tasks
+
+    # GIVEN the quotas docs/first-deploy.md has the administrator request: one training instance, the
+    # endpoint's two (blue/green), one transform instance
+    aws_env.gaps.applied = {**ENOUGH, "ml.c5.xlarge for training job usage": 1}
+    monkeypatch.setenv("DBP_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("DBP_TERRAFORM_DIR", str(tmp_path / "tf"))
+    # WHEN `invoke preflight --target aws` runs  THEN it passes: the first deployment does not tune
+    tasks.preflight(Context(), target="aws")
+    printed = capsys.readouterr().out
+    assert "preflight: every check passed" in printed
+    # AND, with no terraform/backend.tf, a note says that a stack CI applied is not seen from this checkout
+    assert "note state: no terraform/backend.tf: the state stays in this checkout" in printed
+    # AND with --tune it fails on tuning's two parallel training jobs, in one line
+    with pytest.raises(Exit, match=r"^error: preflight: 1 of "):
+        tasks.preflight(Context(), target="aws", tune=True)
+    assert "FAIL quota: 'ml.c5.xlarge for training job usage' is 1" in capsys.readouterr().out
+
+
 def test_plan_and_infra_on_aws_stop_at_the_preflight_before_terraform_runs(
     aws_env: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -174,3 +174,21 @@ def test_the_workflows_backend_takes_the_state_bucket_and_its_region(tmp_path: P
     # AND a state bucket in another region is named by TF_STATE_REGION
     other = _stack_inputs(tmp_path / "other", AWS_REGION="eu-west-1", TF_STATE_REGION="us-west-2")
     assert re.search(r'^\s*region\s*= "us-west-2"$', other, re.M)
+
+
+def test_every_workflow_passes_the_stack_inputs_script_each_repository_variable_it_reads() -> None:
+    # GIVEN the variables .github/stack-inputs.sh reads (AWS_REGION comes from configure-aws-credentials)
+    script = (ROOT / ".github" / "stack-inputs.sh").read_text()
+    read = set(re.findall(r"\$\{([A-Z_]+)[:}]", script)) - {"AWS_REGION"}
+    assert {"ENDPOINT_TFVARS_JSON", "TF_STATE_BUCKET", "TF_STATE_REGION"} <= read
+    # WHEN a workflow runs it  THEN its step's env passes each one from the repository variable of that name
+    runs = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for step in steps(load(path.name)):
+            if "stack-inputs.sh" in str(step.get("run", "")):
+                runs += 1
+                env = step.get("env", {})
+                assert {name: env.get(name) for name in read} == {
+                    name: f"${{{{ vars.{name} }}}}" for name in read
+                }, f"{path.name}: {step.get('name')}"
+    assert runs == 3  # plan, apply, destroy
