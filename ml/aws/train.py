@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ml.aws.config import AwsSettings
+from ml.aws.preflight import ROLE_RETRY_SECONDS
 from ml.aws.session import Aws, SageMakerError, download, upload_if_changed
 from ml.config import log
 from ml.package import unpack
@@ -188,13 +190,32 @@ def input_channels(channels: dict[str, str]) -> list[Any]:
     ]
 
 
+def _assuming_fails(exc: ClientError) -> bool:
+    """CreateTrainingJob's answer while IAM propagates a role made seconds ago ("Could not assume role")."""
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "ValidationException" and "assume role" in str(error.get("Message", ""))
+
+
 def _start(aws: Aws, settings: AwsSettings, key: str, spec: JobSpec) -> None:
-    """Start a training job for ``spec`` and stream its logs until it ends (however it ends)."""
+    """Start a training job for ``spec`` and stream its logs until it ends (however it ends); asked again
+    while SageMaker cannot assume a new role yet (``ROLE_RETRY_SECONDS``, as the preflight waits for it)."""
     from sagemaker.core.utils.exceptions import FailedStatusError
 
     trainer = model_trainer(aws, settings, spec.image, f"{JOB_PREFIX}-{key}", spec.hyperparameters)
-    with suppress(FailedStatusError):  # the job's own description says why; see train()
-        trainer.train(input_data_config=input_channels(spec.channels), wait=True, logs=True)
+    for delay in (*ROLE_RETRY_SECONDS, None):
+        try:
+            with suppress(FailedStatusError):  # the job's own description says why; see train()
+                trainer.train(input_data_config=input_channels(spec.channels), wait=True, logs=True)
+            return
+        except ClientError as exc:
+            if delay is None or not _assuming_fails(exc):
+                raise
+            log.info(
+                "SageMaker cannot assume %s yet (IAM propagates a new role for seconds): retrying in %gs",
+                aws.role_arn,
+                delay,
+            )
+            time.sleep(delay)
 
 
 def _attach(aws: Aws, name: str) -> None:

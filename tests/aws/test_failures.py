@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 from invoke import Context
 from invoke.exceptions import Exit
 
@@ -164,6 +166,47 @@ def test_a_running_job_with_the_same_inputs_is_waited_for_not_started_again(
     assert f"training job {first.name} has the same inputs and is running: waiting" in caplog.text
     assert creates == []
     assert (again.name, again.reused, first.reused) == (first.name, True, False)
+
+
+def test_a_role_sagemaker_cannot_assume_yet_is_asked_again_and_then_trains(
+    hooks: Hooks,
+    aws: MotoServer,
+    trained: tuple[Settings, TrainOutcome],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN a role created seconds ago: SageMaker's first two CreateTrainingJob answers are its
+    # "Could not assume role" ValidationException (moto never checks the role: the hook answers that gap)
+    message = f"Could not assume role {ROLE_ARN}. Please ensure that the role exists and allows principal "
+    refusals = iter([message + "'sagemaker.amazonaws.com' to assume the role."] * 2)
+
+    attempts: list[str | None] = []
+
+    def not_yet(**_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        refused = next(refusals, None)
+        attempts.append(refused)
+        if refused is None:
+            return None  # IAM caught up: moto answers
+        error = {"Code": "ValidationException", "Message": refused}
+        return AWSResponse(f"{aws.url}/", 400, {}, None), {"Error": error, "ResponseMetadata": {}}
+
+    hooks.on("before-call.sagemaker.CreateTrainingJob", not_yet)
+    monkeypatch.setattr(sm, "ROLE_RETRY_SECONDS", (0.0, 0.0, 0.0))
+    settings = aws_settings(tmp_path, trained)
+    _, prepared = pipeline.prepare_data(settings)
+    # WHEN training starts  THEN it asks again until SageMaker takes the job, saying why it waits
+    with caplog.at_level(logging.INFO, logger="dbpedia"):
+        job = sm.train(aws_session.connect(settings), settings, prepared)
+    assert len(attempts) == 3 and attempts[-1] is None and not job.reused
+    assert caplog.text.count(f"SageMaker cannot assume {ROLE_ARN} yet") == 2
+    # AND a role that never becomes assumable ends in SageMaker's error after the last retry
+    refusals = iter([message + "'sagemaker.amazonaws.com' to assume the role."] * 9)
+    other = aws_settings(tmp_path / "other", trained, epochs=3)  # other inputs: a new job, none reused
+    _, prepared = pipeline.prepare_data(other)
+    with pytest.raises(ClientError, match="Could not assume role"):
+        sm.train(aws_session.connect(other), other, prepared)
+    assert len(attempts) == 3 + 4  # the first ask and one a delay
 
 
 def test_uploads_skip_files_whose_checksum_is_already_in_s3(aws: MotoServer, tmp_path: Path) -> None:
