@@ -12,21 +12,10 @@ import pytest
 
 from ml import feedback
 from ml.pipeline import TrainOutcome, run
-from ml.train import TrainError
 from ml.versions import versions_dir
 from ops.settings import Settings
-from ops.targets import select
-from tests.helpers import make_settings
-
-SHA = "ab" * 32
-
-
-def put(folder: Path, item_id: str, text: str, predicted: str, correct: str, received: str) -> None:
-    """An item as ml/aws/feedback.py downloads it (the Lambda's object, as stored)."""
-    path = feedback.item_path(folder, item_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    item = {"id": item_id, "received": received, "text": text, "predicted": predicted, "correct": correct}
-    path.write_text(json.dumps({**item, "modelSha256": SHA}), encoding="utf-8")
+from tests.helpers import make_settings, real_texts
+from tests.helpers import put_feedback as put
 
 
 def test_the_summary_counts_pairs_reviews_and_shows_the_newest_first(tmp_path: Path) -> None:
@@ -77,7 +66,7 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     old = run(settings)
     # AND feedback on real DBPedia texts of its test split: accepted, rejected (poisoned), unreviewed
     folder = feedback.folder_of(settings.build_dir)
-    texts = _real_texts(settings)
+    texts = real_texts(settings)
     for n, (label, text) in enumerate(texts[:6]):
         put(folder, f"ok{n}", text, label, label, f"2026-12-0{n + 1}T10:00:00Z")
         feedback.decide(folder, f"ok{n}", "accept")
@@ -95,25 +84,3 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     assert 0.0 <= recorded["accuracy"]["new"] <= 1.0 and 0.0 <= recorded["accuracy"]["old"] <= 1.0
     # AND the same run again reuses it: the accepted feedback is part of what identifies a training
     assert run(settings.replace(with_feedback=True)).reused
-
-
-def _real_texts(settings: Settings) -> list[tuple[str, str]]:
-    """(label, text) of the prepared test split's first rows of different labels: real DBPedia abstracts."""
-    from ml import data, preprocess
-
-    dataset = data.resolve_dataset(settings)
-    prepared = preprocess.prepare(dataset, lambda: data.make_splits(dataset, settings), settings)
-    seen: dict[str, str] = {}
-    for row in prepared.test_rows():
-        label = dataset.classes[row.label]
-        seen.setdefault(label, row.text)
-    return list(seen.items())
-
-
-def test_the_aws_target_refuses_to_train_with_feedback_before_anything_starts(tmp_path: Path) -> None:
-    # GIVEN the aws target asked to train with feedback (the SageMaker channel does not take it yet)
-    settings = make_settings(tmp_path, target="aws", with_feedback=True)
-    # WHEN the target trains  THEN it refuses with what to do, and nothing was prepared
-    with pytest.raises(TrainError, match="--with-feedback trains locally only so far; use --target local"):
-        select(settings).train(settings, None)
-    assert not settings.data_dir.exists()
