@@ -31,6 +31,8 @@ from tests.helpers import put_feedback, real_texts
 
 from .conftest import (
     BUCKET,
+    IMAGE,
+    ROLE_ARN,
     Handler,
     Hooks,
     aws_settings,
@@ -110,6 +112,32 @@ def test_nothing_accepted_stops_the_run_before_a_job_starts(
     ):
         sagemaker_pipeline.run(settings)
     assert aws.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_an_endpoint_serving_a_version_not_here_stops_the_run_before_a_job_starts(
+    aws: MotoServer, trained: tuple[Settings, TrainOutcome], tmp_path: Path
+) -> None:
+    # GIVEN accepted feedback, and an endpoint serving a version this build folder does not have (the
+    # feedback slice's old model could not be measured)
+    settings = aws_settings(tmp_path, trained, with_feedback=True)
+    folder = feedback.folder_of(settings.build_dir)
+    put_feedback(folder, "a1", "Acme Corp makes anvils.", "Company", "Company", "2026-12-01T10:00:00Z")
+    feedback.decide(folder, "a1", "accept")
+    sagemaker, model = aws.client("sagemaker"), f"{PREFIX}-feedfeedfeedfeed"
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/elsewhere/model.tar.gz"},
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": model, "InitialInstanceCount": 1}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{model}-cfg", ProductionVariants=[{**variant, "InstanceType": "ml.t2.medium"}]
+    )
+    sagemaker.create_endpoint(EndpointName=PREFIX, EndpointConfigName=f"{model}-cfg")
+    # WHEN it trains with the feedback  THEN it stops naming the version, before any job is paid for
+    with pytest.raises(versions.GateError, match="serves version feedfeedfeedfeed, which is not in"):
+        sagemaker_pipeline.run(settings)
+    assert sagemaker.list_training_jobs()["TrainingJobSummaries"] == []
 
 
 def test_the_train_channel_holds_the_prepared_rows_and_the_accepted_items_only(runs: Run) -> None:

@@ -27,6 +27,7 @@ from ml.results import read_key
 from ml.versions import versions_dir
 from ops.infra.moto_server import MotoServer
 from ops.settings import Settings
+from ops.targets import select
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 from .conftest import BUCKET, IMAGE, REGION, ROLE_ARN, Hooks
@@ -238,7 +239,7 @@ def test_explain_sends_each_text_s_instances_and_regroups_the_answers_as_the_lam
     tmp_path: Path,
 ) -> None:
     # GIVEN the endpoint serving the trained version, whose folder (and so its labels) is here
-    settings = make_settings(tmp_path, target="aws", region=REGION)
+    settings = make_settings(tmp_path, target="aws", region=REGION, explain_max_words=5)
     shutil.copytree(versions_dir(trained[0]), versions_dir(settings))
     n_labels = len(json.loads(trained[1].manifest.read_text())["labels"])
     model = f"dbpedia-classifier-{trained[1].archive.parent.name}"
@@ -247,8 +248,8 @@ def test_explain_sends_each_text_s_instances_and_regroups_the_answers_as_the_lam
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"id": r.id, "text": r.text}) + "\n" for r in RECORDS), "utf-8")
     out = tmp_path / "out.jsonl"
-    # WHEN the texts are classified on aws with explanations of at most 5 words
-    classify(settings, source, out, InputSpec(), explain_words=5)
+    # WHEN the texts are classified on aws with explanations of at most 5 words, as the task asks its target
+    select(settings).classify(settings, source, out, InputSpec(), False, True)
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     # THEN the job's input is, for each text with words, the text and it without each of its first 5 words
     # (the Lambda's one request, as lines), each asking every label
