@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ml import feedback
+from ml.package import unpack
 from ml.pipeline import TrainOutcome, run
 from ml.versions import versions_dir
 from ops.settings import Settings
@@ -81,6 +82,12 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     recorded = json.loads(new.manifest.read_text(encoding="utf-8"))["feedback"]
     assert recorded["items"] == 6 and recorded["ids"] == [f"ok{n}" for n in range(6)]
     assert len(recorded["sha256"]) == 64
-    assert 0.0 <= recorded["accuracy"]["new"] <= 1.0 and 0.0 <= recorded["accuracy"]["old"] <= 1.0
+    # (the slice is each model's accuracy on those items: the old one is the model deployed before)
+    fed = feedback.for_training(settings.build_dir, json.loads(new.manifest.read_text())["labels"])
+    cache = tmp_path / "check"
+    models = {name: unpack(o.archive, cache / name) for name, o in (("old", old), ("new", new))}
+    assert recorded["accuracy"] == {name: feedback.accuracy_on(m, fed) for name, m in models.items()}
+    # AND the record is the accepted items' own, as the aws target records them
+    assert {k: recorded[k] for k in ("items", "ids", "sha256")} == fed.record()
     # AND the same run again reuses it: the accepted feedback is part of what identifies a training
     assert run(settings.replace(with_feedback=True)).reused
