@@ -181,7 +181,8 @@ def evaluate(c: Context, s: Settings, model: str, verbose: bool = False) -> None
         "text_column": "CSV column / JSON key holding the text (default: text, else title + content)",
         "id_column": "CSV column / JSON key holding the id (default: id, else the row number)",
         "force": "start over: replace an OUTPUT made by another input, model or k",
-        "explain": 'local: add the words behind each answer, as the API\'s "explain": true does',
+        "explain": 'add the words behind each answer, as the API\'s "explain": true does (aws: the '
+        "endpoint model's version must be in build/model/versions)",
         **VERBOSE,
     },
 )

@@ -1,12 +1,15 @@
 """The band the live answers should stay in, measured on the validation split when a version is made.
 
-The Lambda counts, per request, whether it gave a label and which (lambda/metrics.py); an alarm fires when a
-day's unknown-text rate, or a label's share of the day's labelled answers, leaves this band
-(terraform/monitoring.tf). People type shorter texts than an abstract, so the validation rows are judged as
-the whole text and as its first ``slices.SHORT_TOKENS`` tokens (what people type first): the unknown-text
-rule of the wire contract with the version's vocabulary, and the model's top label. Each share's band spans
-the two forms, widened by ``Z`` binomial standard errors of a day of ``MIN_DAY_ANSWERS`` answers: a day with
-fewer is not judged. The derivation and what it means: docs/live-metrics.md.
+The Lambda counts, per request, whether it gave a label and which (lambda/metrics.py); an alarm fires when
+the unknown-text rate, or a label's share of the labelled answers, leaves this band (terraform/drift.tf).
+People type shorter texts than an abstract, so the validation rows are judged as the whole text and as its
+first ``slices.SHORT_TOKENS`` tokens (what people type first): the unknown-text rule of the wire contract
+with the version's vocabulary, and the model's top label. Each share's band spans the two forms, widened by
+``Z`` binomial standard errors. The high edge is judged on a day of at least ``MIN_DAY_ANSWERS`` answers.
+The low edge needs more answers to mean anything (at 100, three standard errors of a 7% share exceed the
+share): each share's low edge is judged only on at least ``low_answers`` answers (over a week, in
+terraform/drift.tf), the fewest at which the edge still holds ``MIN_LOW_EDGE_ANSWERS`` answers, so a share
+that vanishes alarms. The derivation and what it means: docs/live-metrics.md.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from ml.lambda_src import contract
 from ml.slices import SHORT_TOKENS
 
 MIN_DAY_ANSWERS = 100  # a day with fewer answers is not judged (the alarms treat it as missing data)
-Z = 3.0  # binomial standard errors of such a day added on each side
+Z = 3.0  # binomial standard errors added on each side
+MIN_LOW_EDGE_ANSWERS = 5  # the low edge, at the count it is judged on, holds this many answers (n·p >= 5)
 
 
 def read_words(path: Path) -> contract.Vocabulary:
@@ -59,11 +63,40 @@ def _refused(text: str, words: contract.Vocabulary, min_known_percent: int) -> b
     )
 
 
-def _band(shares: list[float]) -> dict[str, float]:
-    """From the smallest to the largest share measured, each widened by ``Z`` standard errors of a day."""
+def _band(shares: list[float]) -> dict[str, Any]:
+    """From the smallest to the largest share measured, widened by ``Z`` standard errors: the high edge of a
+    day of ``MIN_DAY_ANSWERS`` answers, the low edge of ``low_answers`` answers (None: no count gives a low
+    edge above 0, the share was never measured above 0)."""
+    low, high = min(shares), max(shares)
     mean = sum(shares) / len(shares)
-    margin = Z * math.sqrt(mean * (1 - mean) / MIN_DAY_ANSWERS)
-    return {"low": round(max(0.0, min(shares) - margin), 4), "high": round(min(1.0, max(shares) + margin), 4)}
+    spread = math.sqrt(mean * (1 - mean))  # the binomial standard error times sqrt(n)
+    band: dict[str, Any] = {
+        "low": 0.0,
+        "high": round(min(1.0, high + Z * spread / math.sqrt(MIN_DAY_ANSWERS)), 4),
+    }
+    band["low_answers"] = _low_answers(low, spread)
+    if band["low_answers"] is not None:
+        band["low"] = _floor(low - Z * spread / math.sqrt(band["low_answers"]))
+    return band
+
+
+def _floor(share: float) -> float:
+    """A low edge rounded down to 6 places (the manifest's and the alarm's figure)."""
+    return math.floor(share * 1e6) / 1e6
+
+
+def _low_answers(low: float, spread: float) -> int | None:
+    """The fewest answers ``n`` at which ``n · (low - Z · spread / sqrt(n)) >= MIN_LOW_EDGE_ANSWERS``: the
+    positive root of ``low · x² - Z · spread · x - MIN_LOW_EDGE_ANSWERS`` in ``x = sqrt(n)``, squared, then
+    raised while the edge rounded down falls short; never fewer than ``MIN_DAY_ANSWERS``; None when ``low``
+    is 0."""
+    if low <= 0:
+        return None
+    root = (Z * spread + math.sqrt((Z * spread) ** 2 + 4 * low * MIN_LOW_EDGE_ANSWERS)) / (2 * low)
+    n = max(MIN_DAY_ANSWERS, math.ceil(root**2))
+    while n * _floor(low - Z * spread / math.sqrt(n)) < MIN_LOW_EDGE_ANSWERS:
+        n += 1
+    return n
 
 
 def derive(
@@ -82,6 +115,7 @@ def derive(
     }
     return {
         "min_day_answers": MIN_DAY_ANSWERS,
+        "min_low_edge_answers": MIN_LOW_EDGE_ANSWERS,
         "z": Z,
         "measured": forms,
         "unknown_text": _band([f["unknown_text"] for f in forms.values()]),

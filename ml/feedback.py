@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +165,13 @@ class ForTraining:
         """What the manifest keeps of them: how many, which ids, their digest."""
         return {"items": len(self.items), "ids": [item.id for item in self.items], "sha256": self.sha256}
 
+    def channel(self, train: Path, dest: Path) -> Path:
+        """Write the train channel to ``dest``: the prepared ``train`` rows, then these lines once each."""
+        shutil.copyfile(train, dest)
+        with dest.open("a", encoding="utf-8") as fh:
+            fh.writelines(self.lines)
+        return dest
+
 
 def for_training(build_dir: Path, classes: list[str]) -> ForTraining:
     """The accepted items of ``build_dir``'s feedback whose label is one of ``classes`` (the data's label
@@ -176,7 +184,7 @@ def for_training(build_dir: Path, classes: list[str]) -> ForTraining:
     chosen = accepted(folder, list(tokens))
     if not chosen:
         raise FeedbackError(
-            f"no accepted feedback with this data's labels in {folder}: run `invoke feedback review` first"
+            f"no accepted feedback with this data's labels in {folder}: run `invoke feedback --review` first"
         )
     lines = [format_line(tokens[item.correct], " ".join(tokenize(item.text))) for item in chosen]
     return ForTraining(chosen, lines, hashlib.sha256("".join(lines).encode()).hexdigest())

@@ -129,6 +129,12 @@ def evaluate_model(
     return full
 
 
+def accepted_feedback(settings: ModelSettings, dataset: data.Dataset) -> feedback.ForTraining | None:
+    """The accepted feedback as train lines when ``--with-feedback`` asks for it (both targets), else None;
+    FeedbackError when it asks and a person accepted nothing with this data's labels."""
+    return feedback.for_training(settings.build_dir, dataset.classes) if settings.with_feedback else None
+
+
 def _train_locally(
     settings: ModelSettings, prepared: preprocess.Prepared, fed: feedback.ForTraining | None = None
 ) -> Producer:
@@ -138,8 +144,7 @@ def _train_locally(
         hp = settings.hyperparameters
         rows = prepared.path("train")
         if fed is not None:  # beside the model, in the run's scratch folder: removed with it
-            rows = archive.with_name("train-with-feedback.txt")
-            rows.write_text(prepared.path("train").read_text(encoding="utf-8") + "".join(fed.lines), "utf-8")
+            rows = fed.channel(rows, archive.with_name("train-with-feedback.txt"))
         result = train.train(
             rows,
             prepared.path("validation"),
@@ -154,23 +159,29 @@ def _train_locally(
             "trained_epochs": result.epochs,
             "train_seconds": round(result.seconds, 2),
         }
-        if fed is not None:
-            accuracy = _feedback_slice(settings, result.model_path, fed)
-            details["feedback"] = {**fed.record(), "accuracy": accuracy}
         return result.model_path, details
 
     return produce
 
 
-def _feedback_slice(settings: ModelSettings, model_bin: Path, fed: feedback.ForTraining) -> dict[str, Any]:
-    """Accuracy on the accepted feedback of the new model and of the one deployed before it (None: none)."""
-    live = deploy.registered_archive(settings)
-    old = None
-    if live is not None and live.exists():
-        old = feedback.accuracy_on(package.unpack(live, settings.build_dir / "endpoint-cache"), fed)
-    new = feedback.accuracy_on(model_bin, fed)
-    log.info("accuracy on %d accepted feedback items: new model %s, old %s", len(fed.items), new, old)
-    return {"new": new, "old": old}
+def with_feedback_slice(
+    settings: ModelSettings, produce: Producer, fed: feedback.ForTraining | None, old: Path | None
+) -> Producer:
+    """``produce``, whose details also record the accepted feedback (``fed``) and the accuracy on it of the
+    new model and of ``old``, the archive deployed before it (None: none was); ``produce`` itself when no
+    feedback was asked for. Both targets' trainers go through it."""
+    if fed is None:
+        return produce
+
+    def produced(archive: Path) -> tuple[Path, dict[str, Any]]:
+        model_bin, details = produce(archive)
+        cache = settings.build_dir / "endpoint-cache"
+        before = feedback.accuracy_on(package.unpack(old, cache), fed) if old and old.exists() else None
+        new = feedback.accuracy_on(model_bin, fed)
+        log.info("accuracy on %d accepted feedback items: new model %s, old %s", len(fed.items), new, before)
+        return model_bin, {**details, "feedback": {**fed.record(), "accuracy": {"new": new, "old": before}}}
+
+    return produced
 
 
 def package_version(
@@ -320,9 +331,11 @@ def run(settings: ModelSettings) -> TrainOutcome:
     remove_leftovers(settings)
     dataset, prepared = prepare_data(settings)
     shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training
-    fed = feedback.for_training(settings.build_dir, dataset.classes) if settings.with_feedback else None
+    fed = accepted_feedback(settings, dataset)
     key = _train_key(prepared, settings, fed)
-    produce = _train_locally(settings, prepared, fed)
+    produce = with_feedback_slice(
+        settings, _train_locally(settings, prepared, fed), fed, deploy.registered_archive(settings)
+    )
     folder, reused = package_version(settings, dataset, prepared, key, produce)
     gate(settings, register_approval(settings, folder), prepared, live_version(settings))
     page.write(folder, shown)  # what the page shows of this version (docs/own-data.md)

@@ -189,10 +189,7 @@ class AwsTarget:
 
     def train(self, settings: Settings, review: Review | None) -> TrainOutcome:
         from ml.aws import pipeline
-        from ml.train import TrainError
 
-        if settings.with_feedback:
-            raise TrainError("--with-feedback trains locally only so far; use --target local")
         return pipeline.run(settings, review)
 
     def billing(self, settings: Settings) -> str:
@@ -229,12 +226,9 @@ class AwsTarget:
         self, settings: Settings, source: Path, output: Path, spec: InputSpec, force: bool, explain: bool
     ) -> Summary:
         from ml.aws import transform
-        from ml.records import ClassifyError
 
-        if explain:  # docs/explanations.md: a transform job answers lines one by one, not as one request
-            raise ClassifyError("--explain is for --target local only; Batch Transform does not explain yet")
-
-        return transform.classify(settings, source, output, spec, force)
+        explain_words = settings.explain_max_words if explain else 0
+        return transform.classify(settings, source, output, spec, force, explain_words)
 
     def site_urls(self, settings: Settings) -> SiteUrls:
         from ops.infra.outputs import deployed_urls

@@ -1,15 +1,17 @@
-# Live metrics' drift alarms: the Lambda's Embedded Metric Format lines (lambda/metrics.py) counted over a
-# day against the band `invoke train` measured on the validation split (ml/drift.py, docs/live-metrics.md).
-# A day with fewer than min_day_answers answers is not judged.
+# Live metrics' drift alarms: the Lambda's Embedded Metric Format lines (lambda/metrics.py) counted against the
+# band `invoke train` measured on the validation split (ml/drift.py, docs/live-metrics.md). Each share has two
+# alarms: above its high edge over a day of at least min_day_answers answers, and below its low edge over a
+# week (CloudWatch's longest evaluation: period x evaluation periods <= 7 days) of at least its low_answers
+# answers, the count its low edge was derived for; a share without low_answers has no low alarm.
 
 locals {
   metrics_namespace = "DbpediaClassifier" # lambda/metrics.py NAMESPACE
-  drift_period      = 86400
+  drift_day         = 86400
+  drift_week        = 604800
   drift_function    = { Function = aws_lambda_function.classifier.function_name }
-  drift_judged      = "answers >= ${var.drift_band.min_day_answers}"
 
-  # One alarm per share judged: the part (a Sum) over all answers of the same metric.
-  drift_alarms = merge(
+  # Each share judged: the part (a Sum) over all answers of the same metric.
+  drift_shares = merge(
     {
       "unknown-text-rate" = {
         what   = "the share of answers without a label (unknown text)"
@@ -31,13 +33,33 @@ locals {
       }
     },
   )
+
+  # One alarm per share and side: the high side keeps the share's name, the low side adds "-low".
+  drift_alarms = merge(
+    {
+      for key, share in local.drift_shares : key => merge(share, {
+        period  = local.drift_day
+        outside = "above ${share.band.high}, the high edge of the band"
+        test    = "answers >= ${var.drift_band.min_day_answers} AND FILL(part, 0) / answers > ${share.band.high}"
+        window  = "a day of at least ${var.drift_band.min_day_answers} answers"
+      })
+    },
+    {
+      for key, share in local.drift_shares : "${key}-low" => merge(share, {
+        period  = local.drift_week
+        outside = "below ${share.band.low}, the low edge of the band"
+        test    = "answers >= ${share.band.low_answers} AND FILL(part, 0) / answers < ${share.band.low}"
+        window  = "a week of at least ${share.band.low_answers} answers"
+      }) if share.band.low_answers != null
+    },
+  )
 }
 
 resource "aws_cloudwatch_metric_alarm" "drift" {
   for_each = local.drift_alarms
 
   alarm_name          = "${var.name}-${each.key}"
-  alarm_description   = "Over a day, ${each.value.what} left the band ${each.value.band.low}-${each.value.band.high} measured on the validation split${each.value.why}."
+  alarm_description   = "Over ${each.value.window}, ${each.value.what} was ${each.value.outside} measured on the validation split${each.value.why}."
   comparison_operator = "GreaterThanOrEqualToThreshold"
   threshold           = 1
   evaluation_periods  = 1
@@ -48,7 +70,7 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
 
   metric_query {
     id          = "outside"
-    expression  = "IF(${local.drift_judged} AND (FILL(part, 0) / answers < ${each.value.band.low} OR FILL(part, 0) / answers > ${each.value.band.high}), 1, 0)"
+    expression  = "IF(${each.value.test}, 1, 0)"
     label       = "${each.key} outside its band (1) or not (0)"
     return_data = true
   }
@@ -60,7 +82,7 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
       namespace   = local.metrics_namespace
       metric_name = each.value.metric
       dimensions  = each.value.part
-      period      = local.drift_period
+      period      = each.value.period
       stat        = "Sum"
     }
   }
@@ -72,7 +94,7 @@ resource "aws_cloudwatch_metric_alarm" "drift" {
       namespace   = local.metrics_namespace
       metric_name = each.value.metric
       dimensions  = local.drift_function
-      period      = local.drift_period
+      period      = each.value.period
       stat        = each.value.whole
     }
   }

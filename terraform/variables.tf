@@ -104,11 +104,11 @@ variable "domain_name" {
 
 variable "drift_band" {
   type = object({
-    labels          = map(object({ high = number, low = number }))
+    labels          = map(object({ high = number, low = number, low_answers = optional(number) }))
     min_day_answers = number
-    unknown_text    = object({ high = number, low = number })
+    unknown_text    = object({ high = number, low = number, low_answers = optional(number) })
   })
-  description = "The band of the live metrics' drift alarms (drift.tf), as `invoke train` measured it on the validation split and the deployed version's manifest records it (ml/drift.py): shares from 0 to 1 of the day's answers without a label and of each label among the labelled ones; a day with fewer than min_day_answers answers is not judged. The default judges nothing."
+  description = "The band of the live metrics' drift alarms (drift.tf), as `invoke train` measured it on the validation split and the deployed version's manifest records it (ml/drift.py): shares from 0 to 1 of the answers without a label and of each label among the labelled ones. high is judged on a day of at least min_day_answers answers; low on a week of at least low_answers answers (null, or a band recorded before it: the low side is not judged). The default judges nothing."
   default = {
     labels          = {}
     min_day_answers = 100
@@ -117,9 +117,9 @@ variable "drift_band" {
 
   validation {
     condition = alltrue([
-      for band in concat([var.drift_band.unknown_text], values(var.drift_band.labels)) : 0 <= band.low && band.low <= band.high && band.high <= 1
+      for band in concat([var.drift_band.unknown_text], values(var.drift_band.labels)) : 0 <= band.low && band.low <= band.high && band.high <= 1 && (band.low_answers == null ? true : band.low_answers >= 1)
     ]) && var.drift_band.min_day_answers >= 1
-    error_message = "drift_band: every low and high must satisfy 0 <= low <= high <= 1, and min_day_answers must be at least 1."
+    error_message = "drift_band: every low and high must satisfy 0 <= low <= high <= 1, every low_answers must be null or at least 1, and min_day_answers must be at least 1."
   }
 }
 

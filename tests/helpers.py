@@ -123,3 +123,25 @@ def lambda_environment_of(archive: Path) -> dict[str, str]:
     manifest = read_manifest(archive.parent)
     assert manifest is not None, f"{archive.parent} has no manifest"
     return vocabulary.lambda_environment(archive, manifest["labels"])
+
+
+def put_feedback(folder: Path, item_id: str, text: str, predicted: str, correct: str, received: str) -> None:
+    """A feedback item as ml/aws/feedback.py downloads it (the Lambda's object, as stored) into ``folder``."""
+    from ml import feedback
+
+    path = feedback.item_path(folder, item_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    item = {"id": item_id, "received": received, "text": text, "predicted": predicted, "correct": correct}
+    path.write_text(json.dumps({**item, "modelSha256": "ab" * 32}), encoding="utf-8")
+
+
+def real_texts(settings: Settings) -> list[tuple[str, str]]:
+    """(label, text) of the prepared test split's first rows of different labels: real DBPedia abstracts."""
+    from ml import data, preprocess
+
+    dataset = data.resolve_dataset(settings)
+    prepared = preprocess.prepare(dataset, lambda: data.make_splits(dataset, settings), settings)
+    seen: dict[str, str] = {}
+    for row in prepared.test_rows():
+        seen.setdefault(dataset.classes[row.label], row.text)
+    return list(seen.items())

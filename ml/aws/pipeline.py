@@ -28,12 +28,14 @@ from ml.fsutil import file_digest
 from ml.package import ARCHIVE
 from ml.pipeline import (
     TrainOutcome,
+    accepted_feedback,
     deployed,
     gate,
     package_version,
     prepare_data,
     register_approval,
     remove_leftovers,
+    with_feedback_slice,
 )
 from ml.preprocess import BASELINE_TRAIN
 
@@ -50,8 +52,13 @@ def run(settings: AwsSettings, review: versions.Review | None = None) -> TrainOu
         remove_leftovers(settings)
         dataset, prepared = prepare_data(settings)
         shown = page.describe(dataset, settings)  # a bad labels.json stops the run before any training
-        job = sagemaker_train.train(aws, settings, prepared)
-        fetch = sagemaker_train.artifact_producer(aws, job, settings.model_dir / "unpacked")
+        fed = accepted_feedback(settings, dataset)
+        # the feedback slice's old model is the endpoint's: looked up before paying for a training job
+        old = _live_archive(aws, settings) if fed is not None else None
+        job = sagemaker_train.train(aws, settings, prepared, fed)
+        fetch = with_feedback_slice(
+            settings, sagemaker_train.artifact_producer(aws, job, settings.model_dir / "unpacked"), fed, old
+        )
         folder, _ = package_version(settings, dataset, prepared, f"sagemaker-{job.name}", fetch)
         sha = file_digest(folder / ARCHIVE)
         # the Lambda zip ships the model's topical vocabulary: derived beside the version, stored with it
@@ -126,6 +133,12 @@ def live_version(client: Any, settings: AwsSettings) -> versions.Version | None:
             f"the endpoint serves version {version_id}, which is not in {where}: the gate "
             "cannot compare against it (train it here, or deploy from the machine that has it)"
         ) from None
+
+
+def _live_archive(aws: session.Aws, settings: AwsSettings) -> Path | None:
+    """The model archive the SageMaker endpoint serves (its version folder here), or None: no endpoint."""
+    live = live_version(aws.sagemaker, settings)
+    return live.archive if live is not None else None
 
 
 def list_packages(settings: AwsSettings) -> tuple[list[packages.Package], str | None]:

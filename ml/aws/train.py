@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -27,6 +28,7 @@ from ml.aws.config import AwsSettings
 from ml.aws.preflight import ROLE_RETRY_SECONDS
 from ml.aws.session import Aws, SageMakerError, download, upload_if_changed
 from ml.config import log
+from ml.feedback import ForTraining
 from ml.package import unpack
 from ml.preprocess import Prepared
 
@@ -37,12 +39,34 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _ACCURACY_LINE = re.compile(r"#(train|validation)_accuracy:\s*([0-9.]+)")
 
 
-def upload_channels(aws: Aws, prepared: Prepared) -> dict[str, str]:
-    """Upload the train and validation files; return each channel's S3 prefix (what the job reads)."""
+def data_key(prepared: Prepared, fed: ForTraining | None) -> str:
+    """What names a run's train channel: the prepared data's key, and the accepted feedback's digest."""
+    return prepared.key if fed is None else f"{prepared.key}-feedback-{fed.sha256[:16]}"
+
+
+def upload_channels(
+    aws: Aws, prepared: Prepared, fed: ForTraining | None = None, scratch: Path | None = None
+) -> dict[str, str]:
+    """Upload the train and validation files; return each channel's S3 prefix (what the job reads).
+
+    With ``fed`` the train channel is the prepared rows and the accepted feedback's lines (ml/feedback.py
+    writes it into ``scratch``, removed afterwards), under a prefix of its own (``data_key``); the
+    validation channel stays the prepared one.
+    """
     channels = {}
     for name in CHANNELS:
-        prefix = aws.uri("data", prepared.key, name) + "/"
-        upload_if_changed(aws.s3, prepared.path(name), prefix + f"{name}.txt", CONTENT_TYPE)
+        key = data_key(prepared, fed) if name == "train" else prepared.key
+        prefix = aws.uri("data", key, name) + "/"
+        path = prepared.path(name)
+        if fed is not None and name == "train":
+            assert scratch is not None, "a train channel with feedback is written to a scratch folder"
+            scratch.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".feedback-channel.", dir=scratch) as folder:
+                upload_if_changed(
+                    aws.s3, fed.channel(path, Path(folder) / "train.txt"), prefix + "train.txt", CONTENT_TYPE
+                )
+        else:
+            upload_if_changed(aws.s3, path, prefix + f"{name}.txt", CONTENT_TYPE)
         channels[name] = prefix
     return channels
 
@@ -227,14 +251,16 @@ def _attach(aws: Aws, name: str) -> None:
         SdkTrainingJob.get(training_job_name=name, session=aws.boto).wait(logs=True)
 
 
-def train(aws: Aws, settings: AwsSettings, prepared: Prepared) -> TrainingJob:
-    """Upload the channels, then reuse a finished job with the same inputs, wait for a running one, or train.
+def train(aws: Aws, settings: AwsSettings, prepared: Prepared, fed: ForTraining | None = None) -> TrainingJob:
+    """Upload the channels (with the accepted feedback in train when ``fed``), then reuse a finished job with
+    the same inputs, wait for a running one, or train.
 
     Raises:
         SageMakerError: the job failed or stopped (with SageMaker's reason), or the role was refused.
     """
-    spec = JobSpec(aws.image, settings.hyperparameters.as_blazingtext(), upload_channels(aws, prepared))
-    key = spec.key(prepared.key)
+    channels = upload_channels(aws, prepared, fed, settings.model_dir)
+    spec = JobSpec(aws.image, settings.hyperparameters.as_blazingtext(), channels)
+    key = spec.key(data_key(prepared, fed))
     found = find_job(aws.sagemaker, key, spec)
     if found is None:
         log.info("starting a training job on %s (key %s)", settings.training_instance_type, key)

@@ -10,6 +10,12 @@ Layout: ``s3://<bucket>/<prefix>/transform/<input sha>/input/input.jsonl`` and `
 model is the one the endpoint serves (DescribeEndpoint → DescribeEndpointConfig, :func:`endpoint_model`),
 which :func:`classify` also records in the output's key. The job's name holds a key of the input, model and
 instances, so a re-run reuses a Completed job (or waits for a running one) and uploads nothing again.
+
+``--explain`` (docs/explanations.md): each text with words is written as the lines of its explanation's
+instances (the text, then it without each of its first ``explain_max_words`` words, as the Lambda sends
+them in one request), each asking every label of the model; the job answers them line by line in order,
+and each text's answers are regrouped by position into its line with its ``explanation`` (ml/bulk.py), as
+the local target writes it. The model's label count comes from its version folder here.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from ml.aws import session
 from ml.aws.config import AwsSettings
 from ml.aws.resources import find_endpoint_resources
 from ml.aws.session import SageMakerError, aws_errors, download, upload_if_changed
-from ml.bulk import classify_file
+from ml.bulk import classify_file, explain_instances, explained_line
 from ml.config import log
 from ml.fsutil import atomic_path
 from ml.lambda_src import contract, tokens_of
+from ml.package import MANIFEST
+from ml.page import label_count
 from ml.records import ClassifyError, InputSpec, Record
 from ml.results import Provenance, Summary, publish, result_line
+from ml.versions import versions_dir
 
 CONTENT_TYPE = contract.JSONLINES
 BATCH_STRATEGY = "MultiRecord"
@@ -40,11 +49,16 @@ INPUT_NAME = "input.jsonl"
 JOB_PREFIX = "bulk"
 
 
-def request_body(records: list[Record], k: int) -> tuple[bytes, list[int]]:
-    """The job's JSON lines input and the indexes of the records it holds (texts with no word left out)."""
+def request_body(
+    records: list[Record], k: int, explain_words: int = 0
+) -> tuple[bytes, list[int], list[list[str]]]:
+    """The job's JSON lines input, the indexes of the records it holds (texts with no word left out) and
+    each such record's instances: its tokens, or with ``explain_words`` its explanation's instances (the
+    caller's ``k`` is then the model's label count)."""
     tokens = [tokens_of(record.text) for record in records]
     sent = [index for index, text in enumerate(tokens) if text]
-    return contract.jsonlines_request([tokens[i] for i in sent], k), sent
+    groups = [explain_instances(tokens[i], explain_words) if explain_words else [tokens[i]] for i in sent]
+    return contract.jsonlines_request([line for group in groups for line in group], k), sent, groups
 
 
 def deployed_model(client: Any, endpoint: str) -> str:
@@ -142,23 +156,42 @@ def run_job(
     return str(job["TransformOutput"]["S3OutputPath"]).rstrip("/") + "/"
 
 
-def join_output(records: list[Record], sent: list[int], out_file: Path) -> list[dict[str, Any]]:
-    """One output line per record: the job's predictions joined back to the ids by position."""
+def join_output(
+    records: list[Record],
+    sent: list[int],
+    out_file: Path,
+    groups: list[list[str]] | None = None,
+    explained_k: int = 0,
+) -> list[dict[str, Any]]:
+    """One output line per record: the job's predictions joined back to the ids by position; with
+    ``groups`` (each sent record's instances) and ``explained_k``, each record's answers regrouped into its
+    explained line with the top ``explained_k`` labels."""
+    groups = groups or [[""] for _ in sent]
     try:
         predictions = contract.read_json_lines(out_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise SageMakerError(f"the transform output {out_file} is not JSON lines ({exc})") from None
-    if len(predictions) != len(sent):
-        raise SageMakerError(
-            f"the transform output {out_file} has {len(predictions)} lines for {len(sent)} texts"
-        )
-    by_index = dict(zip(sent, predictions, strict=True))
+    expected = sum(len(group) for group in groups)
+    if len(predictions) != expected:
+        what = f"{expected} instances of {len(sent)} texts" if expected != len(sent) else f"{expected} texts"
+        raise SageMakerError(f"the transform output {out_file} has {len(predictions)} lines for {what}")
+    by_index, lines, start = dict(zip(sent, groups, strict=True)), [], 0
     try:
-        return [result_line(record.id, by_index.get(i)) for i, record in enumerate(records)]
+        for index, record in enumerate(records):
+            group = by_index.get(index)
+            if group is None:
+                lines.append(result_line(record.id, None))
+                continue
+            answers, start = predictions[start : start + len(group)], start + len(group)
+            if explained_k:
+                lines.append(explained_line(record.id, group[0], answers, explained_k))
+            else:
+                lines.append(result_line(record.id, answers[0]))
     except ClassifyError as exc:
         raise SageMakerError(
             f"the transform output {out_file} is not BlazingText's answer format ({exc})"
         ) from None
+    return lines
 
 
 def bucket_name(session: Any, settings: AwsSettings) -> str:
@@ -169,15 +202,19 @@ def bucket_name(session: Any, settings: AwsSettings) -> str:
     return f"sagemaker-{settings.region}-{account}"
 
 
-def transform(settings: AwsSettings, records: list[Record], model: str) -> list[dict[str, Any]]:
+def transform(
+    settings: AwsSettings, records: list[Record], model: str, explain_words: int = 0, n_labels: int = 0
+) -> list[dict[str, Any]]:
     """Classify ``records`` with a Batch Transform job on ``model``; one output line per record.
 
-    ``model`` is :func:`endpoint_model`'s answer, the one the caller records as the output's maker.
+    ``model`` is :func:`endpoint_model`'s answer, the one the caller records as the output's maker. With
+    ``explain_words`` each line is explained too; ``n_labels`` is then the model's label count.
 
     Raises:
         SageMakerError: an AWS call refused, the job failed, or its output does not fit.
     """
-    body, sent = request_body(records, settings.top_k)
+    k = n_labels if explain_words else settings.top_k
+    body, sent, groups = request_body(records, k, explain_words)
     if not sent:
         return [result_line(record.id, None) for record in records]
     input_sha = hashlib.sha256(body).hexdigest()
@@ -199,23 +236,52 @@ def transform(settings: AwsSettings, records: list[Record], model: str) -> list[
         key = job_key(input_sha, model, settings)
         output = run_job(sagemaker, settings, key, model, f"{root}/input/", f"{root}/output/")
         out_file = download(s3, output + INPUT_NAME + ".out", local / f"{key}.out")
-    return join_output(records, sent, out_file)
+    return join_output(records, sent, out_file, groups, settings.top_k if explain_words else 0)
+
+
+def model_labels(settings: AwsSettings, model: str) -> int:
+    """How many labels ``model`` (``<endpoint>-<version id>``) has, from its version folder here;
+    ClassifyError when that folder is not here (``--explain`` asks every label of each instance)."""
+    folder = versions_dir(settings) / model.rsplit("-", 1)[-1]
+    if not (folder / MANIFEST).is_file():
+        raise ClassifyError(
+            f"--explain needs the labels of the endpoint's model {model}: its version is not in "
+            f"{versions_dir(settings)} (train it here, or explain on the machine that trained it)"
+        )
+    return label_count(folder)
 
 
 def classify(
-    settings: AwsSettings, source: Path, output: Path, spec: InputSpec, force: bool = False
+    settings: AwsSettings,
+    source: Path,
+    output: Path,
+    spec: InputSpec,
+    force: bool = False,
+    explain_words: int = 0,
 ) -> Summary:
-    """Classify every text of ``source`` into ``output`` with a Batch Transform job (ml/bulk.py says how).
+    """Classify every text of ``source`` into ``output`` with a Batch Transform job (ml/bulk.py says how);
+    ``explain_words`` (> 0): with the words behind each answer, at most that many of each text's first.
 
     Raises:
-        ClassifyError: unreadable input, or an output that is refused.
+        ClassifyError: unreadable input, an output that is refused, or ``explain_words`` without the
+            endpoint model's version here, or a ``k`` above its labels.
         SageMakerError: an AWS call or the transform job failed.
     """
 
     def answer(records: list[Record], provenance: Provenance) -> tuple[int, int]:
-        publish(output, provenance, transform(settings, records, provenance.model))
+        n_labels = model_labels(settings, provenance.model) if explain_words else 0
+        if explain_words and settings.top_k > n_labels:
+            raise ClassifyError(f"-k {settings.top_k}: must be at most {n_labels}, the model's labels")
+        publish(output, provenance, transform(settings, records, provenance.model, explain_words, n_labels))
         return len(records), 0
 
     return classify_file(
-        source, output, spec, settings.top_k, lambda: endpoint_model(settings), answer, force
+        source,
+        output,
+        spec,
+        settings.top_k,
+        lambda: endpoint_model(settings),
+        answer,
+        force,
+        explain_words,
     )

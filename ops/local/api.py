@@ -11,13 +11,15 @@ AWS runs each concurrent request in an execution environment of its own; one pro
 GIL, so the handler's boto3 call (most of a request's CPU) runs on one core at a time. ``workers`` > 1
 serves in that many spawned processes on one port (``ops/local/http.py``), each importing the handler in
 the environment the parent had when it started them; the parent, which hosts the endpoint and the site,
-answers none of them, so a handler never waits for the GIL the endpoint's answers need.
+answers none of them, so a handler never waits for the GIL the endpoint's answers need. The workers' EMF
+lines come back to the parent to be counted (ops/local/counters.py).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,6 +31,7 @@ from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
 from ml.lambda_src import contract
+from ops.local.counters import relay, send_to_parent
 from ops.local.http import IDLE_TIMEOUT_SECONDS, BackgroundServer, LeanHandler, WorkerTarget, serve_worker
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -128,6 +131,10 @@ class LocalApi(BackgroundServer):
     def worker_target(self) -> WorkerTarget:
         return _worker_main, (self.allowed_origins,)
 
+    def follow_worker(self, control: Connection) -> None:
+        """Count the worker's EMF lines here: they arrive on its control pipe (ops/local/counters.py)."""
+        threading.Thread(target=relay, args=(control,), name=f"{self.name} metrics", daemon=True).start()
+
 
 def _worker_main(
     allowed_origins: list[str],
@@ -139,13 +146,15 @@ def _worker_main(
     control: Connection | None = None,
 ) -> None:
     """An extra API process: import the handler (initialised in the environment inherited from the parent),
-    join the port, serve until the parent stops or dies."""
-    serve_worker(
-        lambda: LocalApi(
-            (host, port), deployed_handler(), allowed_origins, idle_timeout, workers, joining=True
-        ),
-        ready,
-    )
+    send its EMF lines to the parent on ``control``, join the port, serve until the parent stops or dies."""
+
+    def build() -> LocalApi:
+        handler = deployed_handler()
+        if control is not None:
+            send_to_parent(control)
+        return LocalApi((host, port), handler, allowed_origins, idle_timeout, workers, joining=True)
+
+    serve_worker(build, ready)
 
 
 class _RequestHandler(LeanHandler):

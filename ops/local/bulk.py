@@ -27,11 +27,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ml.bulk import classify_file
+from ml.bulk import classify_file, explain_instances, explained_line
 from ml.config import log
 from ml.deploy import live_entry
 from ml.fsutil import write_json
-from ml.lambda_src import contract, explainer
+from ml.lambda_src import contract
 from ml.package import MANIFEST
 from ml.page import label_count
 from ml.records import ClassifyError, InputSpec, Record, id_key
@@ -160,20 +160,13 @@ def send_explained(
 ) -> list[dict[str, Any]]:
     """Like :func:`send_batch`, each text with words explained as the Lambda explains it: one request of
     the text and its leave-one-word-out variants, every label asked (``n_labels``), the top ``k`` kept."""
-    explain, lines = explainer(), []
+    lines = []
     for record, text in zip(batch, tokens, strict=True):
         if not text:
             lines.append(result_line(record.id, None))
             continue
-        words = text.split(" ")
-        instances = explain.instances(words, explain.explained_words(words, max_words))
-        answers = invoke(client, endpoint, instances, n_labels)
-        try:
-            read = [contract.read_prediction(answer) for answer in answers]
-        except ValueError as exc:
-            raise ClassifyError(f"unreadable prediction for id {record.id!r}: {exc}") from None
-        top = {"label": answers[0]["label"][:k], "prob": answers[0]["prob"][:k]}
-        lines.append({**result_line(record.id, top), **explain.explanation(words, read)})
+        answers = invoke(client, endpoint, explain_instances(text, max_words), n_labels)
+        lines.append(explained_line(record.id, text, answers, k))
     return lines
 
 

@@ -4,6 +4,10 @@ The local stack hangs a :class:`Counters` on the handler's metrics logger (``lam
 of its standard-output handler: each request's EMF line is read back and counted, and :meth:`summary`
 says, for the minute or for the whole run, the requests by outcome, the answers by label, the unknown-text,
 low-confidence and explained shares and the latency (docs/live-metrics.md).
+
+With ``--api-workers`` > 1 the handler runs in worker processes: each sends its EMF lines to the parent on
+its control pipe (:class:`ToParent`), and the parent logs them to its own metrics logger (:func:`relay`), so
+they are counted (or printed) there as if the handler ran in the parent.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from typing import Any
+
+METRICS_LOGGER = "classifier.metrics"  # the handler's EMF lines (lambda/metrics.py)
 
 
 @dataclass
@@ -90,3 +97,38 @@ class Counters(logging.Handler):
         with self._guard:
             minute, self.minute = self.minute, Tally()
         return minute
+
+
+class ToParent(logging.Handler):
+    """In an API worker process: send each EMF line to the parent on ``control`` (see :func:`relay`)."""
+
+    def __init__(self, control: Connection) -> None:
+        super().__init__()
+        self._control = control
+        self._guard = threading.Lock()  # the server's threads share one pipe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            with self._guard:
+                self._control.send(record.getMessage())
+        except (OSError, ValueError):  # the parent is gone or closed the pipe: nothing left to count
+            pass
+
+
+def send_to_parent(control: Connection) -> None:
+    """In an API worker process: the handler's EMF lines go to the parent instead of standard output."""
+    metrics = logging.getLogger(METRICS_LOGGER)
+    for handler in list(metrics.handlers):
+        metrics.removeHandler(handler)
+    metrics.addHandler(ToParent(control))
+
+
+def relay(control: Connection) -> None:
+    """In the parent, until the worker's pipe closes: log each line a worker sent to the metrics logger."""
+    metrics = logging.getLogger(METRICS_LOGGER)
+    while True:
+        try:
+            line = control.recv()
+        except (EOFError, OSError):
+            return
+        metrics.info("%s", line)

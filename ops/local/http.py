@@ -187,7 +187,11 @@ class BackgroundServer(ThreadingHTTPServer):
                     f"a worker process of the {self.name} failed to start (exit code {child.exitcode}){flag}"
                 )
         self._controls[child] = control
+        self.follow_worker(control)
         return child
+
+    def follow_worker(self, control: Connection) -> None:
+        """Called in the parent for each worker started, with the parent's end of its control pipe."""
 
     def _replace_dead_workers(self) -> None:
         """Until the server closes: log each worker that exits and start a new one in its place."""

@@ -33,7 +33,7 @@ from ml.package import ArtifactError
 from ml.predict import Predictor
 from ml.versions import read_manifest
 from ops.local.api import LocalApi, deployed_handler
-from ops.local.counters import Counters
+from ops.local.counters import METRICS_LOGGER, Counters
 from ops.local.endpoint import EndpointServer
 from ops.local.http import BackgroundServer
 from ops.local.site import SiteServer
@@ -41,7 +41,6 @@ from ops.settings import Settings
 
 REGISTRY_POLL_SECONDS = 1.0  # how often the stack looks at build/endpoints.json for another live version
 SUMMARY_SECONDS = 60.0  # how often the stack logs the minute's counters (ops/local/counters.py)
-METRICS_LOGGER = "classifier.metrics"  # the handler's EMF lines (lambda/metrics.py)
 PORT_FLAGS = {"--endpoint-port": "endpoint_port", "--site-port": "site_port", "--api-port": "api_port"}
 
 

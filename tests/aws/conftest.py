@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,7 +28,10 @@ from botocore.awsrequest import AWSResponse
 
 from ml.aws import session as aws_session
 from ml.aws import train as sagemaker_train
+from ml.hyperparameters import Hyperparameters
+from ml.package import pack
 from ml.pipeline import TrainOutcome
+from ml.train import train
 from ops.infra.moto_server import MotoServer
 from ops.settings import Settings
 from tests.helpers import TEST_ROWS, make_settings
@@ -162,3 +166,47 @@ def aws(moto_aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
 def hooks(aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Hooks:
     """Hooks on the boto3 sessions of the code under test (see the module docstring)."""
     return Hooks(monkeypatch)
+
+
+def trainer_stand_in(moto: MotoServer, threads: int, seed: int) -> Handler:
+    """``after-call.sagemaker.CreateTrainingJob``: train real fastText on the job's own channels.
+
+    Where a test needs the model to come from what the job was given (its train channel as uploaded, its
+    hyperparameters), this does what BlazingText's supervised mode does: fit on ``train``, write
+    ``model.tar.gz`` (``model.bin`` inside) where SageMaker puts the job's artifact, and log the final
+    accuracies in the job's CloudWatch log stream.
+    """
+    sagemaker, s3, logs = (moto.client(service) for service in ("sagemaker", "s3", "logs"))
+
+    def handler(parsed: dict[str, Any], **_: Any) -> None:
+        name = parsed["TrainingJobArn"].rsplit("/", 1)[1]
+        job = sagemaker.describe_training_job(TrainingJobName=name)
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            for channel in job["InputDataConfig"]:
+                bucket, prefix = aws_session.split_s3_uri(channel["DataSource"]["S3DataSource"]["S3Uri"])
+                [key] = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+                s3.download_file(bucket, key, str(folder / f"{channel['ChannelName']}.txt"))
+            given = {k: v for k, v in job["HyperParameters"].items() if k != "mode"}
+            result = train(
+                folder / "train.txt",
+                folder / "validation.txt",
+                folder / "model.bin",
+                Hyperparameters(**given),  # type: ignore[arg-type]  # pydantic reads SageMaker's strings
+                threads,
+                seed,
+            )
+            bucket, key = aws_session.split_s3_uri(job["ModelArtifacts"]["S3ModelArtifacts"])
+            s3.upload_file(str(pack(result.model_path, folder / "model.tar.gz")), bucket, key)
+        group, stream = sagemaker_train.LOG_GROUP, f"{name}/algo-1-1700000000"
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        line = f"#validation_accuracy: {result.validation_accuracy:.4f}"
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": line}],
+        )
+
+    return handler

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from ml.pipeline import TrainOutcome
 from ml.predict import Predictor
 from ml.records import ClassifyError, InputSpec, Record
 from ml.results import read_key
+from ml.versions import versions_dir
 from ops.infra.moto_server import MotoServer
 from ops.settings import Settings
+from ops.targets import select
 from tests.helpers import WALTER_JOHNSON, make_settings, run_invoke
 
 from .conftest import BUCKET, IMAGE, REGION, ROLE_ARN, Hooks
@@ -226,3 +229,69 @@ def test_cli_says_when_the_job_wrote_no_output(settings: Settings, aws: MotoServ
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: there is no object at s3://") and last.endswith("/input.jsonl.out")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_explain_sends_each_text_s_instances_and_regroups_the_answers_as_the_lambda_explains(
+    aws: MotoServer,
+    hooks: Hooks,
+    predictor: Predictor,
+    trained: tuple[Settings, TrainOutcome],
+    tmp_path: Path,
+) -> None:
+    # GIVEN the endpoint serving the trained version, whose folder (and so its labels) is here
+    settings = make_settings(tmp_path, target="aws", region=REGION, explain_max_words=5)
+    shutil.copytree(versions_dir(trained[0]), versions_dir(settings))
+    n_labels = len(json.loads(trained[1].manifest.read_text())["labels"])
+    model = f"dbpedia-classifier-{trained[1].archive.parent.name}"
+    deploy_endpoint(aws, model=model)
+    hooks.on("after-call.sagemaker.CreateTransformJob", container_stand_in(aws, predictor))
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": r.id, "text": r.text}) + "\n" for r in RECORDS), "utf-8")
+    out = tmp_path / "out.jsonl"
+    # WHEN the texts are classified on aws with explanations of at most 5 words, as the task asks its target
+    select(settings).classify(settings, source, out, InputSpec(), False, True)
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    # THEN the job's input is, for each text with words, the text and it without each of its first 5 words
+    # (the Lambda's one request, as lines), each asking every label
+    expected = []
+    for text in (WALTER_JOHNSON, DANUBE):
+        words = tokens_of(text).split(" ")
+        expected += [" ".join(words)] + [" ".join(words[:i] + words[i + 1 :]) for i in range(5)]
+    bucket, key = split_s3_uri(the_job(aws)["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+    uploaded = aws.client("s3").get_object(Bucket=bucket, Key=key + INPUT_NAME)["Body"].read().decode()
+    assert [json.loads(line) for line in uploaded.splitlines()] == [
+        {"source": s, "k": n_labels} for s in expected
+    ]
+    # AND each text's line has its top 3 and each word's weight: how much the top label's probability drops
+    # without it, by the real model
+    assert [line["id"] for line in lines] == ["wj", 2, "danube"]
+    for line, text in ((lines[0], WALTER_JOHNSON), (lines[2], DANUBE)):
+        words = tokens_of(text).split(" ")
+        whole = predictor.predict([" ".join(words)], n_labels)[0]
+        top, probability = whole["label"][0], whole["prob"][0]
+        assert (line["label"], len(line["top"])) == (top.removeprefix("__label__"), 3)
+        assert (line["explainedWords"], line["instances"]) == (5, 6)
+        assert [w["word"] for w in line["explanation"]] == words[:5]
+        for i, weighed in enumerate(line["explanation"]):
+            variant = predictor.predict([" ".join(words[:i] + words[i + 1 :])], n_labels)[0]
+            without = dict(zip(variant["label"], variant["prob"], strict=True)).get(top, 0.0)
+            assert weighed["weight"] == pytest.approx(probability - without, abs=1e-6)
+    # AND a text without a word has no label and no explanation, as locally
+    assert lines[1]["label"] is None and "explanation" not in lines[1]
+    # AND the output's key records the explanation, so a plain run does not take it for its own
+    assert read_key(out)["explain_words"] == 5
+    with pytest.raises(ClassifyError, match="--explain"):
+        classify(settings, source, out, InputSpec())
+
+
+def test_explain_without_the_endpoint_model_s_version_here_stops_before_a_job(
+    settings: Settings, hooks: Hooks, tmp_path: Path
+) -> None:
+    # GIVEN the endpoint serves a model whose version folder is not in this build folder
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": WALTER_JOHNSON}) + "\n", encoding="utf-8")
+    jobs = hooks.count("before-call.sagemaker.CreateTransformJob", "before-call.s3.PutObject")
+    # WHEN explained on aws  THEN it stops naming the model and what to do, nothing uploaded or started
+    with pytest.raises(ClassifyError, match=rf"--explain needs the labels of the endpoint's model {MODEL}"):
+        classify(settings, source, tmp_path / "out.jsonl", InputSpec(), explain_words=5)
+    assert jobs == [] and not (tmp_path / "out.jsonl").exists()

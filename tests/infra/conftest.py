@@ -55,7 +55,10 @@ LAMBDA_SETTINGS = {**load_settings().lambda_settings(), "n_labels": 14}
 SITE_PAGE = {"labels": [{"label": "Company", "name": "Company", "description": "businesses"}], "examples": []}
 # What `invoke infra` passes from the deployed version's manifest (ml/drift.py, ml/model_card.py).
 DRIFT_BAND: dict[str, Any] = {
-    "labels": {"Athlete": {"low": 0.02, "high": 0.15}, "Film": {"low": 0.03, "high": 0.14}},
+    "labels": {
+        "Athlete": {"low": 0.02, "high": 0.15, "low_answers": 400},
+        "Film": {"low": 0.03, "high": 0.14, "low_answers": 300},
+    },
     "min_day_answers": 100,
     "unknown_text": {"low": 0.0, "high": 0.12},
 }

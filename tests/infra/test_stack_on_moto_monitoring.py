@@ -25,9 +25,11 @@ ALARMS = {
     "dbpedia-classifier-lambda-throttles",
     "dbpedia-classifier-endpoint-model-latency-p99",
     "dbpedia-classifier-endpoint-5xx",
-    "dbpedia-classifier-unknown-text-rate",  # drift.tf, and one a label of the band:
+    "dbpedia-classifier-unknown-text-rate",  # drift.tf: its high side, and one a label of the band each side
     "dbpedia-classifier-label-share-athlete",
+    "dbpedia-classifier-label-share-athlete-low",
     "dbpedia-classifier-label-share-film",
+    "dbpedia-classifier-label-share-film-low",
 }
 
 
@@ -117,7 +119,9 @@ def test_the_dashboard_graphs_the_alarmed_metrics(applied: Applied) -> None:
     assert applied.result.outputs["dashboard_url"].endswith("#dashboards/dashboard/dbpedia-classifier")
 
 
-def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(applied: Applied) -> None:
+def test_drift_alarms_judge_the_high_side_on_a_day_and_the_low_side_on_a_week_of_enough_answers(
+    applied: Applied,
+) -> None:
     # GIVEN the stack applied with a version's band  WHEN its drift alarms are read back
     cloudwatch = applied.client("cloudwatch")
     alarms = {
@@ -127,7 +131,8 @@ def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(appli
     unknown = alarms["dbpedia-classifier-unknown-text-rate"]
     queries = {q["Id"]: q for q in unknown["Metrics"]}
     # THEN the unknown-text alarm compares the day's share of answers without a label (the Sum of
-    # UnknownText over its SampleCount: it is 0 or 1 on every answer) with the band, from 100 answers
+    # UnknownText over its SampleCount: it is 0 or 1 on every answer) with the band's high edge, from 100
+    # answers; the band has no low_answers, so it has no low side
     part, answers = queries["part"]["MetricStat"], queries["answers"]["MetricStat"]
     assert (part["Metric"]["Namespace"], part["Metric"]["MetricName"], part["Stat"]) == (
         "DbpediaClassifier",
@@ -139,11 +144,11 @@ def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(appli
     assert part["Metric"]["Dimensions"] == [{"Name": "Function", "Value": "dbpedia-classifier"}]
     band = DRIFT_BAND["unknown_text"]
     assert queries["outside"]["Expression"] == (
-        f"IF(answers >= 100 AND (FILL(part, 0) / answers < {band['low']:g} "
-        f"OR FILL(part, 0) / answers > {band['high']:g}), 1, 0)"
+        f"IF(answers >= 100 AND FILL(part, 0) / answers > {band['high']:g}, 1, 0)"
     )
     assert (unknown["Threshold"], unknown["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
-    # AND each label of the band has its alarm on its share of the day's labelled answers
+    assert "dbpedia-classifier-unknown-text-rate-low" not in alarms
+    # AND each label of the band has its high alarm on its share of the day's labelled answers
     film = {q["Id"]: q for q in alarms["dbpedia-classifier-label-share-film"]["Metrics"]}
     dimensions = film["part"]["MetricStat"]["Metric"]["Dimensions"]
     assert {d["Name"]: d["Value"] for d in dimensions} == {"Function": "dbpedia-classifier", "Label": "Film"}
@@ -151,7 +156,26 @@ def test_drift_alarms_judge_a_day_against_the_band_of_the_validation_split(appli
         "Answers",
         "Sum",
     )
-    assert "FILL(part, 0) / answers < 0.03 OR FILL(part, 0) / answers > 0.14" in film["outside"]["Expression"]
+    assert film["outside"]["Expression"] == "IF(answers >= 100 AND FILL(part, 0) / answers > 0.14, 1, 0)"
+    # AND its low alarm judges a week (CloudWatch's longest evaluation) once it holds the band's low_answers
+    # answers; a label never answered in it counts 0 (FILL), below the edge
+    low = alarms["dbpedia-classifier-label-share-film-low"]
+    low_queries = {q["Id"]: q for q in low["Metrics"]}
+    assert (
+        low_queries["outside"]["Expression"] == "IF(answers >= 300 AND FILL(part, 0) / answers < 0.03, 1, 0)"
+    )
+    assert (
+        low_queries["part"]["MetricStat"]["Period"]
+        == low_queries["answers"]["MetricStat"]["Period"]
+        == 604800
+    )
+    low_dimensions = low_queries["part"]["MetricStat"]["Metric"]["Dimensions"]
+    assert {d["Name"]: d["Value"] for d in low_dimensions} == {
+        "Function": "dbpedia-classifier",
+        "Label": "Film",
+    }
+    assert (low["Threshold"], low["EvaluationPeriods"], low["TreatMissingData"]) == (1, 1, "notBreaching")
+    assert "a week of at least 300 answers" in low["AlarmDescription"]
 
 
 def test_the_site_serves_the_deployed_version_s_model_card(applied: Applied) -> None:

@@ -18,7 +18,6 @@ from ops.local.bulk import classify
 from ops.local.endpoint import EndpointServer
 from ops.local.stack import LocalStack, start_stack
 from ops.settings import Settings
-from ops.targets import AwsTarget
 from tests.helpers import WALTER_JOHNSON, run_invoke
 
 from .bulk_inputs import DANUBE, read_lines, write_jsonl
@@ -74,15 +73,6 @@ def test_classify_explain_adds_the_lambda_s_explanation_to_each_line(
     assert json.loads((tmp_path / "why.jsonl.key").read_text())["explain_words"] == 6
     with pytest.raises(ClassifyError, match="another --explain"):
         classify(explaining, source, tmp_path / "plain.jsonl", InputSpec(), explain=True)
-
-
-def test_explain_on_the_aws_target_is_refused_before_anything_starts(
-    settings: Settings, tmp_path: Path
-) -> None:
-    source = write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": WALTER_JOHNSON}])
-    with pytest.raises(ClassifyError, match="--target local only"):
-        AwsTarget().classify(settings, source, tmp_path / "out.jsonl", InputSpec(), False, True)
-    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_cli_classify_explain(

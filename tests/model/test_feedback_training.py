@@ -11,22 +11,12 @@ from pathlib import Path
 import pytest
 
 from ml import feedback
+from ml.package import unpack
 from ml.pipeline import TrainOutcome, run
-from ml.train import TrainError
 from ml.versions import versions_dir
 from ops.settings import Settings
-from ops.targets import select
-from tests.helpers import make_settings
-
-SHA = "ab" * 32
-
-
-def put(folder: Path, item_id: str, text: str, predicted: str, correct: str, received: str) -> None:
-    """An item as ml/aws/feedback.py downloads it (the Lambda's object, as stored)."""
-    path = feedback.item_path(folder, item_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    item = {"id": item_id, "received": received, "text": text, "predicted": predicted, "correct": correct}
-    path.write_text(json.dumps({**item, "modelSha256": SHA}), encoding="utf-8")
+from tests.helpers import make_settings, real_texts
+from tests.helpers import put_feedback as put
 
 
 def test_the_summary_counts_pairs_reviews_and_shows_the_newest_first(tmp_path: Path) -> None:
@@ -77,7 +67,7 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     old = run(settings)
     # AND feedback on real DBPedia texts of its test split: accepted, rejected (poisoned), unreviewed
     folder = feedback.folder_of(settings.build_dir)
-    texts = _real_texts(settings)
+    texts = real_texts(settings)
     for n, (label, text) in enumerate(texts[:6]):
         put(folder, f"ok{n}", text, label, label, f"2026-12-0{n + 1}T10:00:00Z")
         feedback.decide(folder, f"ok{n}", "accept")
@@ -92,28 +82,12 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     recorded = json.loads(new.manifest.read_text(encoding="utf-8"))["feedback"]
     assert recorded["items"] == 6 and recorded["ids"] == [f"ok{n}" for n in range(6)]
     assert len(recorded["sha256"]) == 64
-    assert 0.0 <= recorded["accuracy"]["new"] <= 1.0 and 0.0 <= recorded["accuracy"]["old"] <= 1.0
+    # (the slice is each model's accuracy on those items: the old one is the model deployed before)
+    fed = feedback.for_training(settings.build_dir, json.loads(new.manifest.read_text())["labels"])
+    cache = tmp_path / "check"
+    models = {name: unpack(o.archive, cache / name) for name, o in (("old", old), ("new", new))}
+    assert recorded["accuracy"] == {name: feedback.accuracy_on(m, fed) for name, m in models.items()}
+    # AND the record is the accepted items' own, as the aws target records them
+    assert {k: recorded[k] for k in ("items", "ids", "sha256")} == fed.record()
     # AND the same run again reuses it: the accepted feedback is part of what identifies a training
     assert run(settings.replace(with_feedback=True)).reused
-
-
-def _real_texts(settings: Settings) -> list[tuple[str, str]]:
-    """(label, text) of the prepared test split's first rows of different labels: real DBPedia abstracts."""
-    from ml import data, preprocess
-
-    dataset = data.resolve_dataset(settings)
-    prepared = preprocess.prepare(dataset, lambda: data.make_splits(dataset, settings), settings)
-    seen: dict[str, str] = {}
-    for row in prepared.test_rows():
-        label = dataset.classes[row.label]
-        seen.setdefault(label, row.text)
-    return list(seen.items())
-
-
-def test_the_aws_target_refuses_to_train_with_feedback_before_anything_starts(tmp_path: Path) -> None:
-    # GIVEN the aws target asked to train with feedback (the SageMaker channel does not take it yet)
-    settings = make_settings(tmp_path, target="aws", with_feedback=True)
-    # WHEN the target trains  THEN it refuses with what to do, and nothing was prepared
-    with pytest.raises(TrainError, match="--with-feedback trains locally only so far; use --target local"):
-        select(settings).train(settings, None)
-    assert not settings.data_dir.exists()

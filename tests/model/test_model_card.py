@@ -86,5 +86,12 @@ def test_the_band_is_measured_on_the_validation_split_and_contains_it(
             for f in forms.values()
         ]
         assert share["low"] <= min(values) <= max(values) <= share["high"], name
-        assert share["high"] - share["low"] > max(values) - min(values), name  # widened for a day's noise
+        assert share["high"] - share["low"] > max(values) - min(values), name  # widened for the noise
     assert set(band["labels"]) == set(manifest["labels"]) and band["min_day_answers"] == 100
+    # every label the model answers on both forms has a low side, judged on a count at which its low edge
+    # holds 5 answers: a label that stops being answered alarms
+    assert band["min_low_edge_answers"] == 5
+    for name, share in band["labels"].items():
+        values = [f["label_shares"].get(name, 0.0) for f in forms.values()]
+        if min(values) > 0:
+            assert share["low"] > 0 and share["low"] * share["low_answers"] >= 5, name
