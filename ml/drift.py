@@ -2,14 +2,15 @@
 
 The Lambda counts, per request, whether it gave a label and which (lambda/metrics.py); an alarm fires when
 the unknown-text rate, or a label's share of the labelled answers, leaves this band (terraform/drift.tf).
-People type shorter texts than an abstract, so the validation rows are judged as the whole text and as its
-first ``slices.SHORT_TOKENS`` tokens (what people type first): the unknown-text rule of the wire contract
-with the version's vocabulary, and the model's top label. Each share's band spans the two forms, widened by
-``Z`` binomial standard errors. The high edge is judged on a day of at least ``MIN_DAY_ANSWERS`` answers.
-The low edge needs more answers to mean anything (at 100, three standard errors of a 7% share exceed the
-share): each share's low edge is judged only on at least ``low_answers`` answers (over a week, in
-terraform/drift.tf), the fewest at which the edge still holds ``MIN_LOW_EDGE_ANSWERS`` answers, so a share
-that vanishes alarms. The derivation and what it means: docs/live-metrics.md.
+People type shorter texts than an abstract, so the validation split's raw rows are judged as the titled
+abstract and as the first ``slices.SHORT_TOKENS`` words of its first sentence (what people type first), as
+the Lambda judges a request: its tokenizer, the unknown-text rule of the wire contract with the version's
+vocabulary (the learned rule on the raw text), and the model's top label. Each share's band spans the two
+forms, widened by ``Z`` binomial standard errors. The high edge is judged on a day of at least
+``MIN_DAY_ANSWERS`` answers. The low edge needs more answers to mean anything (at 100, three standard errors
+of a 7% share exceed the share): each share's low edge is judged only on at least ``low_answers`` answers
+(over a week, in terraform/drift.tf), the fewest at which the edge still holds ``MIN_LOW_EDGE_ANSWERS``
+answers, so a share that vanishes alarms. The derivation and what it means: docs/live-metrics.md.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from typing import Any
 
 import fasttext
 
-from ml.evaluate import predict_labels, read_fasttext_file
-from ml.lambda_src import contract
-from ml.slices import SHORT_TOKENS
+from ml.data import Row
+from ml.evaluate import predict_labels
+from ml.lambda_src import contract, text_tokenizer
+from ml.slices import SHORT_TOKENS, real_texts
 
 MIN_DAY_ANSWERS = 100  # a day with fewer answers is not judged (the alarms treat it as missing data)
 Z = 3.0  # binomial standard errors added on each side
@@ -41,9 +43,12 @@ def read_words(path: Path) -> contract.Vocabulary:
 def measure(
     model: Any, texts: list[str], words: contract.Vocabulary, min_known_percent: int
 ) -> dict[str, Any]:
-    """The unknown-text rate of token strings and the label shares of those given a label."""
-    unknown = [_refused(text, words, min_known_percent) for text in texts]
-    judged = [text for text, refused in zip(texts, unknown, strict=True) if not refused]
+    """The unknown-text rate of raw ``texts`` as the Lambda judges them (its tokenizer, the learned rule on
+    the raw text), and the label shares of those given a label."""
+    tokenize = text_tokenizer().tokenize
+    tokens = [tokenize(text) for text in texts]
+    unknown = [_refused(t, k, words, min_known_percent) for t, k in zip(texts, tokens, strict=True)]
+    judged = [" ".join(k) for k, refused in zip(tokens, unknown, strict=True) if not refused]
     labels = Counter(predict_labels(model, judged)) if judged else Counter()
     return {
         "n": len(texts),
@@ -52,10 +57,9 @@ def measure(
     }
 
 
-def _refused(text: str, words: contract.Vocabulary, min_known_percent: int) -> bool:
-    """Whether the Lambda would refuse the token string ``text``; the learned rule reads the tokens as the
-    raw text (the prepared rows keep no other: the marks it reads there are lost)."""
-    tokens = text.split()
+def _refused(text: str, tokens: list[str], words: contract.Vocabulary, min_known_percent: int) -> bool:
+    """Whether the Lambda would refuse the raw ``text`` (``tokens``, its tokens): the learned rule reads
+    the marks of the raw text, which token strings no longer have (a prepared row would read as chat)."""
     off_topic = contract.off_topic(text, tokens, words)
     return (
         contract.unknown_reason(*contract.word_counts(tokens, words), min_known_percent, off_topic)
@@ -100,17 +104,18 @@ def _low_answers(low: float, spread: float) -> int | None:
 
 
 def derive(
-    model_bin: Path, validation: Path, vocabulary_file: Path, classes: list[str], min_known_percent: int
+    model_bin: Path, validation: list[Row], vocabulary_file: Path, classes: list[str], min_known_percent: int
 ) -> dict[str, Any]:
-    """The band of a version: its measurements on the validation split's two forms, and the band of the
-    unknown-text rate and of each class's share (0 for a class never predicted)."""
+    """The band of a version: its measurements on the validation split's raw rows in two forms (the titled
+    abstract, the first words of its first sentence), and the band of the unknown-text rate and of each
+    class's share (0 for a class never predicted)."""
     model = fasttext.load_model(str(model_bin))
     words = read_words(vocabulary_file)
-    texts = read_fasttext_file(validation).texts
+    texts = real_texts(validation)
     forms = {
-        "text": measure(model, texts, words, min_known_percent),
+        "text": measure(model, texts["titled abstract"], words, min_known_percent),
         f"first_{SHORT_TOKENS}_tokens": measure(
-            model, [" ".join(t.split()[:SHORT_TOKENS]) for t in texts], words, min_known_percent
+            model, texts[f"first {SHORT_TOKENS} words"], words, min_known_percent
         ),
     }
     return {

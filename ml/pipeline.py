@@ -226,15 +226,14 @@ def _describe(
     archive = folder / ARCHIVE
     report = evaluate_model(model_bin, dataset, prepared, folder, details.get("train_seconds"))
     # the words the Lambda will ship, derived now: the live metrics' band judges validation rows with them
+    splits = data.make_splits(dataset, settings)  # the raw rows (a fraction of a second to read again)
     words = vocabulary.ensure(
         archive,
         settings.build_dir / "endpoint-cache",
         prepared.path(preprocess.BASELINE_TRAIN),
-        partial(data.make_splits, dataset, settings),
+        lambda: splits,
     )
-    band = drift.derive(
-        model_bin, prepared.path("validation"), words, dataset.classes, settings.min_known_percent
-    )
+    band = drift.derive(model_bin, splits.validation, words, dataset.classes, settings.min_known_percent)
     manifest = {
         "train_key": key,
         "created": datetime.now(UTC).date().isoformat(),

@@ -213,3 +213,32 @@ def test_a_vocabulary_that_cannot_be_trusted_is_a_500_not_configured_logged(
     # THEN the function refuses to answer rather than refuse the wrong texts, and the log says why
     assert (status, body["error"]) == (500, "not_configured")
     assert "vocabulary" in caplog.text.lower() or "VOCABULARY_FILE" in caplog.text
+
+
+def test_the_live_metrics_band_judges_typed_words_as_the_handler_answers_them(
+    lambda_env: str, trained: tuple[Settings, TrainOutcome]
+) -> None:
+    """The drift band (ml/drift.py) is measured as the handler judges a request: a version's unknown-text
+    alarm would fire, or never fire, if the band read the rows otherwise (it used to read the prepared
+    token strings, without the marks the learned rule reads: 65% of the first words looked like chat)."""
+    import fasttext
+
+    from ml import data, drift
+    from ml.package import unpack
+    from ml.slices import SHORT_TOKENS, real_texts
+
+    settings, outcome = trained
+    texts = real_texts(data.make_splits(data.resolve_dataset(settings), settings).validation)
+    typed = texts[f"first {SHORT_TOKENS} words"][:200]
+    model = fasttext.load_model(str(unpack(outcome.archive, settings.build_dir / "parity")))
+    words = drift.read_words(vocabulary.path_for(outcome.archive))
+    # WHEN the band's measure and the real handler judge the same first words of validation rows
+    measured = drift.measure(model, typed, words, settings.min_known_percent)
+    answers = [call(v2(json.dumps({"text": text})))[2] for text in typed]
+    # THEN the same share is refused, and the labels of the others are shared out alike
+    refused = [a for a in answers if a["label"] is None]
+    assert measured["unknown_text"] == len(refused) / len(typed)
+    labelled = [a["label"] for a in answers if a["label"] is not None]
+    shares = {label: labelled.count(label) / len(labelled) for label in set(labelled)}
+    names = json.loads(outcome.manifest.read_text())["label_names"]
+    assert {names[token]: share for token, share in measured["label_shares"].items()} == pytest.approx(shares)
