@@ -55,7 +55,7 @@ from ops.local.http import BackgroundServer, LeanHandler
 from ops.local.site import SiteHandler, SiteServer
 
 LAMBDA_START_SECONDS = 60.0
-WHY = "moto's CloudFront and API Gateway serve no traffic and it runs no Lambda"
+WHY = "moto's CloudFront and API Gateway serve no traffic, it runs no Lambda and fails anonymous S3 reads"
 
 
 class LiveStackError(ProjectError):
@@ -228,8 +228,8 @@ class LiveStack:
 
     def line(self) -> str:
         return (
-            f"stand-in: CloudFront at {self.site_url}, API Gateway + Lambda at {self.api_url}, the endpoint "
-            f"and the bucket at {self.bucket_url}, built from the applied stack in moto: {WHY}"
+            f"stand-in: CloudFront at {self.site_url}, API Gateway + Lambda (+ its endpoint) at "
+            f"{self.api_url}, anonymous S3 at {self.bucket_url}, built from the applied stack in moto: {WHY}"
         )
 
 

@@ -204,7 +204,9 @@ def test_apply_yml_smoke_step_runs_as_the_workflow_holds_it_against_the_applied_
     assert step in printed
     stand_in = printed[printed.index(step) - 1]
     assert stand_in.startswith("    apply.yml: stand-in: CloudFront at http://127.0.0.1:")
-    assert stand_in.endswith("moto's CloudFront and API Gateway serve no traffic and it runs no Lambda")
+    assert stand_in.endswith(
+        "moto's CloudFront and API Gateway serve no traffic, it runs no Lambda and fails anonymous S3 reads"
+    )
     # AND the smoke task's own lines: five checks passed, the redirect skipped for want of TLS
     log = (walk.workdir / "apply.log").read_text(encoding="utf-8")
     smoke = log[log.index("$ Smoke-test the deployed stack") :]
