@@ -14,6 +14,7 @@ from invoke.exceptions import Exit
 from commands.cli import VERBOSE, check_first, cli_errors, describe, settings_task
 from commands.model import TRAINING
 from ml.config import ROOT, log
+from ops.rehearsal import ROWS_PER_CLASS
 from ops.settings import Settings
 
 
@@ -187,13 +188,13 @@ def smoke(c: Context, s: Settings, verbose: bool = False) -> None:
     help={
         "workdir": "where the clones, logs and artifacts go (default build/rehearsal; a folder of an earlier "
         "rehearsal is replaced, any other non-empty one refused)",
-        "rows_per_class": "rows a class the ML engineer's training uses (0: every row; default 100 keeps the "
-        "rehearsal to minutes)",
+        "rows_per_class": "rows a class the ML engineer's training uses (0: every row; the default "
+        f"{ROWS_PER_CLASS} keeps the rehearsal to minutes and is the fewest that fits the non-topic rule)",
         **VERBOSE,
     },
 )
 def rehearse(
-    c: Context, s: Settings, workdir: str = "", rows_per_class: int = 100, verbose: bool = False
+    c: Context, s: Settings, workdir: str = "", rows_per_class: int = ROWS_PER_CLASS, verbose: bool = False
 ) -> None:
     """Rehearse a first AWS deployment on the emulator, IAM enforced, each step as its principal."""
     from ops.rehearsal.rehearse import rehearse as run

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
+from pathlib import Path
 from typing import Any
 
 from ml.config import LOCAL_ACCOUNT_ID, log
@@ -94,14 +96,22 @@ def build_event(
     return event
 
 
-def deployed_handler() -> Handler:
+def deployed_handler(code: Path | None = None) -> Handler:
     """The function Terraform deploys, ``handler.lambda_handler``, imported as the Lambda runtime imports it
     from the zip's root: the one import of the handler outside ``lambda/`` (``.importlinter``).
 
+    ``code``: an unpacked Lambda zip to import it from instead of ``lambda/`` (in a process of its own: the
+    Lambda's modules this process imported from ``lambda/`` are forgotten, so the zip's are the ones run).
     The handler initialises on the first call, in this process's environment then (``ops/local/stack.py``
     sets the Lambda's first).
     """
-    from ml import lambda_src  # noqa: F401  (lambda/ on the import path, as the runtime puts the zip root)
+    from ml import lambda_src  # (lambda/ on the import path, as the runtime puts the zip root)
+
+    if code is not None:
+        sys.path.insert(0, str(code))
+        for name, module in list(sys.modules.items()):
+            if Path(getattr(module, "__file__", None) or "/").parent == lambda_src.LAMBDA_DIR:
+                del sys.modules[name]
 
     import handler
 

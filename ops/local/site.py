@@ -94,7 +94,7 @@ class SiteServer(BackgroundServer):
     def __init__(
         self, address: tuple[str, int], site_dir: Path = SITE_DIR, idle_timeout: float = IDLE_TIMEOUT_SECONDS
     ) -> None:
-        super().__init__(address, partial(_Handler, directory=str(site_dir)), idle_timeout)
+        super().__init__(address, partial(SiteHandler, directory=str(site_dir)), idle_timeout)
         self.site_dir = site_dir
         self.api_url = ""  # what config.js tells the page: empty is its own origin
         self.upstream = ""
@@ -103,9 +103,20 @@ class SiteServer(BackgroundServer):
         self.model_card: Path | None = None  # the live version's model_card.html (None: none)
         self.feedback = False  # whether the page offers feedback (the stack has somewhere to keep it)
         self.model_sha256 = ""  # the live model's, which feedback names
+        self.origin_headers: dict[str, str] = {}  # added to each forwarded request (CloudFront's origin's)
+
+    def response_headers(self, path: str) -> dict[str, str]:
+        """The security headers an answer on ``path`` carries: the shared definition's, on every path."""
+        return security_headers()
+
+    def forwarded(self, path: str) -> bool:
+        """Whether a request for ``path`` goes to the API, as CloudFront's API behaviours send it."""
+        return path.partition("?")[0] in API_PATHS
 
 
-class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
+class SiteHandler(SimpleHTTPRequestHandler, StdlibHandler):
+    """The edge's HTTP: static files, ``/config.js``, the model card; API paths forwarded (``_forward``)."""
+
     server: SiteServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -114,14 +125,14 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
     def end_headers(self) -> None:
         if not self._forwarding:
             self.send_header("Cache-Control", "no-cache")
-        for name, value in security_headers().items():
+        for name, value in self.server.response_headers(self.path).items():
             self.send_header(name, value)
         super().end_headers()
 
     _forwarding = False
 
     def do_GET(self) -> None:
-        if self.path.partition("?")[0] in API_PATHS:
+        if self.server.forwarded(self.path):
             self._forward()
         elif self.path.partition("?")[0] == MODEL_CARD_PATH:
             self._model_card()
@@ -157,7 +168,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:
-        if self.path.partition("?")[0] in API_PATHS:
+        if self.server.forwarded(self.path):
             self._forward()
         else:  # the site's behaviour takes GET and HEAD only, as in CloudFront
             self.send_error(HTTPStatus.METHOD_NOT_ALLOWED)
@@ -182,6 +193,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
             self._relay(HTTPStatus.BAD_GATEWAY, *BAD_GATEWAY)
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
+        headers |= self.server.origin_headers
         request = urllib.request.Request(
             self.server.upstream + self.path, data=body or None, headers=headers, method=self.command
         )
@@ -198,7 +210,7 @@ class _Handler(SimpleHTTPRequestHandler, StdlibHandler):
         self._forwarding = True
         try:
             self.send_response(status)
-            ours = {name.lower() for name in security_headers()}
+            ours = {name.lower() for name in self.server.response_headers(self.path)}
             for name, value in headers.items():
                 if name.lower() not in _NOT_RELAYED | ours:  # the policy's headers override the origin's
                     self.send_header(name, value)

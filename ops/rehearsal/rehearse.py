@@ -8,7 +8,8 @@ it on AWS, holding exactly the policy the repository gives it, in its emulator v
 2. the ML engineer runs ``./dev train --target aws --approve`` in their own clone (the training job really
    trains: ops/infra/sagemaker_standin.py);
 3. in a fresh clone without ``build/``, the ``run:`` steps of ``plan.yml`` as the CI plan role, then those
-   of ``apply.yml`` with the saved plan as the CI deploy role, read from the workflow files;
+   of ``apply.yml`` with the saved plan as the CI deploy role, read from the workflow files, its last
+   one ``./dev smoke --target aws`` against stand-ins of the applied stack's traffic (ops/rehearsal/live.py);
 4. the ML engineer's next model: ``train --approve`` again (a blue/green update guarded by the stack's
    alarms), ``rollback`` to the first, and ``classify --target aws`` (a Batch Transform job);
 5. ``destroy.yml``'s steps as the deploy role, the endpoint included;
@@ -16,8 +17,9 @@ it on AWS, holding exactly the policy the repository gives it, in its emulator v
 
 moto's own gaps are answered in front of it: SimulatePrincipalPolicy and SageMaker's quotas
 (ops/infra/preflight_gaps.py), jobs that run no container and the missing UpdateEndpoint
-(``SageMakerStandIn``). Steps that need GitHub itself, and apply.yml's smoke test of the live site, are
-skipped with the reason. One line per step; the first failure stops the rehearsal with the step's log named.
+(``SageMakerStandIn``), and the traffic moto's CloudFront, API Gateway and Lambda do not serve (built from
+what the apply left in the emulator: ops/rehearsal/live.py). Steps that need GitHub itself are skipped
+with the reason. One line per step; the first failure stops the rehearsal with the step's log named.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ops.infra.local_workdir import EDGE_NO_WAIT
 from ops.infra.preflight_gaps import PreflightGapProxy
 from ops.infra.sagemaker_standin import SageMakerStandIn
 from ops.rehearsal.checkouts import fresh_clone, head
+from ops.rehearsal.live import live_stack
 from ops.rehearsal.workflow import GITHUB_ONLY, Step, WorkflowRun, base_env, copy_paths, render
 from ops.settings import load_settings
 
@@ -50,11 +53,8 @@ NAME = "dbpedia-classifier"
 STATE_BUCKET = f"{NAME}-terraform-state-{ACCOUNT}"
 REPOSITORY = "example-org/dbpedia-classifier"
 WORKFLOWS = Path(".github") / "workflows"
-# apply.yml's last step checks the deployed site from outside; the emulator's CloudFront serves no traffic.
-NO_TRAFFIC = (
-    re.compile(r"\./dev smoke\b"),
-    "the emulator's CloudFront serves no traffic (tests/local/test_smoke.py)",
-)
+# apply.yml's last step checks the deployed site from outside: it runs against the stand-ins of live.py.
+SMOKE = re.compile(r"\./dev smoke\b")
 
 Echo = Callable[[str], None]
 
@@ -255,15 +255,26 @@ def actions(account: Account, artifacts: Path) -> dict[str, Callable[[Step, Work
     }
 
 
-def run_workflow(account: Account, name: str, context: dict[str, Any], artifacts: Path, echo: Echo) -> None:
-    """A fresh runner clone, wired to the emulator, runs the workflow ``name``'s steps.
+def live_traffic(account: Account, stack: ExitStack) -> Callable[[Step, WorkflowRun], str]:
+    """Before the smoke step: the applied stack's stand-ins (ops/rehearsal/live.py), served until ``stack``
+    closes, their URLs in the step's environment as a user gives them."""
+
+    def prepare(step: Step, run: WorkflowRun) -> str:
+        folder = account.workdir / "live" / run.log.stem
+        live = stack.enter_context(live_stack(account.emulator.client, run.checkout, run.env, folder))
+        run.env |= live.env
+        return live.line()
+
+    return prepare
+
+
+def runner(
+    account: Account, clone: Path, name: str, context: dict[str, Any], echo: Echo, stack: ExitStack
+) -> WorkflowRun:
+    """The run of a workflow in the runner clone ``clone``, its log ``name``.log, its stand-ins in ``stack``.
 
     The commit is the clone's: the pushed one (``github.sha``) and the pull request's head.
     """
-    clone = fresh_clone(ROOT, account.workdir / f"runner-{name}")
-    # the one change to the checkout: the distribution does not wait the provider's 30 s for a deployment
-    # the emulator finishes at once
-    (clone / "terraform" / "emulator_override.tf").write_text(EDGE_NO_WAIT, encoding="utf-8")
     sha = head(clone)
     event = {"pull_request": {"head": {"sha": sha}}}
     context = {**context, "github": {**context["github"], "sha": sha, "event": event}}
@@ -274,8 +285,19 @@ def run_workflow(account: Account, name: str, context: dict[str, Any], artifacts
         GITHUB_WORKSPACE=str(clone),
     )
     log = account.workdir / f"{name}.log"
-    run = WorkflowRun(clone, context, env, actions(account, artifacts), log, echo, (GITHUB_ONLY, NO_TRAFFIC))
-    run.run(clone / WORKFLOWS / f"{name}.yml")
+    artifacts = account.workdir / "artifacts"
+    hooks = ((SMOKE, live_traffic(account, stack)),)
+    return WorkflowRun(clone, context, env, actions(account, artifacts), log, echo, (GITHUB_ONLY,), hooks)
+
+
+def run_workflow(account: Account, name: str, context: dict[str, Any], echo: Echo) -> None:
+    """A fresh runner clone, wired to the emulator, runs the workflow ``name``'s steps."""
+    clone = fresh_clone(ROOT, account.workdir / f"runner-{name}")
+    # the one change to the checkout: the distribution does not wait the provider's 30 s for a deployment
+    # the emulator finishes at once
+    (clone / "terraform" / "emulator_override.tf").write_text(EDGE_NO_WAIT, encoding="utf-8")
+    with ExitStack() as stack:
+        runner(account, clone, name, context, echo, stack).run(clone / WORKFLOWS / f"{name}.yml")
 
 
 BILLABLE = {  # list call -> (result key, item name key, what it is): what bills while it exists or runs
@@ -381,7 +403,7 @@ class Rehearsal:
         def workflow(name: str, said: str, **extra: Any) -> Callable[[], str]:
             def body() -> str:
                 context = workflow_context(account, self.tfvars[0], **extra)
-                run_workflow(account, name, context, account.workdir / "artifacts", self.steps.echo)
+                run_workflow(account, name, context, self.steps.echo)
                 return said
 
             return body
@@ -405,6 +427,21 @@ class Rehearsal:
             ),
             ("nothing billable is left, as the administrator", lambda: nothing_billable(account)),
         ]
+
+    def smoke_again(self) -> None:
+        """apply.yml's credentials and smoke steps once more, in its runner clone, on the stack as the
+        emulator holds it now (log: apply-again.log); WorkflowError when the smoke step fails."""
+        clone = self.account.workdir / "runner-apply"
+        context = workflow_context(self.account, self.tfvars[0])
+
+        def picked(step: Step) -> bool:
+            return step.action == "aws-actions/configure-aws-credentials" or bool(
+                step.run and SMOKE.search(step.run)
+            )
+
+        with ExitStack() as stack:
+            run = runner(self.account, clone, "apply-again", context, self.steps.echo, stack)
+            run.run(clone / WORKFLOWS / "apply.yml", picked)
 
 
 @contextmanager

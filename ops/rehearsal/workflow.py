@@ -103,6 +103,9 @@ def step_outputs(path: Path) -> dict[str, str]:
 
 
 Action = Callable[[Step, "WorkflowRun"], str]  # answers a ``uses:`` step; returns the line to print
+# Before a run step matching the pattern: prepares what it needs (a stand-in, its env in ``run.env``) and
+# returns the line to print.
+Hook = tuple[re.Pattern[str], Callable[[Step, "WorkflowRun"], str]]
 
 
 @dataclass
@@ -111,7 +114,8 @@ class WorkflowRun:
 
     ``env`` is the environment every run step starts from (the AWS credentials of the role the job has
     assumed go in it); ``actions`` answers ``uses:`` steps by action name; ``skips`` says which run steps
-    cannot run here and why (those that need GitHub itself, and what the caller adds).
+    cannot run here and why (those that need GitHub itself, and what the caller adds); ``hooks`` prepare
+    the run steps they match before they run.
     """
 
     checkout: Path
@@ -121,11 +125,17 @@ class WorkflowRun:
     log: Path
     echo: Callable[[str], None] = print
     skips: tuple[Skip, ...] = (GITHUB_ONLY,)
+    hooks: tuple[Hook, ...] = ()
 
-    def run(self, workflow: Path) -> None:
-        """Run every step of ``workflow`` in order; WorkflowError at the first failure."""
+    def run(self, workflow: Path, only: Callable[[Step], bool] = lambda step: True) -> None:
+        """Run every step of ``workflow`` (or those ``only`` picks) in order; WorkflowError at the first
+        failure."""
         self.context.setdefault("steps", {})
-        for step in load_steps(workflow):
+        for step in filter(only, load_steps(workflow)):
+            if step.run and not skipped(step, self.skips):
+                for pattern, prepare in self.hooks:
+                    if pattern.search(step.run):
+                        self.echo(f"    {workflow.name}: {prepare(step, self)}")
             line = self.step(step)
             self.echo(f"    {workflow.name}: {step.name}: {line}")
 

@@ -157,3 +157,33 @@ def test_a_step_needing_github_or_matching_the_callers_rule_is_skipped_with_the_
         == "skipped: the emulator serves no traffic"
     )
     assert run.step(Step(name="other", run="touch ran")) == "ok" and (tmp_path / "ran").exists()
+
+
+def test_a_hook_prepares_the_step_it_matches_and_only_the_picked_steps_run(tmp_path: Path) -> None:
+    # GIVEN a hook for the smoke step that puts a URL in the environment and says what it started
+    workflow = """
+on: push
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    steps:
+      - name: apply
+        run: touch applied
+      - name: smoke
+        run: echo "$DBP_SMOKE_URL" > smoked.txt
+"""
+    (tmp_path / "wf.yml").write_text(workflow, encoding="utf-8")
+
+    def prepare(step: Step, run: WorkflowRun) -> str:
+        run.env["DBP_SMOKE_URL"] = "http://127.0.0.1:1/"
+        return f"stand-in for {step.name}"
+
+    printed: list[str] = []
+    hooks = ((re.compile(r"smoked"), prepare),)
+    run = WorkflowRun(tmp_path, {}, base_env(), {}, tmp_path / "wf.log", printed.append, hooks=hooks)
+    # WHEN only the smoke step is picked  THEN the hook ran just before it, its env reached the step,
+    # and the other step did not run
+    run.run(tmp_path / "wf.yml", lambda step: step.name == "smoke")
+    assert printed == ["    wf.yml: stand-in for smoke", "    wf.yml: smoke: ok"]
+    assert (tmp_path / "smoked.txt").read_text() == "http://127.0.0.1:1/\n"
+    assert not (tmp_path / "applied").exists()
