@@ -201,13 +201,18 @@ def call_resource(service: str, operation: str, params: dict[str, Any], region: 
     """The ARN a boto3 call acts on, from its operation and parameters; ``*`` when it names none.
 
     SageMaker names its resources (``DeleteEndpointConfig(EndpointConfigName=...)`` acts on
-    ``arn:aws:sagemaker:REGION:ACCOUNT:endpoint-config/<name, lower case>``); S3 by bucket and key; other
+    ``arn:aws:sagemaker:REGION:ACCOUNT:endpoint-config/<name, lower case>``; a new version of a model package
+    group on ``model-package/<group>/*``); S3 by bucket and key; other
     services by a parameter ending in ``Arn``.
     """
     if service == "s3" and "Bucket" in params:
         return f"{S3_ARN}{params['Bucket']}" + (f"/{params['Key']}" if "Key" in params else "")
     if service == "lambda" and isinstance(name := params.get("FunctionName"), str):
         return name if name.startswith("arn:") else f"arn:aws:lambda:{region}:{account}:function:{name}"
+    group = params.get("ModelPackageGroupName")
+    if service == "sagemaker" and operation == "CreateModelPackage" and isinstance(group, str):
+        # a new version of the group: SageMaker numbers it, so any version of the group's ARN
+        return f"arn:aws:sagemaker:{region}:{account}:model-package/{group.lower()}/*"
     match = re.fullmatch(r"(?:Create|Describe|Delete|Update|Stop|Add)([A-Z]\w*)", operation)
     name = params.get(f"{match.group(1)}Name") if service == "sagemaker" and match else None
     if isinstance(name, str):

@@ -20,6 +20,7 @@ has accepted a request, does the container's part as the account's service would
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -31,10 +32,12 @@ from ml.hyperparameters import Hyperparameters
 from ml.package import pack
 from ml.predict import Predictor
 from ml.train import train
+from ops.infra.iam_view import Call, call_resource
 from ops.infra.moto_gaps import _HOP_HEADERS, Reply, _LoopbackProxy, _send
 
 _SAGEMAKER_TARGET = "SageMaker."  # X-Amz-Target of SageMaker (JSON 1.1)
 _TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+_CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")  # the access key id in a SigV4 Authorization header
 
 
 def _s3_parts(uri: str) -> tuple[str, str]:
@@ -59,6 +62,7 @@ class SageMakerStandIn(_LoopbackProxy):
         self.updated: list[str] = []  # "<endpoint> -> <config>" for each update it carried out
         self.running: set[str] = set()
         self.failed: dict[str, str] = {}  # job name -> why
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (access key id, operation, parameters)
         super().__init__(upstream, host, "sagemaker-stand-in")
 
     # --- training -------------------------------------------------------------------------------
@@ -156,6 +160,16 @@ class SageMakerStandIn(_LoopbackProxy):
             self.updated.append(f"{name} -> {config}")
         return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps({"EndpointArn": arn}).encode()
 
+    def calls(self, access_key: str, region: str, account: str) -> list[Call]:
+        """The SageMaker calls made with ``access_key``, as IAM actions on the ARNs they name (the policy
+        check of ops/infra/iam_view.py: moto checks the actions, not SageMaker's resources)."""
+        with self._lock:
+            made = [(operation, params) for key, operation, params in self.requests if key == access_key]
+        return [
+            Call(f"sagemaker:{op}", call_resource("sagemaker", op, params, region, account))
+            for op, params in made
+        ]
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -166,6 +180,9 @@ class SageMakerStandIn(_LoopbackProxy):
                 reply = proxy._forward("POST", self.path, headers, body)
                 status, reply_headers, reply_body = reply
                 operation = self.headers.get("X-Amz-Target", "").removeprefix(_SAGEMAKER_TARGET)
+                key = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+                with proxy._lock:
+                    proxy.requests.append((key.group(1) if key else "", operation, json.loads(body or b"{}")))
                 if status == 200 and operation == "CreateTrainingJob":
                     proxy.start(json.loads(body)["TrainingJobName"])
                 elif status == 200 and operation == "CreateTransformJob":

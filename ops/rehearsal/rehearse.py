@@ -136,6 +136,7 @@ class Engineer:
     account: Account
     clone: Path
     env: dict[str, str]
+    principal: Principal  # its ORIGINAL policy, which the calls it made are checked against
 
     def run(self, *command: str, log: str, **env: str) -> None:
         """``./dev COMMAND`` in the engineer's clone, its output in ``log`` (under the workdir)."""
@@ -154,7 +155,7 @@ def ml_engineer(account: Account, data: str, rows_per_class: int) -> Engineer:
     clone = fresh_clone(ROOT, account.workdir / "ml-engineer")
     env = base_env(**account.env(engineer), DBP_MAX_ROWS_PER_CLASS=str(rows_per_class), DBP_DATA=data)
     env.pop("CI")  # a person's laptop
-    return Engineer(account, clone, env)
+    return Engineer(account, clone, env, engineer)
 
 
 def live_version(engineer: Engineer) -> str:

@@ -161,6 +161,9 @@ def test_call_resource_names_sagemaker_resources_as_their_arns() -> None:
     assert arn("DescribeModel", ModelName="m") == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model/m"
     assert arn("DescribeModelPackage", ModelPackageName="arn:aws:sagemaker:x") == "arn:aws:sagemaker:x"
     assert arn("ListEndpoints") == "*"
+    assert arn("CreateModelPackage", ModelPackageGroupName="Stack") == (
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/stack/*"
+    )
     assert (
         call_resource("s3", "GetObject", {"Bucket": "b", "Key": "k"}, "us-east-1", ACCOUNT)
         == "arn:aws:s3:::b/k"

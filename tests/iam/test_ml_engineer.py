@@ -3,9 +3,9 @@
 IAM enforced.
 
 `invoke train --target aws` (first deploy and guarded update), `rollback` and `classify --target aws` run
-as the same principal in tests/rehearsal/test_rehearse.py;
-tests/aws/test_preflight_on_moto.py checks the policy against every call of train, tune, approve, rollback,
-classify and preflight on the ARNs they name.
+as the same principal in tests/rehearsal/test_rehearse.py, whose SageMaker calls are checked there against
+the policy's resources as they ran; tests/aws/test_preflight_on_moto.py checks the policy against a list of
+the calls train, tune, approve, rollback, classify and preflight make.
 """
 
 from __future__ import annotations

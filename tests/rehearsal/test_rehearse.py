@@ -387,6 +387,25 @@ def test_the_rest_of_the_first_deployment_rehearses_green_down_to_nothing_billin
     assert lines[6].endswith(": seed text -> Athlete")
     # AND the state is empty: destroy.yml removed the stack and the endpoint
     assert walk.state()["resources"] == []
+    # AND every SageMaker call the ML engineer's commands made (recorded as they ran: training, the model
+    # package, the endpoint and its guarded update, the rollback, the transform job) names an ARN the
+    # ORIGINAL policy allows: moto checked the actions only
+    engineer = walk.running.engineer
+    assert engineer is not None
+    made = walk.running.account.sagemaker.calls(engineer.env["AWS_ACCESS_KEY_ID"], REGION, ACCOUNT)
+    assert {c.action for c in made} >= {
+        f"sagemaker:{op}"
+        for op in (
+            "CreateTrainingJob",
+            "CreateModelPackage",
+            "CreateModel",
+            "CreateEndpointConfig",
+            "CreateEndpoint",
+            "UpdateEndpoint",
+            "CreateTransformJob",
+        )
+    }
+    assert refused(engineer.principal.policies, made) == []
     # AND the workflows' own steps ran, as their files hold them; what cannot run here said why
     printed = walk.printed
     assert "    plan.yml: Plan and review (./dev plan --target aws): ok" in printed
