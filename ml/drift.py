@@ -60,7 +60,7 @@ def measure(
 def _refused(text: str, tokens: list[str], words: contract.Vocabulary, min_known_percent: int) -> bool:
     """Whether the Lambda would refuse the raw ``text`` (``tokens``, its tokens): the learned rule reads
     the marks of the raw text, which token strings no longer have (a prepared row would read as chat)."""
-    off_topic = contract.off_topic(text, tokens, words)
+    off_topic = bool(tokens) and contract.off_topic(text, tokens, words)  # the rule judges a token or more
     return (
         contract.unknown_reason(*contract.word_counts(tokens, words), min_known_percent, off_topic)
         is not None

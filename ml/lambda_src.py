@@ -40,4 +40,14 @@ def tokens_of(text: str) -> str:
     return " ".join(text_tokenizer().tokenize(text))
 
 
-__all__ = ["LAMBDA_DIR", "contract", "explainer", "text_tokenizer", "tokens_of"]
+def run_code_from(code: Path) -> None:
+    """Import the Lambda's modules from ``code`` (an unpacked Lambda zip) instead of ``lambda/`` from now on:
+    its root goes first on the path and the modules imported from ``lambda/`` are forgotten (for a process
+    of its own that runs a deployed zip: ``ops/local/api.py``)."""
+    sys.path.insert(0, str(code))
+    for name, module in list(sys.modules.items()):
+        if Path(getattr(module, "__file__", None) or "/").parent == LAMBDA_DIR:
+            del sys.modules[name]
+
+
+__all__ = ["LAMBDA_DIR", "contract", "explainer", "run_code_from", "text_tokenizer", "tokens_of"]

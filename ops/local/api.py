@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 import threading
 import time
 import uuid
@@ -108,10 +107,7 @@ def deployed_handler(code: Path | None = None) -> Handler:
     from ml import lambda_src  # (lambda/ on the import path, as the runtime puts the zip root)
 
     if code is not None:
-        sys.path.insert(0, str(code))
-        for name, module in list(sys.modules.items()):
-            if Path(getattr(module, "__file__", None) or "/").parent == lambda_src.LAMBDA_DIR:
-                del sys.modules[name]
+        lambda_src.run_code_from(code)
 
     import handler
 

@@ -175,7 +175,7 @@ def test_the_batch_transform_input_is_answered_by_the_local_endpoint_as_aws_join
     # GIVEN texts (one without a word) and the very body a Batch Transform job would read
     source = write_jsonl(tmp_path / "in.jsonl", [*many(9), {"id": "none", "text": "?!"}])
     records = read_input(source, InputSpec())
-    body, sent = request_body(records, settings.top_k)
+    body, sent, _ = request_body(records, settings.top_k)
     # WHEN the local endpoint answers it, through the runtime API, and the answer is joined as aws joins it
     runtime = boto3.client(
         "sagemaker-runtime",
