@@ -148,6 +148,8 @@ def render_markdown(report: dict[str, Any]) -> str:
             "",
             slices_table(report["slices"]),
         ]
+    if "feedback" in report:
+        lines += ["", feedback_line(report["feedback"])]
     per_class = [
         (
             contract.to_label(name),
@@ -163,6 +165,17 @@ def render_markdown(report: dict[str, Any]) -> str:
     if len(test["labels"]) > READABLE_CLASSES:  # a matrix this wide is read by its largest cells
         lines += [f"The {CONFUSED_PAIRS} most frequent confusions:", "", confused_table(test), ""]
     return "\n".join(lines)
+
+
+def feedback_line(fed: dict[str, Any]) -> str:
+    """The accepted feedback's slice (``invoke train --with-feedback``): the new and the old model on it."""
+    accuracy = fed["accuracy"]
+    old = f"{accuracy['old']:.4f}" if accuracy.get("old") is not None else "none deployed before"
+    return (
+        f"Accepted feedback ({fed['items']} items, `--with-feedback`): accuracy on them, this model "
+        f"**{accuracy['new']:.4f}**, the model deployed before it {old}. The items are training rows of this "
+        "model too: the figure says the corrections were learned, the test split how well it generalises."
+    )
 
 
 def confused_table(test: dict[str, Any]) -> str:

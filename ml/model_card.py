@@ -104,6 +104,7 @@ def card(manifest: dict[str, Any], version: str) -> dict[str, Any]:
                             for k, v in sorted(measured.items())
                         ],
                     },
+                    *_feedback_group(manifest.get("feedback")),
                 ],
             }
         ],
@@ -115,6 +116,24 @@ def card(manifest: dict[str, Any], version: str) -> dict[str, Any]:
             },
         },
     }
+
+
+def _feedback_group(fed: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The accepted feedback's slice as a metric group (none without ``--with-feedback``)."""
+    if not fed:
+        return []
+    accuracy = fed.get("accuracy", {})
+    models = (("this model", accuracy.get("new")), ("the model deployed before", accuracy.get("old")))
+    return [
+        {
+            "name": f"accuracy on the {fed.get('items', 0)} accepted feedback items (training rows too)",
+            "metric_data": [
+                {"name": name, "type": "number", "value": value}
+                for name, value in models
+                if value is not None
+            ],
+        }
+    ]
 
 
 Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p", text), ("table", rows), ("ul", items)

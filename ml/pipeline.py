@@ -120,7 +120,7 @@ def evaluate_model(
     prepared: preprocess.Prepared,
     out: Path,
     train_seconds: float | None = None,
-    **about: dict[str, str],
+    **about: dict[str, Any],
 ) -> dict[str, Any]:
     """Evaluate a ``model.bin`` (and the peer baseline, and slices); write the reports into ``out``."""
     model = fasttext.load_model(str(model_bin))
@@ -224,7 +224,8 @@ def _describe(
 ) -> dict[str, Any]:
     """Evaluate the version in ``folder`` and write its manifest, last: from then on it is finished."""
     archive = folder / ARCHIVE
-    report = evaluate_model(model_bin, dataset, prepared, folder, details.get("train_seconds"))
+    fed = {"feedback": details["feedback"]} if "feedback" in details else {}  # the accepted items' slice
+    report = evaluate_model(model_bin, dataset, prepared, folder, details.get("train_seconds"), **fed)
     # the words the Lambda will ship, derived now: the live metrics' band judges validation rows with them
     splits = data.make_splits(dataset, settings)  # the raw rows (a fraction of a second to read again)
     words = vocabulary.ensure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Locator, Page, expect
 
 
@@ -59,3 +60,9 @@ def assert_fits_width(page: Page, width: int) -> None:
 def no_injected_elements(page: Page, container: str) -> int:
     """How many elements API text could have created inside ``container`` (none, when it is set as text)."""
     return page.locator(f"{container} img, {container} script, {container} b").count()
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core (axe-playwright-python) finds no violation on the page as it is shown now."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()

@@ -8,14 +8,13 @@ import json
 from urllib.parse import quote
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from ops.local.stack import LocalStack
 from tests.helpers import WALTER_JOHNSON
 
 from .conftest import Tab
-from .page_actions import submit, text_box, wait_until_idle
+from .page_actions import assert_accessible, submit, text_box, wait_until_idle
 from .servers import Reply, scripted_api
 
 pytestmark = pytest.mark.slow
@@ -37,12 +36,6 @@ EXPLAINED = {
     "instances": 8,
     "requestId": "r",
 }
-
-
-def assert_accessible(page: Page) -> None:
-    """axe-core finds no violation on the page as it is shown now."""
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_the_words_behind_an_answer_are_marked_in_colour_and_form_and_read_out(tab: Tab) -> None:

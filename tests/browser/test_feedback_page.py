@@ -17,7 +17,7 @@ from ops.settings import Settings
 from tests.helpers import WALTER_JOHNSON
 
 from .conftest import Tab
-from .page_actions import submit, wait_until_idle
+from .page_actions import assert_accessible, submit, wait_until_idle
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +46,13 @@ def test_feedback_is_sent_only_with_consent_and_kept_as_the_visitor_chose(
     shown = page.locator("#label").get_attribute("data-label")
     section = page.locator("#feedback")
     expect(section).to_be_visible()
+    assert_accessible(page)  # the consent box, the buttons, the topic list: axe finds nothing
     # WHEN the visitor presses Right without ticking the consent box
     section.get_by_role("button", name="Right").click()
     # THEN nothing is sent, and the page says why
     expect(page.locator("#feedback-status")).to_contain_text("nothing was sent")
     assert feedback_posts(tab) == []
+    assert_accessible(page)
     # WHEN they tick it and say Right  THEN it is kept, as the answer they saw
     page.get_by_label("Keep my text and my answer").check()
     with page.expect_response(lambda r: r.url.endswith("/feedback")) as answer:
@@ -64,6 +66,7 @@ def test_feedback_is_sent_only_with_consent_and_kept_as_the_visitor_chose(
     with page.expect_response(lambda r: r.url.endswith("/feedback")):
         section.get_by_role("button", name="Send").click()
     expect(page.locator("#feedback-status")).to_contain_text("Thank you")
+    assert_accessible(page)
     assert feedback_stack.keep_feedback() == 2  # what `invoke up` does every minute and at Ctrl-C
     new = [item for item in feedback.items(folder) if item.id not in before]
     assert sorted((i.predicted, i.correct, i.text) for i in new) == sorted(

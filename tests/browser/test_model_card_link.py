@@ -10,6 +10,7 @@ from ops.local.stack import LocalStack
 from ops.settings import Settings
 
 from .conftest import Tab
+from .page_actions import assert_accessible
 
 
 def test_about_this_model_opens_the_live_version_s_card(
@@ -34,5 +35,6 @@ def test_about_this_model_opens_the_live_version_s_card(
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "content-security-policy" in response.headers
     assert tab.page_errors == []
+    assert_accessible(page)
     page.get_by_role("link", name="Back to the classifier").click()
     expect(page.get_by_role("link", name="About this model")).to_be_visible()

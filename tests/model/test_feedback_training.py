@@ -5,6 +5,7 @@ manifest names them, and the accuracy on them is reported for the old and the ne
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -87,6 +88,16 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     cache = tmp_path / "check"
     models = {name: unpack(o.archive, cache / name) for name, o in (("old", old), ("new", new))}
     assert recorded["accuracy"] == {name: feedback.accuracy_on(m, fed) for name, m in models.items()}
+    # AND the evaluation report and the model card show that slice for both models
+    report = new.archive.with_name("metrics.md").read_text(encoding="utf-8")
+    new_acc, old_acc = recorded["accuracy"]["new"], recorded["accuracy"]["old"]
+    said = f"Accepted feedback (6 items, `--with-feedback`): accuracy on them, this model **{new_acc:.4f}**"
+    assert said in report
+    assert f"the model deployed before it {old_acc:.4f}" in report
+    assert json.loads(new.archive.with_name("metrics.json").read_text())["feedback"] == recorded
+    card = new.archive.with_name("model_card.md").read_text(encoding="utf-8")
+    assert "### Accuracy on the 6 accepted feedback items (training rows too)" in card
+    assert re.search(rf"\| the model deployed before +\| {old_acc:.4f} +\|", card), card
     # AND the record is the accepted items' own, as the aws target records them
     assert {k: recorded[k] for k in ("items", "ids", "sha256")} == fed.record()
     # AND the same run again reuses it: the accepted feedback is part of what identifies a training
