@@ -135,6 +135,20 @@ def put_feedback(folder: Path, item_id: str, text: str, predicted: str, correct:
     path.write_text(json.dumps({**item, "modelSha256": "ab" * 32}), encoding="utf-8")
 
 
+def reviewed_feedback(folder: Path, texts: list[tuple[str, str]]) -> None:
+    """Feedback on eight (label, text) pairs into ``folder``: the first six marked right and accepted, the
+    seventh a wrong label (poisoned) and rejected, the eighth not reviewed."""
+    from ml import feedback
+
+    for n, (label, text) in enumerate(texts[:6]):
+        put_feedback(folder, f"ok{n}", text, label, label, f"2026-12-0{n + 1}T10:00:00Z")
+        feedback.decide(folder, f"ok{n}", "accept")
+    wrong = "Film" if texts[6][0] != "Film" else "Album"
+    put_feedback(folder, "poison", texts[6][1], texts[6][0], wrong, "2026-12-07T10:00:00Z")
+    feedback.decide(folder, "poison", "reject")
+    put_feedback(folder, "waiting", texts[7][1], texts[7][0], texts[7][0], "2026-12-08T10:00:00Z")
+
+
 def real_texts(settings: Settings) -> list[tuple[str, str]]:
     """(label, text) of the prepared test split's first rows of different labels: real DBPedia abstracts."""
     from ml import data, preprocess

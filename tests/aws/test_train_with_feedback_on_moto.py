@@ -27,7 +27,7 @@ from ml.preprocess import tokenize
 from ops.infra.moto_server import MotoServer
 from ops.settings import Settings
 from ops.targets import select
-from tests.helpers import put_feedback, real_texts
+from tests.helpers import put_feedback, real_texts, reviewed_feedback
 
 from .conftest import (
     BUCKET,
@@ -82,13 +82,7 @@ def runs(
         # feedback on real DBPedia texts of the test split: six accepted, one rejected (poisoned), one waiting
         folder = feedback.folder_of(settings.build_dir)
         texts = real_texts(settings)
-        for n, (label, text) in enumerate(texts[:6]):
-            put_feedback(folder, f"ok{n}", text, label, label, f"2026-12-0{n + 1}T10:00:00Z")
-            feedback.decide(folder, f"ok{n}", "accept")
-        wrong = "Film" if texts[6][0] != "Film" else "Album"
-        put_feedback(folder, "poison", texts[6][1], texts[6][0], wrong, "2026-12-07T10:00:00Z")
-        feedback.decide(folder, "poison", "reject")
-        put_feedback(folder, "waiting", texts[7][1], texts[7][0], texts[7][0], "2026-12-08T10:00:00Z")
+        reviewed_feedback(folder, texts)
         stand_in[0] = trainer_stand_in(moto_aws, settings.threads, settings.seed)
         with pytest.raises(versions.GateError, match=r"is PendingManualApproval .*nothing deployed"):
             with_feedback = settings.replace(with_feedback=True, approve=False)

@@ -16,7 +16,7 @@ from ml.package import unpack
 from ml.pipeline import TrainOutcome, run
 from ml.versions import versions_dir
 from ops.settings import Settings
-from tests.helpers import make_settings, real_texts
+from tests.helpers import make_settings, real_texts, reviewed_feedback
 from tests.helpers import put_feedback as put
 
 
@@ -69,13 +69,7 @@ def test_train_with_feedback_adds_the_accepted_items_and_reports_them_for_old_an
     # AND feedback on real DBPedia texts of its test split: accepted, rejected (poisoned), unreviewed
     folder = feedback.folder_of(settings.build_dir)
     texts = real_texts(settings)
-    for n, (label, text) in enumerate(texts[:6]):
-        put(folder, f"ok{n}", text, label, label, f"2026-12-0{n + 1}T10:00:00Z")
-        feedback.decide(folder, f"ok{n}", "accept")
-    wrong = "Film" if texts[6][0] != "Film" else "Album"
-    put(folder, "poison", texts[6][1], texts[6][0], wrong, "2026-12-07T10:00:00Z")
-    feedback.decide(folder, "poison", "reject")
-    put(folder, "waiting", texts[7][1], texts[7][0], texts[7][0], "2026-12-08T10:00:00Z")
+    reviewed_feedback(folder, texts)
     # WHEN it trains with the accepted feedback
     new = run(settings.replace(with_feedback=True))
     # THEN a new version, whose manifest names exactly the accepted items and their accuracy for both models
